@@ -1,0 +1,137 @@
+"""The catalogue of message types: who owns each, its kind, its payload and reply models.
+
+The names are fixed by CONTRACTS.md; the models live in one module per owning service
+(`diko_shared.contract.companies`, ...). Everything that needs to know about a message
+(validation, topology, the AsyncAPI documents, the CLI) asks this catalogue.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+from diko_shared.contract.base import Payload
+
+Kind = Literal["command", "query", "event"]
+
+#: The contract modules, one per owning service, loaded on first use of the catalogue.
+CONTRACT_MODULES = (
+    "diko_shared.contract.companies",
+    "diko_shared.contract.matching",
+    "diko_shared.contract.notifications",
+    "diko_shared.contract.media",
+)
+
+
+@dataclass(frozen=True)
+class MessageSpec:
+    """One message type of the contract."""
+
+    type: str
+    owner: str
+    kind: Kind
+    payload: type[Payload]
+    reply: type[Payload] | None = None
+    summary: str = ""
+
+    @property
+    def is_request(self) -> bool:
+        """Commands and queries are addressed to their owner and may be answered."""
+        return self.kind in ("command", "query")
+
+
+@dataclass
+class Catalogue:
+    """Message specs by type, and which service reacts to which event type."""
+
+    _specs: dict[str, MessageSpec] = field(default_factory=dict)
+    _by_payload: dict[type[Payload], MessageSpec] = field(default_factory=dict)
+    _reactions: dict[str, set[str]] = field(default_factory=dict)
+
+    def add(self, spec: MessageSpec) -> MessageSpec:
+        """Register a message type; registering a type or payload twice is a programming error."""
+        if spec.type in self._specs:
+            raise ValueError(f"message type {spec.type!r} is registered twice")
+        if spec.payload in self._by_payload:
+            other = self._by_payload[spec.payload].type
+            raise ValueError(f"{spec.payload.__name__} is already the payload of {other!r}")
+        if spec.kind != "event" and spec.reply is None:
+            raise ValueError(f"{spec.type!r} is a {spec.kind} and needs a reply model")
+        self._specs[spec.type] = spec
+        self._by_payload[spec.payload] = spec
+        return spec
+
+    def command(
+        self, type_: str, owner: str, payload: type[Payload], reply: type[Payload], summary: str
+    ) -> MessageSpec:
+        return self.add(MessageSpec(type_, owner, "command", payload, reply, summary))
+
+    def query(
+        self, type_: str, owner: str, payload: type[Payload], reply: type[Payload], summary: str
+    ) -> MessageSpec:
+        return self.add(MessageSpec(type_, owner, "query", payload, reply, summary))
+
+    def event(self, type_: str, owner: str, payload: type[Payload], summary: str) -> MessageSpec:
+        return self.add(MessageSpec(type_, owner, "event", payload, None, summary))
+
+    def reacts(self, service: str, *event_types: str) -> None:
+        """Declare that `service` consumes these events (the "who listens to what" table)."""
+        self._reactions.setdefault(service, set()).update(event_types)
+
+    def get(self, type_: str) -> MessageSpec | None:
+        _load()
+        return self._specs.get(type_)
+
+    def require(self, type_: str) -> MessageSpec:
+        spec = self.get(type_)
+        if spec is None:
+            raise KeyError(f"unknown message type {type_!r}")
+        return spec
+
+    def for_payload(self, payload: type[Payload]) -> MessageSpec:
+        _load()
+        try:
+            return self._by_payload[payload]
+        except KeyError:
+            raise KeyError(f"{payload.__name__} is not the payload of any message type") from None
+
+    def __iter__(self) -> Iterator[MessageSpec]:
+        _load()
+        return iter(sorted(self._specs.values(), key=lambda s: s.type))
+
+    def owned_by(self, service: str) -> list[MessageSpec]:
+        return [spec for spec in self if spec.owner == service]
+
+    def reactions(self, service: str) -> set[str]:
+        """The event types `service` consumes."""
+        _load()
+        return set(self._reactions.get(service, set()))
+
+    def all_reactions(self) -> list[tuple[str, str]]:
+        """Every (service, event type) pair, for declaring all subscriber queues up front."""
+        _load()
+        return sorted((s, t) for s, types in self._reactions.items() for t in types)
+
+    def services(self) -> list[str]:
+        _load()
+        return sorted({spec.owner for spec in self._specs.values()} | set(self._reactions))
+
+
+CATALOGUE = Catalogue()
+_loaded = False
+
+
+def _load() -> None:
+    """Import the contract modules once, so that the catalogue is complete whoever asks first."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for module in CONTRACT_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise

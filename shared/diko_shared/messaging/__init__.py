@@ -1,0 +1,1 @@
+"""Messaging on RabbitMQ: topology, reliable publishing and the consuming pipeline."""

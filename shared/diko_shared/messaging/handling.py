@@ -1,0 +1,152 @@
+"""What a handler sees (`Context`) and how a service declares what it consumes (`Subscription`).
+
+A handler is a small async function `handler(ctx) -> reply payload | None`. It reads
+through `ctx.db`, and instead of writing and publishing itself it *stages*: `ctx.write`
+for database writes and `ctx.emit` / `ctx.send` for outgoing messages. The platform then
+commits the staged writes, the outbox and the processed-message record together and
+publishes the messages after the commit, so that a crash at any line leaves the system
+correct after redelivery.
+
+Because a message may be handled again after a crash, staged writes must be repeatable:
+insert documents under ids derived from the message (`ctx.new_id`), and guard updates
+that must not be applied twice (see `diko_shared.store.guards`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any, Generic, TypeVar
+
+from faststream.rabbit import RabbitQueue
+from pymongo.asynchronous.database import AsyncDatabase
+
+from diko_shared.contract.base import Payload
+from diko_shared.contract.catalogue import CATALOGUE, MessageSpec
+from diko_shared.contract.envelope import Envelope, new_envelope
+from diko_shared.messaging import topology
+from diko_shared.messaging.publisher import Outgoing
+from diko_shared.store.group_commit import Write
+
+P = TypeVar("P", bound=Payload)
+
+#: Namespace of the ids derived from a message, so that a redelivery derives the same ones.
+DERIVED_IDS = uuid.UUID("6f1d7c52-3d5e-4c55-9a58-0b7c9e1f2a10")
+
+
+def message_key(queue: str, envelope: Envelope[Any]) -> str:
+    """The deduplication key of a message for one consumer: queue, source and id."""
+    return f"{queue}|{envelope.source}|{envelope.id}"
+
+
+@dataclass
+class Context(Generic[P]):
+    """One message being handled, and what its handler stages."""
+
+    envelope: Envelope[P]
+    spec: MessageSpec
+    service: str
+    queue: str
+    db: AsyncDatabase
+    writes: list[Write] = field(default_factory=list)
+    outgoing: list[Outgoing] = field(default_factory=list)
+
+    @property
+    def data(self) -> P:
+        return self.envelope.data
+
+    @cached_property
+    def key(self) -> str:
+        return message_key(self.queue, self.envelope)
+
+    @property
+    def occurred_at(self) -> datetime:
+        """When the message says it happened; the same on every redelivery."""
+        return self.envelope.time.astimezone(UTC)
+
+    @property
+    def correlation_id(self) -> str:
+        return self.envelope.correlationid or self.envelope.id
+
+    def new_id(self, prefix: str, *parts: str) -> str:
+        """An id derived from this message and `parts`, e.g. `cmp_3f2a…`; stable on redelivery."""
+        name = "|".join((self.key, prefix, *parts))
+        return f"{prefix}_{uuid.uuid5(DERIVED_IDS, name).hex[:20]}"
+
+    def write(self, *writes: Write) -> None:
+        """Stage database writes; they are committed after the handler returns."""
+        self.writes.extend(writes)
+
+    def emit(self, payload: Payload, *, subject: str | None = None) -> str:
+        """Stage an event; returns its id. Published after the commit, through the outbox."""
+        return self._stage(payload, topology.EVENTS.name, "event", subject)
+
+    def send(self, payload: Payload, *, subject: str | None = None) -> str:
+        """Stage a command to another service; returns its id."""
+        return self._stage(payload, topology.COMMANDS.name, "command", subject)
+
+    def _stage(self, payload: Payload, exchange: str, kind: str, subject: str | None) -> str:
+        spec = CATALOGUE.for_payload(type(payload))
+        if spec.kind != kind and not (kind == "command" and spec.kind == "query"):
+            raise TypeError(f"{spec.type!r} is a {spec.kind}, not a {kind}")
+        message_id = str(uuid.uuid5(DERIVED_IDS, f"{self.key}|out|{len(self.outgoing)}"))
+        envelope = new_envelope(
+            spec.type,
+            payload,
+            source=self.service,
+            subject=subject,
+            correlationid=self.correlation_id,
+            causationid=self.envelope.id,
+            id_=message_id,
+        )
+        self.outgoing.append(Outgoing.from_envelope(exchange, envelope))
+        return message_id
+
+
+Handler = Callable[[Context[Any]], Awaitable[Payload | None]]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A queue the service consumes and the handler of its messages."""
+
+    spec: MessageSpec
+    handler: Handler
+    queue: RabbitQueue
+    exchange: str
+
+    @cached_property
+    def envelope_model(self) -> type[Envelope[Any]]:
+        return Envelope[self.spec.payload]  # type: ignore[name-defined]
+
+    @property
+    def records_processing(self) -> bool:
+        """Queries only read, so they need no processed-message record and no outbox."""
+        return self.spec.kind != "query"
+
+
+def request_subscription(service: str, type_: str, handler: Handler) -> Subscription:
+    """The owner's subscription to one of its commands or queries."""
+    spec = CATALOGUE.require(type_)
+    if not spec.is_request:
+        raise ValueError(f"{type_!r} is an event; use an event subscription")
+    if spec.owner != service:
+        raise ValueError(f"{type_!r} belongs to {spec.owner!r}, not to {service!r}")
+    return Subscription(spec, handler, topology.request_queue(spec), topology.COMMANDS.name)
+
+
+def reaction_subscription(service: str, type_: str, handler: Handler) -> Subscription:
+    """A service's subscription to an event; the catalogue must list it as a reaction."""
+    spec = CATALOGUE.require(type_)
+    if spec.kind != "event":
+        raise ValueError(f"{type_!r} is a {spec.kind}, not an event")
+    if type_ not in CATALOGUE.reactions(service):
+        raise ValueError(
+            f"{service!r} does not react to {type_!r} in the catalogue; "
+            "add it with CATALOGUE.reacts() in its contract module"
+        )
+    queue = topology.reaction_queue(service, type_)
+    return Subscription(spec, handler, queue, topology.EVENTS.name)

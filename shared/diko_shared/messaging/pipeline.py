@@ -1,0 +1,356 @@
+"""The consuming pipeline: read, validate, deduplicate, handle, commit, answer, acknowledge.
+
+Every message ends in exactly one of these ways, and is acknowledged only after it:
+
+- processed: the handler's writes, its outbox entry and the processed-message record are
+  committed (in that order), the reply is sent, the message is acknowledged, and the relay
+  publishes what the handler emitted;
+- a duplicate: its processed-message record exists, so the stored reply is sent again;
+- refused: it cannot be read (`Rejected`) or cannot be carried out (`DomainError`), and is
+  answered with an error reply when it has `reply_to`, else dead-lettered with the reason;
+- retried: the handler failed in a way that may pass; a copy goes to a wait queue that
+  returns it after a delay, until the attempts are used up and it is dead-lettered.
+
+If the process dies before the acknowledgement, the broker redelivers the message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aio_pika.abc import AbstractIncomingMessage
+from faststream.rabbit import RabbitMessage
+from pydantic import ValidationError
+from pymongo import InsertOne
+from pymongo.asynchronous.database import AsyncDatabase
+
+from diko_shared import logs
+from diko_shared.contract.base import Empty, Payload
+from diko_shared.contract.catalogue import CATALOGUE
+from diko_shared.contract.envelope import Envelope, ErrorCode, ErrorDetail
+from diko_shared.messaging import topology
+from diko_shared.messaging.errors import DomainError, Rejected
+from diko_shared.messaging.handling import Context, Subscription, message_key
+from diko_shared.messaging.publisher import CONTENT_TYPE, Outgoing, Publisher
+from diko_shared.messaging.relay import OutboxRelay
+from diko_shared.service.metrics import Metrics
+from diko_shared.settings import ServiceSettings
+from diko_shared.store.group_commit import GroupCommitter, Write
+from diko_shared.store.mongo import INBOX, OUTBOX
+
+log = logging.getLogger(__name__)
+
+ATTEMPT_HEADER = "x-diko-attempt"
+REASON_HEADER = "x-diko-reason"
+ERROR_HEADER = "x-diko-error"
+QUEUE_HEADER = "x-diko-queue"
+SERVICE_HEADER = "x-diko-service"
+FAILED_AT_HEADER = "x-diko-failed-at"
+
+#: Envelope attributes; a validation error on one of them means the envelope itself is broken.
+ENVELOPE_FIELDS = frozenset(Envelope.model_fields) - {"data"}
+
+
+@dataclass
+class Hooks:
+    """Points where tests and instrumentation may step in; empty in production."""
+
+    after_commit: Callable[[Envelope[Any]], Awaitable[None] | None] | None = None
+
+
+def ok_reply(result: Payload | None) -> dict[str, Any]:
+    return {"ok": True, "data": (result or Empty()).model_dump(mode="json")}
+
+
+def error_reply(code: ErrorCode | str, message: str, details: list[ErrorDetail]) -> dict[str, Any]:
+    return {
+        "ok": False,
+        "error": {
+            "code": str(code),
+            "message": message,
+            "details": [d.model_dump() for d in details],
+        },
+    }
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(body)"
+
+
+def _rejection(exc: ValidationError, body: bytes, expected_type: str) -> Rejected:
+    """Say precisely why a body is not a valid envelope of the expected type."""
+    errors = exc.errors(include_url=False)
+    if any(e["type"] == "json_invalid" for e in errors):
+        return Rejected("malformed_json", f"the body is not valid JSON: {errors[0]['msg']}")
+    if any(not e["loc"] for e in errors):
+        return Rejected("malformed_envelope", "the body must be a JSON object (the envelope)")
+    details = [ErrorDetail(field=_field(e["loc"]), problem=e["msg"]) for e in errors]
+    sent_type = json.loads(body).get("type")
+    if isinstance(sent_type, str) and sent_type != expected_type:
+        return _wrong_type(sent_type, expected_type)
+    broken = [e for e in errors if e["loc"][0] in ENVELOPE_FIELDS]
+    if broken:
+        reason = "missing_field" if any(e["type"] == "missing" for e in broken) else "bad_envelope"
+        names = ", ".join(sorted({str(e["loc"][0]) for e in broken}))
+        return Rejected(
+            reason, f"envelope attribute(s) missing or invalid: {names}", details=details
+        )
+    return Rejected("validation_error", f"{len(details)} invalid field(s) in data", details=details)
+
+
+def _wrong_type(sent_type: str, expected_type: str) -> Rejected:
+    if CATALOGUE.get(sent_type) is None:
+        return Rejected(
+            "unknown_type", f"unknown message type {sent_type!r}", code=ErrorCode.UNKNOWN_TYPE
+        )
+    return Rejected(
+        "wrong_queue",
+        f"a {sent_type!r} message was routed to the queue of {expected_type!r}",
+        details=[ErrorDetail(field="type", problem=f"expected {expected_type!r}")],
+    )
+
+
+class Pipeline:
+    """Takes each message of a service's subscriptions through the steps above."""
+
+    def __init__(
+        self,
+        service: str,
+        settings: ServiceSettings,
+        db: AsyncDatabase,
+        publisher: Publisher,
+        committer: GroupCommitter,
+        relay: OutboxRelay,
+        metrics: Metrics,
+        hooks: Hooks,
+    ) -> None:
+        self.service = service
+        self.settings = settings
+        self.db = db
+        self.inbox = db[INBOX]
+        self.publisher = publisher
+        self.committer = committer
+        self.relay = relay
+        self.metrics = metrics
+        self.hooks = hooks
+
+    async def handle(self, subscription: Subscription, message: RabbitMessage) -> None:
+        raw: AbstractIncomingMessage = message.raw_message
+        queue = subscription.queue.name
+        started = time.perf_counter()
+        tokens = (
+            logs.message_id.set(raw.message_id),
+            logs.correlation_id.set(raw.correlation_id),
+            logs.message_type.set(raw.type),
+        )
+        try:
+            outcome = await self._handle(subscription, message, raw, queue)
+        except Exception:
+            log.exception("could not settle the message; the broker will redeliver it")
+            outcome = "requeued"
+            await message.nack(requeue=True)
+        finally:
+            for var, token in zip(
+                (logs.message_id, logs.correlation_id, logs.message_type), tokens, strict=True
+            ):
+                var.reset(token)
+        self.metrics.handled.labels(queue, outcome).inc()
+        self.metrics.handler_seconds.labels(queue).observe(time.perf_counter() - started)
+
+    async def _handle(
+        self,
+        subscription: Subscription,
+        message: RabbitMessage,
+        raw: AbstractIncomingMessage,
+        queue: str,
+    ) -> str:
+        try:
+            envelope = self.read(subscription, raw)
+            logs.correlation_id.set(envelope.correlationid or envelope.id)
+            if subscription.records_processing:
+                return await self._process(subscription, message, raw, queue, envelope)
+            ctx = Context(envelope, subscription.spec, self.service, queue, self.db)
+            result = await subscription.handler(ctx)
+            if ctx.writes or ctx.outgoing:
+                raise TypeError(f"query handler of {subscription.spec.type!r} staged changes")
+            await self._reply(raw, ok_reply(result))
+            await message.ack()
+            return "processed"
+        except Rejected as exc:
+            return await self.refuse(
+                message, raw, queue, exc.reason, exc.code, exc.message, exc.details
+            )
+        except DomainError as exc:
+            return await self.refuse(
+                message, raw, queue, exc.code.value, exc.code, exc.message, exc.details
+            )
+        except Exception as exc:  # noqa: BLE001 - anything else may pass: retry, then dead-letter
+            return await self._retry_or_give_up(message, raw, queue, exc)
+
+    def read(self, subscription: Subscription, raw: AbstractIncomingMessage) -> Envelope[Any]:
+        """The message as a validated envelope of the subscription's type, or `Rejected`."""
+        body = raw.body
+        limit = self.settings.max_body_bytes
+        if len(body) > limit:
+            raise Rejected("too_large", f"the body has {len(body)} bytes; the limit is {limit}")
+        if raw.content_type != CONTENT_TYPE:
+            raise Rejected(
+                "wrong_content_type",
+                f"content_type must be {CONTENT_TYPE!r}, not {raw.content_type!r}",
+            )
+        expected = subscription.spec.type
+        try:
+            envelope = subscription.envelope_model.model_validate_json(body)
+        except ValidationError as exc:
+            raise _rejection(exc, body, expected) from None
+        if envelope.type != expected:
+            raise _wrong_type(envelope.type, expected)
+        return envelope
+
+    async def _process(
+        self,
+        subscription: Subscription,
+        message: RabbitMessage,
+        raw: AbstractIncomingMessage,
+        queue: str,
+        envelope: Envelope[Any],
+    ) -> str:
+        key = message_key(queue, envelope)
+        done = await self.inbox.find_one({"_id": key})
+        if done is not None:
+            await self._reply(raw, done.get("reply"))
+            await message.ack()
+            return "duplicate"
+        ctx = Context(envelope, subscription.spec, self.service, queue, self.db)
+        result = await subscription.handler(ctx)
+        reply = ok_reply(result)
+        now = datetime.now(UTC)
+        outbox: list[Write] = []
+        if ctx.outgoing:
+            entry = {
+                "_id": key,
+                "messages": [m.to_document() for m in ctx.outgoing],
+                "lease_until": self.relay.lease_until(),
+                "created_at": now,
+            }
+            outbox.append(Write(OUTBOX, InsertOne(entry)))
+        record = {"_id": key, "type": envelope.type, "at": now, "reply": reply}
+        await self.committer.commit(ctx.writes, outbox, [Write(INBOX, InsertOne(record))])
+        if self.hooks.after_commit is not None:
+            await _maybe_await(self.hooks.after_commit(envelope))
+        await self._reply(raw, reply)
+        await message.ack()
+        if ctx.outgoing:
+            self.relay.hand_over(key, ctx.outgoing)
+        return "processed"
+
+    async def _reply(self, raw: AbstractIncomingMessage, reply: dict[str, Any] | None) -> None:
+        """Answer a request that asked for it; a requester that has gone is not an error."""
+        if not raw.reply_to or reply is None:
+            return
+        await self.publisher.broker.publish(
+            json.dumps(reply, ensure_ascii=False, separators=(",", ":")).encode(),
+            routing_key=raw.reply_to,
+            correlation_id=raw.correlation_id,
+            content_type=CONTENT_TYPE,
+            mandatory=False,
+            persist=False,
+        )
+
+    async def refuse(
+        self,
+        message: RabbitMessage,
+        raw: AbstractIncomingMessage,
+        queue: str,
+        reason: str,
+        code: ErrorCode | str,
+        text: str,
+        details: list[ErrorDetail],
+    ) -> str:
+        """Answer with an error when the sender wants a reply, else dead-letter with the reason."""
+        if raw.reply_to:
+            await self._reply(raw, error_reply(code, text, details))
+            await message.ack()
+            return "answered_error"
+        problems = "; ".join(f"{d.field}: {d.problem}" for d in details)
+        await self.dead_letter(
+            message, raw, queue, reason, f"{text} ({problems})" if problems else text
+        )
+        return "dead_lettered"
+
+    async def dead_letter(
+        self,
+        message: RabbitMessage,
+        raw: AbstractIncomingMessage,
+        queue: str,
+        reason: str,
+        error: str,
+    ) -> None:
+        """Copy the message to `diko.dlx` with the reason in its headers, then acknowledge it."""
+        headers = {
+            **(raw.headers or {}),
+            REASON_HEADER: reason,
+            ERROR_HEADER: error[:2000],
+            QUEUE_HEADER: queue,
+            SERVICE_HEADER: self.service,
+            FAILED_AT_HEADER: datetime.now(UTC).isoformat(),
+        }
+        await self.publisher.publish(_copy(raw, topology.DLX.name, queue, headers))
+        await message.ack()
+        self.metrics.dead_lettered.labels(queue, reason).inc()
+        log.error("message dead-lettered", extra={"queue": queue, "reason": reason, "error": error})
+
+    async def _retry_or_give_up(
+        self, message: RabbitMessage, raw: AbstractIncomingMessage, queue: str, exc: Exception
+    ) -> str:
+        attempt = int((raw.headers or {}).get(ATTEMPT_HEADER, 1))
+        delays = self.settings.retry_delays_ms
+        error = f"{type(exc).__name__}: {exc}"
+        if attempt > len(delays):
+            await self.dead_letter(
+                message, raw, queue, "retries_exhausted", f"after {attempt} attempts: {error}"
+            )
+            return "dead_lettered"
+        delay = delays[attempt - 1]
+        headers = {
+            **(raw.headers or {}),
+            ATTEMPT_HEADER: attempt + 1,
+            topology.DELAY_HEADER: str(delay),
+            ERROR_HEADER: error[:2000],
+        }
+        await self.publisher.publish(_copy(raw, topology.WAIT.name, queue, headers))
+        await message.ack()
+        self.metrics.retried.labels(queue).inc()
+        log.warning(
+            "handler failed; retrying later",
+            extra={"queue": queue, "attempt": attempt, "delay_ms": delay, "error": error},
+        )
+        return "retried"
+
+
+def _copy(
+    raw: AbstractIncomingMessage, exchange: str, routing_key: str, headers: dict[str, Any]
+) -> Outgoing:
+    """The same message (body and ids) for another exchange, with new headers."""
+    return Outgoing(
+        exchange=exchange,
+        routing_key=routing_key,
+        body=raw.body,
+        message_id=raw.message_id or "",
+        type=raw.type or "",
+        source=raw.app_id or "",
+        correlation_id=raw.correlation_id,
+        reply_to=raw.reply_to,
+        headers=headers,
+    )
+
+
+async def _maybe_await(value: Awaitable[None] | None) -> None:
+    if value is not None:
+        await value

@@ -1,0 +1,161 @@
+"""Publishing with the guarantees of the contract: persistent, confirmed, and never lost in silence.
+
+Every publish waits for the broker's confirm. A publish the broker returns as
+unroutable raises `Unroutable`, except an event, which may legitimately have no
+subscriber yet and is only counted. Faults of the connection raise, so the caller
+(the consumer pipeline or the outbox relay) keeps the message and tries again.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiormq.exceptions import PublishError
+from faststream.rabbit import RabbitBroker, RabbitExchange
+
+from diko_shared.contract.base import Payload
+from diko_shared.contract.catalogue import CATALOGUE
+from diko_shared.contract.envelope import new_envelope
+from diko_shared.messaging import topology
+
+CONTENT_TYPE = "application/json"
+NO_ROUTE = 312
+
+
+class Unroutable(Exception):
+    """The broker returned the message: no queue is bound for its routing key."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message ready to publish: where it goes and its AMQP properties."""
+
+    exchange: str
+    routing_key: str
+    body: bytes
+    message_id: str
+    type: str
+    source: str
+    correlation_id: str | None = None
+    reply_to: str | None = None
+    headers: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_envelope(cls, exchange: str, envelope: Mapping[str, Any], **extra: Any) -> Outgoing:
+        return cls(
+            exchange=exchange,
+            routing_key=envelope["type"],
+            body=json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode(),
+            message_id=envelope["id"],
+            type=envelope["type"],
+            source=envelope["source"],
+            correlation_id=envelope.get("correlationid"),
+            **extra,
+        )
+
+    def to_document(self) -> dict[str, Any]:
+        """The form kept in the outbox until the broker confirms it."""
+        return {
+            "exchange": self.exchange,
+            "routing_key": self.routing_key,
+            "body": self.body.decode(),
+            "message_id": self.message_id,
+            "type": self.type,
+            "source": self.source,
+            "correlation_id": self.correlation_id,
+        }
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any]) -> Outgoing:
+        return cls(**{**doc, "body": doc["body"].encode()})
+
+
+_EXCHANGES = {
+    x.name: x
+    for x in (topology.COMMANDS, topology.EVENTS, topology.DLX, topology.WAIT, topology.UNROUTED)
+}
+_EXCHANGES[""] = RabbitExchange()
+
+
+class Publisher:
+    """Publishes envelopes and raw messages through the broker's default channel."""
+
+    def __init__(self, broker: RabbitBroker, source: str) -> None:
+        self.broker = broker
+        self.source = source
+        self.unrouted_events = 0
+
+    async def publish(self, message: Outgoing, *, timeout: float = 10.0) -> None:
+        """Publish and wait for the confirm; events without a subscriber are counted, not raised."""
+        try:
+            await self.broker.publish(
+                message.body,
+                exchange=_EXCHANGES[message.exchange],
+                routing_key=message.routing_key,
+                mandatory=True,
+                persist=True,
+                timeout=timeout,
+                content_type=CONTENT_TYPE,
+                message_id=message.message_id,
+                message_type=message.type,
+                correlation_id=message.correlation_id,
+                reply_to=message.reply_to,
+                headers=dict(message.headers) or None,
+            )
+        except PublishError as exc:
+            returned = getattr(exc.frame, "reply_code", None) == NO_ROUTE
+            if returned and message.exchange == topology.EVENTS.name:
+                self.unrouted_events += 1
+                return
+            where = message.exchange or "the default exchange"
+            raise Unroutable(f"no queue is bound for {message.routing_key!r} on {where}") from exc
+
+    def command(
+        self,
+        payload: Payload,
+        *,
+        subject: str | None = None,
+        correlation_id: str | None = None,
+        reply_to: str | None = None,
+    ) -> Outgoing:
+        """A command (or query) in its envelope, addressed through `diko.commands`."""
+        spec = CATALOGUE.for_payload(type(payload))
+        envelope = new_envelope(
+            spec.type, payload, source=self.source, subject=subject, correlationid=correlation_id
+        )
+        return Outgoing.from_envelope(topology.COMMANDS.name, envelope, reply_to=reply_to)
+
+    async def send(self, payload: Payload, *, subject: str | None = None) -> str:
+        """Send a command without waiting for an answer; returns its message id."""
+        message = self.command(payload, subject=subject)
+        await self.publish(message)
+        return message.message_id
+
+    async def request(
+        self, payload: Payload, *, subject: str | None = None, timeout: float = 30.0
+    ) -> dict[str, Any]:
+        """Send a command or query and wait for the reply envelope (`{"ok": ..., ...}`)."""
+        message = self.command(payload, subject=subject)
+        return await self.request_raw(message, timeout=timeout)
+
+    async def request_raw(self, message: Outgoing, *, timeout: float = 30.0) -> dict[str, Any]:
+        """Send any prepared message with direct reply-to and wait for the reply body."""
+        correlation_id = message.correlation_id or str(uuid.uuid4())
+        response = await self.broker.request(
+            message.body,
+            exchange=_EXCHANGES[message.exchange],
+            routing_key=message.routing_key,
+            mandatory=True,
+            persist=True,
+            timeout=timeout,
+            content_type=CONTENT_TYPE,
+            message_id=message.message_id,
+            message_type=message.type,
+            correlation_id=correlation_id,
+            headers=dict(message.headers) or None,
+        )
+        return json.loads(response.body)

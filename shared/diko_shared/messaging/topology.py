@@ -1,0 +1,157 @@
+"""Exchanges, queues and bindings, declared in code from the catalogue.
+
+Every service declares the whole topology at start-up: all exchanges, the queue of
+every command and query (whoever owns it), the queue of every reaction in the
+catalogue, the dead-letter queues and the retry wait queues. A command sent while its
+owner is still starting, or an event emitted while a subscriber is down, therefore
+waits in its durable queue instead of being returned or dropped. Declarations are
+idempotent, and because they are computed here, every party declares them with
+identical arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
+
+from diko_shared.contract.catalogue import CATALOGUE, MessageSpec
+
+#: Requests addressed to the one service that owns them; routing key = message type.
+COMMANDS = RabbitExchange(
+    "diko.commands",
+    type=ExchangeType.TOPIC,
+    durable=True,
+    arguments={"alternate-exchange": "diko.unrouted"},
+)
+#: Facts, broadcast; routing key = message type.
+EVENTS = RabbitExchange("diko.events", type=ExchangeType.TOPIC, durable=True)
+#: Dead letters; routing key = the queue the message was dead-lettered from.
+DLX = RabbitExchange("diko.dlx", type=ExchangeType.TOPIC, durable=True)
+#: Commands whose type no queue is bound for (the alternate exchange of COMMANDS).
+UNROUTED = RabbitExchange("diko.unrouted", type=ExchangeType.FANOUT, durable=True)
+#: Messages waiting for a delayed retry, routed to a wait queue by DELAY_HEADER.
+WAIT = RabbitExchange("diko.wait", type=ExchangeType.HEADERS, durable=True)
+
+UNROUTED_QUEUE_NAME = "diko.unrouted"
+PLATFORM_DLQ_NAME = "diko.dlq"
+
+#: How often the broker redelivers a message whose consumer died before it is dead-lettered
+#: with reason `delivery_limit`. A constant, not a setting: every party must declare the
+#: queues with the same arguments. High enough that restarts of consumers and broker
+#: (which return prefetched messages) never dead-letter a healthy message.
+DELIVERY_LIMIT = 20
+
+#: The header the wait exchange routes by. Not `x-…`: a headers exchange ignores those.
+DELAY_HEADER = "diko-retry-delay"
+
+
+def _quorum(name: str, routing_key: str = "", **arguments: object) -> RabbitQueue:
+    return RabbitQueue(
+        name,
+        queue_type=QueueType.QUORUM,
+        durable=True,
+        arguments=dict(arguments),  # type: ignore[arg-type]
+        routing_key=routing_key,
+    )
+
+
+def consumer_queue(name: str, routing_key: str) -> RabbitQueue:
+    """A queue one service consumes: quorum, bounded redelivery, dead-letters to `diko.dlx`."""
+    return _quorum(
+        name,
+        routing_key,
+        **{
+            "x-delivery-limit": DELIVERY_LIMIT,
+            "x-dead-letter-exchange": DLX.name,
+            "x-dead-letter-routing-key": name,
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
+        },
+    )
+
+
+def request_queue(spec: MessageSpec) -> RabbitQueue:
+    """The queue of a command or query, e.g. `companies.company.register`."""
+    return consumer_queue(f"{spec.owner}.{spec.type}", spec.type)
+
+
+def reaction_queue(service: str, event_type: str) -> RabbitQueue:
+    """The queue through which `service` consumes an event, e.g. `matching.on.position.opened`."""
+    return consumer_queue(f"{service}.on.{event_type}", event_type)
+
+
+def unrouted_queue() -> RabbitQueue:
+    return consumer_queue(UNROUTED_QUEUE_NAME, "")
+
+
+def dead_letter_queue(service: str) -> RabbitQueue:
+    """`<service>.dlq`: everything dead-lettered from the service's queues (`<service>.#`)."""
+    return _quorum(f"{service}.dlq", f"{service}.#")
+
+
+def platform_dead_letter_queue() -> RabbitQueue:
+    """`diko.dlq`: dead letters of platform queues such as `diko.unrouted`."""
+    return _quorum(PLATFORM_DLQ_NAME, "diko.#")
+
+
+def wait_queue(delay_ms: int) -> RabbitQueue:
+    """A retry wait queue: its messages expire after `delay_ms` and return to their queue.
+
+    They are published with the routing key of the queue they came from; on expiry the
+    broker dead-letters them to the default exchange with that routing key, which
+    delivers them straight back to it.
+    """
+    return _quorum(
+        f"diko.wait.{delay_ms}ms",
+        "",
+        **{
+            "x-message-ttl": delay_ms,
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
+        },
+    )
+
+
+def queue_service(queue_name: str) -> str:
+    """The service a queue belongs to: the part of its name before the first dot."""
+    return queue_name.split(".", 1)[0]
+
+
+@dataclass(frozen=True)
+class Binding:
+    queue: RabbitQueue
+    exchange: RabbitExchange
+    routing_key: str = ""
+    arguments: dict[str, str] | None = None
+
+
+def bindings(retry_delays_ms: Sequence[int]) -> Iterable[Binding]:
+    """Every queue of the topology and what it is bound to."""
+    for spec in CATALOGUE:
+        if spec.is_request:
+            yield Binding(request_queue(spec), COMMANDS, spec.type)
+    for service, event_type in CATALOGUE.all_reactions():
+        yield Binding(reaction_queue(service, event_type), EVENTS, event_type)
+    for service in CATALOGUE.services():
+        yield Binding(dead_letter_queue(service), DLX, f"{service}.#")
+    yield Binding(platform_dead_letter_queue(), DLX, "diko.#")
+    yield Binding(unrouted_queue(), UNROUTED)
+    for delay in sorted(set(retry_delays_ms)):
+        yield Binding(wait_queue(delay), WAIT, "", {"x-match": "all", DELAY_HEADER: str(delay)})
+
+
+async def declare(broker: RabbitBroker, retry_delays_ms: Sequence[int]) -> None:
+    """Declare exchanges, queues and bindings (idempotent)."""
+    exchanges = {}
+    for exchange in (UNROUTED, COMMANDS, EVENTS, DLX, WAIT):
+        exchanges[exchange.name] = await broker.declare_exchange(exchange)
+    for binding in bindings(retry_delays_ms):
+        queue = await broker.declare_queue(binding.queue)
+        await queue.bind(
+            exchanges[binding.exchange.name],
+            routing_key=binding.routing_key,
+            arguments=binding.arguments,
+        )

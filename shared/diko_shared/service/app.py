@@ -1,0 +1,302 @@
+"""The shape of every diko service: broker, database, subscriptions, relay and HTTP side.
+
+A service's `app.py` is its composition root: it creates a `Service`, lists every
+subscription (`on_request`, `on_event`) in one place, adds its own HTTP routes and
+indexes, and runs. Everything else (topology, the pipeline, the outbox relay, metrics,
+health) comes from here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import uvicorn
+from faststream import AckPolicy
+from faststream.rabbit import Channel, RabbitBroker, RabbitMessage
+from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
+from faststream.specification import AsyncAPI
+from faststream.specification.base import Specification
+from prometheus_client import CollectorRegistry
+from pymongo.asynchronous.database import AsyncDatabase
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from diko_shared import logs
+from diko_shared.contract.catalogue import CATALOGUE
+from diko_shared.contract.envelope import AnyEnvelope, Envelope, ErrorCode
+from diko_shared.messaging import topology
+from diko_shared.messaging.handling import (
+    Handler,
+    Subscription,
+    reaction_subscription,
+    request_subscription,
+)
+from diko_shared.messaging.pipeline import Hooks, Pipeline
+from diko_shared.messaging.publisher import Publisher
+from diko_shared.messaging.relay import OutboxRelay
+from diko_shared.service.http import platform_routes
+from diko_shared.service.metrics import Metrics
+from diko_shared.settings import ServiceSettings
+from diko_shared.store import mongo
+from diko_shared.store.group_commit import GroupCommitter
+from diko_shared.store.mongo import Indexes
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S = 120.0
+READY_PING_S = 1.5
+
+
+async def _passthrough(message: RabbitMessage) -> RabbitMessage:
+    """FastStream decoder that hands the handler the raw message: the pipeline reads it."""
+    return message
+
+
+class Service:
+    """One diko service process."""
+
+    def __init__(
+        self,
+        name: str,
+        settings: ServiceSettings,
+        *,
+        description: str = "",
+        version: str = "0.1.0",
+        indexes: Indexes | None = None,
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.description = description
+        self.version = version
+        self.indexes: dict[str, Any] = dict(indexes or {})
+        self.registry = CollectorRegistry()
+        self.metrics = Metrics(self.registry)
+        self.hooks = Hooks()
+        self.broker = RabbitBroker(
+            settings.amqp_url,
+            app_id=name,
+            apply_types=False,
+            default_channel=Channel(prefetch_count=settings.prefetch, on_return_raises=True),
+            log_level=logging.DEBUG,
+            graceful_timeout=15.0,
+            middlewares=[RabbitPrometheusMiddleware(registry=self.registry, app_name=name)],
+            description=f"RabbitMQ: commands on {topology.COMMANDS.name}, events on "
+            f"{topology.EVENTS.name}, dead letters on {topology.DLX.name}",
+        )
+        self.client = mongo.connect(settings.mongo_url, app_name=f"diko-{name}")
+        self.db: AsyncDatabase = self.client[settings.mongo_database or f"diko_{name}"]
+        self.publisher = Publisher(self.broker, source=name)
+        self.committer = GroupCommitter(self.db, self.metrics)
+        self.relay = OutboxRelay(
+            self.db,
+            self.publisher,
+            self.committer,
+            self.metrics,
+            lease=timedelta(seconds=settings.outbox_lease_s),
+            sweep_every=settings.outbox_sweep_s,
+        )
+        self.pipeline = Pipeline(
+            name,
+            settings,
+            self.db,
+            self.publisher,
+            self.committer,
+            self.relay,
+            self.metrics,
+            self.hooks,
+        )
+        self.subscriptions: list[Subscription] = []
+        self.routes: list[BaseRoute] = []
+        self._on_start: list[Callable[[], Awaitable[None]]] = []
+        self._on_stop: list[Callable[[], Awaitable[None]]] = []
+        self._subscribe_unrouted()
+        self._document_events()
+
+    # -- composition ---------------------------------------------------------------------
+
+    def on_request(self, type_: str, handler: Handler) -> None:
+        """Consume a command or query this service owns."""
+        self._subscribe(request_subscription(self.name, type_, handler))
+
+    def on_event(self, type_: str, handler: Handler) -> None:
+        """Consume an event this service reacts to (listed in the catalogue)."""
+        self._subscribe(reaction_subscription(self.name, type_, handler))
+
+    def add_routes(self, *routes: BaseRoute) -> None:
+        self.routes.extend(routes)
+
+    def on_start(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run after the database and broker are connected, before messages flow."""
+        self._on_start.append(callback)
+
+    def on_stop(self, callback: Callable[[], Awaitable[None]]) -> None:
+        self._on_stop.append(callback)
+
+    def _subscribe(self, subscription: Subscription) -> None:
+        if any(s.queue.name == subscription.queue.name for s in self.subscriptions):
+            raise ValueError(f"{subscription.spec.type!r} is subscribed twice")
+        self.subscriptions.append(subscription)
+        pipeline = self.pipeline
+
+        async def consume(message: RabbitMessage) -> None:
+            await pipeline.handle(subscription, message)
+
+        self._register(consume, subscription.queue, subscription.exchange, subscription)
+
+    def _register(
+        self, consume: Callable[..., Awaitable[None]], queue: Any, exchange: str, sub: Any
+    ) -> None:
+        """Register with FastStream; the signature only tells AsyncAPI what the payload is."""
+        model = sub.envelope_model if sub is not None else AnyEnvelope
+        consume.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [
+                inspect.Parameter(
+                    "envelope", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=model
+                )
+            ]
+        )
+        description = None
+        if sub is not None:
+            description = sub.spec.summary
+            if sub.spec.reply is not None:
+                description += f" Reply data: {sub.spec.reply.__name__}."
+        subscriber = self.broker.subscriber(
+            queue,
+            {x.name: x for x in (topology.COMMANDS, topology.EVENTS, topology.UNROUTED)}[exchange],
+            ack_policy=AckPolicy.MANUAL,
+            no_reply=True,
+            decoder=_passthrough,
+            title=queue.name,
+            description=description,
+        )
+        subscriber(consume)
+
+    def _subscribe_unrouted(self) -> None:
+        """Answer (or dead-letter) commands whose type no service handles: `unknown_type`."""
+        pipeline = self.pipeline
+        queue = topology.unrouted_queue()
+
+        async def consume(message: RabbitMessage) -> None:
+            raw = message.raw_message
+            sent = raw.type or raw.routing_key or "?"
+            text = f"unknown message type {sent!r}: no diko service handles it"
+            await pipeline.refuse(
+                message, raw, queue.name, "unknown_type", ErrorCode.UNKNOWN_TYPE, text, []
+            )
+
+        self._register(consume, queue, topology.UNROUTED.name, None)
+
+    def _document_events(self) -> None:
+        """List the events this service emits in its AsyncAPI document."""
+        for spec in CATALOGUE.owned_by(self.name):
+            if spec.kind == "event":
+                self.broker.publisher(
+                    exchange=topology.EVENTS,
+                    routing_key=spec.type,
+                    title=f"{spec.type}",
+                    description=spec.summary,
+                    schema=Envelope[spec.payload],  # type: ignore[name-defined]
+                    persist=True,
+                )
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect (waiting for broker and database), declare, and start consuming."""
+        self._check_reactions()
+        await self._wait_for("database", self.database_ready)
+        await mongo.create_indexes(self.db, {**mongo.PLATFORM_INDEXES, **self.indexes})
+        await self._wait_for("broker", self.broker.connect)
+        await topology.declare(self.broker, self.settings.retry_delays_ms)
+        for callback in self._on_start:
+            await callback()
+        await self.broker.start()
+        self.relay.start()
+        log.info(
+            "service started",
+            extra={"subscriptions": [s.spec.type for s in self.subscriptions]},
+        )
+
+    async def stop(self) -> None:
+        await self.broker.stop()
+        await self.relay.stop()
+        for callback in self._on_stop:
+            await callback()
+        await self.client.close()
+        log.info("service stopped")
+
+    def _check_reactions(self) -> None:
+        """Every reaction the catalogue lists for this service must have a handler."""
+        handled = {s.spec.type for s in self.subscriptions if s.spec.kind == "event"}
+        missing = CATALOGUE.reactions(self.name) - handled
+        if missing:
+            raise RuntimeError(f"{self.name} has no handler for {sorted(missing)}")
+
+    async def _wait_for(self, what: str, connect: Callable[[], Awaitable[Any]]) -> None:
+        """Retry `connect` with back-off, so that start-up order does not matter."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CONNECT_TIMEOUT_S
+        delay = 0.5
+        while True:
+            try:
+                await connect()
+                return
+            except Exception as exc:
+                if loop.time() + delay > deadline:
+                    raise RuntimeError(f"{what} unreachable for {CONNECT_TIMEOUT_S:.0f} s") from exc
+                log.warning(f"waiting for the {what}", extra={"error": repr(exc)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def broker_ready(self) -> None:
+        if not await self.broker.ping(timeout=READY_PING_S):
+            raise ConnectionError("RabbitMQ does not answer")
+
+    async def database_ready(self) -> None:
+        await mongo.ping(self.db)
+
+    # -- documents and HTTP --------------------------------------------------------------
+
+    def asyncapi_specification(self) -> Specification:
+        return AsyncAPI(
+            self.broker,
+            title=f"diko {self.name}",
+            version=self.version,
+            description=self.description,
+            schema_version="3.0.0",
+        ).to_specification()
+
+    def asyncapi_document(self) -> dict[str, Any]:
+        return self.asyncapi_specification().to_jsonable()
+
+    def asgi(self) -> Starlette:
+        @asynccontextmanager
+        async def lifespan(_: Starlette) -> AsyncIterator[None]:
+            await self.start()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        return Starlette(routes=[*platform_routes(self), *self.routes], lifespan=lifespan)
+
+    def run(self) -> None:
+        """Serve until SIGINT/SIGTERM: the entry point of `python -m diko_<service>`."""
+        logs.configure(self.name, self.settings.log_level)
+        host = urlsplit(self.settings.amqp_url).hostname
+        log.info("starting", extra={"http_port": self.settings.http_port, "amqp_host": host})
+        uvicorn.run(
+            self.asgi(),
+            host=self.settings.http_host,
+            port=self.settings.http_port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=20,
+        )

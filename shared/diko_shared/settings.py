@@ -1,0 +1,82 @@
+"""Settings of a diko process, read from `DIKO_*` environment variables.
+
+`.local/stack.env` (written by `make stack`) is read too when it exists in the working
+directory, so that the CLI and a service started by hand in a checkout find the local
+stack; real environment variables always win. The broker and database addresses have
+no defaults: a production process without them stops with a message that names them,
+instead of trying a guessed address with a default password.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LOCAL_STACK_ENV = ".local/stack.env"
+
+
+class PlatformSettings(BaseSettings):
+    """What every diko process needs to reach the broker and the database."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DIKO_", env_file=LOCAL_STACK_ENV, extra="ignore", frozen=True
+    )
+
+    amqp_url: str = Field(
+        description="RabbitMQ URL including the virtual host, e.g. amqp://diko:…@rabbitmq:5672/diko"
+    )
+    mongo_url: str = Field(description="MongoDB URL, e.g. mongodb://diko:…@mongo:27017/")
+    log_level: str = Field(
+        "INFO", description="Log level of the JSON logs: DEBUG, INFO, WARNING, ERROR"
+    )
+
+
+class ServiceSettings(PlatformSettings):
+    """Settings of a service process; each service subclasses it to set its own defaults."""
+
+    http_host: str = Field(
+        "127.0.0.1", description="Address the HTTP side listens on (0.0.0.0 in containers)"
+    )
+    http_port: int = Field(
+        8000,
+        description="Port of /healthz, /readyz, /metrics, /asyncapi and the service's own pages",
+    )
+    mongo_database: str = Field("", description="Database name; defaults to diko_<service>")
+    prefetch: int = Field(
+        64,
+        ge=1,
+        le=5000,
+        description="Unacknowledged messages per consumer, processed concurrently",
+    )
+    max_body_bytes: int = Field(
+        256 * 1024, ge=1024, description="Larger message bodies are dead-lettered as too_large"
+    )
+    retry_delays_ms: Annotated[list[int], NoDecode] = Field(
+        default_factory=lambda: [1_000, 10_000, 60_000, 300_000],
+        description="Back-off before each retry of a failing message (comma-separated ms)",
+    )
+    outbox_lease_s: float = Field(
+        15.0,
+        gt=0,
+        description="How long a relay owns an outbox entry before another may publish it",
+    )
+    outbox_sweep_s: float = Field(
+        1.0, gt=0, description="How often the relay looks for outbox entries left behind by a crash"
+    )
+    public_base_url: str = Field(
+        "", description="Base URL of this service as staff reach it (links in e-mails, feeds)"
+    )
+
+    @field_validator("retry_delays_ms", mode="before")
+    @classmethod
+    def _split_delays(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [int(part) for part in value.replace(" ", "").split(",") if part]
+        return value
+
+    @property
+    def max_attempts(self) -> int:
+        """First delivery plus one retry per configured delay."""
+        return len(self.retry_delays_ms) + 1

@@ -1,0 +1,1 @@
+"""MongoDB access: one database per service, writes batched by a group committer."""

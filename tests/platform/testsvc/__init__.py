@@ -1,0 +1,1 @@
+"""A small service built on the platform, used to prove its guarantees against the real stack."""

@@ -1,0 +1,3 @@
+from testsvc.app import build
+
+build().run()

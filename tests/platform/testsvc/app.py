@@ -1,0 +1,105 @@
+"""Composition of the test service; its fault hooks are switched on by environment variables."""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any
+
+from pymongo import ReturnDocument
+
+from diko_shared.contract.envelope import Envelope
+from diko_shared.messaging.errors import NotFound
+from diko_shared.messaging.handling import Context
+from diko_shared.service.app import Service
+from diko_shared.settings import ServiceSettings
+from diko_shared.store import guards
+from testsvc.contract import (
+    SERVICE,
+    AddToTally,
+    FlakyDone,
+    FlakyWork,
+    GetTally,
+    TallyAdded,
+    TallyTotal,
+)
+
+#: SIGKILL after the commit of the message with this id, before its ack.
+KILL_AFTER_COMMIT = "TESTSVC_KILL_AFTER_COMMIT"
+
+
+class Settings(ServiceSettings):
+    http_port: int = 8090
+
+
+def _die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+async def add_to_tally(ctx: Context[AddToTally]) -> TallyTotal:
+    data = ctx.data
+    if data.crash:
+        await ctx.db["crash_marks"].update_one(
+            {"_id": ctx.envelope.id}, {"$inc": {"crashes": 1}}, upsert=True
+        )
+        mark = await ctx.db["crash_marks"].find_one({"_id": ctx.envelope.id})
+        if mark["crashes"] == 1:
+            _die()
+    ctx.write(
+        guards.apply_once(
+            "totals", data.item, ctx.key, {"$inc": {"total": data.amount, "count": 1}}
+        )
+    )
+    ctx.write(guards.insert("effects", {"_id": ctx.envelope.id, "item": data.item}))
+    ctx.emit(TallyAdded(item=data.item, amount=data.amount), subject=data.item)
+    current = await ctx.db["totals"].find_one({"_id": data.item}) or {}
+    return TallyTotal(
+        item=data.item,
+        total=current.get("total", 0) + data.amount,
+        count=current.get("count", 0) + 1,
+    )
+
+
+async def flaky(ctx: Context[FlakyWork]) -> FlakyDone:
+    attempts = await ctx.db["attempts"].find_one_and_update(
+        {"_id": ctx.envelope.id},
+        {"$inc": {"n": 1}},
+        upsert=True,
+        return_document=ReturnDocument.AFTER,
+    )
+    switch = await ctx.db["switches"].find_one({"_id": ctx.data.item})
+    if (switch or {}).get("broken") or attempts["n"] <= ctx.data.fail_times:
+        raise RuntimeError(f"flaky failure {attempts['n']} of {ctx.data.item}")
+    ctx.write(guards.insert("flaky_done", {"_id": ctx.envelope.id, "attempts": attempts["n"]}))
+    return FlakyDone(item=ctx.data.item, attempts=attempts["n"])
+
+
+async def get_tally(ctx: Context[GetTally]) -> TallyTotal:
+    doc = await ctx.db["totals"].find_one({"_id": ctx.data.item})
+    if doc is None:
+        raise NotFound(f"no tally for {ctx.data.item!r}")
+    return TallyTotal(item=doc["_id"], total=doc["total"], count=doc["count"])
+
+
+async def on_tally_added(ctx: Context[TallyAdded]) -> None:
+    ctx.write(
+        guards.apply_once("received", ctx.data.item, ctx.key, {"$inc": {"count": 1}}),
+        guards.insert("received_events", {"_id": ctx.envelope.id}),
+    )
+
+
+def build() -> Service:
+    service = Service(SERVICE, Settings(), description="Test service of the platform")
+    service.on_request("tally.add", add_to_tally)
+    service.on_request("tally.flaky", flaky)
+    service.on_request("tally.get", get_tally)
+    service.on_event("tally.added", on_tally_added)
+    kill_id = os.environ.get(KILL_AFTER_COMMIT)
+    if kill_id:
+
+        def kill_after_commit(envelope: Envelope[Any]) -> None:
+            if envelope.id == kill_id:
+                _die()
+
+        service.hooks.after_commit = kill_after_commit
+    return service

@@ -1,0 +1,60 @@
+"""The test service's messages, registered in the catalogue like any service's."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from diko_shared.contract.base import Payload, examples
+from diko_shared.contract.catalogue import CATALOGUE
+
+SERVICE = "testsvc"
+
+Item = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9-]+$")]
+
+
+class AddToTally(Payload):
+    """Add `amount` to the tally of `item`."""
+
+    model_config = examples({"item": "apples", "amount": 3})
+
+    item: Item
+    amount: Annotated[int, Field(ge=1, le=1000)]
+    crash: bool = Field(
+        False, description="SIGKILL the service after a direct write, before commit"
+    )
+
+
+class TallyTotal(Payload):
+    item: str
+    total: int
+    count: int
+
+
+class TallyAdded(Payload):
+    item: str
+    amount: int
+
+
+class FlakyWork(Payload):
+    """Fails while the item's switch is broken or until it has failed `fail_times` times."""
+
+    item: Item
+    fail_times: Annotated[int, Field(ge=0, le=1000)]
+
+
+class FlakyDone(Payload):
+    item: str
+    attempts: int
+
+
+class GetTally(Payload):
+    item: Item
+
+
+CATALOGUE.command("tally.add", SERVICE, AddToTally, TallyTotal, "Add to a tally.")
+CATALOGUE.command("tally.flaky", SERVICE, FlakyWork, FlakyDone, "Work that fails for a while.")
+CATALOGUE.query("tally.get", SERVICE, GetTally, TallyTotal, "Read a tally.")
+CATALOGUE.event("tally.added", SERVICE, TallyAdded, "Something was added to a tally.")
+CATALOGUE.reacts(SERVICE, "tally.added")

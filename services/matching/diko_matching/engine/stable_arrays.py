@@ -133,7 +133,14 @@ def _sift_up(rank: np.ndarray, who: np.ndarray, base: int, i: int) -> None:
 
 
 @njit(cache=True)
-def _applicant_proposing(n_app, n_pos, capacity, app_indptr, app_pos, app_rank):
+def _applicant_proposing(
+    n_app: int,
+    n_pos: int,
+    capacity: np.ndarray,
+    app_indptr: np.ndarray,
+    app_pos: np.ndarray,
+    app_rank: np.ndarray,
+) -> np.ndarray:
     base = np.zeros(n_pos + 1, np.int64)
     for p in range(n_pos):
         base[p + 1] = base[p] + capacity[p]
@@ -173,7 +180,14 @@ def _applicant_proposing(n_app, n_pos, capacity, app_indptr, app_pos, app_rank):
 
 
 @njit(cache=True)
-def _position_proposing(n_app, n_pos, capacity, pos_indptr, pos_app, pos_rank):
+def _position_proposing(
+    n_app: int,
+    n_pos: int,
+    capacity: np.ndarray,
+    pos_indptr: np.ndarray,
+    pos_app: np.ndarray,
+    pos_rank: np.ndarray,
+) -> np.ndarray:
     match = np.full(n_app, -1, np.int64)
     rank_of_match = np.zeros(n_app, np.int64)
     count = np.zeros(n_pos, np.int64)
@@ -210,7 +224,15 @@ def _position_proposing(n_app, n_pos, capacity, pos_indptr, pos_app, pos_rank):
 
 
 @njit(cache=True)
-def _blocking(n_pos, capacity, app_indptr, app_pos, app_rank, match, limit):
+def _blocking(
+    n_pos: int,
+    capacity: np.ndarray,
+    app_indptr: np.ndarray,
+    app_pos: np.ndarray,
+    app_rank: np.ndarray,
+    match: np.ndarray,
+    limit: int,
+) -> tuple[np.ndarray, int]:
     n_app = len(match)
     count = np.zeros(n_pos, np.int64)
     worst = np.full(n_pos, -1, np.int64)

@@ -130,8 +130,4 @@ def _load() -> None:
         return
     _loaded = True
     for module in CONTRACT_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+        importlib.import_module(module)

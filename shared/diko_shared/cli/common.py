@@ -1,0 +1,56 @@
+"""What the CLI commands share: settings, a broker connection, and error output."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import NoReturn, TypeVar
+
+import typer
+from faststream.rabbit import Channel, RabbitBroker
+from pydantic import ValidationError
+from rich.console import Console
+
+from diko_shared.settings import PlatformSettings
+
+T = TypeVar("T")
+
+console = Console()
+errors = Console(stderr=True)
+
+SOURCE = "diko-cli"
+
+
+def settings() -> PlatformSettings:
+    try:
+        return PlatformSettings()  # type: ignore[call-arg]
+    except ValidationError as exc:
+        missing = ", ".join(f"DIKO_{str(e['loc'][0]).upper()}" for e in exc.errors())
+        fail(f"{missing} not set: run `make stack` (writes .local/stack.env) or export it", 2)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    errors.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def broker(url: str) -> RabbitBroker:
+    return RabbitBroker(
+        url,
+        app_id=SOURCE,
+        apply_types=False,
+        default_channel=Channel(on_return_raises=True),
+        log_level=logging.DEBUG,
+        logger=None,
+    )
+
+
+def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
+    """Run an async command; a broker that cannot be reached is an error message, not a trace."""
+    try:
+        return asyncio.run(coro_fn())  # type: ignore[arg-type]
+    except (ConnectionError, OSError) as exc:
+        fail(f"cannot reach RabbitMQ: {exc}")
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None

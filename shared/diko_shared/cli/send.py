@@ -1,0 +1,80 @@
+"""`diko send TYPE --data JSON`: publish a command in a proper envelope and print the reply."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from diko_shared.cli.common import SOURCE, broker, console, fail, run, settings
+from diko_shared.contract.catalogue import CATALOGUE
+from diko_shared.contract.envelope import new_envelope
+from diko_shared.messaging import topology
+from diko_shared.messaging.publisher import Outgoing, Publisher, Unroutable
+
+
+def _read_data(data: str) -> dict[str, Any]:
+    text = Path(data[1:]).read_text(encoding="utf-8") if data.startswith("@") else data
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"--data is not valid JSON: {exc}", 2)
+    if not isinstance(value, dict):
+        fail("--data must be a JSON object", 2)
+    return value
+
+
+def send(
+    type_: Annotated[
+        str, typer.Argument(metavar="TYPE", help="Message type, e.g. company.register")
+    ],
+    data: Annotated[
+        str, typer.Option("--data", "-d", help="The payload: JSON, or @file.json")
+    ] = "{}",
+    subject: Annotated[str | None, typer.Option(help="The aggregate the message is about")] = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the reply")] = True,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the reply")] = 30.0,
+) -> None:
+    """Send a command or query; print the reply (exit 1 if it is an error reply)."""
+    spec = CATALOGUE.get(type_)
+    if spec is None or not spec.is_request:
+        known = ", ".join(s.type for s in CATALOGUE if s.is_request)
+        fail(f"unknown_type: {type_!r} is not a command or query. Known: {known}", 2)
+    payload = _read_data(data)
+    try:
+        spec.payload.model_validate_json(json.dumps(payload))
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            where = ".".join(str(p) for p in ("data", *error["loc"]))
+            console.print(f"[red]{where}[/]: {error['msg']}")
+        fail(f"validation_error: the data does not fit {spec.payload.__name__}", 2)
+    envelope = new_envelope(type_, payload, source=SOURCE, subject=subject)
+    message = Outgoing.from_envelope(topology.COMMANDS.name, envelope)
+
+    async def go() -> dict[str, Any] | None:
+        bus = broker(settings().amqp_url)
+        await bus.connect()
+        try:
+            publisher = Publisher(bus, SOURCE)
+            if not wait:
+                await publisher.publish(message)
+                return None
+            return await publisher.request_raw(message, timeout=timeout)
+        finally:
+            await bus.stop()
+
+    try:
+        reply = run(go)
+    except Unroutable as exc:
+        fail(f"not delivered: {exc}")
+    except TimeoutError:
+        fail(f"no reply within {timeout:.0f} s (is the {spec.owner} service running?)")
+    if reply is None:
+        console.print(f"sent {type_} [dim]{envelope['id']}[/]")
+        return
+    console.print_json(data=reply)
+    if not reply.get("ok"):
+        raise typer.Exit(1)

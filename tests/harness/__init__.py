@@ -1,0 +1,1 @@
+"""Test harness: the real local stack, service processes, the bus and Mailpit."""

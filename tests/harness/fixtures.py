@@ -1,0 +1,45 @@
+"""Session fixtures for tests that run against the real local stack."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from harness.bus import Bus
+from harness.mailpit import Mailpit
+from harness.stack import TestStack
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[TestStack]:
+    """This session's own virtual host and database names on the local stack."""
+    test_stack = TestStack.create()
+    yield test_stack
+    test_stack.destroy()
+
+
+@pytest.fixture(scope="session")
+async def bus(stack: TestStack) -> AsyncIterator[Bus]:
+    connected = Bus(stack.amqp_url)
+    await connected.start()
+    yield connected
+    await connected.close()
+
+
+@pytest.fixture(scope="session")
+async def mailpit(stack: TestStack) -> AsyncIterator[Mailpit]:
+    client = Mailpit(stack.mailpit_url)
+    yield client
+    await client.close()
+
+
+@pytest.fixture(scope="session")
+async def mongo(stack: TestStack) -> AsyncIterator[AsyncMongoClient]:
+    client: AsyncMongoClient = AsyncMongoClient(stack.mongo_url, tz_aware=True)
+    yield client
+    for name in await client.list_database_names():
+        if name.startswith(stack.db_prefix + "_"):
+            await client.drop_database(name)
+    await client.close()

@@ -1,0 +1,116 @@
+"""Service processes started by tests: real OS processes, killed and restarted for real."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from harness.stack import REPO
+
+LOG_DIR = REPO / ".local" / "test-logs"
+
+
+class ServiceProcess:
+    """`python -m <module>` with its own environment, HTTP port and log file."""
+
+    def __init__(
+        self,
+        name: str,
+        module: str,
+        port: int,
+        env: dict[str, str],
+        *,
+        pythonpath: tuple[Path, ...] = (),
+    ) -> None:
+        self.name = name
+        self.module = module
+        self.port = port
+        self.env = {**os.environ, **env, "DIKO_HTTP_PORT": str(port)}
+        if pythonpath:
+            paths = [str(p) for p in pythonpath]
+            self.env["PYTHONPATH"] = os.pathsep.join([*paths, self.env.get("PYTHONPATH", "")])
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        self.log_path = LOG_DIR / f"{name}-{port}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, extra_env: dict[str, str] | None = None, timeout: float = 90.0) -> None:
+        env = {**self.env, **(extra_env or {})}
+        self.starts += 1
+        with self.log_path.open("ab") as log:
+            log.write(f"\n--- start {self.starts} ---\n".encode())
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", self.module],
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        """Wait until /readyz answers 200; fail with the log tail if the process dies or hangs."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(
+                    f"{self.name} exited with {self.process.returncode}:\n{self.tail()}"
+                )
+            try:
+                if httpx.get(f"{self.base_url}/readyz", timeout=2.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.name} not ready within {timeout:.0f} s:\n{self.tail()}")
+
+    def wait_exit(self, timeout: float = 30.0) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks, no acknowledgements, as in a crash."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(30)
+
+    def stop(self) -> None:
+        """SIGTERM and wait for a graceful shutdown; SIGKILL if it hangs."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def get(self, path: str, **kwargs: object) -> httpx.Response:
+        return httpx.get(f"{self.base_url}{path}", timeout=10.0, **kwargs)  # type: ignore[arg-type]
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The value of one sample of /metrics (0 if absent)."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        total = 0.0
+        for family in text_string_to_metric_families(self.get("/metrics").text):
+            for sample in family.samples:
+                if sample.name == name and all(
+                    sample.labels.get(k) == v for k, v in labels.items()
+                ):
+                    total += sample.value
+        return total
+
+    def tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return "(no log)"
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])

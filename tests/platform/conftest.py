@@ -1,0 +1,31 @@
+"""The test service, started as a real process for the platform tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from harness.processes import ServiceProcess
+from harness.stack import TestStack
+
+HERE = Path(__file__).resolve().parent
+TESTSVC_PORT = 8090
+
+
+@pytest.fixture(scope="module")
+def testsvc(stack: TestStack) -> Iterator[ServiceProcess]:
+    process = ServiceProcess(
+        "testsvc", "testsvc", TESTSVC_PORT, stack.service_env("testsvc"), pythonpath=(HERE,)
+    )
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def testsvc_db(mongo: AsyncMongoClient, stack: TestStack) -> AsyncDatabase:
+    return mongo[stack.database("testsvc")]

@@ -1,0 +1,99 @@
+"""A message handled twice, or by a process that dies mid-way, has one effect and one event."""
+
+from __future__ import annotations
+
+import uuid
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from harness.bus import Bus
+from harness.processes import ServiceProcess
+from harness.waiting import eventually
+from testsvc.app import KILL_AFTER_COMMIT
+from testsvc.contract import AddToTally, GetTally
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+async def settled(db: AsyncDatabase, message_id: str) -> bool:
+    """The message is processed and everything it emitted is confirmed by the broker."""
+    done = await db["inbox"].count_documents({"_id": {"$regex": f"\\|{message_id}$"}}) == 1
+    return done and await db["outbox"].count_documents({}) == 0
+
+
+async def test_same_message_twice_has_one_effect_and_one_event(
+    bus: Bus, testsvc: ServiceProcess, testsvc_db: AsyncDatabase
+) -> None:
+    item = unique("twice")
+    tap = await bus.tap(pattern="tally.added")
+    message = bus.publisher.command(AddToTally(item=item, amount=5))
+    duplicates_before = testsvc.metric(
+        "diko_messages_total", queue="testsvc.tally.add", outcome="duplicate"
+    )
+
+    await bus.publisher.publish(message)
+    await bus.publisher.publish(message)
+
+    async def duplicate_seen() -> bool:
+        labels = {"queue": "testsvc.tally.add", "outcome": "duplicate"}
+        return testsvc.metric("diko_messages_total", **labels) == duplicates_before + 1
+
+    await eventually(duplicate_seen, what="the second delivery handled as a duplicate")
+    await eventually(lambda: settled(testsvc_db, message.message_id), what="outbox drained")
+    await tap.fence()
+    events = tap.matching(lambda m: m.data["item"] == item)
+    assert len(events) == 1
+    assert events[0].envelope["causationid"] == message.message_id
+    total = await bus.ok(GetTally(item=item))
+    assert total == {"item": item, "total": 5, "count": 1}
+
+
+async def test_killed_after_commit_before_ack_has_one_effect_and_one_event(
+    bus: Bus, testsvc: ServiceProcess, testsvc_db: AsyncDatabase
+) -> None:
+    item = unique("killed")
+    tap = await bus.tap(pattern="tally.added")
+    message = bus.publisher.command(AddToTally(item=item, amount=7))
+    testsvc.stop()
+    testsvc.start(extra_env={KILL_AFTER_COMMIT: message.message_id})
+
+    await bus.publisher.publish(message)
+    assert testsvc.wait_exit(timeout=30) == -9  # SIGKILL after the write, before the ack
+
+    testsvc.start()
+    await eventually(lambda: settled(testsvc_db, message.message_id), what="redelivery settled")
+    await tap.fence()
+    assert len(tap.matching(lambda m: m.data["item"] == item)) == 1
+    assert await bus.ok(GetTally(item=item)) == {"item": item, "total": 7, "count": 1}
+    assert await testsvc_db["effects"].count_documents({"item": item}) == 1
+
+
+async def test_killed_in_the_handler_after_a_write_has_one_effect_and_one_event(
+    bus: Bus, testsvc: ServiceProcess, testsvc_db: AsyncDatabase
+) -> None:
+    item = unique("crash")
+    tap = await bus.tap(pattern="tally.added")
+    message = bus.publisher.command(AddToTally(item=item, amount=2, crash=True))
+
+    await bus.publisher.publish(message)
+    assert testsvc.wait_exit(timeout=30) == -9
+
+    testsvc.start()
+    await eventually(lambda: settled(testsvc_db, message.message_id), what="redelivery settled")
+    await tap.fence()
+    assert len(tap.matching(lambda m: m.data["item"] == item)) == 1
+    assert await bus.ok(GetTally(item=item)) == {"item": item, "total": 2, "count": 1}
+    mark = await testsvc_db["crash_marks"].find_one({"_id": message.message_id})
+    assert mark["crashes"] == 2  # it really died once and ran again
+
+
+async def test_reply_to_a_redelivered_command_is_the_stored_reply(
+    bus: Bus, testsvc: ServiceProcess
+) -> None:
+    item = unique("reply")
+    message = bus.publisher.command(AddToTally(item=item, amount=3))
+    first = await bus.publisher.request_raw(message)
+    second = await bus.publisher.request_raw(message)
+    assert first == second == {"ok": True, "data": {"item": item, "total": 3, "count": 1}}

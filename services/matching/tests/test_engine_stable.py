@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from diko_matching.engine.instance import Instance, InstanceError
+from diko_matching.engine.instance import Instance, InstanceError, members
 from diko_matching.engine.preferences import compile_instance
 from diko_matching.engine.stable import check_assignment, solve
 
@@ -43,8 +43,10 @@ def instances(draw, max_app: int = 4, max_pos: int = 3, ties: bool = True) -> In
     )
 
 
-def _weak_rank(lst: list[list[str]]) -> dict[str, int]:
-    return {x: g for g, group in enumerate(lst) for x in group}
+def _weak_rank(lst: list[str | list[str]]) -> dict[str, int]:
+    return {
+        x: g for g, group in enumerate(lst) for x in ([group] if isinstance(group, str) else group)
+    }
 
 
 def brute_blocking(inst: Instance, pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -72,7 +74,10 @@ def brute_blocking(inst: Instance, pairs: set[tuple[str, str]]) -> set[tuple[str
 
 def feasible_matchings(problem):
     """Every assignment within capacities over acceptable pairs (integer form)."""
-    options = [[-1, *lst] for lst in problem.app_pref]
+    options = [
+        [-1, *(p for p in lst if problem.acceptable(a, p))]
+        for a, lst in enumerate(problem.app_pref)
+    ]
     for choice in itertools.product(*options):
         load = [0] * problem.n_pos
         for p in choice:
@@ -83,18 +88,19 @@ def feasible_matchings(problem):
 
 
 def strict_stable(problem, match) -> bool:
-    a_rank = [{p: r for r, p in enumerate(x)} for x in problem.app_pref]
     p_rank = [{a: r for r, a in enumerate(x)} for x in problem.pos_pref]
     for a, lst in enumerate(problem.app_pref):
         for p in lst:
             if match[a] == p:
                 break
+            if not problem.acceptable(a, p):
+                continue
             members = [b for b, q in enumerate(match) if q == p]
             if len(members) < problem.capacity[p] or any(
                 p_rank[p][b] > p_rank[p][a] for b in members
             ):
                 return False
-    return all(match[a] < 0 or match[a] in a_rank[a] for a in range(problem.n_app))
+    return all(match[a] < 0 or problem.acceptable(a, match[a]) for a in range(problem.n_app))
 
 
 def as_match(problem, result) -> list[int]:
@@ -118,8 +124,8 @@ def test_result_is_feasible_and_stable(inst):
     assert len(seen) == len(set(seen))
     assert set(seen) | set(result.unassigned) == set(inst.applicants)
     for a, p in pairs:  # only mutually acceptable pairs
-        assert any(p in g for g in inst.applicants[a])
-        assert any(a in g for g in inst.positions[p])
+        assert p in members(inst.applicants[a])
+        assert a in members(inst.positions[p])
     assert brute_blocking(inst, pairs) == set()
     assert result.stable
     assert result.blocking_pairs == []

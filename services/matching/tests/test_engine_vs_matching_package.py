@@ -32,8 +32,8 @@ def random_instance(seed: int, n_app: int, n_pos: int, list_len: int) -> Instanc
 
 def package_pairs(inst: Instance, optimal: str) -> set[tuple[str, str]]:
     # The package cannot take an empty list; such players stay unmatched anyway.
-    residents = {a: [g[0] for g in lst] for a, lst in inst.applicants.items() if lst}
-    hospitals = {p: [g[0] for g in lst] for p, lst in inst.positions.items() if lst}
+    residents = {a: lst for a, lst in inst.applicants.items() if lst}
+    hospitals = {p: lst for p, lst in inst.positions.items() if lst}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         capacities = {p: inst.capacities[p] for p in hospitals}

@@ -16,8 +16,8 @@ from typing import Any, Literal
 Optimal = Literal["applicant", "position"]
 OPTIMAL_SIDES: tuple[str, ...] = ("applicant", "position")
 
-WeakList = list[list[str]]
-"""A preference list, most preferred first, as groups of tied ids."""
+WeakList = list[str | list[str]]
+"""A preference list, most preferred first; an element that is a list holds tied ids."""
 
 
 class InstanceError(ValueError):
@@ -25,10 +25,20 @@ class InstanceError(ValueError):
 
 
 def _weak_list(raw: Any, owner: str, others: Mapping[str, Any], other_kind: str) -> WeakList:
-    if not isinstance(raw, list):
+    if type(raw) is not list:
         raise InstanceError(f"the list of {owner} must be a JSON array")
-    groups: WeakList = []
-    seen: set[str] = set()
+    try:  # the common case (plain ids, no tie groups), checked with set operations
+        distinct = set(raw)
+    except TypeError:  # a tie group (a list) is unhashable
+        distinct = None
+    if distinct is not None and others.keys() >= distinct:
+        if len(distinct) != len(raw):
+            seen: set[str] = set()
+            dup = next(x for x in raw if x in seen or seen.add(x))
+            raise InstanceError(f"duplicate entry {dup!r} in the list of {owner}")
+        return raw
+    out: WeakList = []
+    seen = set()
     for element in raw:
         group = element if isinstance(element, list) else [element]
         if not group:
@@ -41,8 +51,13 @@ def _weak_list(raw: Any, owner: str, others: Mapping[str, Any], other_kind: str)
             if item not in others:
                 raise InstanceError(f"unknown {other_kind} {item!r} in the list of {owner}")
             seen.add(item)
-        groups.append(list(group))
-    return groups
+        out.append(group[0] if len(group) == 1 else list(group))
+    return out
+
+
+def members(lst: WeakList) -> list[str]:
+    """All ids of a weak list, in order (tie groups flattened)."""
+    return [y for x in lst for y in ([x] if isinstance(x, str) else x)]
 
 
 def _side(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -118,10 +133,10 @@ class Instance:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form; singleton tie groups are written as plain ids."""
+        """The JSON form (the lists are shared, not copied)."""
         return {
-            "applicants": {a: [_flat(g) for g in v] for a, v in self.applicants.items()},
-            "positions": {p: [_flat(g) for g in v] for p, v in self.positions.items()},
+            "applicants": self.applicants,
+            "positions": self.positions,
             "capacities": dict(self.capacities),
             "optimal": self.optimal,
             "seed": self.seed,
@@ -137,10 +152,6 @@ class Instance:
 
 def _plain(x: str | Sequence[str]) -> str | list[str]:
     return x if isinstance(x, str) else list(x)
-
-
-def _flat(group: list[str]) -> str | list[str]:
-    return group[0] if len(group) == 1 else list(group)
 
 
 @dataclass(frozen=True, slots=True)

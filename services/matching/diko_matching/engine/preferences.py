@@ -4,8 +4,12 @@ Ties are broken by one seeded lottery per side (single tie-breaking): every
 applicant draws one number that all positions use to order tied applicants,
 and every position draws one that all applicants use. Ids are numbered in
 sorted order before the draw, so the result depends on the seed and the
-lists, never on the order of keys in the file. A pair is acceptable only if
-each side lists the other; other entries are dropped here.
+lists, never on the order of keys in the file.
+
+A pair is acceptable only if each side lists the other. The lists are kept
+as given (filtering a million entries up front costs more than the solve);
+every consumer skips an entry the other side does not list, which one
+dictionary lookup it needs anyway tells: `pos_rank[p].get(a) is None`.
 """
 
 from __future__ import annotations
@@ -18,21 +22,23 @@ from diko_matching.engine.instance import Instance, WeakList
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """An instance in integer form: strict, mutually acceptable lists, best first.
+    """An instance in integer form: strict lists, best first, unacceptable entries included.
 
-    `app_weak[a][k]` is the tie-group index of the k-th entry of applicant a
-    on a's original list (equal values were tied); `pos_weak` likewise. The
-    blocking-pair check uses them so that a lottery-broken tie never counts
-    as a strict preference.
+    `app_weak[a][k]` is the tie-group index on a's original list of its k-th
+    entry (equal values were tied), or None when a's list had no ties (then
+    the entry's index is its rank). `pos_weak` likewise. The blocking-pair
+    check uses them so that a lottery-broken tie never counts as a strict
+    preference. `pos_rank[p]` maps an applicant to its strict rank at p.
     """
 
     app_ids: list[str]
     pos_ids: list[str]
     capacity: list[int]
     app_pref: list[list[int]]
-    app_weak: list[list[int]]
+    app_weak: list[list[int] | None]
     pos_pref: list[list[int]]
-    pos_weak: list[list[int]]
+    pos_weak: list[list[int] | None]
+    pos_rank: list[dict[int, int]]
 
     @property
     def n_app(self) -> int:
@@ -44,8 +50,23 @@ class Problem:
 
     @property
     def n_entries(self) -> int:
-        """Acceptable pairs (each counted once)."""
-        return sum(len(x) for x in self.app_pref)
+        """Entries of the applicants' lists (an upper bound of the acceptable pairs)."""
+        return sum(map(len, self.app_pref))
+
+    def acceptable(self, a: int, p: int) -> bool:
+        """Whether applicant a and position p list each other."""
+        return a in self.pos_rank[p] and p in self.app_pref[a]
+
+    def app_rank(self) -> list[dict[int, int]]:
+        """Each applicant's strict rank of the positions it lists."""
+        return [dict(zip(pref, range(len(pref)), strict=True)) for pref in self.app_pref]
+
+    def weak_ranks(self, side: str, i: int) -> list[int]:
+        """The tie-group indices of one list ('app' or 'pos'), entry by entry."""
+        weak = (self.app_weak if side == "app" else self.pos_weak)[i]
+        if weak is not None:
+            return weak
+        return list(range(len((self.app_pref if side == "app" else self.pos_pref)[i])))
 
 
 def _lottery(n: int, rng: random.Random) -> list[int]:
@@ -58,17 +79,32 @@ def _lottery(n: int, rng: random.Random) -> list[int]:
 
 
 def _strict(
-    groups: WeakList, index: dict[str, int], ticket: list[int]
-) -> tuple[list[int], list[int]]:
+    lst: WeakList, index: dict[str, int], ticket: list[int]
+) -> tuple[list[int], list[int] | None]:
+    try:
+        return list(map(index.__getitem__, lst)), None
+    except TypeError:  # a tie group (a list) is unhashable: take the slow path
+        pass
     pref: list[int] = []
     weak: list[int] = []
-    for g, group in enumerate(groups):
-        members = [index[x] for x in group]
-        if len(members) > 1:
-            members.sort(key=ticket.__getitem__)
-        pref.extend(members)
-        weak.extend([g] * len(members))
+    for g, element in enumerate(lst):
+        group = [index[element]] if isinstance(element, str) else [index[x] for x in element]
+        group.sort(key=ticket.__getitem__)
+        pref.extend(group)
+        weak.extend([g] * len(group))
     return pref, weak
+
+
+def _strict_side(
+    lists: list[WeakList], index: dict[str, int], ticket: list[int]
+) -> tuple[list[list[int]], list[list[int] | None]]:
+    prefs: list[list[int]] = []
+    weaks: list[list[int] | None] = []
+    for lst in lists:
+        pref, weak = _strict(lst, index, ticket)
+        prefs.append(pref)
+        weaks.append(weak)
+    return prefs, weaks
 
 
 def compile_instance(instance: Instance, seed: int | None = None) -> Problem:
@@ -81,29 +117,13 @@ def compile_instance(instance: Instance, seed: int | None = None) -> Problem:
     app_ticket = _lottery(len(app_ids), rng)
     pos_ticket = _lottery(len(pos_ids), rng)
 
-    app_pref, app_weak = [], []
-    for a in app_ids:
-        pref, weak = _strict(instance.applicants[a], pos_index, pos_ticket)
-        app_pref.append(pref)
-        app_weak.append(weak)
-    pos_pref, pos_weak = [], []
-    for p in pos_ids:
-        pref, weak = _strict(instance.positions[p], app_index, app_ticket)
-        pos_pref.append(pref)
-        pos_weak.append(weak)
+    app_pref, app_weak = _strict_side(
+        [instance.applicants[a] for a in app_ids], pos_index, pos_ticket
+    )
+    pos_pref, pos_weak = _strict_side(
+        [instance.positions[p] for p in pos_ids], app_index, app_ticket
+    )
 
-    listed_by_pos = [set(x) for x in pos_pref]
-    listed_by_app = [set(x) for x in app_pref]
-    for a in range(len(app_ids)):
-        keep = [k for k, p in enumerate(app_pref[a]) if a in listed_by_pos[p]]
-        if len(keep) != len(app_pref[a]):
-            app_pref[a] = [app_pref[a][k] for k in keep]
-            app_weak[a] = [app_weak[a][k] for k in keep]
-    for p in range(len(pos_ids)):
-        keep = [k for k, a in enumerate(pos_pref[p]) if p in listed_by_app[a]]
-        if len(keep) != len(pos_pref[p]):
-            pos_pref[p] = [pos_pref[p][k] for k in keep]
-            pos_weak[p] = [pos_weak[p][k] for k in keep]
-
+    pos_rank = [dict(zip(pref, range(len(pref)), strict=True)) for pref in pos_pref]
     capacity = [instance.capacities[p] for p in pos_ids]
-    return Problem(app_ids, pos_ids, capacity, app_pref, app_weak, pos_pref, pos_weak)
+    return Problem(app_ids, pos_ids, capacity, app_pref, app_weak, pos_pref, pos_weak, pos_rank)

@@ -65,6 +65,9 @@ class ServiceSettings(PlatformSettings):
     outbox_sweep_s: float = Field(
         1.0, gt=0, description="How often the relay looks for outbox entries left behind by a crash"
     )
+    inbox_retention_days: float = Field(
+        30.0, gt=0, description="How long processed-message records guard against redelivery"
+    )
     public_base_url: str = Field(
         "", description="Base URL of this service as staff reach it (links in e-mails, feeds)"
     )

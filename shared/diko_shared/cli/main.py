@@ -11,7 +11,7 @@ from importlib.metadata import entry_points
 
 import typer
 
-from diko_shared.cli import dlq, events, send, stack
+from diko_shared.cli import contract, dlq, events, send, stack
 
 app = typer.Typer(
     name="diko",
@@ -23,6 +23,7 @@ app.command("send")(send.send)
 app.command("events")(events.events)
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(stack.app, name="stack")
+app.add_typer(contract.app, name="contract")
 
 
 def _load_plugins() -> None:

@@ -9,19 +9,17 @@ health) comes from here.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import uvicorn
 from faststream import AckPolicy
-from faststream.rabbit import Channel, RabbitBroker, RabbitMessage
+from faststream.rabbit import Channel, RabbitBroker, RabbitMessage, RabbitQueue
 from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
-from faststream.specification import AsyncAPI
 from faststream.specification.base import Specification
 from prometheus_client import CollectorRegistry
 from pymongo.asynchronous.database import AsyncDatabase
@@ -30,7 +28,7 @@ from starlette.routing import BaseRoute
 
 from diko_shared import logs
 from diko_shared.contract.catalogue import CATALOGUE
-from diko_shared.contract.envelope import AnyEnvelope, Envelope, ErrorCode
+from diko_shared.contract.envelope import ErrorCode
 from diko_shared.messaging import topology
 from diko_shared.messaging.handling import (
     Handler,
@@ -41,6 +39,7 @@ from diko_shared.messaging.handling import (
 from diko_shared.messaging.pipeline import Hooks, Pipeline
 from diko_shared.messaging.publisher import Publisher
 from diko_shared.messaging.relay import OutboxRelay
+from diko_shared.service import asyncapi
 from diko_shared.service.http import platform_routes
 from diko_shared.service.metrics import Metrics
 from diko_shared.settings import ServiceSettings
@@ -52,6 +51,10 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 120.0
 READY_PING_S = 1.5
+INBOX_PRUNE_EVERY_S = 3600.0
+
+
+_EXCHANGES = {x.name: x for x in (topology.COMMANDS, topology.EVENTS, topology.UNROUTED)}
 
 
 async def _passthrough(message: RabbitMessage) -> RabbitMessage:
@@ -87,8 +90,6 @@ class Service:
             log_level=logging.DEBUG,
             graceful_timeout=15.0,
             middlewares=[RabbitPrometheusMiddleware(registry=self.registry, app_name=name)],
-            description=f"RabbitMQ: commands on {topology.COMMANDS.name}, events on "
-            f"{topology.EVENTS.name}, dead letters on {topology.DLX.name}",
         )
         self.client = mongo.connect(settings.mongo_url, app_name=f"diko-{name}")
         self.db: AsyncDatabase = self.client[settings.mongo_database or f"diko_{name}"]
@@ -116,8 +117,8 @@ class Service:
         self.routes: list[BaseRoute] = []
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
+        self._janitor: asyncio.Task[None] | None = None
         self._subscribe_unrouted()
-        self._document_events()
 
     # -- composition ---------------------------------------------------------------------
 
@@ -148,33 +149,22 @@ class Service:
         async def consume(message: RabbitMessage) -> None:
             await pipeline.handle(subscription, message)
 
-        self._register(consume, subscription.queue, subscription.exchange, subscription)
+        self._register(consume, subscription.queue, subscription.exchange)
 
     def _register(
-        self, consume: Callable[..., Awaitable[None]], queue: Any, exchange: str, sub: Any
+        self,
+        consume: Callable[[RabbitMessage], Awaitable[None]],
+        queue: RabbitQueue,
+        exchange: str,
     ) -> None:
-        """Register with FastStream; the signature only tells AsyncAPI what the payload is."""
-        model = sub.envelope_model if sub is not None else AnyEnvelope
-        consume.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-            [
-                inspect.Parameter(
-                    "envelope", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=model
-                )
-            ]
-        )
-        description = None
-        if sub is not None:
-            description = sub.spec.summary
-            if sub.spec.reply is not None:
-                description += f" Reply data: {sub.spec.reply.__name__}."
         subscriber = self.broker.subscriber(
             queue,
-            {x.name: x for x in (topology.COMMANDS, topology.EVENTS, topology.UNROUTED)}[exchange],
+            _EXCHANGES[exchange],
             ack_policy=AckPolicy.MANUAL,
             no_reply=True,
             decoder=_passthrough,
             title=queue.name,
-            description=description,
+            include_in_schema=False,
         )
         subscriber(consume)
 
@@ -191,26 +181,13 @@ class Service:
                 message, raw, queue.name, "unknown_type", ErrorCode.UNKNOWN_TYPE, text, []
             )
 
-        self._register(consume, queue, topology.UNROUTED.name, None)
-
-    def _document_events(self) -> None:
-        """List the events this service emits in its AsyncAPI document."""
-        for spec in CATALOGUE.owned_by(self.name):
-            if spec.kind == "event":
-                self.broker.publisher(
-                    exchange=topology.EVENTS,
-                    routing_key=spec.type,
-                    title=f"{spec.type}",
-                    description=spec.summary,
-                    schema=Envelope[spec.payload],  # type: ignore[name-defined]
-                    persist=True,
-                )
+        self._register(consume, queue, topology.UNROUTED.name)
 
     # -- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
         """Connect (waiting for broker and database), declare, and start consuming."""
-        self._check_reactions()
+        self._check_coverage()
         await self._wait_for("database", self.database_ready)
         await mongo.create_indexes(self.db, {**mongo.PLATFORM_INDEXES, **self.indexes})
         await self._wait_for("broker", self.broker.connect)
@@ -219,6 +196,7 @@ class Service:
             await callback()
         await self.broker.start()
         self.relay.start()
+        self._janitor = asyncio.create_task(self._prune_inbox_forever())
         log.info(
             "service started",
             extra={"subscriptions": [s.spec.type for s in self.subscriptions]},
@@ -227,17 +205,31 @@ class Service:
     async def stop(self) -> None:
         await self.broker.stop()
         await self.relay.stop()
+        if self._janitor is not None:
+            self._janitor.cancel()
         for callback in self._on_stop:
             await callback()
         await self.client.close()
         log.info("service stopped")
 
-    def _check_reactions(self) -> None:
-        """Every reaction the catalogue lists for this service must have a handler."""
-        handled = {s.spec.type for s in self.subscriptions if s.spec.kind == "event"}
-        missing = CATALOGUE.reactions(self.name) - handled
+    def _check_coverage(self) -> None:
+        """The catalogue is the contract: every message it gives this service needs a handler."""
+        handled = {s.spec.type for s in self.subscriptions}
+        owned = {spec.type for spec in CATALOGUE.owned_by(self.name) if spec.is_request}
+        missing = (owned | CATALOGUE.reactions(self.name)) - handled
         if missing:
             raise RuntimeError(f"{self.name} has no handler for {sorted(missing)}")
+
+    async def _prune_inbox_forever(self) -> None:
+        """Forget processed-message records older than the retention: no redelivery is that late."""
+        retention = timedelta(days=self.settings.inbox_retention_days)
+        while True:
+            try:
+                cutoff = datetime.now(UTC) - retention
+                await self.db[mongo.INBOX].delete_many({"at": {"$lt": cutoff}})
+            except Exception as exc:  # noqa: BLE001 - the next round tries again
+                log.warning("could not prune the inbox", extra={"error": repr(exc)})
+            await asyncio.sleep(INBOX_PRUNE_EVERY_S)
 
     async def _wait_for(self, what: str, connect: Callable[[], Awaitable[Any]]) -> None:
         """Retry `connect` with back-off, so that start-up order does not matter."""
@@ -265,13 +257,7 @@ class Service:
     # -- documents and HTTP --------------------------------------------------------------
 
     def asyncapi_specification(self) -> Specification:
-        return AsyncAPI(
-            self.broker,
-            title=f"diko {self.name}",
-            version=self.version,
-            description=self.description,
-            schema_version="3.0.0",
-        ).to_specification()
+        return asyncapi.specification(self.name, version=self.version, description=self.description)
 
     def asyncapi_document(self) -> dict[str, Any]:
         return self.asyncapi_specification().to_jsonable()

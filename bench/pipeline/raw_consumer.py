@@ -1,0 +1,44 @@
+"""The raw floor: aio-pika consume with ack and one raw driver insert per message.
+
+Run as its own process: prints `ready`, consumes N messages, prints their latencies as JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+
+import aio_pika
+from pymongo import AsyncMongoClient
+
+
+async def main(amqp_url: str, mongo_url: str, database: str, queue_name: str, total: int) -> None:
+    client: AsyncMongoClient = AsyncMongoClient(mongo_url)
+    readings = client[database]["readings"]
+    connection = await aio_pika.connect_robust(amqp_url)
+    channel = await connection.channel()
+    await channel.set_qos(prefetch_count=int(sys.argv[6]))
+    queue = await channel.get_queue(queue_name)
+    latencies: list[float] = []
+    finished = asyncio.Event()
+
+    async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        body = json.loads(message.body)
+        await readings.insert_one({"_id": body["id"], "data": body["data"]})
+        await message.ack()
+        latencies.append(time.time() - body["data"]["sent_at"])
+        if len(latencies) >= total:
+            finished.set()
+
+    await queue.consume(on_message)
+    print("ready", flush=True)
+    await asyncio.wait_for(finished.wait(), timeout=600)
+    print(json.dumps({"latencies": latencies, "finished_at": time.time()}), flush=True)
+    await connection.close()
+    await client.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])))

@@ -1,0 +1,89 @@
+"""A service's AsyncAPI document, generated from the catalogue.
+
+The catalogue is the single source of truth for the contract: what a service consumes
+(its commands, queries and reactions) and what it emits (its events). The running
+service serves this document at /asyncapi.json, and `diko contract asyncapi` writes the
+same documents for the README, without importing any service.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from faststream.rabbit import RabbitBroker, RabbitMessage
+from faststream.specification import AsyncAPI
+from faststream.specification.base import Specification
+
+from diko_shared.contract.catalogue import CATALOGUE, MessageSpec
+from diko_shared.contract.envelope import Envelope
+from diko_shared.messaging import topology
+
+DOCUMENTED_SERVER = "amqp://rabbitmq:5672/diko"
+
+
+def _operation(spec: MessageSpec) -> Any:
+    """A stand-in consumer whose signature tells FastStream the message's schema."""
+
+    async def consume(message: RabbitMessage) -> None:
+        """Documentation only: the service's real consumer is the platform pipeline."""
+
+    consume.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter(
+                "envelope",
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                annotation=Envelope[spec.payload],  # type: ignore[name-defined]
+            )
+        ]
+    )
+    return consume
+
+
+def _describe(spec: MessageSpec) -> str:
+    text = spec.summary
+    if spec.reply is not None:
+        text += f' Replies `{{"ok": true, "data": {spec.reply.__name__}}}` or an error.'
+    return text
+
+
+def specification(service: str, *, version: str = "0.1.0", description: str = "") -> Specification:
+    """The AsyncAPI 3.0 document of one service's side of the contract."""
+    broker = RabbitBroker(
+        DOCUMENTED_SERVER,
+        apply_types=False,
+        description="RabbitMQ virtual host `diko`: commands on diko.commands, events on "
+        "diko.events, dead letters on diko.dlx (routing key: the queue name)",
+    )
+    for spec in CATALOGUE.owned_by(service):
+        if spec.is_request:
+            queue = topology.request_queue(spec)
+            broker.subscriber(
+                queue, topology.COMMANDS, title=queue.name, description=_describe(spec)
+            )(_operation(spec))
+    for event_type in sorted(CATALOGUE.reactions(service)):
+        spec = CATALOGUE.require(event_type)
+        queue = topology.reaction_queue(service, event_type)
+        broker.subscriber(queue, topology.EVENTS, title=queue.name, description=spec.summary)(
+            _operation(spec)
+        )
+    for spec in CATALOGUE.owned_by(service):
+        if spec.kind == "event":
+            broker.publisher(
+                exchange=topology.EVENTS,
+                routing_key=spec.type,
+                title=spec.type,
+                description=spec.summary,
+                schema=Envelope[spec.payload],  # type: ignore[name-defined]
+            )
+    return AsyncAPI(
+        broker,
+        title=f"diko {service}",
+        version=version,
+        description=description or f"The messages the diko {service} service consumes and emits.",
+        schema_version="3.0.0",
+    ).to_specification()
+
+
+def document(service: str, **kwargs: Any) -> dict[str, Any]:
+    return specification(service, **kwargs).to_jsonable()

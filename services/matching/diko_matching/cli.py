@@ -88,7 +88,7 @@ def solve(
     data = _read_json(instance, "instance")
     try:
         if _is_profile_instance(data):
-            from diko_matching.engine.profiles import instance_from_profiles
+            from diko_matching.engine.shortlists import instance_from_profiles
 
             inst = instance_from_profiles(data)
         else:

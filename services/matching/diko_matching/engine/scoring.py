@@ -1,0 +1,302 @@
+"""Scoring an applicant–position pair: criteria, weights and reasons for staff.
+
+One formula, `criteria_points`, is written once in plain Python: the
+explanation path calls it as is, and the bulk candidate kernel calls the
+numba-compiled copy of the same function, so a shortlist's numbers and its
+sentences can never disagree. Each criterion yields points between 0 and its
+weight; the score is their sum (0–100 with the default weights). A pair is
+unacceptable (no score) when the occupations share fewer than
+`min_shared_prefix` KldB digits or the distance exceeds the applicant's reach.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHOOL_LEVELS = ("ohne", "hauptschule", "realschule", "abitur")
+SCHOOL_LABELS = {
+    "ohne": "ohne Abschluss",
+    "hauptschule": "Hauptschulabschluss",
+    "realschule": "Realschulabschluss",
+    "abitur": "Abitur",
+}
+NO_END = 10**7
+"""Day number used for an open-ended availability window."""
+
+
+class ScoringWeights(BaseModel):
+    """Points per criterion and the knobs of each; the defaults sum to 100 points."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    occupation: float = Field(40.0, ge=0, description="same KldB code as a wish")
+    distance: float = Field(25.0, ge=0, description="all points at 0 km, none at the reach")
+    school: float = Field(15.0, ge=0, description="certificate held meets the requirement")
+    start: float = Field(10.0, ge=0, description="training start within the wished window")
+    wish: float = Field(10.0, ge=0, description="the applicant's own ranking of the occupation")
+    related_4: float = Field(0.6, ge=0, le=1, description="share for 4 shared KldB digits")
+    related_3: float = Field(0.4, ge=0, le=1, description="share for 3 shared KldB digits")
+    related_2: float = Field(0.2, ge=0, le=1, description="share for 2 shared KldB digits")
+    min_shared_prefix: int = Field(3, ge=2, le=5, description="fewer shared digits: unacceptable")
+    licence_bonus_km: float = Field(15.0, ge=0, description="extra reach with a driving licence")
+    school_below: float = Field(0.3, ge=0, le=1, description="share when one level below")
+    start_tolerance_days: float = Field(
+        120.0, gt=0, description="days outside the window at which the start points reach 0"
+    )
+    wish_step: float = Field(0.25, ge=0, le=1, description="share lost per place down the wishes")
+
+    def as_array(self) -> np.ndarray:
+        """The weights in the order `criteria_points` reads them."""
+        return np.array(
+            [
+                self.occupation,
+                self.distance,
+                self.school,
+                self.start,
+                self.wish,
+                self.related_4,
+                self.related_3,
+                self.related_2,
+                float(self.min_shared_prefix),
+                self.licence_bonus_km,
+                self.school_below,
+                self.start_tolerance_days,
+                self.wish_step,
+            ],
+            dtype=np.float64,
+        )
+
+
+def effective_reach(reach_km: float, licence: bool, weights: ScoringWeights) -> float:
+    """The applicant's reach, widened by a driving licence."""
+    return reach_km + (weights.licence_bonus_km if licence else 0.0)
+
+
+def criteria_points(
+    dist_km: float,
+    reach_km: float,
+    shared_prefix: int,
+    wish_rank: int,
+    school_held: int,
+    school_required: int,
+    start_day: int,
+    avail_from: int,
+    avail_until: int,
+    w: np.ndarray,
+) -> tuple[float, float, float, float, float]:
+    """Points per criterion (occupation, distance, school, start, wish); -1s if unacceptable.
+
+    Plain Python on purpose: the candidate kernel compiles this very function
+    with numba, the explanation path runs it uncompiled.
+    """
+    if shared_prefix < w[8] or dist_km > reach_km:
+        return -1.0, -1.0, -1.0, -1.0, -1.0
+    if shared_prefix >= 5:
+        share = 1.0
+    elif shared_prefix == 4:
+        share = w[5]
+    elif shared_prefix == 3:
+        share = w[6]
+    else:
+        share = w[7]
+    occupation = w[0] * share
+    distance = w[1] * (1.0 - dist_km / reach_km) if reach_km > 0 else w[1]
+    if school_held >= school_required:
+        school = w[2]
+    elif school_held == school_required - 1:
+        school = w[2] * w[10]
+    else:
+        school = 0.0
+    if start_day < avail_from:
+        off = avail_from - start_day
+    elif start_day > avail_until:
+        off = start_day - avail_until
+    else:
+        off = 0
+    start = w[3] * max(0.0, 1.0 - off / w[11])
+    wish = w[4] * max(0.0, 1.0 - wish_rank * w[12])
+    return occupation, distance, school, start, wish
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    """One line of a score's breakdown: stable key, points, maximum, sentence for staff."""
+
+    key: str
+    points: float
+    max_points: float
+    sentence: str
+
+
+@dataclass(frozen=True, slots=True)
+class PairFacts:
+    """What a pair's explanation talks about, in people's terms."""
+
+    home: str
+    town: str
+    dist_km: float
+    reach_km: float
+    licence: bool
+    position_code: str
+    position_label: str
+    wish_code: str
+    wish_label: str
+    wish_rank: int
+    n_wishes: int
+    shared_prefix: int
+    school_held: str
+    school_required: str
+    start: dt.date
+    avail_from: dt.date
+    avail_until: dt.date | None
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """A pair's total and its breakdown, or `acceptable=False` with the reason."""
+
+    applicant_id: str
+    position_id: str
+    acceptable: bool
+    total: float
+    criteria: tuple[Criterion, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON form for replies and shortlists."""
+        return {
+            "applicant": self.applicant_id,
+            "position": self.position_id,
+            "acceptable": self.acceptable,
+            "score": round(self.total, 2),
+            "reasons": [
+                {
+                    "key": c.key,
+                    "points": round(c.points, 2),
+                    "max": round(c.max_points, 2),
+                    "text": c.sentence,
+                }
+                for c in self.criteria
+            ],
+        }
+
+
+def _km(x: float) -> str:
+    return f"{x:.0f}" if x >= 9.5 else f"{x:.1f}".replace(".", ",")
+
+
+def _date(d: dt.date) -> str:
+    return d.strftime("%d.%m.%Y")
+
+
+def _reach_text(f: PairFacts) -> str:
+    return f"Reichweite {_km(f.reach_km)} km" + (" mit Führerschein" if f.licence else "")
+
+
+def explain(
+    applicant_id: str, position_id: str, facts: PairFacts, weights: ScoringWeights
+) -> Score:
+    """The score of one pair with a German sentence per criterion."""
+    f = facts
+    w = weights.as_array()
+    until = NO_END if f.avail_until is None else f.avail_until.toordinal()
+    pts = criteria_points(
+        f.dist_km,
+        f.reach_km,
+        f.shared_prefix,
+        f.wish_rank,
+        SCHOOL_LEVELS.index(f.school_held),
+        SCHOOL_LEVELS.index(f.school_required),
+        f.start.toordinal(),
+        f.avail_from.toordinal(),
+        until,
+        w,
+    )
+    if f.shared_prefix < weights.min_shared_prefix:
+        reason = Criterion(
+            "occupation.unrelated",
+            0.0,
+            weights.occupation,
+            f"Ausbildungsberuf {f.position_label} (KldB {f.position_code}) passt zu keinem "
+            f"Wunschberuf; nächster ist {f.wish_label} (KldB {f.wish_code}).",
+        )
+        return Score(applicant_id, position_id, False, 0.0, (reason,))
+    if f.dist_km > f.reach_km:
+        reason = Criterion(
+            "distance.beyond_reach",
+            0.0,
+            weights.distance,
+            f"Wohnort {f.home} liegt {_km(f.dist_km)} km vom Ausbildungsort {f.town} entfernt, "
+            f"mehr als die {_reach_text(f)}.",
+        )
+        return Score(applicant_id, position_id, False, 0.0, (reason,))
+    occupation, distance, school, start, wish = (float(x) for x in pts)
+    if f.shared_prefix >= 5:
+        occ = Criterion(
+            "occupation.exact",
+            occupation,
+            weights.occupation,
+            f"Ausbildungsberuf {f.position_label} (KldB {f.position_code}) "
+            f"ist Wunschberuf Nr. {f.wish_rank + 1}.",
+        )
+    else:
+        occ = Criterion(
+            "occupation.related",
+            occupation,
+            weights.occupation,
+            f"Ausbildungsberuf {f.position_label} (KldB {f.position_code}) ist verwandt mit "
+            f"Wunschberuf {f.wish_label} (KldB {f.wish_code}): gleiche ersten "
+            f"{f.shared_prefix} Stellen der Berufsklassifikation.",
+        )
+    if f.dist_km < 0.5:
+        dist_text = f"Wohnort und Ausbildungsort sind beide {f.town} ({_reach_text(f)})."
+    else:
+        dist_text = (
+            f"Wohnort {f.home} liegt {_km(f.dist_km)} km vom Ausbildungsort {f.town} entfernt "
+            f"({_reach_text(f)})."
+        )
+    dist = Criterion("distance.within_reach", distance, weights.distance, dist_text)
+    held, need = SCHOOL_LABELS[f.school_held], SCHOOL_LABELS[f.school_required]
+    if school >= weights.school:
+        sch = Criterion(
+            "school.met",
+            school,
+            weights.school,
+            f"Schulabschluss {held} erfüllt die Anforderung ({need}).",
+        )
+    else:
+        sch = Criterion(
+            "school.below",
+            school,
+            weights.school,
+            f"Schulabschluss {held} liegt unter der Anforderung ({need}).",
+        )
+    window = f"ab {_date(f.avail_from)}" + (
+        f" bis {_date(f.avail_until)}" if f.avail_until is not None else ""
+    )
+    if start >= weights.start:
+        st = Criterion(
+            "start.within_window",
+            start,
+            weights.start,
+            f"Ausbildungsbeginn {_date(f.start)} liegt im gewünschten Zeitraum ({window}).",
+        )
+    else:
+        st = Criterion(
+            "start.outside_window",
+            start,
+            weights.start,
+            f"Ausbildungsbeginn {_date(f.start)} liegt außerhalb des gewünschten Zeitraums "
+            f"({window}).",
+        )
+    wi = Criterion(
+        "wish.rank",
+        wish,
+        weights.wish,
+        f"{f.wish_label} steht auf Platz {f.wish_rank + 1} von {f.n_wishes} Wunschberufen.",
+    )
+    criteria = (occ, dist, sch, st, wi)
+    return Score(applicant_id, position_id, True, sum(c.points for c in criteria), criteria)

@@ -1,0 +1,260 @@
+"""Scores, reasons, candidate generation against brute force, preferences from profiles."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from diko_matching.engine.candidates import score_pairs
+from diko_matching.engine.generate import generate_profiles, nationwide_arrays
+from diko_matching.engine.instance import InstanceError, members
+from diko_matching.engine.profiles import ProfileInstance, to_arrays
+from diko_matching.engine.scoring import ScoringWeights, criteria_points
+from diko_matching.engine.shortlists import (
+    explain_pair,
+    instance_from_profiles,
+    shortlist_for_applicant,
+    shortlist_for_position,
+)
+from diko_matching.engine.stable import solve
+from diko_shared.geo import haversine_km
+
+
+def _shared(a: int, b: int) -> int:
+    return next((n for n in range(5, 0, -1) if a // 10 ** (5 - n) == b // 10 ** (5 - n)), 0)
+
+
+def brute_scores(arrays, weights: ScoringWeights) -> dict[tuple[int, int], float]:
+    """Every acceptable pair's score by looping over all pairs and all wishes."""
+    w = weights.as_array()
+    out = {}
+    for a in range(len(arrays.app_ids)):
+        wishes = arrays.wish_code[arrays.wish_indptr[a] : arrays.wish_indptr[a + 1]]
+        for p in range(len(arrays.pos_ids)):
+            d = haversine_km(arrays.a_lat[a], arrays.a_lon[a], arrays.p_lat[p], arrays.p_lon[p])
+            best = -1.0
+            for rank, code in enumerate(wishes):
+                pts = criteria_points(
+                    d,
+                    arrays.a_reach[a],
+                    _shared(int(code), int(arrays.p_code[p])),
+                    rank,
+                    arrays.a_school[a],
+                    arrays.p_school[p],
+                    arrays.p_start[p],
+                    arrays.a_from[a],
+                    arrays.a_until[a],
+                    w,
+                )
+                if pts[0] >= 0:
+                    best = max(best, sum(pts))
+            if best >= 0:
+                out[(a, p)] = best
+    return out
+
+
+def _check_against_brute(arrays, weights, list_length, cell_km):
+    cands = score_pairs(arrays, weights, list_length=list_length, cell_km=cell_km)
+    brute = brute_scores(arrays, weights)
+    for a in range(len(arrays.app_ids)):
+        mine = sorted(
+            ((s, p) for (x, p), s in brute.items() if x == a), key=lambda t: (-t[0], t[1])
+        )
+        assert cands.n_acceptable[a] == len(mine)
+        row = [
+            (float(s), int(p))
+            for s, p in zip(cands.score[a], cands.position[a], strict=True)
+            if p >= 0
+        ]
+        assert [p for _, p in row] == [p for _, p in mine[:list_length]]
+        assert [s for s, _ in row] == pytest.approx([s for s, _ in mine[:list_length]], abs=1e-9)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10**6), st.integers(1, 12), st.sampled_from([3.0, 15.0, 40.0]))
+def test_candidates_equal_brute_force_on_altmark_profiles(seed, list_length, cell_km):
+    inst = ProfileInstance.parse(generate_profiles(40, 60, seed=seed))
+    _check_against_brute(to_arrays(inst), inst.weights, list_length, cell_km)
+
+
+@pytest.mark.parametrize("min_prefix", [2, 3, 4, 5])
+def test_candidates_equal_brute_force_nationwide_shape(min_prefix):
+    arrays = nationwide_arrays(150, 400, 900, seed=min_prefix, n_towns=40)
+    weights = ScoringWeights(min_shared_prefix=min_prefix)
+    _check_against_brute(arrays, weights, list_length=20, cell_km=15.0)
+
+
+def _profiles(**changes) -> ProfileInstance:
+    data = {
+        "applicants": {
+            "a1": {
+                "home": "Osterburg",
+                "occupations": ["25212", "26212"],
+                "reach_km": 30,
+                "school": "realschule",
+                "available_from": "2027-08-01",
+            }
+        },
+        "positions": {
+            "p1": {
+                "town": "Stendal",
+                "occupation": "25212",
+                "school": "realschule",
+                "start": "2027-08-01",
+            },
+            "p2": {"town": "Salzwedel", "occupation": "25212", "start": "2027-08-01"},
+            "p3": {"town": "Stendal", "occupation": "25222", "start": "2027-08-01"},
+            "p4": {"town": "Stendal", "occupation": "71402", "start": "2027-08-01"},
+            "p5": {
+                "town": "Stendal",
+                "occupation": "26212",
+                "school": "abitur",
+                "start": "2027-12-01",
+            },
+        },
+    }
+    for key, value in changes.items():
+        data["applicants"]["a1"][key] = value
+    return ProfileInstance.parse(data)
+
+
+def test_a_pair_is_explained_in_german_with_stable_keys():
+    score = explain_pair(_profiles(), "a1", "p1")
+    assert score.acceptable
+    keys = [c.key for c in score.criteria]
+    assert keys == [
+        "occupation.exact",
+        "distance.within_reach",
+        "school.met",
+        "start.within_window",
+        "wish.rank",
+    ]
+    assert score.total == pytest.approx(sum(c.points for c in score.criteria))
+    assert score.criteria[1].sentence == (
+        "Wohnort Osterburg (Altmark) liegt 21 km vom Ausbildungsort Stendal entfernt "
+        "(Reichweite 30 km)."
+    )
+    assert score.criteria[0].sentence == (
+        "Ausbildungsberuf Kraftfahrzeugmechatroniker/in (KldB 25212) ist Wunschberuf Nr. 1."
+    )
+    assert (
+        score.criteria[2].sentence
+        == "Schulabschluss Realschulabschluss erfüllt die Anforderung (Realschulabschluss)."
+    )
+
+
+def test_beyond_reach_is_unacceptable_and_a_licence_widens_the_reach():
+    far = explain_pair(_profiles(), "a1", "p2")  # Salzwedel is about 40 km from Osterburg
+    assert not far.acceptable
+    assert far.criteria[0].key == "distance.beyond_reach"
+    assert "mehr als die Reichweite 30 km" in far.criteria[0].sentence
+    near = explain_pair(_profiles(licence=True), "a1", "p2")
+    assert near.acceptable
+    assert "Reichweite 45 km mit Führerschein" in near.criteria[1].sentence
+
+
+def test_related_occupation_counts_less_and_unrelated_is_unacceptable():
+    exact = explain_pair(_profiles(), "a1", "p1")
+    related = explain_pair(_profiles(), "a1", "p3")
+    unrelated = explain_pair(_profiles(), "a1", "p4")
+    assert related.acceptable
+    assert related.criteria[0].key == "occupation.related"
+    assert related.criteria[0].points == pytest.approx(0.4 * 40)
+    assert related.total < exact.total
+    assert not unrelated.acceptable
+    assert unrelated.criteria[0].key == "occupation.unrelated"
+
+
+def test_school_start_and_wish_rank_reduce_the_score():
+    # second wish, Abitur required, December start after a window ending in September
+    score = explain_pair(_profiles(available_until="2027-09-30"), "a1", "p5")
+    by_key = {c.key: c for c in score.criteria}
+    assert by_key["school.below"].points == pytest.approx(15 * 0.3)
+    assert "liegt unter der Anforderung (Abitur)" in by_key["school.below"].sentence
+    assert 0 < by_key["start.outside_window"].points < 10
+    assert "bis 30.09.2027" in by_key["start.outside_window"].sentence
+    assert by_key["wish.rank"].points == pytest.approx(10 * 0.75)
+    assert "Platz 2 von 2" in by_key["wish.rank"].sentence
+
+
+def test_weights_are_configurable_and_validated():
+    data = _profiles().model_dump(mode="json")
+    data["weights"] = {"distance": 0.0, "occupation": 90.0}
+    score = explain_pair(ProfileInstance.parse(data), "a1", "p1")
+    assert {c.key: c.points for c in score.criteria}["distance.within_reach"] == 0
+    assert score.criteria[0].points == 90
+    with pytest.raises(ValidationError):
+        ScoringWeights(distance=-1)
+    with pytest.raises(ValidationError):
+        ScoringWeights(unknown=1)
+    data["weights"] = {"distance": -5}
+    with pytest.raises(InstanceError, match=r"weights\.distance"):
+        ProfileInstance.parse(data)
+
+
+def test_bad_profiles_name_the_problem():
+    data = _profiles().model_dump(mode="json")
+    data["applicants"]["a1"]["home"] = "Atlantis"
+    with pytest.raises(InstanceError, match=r"applicants\.a1\.home: unbekannter Ort 'Atlantis'"):
+        instance_from_profiles(data)
+    data = _profiles().model_dump(mode="json")
+    data["positions"]["p1"]["occupation"] = "2521"
+    with pytest.raises(InstanceError, match=r"positions\.p1\.occupation"):
+        ProfileInstance.parse(data)
+
+
+def test_shortlists_are_sorted_and_agree_with_explanations():
+    inst = ProfileInstance.parse(generate_profiles(120, 40, seed=3))
+    for p in list(inst.positions)[:10]:
+        short = shortlist_for_position(inst, p, k=5)
+        totals = [s.total for s in short]
+        assert totals == sorted(totals, reverse=True)
+        assert all(s.acceptable and s.position_id == p for s in short)
+    for a in list(inst.applicants)[:10]:
+        short = shortlist_for_applicant(inst, a, k=4)
+        assert len(short) <= 4
+        assert [s.total for s in short] == sorted((s.total for s in short), reverse=True)
+    with pytest.raises(InstanceError, match="unknown position"):
+        shortlist_for_position(inst, "nope")
+
+
+def test_preferences_from_profiles_give_a_stable_run():
+    data = generate_profiles(200, 60, seed=4)
+    inst = instance_from_profiles(data)
+    profiles = ProfileInstance.parse(data)
+    for a, lst in list(inst.applicants.items())[:30]:
+        totals = [explain_pair(profiles, a, p).total for p in members(lst)]
+        assert totals == sorted(totals, reverse=True)
+    for p, lst in inst.positions.items():
+        for a in members(lst):
+            assert p in members(inst.applicants[a])  # positions list exactly who lists them
+    assert any(not isinstance(x, str) for v in inst.positions.values() for x in v)  # ties exist
+    result = solve(inst)
+    assert result.stable
+    for p, apps in result.assignment.items():
+        assert len(apps) <= data["positions"][p]["places"]
+
+
+def test_generated_instances_are_deterministic_and_realistic():
+    a = generate_profiles(50, 20, seed=9)
+    assert a == generate_profiles(50, 20, seed=9)
+    assert a != generate_profiles(50, 20, seed=10)
+    inst = ProfileInstance.parse(a)  # valid against the profile schema, places in the gazetteer
+    assert len(inst.applicants) == 50
+    assert len(to_arrays(inst).app_ids) == 50
+    assert all(
+        dt.date(2027, 8, 1) <= x.start <= dt.date(2027, 9, 1) for x in inst.positions.values()
+    )
+
+
+def test_nationwide_arrays_add_up():
+    arrays = nationwide_arrays(2000, 500, 1300, seed=1, n_towns=50)
+    assert int(arrays.capacity.sum()) == 1300
+    assert int(arrays.capacity.min()) >= 1
+    assert len(arrays.wish_code) == arrays.wish_indptr[-1]
+    assert np.all(np.diff(arrays.wish_indptr) >= 1)

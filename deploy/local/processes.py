@@ -96,7 +96,7 @@ def spawn(
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as log:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        log.write(f"\n==== {stamp} start: {' '.join(argv)}\n".encode())
+        log.write(f"{START_MARKER}{stamp} start: {' '.join(argv)}\n".encode())
         log.flush()
         return subprocess.Popen(
             list(argv),
@@ -109,12 +109,21 @@ def spawn(
         )
 
 
+START_MARKER = "\n==== "
+
+
 def log_tail(path: Path, lines: int = 25) -> str:
-    """The last lines of a log, indented, for error messages."""
+    """The last lines of a log since the latest `spawn` into it, indented, for errors.
+
+    Logs are appended to across restarts; lines of an earlier run would only mislead.
+    """
     try:
         text = path.read_text(errors="replace")
     except OSError:
         return f"    (no log at {path})"
+    start = text.rfind(START_MARKER)
+    if start >= 0:
+        text = text[start + 1 :]
     tail = text.rstrip().splitlines()[-lines:]
     return "\n".join(f"    {line}" for line in tail) or "    (log is empty)"
 

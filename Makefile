@@ -50,7 +50,9 @@ $(VENV)/bin/python:
 		echo "make: $(PYTHON) is older than 3.11: install Python 3.11 or pass PYTHON=/path/to/python3.11"; \
 		exit 1; }
 	@echo "venv: creating $(VENV) with $(PYTHON)"
-	@$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+		echo "make: $(PYTHON) -m venv failed; on Debian/Ubuntu: apt-get install python3.11-venv"; \
+		exit 1; }
 
 $(VENV_STAMP): requirements-dev.txt constraints.txt $(PACKAGE_FILES) | $(VENV)/bin/python
 	@echo "venv: installing requirements-dev.txt under the pins of constraints.txt"

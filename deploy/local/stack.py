@@ -138,9 +138,9 @@ def load_settings() -> Settings:
     even when the caller's environment no longer carries them.
     """
     values = asdict(Settings())
-    if SETTINGS_FILE.exists():
-        saved = json.loads(SETTINGS_FILE.read_text())
-        values.update({k: v for k, v in saved.items() if k in values})
+    previous = saved_settings()
+    if previous:
+        values.update(asdict(previous))
     for field, var in SETTINGS.items():
         raw = os.environ.get(var, "").strip()
         if not raw:
@@ -165,7 +165,14 @@ def saved_settings() -> Settings | None:
     """Settings of the last `up`, if any."""
     if not SETTINGS_FILE.exists():
         return None
-    return Settings(**json.loads(SETTINGS_FILE.read_text()))
+    try:
+        saved = json.loads(SETTINGS_FILE.read_text())
+        return Settings(**{k: v for k, v in saved.items() if k in SETTINGS})
+    except (ValueError, TypeError) as exc:
+        raise StackError(
+            f"{SETTINGS_FILE.relative_to(REPO)} is damaged ({exc})",
+            "delete it; the next `up` writes it again (set DIKO_STACK_* if you used them)",
+        ) from exc
 
 
 # --------------------------------------------------------------------------- processes
@@ -685,6 +692,8 @@ class Component:
     ready: Callable[[Settings], str | None]
     healthy: Callable[[Settings], str | None]
     address: Callable[[Settings], str]
+    # How to bring a running but unresponsive process back without a restart, if any.
+    revive: Callable[[Settings], None] | None = None
 
     def pid(self) -> int | None:
         """The live pid of this checkout's instance, if it runs."""
@@ -722,6 +731,9 @@ COMPONENTS = {
         ready=rabbit_ready,
         healthy=rabbit_healthy,
         address=lambda s: f"amqp://127.0.0.1:{s.amqp_port}/{AMQP_VHOST}  (node {s.rabbit_node})",
+        # A test that died between `ctl stop_app` and `ctl start_app` leaves the node up
+        # but the broker stopped; start_app is a no-op on a running broker.
+        revive=lambda s: ctl_step(s, "start_app"),
     ),
     "ferretdb": Component(
         name="ferretdb",
@@ -758,6 +770,9 @@ def ensure_running(component: Component, settings: Settings) -> None:
         component.start(settings)
         return
     reason = component.ready(settings)
+    if reason and component.revive:
+        say(f"{component.name} (pid {pid}) does not answer ({reason}); reviving it")
+        component.revive(settings)
     if reason and not wait_until(lambda: component.ready(settings) is None, 30.0):
         raise StackError(
             f"{component.name} runs (pid {pid}) but does not answer: {reason}",

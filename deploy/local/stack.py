@@ -88,8 +88,9 @@ CTL_TIMEOUT = 120.0
 BUILD_TIMEOUT = 30 * 60.0
 APT_TIMEOUT = 20 * 60.0
 GO_HINT = (
-    "install Go 1.22+ (https://go.dev/dl or `apt-get install golang`); with GOTOOLCHAIN=auto "
-    "(the default) go fetches the newer toolchain FerretDB and Mailpit ask for"
+    "install Go 1.22 or newer (https://go.dev/dl; `apt-get install golang` only where that "
+    "is 1.22+); with GOTOOLCHAIN=auto, the default, Go fetches the newer toolchain that "
+    "FerretDB and Mailpit ask for"
 )
 
 
@@ -468,29 +469,37 @@ def ensure_rabbitmq_installed() -> None:
             "as root: apt-get update && apt-get install -y rabbitmq-server",
         )
     log = LOG / "apt.log"
-    say(f"installing rabbitmq-server with apt-get (log: {log.relative_to(REPO)})")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for argv in (["apt-get", "update"], ["apt-get", "install", "-y", "rabbitmq-server"]):
-        with log.open("ab") as out:
-            try:
-                done = subprocess.run(
-                    prefix + argv,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    env=env,
-                    timeout=APT_TIMEOUT,
-                    check=False,
-                )
-            except subprocess.TimeoutExpired as exc:
-                raise fail_with_log(
-                    f"`{' '.join(argv)}` timed out", [log], f"install {what}"
-                ) from exc
-        if done.returncode != 0:
-            raise fail_with_log(f"`{' '.join(argv)}` failed", [log], f"install {what}")
+    say(f"installing rabbitmq-server with apt-get (~1 min; log: {log.relative_to(REPO)})")
+    if apt_get(prefix, ["update"], log) != 0:
+        # Stale package lists may still hold the package; the install below decides.
+        say("apt-get update failed (see the log); trying the install with the current lists")
+    if apt_get(prefix, ["install", "-y", "rabbitmq-server"], log) != 0:
+        raise fail_with_log("`apt-get install -y rabbitmq-server` failed", [log], f"install {what}")
     if not (RABBIT_SBIN / "rabbitmq-server").exists():
         raise StackError(
             f"apt-get installed rabbitmq-server but {RABBIT_SBIN}/rabbitmq-server is missing"
         )
+
+
+def apt_get(prefix: list[str], args: list[str], log: Path) -> int:
+    """Run one non-interactive apt-get command into `log`; its exit code (-1: timed out)."""
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    with log.open("ab") as out:
+        try:
+            return subprocess.run(
+                [*prefix, "apt-get", *args],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                timeout=APT_TIMEOUT,
+                check=False,
+            ).returncode
+        except subprocess.TimeoutExpired:
+            out.write(
+                f"\n(apt-get {' '.join(args)} timed out after {APT_TIMEOUT:.0f} s)\n".encode()
+            )
+            return -1
 
 
 def start_rabbitmq(settings: Settings) -> None:

@@ -56,14 +56,14 @@ $(VENV)/bin/python:
 
 $(VENV_STAMP): requirements-dev.txt constraints.txt $(PACKAGE_FILES) | $(VENV)/bin/python
 	@echo "venv: installing requirements-dev.txt under the pins of constraints.txt"
-	@$(VENV)/bin/pip install --quiet --disable-pip-version-check \
+	@$(VENV)/bin/pip install -qq --disable-pip-version-check \
 		-c constraints.txt -r requirements-dev.txt
 	@touch $@
 
 # Without the old pins: pip keeps what still fits and adds or upgrades only what a
 # changed requirement needs; the result becomes the new pins.
 lock: | $(VENV)/bin/python ## re-pin constraints.txt after adding or changing a dependency
-	@$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@$(VENV)/bin/pip install -qq --disable-pip-version-check -r requirements-dev.txt
 	@{ echo "# Pins of every third-party package in .venv, written by \`make lock\`."; \
 	   echo "# \`make venv\` installs requirements-dev.txt under these constraints."; \
 	   $(VENV)/bin/pip freeze --exclude-editable --disable-pip-version-check | grep -v ' @ file:'; \

@@ -249,6 +249,8 @@ def run_logged(
         except subprocess.TimeoutExpired as exc:
             raise fail_with_log(f"`{' '.join(argv)}` timed out", [log], GO_HINT) from exc
     if done.returncode != 0:
+        with log.open("ab") as err:
+            err.write(done.stdout)  # `go mod download -json` reports its error there
         raise fail_with_log(f"`{' '.join(argv)}` failed", [log], "check the network and Go setup")
     return done.stdout.decode()
 
@@ -594,11 +596,14 @@ def ensure_amqp_account(settings: Settings) -> None:
         )
 
 
+def listening(port: int) -> str | None:
+    """None when 127.0.0.1:`port` accepts connections, else the reason."""
+    return None if port_open(port) else f"no listener on 127.0.0.1:{port}"
+
+
 def rabbit_ready(settings: Settings) -> str | None:
-    """None when the AMQP listener accepts connections, else the reason."""
-    return (
-        None if port_open(settings.amqp_port) else f"no listener on 127.0.0.1:{settings.amqp_port}"
-    )
+    """None when the AMQP listener accepts connections (it opens last in the boot)."""
+    return listening(settings.amqp_port)
 
 
 def rabbit_healthy(settings: Settings) -> str | None:
@@ -631,11 +636,7 @@ def start_ferretdb(settings: Settings) -> None:
 
 def ferret_ready(settings: Settings) -> str | None:
     """None when FerretDB accepts connections (it serves as soon as it listens)."""
-    return (
-        None
-        if port_open(settings.mongo_port)
-        else f"no listener on 127.0.0.1:{settings.mongo_port}"
-    )
+    return listening(settings.mongo_port)
 
 
 def start_mailpit(settings: Settings) -> None:

@@ -105,5 +105,124 @@ def solve(
     _emit(result.to_dict(), pretty)
 
 
+@app.command()
+def shortlist(
+    instance: Annotated[Path, typer.Argument(help="Profile instance JSON.")],
+    position: Annotated[
+        str | None, typer.Option(help="Shortlist applicants for this position.")
+    ] = None,
+    applicant: Annotated[
+        str | None, typer.Option(help="Shortlist positions for this applicant.")
+    ] = None,
+    k: Annotated[int, typer.Option(help="Length of the shortlist.")] = 10,
+    pretty: Annotated[bool, typer.Option(help="Indent the JSON output.")] = True,
+) -> None:
+    """Top-k shortlist with a score and German reasons per entry."""
+    from diko_matching.engine.profiles import ProfileInstance
+    from diko_matching.engine.shortlists import shortlist_for_applicant, shortlist_for_position
+
+    if (position is None) == (applicant is None):
+        _fail("give exactly one of --position and --applicant")
+    if k < 1:
+        _fail(f"--k must be at least 1, not {k}")
+    data = _read_json(instance, "instance")
+    try:
+        profiles = ProfileInstance.parse(data)
+        if position is not None:
+            scores = shortlist_for_position(profiles, position, k)
+        else:
+            scores = shortlist_for_applicant(profiles, str(applicant), k)
+    except InstanceError as exc:
+        _fail(str(exc))
+    _emit([s.to_dict() for s in scores], pretty)
+
+
+@app.command()
+def fair(
+    instance: Annotated[Path, typer.Argument(help="Fair instance JSON.")],
+    out: Annotated[Path, typer.Option(help="Folder for the printable HTML timetables.")] = Path(
+        "zeitplaene"
+    ),
+    time_limit: Annotated[
+        float, typer.Option(help="Seconds for all three stages together.")
+    ] = 60.0,
+    pretty: Annotated[bool, typer.Option(help="Indent the JSON output.")] = False,
+) -> None:
+    """Applicant-fair interview schedule: print it with its summary, write timetables."""
+    from diko_matching.engine.fair import FairInstance, plan_fair
+    from diko_matching.engine.timetable import (
+        applicant_timetables_html,
+        company_timetables_html,
+    )
+
+    if time_limit <= 0:
+        _fail(f"--time-limit must be positive, not {time_limit}")
+    data = _read_json(instance, "instance")
+    try:
+        inst = FairInstance.parse(data)
+    except InstanceError as exc:
+        _fail(str(exc))
+    plan = plan_fair(inst, time_limit=time_limit)
+    companies_html = out / "unternehmen.html"
+    applicants_html = out / "bewerber.html"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        companies_html.write_text(company_timetables_html(inst, plan), encoding="utf-8")
+        applicants_html.write_text(applicant_timetables_html(inst, plan), encoding="utf-8")
+    except OSError as exc:
+        _fail(f"cannot write the timetables to {out}: {exc.strerror or exc}")
+    report = plan.to_dict(inst)
+    report["timetables"] = {"companies": str(companies_html), "applicants": str(applicants_html)}
+    _emit(report, pretty)
+
+
+@app.command()
+def generate(
+    applicants: Annotated[int, typer.Option(help="Number of applicants.")],
+    positions: Annotated[
+        int, typer.Option(help="Number of positions (companies for --kind fair).")
+    ],
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same instance.")] = 0,
+    kind: Annotated[
+        str,
+        typer.Option(help="'profiles' (Altmark profiles), 'lists' (random lists) or 'fair'."),
+    ] = "profiles",
+    list_length: Annotated[int, typer.Option(help="List length for --kind lists.")] = 30,
+    slots: Annotated[int, typer.Option(help="Slots for --kind fair.")] = 16,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File (default: stdout).")
+    ] = None,
+) -> None:
+    """Write a realistic synthetic instance (Altmark geography, real KldB occupations)."""
+    from diko_matching.engine.generate import (
+        generate_fair,
+        generate_profiles,
+        random_lists_instance,
+    )
+
+    if applicants < 0 or positions < 0:
+        _fail("--applicants and --positions must not be negative")
+    if kind == "profiles":
+        data = generate_profiles(applicants, positions, seed=seed)
+    elif kind == "lists":
+        if list_length < 1:
+            _fail(f"--list-length must be at least 1, not {list_length}")
+        data = random_lists_instance(applicants, positions, list_length, seed=seed).to_dict()
+    elif kind == "fair":
+        if slots < 1 or positions < 1:
+            _fail("a fair needs at least one company and one slot")
+        data = generate_fair(positions, applicants, slots, seed=seed)
+    else:
+        _fail(f"--kind must be 'profiles', 'lists' or 'fair', not {kind!r}")
+    text = json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        _fail(f"cannot write {output}: {exc.strerror or exc}")
+
+
 if __name__ == "__main__":
     app()

@@ -43,12 +43,11 @@ class Candidates:
 
 
 @njit(cache=True)
-def _haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1 = math.radians(lat1)
-    p2 = math.radians(lat2)
-    dp = p2 - p1
-    dl = math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+def _haversine(
+    lat1: float, lon1: float, cos1: float, lat2: float, lon2: float, cos2: float
+) -> float:
+    """Haversine on radians with the cosines precomputed (same formula as the gazetteer's)."""
+    h = math.sin((lat2 - lat1) / 2) ** 2 + cos1 * cos2 * math.sin((lon2 - lon1) / 2) ** 2
     return 2 * EARTH_KM * math.asin(min(1.0, math.sqrt(h)))
 
 
@@ -107,30 +106,34 @@ def _heap_push(hs: np.ndarray, hp: np.ndarray, size: int, cap: int, s: float, p:
 def _candidates_kernel(
     a_lat: np.ndarray,
     a_lon: np.ndarray,
+    a_cos: np.ndarray,
+    a_x: np.ndarray,
+    a_y: np.ndarray,
     a_reach: np.ndarray,
     a_school: np.ndarray,
     a_from: np.ndarray,
     a_until: np.ndarray,
     wish_indptr: np.ndarray,
     wish_code: np.ndarray,
-    p_lat: np.ndarray,
-    p_lon: np.ndarray,
-    p_code: np.ndarray,
-    p_school: np.ndarray,
-    p_start: np.ndarray,
-    order: np.ndarray,
+    q_lat: np.ndarray,
+    q_lon: np.ndarray,
+    q_cos: np.ndarray,
+    q_x: np.ndarray,
+    q_y: np.ndarray,
+    q_code: np.ndarray,
+    q_school: np.ndarray,
+    q_start: np.ndarray,
+    q_index: np.ndarray,
     bucket_start: np.ndarray,
     block_of_prefix: np.ndarray,
     block_div: int,
-    x0: float,
-    y0: float,
-    kx: float,
     cell_km: float,
     nx: int,
     ny: int,
     w: np.ndarray,
     list_length: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions (q_*) come sorted by bucket; `q_index` gives their caller's index."""
     n_app = len(a_lat)
     out_pos = np.full((n_app, list_length), -1, np.int64)
     out_score = np.zeros((n_app, list_length), np.float64)
@@ -142,13 +145,14 @@ def _candidates_kernel(
         size = 0
         count = 0
         reach = a_reach[a]
-        ax = (a_lon[a] * kx - x0) / cell_km
-        ay = (a_lat[a] * KM_PER_DEG_LAT - y0) / cell_km
-        r = reach * 1.02 / cell_km
-        cx0 = max(0, math.floor(ax - r))
-        cx1 = min(nx - 1, math.floor(ax + r))
-        cy0 = max(0, math.floor(ay - r))
-        cy1 = min(ny - 1, math.floor(ay + r))
+        box = reach * 1.02
+        box2 = box * box
+        ax = a_x[a]
+        ay = a_y[a]
+        cx0 = max(0, math.floor((ax - box) / cell_km))
+        cx1 = min(nx - 1, math.floor((ax + box) / cell_km))
+        cy0 = max(0, math.floor((ay - box) / cell_km))
+        cy1 = min(ny - 1, math.floor((ay + box) / cell_km))
         w0 = wish_indptr[a]
         w1 = wish_indptr[a + 1]
         for k in range(w0, w1):
@@ -162,36 +166,36 @@ def _candidates_kernel(
             if seen:
                 continue
             for cy in range(cy0, cy1 + 1):
-                for cx in range(cx0, cx1 + 1):
-                    key = b * ncell + cy * nx + cx
-                    for t in range(bucket_start[key], bucket_start[key + 1]):
-                        p = order[t]
-                        d = _haversine(a_lat[a], a_lon[a], p_lat[p], p_lon[p])
-                        if d > reach:
-                            continue
-                        best = -1.0
-                        for j in range(w0, w1):
-                            pts = _points(
-                                d,
-                                reach,
-                                _shared_prefix(wish_code[j], p_code[p]),
-                                j - w0,
-                                a_school[a],
-                                p_school[p],
-                                p_start[p],
-                                a_from[a],
-                                a_until[a],
-                                w,
-                            )
-                            if pts[0] >= 0:
-                                s = pts[0] + pts[1] + pts[2] + pts[3] + pts[4]
-                                best = max(best, s)
-                        if best >= 0:
-                            count += 1
-                            size = _heap_push(hs, hp, size, list_length, best, p)
+                row = b * ncell + cy * nx
+                for t in range(bucket_start[row + cx0], bucket_start[row + cx1 + 1]):
+                    dx = q_x[t] - ax
+                    dy = q_y[t] - ay
+                    if dx * dx + dy * dy > box2:  # projected distances never exceed true ones
+                        continue
+                    d = _haversine(a_lat[a], a_lon[a], a_cos[a], q_lat[t], q_lon[t], q_cos[t])
+                    if d > reach:
+                        continue
+                    best = -1.0
+                    for j in range(w0, w1):
+                        pts = _points(
+                            d,
+                            reach,
+                            _shared_prefix(wish_code[j], q_code[t]),
+                            j - w0,
+                            a_school[a],
+                            q_school[t],
+                            q_start[t],
+                            a_from[a],
+                            a_until[a],
+                            w,
+                        )
+                        if pts[0] >= 0:
+                            best = max(best, pts[0] + pts[1] + pts[2] + pts[3] + pts[4])
+                    if best >= 0:
+                        count += 1
+                        size = _heap_push(hs, hp, size, list_length, best, q_index[t])
         n_ok[a] = count
-        # heap -> rows, best first (selection from the small heap)
-        for i in range(size):
+        for i in range(size):  # heap -> row, best first
             m = 0
             for j in range(1, size - i):
                 if _worse(hs[m], hp[m], hs[j], hp[j]):
@@ -210,7 +214,11 @@ def score_pairs(
     list_length: int = 50,
     cell_km: float = 15.0,
 ) -> Candidates:
-    """Every applicant's best `list_length` acceptable positions with their scores."""
+    """Every applicant's best `list_length` acceptable positions with their scores.
+
+    Equal scores are ordered by position index, so the result does not depend
+    on the grid or on thread scheduling.
+    """
     weights = weights or ScoringWeights()
     n_app = len(arrays.app_ids)
     if n_app == 0 or len(arrays.pos_ids) == 0:
@@ -224,44 +232,47 @@ def score_pairs(
     used = np.unique(prefixes)
     block_of_prefix = np.full(10**weights.min_shared_prefix, -1, np.int64)
     block_of_prefix[used] = np.arange(len(used))
-    kx = KM_PER_DEG_LON_EQUATOR * math.cos(
-        math.radians(float(max(arrays.p_lat.max(), arrays.a_lat.max())))
-    )
-    px = arrays.p_lon * kx
-    py = arrays.p_lat * KM_PER_DEG_LAT
-    ax = arrays.a_lon * kx
-    ay = arrays.a_lat * KM_PER_DEG_LAT
-    x0 = float(min(px.min(), ax.min()))
-    y0 = float(min(py.min(), ay.min()))
-    nx = int((max(px.max(), ax.max()) - x0) // cell_km) + 1
-    ny = int((max(py.max(), ay.max()) - y0) // cell_km) + 1
-    cxs = ((px - x0) // cell_km).astype(np.int64)
-    cys = ((py - y0) // cell_km).astype(np.int64)
-    keys = block_of_prefix[prefixes] * (nx * ny) + cys * nx + cxs
-    order = np.argsort(keys, kind="stable").astype(np.int64)
+    north = float(max(arrays.p_lat.max(), arrays.a_lat.max()))
+    kx = KM_PER_DEG_LON_EQUATOR * math.cos(math.radians(north))
+    x0 = float(min(arrays.p_lon.min(), arrays.a_lon.min())) * kx
+    y0 = float(min(arrays.p_lat.min(), arrays.a_lat.min())) * KM_PER_DEG_LAT
+    px = arrays.p_lon * kx - x0
+    py = arrays.p_lat * KM_PER_DEG_LAT - y0
+    ax = arrays.a_lon * kx - x0
+    ay = arrays.a_lat * KM_PER_DEG_LAT - y0
+    nx = int(max(px.max(), ax.max()) // cell_km) + 1
+    ny = int(max(py.max(), ay.max()) // cell_km) + 1
+    keys = block_of_prefix[prefixes] * (nx * ny) + (py // cell_km).astype(np.int64) * nx
+    keys += (px // cell_km).astype(np.int64)
+    order = np.argsort(keys, kind="stable")
     counts = np.bincount(keys, minlength=len(used) * nx * ny)
     bucket_start = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+    q_lat = np.radians(arrays.p_lat)[order]
+    a_lat = np.radians(arrays.a_lat)
     pos, score, n_ok = _candidates_kernel(
-        arrays.a_lat,
-        arrays.a_lon,
+        a_lat,
+        np.radians(arrays.a_lon),
+        np.cos(a_lat),
+        ax,
+        ay,
         arrays.a_reach,
         arrays.a_school,
         arrays.a_from,
         arrays.a_until,
         arrays.wish_indptr,
         arrays.wish_code,
-        arrays.p_lat,
-        arrays.p_lon,
-        arrays.p_code,
-        arrays.p_school,
-        arrays.p_start,
-        order,
+        q_lat,
+        np.radians(arrays.p_lon)[order],
+        np.cos(q_lat),
+        px[order],
+        py[order],
+        arrays.p_code[order],
+        arrays.p_school[order],
+        arrays.p_start[order],
+        order.astype(np.int64),
         bucket_start,
         block_of_prefix,
         block_div,
-        x0,
-        y0,
-        kx,
         float(cell_km),
         nx,
         ny,
@@ -271,26 +282,45 @@ def score_pairs(
     return Candidates(pos, score, n_ok)
 
 
-def preference_csr(
-    cands: Candidates, n_pos: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Both sides' lists from the candidates: applicants by their rows, positions by score.
+@dataclass(frozen=True, slots=True)
+class PreferenceCSR:
+    """Both sides' strict lists derived from candidates, as CSR arrays.
 
-    Returns (app_indptr, app_pos, app_score, pos_indptr, pos_app, pos_score); a
-    position lists exactly the applicants whose rows hold it, best score first
-    (ties: lower applicant index first; the stable run's lottery re-breaks them).
+    Applicants list their rows best first; a position lists exactly the
+    applicants whose rows hold it, best score first (equal scores: lower
+    applicant index first). `pos_entry[i]` is the applicant entry behind the
+    i-th slot of the positions' lists.
     """
+
+    app_indptr: np.ndarray
+    app_pos: np.ndarray
+    app_score: np.ndarray
+    pos_indptr: np.ndarray
+    pos_app: np.ndarray
+    pos_score: np.ndarray
+    pos_entry: np.ndarray
+
+
+def preference_csr(cands: Candidates, n_pos: int) -> PreferenceCSR:
+    """Preference lists of both sides from the scored candidates."""
     n_app, _ = cands.position.shape
     mask = cands.position >= 0
     lengths = mask.sum(axis=1)
     app_indptr = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
     app_pos = cands.position[mask]
     app_score = cands.score[mask]
+    # Entries are already grouped by applicant in index order, so a stable sort
+    # by (position, -score) keeps lower applicants first among equal scores.
+    by_score = np.argsort(-app_score, kind="stable")
+    entry = by_score[np.argsort(app_pos[by_score], kind="stable")]
     app_of = np.repeat(np.arange(n_app, dtype=np.int64), lengths)
-    order = np.lexsort((app_of, -app_score, app_pos))
-    pos_app = app_of[order]
-    pos_score = app_score[order]
-    pos_indptr = np.concatenate(([0], np.cumsum(np.bincount(app_pos, minlength=n_pos)))).astype(
-        np.int64
+    counts = np.bincount(app_pos, minlength=n_pos)
+    return PreferenceCSR(
+        app_indptr=app_indptr,
+        app_pos=app_pos,
+        app_score=app_score,
+        pos_indptr=np.concatenate(([0], np.cumsum(counts))).astype(np.int64),
+        pos_app=app_of[entry],
+        pos_score=app_score[entry],
+        pos_entry=entry,
     )
-    return app_indptr, app_pos, app_score, pos_indptr, pos_app, pos_score

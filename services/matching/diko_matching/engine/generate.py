@@ -223,3 +223,55 @@ def nationwide_arrays(
         p_start=np.where(rng.random(n_positions) < 0.85, aug1, aug1 + 31).astype(np.int64),
         capacity=capacity.astype(np.int64),
     )
+
+
+def generate_fair(
+    n_companies: int, n_applicants: int, n_slots: int, seed: int = 0, min_interviews: int = 2
+) -> dict[str, Any]:
+    """A fair instance (JSON-ready): popular and quiet stands, partial attendance.
+
+    Companies get one to three tables and some leave early; applicants wish
+    three to six companies, drawn by a skewed popularity, and come for a
+    contiguous part of the day.
+    """
+    rng = np.random.default_rng(seed)
+    gaz = load_gazetteer()
+    cat = load_occupations()
+    towns = [p.name for p in gaz.places if p.kind == "Stadt"]
+    codes = cat.codes()
+    popularity = rng.pareto(1.2, n_companies) + 1.0
+    popularity /= popularity.sum()
+    companies: dict[str, Any] = {}
+    width = max(3, len(str(max(n_companies, n_applicants))))
+    for j in range(n_companies):
+        tables = int(rng.choice([1, 2, 3], p=[0.55, 0.35, 0.1]))
+        leave = (
+            n_slots if rng.random() < 0.8 else int(rng.integers(max(1, n_slots // 2), n_slots + 1))
+        )
+        code = codes[rng.integers(len(codes))]
+        companies[f"c{j:0{width}d}"] = {
+            "name": _company_name(rng, cat.label(code), towns[rng.integers(len(towns))]),
+            "tables": tables,
+            "slots": None if leave == n_slots else list(range(leave)),
+        }
+    ids = list(companies)
+    applicants: dict[str, Any] = {}
+    for i in range(n_applicants):
+        k = int(min(n_companies, rng.integers(3, 7)))
+        wishes = rng.choice(n_companies, size=k, replace=False, p=popularity)
+        length = int(rng.integers(max(1, n_slots * 6 // 10), n_slots + 1))
+        first = int(rng.integers(0, n_slots - length + 1))
+        applicants[f"a{i:0{width}d}"] = {
+            "wishes": [ids[w] for w in wishes],
+            "slots": None if length == n_slots else list(range(first, first + length)),
+        }
+    return {
+        "title": "Bewerberbörse Altmark",
+        "date": dt.date(2027, 3, 13).isoformat(),
+        "start": "09:00",
+        "slot_minutes": 15,
+        "n_slots": n_slots,
+        "min_interviews": min_interviews,
+        "companies": companies,
+        "applicants": applicants,
+    }

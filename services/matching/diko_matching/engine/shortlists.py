@@ -175,9 +175,9 @@ def instance_from_profiles(data: ProfileInstance | Any) -> Instance:
     inst = _as_profiles(data)
     arrays = to_arrays(inst)
     cands = score_pairs(arrays, inst.weights, inst.list_length)
-    app_indptr, app_pos, app_score, pos_indptr, pos_app, pos_score = preference_csr(
-        cands, len(arrays.pos_ids)
-    )
+    csr = preference_csr(cands, len(arrays.pos_ids))
+    app_indptr, app_pos, app_score = csr.app_indptr, csr.app_pos, csr.app_score
+    pos_indptr, pos_app, pos_score = csr.pos_indptr, csr.pos_app, csr.pos_score
     pos_ids, app_ids = arrays.pos_ids, arrays.app_ids
     applicants = {
         a: _tied(

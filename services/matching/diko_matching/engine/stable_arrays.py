@@ -73,6 +73,44 @@ class ArrayProblem:
         )
 
     @classmethod
+    def from_joined(
+        cls,
+        app_indptr: np.ndarray,
+        app_pos: np.ndarray,
+        pos_indptr: np.ndarray,
+        pos_entry: np.ndarray,
+        capacity: np.ndarray,
+    ) -> ArrayProblem:
+        """Build when positions rank exactly the applicants who rank them.
+
+        `pos_entry[i]` is the applicant-list entry that the i-th slot of the
+        positions' lists stands for (as `preference_csr` produces it), so the
+        cross ranks follow without any join.
+        """
+        app_indptr = np.ascontiguousarray(app_indptr, dtype=np.int64)
+        pos_indptr = np.ascontiguousarray(pos_indptr, dtype=np.int64)
+        n_app = len(app_indptr) - 1
+        n_pos = len(pos_indptr) - 1
+        app_pos = np.ascontiguousarray(app_pos, dtype=np.int32)
+        app_of_entry = np.repeat(np.arange(n_app, dtype=np.int64), np.diff(app_indptr))
+        pos_of_slot = np.repeat(np.arange(n_pos, dtype=np.int64), np.diff(pos_indptr))
+        slots = np.arange(len(pos_entry), dtype=np.int64)
+        app_rank = np.empty(len(app_pos), dtype=np.int64)
+        app_rank[pos_entry] = slots - pos_indptr[pos_of_slot]
+        pos_rank = pos_entry - app_indptr[app_of_entry[pos_entry]]
+        return cls(
+            n_app,
+            n_pos,
+            np.ascontiguousarray(capacity, dtype=np.int64),
+            app_indptr,
+            app_pos,
+            app_rank,
+            pos_indptr,
+            app_of_entry[pos_entry].astype(np.int32),
+            pos_rank.astype(np.int64),
+        )
+
+    @classmethod
     def from_problem(cls, problem: Problem) -> ArrayProblem:
         """The array form of a compiled (already acceptable-only) problem."""
         app_len = np.fromiter((len(x) for x in problem.app_pref), np.int64, problem.n_app)
@@ -89,18 +127,21 @@ class ArrayProblem:
 
 
 def _lookup(keys: np.ndarray, table_keys: np.ndarray, table_values: np.ndarray) -> np.ndarray:
-    """table_values at the position of each key in table_keys, or -1 if absent."""
-    order = np.argsort(table_keys, kind="stable")
-    sorted_keys = table_keys[order]
-    at = np.searchsorted(sorted_keys, keys)
-    at_clipped = np.minimum(at, max(len(sorted_keys) - 1, 0))
-    found = (
-        (at < len(sorted_keys)) & (sorted_keys[at_clipped] == keys)
-        if len(sorted_keys)
-        else np.zeros(len(keys), bool)
-    )
+    """table_values at the position of each key in table_keys, or -1 if absent.
+
+    Both sides are sorted first so that the binary searches walk memory in
+    order; searching unsorted keys was ten times slower at 20 million entries.
+    """
     out = np.full(len(keys), -1, dtype=np.int64)
-    out[found] = table_values[order[at_clipped[found]]]
+    if len(keys) == 0 or len(table_keys) == 0:
+        return out
+    t_order = np.argsort(table_keys, kind="stable")
+    t_sorted = table_keys[t_order]
+    k_order = np.argsort(keys, kind="stable")
+    k_sorted = keys[k_order]
+    at = np.minimum(np.searchsorted(t_sorted, k_sorted), len(t_sorted) - 1)
+    found = t_sorted[at] == k_sorted
+    out[k_order[found]] = table_values[t_order[at[found]]]
     return out
 
 

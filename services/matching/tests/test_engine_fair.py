@@ -1,0 +1,181 @@
+"""Fair schedules: validity on random instances, optimality against exhaustive search."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from diko_matching.engine.fair import FairInstance, plan_fair, wish_weights
+from diko_matching.engine.generate import generate_fair
+from diko_matching.engine.instance import InstanceError
+from diko_matching.engine.timetable import applicant_timetables_html, company_timetables_html
+
+
+@st.composite
+def fair_instances(draw, max_app: int = 3, max_comp: int = 2, max_slots: int = 3) -> FairInstance:
+    n_slots = draw(st.integers(1, max_slots))
+    comps = {
+        f"c{j}": {
+            "tables": draw(st.integers(1, 2)),
+            "slots": draw(
+                st.none() | st.lists(st.integers(0, n_slots - 1), unique=True, min_size=1)
+            ),
+        }
+        for j in range(draw(st.integers(1, max_comp)))
+    }
+    apps = {
+        f"a{i}": {
+            "wishes": draw(
+                st.permutations(list(comps)).map(lambda p: p[: draw(st.integers(0, len(p)))])
+            ),
+            "slots": draw(st.none() | st.lists(st.integers(0, n_slots - 1), unique=True)),
+        }
+        for i in range(draw(st.integers(1, max_app)))
+    }
+    return FairInstance.parse(
+        {
+            "n_slots": n_slots,
+            "min_interviews": draw(st.integers(0, 2)),
+            "companies": comps,
+            "applicants": apps,
+        }
+    )
+
+
+def check_valid(inst: FairInstance, plan) -> None:
+    seen_app_slot, seen_table_slot, seen_wish = set(), set(), set()
+    for i in plan.interviews:
+        app, comp = inst.applicants[i.applicant], inst.companies[i.company]
+        assert i.company in app.wishes
+        assert app.slots is None or i.slot in app.slots
+        assert comp.slots is None or i.slot in comp.slots
+        assert 1 <= i.table <= comp.tables
+        assert (i.applicant, i.slot) not in seen_app_slot  # no applicant booked twice in a slot
+        assert (i.company, i.table, i.slot) not in seen_table_slot  # no table booked twice
+        assert (i.applicant, i.company) not in seen_wish  # each wish at most once
+        seen_app_slot.add((i.applicant, i.slot))
+        seen_table_slot.add((i.company, i.table, i.slot))
+        seen_wish.add((i.applicant, i.company))
+
+
+def objective(inst: FairInstance, pairs: list[tuple[str, str, int]]) -> tuple[float, float, float]:
+    """(−shortfall, granted weight, worst share) of a schedule: larger is better."""
+    weights = wish_weights(inst)
+    count = dict.fromkeys(inst.applicants, 0)
+    got = dict.fromkeys(inst.applicants, 0.0)
+    for a, c, _ in pairs:
+        count[a] += 1
+        got[a] += weights[(a, c)]
+    shortfall, shares = 0, []
+    for a, app in inst.applicants.items():
+        options = [
+            c
+            for c in app.wishes
+            if any(
+                (app.slots is None or t in app.slots)
+                and (inst.companies[c].slots is None or t in inst.companies[c].slots)
+                for t in range(inst.n_slots)
+            )
+        ]
+        shortfall += max(0, min(inst.min_interviews, len(app.wishes)) - count[a])
+        if options:
+            shares.append(got[a] / sum(weights[(a, c)] for c in app.wishes))
+    return (-shortfall, sum(got.values()), min(shares) if shares else 0.0)
+
+
+def exhaustive_best(inst: FairInstance) -> tuple[float, float, float]:
+    wishes = [(a, c) for a, app in inst.applicants.items() for c in app.wishes]
+    best = None
+    for choice in itertools.product(range(-1, inst.n_slots), repeat=len(wishes)):
+        pairs = [(a, c, t) for (a, c), t in zip(wishes, choice, strict=True) if t >= 0]
+        ok = True
+        per_app_slot, per_comp_slot = set(), {}
+        for a, c, t in pairs:
+            app, comp = inst.applicants[a], inst.companies[c]
+            if (app.slots is not None and t not in app.slots) or (
+                comp.slots is not None and t not in comp.slots
+            ):
+                ok = False
+                break
+            if (a, t) in per_app_slot:
+                ok = False
+                break
+            per_app_slot.add((a, t))
+            per_comp_slot[(c, t)] = per_comp_slot.get((c, t), 0) + 1
+            if per_comp_slot[(c, t)] > comp.tables:
+                ok = False
+                break
+        if ok:
+            value = objective(inst, pairs)
+            best = value if best is None or value > best else best
+    return best
+
+
+@settings(max_examples=60, deadline=None)
+@given(fair_instances())
+def test_plan_is_optimal_against_exhaustive_search(inst):
+    plan = plan_fair(inst, time_limit=20)
+    check_valid(inst, plan)
+    got = objective(inst, [(i.applicant, i.company, i.slot) for i in plan.interviews])
+    best = exhaustive_best(inst)
+    assert got[0] == best[0]
+    assert got[1] == pytest.approx(best[1])
+    assert got[2] == pytest.approx(best[2], abs=1e-6)
+    assert all(s.status == "optimal" for s in plan.stages)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10**6))
+def test_plans_are_valid_on_generated_fairs(seed):
+    inst = FairInstance.parse(generate_fair(6, 40, 8, seed=seed))
+    plan = plan_fair(inst, time_limit=30)
+    check_valid(inst, plan)
+    summary = plan.summary
+    assert summary["interviews"] == len(plan.interviews)
+    assert summary["granted_weight"] <= summary["possible_weight"]
+    assert [s.name for s in plan.stages] == ["minimum", "wishes", "fairness"]
+    for s in plan.stages:
+        assert s.gap >= 0
+
+
+def test_timetables_are_german_html_for_every_company_and_applicant():
+    inst = FairInstance.parse(generate_fair(3, 10, 4, seed=2))
+    plan = plan_fair(inst, time_limit=20)
+    companies = company_timetables_html(inst, plan)
+    applicants = applicant_timetables_html(inst, plan)
+    assert companies.startswith("<!DOCTYPE html>")
+    assert '<html lang="de">' in applicants
+    for c in inst.companies:
+        assert c in companies
+    for i in plan.interviews:
+        assert inst.slot_time(i.slot).strftime("%H:%M") in applicants
+    assert "Uhrzeit" in companies
+    assert "Tisch" in applicants
+    assert "page-break-after" in companies
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {"n_slots": 2, "companies": {}, "applicants": {"a": {"wishes": ["x"]}}},
+            "unknown company 'x'",
+        ),
+        (
+            {"n_slots": 2, "companies": {"x": {}}, "applicants": {"a": {"wishes": ["x", "x"]}}},
+            "duplicate wish",
+        ),
+        ({"n_slots": 2, "companies": {"x": {"slots": [5]}}, "applicants": {}}, "outside 0..1"),
+        ({"n_slots": 0, "companies": {}, "applicants": {}}, "n_slots"),
+        (
+            {"n_slots": 2, "companies": {"x": {"tables": 0}}, "applicants": {}},
+            r"companies\.x\.tables",
+        ),
+    ],
+)
+def test_bad_fair_instances_name_the_problem(data, message):
+    with pytest.raises(InstanceError, match=message):
+        FairInstance.parse(data)

@@ -1,0 +1,195 @@
+"""`diko match …` through typer's CliRunner and as a real process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from diko_matching.cli import app
+
+runner = CliRunner()
+
+ISSUE_EXAMPLE = {
+    "applicants": {"a1": ["p1", "p2"], "a2": ["p1"], "a3": ["p2"]},
+    "positions": {"p1": ["a2", "a1"], "p2": ["a1"]},
+    "capacities": {"p1": 2},
+    "optimal": "applicant",
+    "seed": 0,
+}
+
+
+def _write(tmp_path, name: str, data) -> str:
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data), encoding="utf-8")
+    return str(path)
+
+
+def test_solve_prints_the_result(tmp_path):
+    result = runner.invoke(app, ["solve", _write(tmp_path, "i.json", ISSUE_EXAMPLE)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {
+        "assignment": {"p1": ["a2", "a1"], "p2": []},
+        "unassigned": ["a3"],
+        "stable": True,
+        "blocking_pairs": [],
+    }
+
+
+def test_solve_checks_a_hand_made_assignment(tmp_path):
+    inst = _write(tmp_path, "i.json", ISSUE_EXAMPLE)
+    hand = _write(tmp_path, "hand.json", {"p1": ["a2"], "p2": []})
+    result = runner.invoke(app, ["solve", inst, "--check", hand])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["stable"] is False
+    assert out["blocking_pairs"] == [["a1", "p1"], ["a1", "p2"]]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "malformed JSON"),
+        ({"applicants": {"a1": ["p9"]}, "positions": {}}, "unknown position 'p9'"),
+        (
+            {"applicants": {}, "positions": {"p1": []}, "capacities": {"p1": -2}},
+            "negative capacity -2",
+        ),
+        ({"applicants": {"a1": ["p1", "p1"]}, "positions": {"p1": []}}, "duplicate entry 'p1'"),
+        ([1, 2], "must be a JSON object"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(tmp_path, content, message):
+    result = runner.invoke(app, ["solve", _write(tmp_path, "bad.json", content)])
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+
+
+def test_missing_file_and_bad_options_exit_2(tmp_path):
+    result = runner.invoke(app, ["solve", str(tmp_path / "none.json")])
+    assert result.exit_code == 2
+    assert "instance file not found" in result.stderr
+    inst = _write(tmp_path, "i.json", ISSUE_EXAMPLE)
+    result = runner.invoke(app, ["solve", inst, "--optimal", "company"])
+    assert result.exit_code == 2
+    assert "--optimal must be" in result.stderr
+    result = runner.invoke(
+        app, ["solve", inst, "--check", _write(tmp_path, "h.json", {"p1": ["zz"]})]
+    )
+    assert result.exit_code == 2
+    assert "unknown applicant 'zz'" in result.stderr
+
+
+def test_generate_profiles_then_solve_and_shortlist(tmp_path):
+    out = tmp_path / "p.json"
+    result = runner.invoke(
+        app, ["generate", "--applicants", "60", "--positions", "20", "--seed", "5", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    again = runner.invoke(
+        app, ["generate", "--applicants", "60", "--positions", "20", "--seed", "5"]
+    )
+    assert json.loads(again.stdout) == json.loads(out.read_text(encoding="utf-8"))
+    solved = runner.invoke(app, ["solve", str(out)])
+    assert solved.exit_code == 0, solved.output
+    assert json.loads(solved.stdout)["stable"] is True
+    position = next(iter(json.loads(out.read_text(encoding="utf-8"))["positions"]))
+    short = runner.invoke(app, ["shortlist", str(out), "--position", position, "--k", "3"])
+    assert short.exit_code == 0, short.output
+    entries = json.loads(short.stdout)
+    assert len(entries) <= 3
+    for entry in entries:
+        assert entry["position"] == position
+        assert {r["key"].split(".")[0] for r in entry["reasons"]} == {
+            "occupation",
+            "distance",
+            "school",
+            "start",
+            "wish",
+        }
+    bad = runner.invoke(app, ["shortlist", str(out), "--position", "nope"])
+    assert bad.exit_code == 2
+    assert "unknown position 'nope'" in bad.stderr
+
+
+def test_generate_lists_and_rejects_bad_arguments(tmp_path):
+    result = runner.invoke(
+        app, ["generate", "--applicants", "30", "--positions", "8", "--kind", "lists"]
+    )
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert len(data["applicants"]) == 30
+    assert all(len(v) == 8 for v in data["applicants"].values())
+    bad = runner.invoke(app, ["generate", "--applicants", "-1", "--positions", "3"])
+    assert bad.exit_code == 2
+    assert "must not be negative" in bad.stderr
+    bad = runner.invoke(app, ["generate", "--applicants", "1", "--positions", "3", "--kind", "x"])
+    assert bad.exit_code == 2
+
+
+def test_fair_prints_the_plan_and_writes_timetables(tmp_path):
+    inst = tmp_path / "fair.json"
+    made = runner.invoke(
+        app,
+        [
+            "generate",
+            "--kind",
+            "fair",
+            "--applicants",
+            "20",
+            "--positions",
+            "4",
+            "--slots",
+            "5",
+            "-o",
+            str(inst),
+        ],
+    )
+    assert made.exit_code == 0, made.output
+    out_dir = tmp_path / "plaene"
+    result = runner.invoke(app, ["fair", str(inst), "--out", str(out_dir), "--time-limit", "30"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["summary"]["interviews"] == len(report["interviews"])
+    assert [s["name"] for s in report["stages"]] == ["minimum", "wishes", "fairness"]
+    assert "Zeitplan" in (out_dir / "bewerber.html").read_text(encoding="utf-8")
+    assert "Tisch 1" in (out_dir / "unternehmen.html").read_text(encoding="utf-8")
+    bad = runner.invoke(
+        app,
+        [
+            "fair",
+            _write(
+                tmp_path,
+                "b.json",
+                {"n_slots": 1, "companies": {}, "applicants": {"a": {"wishes": ["x"]}}},
+            ),
+        ],
+    )
+    assert bad.exit_code == 2
+    assert "unknown company 'x'" in bad.stderr
+
+
+def test_runs_as_a_module_without_a_traceback(tmp_path):
+    inst = _write(tmp_path, "i.json", ISSUE_EXAMPLE)
+    ok = subprocess.run(
+        [sys.executable, "-m", "diko_matching.cli", "solve", inst],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ok.returncode == 0
+    assert json.loads(ok.stdout)["unassigned"] == ["a3"]
+    bad = subprocess.run(
+        [sys.executable, "-m", "diko_matching.cli", "solve", _write(tmp_path, "b.json", "[")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("error: malformed JSON")
+    assert "Traceback" not in bad.stderr

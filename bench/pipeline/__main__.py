@@ -38,7 +38,7 @@ from bench.pipeline.contract import Record  # noqa: E402
 from diko_shared.contract.envelope import new_envelope  # noqa: E402
 from diko_shared.messaging import topology  # noqa: E402
 from diko_shared.messaging.publisher import Outgoing, Publisher  # noqa: E402
-from harness.stack import TestStack  # noqa: E402
+from harness.stack import SessionStack  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "pipeline.json"
 RAW_QUEUE = "bench.raw"
@@ -92,7 +92,7 @@ async def publish_all(
     return started
 
 
-async def raw_floor(stack: TestStack, count: int, window: int, prefetch: int) -> Run:
+async def raw_floor(stack: SessionStack, count: int, window: int, prefetch: int) -> Run:
     broker = RabbitBroker(
         stack.amqp_url,
         apply_types=False,
@@ -129,7 +129,7 @@ async def raw_floor(stack: TestStack, count: int, window: int, prefetch: int) ->
     return summarise("raw floor", started, result["finished_at"], result["latencies"])
 
 
-def start_platform_consumer(stack: TestStack, prefetch: int) -> subprocess.Popen[bytes]:
+def start_platform_consumer(stack: SessionStack, prefetch: int) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         **stack.service_env("bench"),
@@ -153,7 +153,7 @@ def start_platform_consumer(stack: TestStack, prefetch: int) -> subprocess.Popen
     raise RuntimeError("the platform consumer did not become ready")
 
 
-async def platform(stack: TestStack, count: int, window: int, prefetch: int) -> Run:
+async def platform(stack: SessionStack, count: int, window: int, prefetch: int) -> Run:
     consumer = start_platform_consumer(stack, prefetch)
     try:
         broker = RabbitBroker(
@@ -195,7 +195,7 @@ async def platform(stack: TestStack, count: int, window: int, prefetch: int) -> 
 
 
 async def main(count: int, window: int, prefetch: int, warmup: int) -> None:
-    stack = TestStack.create()
+    stack = SessionStack.create()
     try:
         if warmup:
             await raw_floor(stack, warmup, window, prefetch)

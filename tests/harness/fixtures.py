@@ -9,19 +9,19 @@ from pymongo import AsyncMongoClient
 
 from harness.bus import Bus
 from harness.mailpit import Mailpit
-from harness.stack import TestStack
+from harness.stack import SessionStack
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[TestStack]:
+def stack() -> Iterator[SessionStack]:
     """This session's own virtual host and database names on the local stack."""
-    test_stack = TestStack.create()
+    test_stack = SessionStack.create()
     yield test_stack
     test_stack.destroy()
 
 
 @pytest.fixture(scope="session")
-async def bus(stack: TestStack) -> AsyncIterator[Bus]:
+async def bus(stack: SessionStack) -> AsyncIterator[Bus]:
     connected = Bus(stack.amqp_url)
     await connected.start()
     yield connected
@@ -29,14 +29,14 @@ async def bus(stack: TestStack) -> AsyncIterator[Bus]:
 
 
 @pytest.fixture(scope="session")
-async def mailpit(stack: TestStack) -> AsyncIterator[Mailpit]:
+async def mailpit(stack: SessionStack) -> AsyncIterator[Mailpit]:
     client = Mailpit(stack.mailpit_url)
     yield client
     await client.close()
 
 
 @pytest.fixture(scope="session")
-async def mongo(stack: TestStack) -> AsyncIterator[AsyncMongoClient]:
+async def mongo(stack: SessionStack) -> AsyncIterator[AsyncMongoClient]:
     client: AsyncMongoClient = AsyncMongoClient(stack.mongo_url, tz_aware=True)
     yield client
     for name in await client.list_database_names():

@@ -74,7 +74,7 @@ def _with_vhost(url: str, vhost: str) -> str:
 
 
 @dataclass
-class TestStack:
+class SessionStack:
     """One test session's slice of the stack: its own virtual host and database names."""
 
     base: dict[str, str]
@@ -83,7 +83,7 @@ class TestStack:
     created: bool = field(default=False)
 
     @classmethod
-    def create(cls) -> TestStack:
+    def create(cls) -> SessionStack:
         base = read_stack_env()
         token = secrets.token_hex(4)
         stack = cls(base=base, vhost=f"diko-test-{token}", db_prefix=f"t{token}")

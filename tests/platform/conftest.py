@@ -10,14 +10,14 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from harness.processes import ServiceProcess
-from harness.stack import TestStack
+from harness.stack import SessionStack
 
 HERE = Path(__file__).resolve().parent
 TESTSVC_PORT = 8090
 
 
 @pytest.fixture(scope="module")
-def testsvc(stack: TestStack) -> Iterator[ServiceProcess]:
+def testsvc(stack: SessionStack) -> Iterator[ServiceProcess]:
     process = ServiceProcess(
         "testsvc", "testsvc", TESTSVC_PORT, stack.service_env("testsvc"), pythonpath=(HERE,)
     )
@@ -27,5 +27,5 @@ def testsvc(stack: TestStack) -> Iterator[ServiceProcess]:
 
 
 @pytest.fixture
-def testsvc_db(mongo: AsyncMongoClient, stack: TestStack) -> AsyncDatabase:
+def testsvc_db(mongo: AsyncMongoClient, stack: SessionStack) -> AsyncDatabase:
     return mongo[stack.database("testsvc")]

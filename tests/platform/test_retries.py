@@ -12,14 +12,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from harness.bus import Bus
 from harness.processes import ServiceProcess
-from harness.stack import TestStack
+from harness.stack import SessionStack
 from harness.waiting import eventually
 from testsvc.contract import FlakyWork
 
 DIKO = Path(sys.executable).with_name("diko")
 
 
-def diko(stack: TestStack, *args: str) -> subprocess.CompletedProcess[str]:
+def diko(stack: SessionStack, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         "PATH": str(DIKO.parent),
         "DIKO_AMQP_URL": stack.amqp_url,
@@ -43,7 +43,7 @@ async def test_transient_failure_is_retried_after_a_delay_and_then_processed(
 
 
 async def test_permanent_failure_is_dead_lettered_and_replay_delivers_it_again(
-    bus: Bus, testsvc: ServiceProcess, testsvc_db: AsyncDatabase, stack: TestStack
+    bus: Bus, testsvc: ServiceProcess, testsvc_db: AsyncDatabase, stack: SessionStack
 ) -> None:
     item = f"broken-{uuid.uuid4().hex[:6]}"
     await testsvc_db["switches"].insert_one({"_id": item, "broken": True})

@@ -89,6 +89,7 @@ class Service:
             default_channel=Channel(prefetch_count=settings.prefetch, on_return_raises=True),
             log_level=logging.DEBUG,
             graceful_timeout=15.0,
+            reconnect_interval=2.0,
             middlewares=[RabbitPrometheusMiddleware(registry=self.registry, app_name=name)],
         )
         self.client = mongo.connect(settings.mongo_url, app_name=f"diko-{name}")

@@ -76,8 +76,8 @@ def random_lists_instance(
         positions[pos_ids[j]] = [app_ids[apps[o]] for o in order]
     caps = np.maximum(1, rng.poisson(mean_capacity - 1, n_positions) + 1)
     return Instance(
-        applicants={a: [[p] for p in v] for a, v in applicants.items()},
-        positions={p: [[a] for a in v] for p, v in positions.items()},
+        applicants=applicants,
+        positions=positions,
         capacities={p: int(c) for p, c in zip(pos_ids, caps, strict=True)},
     )
 

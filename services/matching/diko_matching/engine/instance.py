@@ -27,18 +27,8 @@ class InstanceError(ValueError):
 def _weak_list(raw: Any, owner: str, others: Mapping[str, Any], other_kind: str) -> WeakList:
     if type(raw) is not list:
         raise InstanceError(f"the list of {owner} must be a JSON array")
-    try:  # the common case (plain ids, no tie groups), checked with set operations
-        distinct = set(raw)
-    except TypeError:  # a tie group (a list) is unhashable
-        distinct = None
-    if distinct is not None and others.keys() >= distinct:
-        if len(distinct) != len(raw):
-            seen: set[str] = set()
-            dup = next(x for x in raw if x in seen or seen.add(x))
-            raise InstanceError(f"duplicate entry {dup!r} in the list of {owner}")
-        return raw
     out: WeakList = []
-    seen = set()
+    seen: set[str] = set()
     for element in raw:
         group = element if isinstance(element, list) else [element]
         if not group:
@@ -68,6 +58,47 @@ def _side(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
 
 
 @dataclass(frozen=True, slots=True)
+class Numbered:
+    """Ids numbered in sorted order and the tie-free lists already as numbers.
+
+    Validation has to look every id up anyway; keeping the numbers spares the
+    compile step a second pass over a million entries. A list with tie
+    groups is None here and compiled from its strings.
+    """
+
+    app_ids: list[str]
+    pos_ids: list[str]
+    app_lists: list[list[int] | None]
+    pos_lists: list[list[int] | None]
+
+
+def _numbered_side(
+    raw: Mapping[str, Any],
+    index: dict[str, int],
+    owner_kind: str,
+    others: Mapping[str, Any],
+    other_kind: str,
+) -> tuple[dict[str, WeakList], dict[str, list[int] | None]]:
+    lists: dict[str, WeakList] = {}
+    numbers: dict[str, list[int] | None] = {}
+    get = index.__getitem__
+    for key, lst in raw.items():
+        ints: list[int] | None = None
+        if type(lst) is list:
+            try:
+                ints = list(map(get, lst))
+            except (KeyError, TypeError):  # unknown id, or a tie group / non-string
+                ints = None
+        if ints is not None and len(set(ints)) == len(ints):
+            lists[key] = lst
+            numbers[key] = ints
+        else:  # the slow path names the problem or keeps the tie groups
+            lists[key] = _weak_list(lst, f"{owner_kind} {key!r}", others, other_kind)
+            numbers[key] = None
+    return lists, numbers
+
+
+@dataclass(frozen=True, slots=True)
 class Instance:
     """A validated stable-assignment instance over string ids."""
 
@@ -76,6 +107,7 @@ class Instance:
     capacities: dict[str, int]
     optimal: Optimal = "applicant"
     seed: int = 0
+    numbered: Numbered | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_dict(cls, data: Any) -> Instance:
@@ -84,14 +116,22 @@ class Instance:
             raise InstanceError("the instance must be a JSON object")
         raw_app = _side(data, "applicants")
         raw_pos = _side(data, "positions")
-        applicants = {
-            a: _weak_list(lst, f"applicant {a!r}", raw_pos, "position")
-            for a, lst in raw_app.items()
-        }
-        positions = {
-            p: _weak_list(lst, f"position {p!r}", raw_app, "applicant")
-            for p, lst in raw_pos.items()
-        }
+        app_ids = sorted(raw_app)
+        pos_ids = sorted(raw_pos)
+        app_index = {a: i for i, a in enumerate(app_ids)}
+        pos_index = {p: j for j, p in enumerate(pos_ids)}
+        applicants, app_numbers = _numbered_side(
+            raw_app, pos_index, "applicant", raw_pos, "position"
+        )
+        positions, pos_numbers = _numbered_side(
+            raw_pos, app_index, "position", raw_app, "applicant"
+        )
+        numbered = Numbered(
+            app_ids,
+            pos_ids,
+            [app_numbers[a] for a in app_ids],
+            [pos_numbers[p] for p in pos_ids],
+        )
         raw_cap = data.get("capacities", {})
         if not isinstance(raw_cap, Mapping):
             raise InstanceError("'capacities' must be a JSON object of position id -> integer")
@@ -110,7 +150,7 @@ class Instance:
         seed = data.get("seed", 0)
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise InstanceError(f"'seed' must be an integer, not {seed!r}")
-        return cls(applicants, positions, capacities, optimal, seed)
+        return cls(applicants, positions, capacities, optimal, seed, numbered)
 
     @classmethod
     def from_lists(

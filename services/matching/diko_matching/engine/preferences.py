@@ -96,11 +96,18 @@ def _strict(
 
 
 def _strict_side(
-    lists: list[WeakList], index: dict[str, int], ticket: list[int]
+    lists: list[WeakList],
+    known: list[list[int] | None],
+    index: dict[str, int],
+    ticket: list[int],
 ) -> tuple[list[list[int]], list[list[int] | None]]:
     prefs: list[list[int]] = []
     weaks: list[list[int] | None] = []
-    for lst in lists:
+    for lst, ints in zip(lists, known, strict=True):
+        if ints is not None:  # numbered during validation, no ties
+            prefs.append(ints)
+            weaks.append(None)
+            continue
         pref, weak = _strict(lst, index, ticket)
         prefs.append(pref)
         weaks.append(weak)
@@ -110,20 +117,25 @@ def _strict_side(
 def compile_instance(instance: Instance, seed: int | None = None) -> Problem:
     """Number the ids, break ties with the seeded lottery and drop unacceptable pairs."""
     rng = random.Random(instance.seed if seed is None else seed)
-    app_ids = sorted(instance.applicants)
-    pos_ids = sorted(instance.positions)
+    numbered = instance.numbered
+    if numbered is None:
+        app_ids, pos_ids = sorted(instance.applicants), sorted(instance.positions)
+        app_known: list[list[int] | None] = [None] * len(app_ids)
+        pos_known: list[list[int] | None] = [None] * len(pos_ids)
+    else:
+        app_ids, pos_ids = numbered.app_ids, numbered.pos_ids
+        app_known, pos_known = numbered.app_lists, numbered.pos_lists
     app_index = {a: i for i, a in enumerate(app_ids)}
     pos_index = {p: i for i, p in enumerate(pos_ids)}
     app_ticket = _lottery(len(app_ids), rng)
     pos_ticket = _lottery(len(pos_ids), rng)
 
     app_pref, app_weak = _strict_side(
-        [instance.applicants[a] for a in app_ids], pos_index, pos_ticket
+        [instance.applicants[a] for a in app_ids], app_known, pos_index, pos_ticket
     )
     pos_pref, pos_weak = _strict_side(
-        [instance.positions[p] for p in pos_ids], app_index, app_ticket
+        [instance.positions[p] for p in pos_ids], pos_known, app_index, app_ticket
     )
-
     pos_rank = [dict(zip(pref, range(len(pref)), strict=True)) for pref in pos_pref]
     capacity = [instance.capacities[p] for p in pos_ids]
     return Problem(app_ids, pos_ids, capacity, app_pref, app_weak, pos_pref, pos_weak, pos_rank)

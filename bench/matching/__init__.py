@@ -1,0 +1,1 @@
+"""Benchmarks of the matching engine; run with `python -m bench.matching`."""

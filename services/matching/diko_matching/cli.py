@@ -224,5 +224,23 @@ def generate(
         _fail(f"cannot write {output}: {exc.strerror or exc}")
 
 
+def main() -> None:
+    """Run as a program: usage errors, too, end in one line and exit code 2."""
+    if len(sys.argv) == 1:
+        sys.argv.append("--help")
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        raise SystemExit(130) from None
+    except Exception as exc:
+        # Typer's (vendored) click usage errors all carry format_message().
+        describe = getattr(exc, "format_message", None)
+        if describe is None:
+            raise
+        typer.echo(f"error: {describe()}", err=True)
+        raise SystemExit(BAD_INPUT) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
 if __name__ == "__main__":
-    app()
+    main()

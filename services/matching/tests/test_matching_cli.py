@@ -193,3 +193,24 @@ def test_runs_as_a_module_without_a_traceback(tmp_path):
     assert bad.returncode == 2
     assert bad.stderr.startswith("error: malformed JSON")
     assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["generate", "--positions", "3"], "Missing option '--applicants'"),
+        (["generate", "--applicants", "x", "--positions", "3"], "'x' is not a valid int"),
+        (["bogus"], "No such command 'bogus'"),
+    ],
+)
+def test_usage_errors_are_one_line_with_exit_2(args, message):
+    proc = subprocess.run(
+        [sys.executable, "-m", "diko_matching.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ")
+    assert message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

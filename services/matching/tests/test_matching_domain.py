@@ -1,0 +1,277 @@
+"""The matching service's rules, without broker or database."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+import pytest
+
+from diko_matching import domain
+from diko_matching.engine import ScoringWeights
+from diko_shared.contract.common import Occupation
+from diko_shared.contract.companies import PositionFilled, PositionOpened
+from diko_shared.contract.matching import Applicant, RegisterApplicant
+from diko_shared.messaging.errors import Conflict, Invalid
+
+CRITERIA = ["occupation", "distance", "school", "start", "preference"]
+POLICY = domain.Policy()
+
+
+def registration(**changes: Any) -> RegisterApplicant:
+    data = {
+        "first_name": "Lena",
+        "last_name": "Schröder",
+        "home_town": "osterburg",
+        "reach_km": 30,
+        "desired_occupations": ["25212", "26212"],
+        "earliest_start": "2027-08-01",
+    }
+    return RegisterApplicant.model_validate({**data, **changes}, strict=False)
+
+
+def applicant(number: int, home: str, **changes: Any) -> Applicant:
+    data = {
+        "applicant_id": f"apl_{number:020x}",
+        "first_name": "Bewerber",
+        "last_name": f"Nr. {number}",
+        "home_town": home,
+        "reach_km": 25,
+        "driving_licence": False,
+        "school_certificate": "realschule",
+        "desired_occupations": ["25212"],
+        "earliest_start": "2027-08-01",
+        "status": "active",
+    }
+    return Applicant.model_validate({**data, **changes}, strict=False)
+
+
+def position(number: int, town: str = "Stendal", **changes: Any) -> domain.PositionCopy:
+    data: dict[str, Any] = {
+        "position_id": f"pos_{number:020x}",
+        "company_id": f"cmp_{number:020x}",
+        "company_name": "Autohaus Beispiel GmbH",
+        "occupation": Occupation(code="25212", name="Kraftfahrzeugmechatroniker/in"),
+        "places": 2,
+        "start_date": date(2027, 8, 1),
+        "town": town,
+        "school_certificate": "realschule",
+        "status": "open",
+    }
+    return domain.PositionCopy(**{**data, **changes})
+
+
+# -- registration --------------------------------------------------------------------------
+
+
+def test_registration_canonicalises_the_home_town() -> None:
+    assert domain.check_registration(registration()) == "Osterburg (Altmark)"
+    assert domain.check_registration(registration(home_town="Tangermuende")) == "Tangermünde"
+
+
+def test_an_unknown_town_is_named_with_suggestions() -> None:
+    with pytest.raises(Invalid) as caught:
+        domain.check_registration(registration(home_town="Osterbrug"))
+    [detail] = caught.value.details
+    assert detail.field == "data.home_town"
+    assert "Osterbrug" in detail.problem
+    assert "Osterburg (Altmark)" in detail.problem
+
+
+def test_every_bad_field_is_named_in_one_answer() -> None:
+    data = registration(home_town="Atlantis", desired_occupations=["99999", "25212", "25212"])
+    with pytest.raises(Invalid) as caught:
+        domain.check_registration(data)
+    problems = {d.field: d.problem for d in caught.value.details}
+    assert set(problems) == {
+        "data.home_town",
+        "data.desired_occupations.0",
+        "data.desired_occupations.2",
+    }
+    assert "unbekannter KldB-Code 99999" in problems["data.desired_occupations.0"]
+    assert "doppelt" in problems["data.desired_occupations.2"]
+
+
+def test_the_registered_event_carries_no_name_or_contact() -> None:
+    data = registration(email="lena@example.org", phone="03931 1")
+    new = domain.new_applicant(data, "apl_0123456789abcdef0123", "Osterburg (Altmark)")
+    event = domain.registered(new).model_dump()
+    assert event["home_town"] == "Osterburg (Altmark)"
+    assert not {"first_name", "last_name", "email", "phone"} & set(event)
+    assert new.status == "active"
+
+
+# -- positions -----------------------------------------------------------------------------
+
+
+def opened(town: str) -> PositionOpened:
+    return PositionOpened(
+        position_id="pos_0123456789abcdef0123",
+        company_id="cmp_0123456789abcdef0123",
+        company_name="Tischlerei Müller GmbH",
+        occupation=Occupation(code="22342", name="Tischler/in"),
+        places=1,
+        start_date=date(2027, 8, 1),
+        town=town,
+    )
+
+
+def test_a_position_copy_has_its_canonical_town_and_is_open() -> None:
+    copy = domain.position_copy(opened("hansestadt stendal"))
+    assert (copy.town, copy.status, copy.school_certificate) == ("Stendal", "open", "none")
+    with pytest.raises(Invalid) as caught:
+        domain.position_copy(opened("Atlantis"))
+    assert caught.value.details[0].field == "data.town"
+
+
+def test_a_filled_position_arriving_first_is_kept_filled() -> None:
+    event = PositionFilled(
+        position_id="pos_0123456789abcdef0123",
+        company_id="cmp_0123456789abcdef0123",
+        company_name="Tischlerei Müller GmbH",
+        occupation=Occupation(code="22342", name="Tischler/in"),
+        places=1,
+        town="Tangermuende",
+        start_date=date(2027, 8, 1),
+    )
+    copy = domain.filled_copy(event)
+    assert (copy.town, copy.status) == ("Tangermünde", "filled")
+    assert domain.proposals_for_applicant(applicant(1, "Stendal"), [copy], POLICY, 10) == []
+
+
+# -- proposals -----------------------------------------------------------------------------
+
+
+def test_the_proposal_id_is_derived_from_the_pair() -> None:
+    a = domain.proposal_id("pos_0123456789abcdef0123", "apl_0123456789abcdef0123")
+    assert re.fullmatch(r"prp_[0-9a-f]{20}", a)
+    assert a == domain.proposal_id("pos_0123456789abcdef0123", "apl_0123456789abcdef0123")
+    assert a != domain.proposal_id("pos_0123456789abcdef0123", "apl_0123456789abcdef0124")
+
+
+def test_a_position_is_proposed_to_those_within_reach_with_reasons_per_criterion() -> None:
+    near = applicant(1, "Tangermünde")  # 10 km from Stendal
+    related = applicant(2, "Tangermünde", desired_occupations=["25222"])  # same 3 KldB digits
+    far = applicant(3, "Salzwedel", reach_km=30)  # 55 km
+    licence = applicant(4, "Gardelegen", reach_km=20, driving_licence=True)  # 33 km ≤ 20 + 15
+    unrelated = applicant(5, "Stendal", desired_occupations=["71402"])
+    proposals = domain.proposals_for_position(
+        position(1), [near, related, far, licence, unrelated], POLICY, 10
+    )
+    by_applicant = {p.applicant.applicant_id: p for p in proposals}
+    assert set(by_applicant) == {near.applicant_id, related.applicant_id, licence.applicant_id}
+    assert [p.rank for p in proposals] == [1, 2, 3]
+    assert [p.score for p in proposals] == sorted((p.score for p in proposals), reverse=True)
+    best = by_applicant[near.applicant_id]
+    assert best.proposal_id == domain.proposal_id(position(1).position_id, near.applicant_id)
+    assert [r.criterion for r in best.reasons] == CRITERIA
+    assert [r.key for r in best.reasons] == [
+        "occupation.exact",
+        "distance.within_reach",
+        "school.met",
+        "start.within_window",
+        "wish.rank",
+    ]
+    assert sum(r.weight for r in best.reasons) == pytest.approx(100)
+    assert all(0 <= r.score <= 1 for r in best.reasons)
+    assert best.reasons[1].text == (
+        "Wohnort Tangermünde liegt 10 km vom Ausbildungsort Stendal entfernt (Reichweite 25 km)."
+    )
+    assert best.applicant.name == "Bewerber Nr. 1"
+    assert by_applicant[related.applicant_id].reasons[0].key == "occupation.related"
+    assert by_applicant[related.applicant_id].score < best.score
+    assert "mit Führerschein" in by_applicant[licence.applicant_id].reasons[1].text
+
+
+def test_the_shortlist_is_cut_to_the_limit_and_skips_placed_applicants() -> None:
+    placed = applicant(1, "Stendal", status="placed")
+    others = [applicant(n, "Tangermünde") for n in range(2, 6)]
+    proposals = domain.proposals_for_position(position(1), [placed, *others], POLICY, 2)
+    assert len(proposals) == 2
+    assert placed.applicant_id not in {p.applicant.applicant_id for p in proposals}
+    assert domain.proposals_for_position(position(1), others, POLICY, 0) == []
+    assert domain.proposals_for_position(position(1, status="filled"), others, POLICY, 5) == []
+
+
+def test_school_and_start_lower_the_score_and_are_explained() -> None:
+    demanding = position(1, school_certificate="abitur", start_date=date(2027, 6, 1))
+    [proposal] = domain.proposals_for_position(demanding, [applicant(1, "Stendal")], POLICY, 5)
+    reasons = {r.criterion: r for r in proposal.reasons}
+    assert reasons["school"].key == "school.below"
+    assert "liegt unter der Anforderung (Abitur)" in reasons["school"].text
+    assert reasons["start"].key == "start.outside_window"
+    assert 0 < reasons["start"].score < 1
+    assert proposal.score < 1
+
+
+def test_weights_come_from_the_policy() -> None:
+    policy = domain.Policy(5, ScoringWeights(distance=0.0, occupation=65.0))
+    [proposal] = domain.proposals_for_position(position(1), [applicant(1, "Arneburg")], policy, 5)
+    reasons = {r.criterion: r for r in proposal.reasons}
+    assert reasons["distance"].weight == 0
+    assert reasons["distance"].score == 0
+    assert reasons["occupation"].weight == 65
+    assert proposal.score == 1.0
+
+
+def test_an_applicant_is_proposed_the_open_positions_that_suit_them() -> None:
+    lena = applicant(1, "Osterburg", desired_occupations=["26212", "25212"], reach_km=30)
+    stendal = position(1)  # 21 km, second wish
+    seehausen = position(
+        2, "Seehausen", occupation=Occupation(code="26212", name="Elektroniker/in")
+    )
+    salzwedel = position(3, "Salzwedel")  # 41 km
+    office = position(4, occupation=Occupation(code="71402", name="Kaufmann/-frau"))
+    filled = position(5, status="filled")
+    proposals = domain.proposals_for_applicant(
+        lena, [stendal, seehausen, salzwedel, office, filled], POLICY, 10
+    )
+    assert [p.position.position_id for p in proposals] == [
+        seehausen.position_id,
+        stendal.position_id,
+    ]
+    assert proposals[1].reasons[4].text.endswith("steht auf Platz 2 von 2 Wunschberufen.")
+    assert domain.proposals_for_applicant(lena, [stendal], POLICY, 0) == []
+
+
+def test_ranking_breaks_ties_by_id() -> None:
+    twins = [applicant(n, "Stendal") for n in (2, 1)]
+    proposals = domain.proposals_for_position(position(1), twins, POLICY, 5)
+    assert proposals[0].score == proposals[1].score
+    assert proposals[0].proposal_id < proposals[1].proposal_id
+    again = domain.ranked(reversed(proposals))
+    assert [p.proposal_id for p in again] == [p.proposal_id for p in proposals]
+
+
+def test_the_shortlist_lists_every_proposal_with_its_status() -> None:
+    proposals = domain.proposals_for_position(
+        position(1),
+        [applicant(n, town) for n, town in enumerate(["Stendal", "Bismark"])],
+        POLICY,
+        5,
+    )
+    stored = [
+        domain.StoredProposal(proposals[1], "declined", "k2"),
+        domain.StoredProposal(proposals[0], "proposed", "k1"),
+    ]
+    candidates = domain.shortlist(stored, limit=10)
+    assert [(c.rank, c.proposal_id, c.status) for c in candidates] == [
+        (1, proposals[0].proposal_id, "proposed"),
+        (2, proposals[1].proposal_id, "declined"),
+    ]
+    assert candidates[0].reasons == proposals[0].reasons
+    assert len(domain.shortlist(stored, limit=1)) == 1
+
+
+# -- decisions -----------------------------------------------------------------------------
+
+
+def test_the_first_decision_holds() -> None:
+    claim = domain.DecisionClaim("prp_0123456789abcdef0123", "accept", "key-1", None)
+    assert domain.takes_decision(claim, "accept", "key-1") is True  # its own, redelivered
+    assert domain.takes_decision(claim, "accept", "key-2") is False  # the same again
+    with pytest.raises(Conflict) as caught:
+        domain.takes_decision(claim, "decline", "key-3")
+    assert "bereits angenommen" in caught.value.message
+    assert caught.value.details[0].field == "data.decision"

@@ -1,0 +1,1 @@
+"""Drawing: the brand, layouts as data, and the Pillow renderer."""

@@ -1,0 +1,365 @@
+"""Drawing a layout with Pillow: text fitted into its boxes, smooth shapes, deterministic PNG.
+
+Text is fitted in three steps, each tried only when the one before cannot make it fit:
+wrap it into lines at the largest size; shrink it, size by size, down to the box's minimum
+(legibility comes first); at the minimum, cut it after the last line that fits and end that
+line with "…". Long words break at their own hyphens and slashes first, and only at the
+minimum size between letters.
+
+Pillow's basic layout engine is used on purpose: it ships with every Pillow wheel (the
+complex one depends on a system library), so the same fields give the same bytes on every
+machine with the same Pillow.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import threading
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+
+from fontTools.ttLib import TTFont
+from PIL import Image, ImageDraw, ImageFont
+
+from diko_media.graphics.brand import FONT_FILES, Palette, Weight
+from diko_media.graphics.layout import Circle, Layout, Pin, Rect, Shape, TextBox
+
+ELLIPSIS = "…"
+SIZE_STEP = 2
+#: Glyphs that reach highest and lowest in German text: their ink defines a line's height,
+#: so that lines sit at the same distance whatever letters they hold.
+LINE_PROBE = "ÄÖÜÅÉ|gjpqyß()"
+#: Where a long word may break without a new hyphen: after its own hyphen or slash.
+WORD_BREAK = re.compile(r"(?<=[-/])(?=\w)")
+#: Shapes are drawn this many times larger and scaled down, for smooth edges; less when
+#: the enlarged mask would hold more pixels than `MAX_MASK_PIXELS` (covers are 3000 px).
+SUPERSAMPLE = 4
+MAX_MASK_PIXELS = 16_000_000
+
+Bounds = tuple[int, int, int, int]
+
+# FreeType faces are not safe to share between threads; rendering runs in worker threads.
+_RENDERING = threading.Lock()
+
+
+@cache
+def font(weight: Weight, size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(FONT_FILES[weight]), size, layout_engine=ImageFont.Layout.BASIC)
+
+
+@cache
+def coverage(weight: Weight) -> frozenset[int]:
+    """The code points the font of `weight` has glyphs for."""
+    return frozenset(TTFont(FONT_FILES[weight], lazy=True).getBestCmap())
+
+
+def printable(text: str, weight: Weight) -> str:
+    """`text` with only characters the font can draw: no empty boxes for emoji and the like.
+
+    A letter the font lacks is replaced by its decomposition where that helps (ǆ → dž),
+    and dropped otherwise; runs of white space become one space.
+    """
+    covered = coverage(weight)
+    kept = []
+    for char in unicodedata.normalize("NFC", text):
+        if char.isspace():
+            kept.append(" ")
+        elif ord(char) in covered:
+            kept.append(char)
+        else:
+            decomposed = unicodedata.normalize("NFKD", char)
+            kept.extend(c for c in decomposed if ord(c) in covered and not c.isspace())
+    return " ".join("".join(kept).split())
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """How a text fits its box: the size, the lines, and whether the end was cut off."""
+
+    size: int
+    lines: tuple[str, ...]
+    truncated: bool
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A text as drawn: `bounds` is the ink on the canvas (None when the text is empty)."""
+
+    name: str
+    text: str
+    size: int
+    lines: tuple[str, ...]
+    truncated: bool
+    bounds: Bounds | None
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered image: PNG bytes and where each text went."""
+
+    png: bytes
+    width: int
+    height: int
+    texts: tuple[Placed, ...]
+
+    def text(self, name: str) -> Placed:
+        for placed in self.texts:
+            if placed.name == name:
+                return placed
+        raise KeyError(name)
+
+
+def render(layout: Layout, values: Mapping[str, str]) -> Rendered:
+    """Draw `layout` with the texts filled from `values`; the same input gives the same bytes."""
+    missing = layout.fields - values.keys()
+    if missing:
+        raise ValueError(f"layout {layout.name!r} needs the fields {sorted(missing)}")
+    fields = dict(values)
+    with _RENDERING:
+        image = Image.new(
+            "RGB", (layout.width, layout.height), layout.palette.rgb(layout.background)
+        )
+        for shape in layout.shapes:
+            _draw_shape(image, shape, layout.palette)
+        draw = ImageDraw.Draw(image)
+        placed = tuple(_draw_text(draw, spec, fields, layout.palette) for spec in layout.texts)
+        return Rendered(_png(image), layout.width, layout.height, placed)
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=9)
+    return buffer.getvalue()
+
+
+# -- fitting ------------------------------------------------------------------------------
+
+
+def fit(spec: TextBox, text: str) -> Fitted:
+    """The largest size at which `text` fits the box, or the cut text at the minimum size."""
+    for size in _sizes(spec):
+        face = font(spec.weight, size)
+        lines = wrap(text, face, spec.box.width, hard=False)
+        if lines is not None and _fits(spec, face, lines):
+            return Fitted(size, tuple(lines), truncated=False)
+    return _cut(spec, text)
+
+
+def _sizes(spec: TextBox) -> list[int]:
+    sizes = list(range(spec.max_size, spec.min_size, -SIZE_STEP))
+    return [*sizes, spec.min_size]
+
+
+def _fits(spec: TextBox, face: ImageFont.FreeTypeFont, lines: list[str]) -> bool:
+    return len(lines) <= spec.max_lines and _block(spec, face, lines)[0] <= spec.box.height
+
+
+def _cut(spec: TextBox, text: str) -> Fitted:
+    """At the minimum size: keep the lines that fit, and end the last one with an ellipsis."""
+    face = font(spec.weight, spec.min_size)
+    lines = wrap(text, face, spec.box.width, hard=True) or [""]
+    keep = len(lines)
+    while keep > 0 and not _fits(spec, face, lines[:keep]):
+        keep -= 1
+    if keep == 0:
+        raise ValueError(f"text box {spec.name!r} cannot hold one line at {spec.min_size} px")
+    if keep == len(lines):
+        return Fitted(spec.min_size, tuple(lines), truncated=False)
+    kept = [*lines[: keep - 1], ellipsise(lines[keep - 1], face, spec.box.width)]
+    return Fitted(spec.min_size, tuple(kept), truncated=True)
+
+
+def ellipsise(line: str, face: ImageFont.FreeTypeFont, width: int) -> str:
+    """`line` shortened, by words and then by letters, until it fits with "…" at its end."""
+    words = line.split(" ")
+    while True:
+        candidate = " ".join(words).rstrip(" ,;:-–/") + ELLIPSIS
+        if ink_width(face, candidate) <= width or candidate == ELLIPSIS:
+            return candidate
+        if len(words) > 1:
+            words.pop()
+        else:
+            words[0] = words[0][:-1]
+
+
+def ink_width(face: ImageFont.FreeTypeFont, text: str) -> int:
+    """How much width `text` needs so that none of its ink leaves the box."""
+    left, _, right, _ = face.getbbox(text, anchor="ls")
+    return right - min(left, 0)
+
+
+def wrap(text: str, face: ImageFont.FreeTypeFont, width: int, *, hard: bool) -> list[str] | None:
+    """Greedy line breaking; None when a word cannot fit and breaking letters is not allowed."""
+
+    def fits(candidate: str) -> bool:
+        return ink_width(face, candidate) <= width
+
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        candidate = f"{current} {word}" if current else word
+        if fits(candidate):
+            current = candidate
+            continue
+        if current:
+            lines.append(current)
+        chunks = _split_word(word, fits, hard=hard)
+        if chunks is None:
+            return None
+        lines.extend(chunks[:-1])
+        current = chunks[-1]
+    if current or not lines:
+        lines.append(current)
+    return lines
+
+
+def _split_word(word: str, fits: Callable[[str], bool], *, hard: bool) -> list[str] | None:
+    """A word as line-sized chunks: at its hyphens and slashes, then (if `hard`) anywhere."""
+    chunks: list[str] = []
+    current = ""
+    for part in WORD_BREAK.split(word):
+        if fits(current + part):
+            current += part
+            continue
+        if current:
+            chunks.append(current)
+            current = ""
+        if fits(part):
+            current = part
+        elif hard:
+            *full, current = _split_letters(part, fits)
+            chunks.extend(full)
+        else:
+            return None
+    chunks.append(current)
+    return chunks
+
+
+def _split_letters(part: str, fits: Callable[[str], bool]) -> list[str]:
+    chunks: list[str] = []
+    current = ""
+    for char in part:
+        if current and not fits(current + char + "-"):
+            chunks.append(current + "-")
+            current = ""
+        current += char
+    chunks.append(current)
+    return chunks
+
+
+def _block(spec: TextBox, face: ImageFont.FreeTypeFont, lines: list[str]) -> tuple[int, int, int]:
+    """Height of the lines' ink block, the first baseline's offset in it, and the line pitch."""
+    pitch = round(face.size * spec.line_spacing)
+    _, probe_top, _, probe_bottom = face.getbbox(LINE_PROBE, anchor="ls")
+    boxes = [face.getbbox(line, anchor="ls") for line in lines if line]
+    top = min([probe_top, *(b[1] for b in boxes)])
+    bottom = max([probe_bottom, *(b[3] for b in boxes)])
+    return (len(lines) - 1) * pitch + bottom - top, -top, pitch
+
+
+# -- drawing ------------------------------------------------------------------------------
+
+
+def _draw_text(
+    draw: ImageDraw.ImageDraw, spec: TextBox, fields: Mapping[str, str], palette: Palette
+) -> Placed:
+    text = printable(spec.text(dict(fields)), spec.weight)
+    fitted = fit(spec, text)
+    face = font(spec.weight, fitted.size)
+    height, first_baseline, pitch = _block(spec, face, list(fitted.lines))
+    box = spec.box
+    top = {
+        "top": box.y,
+        "middle": box.y + (box.height - height) // 2,
+        "bottom": box.bottom - height,
+    }[spec.valign]
+    colour = palette.rgb(spec.colour)
+    bounds: list[Bounds] = []
+    for index, line in enumerate(fitted.lines):
+        if not line:
+            continue
+        origin = (_line_x(spec, face, line), top + first_baseline + index * pitch)
+        draw.text(origin, line, font=face, fill=colour, anchor="ls")
+        bounds.append(_as_ints(draw.textbbox(origin, line, font=face, anchor="ls")))
+    return Placed(spec.name, text, fitted.size, fitted.lines, fitted.truncated, _union(bounds))
+
+
+def _line_x(spec: TextBox, face: ImageFont.FreeTypeFont, line: str) -> int:
+    left, _, right, _ = face.getbbox(line, anchor="ls")
+    if spec.align == "center":
+        return spec.box.x + (spec.box.width - (right - left)) // 2 - left
+    return spec.box.x - min(left, 0)
+
+
+def _as_ints(bounds: tuple[float, float, float, float]) -> Bounds:
+    left, top, right, bottom = bounds
+    return int(left), int(top), int(right), int(bottom)
+
+
+def _union(bounds: list[Bounds]) -> Bounds | None:
+    if not bounds:
+        return None
+    return (
+        min(b[0] for b in bounds),
+        min(b[1] for b in bounds),
+        max(b[2] for b in bounds),
+        max(b[3] for b in bounds),
+    )
+
+
+def _draw_shape(image: Image.Image, shape: Shape, palette: Palette) -> None:
+    """Draw a shape with smooth edges: a mask drawn larger, scaled down, filled with colour."""
+    left, top, right, bottom = _shape_bounds(shape)
+    width, height = right - left, bottom - top
+    scale = _supersample(shape, width * height)
+    mask = Image.new("L", (width * scale, height * scale), 0)
+    _trace(ImageDraw.Draw(mask), shape, left, top, scale)
+    if scale > 1:
+        mask = mask.resize((width, height), Image.Resampling.BOX)
+    image.paste(palette.rgb(shape.colour), (left, top, right, bottom), mask)
+    if isinstance(shape, Pin):
+        _draw_shape(image, _pin_hole(shape), palette)
+
+
+def _supersample(shape: Shape, pixels: int) -> int:
+    if isinstance(shape, Rect) and shape.radius == 0:
+        return 1  # straight edges on whole pixels need no smoothing
+    return max(1, min(SUPERSAMPLE, math.isqrt(MAX_MASK_PIXELS // max(pixels, 1))))
+
+
+def _shape_bounds(shape: Shape) -> Bounds:
+    if isinstance(shape, Rect):
+        return shape.box.x, shape.box.y, shape.box.right, shape.box.bottom
+    if isinstance(shape, Circle):
+        r = shape.radius
+        return shape.cx - r, shape.cy - r, shape.cx + r, shape.cy + r
+    return shape.x, shape.y, shape.x + shape.size, shape.y + round(shape.size * 1.3)
+
+
+def _trace(pen: ImageDraw.ImageDraw, shape: Shape, left: int, top: int, scale: int) -> None:
+    """Draw `shape` white on its mask, in mask coordinates (shifted and scaled)."""
+
+    def at(x: float, y: float) -> tuple[float, float]:
+        return (x - left) * scale, (y - top) * scale
+
+    if isinstance(shape, Rect):
+        box = shape.box
+        corners = [*at(box.x, box.y), *at(box.right, box.bottom)]
+        pen.rounded_rectangle(corners, radius=shape.radius * scale, fill=255)
+    elif isinstance(shape, Circle):
+        r = shape.radius
+        pen.ellipse([*at(shape.cx - r, shape.cy - r), *at(shape.cx + r, shape.cy + r)], fill=255)
+    else:
+        s, x, y = shape.size, shape.x, shape.y
+        pen.ellipse([*at(x, y), *at(x + s, y + s)], fill=255)
+        tip = at(x + 0.5 * s, y + 1.3 * s)
+        pen.polygon([at(x + 0.11 * s, y + 0.81 * s), at(x + 0.89 * s, y + 0.81 * s), tip], fill=255)
+
+
+def _pin_hole(pin: Pin) -> Circle:
+    radius = max(round(pin.size * 0.19), 1)
+    return Circle(pin.x + pin.size // 2, pin.y + pin.size // 2, radius, pin.hole)

@@ -1,0 +1,1 @@
+"""diko's media service: Instagram posts from layouts and the podcast feed."""

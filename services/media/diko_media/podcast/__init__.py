@@ -1,0 +1,1 @@
+"""The podcast „DIKO trifft…“: its RSS feed and its cover art."""

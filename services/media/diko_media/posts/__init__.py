@@ -1,0 +1,1 @@
+"""Instagram posts: their layouts and their German captions."""

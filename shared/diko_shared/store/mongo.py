@@ -40,10 +40,15 @@ def connect(url: str, app_name: str) -> AsyncMongoClient:
 
 
 async def create_indexes(db: AsyncDatabase, indexes: Indexes) -> None:
-    """Create the indexes a service declares (idempotent; `_id` is always indexed)."""
+    """Create the indexes a service declares (idempotent; `_id` is always indexed).
+
+    One index per command: FerretDB 1.24 panics and drops the connection on a
+    `createIndexes` that lists two or more indexes which all exist already, so a service
+    with two indexes on one collection could not restart.
+    """
     for collection, models in indexes.items():
-        if models:
-            await db[collection].create_indexes(list(models))
+        for model in models:
+            await db[collection].create_indexes([model])
 
 
 async def ping(db: AsyncDatabase) -> None:

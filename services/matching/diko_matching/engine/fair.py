@@ -209,10 +209,10 @@ def _build(instance: FairInstance) -> _Model:
     for (c, _), ks in by_comp_slot.items():
         rows.append((np.array(ks), np.ones(len(ks)), -np.inf, float(instance.companies[c].tables)))
     weight = np.array([weights[(a, c)] for a, c, _ in var])
-    need = {
-        a: min(instance.min_interviews, len({c for (x, c) in by_wish if x == a}))
-        for a in instance.applicants
-    }
+    reachable: dict[str, int] = dict.fromkeys(instance.applicants, 0)
+    for a, _ in by_wish:
+        reachable[a] += 1
+    need = {a: min(instance.min_interviews, reachable[a]) for a in instance.applicants}
     return _Model(var, weight, rows, app_vars, need)
 
 
@@ -237,15 +237,17 @@ def plan_fair(instance: FairInstance | Any, time_limit: float = 60.0) -> FairPla
     z_col = n + n_short
 
     rows = list(model.rows)
+    totals: dict[str, float] = {}
+    for (a, _), w in wish_weights(inst).items():
+        totals[a] = totals.get(a, 0.0) + w
     for a in apps:
         ks = model.app_vars[a]
         # shortfall_a + sum x_a >= need_a
         cols = np.array([*ks, col_short[a]])
         rows.append((cols, np.ones(len(cols)), float(model.need[a]), np.inf))
         # z * total_weight_a - sum w x_a <= 0
-        total = sum(w for (x, _), w in wish_weights(inst).items() if x == a)
         cols = np.array([*ks, z_col])
-        vals = np.concatenate((-model.weight[ks], [total]))
+        vals = np.concatenate((-model.weight[ks], [totals[a]]))
         rows.append((cols, vals, -np.inf, 0.0))
 
     integrality = np.zeros(n_cols)
@@ -282,8 +284,9 @@ def plan_fair(instance: FairInstance | Any, time_limit: float = 60.0) -> FairPla
             )
             return
         x_best = res.x
-        gap = float(getattr(res, "mip_gap", 0.0) or 0.0)
-        bound = float(getattr(res, "mip_dual_bound", res.fun))
+        gap = float(getattr(res, "mip_gap", None) or 0.0)
+        dual = getattr(res, "mip_dual_bound", None)
+        bound = float(res.fun if dual is None else dual)
         stages.append(
             Stage(
                 name,
@@ -351,5 +354,5 @@ def _summary(
         "worst_share": round(min(shares), 6) if shares else None,
         "below_minimum": len(below),
         "shortfall": sum(max(0, model.need[a] - len(got[a])) for a in inst.applicants),
-        "proven_optimal": bool(stages) and all(s.status == "optimal" for s in stages),
+        "proven_optimal": all(s.status == "optimal" for s in stages),
     }

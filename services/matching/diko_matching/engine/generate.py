@@ -90,10 +90,23 @@ _SURNAMES = (
 _FORMS = ("GmbH", "GmbH & Co. KG", "e. K.", "KG", "OHG", "")
 
 
-def _company_name(rng: np.random.Generator, occupation: str, town: str) -> str:
+_TRADE = {
+    "111": "Agrar", "112": "Tierhaltung", "117": "Forstbetrieb", "121": "Landschaftsbau",
+    "223": "Tischlerei", "242": "Zerspanungstechnik", "244": "Metallbau", "251": "Maschinenbau",
+    "252": "Kfz-Service", "261": "Anlagentechnik", "262": "Elektro", "272": "Konstruktion",
+    "292": "Bäckerei", "293": "Gasthof", "321": "Bau", "332": "Malerbetrieb", "333": "Holzbau",
+    "342": "Haustechnik", "434": "IT-Service", "513": "Logistik", "516": "Spedition",
+    "521": "Transporte", "531": "Sicherheitsdienst", "612": "Großhandel", "621": "Markt",
+    "623": "Landbäckerei", "632": "Hotel", "633": "Restaurant", "713": "Werke", "714": "Büro",
+    "721": "Finanzdienste", "723": "Steuerberatung", "732": "Verwaltung", "811": "Praxis",
+    "813": "Pflegedienst", "823": "Friseursalon",
+}  # fmt: skip
+
+
+def _company_name(rng: np.random.Generator, code: str, town: str) -> str:
     surname = _SURNAMES[rng.integers(len(_SURNAMES))]
     form = _FORMS[rng.integers(len(_FORMS))]
-    trade = occupation.split("/")[0].split(" ")[0]
+    trade = _TRADE.get(code[:3], "Betrieb")
     return " ".join(x for x in (surname, trade, form) if x) + f" ({town})"
 
 
@@ -147,7 +160,7 @@ def generate_profiles(
         if rng.random() < 0.3:  # some firms ask for less than is usual
             school = SCHOOLS[max(0, SCHOOLS.index(school) - 1)]
         positions[f"p{j:0{width}d}"] = {
-            "company": _company_name(rng, cat.label(code), names[towns[j]]),
+            "company": _company_name(rng, code, names[towns[j]]),
             "town": names[towns[j]],
             "occupation": code,
             "places": int(rng.choice([1, 2, 3, 4], p=[0.7, 0.2, 0.07, 0.03])),
@@ -250,7 +263,7 @@ def generate_fair(
         )
         code = codes[rng.integers(len(codes))]
         companies[f"c{j:0{width}d}"] = {
-            "name": _company_name(rng, cat.label(code), towns[rng.integers(len(towns))]),
+            "name": _company_name(rng, code, towns[rng.integers(len(towns))]),
             "tables": tables,
             "slots": None if leave == n_slots else list(range(leave)),
         }

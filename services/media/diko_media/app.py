@@ -1,0 +1,39 @@
+"""Composition root of the media service: every subscription and every route, in one place."""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+from diko_media import store
+from diko_media.handlers import Handlers
+from diko_media.links import COVER_PATH, FEED_PATH, POST_IMAGE_PATH, Links
+from diko_media.settings import MediaSettings
+from diko_media.web import Pages, channel
+from diko_shared.service.app import Service
+
+SERVICE = "media"
+DESCRIPTION = (
+    'Instagram posts rendered from layouts ("Azubi gesucht" for every opened position), '
+    'and the podcast "DIKO trifft…" with its RSS feed.'
+)
+
+
+def build(settings: MediaSettings | None = None) -> Service:
+    settings = settings or MediaSettings()
+    links = Links(settings.base_url)
+    service = Service(SERVICE, settings, description=DESCRIPTION, indexes=store.INDEXES)
+
+    handlers = Handlers(links)
+    service.on_event("position.opened", handlers.draft_azubi_post)
+    service.on_request("post.get", handlers.get_post)
+    service.on_request("episode.create", handlers.create_episode)
+    service.on_request("episode.publish", handlers.publish_episode)
+    service.on_request("episode.get", handlers.get_episode)
+
+    pages = Pages(service.db, channel(settings, links.feed, links.cover))
+    service.add_routes(
+        Route(POST_IMAGE_PATH, pages.post_image, methods=["GET"]),
+        Route(FEED_PATH, pages.feed, methods=["GET"]),
+        Route(COVER_PATH, pages.cover, methods=["GET"]),
+    )
+    return service

@@ -63,7 +63,8 @@ class Numbered:
 
     Validation has to look every id up anyway; keeping the numbers spares the
     compile step a second pass over a million entries. A list with tie
-    groups is None here and compiled from its strings.
+    groups is None here and compiled from its strings. The numbers describe
+    the lists as validated: treat an Instance as immutable.
     """
 
     app_ids: list[str]

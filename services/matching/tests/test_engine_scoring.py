@@ -258,3 +258,13 @@ def test_nationwide_arrays_add_up():
     assert int(arrays.capacity.min()) >= 1
     assert len(arrays.wish_code) == arrays.wish_indptr[-1]
     assert np.all(np.diff(arrays.wish_indptr) >= 1)
+
+
+def test_bad_wish_codes_and_duplicate_wishes_are_rejected():
+    data = _profiles().model_dump(mode="json")
+    data["applicants"]["a1"]["occupations"] = ["25212", "2521x"]
+    with pytest.raises(InstanceError, match=r"applicants\.a1\.occupations\.1"):
+        ProfileInstance.parse(data)
+    data["applicants"]["a1"]["occupations"] = ["25212", "25212"]
+    with pytest.raises(InstanceError, match="duplicate entry"):
+        ProfileInstance.parse(data)

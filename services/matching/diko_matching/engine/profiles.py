@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from diko_matching.engine.instance import InstanceError
 from diko_matching.engine.scoring import NO_END, SCHOOL_LEVELS, ScoringWeights, effective_reach
 from diko_shared.geo import UnknownPlaceError, load_gazetteer
 
-KldbCode = str
+KldbCode = Annotated[str, StringConstraints(pattern=r"^\d{5}$")]
+"""A 5-digit KldB 2010 code (Berufsgattung)."""
 School = Literal["ohne", "hauptschule", "realschule", "abitur"]
-_CODE = Field(pattern=r"^\d{5}$")
 
 
 class ApplicantProfile(BaseModel):
@@ -46,7 +46,7 @@ class PositionProfile(BaseModel):
 
     company: str = ""
     town: str = Field(min_length=1, description="place name from the gazetteer")
-    occupation: KldbCode = Field(pattern=r"^\d{5}$")
+    occupation: KldbCode
     places: int = Field(1, ge=0)
     school: School = "hauptschule"
     start: dt.date
@@ -74,11 +74,6 @@ class ProfileInstance(BaseModel):
             where = ".".join(str(x) for x in err["loc"])
             raise InstanceError(f"{where}: {err['msg']}") from None
         for a, prof in inst.applicants.items():
-            for code in prof.occupations:
-                if not (len(code) == 5 and code.isdigit()):
-                    raise InstanceError(
-                        f"applicants.{a}.occupations: {code!r} is no 5-digit KldB code"
-                    )
             if len(set(prof.occupations)) != len(prof.occupations):
                 raise InstanceError(f"applicants.{a}.occupations: duplicate entry")
         return inst

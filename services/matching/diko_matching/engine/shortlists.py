@@ -17,20 +17,11 @@ from diko_matching.engine.candidates import preference_csr, score_pairs
 from diko_matching.engine.instance import Instance, InstanceError
 from diko_matching.engine.profiles import ProfileArrays, ProfileInstance, to_arrays
 from diko_matching.engine.scoring import PairFacts, Score, effective_reach, explain
-from diko_shared.geo import haversine_km
-from diko_shared.occupations import load_occupations
+from diko_shared.geo import UnknownPlaceError, haversine_km, load_gazetteer
+from diko_shared.occupations import load_occupations, shared_prefix_length
 
 TIE_DECIMALS = 2
 """Scores equal to this many decimals are ties, broken by the run's lottery."""
-
-
-def _shared(a: str, b: str) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=True):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def _as_profiles(inst: ProfileInstance | Any) -> ProfileInstance:
@@ -43,12 +34,13 @@ def explain_pair(inst: ProfileInstance, applicant_id: str, position_id: str) -> 
         raise InstanceError(f"unknown applicant {applicant_id!r}")
     if position_id not in inst.positions:
         raise InstanceError(f"unknown position {position_id!r}")
-    from diko_shared.geo import load_gazetteer
-
     gaz = load_gazetteer()
     app = inst.applicants[applicant_id]
     pos = inst.positions[position_id]
-    home, town = gaz.lookup(app.home), gaz.lookup(pos.town)
+    try:
+        home, town = gaz.lookup(app.home), gaz.lookup(pos.town)
+    except UnknownPlaceError as exc:
+        raise InstanceError(str(exc)) from None
     catalogue = load_occupations()
     dist = haversine_km(home.latitude, home.longitude, town.latitude, town.longitude)
     base = PairFacts(
@@ -63,7 +55,7 @@ def explain_pair(inst: ProfileInstance, applicant_id: str, position_id: str) -> 
         wish_label=catalogue.label(app.occupations[0]),
         wish_rank=0,
         n_wishes=len(app.occupations),
-        shared_prefix=_shared(app.occupations[0], pos.occupation),
+        shared_prefix=shared_prefix_length(app.occupations[0], pos.occupation),
         school_held=app.school,
         school_required=pos.school,
         start=pos.start,
@@ -77,7 +69,7 @@ def explain_pair(inst: ProfileInstance, applicant_id: str, position_id: str) -> 
             wish_code=code,
             wish_label=catalogue.label(code),
             wish_rank=rank,
-            shared_prefix=_shared(code, pos.occupation),
+            shared_prefix=shared_prefix_length(code, pos.occupation),
         )
         scored.append((explain(applicant_id, position_id, facts, inst.weights), facts))
     acceptable = [score for score, _ in scored if score.acceptable]

@@ -1,0 +1,750 @@
+"""docker-compose.yml, .env.example and deploy/{rabbitmq,mongo}/, checked without an engine.
+
+The compose file is validated against the Compose Specification's JSON schema (vendored
+beside this file, see README.md), both as written and with `.env.example` interpolated
+the way compose interpolates it. Then what the schema cannot know: every diko service
+is built from deploy/Dockerfile for itself, has a healthcheck that means something,
+a restart policy and waits for a healthy broker and database; no password or secret is
+written down or has a default; each service reaches MongoDB as its own user; ports are
+published on loopback only and match the services' settings; every `DIKO_*` setting a
+service requires is given, every one given exists, and the values validate.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib
+import importlib.util
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import jsonschema
+import pytest
+import yaml
+from pydantic import AliasChoices, SecretStr
+from pydantic.fields import FieldInfo
+
+from diko_shared.settings import ServiceSettings
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+COMPOSE = REPO / "docker-compose.yml"
+ENV_EXAMPLE = REPO / ".env.example"
+SCHEMA = HERE / "compose-spec.json"
+SCHEMA_SHA256 = "d549057ebc2925f39f62799eab0db7b9e2c18b35b6c00595199116da3ed10e64"
+MONGO_INIT = REPO / "deploy" / "mongo" / "10-diko-users.js"
+RABBITMQ_CONF = REPO / "deploy" / "rabbitmq" / "rabbitmq.conf"
+RABBITMQ_PLUGINS = REPO / "deploy" / "rabbitmq" / "enabled_plugins"
+
+INFRASTRUCTURE = ("rabbitmq", "mongo", "mailpit")
+#: Names of variables and settings that hold a secret.
+SECRET_NAME = re.compile(r"PASSWORD|PASSWD|_PASS$|SECRET|TOKEN|PRIVATE_KEY|API_KEY")
+#: Credentials for an outside server that may need none: they must be in .env, but may
+#: be empty (`${NAME?…}`). Every other secret is required and non-empty (`${NAME:?…}`).
+OPTIONAL_CREDENTIALS = {"DIKO_SMTP_USER", "DIKO_SMTP_PASSWORD"}
+#: What the operator replaces in .env (see its header).
+PLACEHOLDER = "change-me-"
+
+
+# -- compose's variable interpolation ---------------------------------------------------
+# As the Compose Specification defines it: $$ is a literal $; ${NAME}, $NAME; defaults
+# ${NAME:-x} (unset or empty) and ${NAME-x} (unset); required ${NAME:?msg} (error when
+# unset or empty) and ${NAME?msg} (error when unset); ${NAME:+x} and ${NAME+x}.
+
+_TOKEN = re.compile(r"\$(?:(?P<escaped>\$)|\{(?P<braced>[^}]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
+_BRACED = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>.*))?", re.S)
+
+
+@dataclass(frozen=True)
+class Reference:
+    name: str
+    op: str  # "", "-", ":-", "?", ":?", "+", ":+"
+    arg: str
+    text: str  # as written, e.g. "${NAME:?message}"
+
+
+class MissingVariable(Exception):
+    def __init__(self, reference: Reference) -> None:
+        super().__init__(f"{reference.name}: {reference.arg}")
+        self.reference = reference
+
+
+def references(text: str) -> list[Reference]:
+    found = []
+    for match in _TOKEN.finditer(text):
+        if match["escaped"]:
+            continue
+        if match["bare"]:
+            found.append(Reference(match["bare"], "", "", match[0]))
+            continue
+        braced = _BRACED.fullmatch(match["braced"])
+        if braced is None:
+            raise ValueError(f"invalid interpolation {match[0]!r} in {text!r}")
+        found.append(Reference(braced["name"], braced["op"] or "", braced["arg"] or "", match[0]))
+    return found
+
+
+def interpolate(text: str, env: Mapping[str, str]) -> str:
+    def substitute(match: re.Match[str]) -> str:
+        if match["escaped"]:
+            return "$"
+        (ref,) = references(match[0])
+        value = env.get(ref.name)
+        unset, empty = value is None, not value
+        if ref.op in ("?", ":?") and (unset or (ref.op == ":?" and empty)):
+            raise MissingVariable(ref)
+        if ref.op in ("-", ":-") and (unset or (ref.op == ":-" and empty)):
+            return ref.arg
+        if ref.op in ("+", ":+"):
+            return ref.arg if not (unset or (ref.op == ":+" and empty)) else ""
+        return value or ""
+
+    return _TOKEN.sub(substitute, text)
+
+
+def strings(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """Every string in a loaded YAML document, with its path."""
+    if isinstance(node, str):
+        yield path, node
+    elif isinstance(node, Mapping):
+        for key, value in node.items():
+            yield from strings(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from strings(value, (*path, index))
+
+
+def resolve(node: Any, env: Mapping[str, str]) -> Any:
+    if isinstance(node, str):
+        return interpolate(node, env)
+    if isinstance(node, Mapping):
+        return {key: resolve(value, env) for key, value in node.items()}
+    if isinstance(node, list):
+        return [resolve(value, env) for value in node]
+    return node
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """A compose .env file: NAME=value lines, # comments, optional quotes."""
+    env = {}
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.removeprefix("export ").partition("=")
+        assert sep, f"{path}:{number}: not NAME=value: {raw!r}"
+        assert re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name), f"{path}:{number}: {raw!r}"
+        value = value.strip()
+        if value[:1] in ("'", '"'):
+            assert len(value) > 1, f"{path}:{number}: unclosed quote"
+            assert value.endswith(value[0]), f"{path}:{number}: unclosed quote"
+            value = value[1:-1]
+        else:
+            value = re.split(r"\s+#", value, maxsplit=1)[0].rstrip()
+        assert name not in env, f"{path}:{number}: {name} is set twice"
+        env[name] = value
+    return env
+
+
+# -- fixtures ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    document = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    assert isinstance(document, dict)
+    return document
+
+
+@pytest.fixture(scope="module")
+def env_example() -> dict[str, str]:
+    return read_env_file(ENV_EXAMPLE)
+
+
+@pytest.fixture(scope="module")
+def operator_env(env_example: dict[str, str]) -> dict[str, str]:
+    """.env as the operator makes it: every change-me-… placeholder replaced by a secret."""
+    return {
+        name: secrets.token_hex(32) if value.startswith(PLACEHOLDER) else value
+        for name, value in env_example.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def resolved(compose: dict[str, Any], operator_env: dict[str, str]) -> dict[str, Any]:
+    return resolve(compose, operator_env)
+
+
+@pytest.fixture(scope="module")
+def validator() -> jsonschema.protocols.Validator:
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def schema_errors(validator: jsonschema.protocols.Validator, document: Any) -> list[str]:
+    return [
+        f"{'/'.join(map(str, error.absolute_path)) or '<root>'}: {error.message}"
+        for error in sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
+    ]
+
+
+def environment(service: dict[str, Any]) -> dict[str, str]:
+    """A service's `environment`, in either of its two forms, as a mapping."""
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        return dict(item.partition("=")[::2] for item in env)
+    return {key: "" if value is None else str(value) for key, value in env.items()}
+
+
+def single_reference(value: str | None) -> Reference | None:
+    """The reference if `value` is exactly one `${…}` and nothing else."""
+    refs = references(value or "")
+    return refs[0] if len(refs) == 1 and refs[0].text == value else None
+
+
+@dataclass(frozen=True)
+class Url:
+    """A URL whose parts may be `${…}` references (urlsplit alone cannot parse those)."""
+
+    scheme: str
+    username: str | None
+    password: str | None
+    hostname: str | None
+    port: int | None
+    path: str
+
+
+def split_url(value: str) -> Url:
+    originals = {}
+    for index, ref in enumerate(references(value)):
+        token = f"ref{index}token"
+        originals[token] = ref.text
+        value = value.replace(ref.text, token, 1)
+
+    def restore(part: str | None) -> str | None:
+        if part is None:
+            return None
+        for token, text in originals.items():
+            part = part.replace(token, text)
+        return part
+
+    parts = urlsplit(value)
+    return Url(
+        parts.scheme,
+        restore(parts.username),
+        restore(unquote(parts.password) if parts.password is not None else None),
+        restore(parts.hostname),
+        parts.port,
+        restore(parts.path) or "",
+    )
+
+
+# -- the schema -------------------------------------------------------------------------
+
+
+def test_vendored_schema_is_unchanged() -> None:
+    digest = hashlib.sha256(SCHEMA.read_bytes()).hexdigest()
+    assert digest == SCHEMA_SHA256, "compose-spec.json changed: see tests/deploy/README.md"
+
+
+def test_compose_file_follows_the_compose_specification(compose, validator) -> None:
+    assert "version" not in compose, "the Compose Specification has no `version:` key"
+    assert schema_errors(validator, compose) == []
+
+
+def test_interpolated_with_env_example_it_still_follows_the_specification(
+    resolved, validator
+) -> None:
+    assert schema_errors(validator, resolved) == []
+
+
+def test_the_schema_check_catches_mistakes(compose, validator) -> None:
+    """The schema is strict where it matters: a typo is an error, not ignored."""
+    broken = json.loads(json.dumps(compose))
+    broken["services"]["mongo"]["restart_policy"] = "always"
+    broken["services"]["rabbitmq"]["healthcheck"]["intervall"] = "15s"
+    broken["services"]["mongo"]["depends_on"] = {"rabbitmq": {"condition": "service_up"}}
+    errors = schema_errors(validator, broken)
+    assert any("restart_policy" in e for e in errors), errors
+    assert any(e.startswith("services/rabbitmq/healthcheck") for e in errors), errors
+    assert any(e.startswith("services/mongo/depends_on") for e in errors), errors
+
+
+#: A Go duration, as compose parses them (the schema only says "string").
+GO_DURATION = re.compile(r"(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+")
+DURATION_KEYS = {"interval", "timeout", "start_period", "start_interval", "stop_grace_period"}
+
+
+def test_durations_are_go_durations(compose) -> None:
+    for path, text in strings(compose):
+        if path and path[-1] in DURATION_KEYS:
+            where = "/".join(map(str, path))
+            assert GO_DURATION.fullmatch(text), f"{where}: {text!r} is not a duration like 15s"
+
+
+# -- services and their shape -----------------------------------------------------------
+
+
+def test_every_service_package_has_a_compose_service_and_no_other(compose, services) -> None:
+    defined = set(compose["services"]) - set(INFRASTRUCTURE)
+    assert defined == set(services), (
+        f"compose services {sorted(defined)} differ from the packages {services} in services/"
+    )
+    assert set(INFRASTRUCTURE) <= set(compose["services"])
+
+
+def test_service_is_built_from_the_dockerfile_for_itself(compose, service) -> None:
+    spec = compose["services"][service]
+    assert "image" not in spec, "a diko service is built, not pulled"
+    assert spec["build"] == {
+        "context": ".",
+        "dockerfile": "deploy/Dockerfile",
+        "args": {"SERVICE": service},
+    }
+
+
+def test_service_waits_for_a_healthy_broker_and_database(compose, service) -> None:
+    spec = compose["services"][service]
+    assert spec.get("restart") == "unless-stopped"
+    depends = spec.get("depends_on")
+    assert isinstance(depends, dict), "depends_on needs the long form to carry a condition"
+    for dependency in ("rabbitmq", "mongo"):
+        assert depends.get(dependency, {}).get("condition") == "service_healthy", dependency
+
+
+def test_service_healthcheck_asks_its_own_healthz(compose, service, ports) -> None:
+    spec = compose["services"][service]
+    check = spec.get("healthcheck") or {}
+    assert not check.get("disable"), "healthcheck disabled"
+    test = check.get("test")
+    assert isinstance(test, list), "exec form: no shell needed, nothing to quote"
+    assert test[:3] == ["CMD", "python", "-c"], test
+    code = test[3]
+    ast.parse(code)  # the probe is valid Python
+    assert "'http://127.0.0.1:'" in code, code
+    assert "'/healthz'" in code, code
+    assert "DIKO_HTTP_PORT" in code, "the probe must ask the port the service listens on"
+    assert environment(spec)["DIKO_HTTP_PORT"] == str(ports[service])
+    for key in ("interval", "timeout", "retries", "start_period"):
+        assert key in check, f"healthcheck.{key}"
+
+
+def test_service_publishes_its_port_on_loopback(compose, service, ports) -> None:
+    spec = compose["services"][service]
+    port = ports[service]
+    assert spec.get("ports") == [f"127.0.0.1:{port}:{port}"]
+    env = environment(spec)
+    assert env["DIKO_HTTP_PORT"] == str(port)
+    assert env["DIKO_HTTP_HOST"] == "0.0.0.0", "inside the container, listen on every address"
+
+
+def test_service_gets_only_its_own_settings(compose, service) -> None:
+    """No env_file: .env holds the MongoDB root password and every service's password."""
+    spec = compose["services"][service]
+    assert "env_file" not in spec, (
+        "env_file would hand the service every secret in .env; list its settings instead"
+    )
+
+
+def published_ports(spec: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(host address, entry) of each published port, short or long syntax."""
+    for entry in spec.get("ports") or []:
+        if isinstance(entry, dict):
+            if "published" in entry:
+                yield entry.get("host_ip", ""), str(entry)
+        else:
+            parts = str(entry).rsplit(":", 2)
+            yield (parts[0] if len(parts) == 3 else ""), str(entry)
+
+
+def test_every_published_port_is_bound_to_loopback(compose) -> None:
+    for name, spec in compose["services"].items():
+        for host, entry in published_ports(spec):
+            assert host == "127.0.0.1", f"{name}: {entry} is published on every address"
+
+
+def test_every_container_has_a_healthcheck_and_restart_policy(compose) -> None:
+    for name, spec in compose["services"].items():
+        check = spec.get("healthcheck") or {}
+        assert check.get("test"), f"{name} has no healthcheck"
+        assert not check.get("disable"), f"{name}: healthcheck disabled"
+        assert spec.get("restart") == "unless-stopped", f"{name}: restart policy"
+
+
+def test_infrastructure_images_are_official_and_pinned(compose) -> None:
+    images = {name: compose["services"][name]["image"] for name in INFRASTRUCTURE}
+    assert re.fullmatch(r"rabbitmq:(3\.13|4\.\d+)(\.\d+)?-management", images["rabbitmq"])
+    assert re.fullmatch(r"mongo:[78](\.\d+){0,2}", images["mongo"])
+    assert images["mailpit"] == "axllent/mailpit:v1.33.1"
+
+
+def test_infrastructure_healthchecks(compose) -> None:
+    services = compose["services"]
+    assert services["rabbitmq"]["healthcheck"]["test"] == [
+        "CMD",
+        "rabbitmq-diagnostics",
+        "-q",
+        "ping",
+    ]
+    assert services["mongo"]["healthcheck"]["test"] == [
+        "CMD",
+        "mongosh",
+        "--quiet",
+        "--eval",
+        "db.adminCommand('ping')",
+    ]
+    assert services["mailpit"]["healthcheck"]["test"] == ["CMD", "/mailpit", "readyz"]
+
+
+def test_mailpit_is_marked_and_kept_out_of_production(compose) -> None:
+    """The SMTP catch-all runs only under its profile, and no service needs it to start."""
+    assert compose["services"]["mailpit"].get("profiles") == ["mailpit"]
+    text = COMPOSE.read_text(encoding="utf-8")
+    assert "DEVELOPMENT AND STAGING ONLY" in text
+    for name, spec in compose["services"].items():
+        assert "mailpit" not in (spec.get("depends_on") or {}), f"{name} depends on mailpit"
+
+
+def mounts(spec: dict[str, Any]) -> dict[str, str]:
+    """target -> source of a service's volumes (short syntax)."""
+    found = {}
+    for entry in spec.get("volumes") or []:
+        source, target = str(entry).split(":")[:2]
+        found[target] = source
+    return found
+
+
+def test_broker_and_database_keep_their_data_in_named_volumes(compose) -> None:
+    declared = set(compose.get("volumes") or {})
+    for name, path in (("rabbitmq", "/var/lib/rabbitmq"), ("mongo", "/data/db")):
+        source = mounts(compose["services"][name]).get(path)
+        assert source in declared, f"{name}: {path} must be a named volume, not {source!r}"
+    assert compose["services"]["rabbitmq"].get("hostname"), (
+        "RabbitMQ keeps its data under its node name rabbit@<hostname>: fix the hostname"
+    )
+
+
+def test_mounted_config_files_exist(compose) -> None:
+    for name, spec in compose["services"].items():
+        for source in mounts(spec).values():
+            if source.startswith("."):
+                assert (REPO / source).is_file(), f"{name} mounts {source}, which does not exist"
+
+
+# -- secrets ----------------------------------------------------------------------------
+
+
+def all_references(compose: dict[str, Any]) -> list[tuple[tuple[Any, ...], Reference]]:
+    return [(path, ref) for path, text in strings(compose) for ref in references(text)]
+
+
+def test_no_password_or_secret_is_written_down(compose) -> None:
+    for name, spec in compose["services"].items():
+        for key, value in environment(spec).items():
+            if SECRET_NAME.search(key):
+                ref = single_reference(value)
+                assert ref is not None, f"{name}: {key} must be a ${{…:?…}} reference to .env"
+        for key, value in environment(spec).items():
+            if "://" not in value:
+                continue
+            parts = split_url(value)
+            if parts.password is not None:
+                ref = single_reference(parts.password)
+                assert ref is not None, f"{name}: {key} carries a literal password"
+                assert SECRET_NAME.search(ref.name), f"{name}: {key}: {ref.name} names no secret"
+
+
+def test_no_secret_has_a_default(compose) -> None:
+    for path, ref in all_references(compose):
+        if not SECRET_NAME.search(ref.name):
+            continue
+        where = "/".join(map(str, path))
+        if ref.name in OPTIONAL_CREDENTIALS:
+            assert ref.op in ("?", ":?"), f"{where}: {ref.text} must be required"
+        else:
+            assert ref.op == ":?", f"{where}: {ref.text} must be ${{{ref.name}:?…}}"
+
+
+def test_required_references_name_their_variable(compose) -> None:
+    """Compose v1 prints only the message: it must say which variable is missing."""
+    for path, ref in all_references(compose):
+        if ref.op in ("?", ":?"):
+            assert ref.name in ref.arg, f"{'/'.join(map(str, path))}: {ref.text}"
+
+
+def secret_variables(compose: dict[str, Any]) -> list[str]:
+    return sorted({ref.name for _, ref in all_references(compose) if SECRET_NAME.search(ref.name)})
+
+
+def test_compose_refuses_to_start_without_any_one_secret(compose, operator_env) -> None:
+    names = secret_variables(compose)
+    assert {"RABBITMQ_PASSWORD", "MONGO_ROOT_PASSWORD", "DIKO_LINK_SECRET"} <= set(names)
+    for name in names:
+        without = {k: v for k, v in operator_env.items() if k != name}
+        with pytest.raises(MissingVariable) as missing:
+            resolve(compose, without)
+        assert missing.value.reference.name == name
+        if name not in OPTIONAL_CREDENTIALS:
+            with pytest.raises(MissingVariable):
+                resolve(compose, {**operator_env, name: ""})
+
+
+def test_env_example_has_placeholders_and_no_secrets(compose, env_example) -> None:
+    for name in secret_variables(compose):
+        value = env_example.get(name)
+        assert value is not None, f".env.example lacks {name}"
+        if name in OPTIONAL_CREDENTIALS:
+            assert value in ("",) or value.startswith(PLACEHOLDER), f"{name}={value!r}"
+        else:
+            assert value.startswith(PLACEHOLDER), f"{name} must be a {PLACEHOLDER}… placeholder"
+    header = ENV_EXAMPLE.read_text(encoding="utf-8")
+    assert "openssl rand -hex 32" in header, "tell the operator how to make a secret"
+
+
+def test_env_example_covers_every_variable_the_compose_file_uses(compose, env_example) -> None:
+    used = {ref.name for _, ref in all_references(compose)}
+    assert sorted(used - set(env_example)) == [], "missing from .env.example"
+    unused = {name for name in env_example if not name.startswith("COMPOSE_")} - used
+    assert sorted(unused) == [], ".env.example sets what docker-compose.yml never reads"
+
+
+def test_env_example_secrets_can_stand_in_a_url(env_example) -> None:
+    """Secrets go into DIKO_AMQP_URL / DIKO_MONGO_URL unescaped: the example must not
+    suggest characters that would break them."""
+    for name, value in env_example.items():
+        if SECRET_NAME.search(name) and value:
+            assert re.fullmatch(r"[A-Za-z0-9._~-]+", value), f"{name}={value!r}"
+
+
+def test_dot_env_is_ignored_by_git_and_the_example_is_not() -> None:
+    git = shutil.which("git")
+    if git is None or not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    ignored = subprocess.run([git, "check-ignore", "-q", ".env"], cwd=REPO, check=False)
+    assert ignored.returncode == 0, ".env must be git-ignored"
+    example = subprocess.run([git, "check-ignore", "-q", ".env.example"], cwd=REPO, check=False)
+    assert example.returncode == 1, ".env.example must be committed"
+
+
+# -- broker and database: each service's own credentials --------------------------------
+
+
+def test_each_service_reaches_mongodb_as_its_own_user(compose, services) -> None:
+    users = {}
+    for service in services:
+        url = environment(compose["services"][service])["DIKO_MONGO_URL"]
+        parts = split_url(url)
+        assert (parts.scheme, parts.hostname, parts.port) == ("mongodb", "mongo", 27017), url
+        assert parts.username == service, f"{service} must log in as {service!r}: {url}"
+        assert parts.path == f"/diko_{service}", f"{service}: authentication database: {url}"
+        ref = single_reference(parts.password)
+        assert ref is not None, f"{service}: the password must be a reference: {url}"
+        assert ref.name == f"MONGO_{service.upper()}_PASSWORD", url
+        users[service] = ref.name
+    assert len(set(users.values())) == len(users), "two services share a database password"
+    mongo_env = environment(compose["services"]["mongo"])
+    for service, variable in users.items():
+        ref = single_reference(mongo_env.get(variable, ""))
+        needs = f"the mongo container needs {variable} to create the user {service}"
+        assert ref is not None, needs
+        assert ref.name == variable, needs
+
+
+def test_mongo_init_script_creates_exactly_the_service_users(services) -> None:
+    script = MONGO_INIT.read_text(encoding="utf-8")
+    listed = re.search(r"const SERVICES = \[([^\]]*)\];", script)
+    assert listed, "10-diko-users.js lists its services in `const SERVICES = [...]`"
+    assert sorted(json.loads(f"[{listed[1]}]")) == services
+    assert "MONGO_${service.toUpperCase()}_PASSWORD" in script
+    assert "const name = `diko_${service}`" in script
+    assert 'role: "readWrite", db: name' in script
+    for granted in ("readWriteAnyDatabase", "dbOwner", "root", "userAdmin"):
+        assert f'"{granted}"' not in script, f"a service user must not get {granted}"
+
+
+def test_mongo_runs_the_init_script_with_a_root_user(compose) -> None:
+    mongo = compose["services"]["mongo"]
+    assert mounts(mongo).get("/docker-entrypoint-initdb.d/10-diko-users.js") == (
+        "./deploy/mongo/10-diko-users.js"
+    )
+    env = environment(mongo)
+    for key in ("MONGO_INITDB_ROOT_USERNAME", "MONGO_INITDB_ROOT_PASSWORD"):
+        assert single_reference(env.get(key, "")) is not None, key
+
+
+def test_services_use_the_diko_vhost_with_the_broker_user(compose, services) -> None:
+    broker_env = environment(compose["services"]["rabbitmq"])
+    for service in services:
+        url = environment(compose["services"][service])["DIKO_AMQP_URL"]
+        parts = split_url(url)
+        assert (parts.scheme, parts.hostname, parts.port) == ("amqp", "rabbitmq", 5672), url
+        assert parts.path == "/diko", f"{service}: virtual host diko (CONTRACTS.md): {url}"
+        user, password = single_reference(parts.username), single_reference(parts.password)
+        assert user is not None, url
+        assert password is not None, url
+        assert broker_env["DIKO_BROKER_USER"] == user.text
+        assert broker_env["DIKO_BROKER_PASSWORD"] == password.text
+
+
+def test_rabbitmq_conf_takes_vhost_and_user_from_the_environment(compose) -> None:
+    lines = [
+        line.partition("=")
+        for line in RABBITMQ_CONF.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    conf = {key.strip(): value.strip() for key, _, value in lines}
+    assert conf["default_vhost"] == "diko"
+    assert conf["default_user"] == "$(DIKO_BROKER_USER)"
+    assert conf["default_pass"] == "$(DIKO_BROKER_PASSWORD)"
+    broker_env = environment(compose["services"]["rabbitmq"])
+    for value in conf.values():
+        for name in re.findall(r"\$\((\w+)\)", value):
+            assert name in broker_env, f"rabbitmq.conf reads $({name}), which compose never sets"
+    assert mounts(compose["services"]["rabbitmq"]).get("/etc/rabbitmq/conf.d/20-diko.conf") == (
+        "./deploy/rabbitmq/rabbitmq.conf"
+    )
+
+
+def test_rabbitmq_plugins(compose) -> None:
+    text = "\n".join(
+        line
+        for line in RABBITMQ_PLUGINS.read_text(encoding="utf-8").splitlines()
+        if not line.lstrip().startswith("%")
+    )
+    term = re.fullmatch(r"\s*\[([a-z_,\s]*)\]\.\s*", text)
+    assert term, "enabled_plugins must be one Erlang list ending in a dot"
+    plugins = {p.strip() for p in term[1].split(",") if p.strip()}
+    assert {"rabbitmq_management", "rabbitmq_prometheus"} <= plugins
+    assert mounts(compose["services"]["rabbitmq"]).get("/etc/rabbitmq/enabled_plugins") == (
+        "./deploy/rabbitmq/enabled_plugins"
+    )
+
+
+# -- settings: what each service reads ----------------------------------------------------
+
+
+def settings_class(service: str) -> type[ServiceSettings]:
+    """The service's settings class: the most derived ServiceSettings in its package."""
+    package = REPO / "services" / service / f"diko_{service}"
+    if importlib.util.find_spec(f"diko_{service}") is None:
+        sys.path.insert(0, str(package.parent))
+    found: list[type[ServiceSettings]] = []
+    for path in sorted(package.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names = [
+            node.name
+            for node in tree.body
+            if isinstance(node, ast.ClassDef)
+            and any(isinstance(b, ast.Name) and b.id.endswith("Settings") for b in node.bases)
+        ]
+        if not names:
+            continue
+        module_name = ".".join(path.relative_to(package.parent).with_suffix("").parts)
+        module = importlib.import_module(module_name.removesuffix(".__init__"))
+        found += [
+            cls
+            for name in names
+            if isinstance(cls := getattr(module, name), type) and issubclass(cls, ServiceSettings)
+        ]
+    leaves = {cls for cls in found if not any(o is not cls and issubclass(o, cls) for o in found)}
+    assert len(leaves) == 1, f"diko_{service}: expected one settings class, found {leaves}"
+    return leaves.pop()
+
+
+def setting_names(cls: type[ServiceSettings]) -> dict[str, FieldInfo]:
+    """Environment variable name (upper case) -> field, as pydantic-settings reads them."""
+    prefix = cls.model_config.get("env_prefix", "")
+    names = {}
+    for field_name, field in cls.model_fields.items():
+        alias = field.validation_alias or field.alias
+        if isinstance(alias, str):
+            candidates = [alias]
+        elif isinstance(alias, AliasChoices):
+            candidates = [c for c in alias.choices if isinstance(c, str)]
+        else:
+            candidates = [prefix + field_name]
+        for candidate in candidates:
+            names[candidate.upper()] = field
+    return names
+
+
+def test_every_required_setting_is_provided_and_every_given_one_exists(compose, service) -> None:
+    cls = settings_class(service)
+    known = setting_names(cls)
+    given = {key.upper() for key in environment(compose["services"][service])}
+    required = {name for name, field in known.items() if field.is_required()}
+    assert sorted(required - given) == [], f"{cls.__name__} requires these; compose lacks them"
+    unknown = {name for name in given if name.startswith("DIKO_")} - set(known)
+    assert sorted(unknown) == [], f"{cls.__name__} has no such setting (a typo, or removed?)"
+    for name, field in known.items():
+        if SECRET_NAME.search(name) and name in given:
+            default = field.default
+            if isinstance(default, SecretStr):
+                default = default.get_secret_value()
+            assert default in (None, "") or field.is_required(), (
+                f"{cls.__name__}.{name} has a default secret"
+            )
+
+
+def test_settings_validate_with_the_values_of_env_example(
+    compose, resolved, service, ports, monkeypatch, tmp_path
+) -> None:
+    cls = settings_class(service)
+    for name in [n for n in os.environ if n.upper().startswith("DIKO_")]:
+        monkeypatch.delenv(name)
+    for name, value in environment(resolved["services"][service]).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)  # no .local/stack.env here
+    settings = cls()
+    assert settings.http_port == ports[service]
+    assert settings.http_host == "0.0.0.0"
+    default_port = cls.model_fields["http_port"].default
+    assert default_port == ports[service], f"{cls.__name__}.http_port defaults to {default_port}"
+
+
+# -- Debian's docker-compose 1.29.2, where installed -----------------------------------
+
+
+def docker_compose_v1(env_file: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        pytest.skip("docker-compose is not installed (Debian: apt-get install docker-compose)")
+    return subprocess.run(
+        [binary, "--env-file", str(env_file), "-f", str(COMPOSE), "config", "-q"],
+        cwd=REPO,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},  # nothing from this shell
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def write_env(path: Path, env: Mapping[str, str]) -> Path:
+    path.write_text("".join(f"{k}={v}\n" for k, v in env.items()), encoding="utf-8")
+    return path
+
+
+def test_docker_compose_v1_accepts_the_file(operator_env, tmp_path) -> None:
+    result = docker_compose_v1(write_env(tmp_path / "env", operator_env), tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+def test_docker_compose_v1_refuses_a_missing_secret(operator_env, tmp_path) -> None:
+    env = {k: v for k, v in operator_env.items() if k != "MONGO_MEDIA_PASSWORD"}
+    result = docker_compose_v1(write_env(tmp_path / "env", env), tmp_path)
+    assert result.returncode != 0
+    assert "MONGO_MEDIA_PASSWORD" in result.stderr

@@ -3,9 +3,9 @@
 Two kernels compute the same thing: a pure-Python one over lists, which
 starts instantly and solves staff-sized instances (tens of thousands of
 applicants) in well under a second, and a numba one over CSR arrays
-(`stable_arrays`) for nationwide sizes, where its one-off JIT cost (about
-0.5 s to load from the on-disk cache, several seconds to compile the first
-time) no longer matters. `solve(..., kernel="auto")` picks by size.
+(`stable_arrays`) for nationwide sizes, where its one-off JIT cost (0.5 to
+0.9 s to import numba and load from the on-disk cache, about 8 s to compile
+the first time) no longer matters. `solve(..., kernel="auto")` picks by size.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from diko_matching.engine.preferences import Problem, compile_instance
 
 Kernel = Literal["auto", "python", "numba"]
 AUTO_NUMBA_ENTRIES = 1_000_000
-"""From this many acceptable pairs on, "auto" uses the numba kernel."""
+"""From this many entries in the applicants' lists on, "auto" uses the numba kernel."""
 _UNMATCHED = 1 << 62
 
 
@@ -31,8 +31,8 @@ def gc_paused() -> Iterator[None]:
 
     The solvers allocate hundreds of thousands of lists and dicts without any
     reference cycles; each allocation burst triggers collections that walk
-    the whole (large) instance again, which tripled the time of a 20,000
-    applicant solve before this.
+    the whole (large) instance again, which made building the integer lists
+    of a 20,000-applicant instance several times slower.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -44,34 +44,43 @@ def gc_paused() -> Iterator[None]:
 
 
 def applicant_proposing(problem: Problem) -> list[int]:
-    """Applicant-optimal stable matching: the position of each applicant, or -1."""
+    """Applicant-optimal stable matching: the position of each applicant, or -1.
+
+    McVitie–Wilson order: applicants enter one by one and a rejected one
+    proposes on at once. Each position holds a max-heap of its held
+    applicants keyed by its rank of them (encoded as one int per entry).
+    """
     n = problem.n_app
-    pos_rank = problem.pos_rank
+    rank_of = [ranks.get for ranks in problem.pos_rank]
     prefs = problem.app_pref
     cap = problem.capacity
     held: list[list[int]] = [[] for _ in range(problem.n_pos)]
     nxt = [0] * n
-    free = list(range(n - 1, -1, -1))
     push, replace = heapq.heappush, heapq.heapreplace
-    while free:
-        a = free.pop()
-        while a >= 0:
-            lst = prefs[a]
-            k = nxt[a]
+    for start in range(n):
+        a = start
+        lst = prefs[a]
+        k = 0
+        while True:
             if k >= len(lst):
+                nxt[a] = k
                 break
-            nxt[a] = k + 1
             p = lst[k]
-            r = pos_rank[p].get(a)
+            k += 1
+            r = rank_of[p](a)
             if r is None:  # p does not list a: unacceptable
                 continue
             h = held[p]
             key = -(r * n + a)  # max-heap on the position's rank
             if len(h) < cap[p]:
                 push(h, key)
-                a = -1
-            elif h and h[0] < key:
-                a = -replace(h, key) % n
+                nxt[a] = k
+                break
+            if h and h[0] < key:
+                nxt[a] = k
+                a = -replace(h, key) % n  # the displaced applicant proposes on
+                lst = prefs[a]
+                k = nxt[a]
     match = [-1] * n
     for p, h in enumerate(held):
         for key in h:

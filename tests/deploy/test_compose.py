@@ -157,12 +157,35 @@ def read_env_file(path: Path) -> dict[str, str]:
     return env
 
 
+class StrictLoader(yaml.SafeLoader):
+    """PyYAML keeps the last of two equal keys; compose refuses the file. So do we."""
+
+
+def _mapping_without_duplicates(loader: StrictLoader, node: yaml.MappingNode) -> dict:
+    seen = set()
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+StrictLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates
+)
+
+
 # -- fixtures ---------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
-    document = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    document = yaml.load(COMPOSE.read_text(encoding="utf-8"), Loader=StrictLoader)
     assert isinstance(document, dict)
     return document
 
@@ -713,6 +736,107 @@ def test_settings_validate_with_the_values_of_env_example(
     assert settings.http_host == "0.0.0.0"
     default_port = cls.model_fields["http_port"].default
     assert default_port == ports[service], f"{cls.__name__}.http_port defaults to {default_port}"
+
+
+# -- compose-go: the loader of `docker compose` itself -------------------------------------
+# tests/deploy/compose_config/ is a small Go program around compose-go (pinned in its
+# go.sum), the library `docker compose config` loads files with. Built where Go is.
+
+COMPOSE_CONFIG_SOURCE = HERE / "compose_config"
+
+README = REPO / "deploy" / "README.md"
+
+
+@pytest.fixture(scope="module")
+def compose_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    go = shutil.which("go")
+    if go is None:
+        pytest.skip("Go is not installed: the compose-go check needs it (make stack does too)")
+    binary = tmp_path_factory.mktemp("compose-config") / "compose-config"
+    built = subprocess.run(
+        [go, "build", "-mod=readonly", "-o", str(binary), "."],
+        cwd=COMPOSE_CONFIG_SOURCE,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert built.returncode == 0, f"building tests/deploy/compose_config failed:\n{built.stderr}"
+    return binary
+
+
+def load_with_compose_go(
+    binary: Path, env: Mapping[str, str], tmp_path: Path, *extra: Path
+) -> subprocess.CompletedProcess[str]:
+    profiles = [p for p in env.get("COMPOSE_PROFILES", "").split(",") if p]
+    return subprocess.run(
+        [
+            str(binary),
+            "-project-directory",
+            str(REPO),
+            "-env-file",
+            str(write_env(tmp_path / "env", env)),
+            *[arg for profile in profiles for arg in ("-profile", profile)],
+            str(COMPOSE),
+            *map(str, extra),
+        ],
+        env={"PATH": "/usr/bin:/bin"},  # nothing from this shell is interpolated
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_compose_go_loads_the_file_as_docker_compose_would(
+    compose_config, operator_env, services, ports, tmp_path
+) -> None:
+    result = load_with_compose_go(compose_config, operator_env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    project = yaml.safe_load(result.stdout)
+    assert set(project["services"]) == {*services, *INFRASTRUCTURE}
+    for service in services:
+        spec = project["services"][service]
+        assert spec["build"]["args"] == {"SERVICE": service}
+        assert [(p["host_ip"], p["target"], p["published"]) for p in spec["ports"]] == [
+            ("127.0.0.1", ports[service], str(ports[service]))
+        ]
+        assert spec["environment"]["DIKO_MONGO_URL"].startswith(f"mongodb://{service}:")
+        assert "${" not in json.dumps(spec["environment"]), "interpolation left a reference"
+        for dependency in ("rabbitmq", "mongo"):
+            assert spec["depends_on"][dependency]["condition"] == "service_healthy"
+
+
+def test_compose_go_refuses_a_missing_secret(compose_config, operator_env, tmp_path) -> None:
+    env = {k: v for k, v in operator_env.items() if k != "DIKO_LINK_SECRET"}
+    result = load_with_compose_go(compose_config, env, tmp_path)
+    assert result.returncode == 1
+    assert "required variable DIKO_LINK_SECRET is missing a value" in result.stderr
+
+
+def test_the_readmes_override_files_work(compose_config, operator_env, tmp_path) -> None:
+    """The docker-compose.override.yml snippets of deploy/README.md load and do what it says."""
+    readme = README.read_text(encoding="utf-8")
+    snippets = re.findall(r"```yaml\n(services:\n.*?)```", readme, re.S)
+    inline = re.search(r"`(ports: !override \[[^\]]*\])`", readme)
+    assert inline, "the README shows an ephemeral loopback port with !override"
+    snippets.append(f"services:\n  matching:\n    {inline[1]}\n")
+    assert len(snippets) >= 3, "the settings, !reset and !override examples"
+    for number, snippet in enumerate(snippets):
+        override = tmp_path / f"override-{number}.yml"
+        override.write_text(snippet, encoding="utf-8")
+        result = load_with_compose_go(compose_config, operator_env, tmp_path, override)
+        assert result.returncode == 0, f"{snippet}\n{result.stderr}"
+        matching = yaml.safe_load(result.stdout)["services"]["matching"]
+        if "!reset" in snippet:
+            assert not matching.get("ports"), "!reset [] removes the published port"
+        elif "!override" in snippet:
+            (port,) = matching["ports"]
+            assert port["host_ip"] == "127.0.0.1"
+            assert "published" not in port, "an ephemeral host port per replica"
+        else:
+            extra = yaml.safe_load(snippet)["services"]["matching"]["environment"]
+            assert extra.items() <= matching["environment"].items()
 
 
 # -- Debian's docker-compose 1.29.2, where installed -----------------------------------

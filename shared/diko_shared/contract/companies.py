@@ -19,6 +19,7 @@ from diko_shared.contract.common import (
     PositionId,
     PositionStatus,
     Postcode,
+    ProposalId,
     SchoolCertificate,
     Text,
     Town,
@@ -178,10 +179,27 @@ class PositionOpened(Payload):
 class PositionUpdated(Payload):
     """How many places of a position are taken now."""
 
+    model_config = examples(
+        {
+            "position_id": "pos_0123456789abcdef0123",
+            "company_id": "cmp_0123456789abcdef0123",
+            "places": 2,
+            "places_taken": 1,
+            "status": "open",
+            "proposal_id": "prp_0123456789abcdef0123",
+        }
+    )
+
     position_id: PositionId
     company_id: CompanyId
     places: Places
     places_taken: Annotated[int, Field(ge=0)]
+    status: PositionStatus | None = Field(
+        None, description="The status with this change: filled when the last place was taken"
+    )
+    proposal_id: ProposalId | None = Field(
+        None, description="The accepted match that took a place, when one did"
+    )
 
 
 class PositionFilled(Payload):

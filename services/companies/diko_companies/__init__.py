@@ -1,0 +1,1 @@
+"""The companies service: the record of every company and training position."""

@@ -1,0 +1,3 @@
+from diko_companies.app import build
+
+build().run()

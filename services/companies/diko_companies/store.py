@@ -1,0 +1,189 @@
+"""The companies service's collections: what handlers stage, what they claim, what they read.
+
+Hot documents are addressed by string `_id` (FerretDB serves only that from an index).
+Decisions that must hold under concurrency are made by inserting a document under a
+deterministic `_id`: the one operation that is atomic on MongoDB and on FerretDB alike,
+where a conditional update reads and writes back in two steps and may lose a race.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING, IndexModel, UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from diko_companies.domain import Criteria, HeldPlace, Take
+from diko_shared.contract.companies import Company, Position
+from diko_shared.contract.matching import MatchAccepted
+from diko_shared.store import guards
+from diko_shared.store.group_commit import Write
+from diko_shared.store.mongo import Indexes
+
+#: Companies: `_id` = company id.
+COMPANIES = "companies"
+#: The duplicate guard: `_id` = normalised name and postcode, naming the company that holds it.
+COMPANY_KEYS = "company_keys"
+#: Training positions: `_id` = position id; `places_taken` and `status` follow `PLACES`.
+POSITIONS = "positions"
+#: One document per place taken: `_id` = "<position id>/<place number>".
+PLACES = "places"
+
+INDEXES: Indexes = {
+    POSITIONS: [
+        IndexModel([("company_id", ASCENDING), ("start_date", ASCENDING)]),
+        IndexModel([("status", ASCENDING), ("start_date", ASCENDING), ("_id", ASCENDING)]),
+        IndexModel([("occupation.code", ASCENDING)]),
+    ],
+}
+
+
+# -- companies -----------------------------------------------------------------------------
+
+
+def insert_company(company: Company, key: str, registered_at: datetime) -> Write:
+    """The new company, without positions (those live in their own collection)."""
+    document = company.model_dump(mode="json", exclude={"company_id", "positions"})
+    document.update(_id=company.company_id, duplicate_key=key, registered_at=registered_at)
+    return guards.insert(COMPANIES, document)
+
+
+async def find_company(db: AsyncDatabase, company_id: str) -> Company | None:
+    document = await db[COMPANIES].find_one({"_id": company_id})
+    if document is None:
+        return None
+    fields = {k: v for k, v in document.items() if k in Company.model_fields}
+    return Company.model_validate({**fields, "company_id": company_id}, strict=False)
+
+
+async def company_exists(db: AsyncDatabase, company_id: str) -> bool:
+    return await db[COMPANIES].find_one({"_id": company_id}, {"_id": 1}) is not None
+
+
+async def claim_company_key(db: AsyncDatabase, key: str, company_id: str) -> dict[str, Any]:
+    """Claim the duplicate key for `company_id`; returns the claim that holds it now.
+
+    The claim is written at once, not staged, so that two registrations of one company
+    handled at the same time cannot both pass. Its holder is ours on a redelivery.
+    """
+    claim = {"_id": key, "company_id": company_id, "claimed_at": datetime.now(UTC)}
+    try:
+        await db[COMPANY_KEYS].insert_one(claim)
+    except DuplicateKeyError:
+        held = await db[COMPANY_KEYS].find_one({"_id": key})
+        if held is not None:
+            return held
+        raise
+    return claim
+
+
+async def take_over_company_key(
+    db: AsyncDatabase, key: str, abandoned_by: str, company_id: str
+) -> bool:
+    """Move an abandoned claim (its company never appeared) to `company_id`."""
+    result = await db[COMPANY_KEYS].update_one(
+        {"_id": key, "company_id": abandoned_by},
+        {"$set": {"company_id": company_id, "claimed_at": datetime.now(UTC)}},
+    )
+    return result.modified_count == 1
+
+
+# -- positions -----------------------------------------------------------------------------
+
+
+def insert_position(position: Position, opened_at: datetime) -> Write:
+    document = position.model_dump(mode="json", exclude={"position_id"})
+    document.update(_id=position.position_id, opened_at=opened_at)
+    return guards.insert(POSITIONS, document)
+
+
+def _position(document: dict[str, Any]) -> Position:
+    fields = {k: v for k, v in document.items() if k in Position.model_fields}
+    return Position.model_validate({**fields, "position_id": document["_id"]}, strict=False)
+
+
+async def find_position(db: AsyncDatabase, position_id: str) -> Position | None:
+    document = await db[POSITIONS].find_one({"_id": position_id})
+    return None if document is None else _position(document)
+
+
+ORDER = [("start_date", ASCENDING), ("_id", ASCENDING)]
+
+
+async def positions_of(db: AsyncDatabase, company_id: str) -> list[Position]:
+    cursor = db[POSITIONS].find({"company_id": company_id}).sort(ORDER)
+    return [_position(document) async for document in cursor]
+
+
+async def search_positions(db: AsyncDatabase, criteria: Criteria) -> list[Position]:
+    """Positions meeting every criterion, by start date, then id."""
+    query: dict[str, Any] = {}
+    code = criteria.occupation_code
+    if code is not None:
+        query["occupation.code"] = code if len(code) == 5 else {"$regex": f"^{code}"}
+    if criteria.town is not None:
+        query["town"] = criteria.town
+    if criteria.company_id is not None:
+        query["company_id"] = criteria.company_id
+    if criteria.status is not None:
+        query["status"] = criteria.status
+    cursor = db[POSITIONS].find(query).sort(ORDER).limit(criteria.limit)
+    return [_position(document) async for document in cursor]
+
+
+def record_take(position_id: str, take: Take) -> Write:
+    """Bring the position's count and status up to a taken place.
+
+    `$max` makes the write repeatable and independent of the order in which the takes of
+    concurrent matches commit; only the taker of the last place sets `filled`.
+    """
+    update: dict[str, Any] = {"$max": {"places_taken": take.places_taken}}
+    if take.fills:
+        update["$set"] = {"status": "filled"}
+    return Write(POSITIONS, UpdateOne({"_id": position_id}, update))
+
+
+# -- places --------------------------------------------------------------------------------
+
+
+def place_id(position_id: str, number: int) -> str:
+    return f"{position_id}/{number}"
+
+
+async def held_or_free(
+    db: AsyncDatabase, position: Position, proposal_id: str, start: int = 1
+) -> tuple[HeldPlace | None, int | None]:
+    """The place `proposal_id` holds, else the first free place from `start` (else None).
+
+    Places are claimed in order and never given back, so every place before the first
+    free one is taken, and a place the proposal holds comes before the first free one.
+    """
+    for number in range(start, position.places + 1):
+        document = await db[PLACES].find_one({"_id": place_id(position.position_id, number)})
+        if document is None:
+            return None, number
+        if document["proposal_id"] == proposal_id:
+            return HeldPlace(number, proposal_id, document["message_key"]), None
+    return None, None
+
+
+async def claim_place(
+    db: AsyncDatabase, number: int, match: MatchAccepted, message_key: str, at: datetime
+) -> bool:
+    """Take place `number` for `match`: True if this insert got it, False if it was taken."""
+    document = {
+        "_id": place_id(match.position_id, number),
+        "position_id": match.position_id,
+        "number": number,
+        "proposal_id": match.proposal_id,
+        "applicant_id": match.applicant_id,
+        "message_key": message_key,
+        "taken_at": at,
+    }
+    try:
+        await db[PLACES].insert_one(document)
+    except DuplicateKeyError:
+        return False
+    return True

@@ -16,6 +16,7 @@ If the process dies before the acknowledgement, the broker redelivers the messag
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -139,6 +140,8 @@ class Pipeline:
         self.relay = relay
         self.metrics = metrics
         self.hooks = hooks
+        #: Keys being handled now: a copy of a message that arrives meanwhile waits for it.
+        self._in_flight: dict[str, asyncio.Event] = {}
 
     async def handle(self, subscription: Subscription, message: RabbitMessage) -> None:
         raw: AbstractIncomingMessage = message.raw_message
@@ -214,6 +217,27 @@ class Pipeline:
         return envelope
 
     async def _process(
+        self,
+        subscription: Subscription,
+        message: RabbitMessage,
+        raw: AbstractIncomingMessage,
+        queue: str,
+        envelope: Envelope[Any],
+    ) -> str:
+        key = message_key(queue, envelope)
+        # Two copies of one message in this consumer's prefetch window (a publisher's retry,
+        # a redelivery) would both pass the inbox check while the first is still running,
+        # and both would publish its events. The copy waits, then finds the inbox record.
+        while (running := self._in_flight.get(key)) is not None:
+            await running.wait()
+        finished = self._in_flight[key] = asyncio.Event()
+        try:
+            return await self._process_once(subscription, message, raw, queue, envelope)
+        finally:
+            del self._in_flight[key]
+            finished.set()
+
+    async def _process_once(
         self,
         subscription: Subscription,
         message: RabbitMessage,

@@ -20,7 +20,7 @@ import threading
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from fontTools.ttLib import TTFont
 from PIL import Image, ImageDraw, ImageFont
@@ -46,7 +46,7 @@ Bounds = tuple[int, int, int, int]
 _RENDERING = threading.Lock()
 
 
-@cache
+@lru_cache(maxsize=64)  # a face costs memory; fitting tries many sizes, drawing uses few
 def font(weight: Weight, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(FONT_FILES[weight]), size, layout_engine=ImageFont.Layout.BASIC)
 

@@ -16,6 +16,9 @@ OWNER = "notifications"
 #: The events staff can subscribe to.
 Topic = Literal["match.proposed", "position.filled", "episode.published"]
 DeliveryId = Annotated[str, Field(pattern=r"^dlv_[0-9a-f]{20}$")]
+#: How staff get their e-mails: one per event. A daily digest ("digest") comes with
+#: `digest.sent`; until then the service accepts only what it delivers.
+Mode = Literal["immediate"]
 
 
 class RegisterStaff(Payload):
@@ -46,17 +49,32 @@ class Subscribe(Payload):
     )
 
     staff_id: StaffId
-    topics: Annotated[list[Topic], Field(min_length=1)]
-    mode: Literal["immediate", "digest"] = "immediate"
+    topics: list[Topic] = Field(
+        description="Every event the staff member wants e-mails about; replaces earlier "
+        "topics; an empty list unsubscribes from all"
+    )
+    mode: Mode = "immediate"
 
 
 class Subscription(Payload):
     staff_id: StaffId
     topics: list[Topic]
-    mode: Literal["immediate", "digest"]
+    mode: Mode
 
 
 class NotificationSent(Payload):
+    """An e-mail about an event was handed to the SMTP server for one staff member."""
+
+    model_config = examples(
+        {
+            "delivery_id": "dlv_0123456789abcdef0123",
+            "staff_id": "stf_0123456789abcdef0123",
+            "event_id": "3f6c1d3e-0000-4000-8000-000000000000",
+            "event_type": "match.proposed",
+            "subject": "Neue Vorschläge für Tischler/in bei Tischlerei Müller GmbH (Stendal)",
+        }
+    )
+
     delivery_id: DeliveryId
     staff_id: StaffId
     event_id: str
@@ -65,12 +83,27 @@ class NotificationSent(Payload):
 
 
 class NotificationFailed(Payload):
+    """An e-mail about an event could not be delivered to one staff member."""
+
+    model_config = examples(
+        {
+            "delivery_id": "dlv_0123456789abcdef0123",
+            "staff_id": "stf_0123456789abcdef0123",
+            "event_id": "3f6c1d3e-0000-4000-8000-000000000000",
+            "event_type": "match.proposed",
+            "error": "550 5.1.0 Requested action not taken: mailbox unavailable",
+            "permanent": True,
+        }
+    )
+
     delivery_id: DeliveryId
     staff_id: StaffId
     event_id: str
     event_type: str
     error: str
-    permanent: bool
+    permanent: bool = Field(
+        description="true: the server refused the mail (5xx); false: it kept failing temporarily"
+    )
 
 
 class ListDeliveries(Payload):

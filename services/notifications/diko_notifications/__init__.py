@@ -1,0 +1,1 @@
+"""diko notifications: staff, subscriptions, e-mails with signed action links, delivery log."""

@@ -1,0 +1,50 @@
+"""The Jinja2 templates: every e-mail in HTML and plain text, and the action pages.
+
+Autoescaping is on for `.html` (and for anything else but `.txt`): names come from
+other services and from the public, and a company called `<script>…` must arrive as
+text. Plain-text templates are not escaped, so that „Müller & Söhne“ stays readable.
+Undefined values fail loudly instead of leaving a gap in an e-mail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from diko_notifications.domain import Letter
+
+ENVIRONMENT = Environment(
+    loader=PackageLoader("diko_notifications", "templates"),
+    autoescape=select_autoescape(
+        enabled_extensions=("html",), disabled_extensions=("txt",), default=True
+    ),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """An e-mail's subject and its two bodies."""
+
+    subject: str
+    text: str
+    html: str
+
+
+def render_letter(letter: Letter) -> Rendered:
+    values = {**letter.values, "subject": letter.subject}
+    return Rendered(
+        subject=letter.subject,
+        text=ENVIRONMENT.get_template(f"{letter.template}.txt").render(values),
+        html=ENVIRONMENT.get_template(f"{letter.template}.html").render(values),
+    )
+
+
+def render_page(template: str, values: Mapping[str, Any]) -> str:
+    return ENVIRONMENT.get_template(template).render(values)

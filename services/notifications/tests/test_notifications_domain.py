@@ -1,0 +1,372 @@
+"""The notifications service's pure rules and templates, without any server."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from email import message_from_bytes, policy
+
+import pytest
+
+from diko_notifications import domain
+from diko_notifications.domain import Action, ActionLinks, LinkExpired, LinkInvalid, SendResult
+from diko_notifications.mail import compose
+from diko_notifications.render import render_letter
+from diko_notifications.settings import SettingsError, load_settings
+from diko_shared.contract.common import Occupation
+from diko_shared.contract.companies import PositionFilled
+from diko_shared.contract.matching import (
+    MatchProposed,
+    Proposal,
+    ProposedApplicant,
+    ProposedPosition,
+    Reason,
+)
+from diko_shared.contract.media import EpisodePublished
+from diko_shared.contract.notifications import RegisterStaff, Subscribe
+from diko_shared.messaging.errors import Conflict
+
+SECRET = "a-test-secret-that-is-long-enough-for-the-settings"
+BASE_URL = "http://127.0.0.1:18003"
+STAFF = domain.Staff("stf_" + "a" * 20, "Birte Albrecht", "birte.albrecht@diko.example")
+TISCHLER = Occupation(code="22342", name="Tischler/in")
+
+
+def position(company: str = "Tischlerei Müller GmbH", number: int = 1) -> ProposedPosition:
+    return ProposedPosition(
+        position_id=f"pos_{number:020x}",
+        company_id=f"cmp_{number:020x}",
+        company_name=company,
+        occupation=TISCHLER,
+        town="Stendal",
+        start_date=date(2027, 8, 1),
+    )
+
+
+def proposal(
+    number: int, name: str, town: str, score: float, where: ProposedPosition | None = None
+) -> Proposal:
+    return Proposal(
+        proposal_id=f"prp_{number:020x}",
+        position=where or position(),
+        applicant=ProposedApplicant(applicant_id=f"apl_{number:020x}", name=name, home_town=town),
+        score=score,
+        rank=number,
+        reasons=[
+            Reason(
+                criterion="occupation",
+                key="occupation.exact",
+                score=1.0,
+                weight=0.5,
+                text="Tischler/in ist der erste Berufswunsch.",
+            ),
+            Reason(
+                criterion="distance",
+                key="distance.within",
+                score=0.8,
+                weight=0.3,
+                text=f"Stendal liegt 24 km von {town} entfernt, in erreichbarer Nähe.",
+            ),
+        ],
+    )
+
+
+def shortlist(company: str = "Tischlerei Müller GmbH") -> MatchProposed:
+    where = position(company)
+    return MatchProposed(
+        trigger="position",
+        subject_id=where.position_id,
+        proposals=[
+            proposal(2, "Jörg Weiß", "Tangerhütte", 0.642, where),
+            proposal(1, "Lena Schröder", "Osterburg", 0.87, where),
+        ],
+    )
+
+
+def links(clock: float = 1_800_000_000.0, days: int = 14) -> ActionLinks:
+    return ActionLinks(SECRET, BASE_URL, timedelta(days=days), clock=lambda: clock)
+
+
+# -- staff and subscriptions -----------------------------------------------------------------
+
+
+def test_an_address_is_unique_whatever_its_case_and_spaces() -> None:
+    assert domain.email_key("  Birte.Albrecht@DIKO.example ") == "birte.albrecht@diko.example"
+
+
+def test_a_second_registration_of_an_address_names_the_first() -> None:
+    data = RegisterStaff(name="Birte Albrecht", email="birte@diko.example")
+    staff = domain.register(data, "stf_" + "b" * 20)
+    assert (staff.name, staff.email, staff.role) == ("Birte Albrecht", "birte@diko.example", None)
+
+    conflict = domain.duplicate_email("birte@diko.example", "stf_" + "c" * 20)
+    assert isinstance(conflict, Conflict)
+    assert "stf_" + "c" * 20 in conflict.message
+    assert conflict.details[0].field == "data.email"
+
+
+def test_a_subscription_lists_each_topic_once_in_the_catalogue_order() -> None:
+    data = Subscribe(
+        staff_id=STAFF.staff_id,
+        topics=["position.filled", "match.proposed", "position.filled"],
+    )
+    subscription = domain.subscription(data)
+    assert subscription.topics == ["match.proposed", "position.filled"]
+    assert subscription.mode == "immediate"
+    assert domain.subscription(Subscribe(staff_id=STAFF.staff_id, topics=[])).topics == []
+
+
+# -- German text -----------------------------------------------------------------------------
+
+
+def test_dates_and_scores_are_written_the_german_way() -> None:
+    assert domain.german_date(date(2027, 3, 1)) == "1.\u00a0März 2027"
+    assert domain.percent(0.87) == "87\u00a0%"
+    assert domain.percent(0.642) == "64\u00a0%"
+    assert domain.percent(1.0) == "100\u00a0%"
+
+
+def test_the_subject_of_a_shortlist_names_the_position() -> None:
+    assert (
+        domain.proposal_subject(shortlist())
+        == "Neue Vorschläge für Tischler/in bei Tischlerei Müller GmbH (Stendal)"
+    )
+    single = MatchProposed(
+        trigger="position",
+        subject_id=position().position_id,
+        proposals=[proposal(1, "Lena Schröder", "Osterburg", 0.9)],
+    )
+    assert domain.proposal_subject(single).startswith("Neuer Vorschlag für Tischler/in")
+
+
+def test_the_subject_for_an_applicant_names_the_town_but_not_the_person() -> None:
+    event = MatchProposed(
+        trigger="applicant",
+        subject_id="apl_" + "1" * 20,
+        proposals=[
+            proposal(1, "Lena Schröder", "Osterburg", 0.9, position("Bäckerei Kruse", 3)),
+            proposal(1, "Lena Schröder", "Osterburg", 0.7, position("Autohaus Schulz", 4)),
+        ],
+    )
+    subject = domain.proposal_subject(event)
+    assert subject == "Neue Vorschläge: 2 Ausbildungsstellen für Bewerber/in aus Osterburg"
+    assert "Lena" not in subject
+
+
+def test_filled_and_episode_subjects() -> None:
+    filled = PositionFilled(
+        position_id="pos_" + "1" * 20,
+        company_id="cmp_" + "1" * 20,
+        company_name="Tischlerei Müller GmbH",
+        occupation=TISCHLER,
+        places=2,
+        town="Stendal",
+        start_date=date(2027, 8, 1),
+    )
+    assert (
+        domain.filled_subject(filled)
+        == "Ausbildungsstelle besetzt: Tischler/in bei Tischlerei Müller GmbH (Stendal)"
+    )
+    episode = EpisodePublished(
+        episode_id="epi_" + "1" * 20,
+        title="Holz, Hobel, Handwerk",
+        feed_url="https://diko.example/podcast/feed.xml",
+        published_at=datetime(2026, 11, 26, 10, tzinfo=UTC),
+    )
+    assert domain.episode_subject(episode) == "Neue Podcastfolge: „Holz, Hobel, Handwerk“"
+
+
+# -- rendering -------------------------------------------------------------------------------
+
+
+def test_a_proposal_mail_says_who_which_position_why_with_two_links_each() -> None:
+    signer = links()
+    mail = render_letter(domain.letter(shortlist(), STAFF, signer))
+
+    for body in (mail.text, mail.html):
+        assert "Hallo Birte Albrecht," in body
+        for text in ("Lena Schröder", "Osterburg", "Jörg Weiß", "Tangerhütte"):
+            assert text in body
+        assert "Tischlerei Müller GmbH" in body
+        assert "1.\u00a0August 2027" in body
+        assert "87\u00a0%" in body
+        assert "64\u00a0%" in body
+        assert "Tischler/in ist der erste Berufswunsch." in body
+        assert "Stendal liegt 24 km von Osterburg entfernt, in erreichbarer Nähe." in body
+        for number in (1, 2):
+            for decision in ("accept", "decline"):
+                action = Action(f"prp_{number:020x}", decision, STAFF.staff_id)
+                assert signer.url(action) in body
+    assert mail.text.index("Lena Schröder") < mail.text.index("Jörg Weiß"), "best first"
+    assert "gibt es 2 neue Vorschläge" in mail.text
+    assert "Vorschlag annehmen" in mail.html
+    assert "Vorschlag ablehnen" in mail.html
+
+
+def test_names_are_escaped_in_html_and_left_alone_in_plain_text() -> None:
+    company = "<script>alert('x')</script> Müller & Söhne"
+    mail = render_letter(domain.letter(shortlist(company), STAFF, links()))
+
+    assert "<script>" not in mail.html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; Müller &amp; Söhne" in mail.html
+    assert company in mail.text
+    assert company in mail.subject
+
+
+def test_filled_and_episode_mails() -> None:
+    filled = PositionFilled(
+        position_id="pos_" + "1" * 20,
+        company_id="cmp_" + "1" * 20,
+        company_name="Tischlerei Müller GmbH",
+        occupation=TISCHLER,
+        places=2,
+        town="Stendal",
+        start_date=date(2027, 8, 1),
+    )
+    mail = render_letter(domain.letter(filled, STAFF, links()))
+    for body in (mail.text, mail.html):
+        for text in ("Tischlerei Müller GmbH", "Tischler/in", "Stendal"):
+            assert text in body
+        assert "beide Plätze sind vergeben" in body
+
+    episode = EpisodePublished(
+        episode_id="epi_" + "1" * 20,
+        title="Holz, Hobel, Handwerk",
+        feed_url="https://diko.example/podcast/feed.xml",
+        published_at=datetime(2026, 11, 26, 10, tzinfo=UTC),
+    )
+    mail = render_letter(domain.letter(episode, STAFF, links()))
+    for body in (mail.text, mail.html):
+        assert "„Holz, Hobel, Handwerk“" in body
+        assert "https://diko.example/podcast/feed.xml" in body
+        assert "26.\u00a0November 2026" in body
+
+
+def test_the_mime_message_carries_both_bodies_and_a_message_id_from_the_delivery() -> None:
+    mail = render_letter(domain.letter(shortlist(), STAFF, links()))
+    message_id = domain.message_id("dlv_" + "d" * 20, "noreply@diko.example")
+    assert message_id == f"<dlv_{'d' * 20}@diko.example>"
+    message = compose(
+        mail,
+        sender="diko Altmark <noreply@diko.example>",
+        to_name="Jörg Weiß",
+        to_address="joerg@diko.example",
+        message_id=message_id,
+        date=datetime(2026, 11, 26, 10, tzinfo=UTC),
+        headers={"X-Diko-Delivery": "dlv_" + "d" * 20},
+    )
+    parsed = message_from_bytes(message.as_bytes(), policy=policy.default)
+
+    assert parsed["Message-ID"] == message_id
+    assert parsed["Subject"] == mail.subject
+    assert parsed["To"].addresses[0].display_name == "Jörg Weiß"
+    assert parsed["Auto-Submitted"] == "auto-generated"
+    assert parsed.get_body(("plain",)).get_content() == mail.text
+    assert parsed.get_body(("html",)).get_content() == mail.html
+
+
+# -- action links ----------------------------------------------------------------------------
+
+
+def test_a_link_carries_its_action_back() -> None:
+    signer = links()
+    action = Action("prp_" + "1" * 20, "decline", STAFF.staff_id)
+    url = signer.url(action)
+
+    assert url.startswith(f"{BASE_URL}/actions/")
+    assert signer.read(url.rsplit("/", 1)[1]) == action
+
+
+def test_a_link_expires_after_its_lifetime() -> None:
+    issued = 1_800_000_000.0
+    token = links(issued).token(Action("prp_" + "1" * 20, "accept", STAFF.staff_id))
+    lifetime = 14 * 86_400
+
+    assert links(issued + lifetime).read(token).decision == "accept"
+    with pytest.raises(LinkExpired):
+        links(issued + lifetime + 1).read(token)
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),
+        lambda t: t.replace(".", ".x", 1),
+        lambda _: "not-a-token",
+        lambda _: "",
+    ],
+)
+def test_an_altered_link_is_invalid(tamper: object) -> None:
+    signer = links()
+    token = signer.token(Action("prp_" + "1" * 20, "accept", STAFF.staff_id))
+    with pytest.raises(LinkInvalid):
+        signer.read(tamper(token))  # type: ignore[operator]
+
+
+def test_a_link_signed_with_another_secret_is_invalid() -> None:
+    other = ActionLinks("another-secret-that-is-long-enough-too!!", BASE_URL, timedelta(days=14))
+    token = other.token(Action("prp_" + "1" * 20, "accept", STAFF.staff_id))
+    with pytest.raises(LinkInvalid):
+        links().read(token)
+
+
+# -- deliveries ------------------------------------------------------------------------------
+
+
+def test_what_becomes_of_a_delivery_after_an_attempt() -> None:
+    sent = domain.after_attempt(SendResult("sent"), 0, 3)
+    assert (sent.status, sent.attempts, sent.final, sent.retry) == ("sent", 1, True, False)
+
+    refused = domain.after_attempt(SendResult("permanent", "550 mailbox unavailable"), 0, 3)
+    assert (refused.status, refused.permanent, refused.error) == (
+        "failed",
+        True,
+        "550 mailbox unavailable",
+    )
+
+    later = domain.after_attempt(SendResult("temporary", "451 try later"), 1, 3)
+    assert (later.status, later.attempts, later.retry, later.final) == ("pending", 2, True, False)
+
+    given_up = domain.after_attempt(SendResult("temporary", "451 try later"), 2, 3)
+    assert (given_up.status, given_up.permanent, given_up.final) == ("failed", False, True)
+
+
+def test_the_page_for_each_answer_of_matching() -> None:
+    accepted = domain.decision_page({"ok": True, "data": {"status": "accepted"}})
+    assert (accepted.status, accepted.title) == (200, "Vorschlag angenommen")
+    declined = domain.decision_page({"ok": True, "data": {"status": "declined"}})
+    assert (declined.status, declined.title) == (200, "Vorschlag abgelehnt")
+    taken = domain.decision_page(
+        {"ok": False, "error": {"code": "conflict", "message": "bereits angenommen"}}
+    )
+    assert (taken.status, taken.title) == (409, "Bereits entschieden")
+    unknown = domain.decision_page({"ok": False, "error": {"code": "not_found", "message": "?"}})
+    assert unknown.status == 404
+
+
+# -- settings --------------------------------------------------------------------------------
+
+
+def test_without_a_link_secret_the_service_does_not_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DIKO_AMQP_URL", "amqp://diko:amqp-password@127.0.0.1:5672/diko")
+    monkeypatch.setenv("DIKO_MONGO_URL", "mongodb://127.0.0.1:27017/")
+    monkeypatch.setenv("DIKO_SMTP_HOST", "127.0.0.1")
+    for name in ("DIKO_LINK_SECRET", "DIKO_HTTP_PORT", "DIKO_MAIL_FROM"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(SettingsError) as missing:
+        load_settings()
+    assert "DIKO_LINK_SECRET" in str(missing.value)
+    assert "amqp-password" not in str(missing.value)
+
+    monkeypatch.setenv("DIKO_LINK_SECRET", "too-short-secret")
+    with pytest.raises(SettingsError) as short:
+        load_settings()
+    assert "DIKO_LINK_SECRET" in str(short.value)
+    assert "too-short-secret" not in str(short.value)
+
+    monkeypatch.setenv("DIKO_LINK_SECRET", SECRET)
+    settings = load_settings()
+    assert SECRET not in repr(settings)
+    assert settings.http_port == 8003
+    assert settings.sender_address == "noreply@diko.example"

@@ -1,0 +1,198 @@
+"""One small function per message the notifications service consumes (wired in `app.py`).
+
+Registration and subscriptions are ordinary staged writes. The reactions send e-mail,
+a side effect no redelivery can take back, so they follow the platform guide's rule:
+record the intent first, check it before acting. Per event and recipient there is one
+delivery record under an id derived from both; it is created `pending` before the SMTP
+conversation and set to `sent` or `failed` right after it, and a delivery that is no
+longer pending is never sent again. A lease on the delivery keeps two copies of the same
+event, handled at the same moment, from both sending.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from diko_notifications import domain, store
+from diko_notifications.domain import ActionLinks, Fate, Staff
+from diko_notifications.mail import SmtpMailer, compose
+from diko_notifications.render import render_letter
+from diko_shared.contract.envelope import ErrorDetail
+from diko_shared.contract.notifications import (
+    DeliveryList,
+    ListDeliveries,
+    NotificationFailed,
+    NotificationSent,
+    RegisterStaff,
+    StaffRef,
+    Subscribe,
+    Subscription,
+)
+from diko_shared.messaging.errors import NotFound, TransientError
+from diko_shared.messaging.handling import Context
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Handlers:
+    """The handlers, with what they need to write and send e-mails."""
+
+    links: ActionLinks
+    mailer: SmtpMailer
+    sender: str
+    sender_address: str
+    max_attempts: int
+    lease: timedelta
+
+    # -- staff ---------------------------------------------------------------------------
+
+    async def register_staff(self, ctx: Context[RegisterStaff]) -> StaffRef:
+        """`staff.register`: one staff member per e-mail address."""
+        staff = domain.register(ctx.data, ctx.new_id("stf"))
+        holder = await store.claim_email(ctx.db, domain.email_key(staff.email), staff.staff_id)
+        if holder != staff.staff_id:
+            raise domain.duplicate_email(staff.email, holder)
+        ctx.write(store.insert_staff(staff, ctx.occurred_at))
+        return StaffRef(staff_id=staff.staff_id)
+
+    async def subscribe(self, ctx: Context[Subscribe]) -> Subscription:
+        """`staff.subscribe`: the topics replace the staff member's earlier ones."""
+        if not await store.staff_exists(ctx.db, ctx.data.staff_id):
+            raise NotFound(
+                f"Mitarbeiter/in {ctx.data.staff_id} ist nicht registriert",
+                [ErrorDetail(field="data.staff_id", problem="unbekannt")],
+            )
+        subscription = domain.subscription(ctx.data)
+        ctx.write(store.set_subscription(subscription, ctx.key, ctx.occurred_at))
+        return subscription
+
+    async def list_deliveries(self, ctx: Context[ListDeliveries]) -> DeliveryList:
+        """`notification.deliveries`: the log, newest first."""
+        data = ctx.data
+        deliveries = await store.list_deliveries(
+            ctx.db, event_id=data.event_id, staff_id=data.staff_id, limit=data.limit
+        )
+        return DeliveryList(deliveries=deliveries)
+
+    # -- reactions -----------------------------------------------------------------------
+
+    async def notify(self, ctx: Context[Any]) -> None:
+        """`match.proposed`, `position.filled`, `episode.published`: e-mail the subscribers.
+
+        Every recipient is tried; if any is not finished (a temporary SMTP failure, or
+        another handler is sending it right now) the message is retried as a whole, and
+        the recipients finished before are not sent to again.
+        """
+        topic = ctx.spec.type
+        event = {
+            "event_id": ctx.envelope.id,
+            "event_source": ctx.envelope.source,
+            "event_type": topic,
+            "at": ctx.occurred_at,
+        }
+        subscribed = await store.subscribers(ctx.db, topic)
+        recipients = await store.fix_recipients(ctx.db, ctx.new_id("fan"), event, subscribed)
+        staff = await store.find_staff(ctx.db, recipients)
+        unfinished: list[str] = []
+        for staff_id in recipients:
+            if staff_id not in staff:
+                continue
+            fate = await self._deliver(ctx, staff[staff_id], event)
+            if fate is None or not fate.final:
+                unfinished.append(f"{staff_id}: {fate.error if fate else 'being sent elsewhere'}")
+        if unfinished:
+            raise TransientError(
+                f"{len(unfinished)} e-mail(s) not delivered yet: {'; '.join(unfinished)}"
+            )
+
+    async def _deliver(self, ctx: Context[Any], staff: Staff, event: dict[str, Any]) -> Fate | None:
+        """Send one e-mail unless it was sent or refused before; stage its outcome event."""
+        letter = domain.letter(ctx.data, staff, self.links)
+        delivery_id = ctx.new_id("dlv", staff.staff_id)
+        record = await store.open_delivery(
+            ctx.db,
+            {
+                "_id": delivery_id,
+                **event,
+                "staff_id": staff.staff_id,
+                "email": staff.email,
+                "subject": letter.subject,
+                "status": "pending",
+                "attempts": 0,
+                "error": None,
+                "permanent": False,
+                "created_at": datetime.now(UTC),
+            },
+        )
+        fate = store.fate_of(record)
+        if not fate.final:
+            sent = await self._send_once(ctx, staff, letter, delivery_id)
+            if sent is None:
+                return None
+            fate = sent
+        if fate.final:
+            self._announce(ctx, fate, delivery_id, staff, letter.subject)
+        return fate
+
+    async def _send_once(
+        self, ctx: Context[Any], staff: Staff, letter: domain.Letter, delivery_id: str
+    ) -> Fate | None:
+        """Under the delivery's lease: check it is still pending, send, record the outcome.
+
+        None: another handler holds the lease, so this one must not send.
+        """
+        owner = uuid.uuid4().hex
+        if not await store.take_lease(ctx.db, delivery_id, owner, datetime.now(UTC), self.lease):
+            return None
+        try:
+            record = await store.find_delivery(ctx.db, delivery_id)
+            if record is None:
+                return None
+            if record["status"] != "pending":
+                return store.fate_of(record)
+            message = compose(
+                render_letter(letter),
+                sender=self.sender,
+                to_name=staff.name,
+                to_address=staff.email,
+                message_id=domain.message_id(delivery_id, self.sender_address),
+                date=datetime.now(UTC),
+                headers={
+                    "X-Diko-Delivery": delivery_id,
+                    "X-Diko-Event": f"{ctx.spec.type} {ctx.envelope.id}",
+                },
+            )
+            result = await self.mailer.send(message, self.sender_address)
+            fate = domain.after_attempt(result, record["attempts"], self.max_attempts)
+            await store.record_attempt(ctx.db, delivery_id, fate, datetime.now(UTC))
+        finally:
+            await store.release_lease(ctx.db, delivery_id, owner)
+        if fate.status == "failed" or fate.retry:
+            log.warning(
+                "e-mail not delivered",
+                extra={"delivery_id": delivery_id, "error": fate.error, "final": fate.final},
+            )
+        return fate
+
+    def _announce(
+        self, ctx: Context[Any], fate: Fate, delivery_id: str, staff: Staff, subject: str
+    ) -> None:
+        """Stage `notification.sent` or `notification.failed` for a finished delivery."""
+        common = {
+            "delivery_id": delivery_id,
+            "staff_id": staff.staff_id,
+            "event_id": ctx.envelope.id,
+            "event_type": ctx.spec.type,
+        }
+        if fate.status == "sent":
+            ctx.emit(NotificationSent(**common, subject=subject), subject=delivery_id)
+        else:
+            failed = NotificationFailed(
+                **common, error=fate.error or "unbekannt", permanent=fate.permanent
+            )
+            ctx.emit(failed, subject=delivery_id)

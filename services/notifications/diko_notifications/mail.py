@@ -1,0 +1,103 @@
+"""The SMTP adapter: compose a MIME message and hand it to the server, classifying failures.
+
+A refusal of the recipient or of the message with a 5xx code is permanent: the same
+mail will be refused again. Everything else (the server unreachable, a timeout, a 4xx,
+a refused login or sender, which are faults of our configuration rather than of the
+mail) is temporary: the message is retried and may pass once the fault is fixed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+import aiosmtplib
+from aiosmtplib import (
+    SMTPDataError,
+    SMTPException,
+    SMTPRecipientRefused,
+    SMTPRecipientsRefused,
+    SMTPResponseException,
+)
+
+from diko_notifications.domain import SendResult
+from diko_notifications.render import Rendered
+from diko_notifications.settings import NotificationsSettings
+
+
+def compose(
+    rendered: Rendered,
+    *,
+    sender: str,
+    to_name: str,
+    to_address: str,
+    message_id: str,
+    date: datetime,
+    headers: Mapping[str, str],
+) -> EmailMessage:
+    """A multipart/alternative message: plain text first, HTML as the preferred part."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = Address(display_name=to_name, addr_spec=to_address)
+    message["Subject"] = rendered.subject
+    message["Date"] = format_datetime(date)
+    message["Message-ID"] = message_id
+    message["Auto-Submitted"] = "auto-generated"
+    for name, value in headers.items():
+        message[name] = value
+    message.set_content(rendered.text)
+    message.add_alternative(rendered.html, subtype="html")
+    return message
+
+
+class SmtpMailer:
+    """Sends one message per SMTP conversation to the configured server."""
+
+    def __init__(self, settings: NotificationsSettings) -> None:
+        self._host = settings.smtp_host
+        self._port = settings.smtp_port
+        self._user = settings.smtp_user or None
+        self._password = settings.smtp_password.get_secret_value() or None
+        self._starttls = settings.smtp_starttls
+        self._timeout = settings.smtp_timeout_s
+
+    async def send(self, message: EmailMessage, sender: str) -> SendResult:
+        try:
+            await aiosmtplib.send(
+                message,
+                sender=sender,
+                hostname=self._host,
+                port=self._port,
+                username=self._user,
+                password=self._password if self._user else None,
+                start_tls=self._starttls,
+                timeout=self._timeout,
+            )
+        except SMTPRecipientsRefused as exc:
+            return _worst(exc.recipients)
+        except (SMTPRecipientRefused, SMTPDataError) as exc:
+            return _by_code(exc)
+        except (SMTPException, OSError) as exc:
+            return SendResult("temporary", _describe(exc))
+        return SendResult("sent")
+
+
+def _by_code(exc: SMTPResponseException) -> SendResult:
+    outcome = "permanent" if 500 <= exc.code < 600 else "temporary"
+    return SendResult(outcome, f"{exc.code} {exc.message}")
+
+
+def _worst(refusals: list[SMTPRecipientRefused]) -> SendResult:
+    """Permanent if any recipient was refused for good (we send to one at a time)."""
+    results = [_by_code(refusal) for refusal in refusals]
+    permanent = [r for r in results if r.outcome == "permanent"]
+    return (permanent or results or [SendResult("temporary", "all recipients refused")])[0]
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, SMTPResponseException):
+        return f"{exc.code} {exc.message}"
+    return f"{type(exc).__name__}: {exc}"

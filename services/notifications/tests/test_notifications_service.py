@@ -1,0 +1,610 @@
+"""The notifications service as a real process on the real stack.
+
+Driven through the bus; e-mails read back through Mailpit's API; the action links
+opened over HTTP. SMTP failures come from a private Mailpit started by the tests: one
+that refuses every recipient outside `@ok.example` with 550, started only after the
+service has found its port closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import secrets
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import httpx
+import pytest
+from aio_pika.abc import AbstractIncomingMessage
+from pymongo import AsyncMongoClient
+
+from diko_notifications.domain import Action, ActionLinks
+from diko_shared.contract.base import Payload
+from diko_shared.contract.common import Occupation
+from diko_shared.contract.companies import PositionFilled
+from diko_shared.contract.envelope import new_envelope
+from diko_shared.contract.matching import (
+    MatchProposed,
+    Proposal,
+    ProposedApplicant,
+    ProposedPosition,
+    Reason,
+)
+from diko_shared.contract.media import EpisodePublished
+from diko_shared.contract.notifications import ListDeliveries, RegisterStaff, Subscribe
+from diko_shared.messaging import topology
+from diko_shared.messaging.publisher import Outgoing
+from harness.bus import Bus, Seen, Tap
+from harness.mailpit import Mailpit
+from harness.processes import LOG_DIR, ServiceProcess
+from harness.stack import REPO, SessionStack
+from harness.waiting import eventually
+
+PORT = 18003
+BASE = f"http://127.0.0.1:{PORT}"
+PRIVATE_PORT = 18013
+SECRET = secrets.token_urlsafe(32)
+DECIDE_QUEUE = "matching.match.decide"
+REACTION_QUEUE = "notifications.on.match.proposed"
+MAILPIT = REPO / ".local" / "bin" / "mailpit"
+LINK = re.compile(r"http://127\.0\.0\.1:\d+/actions/[A-Za-z0-9._-]+")
+TISCHLER = Occupation(code="22342", name="Tischler/in")
+
+
+# -- fixtures --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def notifications(stack: SessionStack) -> Iterator[ServiceProcess]:
+    env = stack.service_env("notifications", DIKO_LINK_SECRET=SECRET, DIKO_PUBLIC_BASE_URL=BASE)
+    process = ServiceProcess("notifications", "diko_notifications", PORT, env)
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+async def events(bus: Bus, notifications: ServiceProcess) -> Tap:
+    return await bus.tap(topology.EVENTS.name, "notification.*")
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=30.0) as client:
+        yield client
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def address(name: str, domain: str = "diko.example") -> str:
+    """A fresh address per test: Mailpit is shared by every test session."""
+    return f"{name}-{uuid.uuid4().hex[:10]}@{domain}"
+
+
+def fresh(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:20]}"
+
+
+async def staff_member(bus: Bus, name: str, email: str, topics: list[str] | None = None) -> str:
+    staff_id = (await bus.ok(RegisterStaff(name=name, email=email)))["staff_id"]
+    if topics:
+        await bus.ok(Subscribe(staff_id=staff_id, topics=topics))
+    return staff_id
+
+
+async def publish(
+    bus: Bus, type_: str, payload: Payload, source: str, id_: str | None = None
+) -> str:
+    envelope = new_envelope(type_, payload, source=source, id_=id_)
+    await bus.publisher.publish(Outgoing.from_envelope(topology.EVENTS.name, envelope))
+    return envelope["id"]
+
+
+def shortlist(company: str) -> MatchProposed:
+    position = ProposedPosition(
+        position_id=fresh("pos"),
+        company_id=fresh("cmp"),
+        company_name=company,
+        occupation=TISCHLER,
+        town="Stendal",
+        start_date=date(2027, 8, 1),
+    )
+
+    def proposal(rank: int, name: str, town: str, score: float, distance: str) -> Proposal:
+        return Proposal(
+            proposal_id=fresh("prp"),
+            position=position,
+            applicant=ProposedApplicant(applicant_id=fresh("apl"), name=name, home_town=town),
+            score=score,
+            rank=rank,
+            reasons=[
+                Reason(
+                    criterion="occupation",
+                    key="occupation.exact",
+                    score=1.0,
+                    weight=0.5,
+                    text="Tischler/in ist der erste Berufswunsch.",
+                ),
+                Reason(
+                    criterion="distance",
+                    key="distance.within",
+                    score=0.7,
+                    weight=0.3,
+                    text=distance,
+                ),
+            ],
+        )
+
+    return MatchProposed(
+        trigger="position",
+        subject_id=position.position_id,
+        proposals=[
+            proposal(1, "Lena Schröder", "Osterburg", 0.87, "Osterburg liegt 24 km entfernt."),
+            proposal(2, "Jörg Weiß", "Tangerhütte", 0.64, "Tangerhütte liegt 21 km entfernt."),
+        ],
+    )
+
+
+async def mail_to(mailpit: Mailpit, email: str, count: int = 1) -> list[dict[str, Any]]:
+    found = await mailpit.wait_for(f"to:{email}", count=count)
+    return [await mailpit.message(summary["ID"]) for summary in found]
+
+
+async def deliveries(bus: Bus, **query: Any) -> list[dict[str, Any]]:
+    return (await bus.ok(ListDeliveries(**query)))["deliveries"]
+
+
+def outcome(kind: str, event_id: str, *staff_ids: str) -> Callable[[Seen], bool]:
+    """Matches `notification.<kind>` for the event (and one of the staff members, if given)."""
+
+    def matches(message: Seen) -> bool:
+        return (
+            message.routing_key == f"notification.{kind}"
+            and message.data["event_id"] == event_id
+            and (not staff_ids or message.data["staff_id"] in staff_ids)
+        )
+
+    return matches
+
+
+def settled(process: ServiceProcess, queue: str) -> float:
+    """Messages of `queue` that are done with: processed, or dropped as duplicates."""
+    return sum(
+        process.metric("diko_messages_total", queue=queue, outcome=outcome)
+        for outcome in ("processed", "duplicate")
+    )
+
+
+# -- staff and subscriptions -----------------------------------------------------------------
+
+
+async def test_staff_register_and_subscribe_and_their_errors(
+    bus: Bus, notifications: ServiceProcess
+) -> None:
+    email = address("birte")
+    staff_id = await staff_member(bus, "Birte Albrecht", email)
+    assert re.fullmatch(r"stf_[0-9a-f]{20}", staff_id)
+
+    again = await bus.request(RegisterStaff(name="Birte A.", email=email.upper()))
+    assert again["ok"] is False
+    assert again["error"]["code"] == "conflict"
+    assert staff_id in again["error"]["message"]
+
+    subscribed = await bus.ok(
+        Subscribe(staff_id=staff_id, topics=["position.filled", "match.proposed"])
+    )
+    assert subscribed == {
+        "staff_id": staff_id,
+        "topics": ["match.proposed", "position.filled"],
+        "mode": "immediate",
+    }
+
+    unknown = await bus.request(Subscribe(staff_id=fresh("stf"), topics=["match.proposed"]))
+    assert unknown["ok"] is False
+    assert unknown["error"]["code"] == "not_found"
+
+    digest = await bus.request_raw(
+        "staff.subscribe",
+        json.dumps(
+            new_envelope(
+                "staff.subscribe",
+                {"staff_id": staff_id, "topics": ["match.proposed"], "mode": "digest"},
+                source="tests",
+            )
+        ).encode(),
+    )
+    assert digest["ok"] is False
+    assert digest["error"]["code"] == "validation_error"
+
+
+# -- e-mails ---------------------------------------------------------------------------------
+
+
+async def test_a_proposal_is_mailed_to_each_subscriber_and_to_no_one_else(
+    bus: Bus, notifications: ServiceProcess, mailpit: Mailpit, events: Tap
+) -> None:
+    anna, ben, carla = address("anna"), address("ben"), address("carla")
+    anna_id = await staff_member(bus, "Anna Krüger", anna, ["match.proposed"])
+    ben_id = await staff_member(bus, "Ben Schäfer", ben, ["match.proposed", "position.filled"])
+    carla_id = await staff_member(bus, "Carla Voß", carla, ["position.filled"])
+    company = f"Tischlerei Müller GmbH {uuid.uuid4().hex[:6]}"
+    event = shortlist(company)
+
+    event_id = await publish(bus, "match.proposed", event, "matching")
+
+    ours = {anna_id, ben_id}
+    sent = await events.wait_for(outcome("sent", event_id, *ours), count=2)
+    subject = f"Neue Vorschläge für Tischler/in bei {company} (Stendal)"
+    assert {m.data["subject"] for m in sent} == {subject}
+
+    for email, name in ((anna, "Anna Krüger"), (ben, "Ben Schäfer")):
+        (mail,) = await mail_to(mailpit, email)
+        assert mail["Subject"] == subject
+        assert mail["To"] == [{"Name": name, "Address": email}]
+        assert mail["From"]["Address"] == "noreply@diko.example"
+        for body in (mail["Text"], mail["HTML"]):
+            assert f"Hallo {name}," in body
+            assert "Lena Schröder aus Osterburg" in re.sub(r"<[^>]+>", "", body)
+            assert "Jörg Weiß aus Tangerhütte" in re.sub(r"<[^>]+>", "", body)
+            assert "Beginn am 1.\u00a0August 2027" in body
+            assert "87\u00a0%" in body
+            assert "Tischler/in ist der erste Berufswunsch." in body
+            assert "Osterburg liegt 24 km entfernt." in body
+        links = LINK.findall(mail["Text"])
+        assert len(links) == 4, "accept and decline for each of the two proposals"
+        assert all(link.startswith(f"{BASE}/actions/") for link in links)
+        assert set(LINK.findall(mail["HTML"])) == set(links)
+
+    await events.fence()
+    assert await mailpit.search(f"to:{carla}") == []
+    logged = await deliveries(bus, event_id=event_id)
+    assert carla_id not in {d["staff_id"] for d in logged}
+    ours_logged = [d for d in logged if d["staff_id"] in ours]
+    assert len(ours_logged) == 2
+    assert all(d["status"] == "sent" for d in ours_logged)
+    assert all(d["attempts"] == 1 for d in ours_logged)
+    (anna_log,) = await deliveries(bus, staff_id=anna_id)
+    (anna_mail,) = await mail_to(mailpit, anna)
+    assert anna_mail["MessageID"] == f"{anna_log['delivery_id']}@diko.example"
+
+
+async def test_a_filled_position_is_mailed_with_company_occupation_and_town(
+    bus: Bus, notifications: ServiceProcess, mailpit: Mailpit, events: Tap
+) -> None:
+    dora = address("dora")
+    await staff_member(bus, "Dora Lüdtke", dora, ["position.filled"])
+    company = f"Bäckerei Kruse {uuid.uuid4().hex[:6]}"
+    filled = PositionFilled(
+        position_id=fresh("pos"),
+        company_id=fresh("cmp"),
+        company_name=company,
+        occupation=Occupation(code="29302", name="Bäcker/in"),
+        places=1,
+        town="Gardelegen",
+        start_date=date(2027, 9, 1),
+    )
+
+    await publish(bus, "position.filled", filled, "companies")
+
+    (mail,) = await mail_to(mailpit, dora)
+    assert mail["Subject"] == f"Ausbildungsstelle besetzt: Bäcker/in bei {company} (Gardelegen)"
+    assert "der Platz ist vergeben" in mail["Text"]
+
+
+async def test_a_new_episode_is_mailed_with_its_title_and_feed(
+    bus: Bus, notifications: ServiceProcess, mailpit: Mailpit
+) -> None:
+    emma = address("emma")
+    await staff_member(bus, "Emma Dörge", emma, ["episode.published"])
+    title = f"Holz, Hobel, Handwerk – Folge {uuid.uuid4().hex[:4]}"
+    episode = EpisodePublished(
+        episode_id=fresh("epi"),
+        title=title,
+        feed_url="http://127.0.0.1:18004/podcast/feed.xml",
+        published_at=datetime(2026, 11, 26, 10, tzinfo=UTC),
+    )
+
+    await publish(bus, "episode.published", episode, "media")
+
+    (mail,) = await mail_to(mailpit, emma)
+    assert mail["Subject"] == f"Neue Podcastfolge: „{title}“"
+    assert "http://127.0.0.1:18004/podcast/feed.xml" in mail["Text"]
+    assert "26.\u00a0November 2026" in mail["Text"]
+
+
+async def test_the_same_event_twice_gives_one_mail_per_recipient(
+    bus: Bus, notifications: ServiceProcess, mailpit: Mailpit, events: Tap
+) -> None:
+    emil, frida = address("emil"), address("frida")
+    ours = {
+        await staff_member(bus, "Emil Bär", emil, ["match.proposed"]),
+        await staff_member(bus, "Frida Görke", frida, ["match.proposed"]),
+    }
+    event = shortlist(f"Zimmerei Hönicke {uuid.uuid4().hex[:6]}")
+    event_id = str(uuid.uuid4())
+    before = settled(notifications, REACTION_QUEUE)
+
+    await publish(bus, "match.proposed", event, "matching", id_=event_id)
+    await publish(bus, "match.proposed", event, "matching", id_=event_id)
+
+    async def both_copies_done() -> bool:
+        return settled(notifications, REACTION_QUEUE) >= before + 2
+
+    await eventually(both_copies_done, what="both copies of the event handled")
+    await events.fence()
+    for email in (emil, frida):
+        assert len(await mail_to(mailpit, email)) == 1
+        assert len(await mailpit.search(f"to:{email}")) == 1
+    logged = await deliveries(bus, event_id=event_id)
+    ours_logged = [d for d in logged if d["staff_id"] in ours]
+    assert len(ours_logged) == 2
+    assert all(d["status"] == "sent" for d in ours_logged)
+    assert all(d["attempts"] == 1 for d in ours_logged)
+    announced = {m.data["delivery_id"] for m in events.matching(outcome("sent", event_id))}
+    assert announced == {d["delivery_id"] for d in logged}
+
+
+# -- action links ----------------------------------------------------------------------------
+
+
+@dataclass
+class Replier:
+    """Stands in for matching on the bus: the first decision on a proposal holds."""
+
+    commands: list[dict[str, Any]]
+    first: dict[str, str]
+
+    def answer(self, data: dict[str, Any]) -> dict[str, Any]:
+        self.commands.append(data)
+        first = self.first.setdefault(data["proposal_id"], data["decision"])
+        if first != data["decision"]:
+            error = {"code": "conflict", "message": "bereits entschieden", "details": []}
+            return {"ok": False, "error": error}
+        status = {"accept": "accepted", "decline": "declined"}[first]
+        return {"ok": True, "data": {"proposal_id": data["proposal_id"], "status": status}}
+
+
+@asynccontextmanager
+async def matching_replier(bus: Bus) -> AsyncIterator[Replier]:
+    assert bus.connection is not None
+    channel = await bus.connection.channel()
+    queue = await channel.declare_queue(DECIDE_QUEUE, passive=True)
+    replier = Replier([], {})
+
+    async def reply(message: AbstractIncomingMessage) -> None:
+        async with message.process():
+            body = replier.answer(json.loads(message.body)["data"])
+            await channel.default_exchange.publish(
+                aio_pika.Message(
+                    json.dumps(body).encode(),
+                    correlation_id=message.correlation_id,
+                    content_type="application/json",
+                ),
+                routing_key=message.reply_to or "",
+            )
+
+    tag = await queue.consume(reply)
+    try:
+        yield replier
+    finally:
+        await queue.cancel(tag)
+        await channel.close()
+
+
+async def test_an_action_link_asks_first_and_decides_on_post(
+    bus: Bus,
+    notifications: ServiceProcess,
+    mailpit: Mailpit,
+    events: Tap,
+    http: httpx.AsyncClient,
+) -> None:
+    gerd = address("gerd")
+    gerd_id = await staff_member(bus, "Gerd Möller", gerd, ["match.proposed"])
+    event = shortlist(f"Metallbau Seehausen {uuid.uuid4().hex[:6]}")
+    await publish(bus, "match.proposed", event, "matching")
+    (mail,) = await mail_to(mailpit, gerd)
+    accept, decline, *_ = LINK.findall(mail["Text"])
+    best = event.proposals[0].proposal_id
+    await bus.drain(DECIDE_QUEUE)
+
+    shown = await http.get(accept)
+    assert shown.status_code == 200
+    assert '<form method="post">' in shown.text
+    assert "Vorschlag annehmen" in shown.text
+    assert best in shown.text
+    assert shown.headers["cache-control"] == "no-store"
+    assert await bus.depth(DECIDE_QUEUE) == 0, "opening a link decides nothing"
+
+    async with matching_replier(bus) as matching:
+        accepted = await http.post(accept)
+        assert accepted.status_code == 200
+        assert "Vorschlag angenommen" in accepted.text
+        assert matching.commands == [
+            {"proposal_id": best, "decision": "accept", "decided_by": gerd_id, "note": None}
+        ]
+
+        too_late = await http.post(decline)
+        assert too_late.status_code == 409
+        assert "Bereits entschieden" in too_late.text
+
+
+async def test_forged_and_expired_links_are_refused(
+    bus: Bus, notifications: ServiceProcess, http: httpx.AsyncClient
+) -> None:
+    action = Action(fresh("prp"), "accept", fresh("stf"))
+    thirty_days_ago = time.time() - 30 * 86_400
+    expired = ActionLinks(SECRET, BASE, timedelta(days=14), clock=lambda: thirty_days_ago)
+    forged = ActionLinks(secrets.token_urlsafe(32), BASE, timedelta(days=14))
+    await bus.drain(DECIDE_QUEUE)
+
+    for method in ("GET", "POST"):
+        old = await http.request(method, expired.url(action))
+        assert old.status_code == 410
+        assert "Link abgelaufen" in old.text
+        for url in (forged.url(action), f"{BASE}/actions/not-a-token"):
+            bad = await http.request(method, url)
+            assert bad.status_code == 400
+            assert "Link ungültig" in bad.text
+    assert await bus.depth(DECIDE_QUEUE) == 0
+
+
+# -- SMTP failures, with a Mailpit of our own ------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class PrivateMailpit:
+    """A Mailpit that refuses (550) every recipient outside `@ok.example`."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.smtp_port = free_port()
+        self.http_port = free_port()
+        self.process: asyncio.subprocess.Process | None = None
+        self.client = Mailpit(f"http://127.0.0.1:{self.http_port}")
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+    async def start(self) -> None:
+        with (LOG_DIR / f"mailpit-{self.smtp_port}.log").open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                str(MAILPIT),
+                f"--smtp=127.0.0.1:{self.smtp_port}",
+                f"--listen=127.0.0.1:{self.http_port}",
+                f"--database={self.directory / 'mailpit.db'}",
+                "--disable-version-check",
+                "--smtp-allowed-recipients=@ok\\.example$",
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+
+        async def answers() -> bool:
+            try:
+                return (await self.client.client.get("/readyz")).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        await eventually(answers, what="the private Mailpit")
+
+    async def stop(self) -> None:
+        if self.running:
+            assert self.process is not None
+            self.process.terminate()
+            await asyncio.wait_for(self.process.wait(), 30)
+
+
+@dataclass
+class Isolated:
+    """A second notifications process on its own virtual host, sending to a private Mailpit."""
+
+    bus: Bus
+    process: ServiceProcess
+    mailpit: PrivateMailpit
+
+
+@pytest.fixture(scope="module")
+async def isolated(
+    tmp_path_factory: pytest.TempPathFactory, mongo: AsyncMongoClient
+) -> AsyncIterator[Isolated]:
+    if not MAILPIT.exists():
+        pytest.skip(f"{MAILPIT} is missing: run `make stack`")
+    private = SessionStack.create()
+    mailpit = PrivateMailpit(tmp_path_factory.mktemp("mailpit"))
+    env = private.service_env(
+        "notifications",
+        DIKO_LINK_SECRET=SECRET,
+        DIKO_PUBLIC_BASE_URL=f"http://127.0.0.1:{PRIVATE_PORT}",
+        DIKO_SMTP_HOST="127.0.0.1",
+        DIKO_SMTP_PORT=str(mailpit.smtp_port),
+        DIKO_SMTP_TIMEOUT_S="5",
+        DIKO_RETRY_DELAYS_MS="300,1000,2000,4000,8000,15000",
+    )
+    process = ServiceProcess("notifications-private", "diko_notifications", PRIVATE_PORT, env)
+    bus = Bus(private.amqp_url)
+    try:
+        await asyncio.to_thread(process.start)
+        await bus.start()
+        yield Isolated(bus, process, mailpit)
+    finally:
+        await bus.close()
+        process.stop()
+        await mailpit.stop()
+        await mailpit.client.close()
+        await mongo.drop_database(private.database("notifications"))
+        private.destroy()
+
+
+async def test_a_closed_smtp_port_is_retried_until_the_server_is_there(
+    isolated: Isolated,
+) -> None:
+    await isolated.mailpit.stop()
+    hanna = address("hanna", "ok.example")
+    hanna_id = await staff_member(isolated.bus, "Hanna Jäger", hanna, ["match.proposed"])
+    tap = await isolated.bus.tap(topology.EVENTS.name, "notification.*")
+
+    event_id = await publish(
+        isolated.bus, "match.proposed", shortlist("Tischlerei Nöthe"), "matching"
+    )
+
+    async def failed_once() -> list[dict[str, Any]]:
+        logged = await deliveries(isolated.bus, staff_id=hanna_id)
+        return [d for d in logged if d["attempts"] >= 1]
+
+    (waiting,) = await eventually(failed_once, what="a first, failed SMTP attempt")
+    assert waiting["status"] == "pending"
+    assert "Connect" in waiting["error"] or "refused" in waiting["error"].lower()
+    assert isolated.process.metric("diko_retried_total", queue=REACTION_QUEUE) >= 1
+
+    await isolated.mailpit.start()
+
+    await tap.wait_for(outcome("sent", event_id, hanna_id), timeout=60)
+    (mail,) = await mail_to(isolated.mailpit.client, hanna)
+    assert "Tischlerei Nöthe" in mail["Subject"]
+    (logged,) = await deliveries(isolated.bus, staff_id=hanna_id)
+    assert logged["status"] == "sent"
+    assert logged["attempts"] >= 2
+    assert logged["error"] is None
+
+
+async def test_a_refused_recipient_is_recorded_as_failed_and_the_others_still_get_mail(
+    isolated: Isolated,
+) -> None:
+    if not isolated.mailpit.running:
+        await isolated.mailpit.start()
+    ida, jan = address("ida", "ok.example"), address("jan", "refused.example")
+    ida_id = await staff_member(isolated.bus, "Ida Brandt", ida, ["match.proposed"])
+    jan_id = await staff_member(isolated.bus, "Jan Köhler", jan, ["match.proposed"])
+    tap = await isolated.bus.tap(topology.EVENTS.name, "notification.*")
+
+    event_id = await publish(
+        isolated.bus, "match.proposed", shortlist("Autohaus Lüders"), "matching"
+    )
+
+    (failed,) = await tap.wait_for(outcome("failed", event_id))
+    assert failed.data["staff_id"] == jan_id, "only the refused address fails"
+    assert failed.data["permanent"] is True
+    assert failed.data["error"].startswith("550")
+    await tap.wait_for(outcome("sent", event_id, ida_id))
+    assert len(await mail_to(isolated.mailpit.client, ida)) == 1
+
+    logged = {d["staff_id"]: d for d in await deliveries(isolated.bus, event_id=event_id)}
+    assert logged[jan_id]["status"] == "failed"
+    assert logged[jan_id]["attempts"] == 1, "a permanent failure is not retried"
+    assert logged[ida_id]["status"] == "sent"

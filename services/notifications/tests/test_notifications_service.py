@@ -53,6 +53,7 @@ from harness.waiting import eventually
 PORT = 18003
 BASE = f"http://127.0.0.1:{PORT}"
 PRIVATE_PORT = 18013
+REPLICA_PORT = 18023
 SECRET = secrets.token_urlsafe(32)
 DECIDE_QUEUE = "matching.match.decide"
 REACTION_QUEUE = "notifications.on.match.proposed"
@@ -517,6 +518,7 @@ class Isolated:
     bus: Bus
     process: ServiceProcess
     mailpit: PrivateMailpit
+    env: dict[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -541,7 +543,7 @@ async def isolated(
     try:
         await asyncio.to_thread(process.start)
         await bus.start()
-        yield Isolated(bus, process, mailpit)
+        yield Isolated(bus, process, mailpit, env)
     finally:
         await bus.close()
         process.stop()
@@ -608,3 +610,37 @@ async def test_a_refused_recipient_is_recorded_as_failed_and_the_others_still_ge
     assert logged[jan_id]["status"] == "failed"
     assert logged[jan_id]["attempts"] == 1, "a permanent failure is not retried"
     assert logged[ida_id]["status"] == "sent"
+
+
+async def test_two_replicas_given_the_same_event_twice_send_each_mail_once(
+    isolated: Isolated,
+) -> None:
+    if not isolated.mailpit.running:
+        await isolated.mailpit.start()
+    emails = [address(name, "ok.example") for name in ("kai", "lea", "mia", "nils")]
+    for email in emails:
+        await staff_member(isolated.bus, "Kai Lüttich", email, ["match.proposed"])
+    replica = ServiceProcess(
+        "notifications-replica", "diko_notifications", REPLICA_PORT, isolated.env
+    )
+    await asyncio.to_thread(replica.start)
+    try:
+        replicas = (isolated.process, replica)
+        before = sum(settled(p, REACTION_QUEUE) for p in replicas)
+        event = shortlist("Dachdeckerei Öhlmann")
+        event_id = str(uuid.uuid4())
+
+        await publish(isolated.bus, "match.proposed", event, "matching", id_=event_id)
+        await publish(isolated.bus, "match.proposed", event, "matching", id_=event_id)
+
+        async def both_copies_done() -> bool:
+            return sum(settled(p, REACTION_QUEUE) for p in replicas) >= before + 2
+
+        await eventually(both_copies_done, what="both copies handled by the replicas")
+    finally:
+        await asyncio.to_thread(replica.stop)
+    for email in emails:
+        assert len(await mail_to(isolated.mailpit.client, email)) == 1
+        assert len(await isolated.mailpit.client.search(f"to:{email}")) == 1
+    logged = {d["email"]: d for d in await deliveries(isolated.bus, event_id=event_id)}
+    assert all(logged[email]["attempts"] == 1 for email in emails)

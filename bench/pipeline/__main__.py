@@ -122,10 +122,10 @@ async def raw_floor(stack: SessionStack, count: int, window: int, prefetch: int)
     assert consumer.stdout is not None
     assert (await consumer.stdout.readline()).decode().strip() == "ready"
     started = await publish_all(publisher, count, window, RAW_QUEUE)
-    output = await consumer.stdout.readline()
+    output = await consumer.stdout.read()
     await asyncio.wait_for(consumer.wait(), 60)
     await broker.stop()
-    result = json.loads(output)
+    result = json.loads(output.decode().strip().splitlines()[-1])
     return summarise("raw floor", started, result["finished_at"], result["latencies"])
 
 
@@ -133,6 +133,8 @@ def start_platform_consumer(stack: SessionStack, prefetch: int) -> subprocess.Po
     env = {
         **os.environ,
         **stack.service_env("bench"),
+        "DIKO_OUTBOX_LEASE_S": "15",
+        "DIKO_OUTBOX_SWEEP_S": "1",
         "DIKO_HTTP_PORT": str(HTTP_PORT),
         "DIKO_PREFETCH": str(prefetch),
         "DIKO_LOG_LEVEL": "WARNING",

@@ -9,9 +9,10 @@ instead of trying a guessed address with a default password.
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, TypeVar
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LOCAL_STACK_ENV = ".local/stack.env"
@@ -21,7 +22,11 @@ class PlatformSettings(BaseSettings):
     """What every diko process needs to reach the broker and the database."""
 
     model_config = SettingsConfigDict(
-        env_prefix="DIKO_", env_file=LOCAL_STACK_ENV, extra="ignore", frozen=True
+        env_prefix="DIKO_",
+        env_file=LOCAL_STACK_ENV,
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,  # a refused URL must not print its password
     )
 
     amqp_url: str = Field(
@@ -83,3 +88,29 @@ class ServiceSettings(PlatformSettings):
     def max_attempts(self) -> int:
         """First delivery plus one retry per configured delay."""
         return len(self.retry_delays_ms) + 1
+
+
+class SettingsError(SystemExit):
+    """A process cannot start with these settings.
+
+    A `SystemExit`, so that `python -m diko_<service>` prints the message and exits with
+    status 1 instead of a traceback that might quote an input value.
+    """
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load_settings(cls: type[S], service: str, hints: Mapping[str, str] | None = None) -> S:
+    """The settings from the environment, or a `SettingsError` naming each wrong variable.
+
+    `hints` maps a variable to what to tell the operator instead of the validation message.
+    """
+    try:
+        return cls()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_input=False, include_url=False):
+            name = f"DIKO_{str(error['loc'][0] if error['loc'] else '?').upper()}"
+            problems.append(f"  {name}: {(hints or {}).get(name, error['msg'])}")
+        raise SettingsError(f"{service} cannot start:\n" + "\n".join(problems)) from None

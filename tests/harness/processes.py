@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +17,13 @@ from harness.stack import REPO
 LOG_DIR = REPO / ".local" / "test-logs"
 
 
+def free_port() -> int:
+    """A TCP port nobody listens on now, so that concurrent test sessions do not collide."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 class ServiceProcess:
     """`python -m <module>` with its own environment, HTTP port and log file."""
 
@@ -23,20 +31,20 @@ class ServiceProcess:
         self,
         name: str,
         module: str,
-        port: int,
+        port: int | None,
         env: dict[str, str],
         *,
         pythonpath: tuple[Path, ...] = (),
     ) -> None:
         self.name = name
         self.module = module
-        self.port = port
-        self.env = {**os.environ, **env, "DIKO_HTTP_PORT": str(port)}
+        self.port = port or free_port()
+        self.env = {**os.environ, **env, "DIKO_HTTP_PORT": str(self.port)}
         if pythonpath:
             paths = [str(p) for p in pythonpath]
             self.env["PYTHONPATH"] = os.pathsep.join([*paths, self.env.get("PYTHONPATH", "")])
         LOG_DIR.mkdir(parents=True, exist_ok=True)
-        self.log_path = LOG_DIR / f"{name}-{port}.log"
+        self.log_path = LOG_DIR / f"{name}-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 

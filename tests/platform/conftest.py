@@ -13,13 +13,12 @@ from harness.processes import ServiceProcess
 from harness.stack import SessionStack
 
 HERE = Path(__file__).resolve().parent
-TESTSVC_PORT = 8090
 
 
 @pytest.fixture(scope="module")
 def testsvc(stack: SessionStack) -> Iterator[ServiceProcess]:
     process = ServiceProcess(
-        "testsvc", "testsvc", TESTSVC_PORT, stack.service_env("testsvc"), pythonpath=(HERE,)
+        "testsvc", "testsvc", None, stack.service_env("testsvc"), pythonpath=(HERE,)
     )
     process.start()
     yield process

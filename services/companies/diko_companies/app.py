@@ -6,7 +6,7 @@ from pydantic import Field
 
 from diko_companies import handlers, store
 from diko_shared.service.app import Service
-from diko_shared.settings import ServiceSettings
+from diko_shared.settings import ServiceSettings, load_settings
 
 NAME = "companies"
 
@@ -20,7 +20,7 @@ class CompaniesSettings(ServiceSettings):
 def build(settings: CompaniesSettings | None = None) -> Service:
     service = Service(
         NAME,
-        settings or CompaniesSettings(),
+        settings or load_settings(CompaniesSettings, "companies"),
         description="Companies, their contacts and training positions; places taken by matches",
         indexes=store.INDEXES,
     )

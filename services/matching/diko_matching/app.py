@@ -26,7 +26,7 @@ from diko_matching.engine import ScoringWeights
 from diko_shared.contract.common import Occupation
 from diko_shared.contract.matching import Applicant
 from diko_shared.service.app import Service
-from diko_shared.settings import ServiceSettings
+from diko_shared.settings import ServiceSettings, load_settings
 
 NAME = "matching"
 
@@ -49,7 +49,7 @@ class MatchingSettings(ServiceSettings):
 
 def build(settings: MatchingSettings | None = None) -> Service:
     """The service with every subscription; `python -m diko_matching` runs it."""
-    settings = settings or MatchingSettings()
+    settings = settings or load_settings(MatchingSettings, "matching")
     policy = domain.Policy(settings.proposals_per_trigger, settings.scoring_weights)
     service = Service(
         NAME,

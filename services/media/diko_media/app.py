@@ -10,6 +10,7 @@ from diko_media.links import COVER_PATH, FEED_PATH, POST_IMAGE_PATH, Links
 from diko_media.settings import MediaSettings
 from diko_media.web import Pages, channel
 from diko_shared.service.app import Service
+from diko_shared.settings import load_settings
 
 SERVICE = "media"
 DESCRIPTION = (
@@ -19,7 +20,7 @@ DESCRIPTION = (
 
 
 def build(settings: MediaSettings | None = None) -> Service:
-    settings = settings or MediaSettings()
+    settings = settings or load_settings(MediaSettings, "media")
     links = Links(settings.base_url)
     service = Service(SERVICE, settings, description=DESCRIPTION, indexes=store.INDEXES)
 

@@ -9,21 +9,13 @@ from __future__ import annotations
 
 from email.utils import parseaddr
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_core import ErrorDetails
+from pydantic import Field, SecretStr, field_validator
 
 from diko_shared.settings import ServiceSettings
+from diko_shared.settings import load_settings as load
 
 DEFAULT_SENDER = "diko Altmark <noreply@diko.example>"
 SECRET_HINT = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
-
-
-class SettingsError(SystemExit):
-    """The service cannot start with these settings.
-
-    A `SystemExit`, so that `python -m diko_notifications` prints the message and exits
-    with status 1 instead of a traceback that might quote an input value.
-    """
 
 
 class NotificationsSettings(ServiceSettings):
@@ -73,20 +65,8 @@ class NotificationsSettings(ServiceSettings):
 
 def load_settings() -> NotificationsSettings:
     """The settings from the environment, or a `SettingsError` that names what is wrong."""
-    try:
-        return NotificationsSettings()
-    except ValidationError as exc:
-        problems = [_problem(error) for error in exc.errors(include_input=False, include_url=False)]
-        raise SettingsError(
-            "notifications cannot start:\n" + "\n".join(f"  {p}" for p in problems)
-        ) from None
-
-
-def _problem(error: ErrorDetails) -> str:
-    name = f"DIKO_{str(error['loc'][0] if error['loc'] else '?').upper()}"
-    if name == "DIKO_LINK_SECRET":
-        return (
-            f"{name}: required, at least 32 characters, the same on every replica "
-            f"(for example the output of `{SECRET_HINT}`)"
-        )
-    return f"{name}: {error['msg']}"
+    hint = (
+        "required, at least 32 characters, the same on every replica "
+        f"(for example the output of `{SECRET_HINT}`)"
+    )
+    return load(NotificationsSettings, "notifications", {"DIKO_LINK_SECRET": hint})

@@ -11,7 +11,7 @@ from diko_notifications import domain
 from diko_notifications.domain import Action, ActionLinks, LinkExpired, LinkInvalid, SendResult
 from diko_notifications.mail import compose
 from diko_notifications.render import render_letter
-from diko_notifications.settings import SettingsError, load_settings
+from diko_notifications.settings import load_settings
 from diko_shared.contract.common import Occupation
 from diko_shared.contract.companies import PositionFilled
 from diko_shared.contract.matching import (
@@ -24,6 +24,7 @@ from diko_shared.contract.matching import (
 from diko_shared.contract.media import EpisodePublished
 from diko_shared.contract.notifications import RegisterStaff, Subscribe
 from diko_shared.messaging.errors import Conflict
+from diko_shared.settings import SettingsError
 
 SECRET = "a-test-secret-that-is-long-enough-for-the-settings"
 BASE_URL = "http://127.0.0.1:18003"

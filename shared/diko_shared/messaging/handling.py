@@ -15,7 +15,7 @@ that must not be applied twice (see `diko_shared.store.guards`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -76,9 +76,13 @@ class Context(Generic[P]):
         name = "|".join((self.key, prefix, *parts))
         return f"{prefix}_{uuid.uuid5(DERIVED_IDS, name).hex[:20]}"
 
-    def write(self, *writes: Write) -> None:
+    def write(self, *writes: Write | Iterable[Write]) -> None:
         """Stage database writes; they are committed after the handler returns."""
-        self.writes.extend(writes)
+        for write in writes:
+            if isinstance(write, Write):
+                self.writes.append(write)
+            else:
+                self.writes.extend(write)
 
     def emit(self, payload: Payload, *, subject: str | None = None) -> str:
         """Stage an event; returns its id. Published after the commit, through the outbox."""

@@ -154,10 +154,13 @@ class Pipeline:
         )
         try:
             outcome = await self._handle(subscription, message, raw, queue)
-        except Exception:
-            log.exception("could not settle the message; the broker will redeliver it")
+        except Exception:  # noqa: BLE001 - logged; the message goes back to its queue
             outcome = "requeued"
-            await message.nack(requeue=True)
+            try:
+                await message.nack(requeue=True)
+                log.exception("could not settle the message; it goes back to its queue")
+            except Exception:  # noqa: BLE001 - the channel is gone: the broker redelivers
+                log.warning("broker connection lost before the acknowledgement; it redelivers")
         finally:
             for var, token in zip(
                 (logs.message_id, logs.correlation_id, logs.message_type), tokens, strict=True
@@ -265,7 +268,9 @@ class Pipeline:
             }
             outbox.append(Write(OUTBOX, InsertOne(entry)))
         record = {"_id": key, "type": envelope.type, "at": now, "reply": reply}
-        await self.committer.commit(ctx.writes, outbox, [Write(INBOX, InsertOne(record))])
+        prepare = [w for w in ctx.writes if w.stage == 0]
+        change = [w for w in ctx.writes if w.stage != 0]
+        await self.committer.commit(prepare, change, outbox, [Write(INBOX, InsertOne(record))])
         if self.hooks.after_commit is not None:
             await _maybe_await(self.hooks.after_commit(envelope))
         await self._reply(raw, reply)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 120.0
 READY_PING_S = 1.5
 INBOX_PRUNE_EVERY_S = 3600.0
+STOP_TIMEOUT_S = 15.0
 
 
 _EXCHANGES = {x.name: x for x in (topology.COMMANDS, topology.EVENTS, topology.UNROUTED)}
@@ -87,8 +88,9 @@ class Service:
             app_id=name,
             apply_types=False,
             default_channel=Channel(prefetch_count=settings.prefetch, on_return_raises=True),
+            logger=logging.getLogger("diko.broker"),
             log_level=logging.DEBUG,
-            graceful_timeout=15.0,
+            graceful_timeout=STOP_TIMEOUT_S,
             reconnect_interval=2.0,
             middlewares=[RabbitPrometheusMiddleware(registry=self.registry, app_name=name)],
         )
@@ -99,7 +101,6 @@ class Service:
         self.relay = OutboxRelay(
             self.db,
             self.publisher,
-            self.committer,
             self.metrics,
             lease=timedelta(seconds=settings.outbox_lease_s),
             sweep_every=settings.outbox_sweep_s,
@@ -119,6 +120,7 @@ class Service:
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
         self._janitor: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Task[None]] = set()
         self._subscribe_unrouted()
 
     # -- composition ---------------------------------------------------------------------
@@ -148,9 +150,27 @@ class Service:
         pipeline = self.pipeline
 
         async def consume(message: RabbitMessage) -> None:
-            await pipeline.handle(subscription, message)
+            await self._shielded(pipeline.handle(subscription, message))
 
         self._register(consume, subscription.queue, subscription.exchange)
+
+    async def _shielded(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run a message's handling in its own task, shielded from the consumer's cancellation.
+
+        When the broker connection drops, aio-pika cancels the consumer callbacks; a handler
+        cancelled in the middle of a database call could leave a connection or a commit
+        half done. The shielded task finishes its writes; its acknowledgement then fails
+        with the channel, and the broker redelivers the message, which finds it processed.
+        """
+        task = asyncio.create_task(work)
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.done():
+                raise
+            # The consumer was torn down with its channel; the work finishes on its own.
 
     def _register(
         self,
@@ -205,6 +225,8 @@ class Service:
 
     async def stop(self) -> None:
         await self.broker.stop()
+        if self._running:
+            await asyncio.wait(self._running, timeout=STOP_TIMEOUT_S)
         await self.relay.stop()
         if self._janitor is not None:
             self._janitor.cancel()

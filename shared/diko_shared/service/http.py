@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import TYPE_CHECKING, Any
 
 from faststream.specification.asyncapi.site import get_asyncapi_html
@@ -20,7 +21,7 @@ READINESS_TIMEOUT_S = 2.0
 def platform_routes(service: Service) -> list[Route]:
     async def healthz(_: Request) -> Response:
         """Alive: the process serves HTTP. Orchestrators restart it when this fails."""
-        return JSONResponse({"status": "ok", "service": service.name})
+        return JSONResponse({"status": "ok", "service": service.name, "pid": os.getpid()})
 
     async def readyz(_: Request) -> Response:
         """Ready: the broker and the database answer now. Load balancers route by this."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,32 +28,19 @@ from diko_shared.service.metrics import Metrics
 WriteOp = InsertOne | UpdateOne | ReplaceOne | DeleteOne
 
 DUPLICATE_KEY = 11000
-#: The array in which guarded documents remember the message keys applied to them.
-APPLIED = "_applied"
 
 
 @dataclass(frozen=True)
 class Write:
     """One write to one collection of the service's database.
 
-    `guard` is set on the guarded upserts of `diko_shared.store.guards.apply_once`.
+    `stage` orders a handler's writes: stage 0 prepares (e.g. makes sure a document
+    exists), stage 1 changes state; the platform's outbox and inbox writes follow.
     """
 
     collection: str
     op: WriteOp
-    guard: Guard | None = None
-
-
-@dataclass(frozen=True)
-class Guard:
-    """An update to apply to one document at most once per message key."""
-
-    document_id: str
-    key: str
-    update: Mapping[str, Any]
-
-    def filter(self) -> dict[str, Any]:
-        return {"_id": self.document_id, APPLIED: {"$ne": self.key}}
+    stage: int = 1
 
 
 @dataclass
@@ -135,32 +122,33 @@ class GroupCommitter:
             await self._db[collection].bulk_write([w.op for w in batch.writes], ordered=False)
         except BulkWriteError as exc:
             for error in exc.details.get("writeErrors", []):
-                write, unit = batch.writes[error["index"]], batch.units[error["index"]]
-                if error.get("code") == DUPLICATE_KEY and await self._settled(collection, write):
-                    continue
-                unit.error = unit.error or BulkWriteError(
-                    {"writeErrors": [error], "nInserted": 0, "writeConcernErrors": []}
-                )
+                self._fail(batch, error["index"], error)
+        except KeyError:
+            # FerretDB 1.24 answers an update batch in which one write failed without
+            # `nModified`, which PyMongo cannot read; the writes are then applied one by one.
+            await self._apply_one_by_one(collection, batch)
         except Exception as exc:  # noqa: BLE001 - a failed batch fails each of its units
             for unit in batch.units:
                 unit.error = unit.error or exc
 
-    async def _settled(self, collection: str, write: Write) -> bool:
-        """Whether a write that hit a duplicate key has, in effect, been applied.
-
-        An insert: the document exists, so this is a repeat. A guarded upsert: either the
-        key was applied before (the guard excluded the document, so the upsert tried to
-        create it again), or another unit created the document first; then the update
-        is applied now, the document existing.
-        """
-        if isinstance(write.op, InsertOne):
-            return True
-        guard = write.guard
-        if guard is None:
-            return False
+    async def _apply_one_by_one(self, collection: str, batch: _Batch) -> None:
         coll = self._db[collection]
-        doc = await coll.find_one({"_id": guard.document_id}, {APPLIED: 1})
-        if doc is not None and guard.key in doc.get(APPLIED, ()):
-            return True
-        result = await coll.update_one(guard.filter(), dict(guard.update))
-        return result.matched_count == 1
+        for index, write in enumerate(batch.writes):
+            try:
+                await coll.bulk_write([write.op], ordered=False)
+            except BulkWriteError as exc:
+                for error in exc.details.get("writeErrors", []):
+                    self._fail(batch, index, error)
+            except Exception as exc:  # noqa: BLE001 - this write's unit fails, the others go on
+                unit = batch.units[index]
+                unit.error = unit.error or exc
+
+    @staticmethod
+    def _fail(batch: _Batch, index: int, error: dict[str, Any]) -> None:
+        """Fail the unit of one write, unless the error says the write was done before."""
+        if error.get("code") == DUPLICATE_KEY and isinstance(batch.writes[index].op, InsertOne):
+            return  # the document is there already: an idempotent repeat
+        unit = batch.units[index]
+        unit.error = unit.error or BulkWriteError(
+            {"writeErrors": [error], "nInserted": 0, "writeConcernErrors": []}
+        )

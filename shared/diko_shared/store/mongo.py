@@ -28,12 +28,16 @@ PLATFORM_INDEXES: Indexes = {
 
 
 def connect(url: str, app_name: str) -> AsyncMongoClient:
-    """A client that waits up to 30 s for the server, so a database restart looks like a pause."""
+    """A client whose every operation ends within 30 s, server selection included.
+
+    A database restart then looks like a pause to the handlers, and no operation can hang
+    a handler (and with it a prefetch slot) forever; a timeout is retried like any fault.
+    """
     return AsyncMongoClient(
         url,
         appname=app_name,
         tz_aware=True,
-        serverSelectionTimeoutMS=30_000,
+        timeoutMS=30_000,
         connectTimeoutMS=5_000,
         uuidRepresentation="standard",
     )

@@ -53,6 +53,8 @@ SETTINGS_FILE = LOCAL / "stack-settings.json"
 RABBIT_HOME = LOCAL / "rabbitmq"  # HOME of the node and of rabbitmqctl: the Erlang cookie
 RABBIT_SBIN = Path("/usr/lib/rabbitmq/bin")
 RABBIT_PASSWORD_FILE = RABBIT_HOME / "diko-password"
+#: Signs the accept/decline links of the notifications service on this machine.
+LINK_SECRET_FILE = LOCAL / "link-secret"
 RABBIT_PID_FILE = RABBIT_HOME / "rabbitmq.pid"
 RABBIT_CONSOLE_LOG = LOG / "rabbitmq-console.log"
 RABBIT_LOG_DIR = LOG / "rabbitmq"
@@ -393,16 +395,24 @@ def rabbit_env(settings: Settings) -> dict[str, str]:
     }
 
 
-def rabbit_password() -> str:
-    """The `diko` user's password: random on first use, then kept in `.local/` (mode 0600)."""
-    if RABBIT_PASSWORD_FILE.exists():
-        return RABBIT_PASSWORD_FILE.read_text().strip()
-    RABBIT_HOME.mkdir(parents=True, exist_ok=True)
-    password = secrets.token_urlsafe(24)  # URL-safe: goes into DIKO_AMQP_URL unquoted
-    fd = os.open(RABBIT_PASSWORD_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+def local_secret(path: Path, length: int = 24) -> str:
+    """A secret of this checkout: random on first use, then kept in `.local/` (mode 0600).
+
+    URL-safe, because the broker password goes into DIKO_AMQP_URL unquoted.
+    """
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(length)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as out:
-        out.write(password + "\n")
-    return password
+        out.write(secret + "\n")
+    return secret
+
+
+def rabbit_password() -> str:
+    """The `diko` user's password."""
+    return local_secret(RABBIT_PASSWORD_FILE)
 
 
 def write_rabbit_config(settings: Settings) -> None:
@@ -799,6 +809,7 @@ def stack_env_lines(settings: Settings) -> list[str]:
         "DIKO_SMTP_HOST=127.0.0.1",
         f"DIKO_SMTP_PORT={settings.smtp_port}",
         f"DIKO_MAILPIT_URL=http://127.0.0.1:{settings.mailpit_port}",
+        f"DIKO_LINK_SECRET={local_secret(LINK_SECRET_FILE, 32)}",
     ]
 
 
@@ -904,9 +915,9 @@ def cmd_down(settings: Settings, purge: bool) -> int:
     if purge:
         for path in (RABBIT_HOME, FERRET_DIR, MAILPIT_DIR, LOG):
             shutil.rmtree(path, ignore_errors=True)
-        for path in (STACK_ENV, SETTINGS_FILE):
+        for path in (STACK_ENV, SETTINGS_FILE, LINK_SECRET_FILE):
             path.unlink(missing_ok=True)
-        say("stopped; data, logs and the broker password removed (binaries kept in .local/bin)")
+        say("stopped; data, logs and the secrets removed (binaries kept in .local/bin)")
     else:
         say("stopped (data kept; `down --purge` removes it)")
     return 0

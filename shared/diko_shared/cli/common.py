@@ -16,8 +16,8 @@ from diko_shared.settings import PlatformSettings
 
 T = TypeVar("T")
 
-console = Console()
-errors = Console(stderr=True)
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 SOURCE = "diko-cli"
 

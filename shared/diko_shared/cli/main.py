@@ -11,7 +11,7 @@ from importlib.metadata import entry_points
 
 import typer
 
-from diko_shared.cli import contract, dlq, events, send, stack
+from diko_shared.cli import contract, demo, dlq, events, send, stack
 
 app = typer.Typer(
     name="diko",
@@ -21,6 +21,7 @@ app = typer.Typer(
 )
 app.command("send")(send.send)
 app.command("events")(events.events)
+app.command("demo")(demo.demo)
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(stack.app, name="stack")
 app.add_typer(contract.app, name="contract")

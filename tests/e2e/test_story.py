@@ -1,0 +1,133 @@
+"""Issue 3's story end to end: four services, one real path, checked where people look."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import xml.etree.ElementTree as ET
+
+import feedparser
+import httpx
+from PIL import Image
+
+from diko_shared.contract.companies import GetCompany, SearchPositions
+from diko_shared.contract.matching import GetApplicant, GetShortlist
+from diko_shared.contract.notifications import ListDeliveries
+from diko_shared.story import Story, StoryResult
+from harness.bus import Bus
+from harness.mailpit import Mailpit
+from harness.stack import SessionStack
+from harness.waiting import eventually
+
+from .conftest import System
+
+ITUNES = "{http://www.itunes.com/dtds/podcast-1.0.dtd}"
+
+
+async def play(stack: SessionStack, **hooks: object) -> StoryResult:
+    async with Story(stack.amqp_url, timeout=90, say=lambda _: None) as story:
+        return await story.play(hooks)  # type: ignore[arg-type]
+
+
+async def test_the_story_happens_and_leaves_its_traces(
+    stack: SessionStack, system: System, bus: Bus, mailpit: Mailpit
+) -> None:
+    story = await play(stack)
+
+    # stored state, through the queries of the contract
+    company = await bus.ok(GetCompany(company_id=story.company_id))
+    assert company["address"]["town"] == "Stendal"
+    [position] = company["positions"]
+    assert (position["status"], position["places_taken"]) == ("filled", 1)
+    filled = await bus.ok(SearchPositions(company_id=story.company_id, status="filled"))
+    assert [p["position_id"] for p in filled["positions"]] == [story.position_id]
+    applicant = await bus.ok(GetApplicant(applicant_id=story.applicant_id))
+    assert applicant["home_town"] == "Osterburg (Altmark)"
+    shortlist = await bus.ok(GetShortlist(position_id=story.position_id))
+    accepted = [c for c in shortlist["candidates"] if c["status"] == "accepted"]
+    assert [c["applicant"]["applicant_id"] for c in accepted] == [story.applicant_id]
+
+    # the e-mails, read back through Mailpit
+    mails = await mailpit.wait_for(f"to:{story.staff_email}", count=3)
+    subjects = sorted(m["Subject"] for m in mails)
+    assert subjects[0].startswith("Ausbildungsstelle besetzt: Tischler/in bei Tischlerei Müller")
+    assert subjects[1].startswith("Neue Podcastfolge: „DIKO trifft…")
+    assert subjects[2].startswith("Neuer Vorschlag für Tischler/in bei Tischlerei Müller")
+    proposal_mail = next(m for m in mails if "Vorschlag" in m["Subject"])
+    message = await mailpit.message(proposal_mail["ID"])
+    assert [to["Address"] for to in message["To"]] == [story.staff_email]
+    text = message["Text"]
+    assert "Hallo Birte Albrecht" in text
+    assert f"Lena Schröder-{story.run} aus Osterburg (Altmark)" in text
+    assert "liegt 21 km vom Ausbildungsort Stendal entfernt" in text
+    assert "Wunschberuf" in text
+    assert text.count("/actions/") == 2  # accept and decline
+    assert "Lena Schröder" in message["HTML"]
+
+    # the post image, served over HTTP
+    async with httpx.AsyncClient(timeout=10) as http:
+        image = await http.get(story.post_image_url)
+        feed_xml = (await http.get(story.feed_url)).text
+    assert image.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(image.content)).size == (1080, 1350)
+
+    # the podcast feed
+    feed = feedparser.parse(feed_xml)
+    assert not feed.bozo, feed.bozo_exception
+    [entry] = [e for e in feed.entries if story.run in e.title]
+    assert entry.enclosures[0]["type"] == "audio/mpeg"
+    channel = ET.fromstring(feed_xml).find("channel")
+    assert channel is not None
+    assert channel.findtext("language") == "de"
+    for tag in ("image", "category", "explicit", "owner", "author"):
+        assert channel.find(f"{ITUNES}{tag}") is not None, tag
+    item = next(i for i in channel.findall("item") if story.run in (i.findtext("title") or ""))
+    for tag in ("guid", "pubDate", "enclosure", "description"):
+        assert item.find(tag) is not None, tag
+    assert item.findtext(f"{ITUNES}duration") == "1769"
+
+    # every service counted the messages it processed
+    for name, queue in (
+        ("companies", "companies.company.register"),
+        ("matching", "matching.on.position.opened"),
+        ("notifications", "notifications.on.match.proposed"),
+        ("media", "media.on.position.opened"),
+    ):
+        assert system[name].metric("diko_messages_total", queue=queue, outcome="processed") >= 1
+
+
+async def test_the_story_survives_a_duplicate_event_and_a_killed_matching_service(
+    stack: SessionStack, system: System, bus: Bus, mailpit: Mailpit
+) -> None:
+    tap = await bus.tap(pattern="match.proposed")
+    matching = system["matching"]
+    notifications = system["notifications"]
+    duplicates_before = notifications.metric(
+        "diko_messages_total", queue="notifications.on.match.proposed", outcome="duplicate"
+    )
+
+    async def kill_matching() -> None:
+        matching.kill()  # SIGKILL while it may be computing the applicant's proposals
+        await asyncio.to_thread(matching.start, timeout=180)
+
+    async def deliver_the_proposal_again() -> None:
+        [proposed] = await tap.wait_type("match.proposed")
+        await bus.publish_raw("match.proposed", proposed.body, exchange="diko.events")
+
+    story = await play(stack, applicant=kill_matching, proposal_mail=deliver_the_proposal_again)
+
+    async def duplicate_handled() -> bool:
+        count = notifications.metric(
+            "diko_messages_total", queue="notifications.on.match.proposed", outcome="duplicate"
+        )
+        return count > duplicates_before
+
+    await eventually(duplicate_handled, what="the repeated match.proposed handled")
+    mails = await mailpit.wait_for(f"to:{story.staff_email}", count=3)
+    proposal_mails = [m for m in mails if "Vorschlag" in m["Subject"]]
+    assert len(proposal_mails) == 1
+    assert len(mails) == 3
+    deliveries = await bus.ok(ListDeliveries(staff_id=story.staff_id))
+    per_event = [(d["event_id"], d["status"]) for d in deliveries["deliveries"]]
+    assert len(per_event) == len(set(per_event)) == 3
+    assert {status for _, status in per_event} == {"sent"}

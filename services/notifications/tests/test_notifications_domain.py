@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
+from pathlib import Path
 
 import pytest
 
@@ -348,8 +349,9 @@ def test_the_page_for_each_answer_of_matching() -> None:
 
 
 def test_without_a_link_secret_the_service_does_not_start(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # no .local/stack.env to fall back on
     monkeypatch.setenv("DIKO_AMQP_URL", "amqp://diko:amqp-password@127.0.0.1:5672/diko")
     monkeypatch.setenv("DIKO_MONGO_URL", "mongodb://127.0.0.1:27017/")
     monkeypatch.setenv("DIKO_SMTP_HOST", "127.0.0.1")

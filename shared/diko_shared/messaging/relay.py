@@ -20,7 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from diko_shared.messaging.publisher import Outgoing, Publisher
 from diko_shared.service.metrics import Metrics
-from diko_shared.store.mongo import OUTBOX
+from diko_shared.store.mongo import OUTBOX, batches
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,9 @@ class OutboxRelay:
                 if self._backlog <= SMALL_OUTBOX:
                     await self._outbox.delete_many({"_id": {"$in": batch}})
                 else:
-                    await self._outbox.bulk_write([DeleteOne({"_id": k}) for k in batch])
+                    deletes = [DeleteOne({"_id": k}) for k in batch]
+                    for _, part in batches(deletes):
+                        await self._outbox.bulk_write(list(part))
             except Exception:
                 self._sent[:0] = batch
                 raise
@@ -151,9 +153,9 @@ class OutboxRelay:
         stale = [entry for entry in stale if entry["_id"] not in self._in_hand]
         if stale:
             lease = self.lease_until()
-            await self._outbox.bulk_write(
-                [UpdateOne({"_id": e["_id"]}, {"$set": {"lease_until": lease}}) for e in stale]
-            )
+            extend = [UpdateOne({"_id": e["_id"]}, {"$set": {"lease_until": lease}}) for e in stale]
+            for _, part in batches(extend):
+                await self._outbox.bulk_write(list(part))
             for entry in stale:
                 self.hand_over(entry["_id"], [Outgoing.from_document(m) for m in entry["messages"]])
         self._backlog = await self._outbox.estimated_document_count()

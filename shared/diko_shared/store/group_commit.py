@@ -24,6 +24,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from diko_shared.service.metrics import Metrics
+from diko_shared.store.mongo import batches
 
 WriteOp = InsertOne | UpdateOne | ReplaceOne | DeleteOne
 
@@ -107,35 +108,39 @@ class GroupCommitter:
             self._metrics.commit_batch.observe(len(units))
         depth = max(len(unit.phases) for unit in units)
         for phase in range(depth):
-            batches: dict[str, _Batch] = defaultdict(_Batch)
+            by_collection: dict[str, _Batch] = defaultdict(_Batch)
             for unit in units:
                 if unit.error is None and phase < len(unit.phases):
                     for write in unit.phases[phase]:
-                        batch = batches[write.collection]
+                        batch = by_collection[write.collection]
                         batch.writes.append(write)
                         batch.units.append(unit)
-            if batches:
-                await asyncio.gather(*(self._apply(name, b) for name, b in batches.items()))
+            for name, batch in by_collection.items():
+                await self._apply(name, batch)
 
     async def _apply(self, collection: str, batch: _Batch) -> None:
-        try:
-            await self._db[collection].bulk_write([w.op for w in batch.writes], ordered=False)
-        except BulkWriteError as exc:
-            for error in exc.details.get("writeErrors", []):
-                self._fail(batch, error["index"], error)
-        except KeyError:
-            # FerretDB 1.24 answers an update batch in which one write failed without
-            # `nModified`, which PyMongo cannot read; the writes are then applied one by one.
-            await self._apply_one_by_one(collection, batch)
-        except Exception as exc:  # noqa: BLE001 - a failed batch fails each of its units
-            for unit in batch.units:
-                unit.error = unit.error or exc
-
-    async def _apply_one_by_one(self, collection: str, batch: _Batch) -> None:
         coll = self._db[collection]
-        for index, write in enumerate(batch.writes):
+        ops = [w.op for w in batch.writes]
+        for offset, part in batches(ops):
+            indexes = range(offset, offset + len(part))
             try:
-                await coll.bulk_write([write.op], ordered=False)
+                await coll.bulk_write(list(part), ordered=False)
+            except BulkWriteError as exc:
+                for error in exc.details.get("writeErrors", []):
+                    self._fail(batch, offset + error["index"], error)
+            except KeyError:
+                # FerretDB 1.24 answers an update batch in which one write failed without
+                # `nModified`, which PyMongo cannot read; the writes are then applied one by one.
+                await self._apply_one_by_one(coll, batch, indexes)
+            except Exception as exc:  # noqa: BLE001 - a failed request fails each of its units
+                for index in indexes:
+                    unit = batch.units[index]
+                    unit.error = unit.error or exc
+
+    async def _apply_one_by_one(self, coll: Any, batch: _Batch, indexes: range) -> None:
+        for index in indexes:
+            try:
+                await coll.bulk_write([batch.writes[index].op], ordered=False)
             except BulkWriteError as exc:
                 for error in exc.details.get("writeErrors", []):
                     self._fail(batch, index, error)

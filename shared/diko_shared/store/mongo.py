@@ -9,9 +9,10 @@ by `_id` and the platform's own collections keep small or insert-only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
-from pymongo import AsyncMongoClient, IndexModel
+from pymongo import AsyncMongoClient, IndexModel, InsertOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 Indexes = Mapping[str, Sequence[IndexModel]]
@@ -25,6 +26,32 @@ PLATFORM_INDEXES: Indexes = {
     INBOX: [IndexModel("at")],
     OUTBOX: [IndexModel("lease_until")],
 }
+
+
+#: FerretDB 1.24 (SQLite) holds one pooled connection for every update or delete of a batch
+#: until the whole batch is done, from a pool of 100 per database: a batch of 100 updates,
+#: or two of 50 at once, deadlocks that database for good. Batches are cut so that no
+#: request holds more than this many (inserts are written in one statement and are not cut).
+MAX_UPDATES_PER_BATCH = 16
+
+
+def batches(ops: Sequence[Any]) -> Iterator[tuple[int, Sequence[Any]]]:
+    """Cut a list of bulk operations into safe requests, in order: `(offset, operations)`.
+
+    Consecutive inserts stay together; other writes go at most MAX_UPDATES_PER_BATCH at a time.
+    """
+    start = 0
+    while start < len(ops):
+        end = start
+        if isinstance(ops[start], InsertOne):
+            while end < len(ops) and isinstance(ops[end], InsertOne):
+                end += 1
+        else:
+            limit = start + MAX_UPDATES_PER_BATCH
+            while end < len(ops) and end < limit and not isinstance(ops[end], InsertOne):
+                end += 1
+        yield start, ops[start:end]
+        start = end
 
 
 def connect(url: str, app_name: str) -> AsyncMongoClient:

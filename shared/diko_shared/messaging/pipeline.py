@@ -20,6 +20,7 @@ import asyncio
 import json
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,7 +39,7 @@ from diko_shared.contract.envelope import Envelope, ErrorCode, ErrorDetail
 from diko_shared.messaging import topology
 from diko_shared.messaging.errors import DomainError, Rejected
 from diko_shared.messaging.handling import Context, Subscription, message_key
-from diko_shared.messaging.publisher import CONTENT_TYPE, Outgoing, Publisher
+from diko_shared.messaging.publisher import CONTENT_TYPE, Outgoing, Publisher, pack
 from diko_shared.messaging.relay import OutboxRelay
 from diko_shared.service.metrics import Metrics
 from diko_shared.settings import ServiceSettings
@@ -262,7 +263,7 @@ class Pipeline:
         if ctx.outgoing:
             entry = {
                 "_id": key,
-                "messages": [m.to_document() for m in ctx.outgoing],
+                "messages": pack(ctx.outgoing),
                 "lease_until": self.relay.lease_until(),
                 "created_at": now,
             }
@@ -283,14 +284,16 @@ class Pipeline:
         """Answer a request that asked for it; a requester that has gone is not an error."""
         if not raw.reply_to or reply is None:
             return
-        await self.publisher.broker.publish(
-            json.dumps(reply, ensure_ascii=False, separators=(",", ":")).encode(),
+        answer = Outgoing(
+            exchange="",
             routing_key=raw.reply_to,
+            body=json.dumps(reply, ensure_ascii=False, separators=(",", ":")).encode(),
+            message_id=str(uuid.uuid4()),
+            type="reply",
+            source=self.service,
             correlation_id=raw.correlation_id,
-            content_type=CONTENT_TYPE,
-            mandatory=False,
-            persist=False,
         )
+        await self.publisher.publish(answer, mandatory=False)
 
     async def refuse(
         self,

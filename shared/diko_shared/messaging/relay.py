@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pymongo import DeleteOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-from diko_shared.messaging.publisher import Outgoing, Publisher
+from diko_shared.messaging.publisher import Outgoing, Publisher, unpack
 from diko_shared.service.metrics import Metrics
 from diko_shared.store.mongo import OUTBOX, batches
 
@@ -28,7 +28,7 @@ WORKERS = 64
 SWEEP_BATCH = 500
 #: Published entries are deleted in batches: at most this many, at least this often.
 DELETE_BATCH = 500
-DELETE_EVERY_S = 0.05
+DELETE_EVERY_S = 0.25
 #: Up to this many entries in the outbox, published ones are deleted with one `$in`.
 SMALL_OUTBOX = 1000
 
@@ -157,7 +157,7 @@ class OutboxRelay:
             for _, part in batches(extend):
                 await self._outbox.bulk_write(list(part))
             for entry in stale:
-                self.hand_over(entry["_id"], [Outgoing.from_document(m) for m in entry["messages"]])
+                self.hand_over(entry["_id"], unpack(entry["messages"]))
         self._backlog = await self._outbox.estimated_document_count()
         self._metrics.outbox_backlog.set(self._backlog)
         return len(stale)

@@ -88,7 +88,7 @@ class Service:
             app_id=name,
             apply_types=False,
             default_channel=Channel(prefetch_count=settings.prefetch, on_return_raises=True),
-            logger=logging.getLogger("diko.broker"),
+            logger=None,  # the pipeline logs what matters; FastStream's per-message logs cost CPU
             log_level=logging.DEBUG,
             graceful_timeout=STOP_TIMEOUT_S,
             reconnect_interval=2.0,

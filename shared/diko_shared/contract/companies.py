@@ -68,6 +68,8 @@ class RegisterCompany(Payload):
 
 
 class CompanyRef(Payload):
+    model_config = examples({"company_id": "cmp_0123456789abcdef0123"})
+
     company_id: CompanyId
 
 
@@ -110,6 +112,33 @@ class PositionSummary(Payload):
 class Company(Payload):
     """A company as the companies service knows it."""
 
+    model_config = examples(
+        {
+            "company_id": "cmp_0123456789abcdef0123",
+            "name": "Tischlerei Müller GmbH",
+            "address": {"street": "Breite Straße 12", "postcode": "39576", "town": "Stendal"},
+            "contacts": [
+                {
+                    "name": "Jana Müller",
+                    "email": "jana.mueller@tischlerei-mueller.example",
+                    "role": "Ausbildungsleiterin",
+                }
+            ],
+            "industry": "Handwerk",
+            "positions": [
+                {
+                    "position_id": "pos_0123456789abcdef0123",
+                    "occupation": {"code": "22342", "name": "Tischler/in"},
+                    "places": 2,
+                    "places_taken": 0,
+                    "start_date": "2027-08-01",
+                    "town": "Stendal",
+                    "status": "open",
+                }
+            ],
+        }
+    )
+
     company_id: CompanyId
     name: Name
     address: Address
@@ -146,6 +175,8 @@ class OpenPosition(Payload):
 
 
 class PositionRef(Payload):
+    model_config = examples({"position_id": "pos_0123456789abcdef0123"})
+
     position_id: PositionId
 
 
@@ -255,6 +286,25 @@ class Position(Payload):
 
 
 class PositionList(Payload):
+    model_config = examples(
+        {
+            "positions": [
+                {
+                    "position_id": "pos_0123456789abcdef0123",
+                    "company_id": "cmp_0123456789abcdef0123",
+                    "company_name": "Tischlerei Müller GmbH",
+                    "occupation": {"code": "22342", "name": "Tischler/in"},
+                    "places": 2,
+                    "places_taken": 0,
+                    "start_date": "2027-08-01",
+                    "town": "Stendal",
+                    "school_certificate": "hauptschule",
+                    "status": "open",
+                }
+            ]
+        }
+    )
+
     positions: list[Position]
 
 

@@ -64,11 +64,25 @@ class RegisterApplicant(Payload):
 
 
 class ApplicantRef(Payload):
+    model_config = examples({"applicant_id": "apl_0123456789abcdef0123"})
+
     applicant_id: ApplicantId
 
 
 class ApplicantRegistered(Payload):
     """An applicant was registered (no name or contact data: those stay in matching)."""
+
+    model_config = examples(
+        {
+            "applicant_id": "apl_0123456789abcdef0123",
+            "home_town": "Osterburg (Altmark)",
+            "reach_km": 30.0,
+            "driving_licence": False,
+            "school_certificate": "realschule",
+            "desired_occupations": ["22342", "25212"],
+            "earliest_start": "2027-08-01",
+        }
+    )
 
     applicant_id: ApplicantId
     home_town: Town
@@ -86,6 +100,22 @@ class GetApplicant(Payload):
 
 
 class Applicant(Payload):
+    model_config = examples(
+        {
+            "applicant_id": "apl_0123456789abcdef0123",
+            "first_name": "Lena",
+            "last_name": "Schröder",
+            "email": "lena.schroeder@example.org",
+            "home_town": "Osterburg (Altmark)",
+            "reach_km": 30.0,
+            "driving_licence": False,
+            "school_certificate": "realschule",
+            "desired_occupations": ["22342"],
+            "earliest_start": "2027-08-01",
+            "status": "active",
+        }
+    )
+
     applicant_id: ApplicantId
     first_name: Name
     last_name: Name
@@ -139,6 +169,42 @@ class Proposal(Payload):
 class MatchProposed(Payload):
     """New proposals: a position's shortlist, or the positions found for a new applicant."""
 
+    model_config = examples(
+        {
+            "trigger": "position",
+            "subject_id": "pos_0123456789abcdef0123",
+            "proposals": [
+                {
+                    "proposal_id": "prp_0123456789abcdef0123",
+                    "position": {
+                        "position_id": "pos_0123456789abcdef0123",
+                        "company_id": "cmp_0123456789abcdef0123",
+                        "company_name": "Tischlerei Müller GmbH",
+                        "occupation": {"code": "22342", "name": "Tischler/in"},
+                        "town": "Stendal",
+                        "start_date": "2027-08-01",
+                    },
+                    "applicant": {
+                        "applicant_id": "apl_0123456789abcdef0123",
+                        "name": "Lena Schröder",
+                        "home_town": "Osterburg (Altmark)",
+                    },
+                    "score": 0.9,
+                    "rank": 1,
+                    "reasons": [
+                        {
+                            "criterion": "distance",
+                            "key": "distance.within_reach",
+                            "score": 0.8,
+                            "weight": 25.0,
+                            "text": "Wohnort Osterburg (Altmark) liegt 21 km von Stendal entfernt.",
+                        }
+                    ],
+                }
+            ],
+        }
+    )
+
     trigger: Literal["position", "applicant"]
     subject_id: str = Field(description="The position or applicant the proposals are for")
     proposals: Annotated[list[Proposal], Field(min_length=1)]
@@ -161,6 +227,34 @@ class Candidate(Payload):
 
 
 class Shortlist(Payload):
+    model_config = examples(
+        {
+            "position_id": "pos_0123456789abcdef0123",
+            "candidates": [
+                {
+                    "proposal_id": "prp_0123456789abcdef0123",
+                    "applicant": {
+                        "applicant_id": "apl_0123456789abcdef0123",
+                        "name": "Lena Schröder",
+                        "home_town": "Osterburg (Altmark)",
+                    },
+                    "score": 0.9,
+                    "rank": 1,
+                    "reasons": [
+                        {
+                            "criterion": "distance",
+                            "key": "distance.within_reach",
+                            "score": 0.8,
+                            "weight": 25.0,
+                            "text": "Wohnort Osterburg (Altmark) liegt 21 km von Stendal entfernt.",
+                        }
+                    ],
+                    "status": "proposed",
+                }
+            ],
+        }
+    )
+
     position_id: PositionId
     candidates: list[Candidate]
 
@@ -179,11 +273,23 @@ class DecideMatch(Payload):
 
 
 class Decision(Payload):
+    model_config = examples({"proposal_id": "prp_0123456789abcdef0123", "status": "accepted"})
+
     proposal_id: ProposalId
     status: Literal["accepted", "declined"]
 
 
 class MatchAccepted(Payload):
+    model_config = examples(
+        {
+            "proposal_id": "prp_0123456789abcdef0123",
+            "position_id": "pos_0123456789abcdef0123",
+            "company_id": "cmp_0123456789abcdef0123",
+            "applicant_id": "apl_0123456789abcdef0123",
+            "decided_by": "stf_0123456789abcdef0123",
+        }
+    )
+
     proposal_id: ProposalId
     position_id: PositionId
     company_id: CompanyId
@@ -192,6 +298,16 @@ class MatchAccepted(Payload):
 
 
 class MatchDeclined(Payload):
+    model_config = examples(
+        {
+            "proposal_id": "prp_0123456789abcdef0123",
+            "position_id": "pos_0123456789abcdef0123",
+            "company_id": "cmp_0123456789abcdef0123",
+            "applicant_id": "apl_0123456789abcdef0123",
+            "decided_by": "stf_0123456789abcdef0123",
+        }
+    )
+
     proposal_id: ProposalId
     position_id: PositionId
     company_id: CompanyId

@@ -25,6 +25,22 @@ class GetPost(Payload):
 
 
 class Post(Payload):
+    model_config = examples(
+        {
+            "post_id": "pst_0123456789abcdef0123",
+            "kind": "azubi_gesucht",
+            "status": "draft",
+            "company_id": "cmp_0123456789abcdef0123",
+            "position_id": "pos_0123456789abcdef0123",
+            "caption": "Azubi gesucht in Stendal! #Ausbildung #Altmark #AzubiGesucht",
+            "hashtags": ["#Ausbildung", "#Altmark", "#AzubiGesucht", "#Tischler", "#Stendal"],
+            "image_url": "https://media.diko.example/posts/pst_0123456789abcdef0123/image.png",
+            "image_width": 1080,
+            "image_height": 1350,
+            "created_at": "2026-11-26T10:00:00Z",
+        }
+    )
+
     post_id: PostId
     kind: PostKind
     status: PostStatus
@@ -39,6 +55,17 @@ class Post(Payload):
 
 
 class PostDrafted(Payload):
+    model_config = examples(
+        {
+            "post_id": "pst_0123456789abcdef0123",
+            "kind": "azubi_gesucht",
+            "company_id": "cmp_0123456789abcdef0123",
+            "position_id": "pos_0123456789abcdef0123",
+            "image_url": "https://media.diko.example/posts/pst_0123456789abcdef0123/image.png",
+            "caption": "Azubi gesucht! … #Ausbildung #Altmark #AzubiGesucht",
+        }
+    )
+
     post_id: PostId
     kind: PostKind
     company_id: CompanyId
@@ -77,6 +104,8 @@ class CreateEpisode(Payload):
 
 
 class EpisodeRef(Payload):
+    model_config = examples({"episode_id": "epi_0123456789abcdef0123"})
+
     episode_id: EpisodeId
 
 
@@ -94,6 +123,23 @@ class GetEpisode(Payload):
 
 
 class Episode(Payload):
+    model_config = examples(
+        {
+            "episode_id": "epi_0123456789abcdef0123",
+            "title": "DIKO trifft… die Tischlerei Müller",
+            "description": "Jana Müller erzählt, wie ihr Betrieb ausbildet.",
+            "audio_url": "https://media.diko.example/podcast/folge-22.mp3",
+            "audio_bytes": 28311552,
+            "audio_type": "audio/mpeg",
+            "duration_s": 1769,
+            "company_id": "cmp_0123456789abcdef0123",
+            "episode_number": 22,
+            "explicit": False,
+            "status": "published",
+            "published_at": "2026-11-26T10:00:00Z",
+        }
+    )
+
     episode_id: EpisodeId
     title: Name
     description: Text
@@ -111,6 +157,16 @@ class Episode(Payload):
 
 
 class EpisodePublished(Payload):
+    model_config = examples(
+        {
+            "episode_id": "epi_0123456789abcdef0123",
+            "title": "DIKO trifft… die Tischlerei Müller",
+            "company_id": "cmp_0123456789abcdef0123",
+            "feed_url": "https://media.diko.example/podcast/feed.xml",
+            "published_at": "2026-11-26T10:00:00Z",
+        }
+    )
+
     episode_id: EpisodeId
     title: Name
     company_id: CompanyId | None = None

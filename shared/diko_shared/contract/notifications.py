@@ -34,6 +34,8 @@ class RegisterStaff(Payload):
 
 
 class StaffRef(Payload):
+    model_config = examples({"staff_id": "stf_0123456789abcdef0123"})
+
     staff_id: StaffId
 
 
@@ -57,6 +59,14 @@ class Subscribe(Payload):
 
 
 class Subscription(Payload):
+    model_config = examples(
+        {
+            "staff_id": "stf_0123456789abcdef0123",
+            "topics": ["match.proposed", "position.filled"],
+            "mode": "immediate",
+        }
+    )
+
     staff_id: StaffId
     topics: list[Topic]
     mode: Mode
@@ -128,6 +138,24 @@ class Delivery(Payload):
 
 
 class DeliveryList(Payload):
+    model_config = examples(
+        {
+            "deliveries": [
+                {
+                    "delivery_id": "dlv_0123456789abcdef0123",
+                    "staff_id": "stf_0123456789abcdef0123",
+                    "email": "birte.albrecht@diko.example",
+                    "event_id": "3f6c1d3e-0000-4000-8000-000000000000",
+                    "event_type": "match.proposed",
+                    "subject": "Neuer Vorschlag für Tischler/in (Stendal)",
+                    "status": "sent",
+                    "attempts": 1,
+                    "sent_at": "2026-11-26T10:00:05Z",
+                }
+            ]
+        }
+    )
+
     deliveries: list[Delivery]
 
 

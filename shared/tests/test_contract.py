@@ -1,0 +1,69 @@
+"""The catalogue keeps to CONTRACTS.md, and every model is strict and shows a valid example."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from diko_shared.contract.catalogue import CATALOGUE, MessageSpec
+from diko_shared.contract.envelope import Envelope, new_envelope
+from diko_shared.contract.names import fixed_kind
+
+SPECS = list(CATALOGUE)
+
+
+def examples_of(model: type[BaseModel]) -> list[dict[str, object]]:
+    extra = model.model_config.get("json_schema_extra") or {}
+    return list(extra.get("examples", [])) if isinstance(extra, dict) else []
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[s.type for s in SPECS])
+def test_every_message_is_named_by_the_contract_with_its_owner_and_kind(spec: MessageSpec) -> None:
+    assert fixed_kind(spec.type) == (spec.owner, spec.kind)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[s.type for s in SPECS])
+def test_payload_and_reply_have_examples_that_validate_strictly(spec: MessageSpec) -> None:
+    for model in filter(None, (spec.payload, spec.reply)):
+        found = examples_of(model)
+        assert found, f"{model.__name__} has no example"
+        for example in found:
+            model.model_validate_json(json.dumps(example))
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[s.type for s in SPECS])
+def test_payloads_refuse_unknown_fields_and_coercion(spec: MessageSpec) -> None:
+    config = spec.payload.model_config
+    assert (config.get("strict"), config.get("frozen"), config.get("extra")) == (
+        True,
+        True,
+        "forbid",
+    )
+    example = examples_of(spec.payload)[0]
+    with pytest.raises(ValidationError) as unknown:
+        spec.payload.model_validate_json(json.dumps({**example, "surprise": 1}))
+    assert unknown.value.errors()[0]["type"] == "extra_forbidden"
+
+
+def test_every_reaction_is_to_an_event_of_the_catalogue() -> None:
+    for service, event_type in CATALOGUE.all_reactions():
+        spec = CATALOGUE.require(event_type)
+        assert spec.kind == "event", (service, event_type)
+
+
+def test_an_envelope_built_for_a_payload_validates_as_its_type() -> None:
+    spec = CATALOGUE.require("company.register")
+    payload = spec.payload.model_validate(examples_of(spec.payload)[0], strict=False)
+    body = json.dumps(new_envelope("company.register", payload, source="website"))
+    envelope = Envelope[spec.payload].model_validate_json(body)  # type: ignore[name-defined]
+    assert envelope.type == "company.register"
+    assert envelope.correlationid == envelope.id
+    assert envelope.data == payload
+
+
+def test_a_type_or_payload_registered_twice_is_refused() -> None:
+    spec = CATALOGUE.require("company.get")
+    with pytest.raises(ValueError, match="registered twice"):
+        CATALOGUE.add(spec)

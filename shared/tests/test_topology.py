@@ -1,0 +1,42 @@
+"""Queues are computed from the catalogue, each with its dead-lettering and delivery limit."""
+
+from __future__ import annotations
+
+from diko_shared.contract.catalogue import CATALOGUE
+from diko_shared.messaging import topology
+
+
+def test_every_command_and_reaction_has_a_quorum_queue_that_dead_letters_by_its_name() -> None:
+    bound = {b.queue.name: b for b in topology.bindings([1000, 5000])}
+    expected = {f"{s.owner}.{s.type}" for s in CATALOGUE if s.is_request}
+    expected |= {f"{svc}.on.{t}" for svc, t in CATALOGUE.all_reactions()}
+    assert expected <= set(bound)
+    for name in expected:
+        arguments = bound[name].queue.arguments
+        assert arguments["x-queue-type"] == "quorum"
+        assert arguments["x-dead-letter-exchange"] == "diko.dlx"
+        assert arguments["x-dead-letter-routing-key"] == name
+        assert arguments["x-delivery-limit"] == topology.DELIVERY_LIMIT
+
+
+def test_each_service_has_a_dead_letter_queue_bound_to_its_queue_names() -> None:
+    bound = {b.queue.name: b for b in topology.bindings([])}
+    for service in CATALOGUE.services():
+        binding = bound[f"{service}.dlq"]
+        assert (binding.exchange.name, binding.routing_key) == ("diko.dlx", f"{service}.#")
+    assert bound["diko.dlq"].routing_key == "diko.#"
+
+
+def test_wait_queues_return_messages_to_their_queue_after_their_delay() -> None:
+    waits = [b for b in topology.bindings([200, 500, 200]) if b.exchange is topology.WAIT]
+    assert [w.queue.name for w in waits] == ["diko.wait.200ms", "diko.wait.500ms"]
+    for wait, delay in zip(waits, (200, 500), strict=True):
+        assert wait.queue.arguments["x-message-ttl"] == delay
+        assert wait.queue.arguments["x-dead-letter-exchange"] == ""
+        assert wait.arguments == {"x-match": "all", topology.DELAY_HEADER: str(delay)}
+        assert not topology.DELAY_HEADER.startswith("x-")  # headers exchanges ignore x-…
+
+
+def test_commands_nobody_handles_go_to_the_unrouted_queue() -> None:
+    assert topology.COMMANDS.arguments == {"alternate-exchange": "diko.unrouted"}
+    assert topology.queue_service("companies.company.register") == "companies"

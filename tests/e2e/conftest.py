@@ -1,13 +1,19 @@
-"""The four services as separate OS processes on the real local stack."""
+"""The four services as separate OS processes on the real local stack.
+
+The story gets a virtual host and databases of its own, so that what the service suites
+left behind in the session's (positions, applicants, queued events) stays out of it.
+"""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import pytest
 
+from harness.bus import Bus
+from harness.mailpit import Mailpit
 from harness.processes import ServiceProcess, free_port
 from harness.stack import SessionStack
 
@@ -22,6 +28,28 @@ class System:
 
     def __getitem__(self, name: str) -> ServiceProcess:
         return self.processes[name]
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[SessionStack]:
+    own = SessionStack.create()
+    yield own
+    own.destroy()
+
+
+@pytest.fixture(scope="module")
+async def bus(stack: SessionStack) -> AsyncIterator[Bus]:
+    connected = Bus(stack.amqp_url)
+    await connected.start()
+    yield connected
+    await connected.close()
+
+
+@pytest.fixture(scope="module")
+async def mailpit(stack: SessionStack) -> AsyncIterator[Mailpit]:
+    client = Mailpit(stack.mailpit_url)
+    yield client
+    await client.close()
 
 
 @pytest.fixture(scope="module")

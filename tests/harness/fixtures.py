@@ -39,7 +39,4 @@ async def mailpit(stack: SessionStack) -> AsyncIterator[Mailpit]:
 async def mongo(stack: SessionStack) -> AsyncIterator[AsyncMongoClient]:
     client: AsyncMongoClient = AsyncMongoClient(stack.mongo_url, tz_aware=True)
     yield client
-    for name in await client.list_database_names():
-        if name.startswith(stack.db_prefix + "_"):
-            await client.drop_database(name)
-    await client.close()
+    await client.close()  # the stack drops its databases when it is destroyed

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from pymongo import MongoClient
+
 REPO = Path(__file__).resolve().parents[2]
 STACK_ENV = REPO / ".local" / "stack.env"
 STACK_SCRIPT = REPO / "deploy" / "local" / "stack.py"
@@ -94,9 +96,14 @@ class SessionStack:
         return stack
 
     def destroy(self) -> None:
+        """Delete the virtual host and drop the databases this stack's services used."""
         if self.created:
             ctl("delete_vhost", self.vhost)
             self.created = False
+            with MongoClient(self.mongo_url, timeoutMS=30_000) as client:
+                for name in client.list_database_names():
+                    if name.startswith(self.db_prefix + "_"):
+                        client.drop_database(name)
 
     @property
     def amqp_url(self) -> str:

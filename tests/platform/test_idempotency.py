@@ -19,7 +19,7 @@ def unique(prefix: str) -> str:
 
 async def settled(db: AsyncDatabase, message_id: str) -> bool:
     """The message is processed and everything it emitted is confirmed by the broker."""
-    done = await db["inbox"].count_documents({"_id": {"$regex": f"\\|{message_id}$"}}) == 1
+    done = await db["processed"].count_documents({"_id": {"$regex": f"\\|{message_id}$"}}) == 1
     return done and await db["outbox"].count_documents({}) == 0
 
 

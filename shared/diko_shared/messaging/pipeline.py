@@ -1,5 +1,10 @@
 """The consuming pipeline: read, validate, deduplicate, handle, commit, answer, acknowledge.
 
+Before its handler runs, a message is claimed in the inbox (an insert under its key,
+batched with the claims of messages handled at the same time). A message whose claim
+exists was received before: if its processed-message record exists too, it is a
+duplicate; if not, an earlier attempt died or failed, and it is handled again.
+
 Every message ends in exactly one of these ways, and is acknowledged only after it:
 
 - processed: the handler's writes, its outbox entry and the processed-message record are
@@ -44,7 +49,7 @@ from diko_shared.messaging.relay import OutboxRelay
 from diko_shared.service.metrics import Metrics
 from diko_shared.settings import ServiceSettings
 from diko_shared.store.group_commit import GroupCommitter, Write
-from diko_shared.store.mongo import INBOX, OUTBOX
+from diko_shared.store.mongo import INBOX, OUTBOX, PROCESSED
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +140,7 @@ class Pipeline:
         self.service = service
         self.settings = settings
         self.db = db
-        self.inbox = db[INBOX]
+        self.processed = db[PROCESSED]
         self.publisher = publisher
         self.committer = committer
         self.relay = relay
@@ -250,15 +255,18 @@ class Pipeline:
         envelope: Envelope[Any],
     ) -> str:
         key = message_key(queue, envelope)
-        done = await self.inbox.find_one({"_id": key})
-        if done is not None:
-            await self._reply(raw, done.get("reply"))
-            await message.ack()
-            return "duplicate"
+        now = datetime.now(UTC)
+        first = await self.committer.claim(INBOX, {"_id": key, "at": now, "type": envelope.type})
+        if not first:
+            done = await self.processed.find_one({"_id": key})
+            if done is not None:
+                await self._reply(raw, done.get("reply"))
+                await message.ack()
+                return "duplicate"
+            # Received before but never finished (a crash, a retry): handle it again.
         ctx = Context(envelope, subscription.spec, self.service, queue, self.db)
         result = await subscription.handler(ctx)
         reply = ok_reply(result)
-        now = datetime.now(UTC)
         outbox: list[Write] = []
         if ctx.outgoing:
             entry = {
@@ -271,7 +279,7 @@ class Pipeline:
         record = {"_id": key, "type": envelope.type, "at": now, "reply": reply}
         prepare = [w for w in ctx.writes if w.stage == 0]
         change = [w for w in ctx.writes if w.stage != 0]
-        await self.committer.commit(prepare, change, outbox, [Write(INBOX, InsertOne(record))])
+        await self.committer.commit(prepare, change, outbox, [Write(PROCESSED, InsertOne(record))])
         if self.hooks.after_commit is not None:
             await _maybe_await(self.hooks.after_commit(envelope))
         await self._reply(raw, reply)

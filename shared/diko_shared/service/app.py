@@ -249,7 +249,8 @@ class Service:
         while True:
             try:
                 cutoff = datetime.now(UTC) - retention
-                await self.db[mongo.INBOX].delete_many({"at": {"$lt": cutoff}})
+                for collection in (mongo.INBOX, mongo.PROCESSED):
+                    await self.db[collection].delete_many({"at": {"$lt": cutoff}})
             except Exception as exc:  # noqa: BLE001 - the next round tries again
                 log.warning("could not prune the inbox", extra={"error": repr(exc)})
             await asyncio.sleep(INBOX_PRUNE_EVERY_S)
@@ -308,4 +309,5 @@ class Service:
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=20,
+            loop="uvloop",  # libuv's event loop: a third less CPU per message than asyncio's
         )

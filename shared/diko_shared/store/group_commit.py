@@ -49,6 +49,7 @@ class _Unit:
     phases: Sequence[Sequence[Write]]
     done: asyncio.Future[None]
     error: BaseException | None = None
+    existed: bool = False
 
 
 @dataclass
@@ -70,14 +71,27 @@ class GroupCommitter:
 
     async def commit(self, *phases: Sequence[Write]) -> None:
         """Apply the phases in order; raises the first error that stopped this unit."""
+        await self._submit(phases)
+
+    async def claim(self, collection: str, document: dict[str, Any]) -> bool:
+        """Insert a document under its `_id`; False if it existed already.
+
+        Batched like any commit: many concurrent claims cost one bulk insert, where a read
+        per message would cost a round trip each.
+        """
+        unit = await self._submit([[Write(collection, InsertOne(document))]])
+        return not unit.existed
+
+    async def _submit(self, phases: Sequence[Sequence[Write]]) -> _Unit:
         phases = tuple(phase for phase in phases if phase)
-        if not phases:
-            return
         unit = _Unit(phases, asyncio.get_running_loop().create_future())
+        if not phases:
+            return unit
         self._pending.append(unit)
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_while_pending())
         await unit.done
+        return unit
 
     async def _flush_while_pending(self) -> None:
         while self._pending:
@@ -151,9 +165,10 @@ class GroupCommitter:
     @staticmethod
     def _fail(batch: _Batch, index: int, error: dict[str, Any]) -> None:
         """Fail the unit of one write, unless the error says the write was done before."""
-        if error.get("code") == DUPLICATE_KEY and isinstance(batch.writes[index].op, InsertOne):
-            return  # the document is there already: an idempotent repeat
         unit = batch.units[index]
+        if error.get("code") == DUPLICATE_KEY and isinstance(batch.writes[index].op, InsertOne):
+            unit.existed = True
+            return  # the document is there already: an idempotent repeat
         unit.error = unit.error or BulkWriteError(
             {"writeErrors": [error], "nInserted": 0, "writeConcernErrors": []}
         )

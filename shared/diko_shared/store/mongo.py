@@ -17,13 +17,16 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 Indexes = Mapping[str, Sequence[IndexModel]]
 
-#: Processed-message records: `_id` = "<queue>|<source>|<id>", insert-only.
+#: Received messages, claimed before their handler runs: `_id` = "<queue>|<source>|<id>".
 INBOX = "inbox"
+#: Processed messages with their reply, written after the handler's changes: same `_id`.
+PROCESSED = "processed"
 #: Outgoing messages not yet confirmed by the broker: `_id` = the inbox key, deleted when sent.
 OUTBOX = "outbox"
 
 PLATFORM_INDEXES: Indexes = {
     INBOX: [IndexModel("at")],
+    PROCESSED: [IndexModel("at")],
     OUTBOX: [IndexModel("lease_until")],
 }
 

@@ -9,6 +9,7 @@ import pytest
 from pydantic_settings import BaseSettings
 
 from diko_shared.contract.catalogue import CATALOGUE
+from diko_shared.contract.names import FIXED
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
@@ -34,6 +35,8 @@ def test_every_message_type_is_in_the_table_with_its_consumers() -> None:
     reactions = CATALOGUE.all_reactions()
     missing = []
     for spec in CATALOGUE:
+        if spec.owner not in FIXED:
+            continue  # a test's or benchmark's own messages, registered in this process
         consumers = ", ".join(service for service, type_ in reactions if type_ == spec.type)
         row = f"| `{spec.type}` | {spec.kind} | {spec.owner} | {consumers} |".replace("|  |", "| |")
         if row not in README:

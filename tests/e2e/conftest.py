@@ -32,24 +32,20 @@ class System:
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[SessionStack]:
-    own = SessionStack.create()
-    yield own
-    own.destroy()
+    with SessionStack.create() as own:
+        yield own
 
 
 @pytest.fixture(scope="module")
 async def bus(stack: SessionStack) -> AsyncIterator[Bus]:
-    connected = Bus(stack.amqp_url)
-    await connected.start()
-    yield connected
-    await connected.close()
+    async with Bus(stack.amqp_url) as connected:
+        yield connected
 
 
 @pytest.fixture(scope="module")
 async def mailpit(stack: SessionStack) -> AsyncIterator[Mailpit]:
-    client = Mailpit(stack.mailpit_url)
-    yield client
-    await client.close()
+    async with Mailpit(stack.mailpit_url) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")

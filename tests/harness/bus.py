@@ -127,6 +127,13 @@ class Bus:
         if self.connection is not None:
             await self.connection.close()
 
+    async def __aenter__(self) -> Bus:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
     async def request(self, payload: Payload, *, timeout: float = 30.0) -> dict[str, Any]:
         return await self.publisher.request(payload, timeout=timeout)
 

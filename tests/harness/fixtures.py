@@ -15,24 +15,20 @@ from harness.stack import SessionStack
 @pytest.fixture(scope="session")
 def stack() -> Iterator[SessionStack]:
     """This session's own virtual host and database names on the local stack."""
-    test_stack = SessionStack.create()
-    yield test_stack
-    test_stack.destroy()
+    with SessionStack.create() as own:
+        yield own
 
 
 @pytest.fixture(scope="session")
 async def bus(stack: SessionStack) -> AsyncIterator[Bus]:
-    connected = Bus(stack.amqp_url)
-    await connected.start()
-    yield connected
-    await connected.close()
+    async with Bus(stack.amqp_url) as connected:
+        yield connected
 
 
 @pytest.fixture(scope="session")
 async def mailpit(stack: SessionStack) -> AsyncIterator[Mailpit]:
-    client = Mailpit(stack.mailpit_url)
-    yield client
-    await client.close()
+    async with Mailpit(stack.mailpit_url) as client:
+        yield client
 
 
 @pytest.fixture(scope="session")

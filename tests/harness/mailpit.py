@@ -16,6 +16,12 @@ class Mailpit:
     async def close(self) -> None:
         await self.client.aclose()
 
+    async def __aenter__(self) -> Mailpit:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
     async def search(self, query: str) -> list[dict[str, Any]]:
         """Message summaries matching a Mailpit search, e.g. `to:anna@example.org`."""
         response = await self.client.get("/api/v1/search", params={"query": query, "limit": 500})

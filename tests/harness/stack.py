@@ -95,6 +95,12 @@ class SessionStack:
         stack.created = True
         return stack
 
+    def __enter__(self) -> SessionStack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.destroy()
+
     def destroy(self) -> None:
         """Delete the virtual host and drop the databases this stack's services used."""
         if self.created:

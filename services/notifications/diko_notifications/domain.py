@@ -23,6 +23,7 @@ from diko_shared.contract.envelope import ErrorDetail
 from diko_shared.contract.matching import MatchProposed, Proposal, ProposedPosition
 from diko_shared.contract.media import EpisodePublished
 from diko_shared.contract.notifications import RegisterStaff, Subscribe, Subscription, Topic
+from diko_shared.german import NBSP, long_date
 from diko_shared.messaging.errors import Conflict
 
 TOPICS: tuple[str, ...] = get_args(Topic)
@@ -30,22 +31,6 @@ TOPICS: tuple[str, ...] = get_args(Topic)
 Event = MatchProposed | PositionFilled | EpisodePublished
 Decision = Literal["accept", "decline"]
 DeliveryStatus = Literal["pending", "sent", "failed"]
-
-MONTHS = (
-    "Januar",
-    "Februar",
-    "März",
-    "April",
-    "Mai",
-    "Juni",
-    "Juli",
-    "August",
-    "September",
-    "Oktober",
-    "November",
-    "Dezember",
-)
-NBSP = "\u00a0"
 
 
 # -- staff and subscriptions -----------------------------------------------------------------
@@ -92,7 +77,7 @@ def subscription(data: Subscribe) -> Subscription:
 
 def german_date(day: date) -> str:
     """`1. August 2027`."""
-    return f"{day.day}.{NBSP}{MONTHS[day.month - 1]} {day.year}"
+    return long_date(day, space=NBSP)
 
 
 def percent(score: float) -> str:

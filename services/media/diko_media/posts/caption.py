@@ -5,20 +5,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
-MONTHS = (
-    "Januar",
-    "Februar",
-    "März",
-    "April",
-    "Mai",
-    "Juni",
-    "Juli",
-    "August",
-    "September",
-    "Oktober",
-    "November",
-    "Dezember",
-)
+from diko_shared.german import long_date
+
 NUMBERS = ("null", "ein", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun",
            "zehn", "elf", "zwölf")  # fmt: skip
 
@@ -33,7 +21,7 @@ _NOT_WORD = re.compile(r"[\W_]+")
 
 def german_date(day: date) -> str:
     """`1. August 2027`: how a date is written in running German text."""
-    return f"{day.day}. {MONTHS[day.month - 1]} {day.year}"
+    return long_date(day)
 
 
 def start_phrase(day: date) -> str:

@@ -2,40 +2,66 @@
 
 Commands that belong to one service (`diko match …`) live in that service and are
 registered through the `diko.cli` entry-point group, so that this shell never reaches
-into a service's internals.
+into a service's internals. Every subcommand is imported only when it runs: `diko match
+solve` does not pay for the broker and database clients that `diko send` needs.
 """
 
 from __future__ import annotations
 
+import importlib
 from importlib.metadata import entry_points
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
+from typer.main import get_command
 
-from diko_shared.cli import contract, demo, dlq, events, send, stack
+#: The shell's own commands: name -> "module:attribute" (a Typer app or a function).
+BUILTIN = {
+    "send": "diko_shared.cli.send:send",
+    "events": "diko_shared.cli.events:events",
+    "demo": "diko_shared.cli.demo:demo",
+    "dlq": "diko_shared.cli.dlq:app",
+    "stack": "diko_shared.cli.stack:app",
+    "contract": "diko_shared.cli.contract:app",
+}
 
-app = typer.Typer(
+
+def _plugins() -> dict[str, Any]:
+    return {entry.name: entry for entry in entry_points(group="diko.cli")}
+
+
+def _as_click(name: str, target: Any) -> Any:
+    """A Typer app or a plain function as a Click command named `name`."""
+    if not isinstance(target, typer.Typer):
+        single = typer.Typer()
+        single.command(name)(target)
+        target = single
+    command = get_command(target)
+    command.name = name
+    return command
+
+
+class LazyShell(TyperGroup):
+    """Lists every command, imports one only when it is used (or its help is shown)."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return sorted({*BUILTIN, *_plugins()})
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name in BUILTIN:
+            module, _, attribute = BUILTIN[cmd_name].partition(":")
+            return _as_click(cmd_name, getattr(importlib.import_module(module), attribute))
+        plugin = _plugins().get(cmd_name)
+        return None if plugin is None else _as_click(cmd_name, plugin.load())
+
+
+shell = LazyShell(
     name="diko",
     help="Operate diko: send commands, watch events, handle dead letters, check the stack.",
     no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
 )
-app.command("send")(send.send)
-app.command("events")(events.events)
-app.command("demo")(demo.demo)
-app.add_typer(dlq.app, name="dlq")
-app.add_typer(stack.app, name="stack")
-app.add_typer(contract.app, name="contract")
-
-
-def _load_plugins() -> None:
-    for entry in entry_points(group="diko.cli"):
-        plugin = entry.load()
-        if isinstance(plugin, typer.Typer):
-            app.add_typer(plugin, name=entry.name)
-        else:
-            app.command(entry.name)(plugin)
 
 
 def main() -> None:
-    _load_plugins()
-    app()
+    shell()

@@ -262,8 +262,9 @@ def _table(rows: list[dict], nationwide: dict | None, fair: dict | None) -> str:
             f"Fair: {fair['companies']} companies, {fair['applicants']} applicants, "
             f"{fair['slots']} slots, time limit {fair['time_limit_s']:.0f} s: "
             f"{fair['seconds']:.1f} s, {s['interviews']} interviews, weight "
-            f"{s['granted_weight']:.0f} of {s['possible_weight']:.0f}, worst share "
-            f"{s['worst_share']}, below the minimum {s['below_minimum']}",
+            f"{s['granted_weight']:.0f} of {s['possible_weight']:.0f}; the worst-off "
+            f"applicant got {s['worst_share']:.0%} of their wishes' weight; "
+            f"{s['below_minimum']} applicants could not get the minimum number of interviews",
             "",
             "| stage | status | objective | bound | gap | seconds |",
             "| --- | --- | ---: | ---: | ---: | ---: |",

@@ -10,12 +10,14 @@ instead of trying a guessed address with a default password.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LOCAL_STACK_ENV = ".local/stack.env"
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
 class PlatformSettings(BaseSettings):
@@ -33,9 +35,14 @@ class PlatformSettings(BaseSettings):
         description="RabbitMQ URL including the virtual host, e.g. amqp://diko:…@rabbitmq:5672/diko"
     )
     mongo_url: str = Field(description="MongoDB URL, e.g. mongodb://diko:…@mongo:27017/")
-    log_level: str = Field(
+    log_level: LogLevel = Field(
         "INFO", description="Log level of the JSON logs: DEBUG, INFO, WARNING, ERROR"
     )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
 
 class ServiceSettings(PlatformSettings):
@@ -58,8 +65,9 @@ class ServiceSettings(PlatformSettings):
     max_body_bytes: int = Field(
         256 * 1024, ge=1024, description="Larger message bodies are dead-lettered as too_large"
     )
-    retry_delays_ms: Annotated[list[int], NoDecode] = Field(
+    retry_delays_ms: Annotated[list[Annotated[int, Field(ge=1)]], NoDecode] = Field(
         default_factory=lambda: [1_000, 10_000, 60_000, 300_000],
+        min_length=1,
         description="Back-off before each retry of a failing message (comma-separated ms)",
     )
     outbox_lease_s: float = Field(
@@ -81,7 +89,10 @@ class ServiceSettings(PlatformSettings):
     @classmethod
     def _split_delays(cls, value: object) -> object:
         if isinstance(value, str):
-            return [int(part) for part in value.replace(" ", "").split(",") if part]
+            parts = [part for part in value.replace(" ", "").split(",") if part]
+            if not all(part.isdigit() for part in parts):
+                raise ValueError("must be milliseconds separated by commas, e.g. 1000,10000,60000")
+            return [int(part) for part in parts]
         return value
 
     @property

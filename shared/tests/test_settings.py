@@ -12,7 +12,13 @@ from diko_shared.settings import ServiceSettings, SettingsError, load_settings
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     monkeypatch.chdir(tmp_path)  # no .local/stack.env
-    for name in ("DIKO_AMQP_URL", "DIKO_MONGO_URL", "DIKO_RETRY_DELAYS_MS", "DIKO_PREFETCH"):
+    for name in (
+        "DIKO_AMQP_URL",
+        "DIKO_MONGO_URL",
+        "DIKO_RETRY_DELAYS_MS",
+        "DIKO_PREFETCH",
+        "DIKO_LOG_LEVEL",
+    ):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
@@ -36,3 +42,34 @@ def test_a_missing_or_invalid_setting_is_named_without_its_value(env: pytest.Mon
     assert "DIKO_MONGO_URL" in message
     assert "DIKO_PREFETCH" in message
     assert "s3cret-pw" not in message
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("DIKO_RETRY_DELAYS_MS", "abc", "milliseconds separated by commas"),
+        ("DIKO_RETRY_DELAYS_MS", "100,-5", "milliseconds separated by commas"),
+        ("DIKO_RETRY_DELAYS_MS", "0", "greater than or equal to 1"),
+        ("DIKO_RETRY_DELAYS_MS", ",", "at least 1 item"),
+        ("DIKO_LOG_LEVEL", "LOUD", "'DEBUG', 'INFO', 'WARNING' or 'ERROR'"),
+    ],
+)
+def test_a_bad_value_is_refused_with_what_is_expected_and_not_echoed(
+    env: pytest.MonkeyPatch, name: str, value: str, expected: str
+) -> None:
+    env.setenv("DIKO_AMQP_URL", "amqp://u:p@h/diko")
+    env.setenv("DIKO_MONGO_URL", "mongodb://h/")
+    env.setenv(name, value)
+    with pytest.raises(SettingsError) as failed:
+        load_settings(ServiceSettings, "media")
+    message = str(failed.value)
+    assert name in message
+    assert expected in message
+    assert repr(value) not in message
+
+
+def test_the_log_level_is_read_in_any_case(env: pytest.MonkeyPatch) -> None:
+    env.setenv("DIKO_AMQP_URL", "amqp://u:p@h/diko")
+    env.setenv("DIKO_MONGO_URL", "mongodb://h/")
+    env.setenv("DIKO_LOG_LEVEL", " warning")
+    assert load_settings(ServiceSettings, "media").log_level == "WARNING"

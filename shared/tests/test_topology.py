@@ -27,6 +27,13 @@ def test_each_service_has_a_dead_letter_queue_bound_to_its_queue_names() -> None
     assert bound["diko.dlq"].routing_key == "diko.#"
 
 
+def test_dead_letter_queues_keep_letters_however_often_they_are_looked_at() -> None:
+    bound = {b.queue.name: b for b in topology.bindings([])}
+    for name in [*(f"{s}.dlq" for s in CATALOGUE.services()), "diko.dlq"]:
+        limit = bound[name].queue.arguments["x-delivery-limit"]
+        assert limit == topology.DLQ_DELIVERY_LIMIT >= 100_000  # not -1: RabbitMQ 3 drops
+
+
 def test_wait_queues_return_messages_to_their_queue_after_their_delay() -> None:
     waits = [b for b in topology.bindings([200, 500, 200]) if b.exchange is topology.WAIT]
     assert [w.queue.name for w in waits] == ["diko.wait.200ms", "diko.wait.500ms"]

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import NoReturn, TypeVar
 
+import aio_pika
 import typer
 from faststream.rabbit import Channel, RabbitBroker
 from pydantic import ValidationError
@@ -52,5 +53,9 @@ def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
         return asyncio.run(coro_fn())  # type: ignore[arg-type]
     except (ConnectionError, OSError) as exc:
         fail(f"cannot reach RabbitMQ: {exc}")
+    except aio_pika.exceptions.ChannelNotFoundEntity as exc:
+        fail(f"RabbitMQ has no such queue or exchange (is the service started once?): {exc}")
+    except aio_pika.exceptions.AMQPError as exc:
+        fail(f"RabbitMQ refused: {exc}")
     except KeyboardInterrupt:
         raise typer.Exit(130) from None

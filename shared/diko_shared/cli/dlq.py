@@ -36,8 +36,10 @@ RESET_HEADERS = (
 
 
 def _queues(service: str | None) -> list[str]:
+    if service == "diko":
+        return [topology.PLATFORM_DLQ_NAME]
     if service:
-        return [topology.PLATFORM_DLQ_NAME if service == "diko" else f"{service}.dlq"]
+        return [f"{service}.dlq"]
     return [*(f"{s}.dlq" for s in CATALOGUE.services()), topology.PLATFORM_DLQ_NAME]
 
 
@@ -57,12 +59,21 @@ def reason(headers: Mapping[str, Any]) -> str:
 
 async def _channel() -> tuple[aio_pika.abc.AbstractRobustConnection, AbstractChannel]:
     connection = await aio_pika.connect_robust(settings().amqp_url)
-    return connection, await connection.channel(publisher_confirms=True)
+    # A replayed letter that no queue takes back must fail loudly, not vanish.
+    return connection, await connection.channel(publisher_confirms=True, on_return_raises=True)
+
+
+async def _existing(channel: AbstractChannel, queue_name: str) -> aio_pika.abc.AbstractQueue:
+    try:
+        return await channel.get_queue(queue_name, ensure=True)
+    except aio_pika.exceptions.ChannelNotFoundEntity:
+        known = ", ".join([*sorted(CATALOGUE.services()), "diko"])
+        fail(f"no dead-letter queue {queue_name!r} (services: {known})", 2)
 
 
 async def _take_all(channel: AbstractChannel, queue_name: str) -> list[AbstractIncomingMessage]:
     """Take every message of a queue without acknowledging it yet."""
-    queue = await channel.get_queue(queue_name, ensure=True)
+    queue = await _existing(channel, queue_name)
     taken = []
     while (message := await queue.get(fail=False, no_ack=False)) is not None:
         taken.append(message)
@@ -95,11 +106,12 @@ def show(
     limit: Annotated[int, typer.Option(help="Show at most this many")] = 20,
 ) -> None:
     """The dead letters of a service: reason, origin, error and message."""
+    queue = _queues(service)[0]
 
     async def go() -> None:
         connection, channel = await _channel()
         async with connection:
-            taken = await _take_all(channel, _queues(service)[0])
+            taken = await _take_all(channel, queue)
             for message in taken[:limit]:
                 headers = dict(message.headers or {})
                 console.rule(f"{message.type or '?'}  [dim]{message.message_id}[/]")
@@ -109,7 +121,7 @@ def show(
                 console.print(_preview(message.body))
             for message in taken:
                 await message.nack(requeue=True)
-            console.print(f"[dim]{len(taken)} dead letter(s) in {_queues(service)[0]}[/]")
+            console.print(f"[dim]{len(taken)} dead letter(s) in {queue}[/]")
 
     run(go)
 
@@ -120,33 +132,24 @@ def replay(
     message_id: Annotated[str | None, typer.Option("--id", help="Only this message")] = None,
 ) -> None:
     """Deliver dead letters again to the queue they came from, as if new."""
+    queue = _queues(service)[0]
 
     async def go() -> int:
         connection, channel = await _channel()
         async with connection:
             replayed = 0
-            for message in await _take_all(channel, _queues(service)[0]):
+            for message in await _take_all(channel, queue):
                 headers = dict(message.headers or {})
                 target = origin(headers)
                 if target is None or (message_id and message.message_id != message_id):
                     await message.nack(requeue=True)
                     continue
                 fresh = {k: v for k, v in headers.items() if k not in RESET_HEADERS}
-                await channel.default_exchange.publish(
-                    aio_pika.Message(
-                        message.body,
-                        headers=fresh,
-                        content_type=message.content_type,
-                        message_id=message.message_id,
-                        correlation_id=message.correlation_id,
-                        reply_to=message.reply_to,
-                        type=message.type,
-                        app_id=message.app_id,
-                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                    ),
-                    routing_key=target,
-                    mandatory=True,
-                )
+                try:
+                    await _republish(channel, message, fresh, target)
+                except aio_pika.exceptions.DeliveryError as exc:
+                    await message.nack(requeue=True)
+                    fail(f"{target!r} did not take {message.message_id} back ({exc}); kept")
                 await message.ack()
                 replayed += 1
             return replayed
@@ -154,7 +157,7 @@ def replay(
     count = run(go)
     console.print(f"replayed {count} dead letter(s) of {service}")
     if message_id and count == 0:
-        fail(f"no dead letter with id {message_id!r} in {_queues(service)[0]}")
+        fail(f"no dead letter with id {message_id!r} in {queue}")
 
 
 @app.command()
@@ -170,11 +173,32 @@ def purge(
     async def go() -> int:
         connection, channel = await _channel()
         async with connection:
-            queue = await channel.get_queue(name, ensure=True)
+            queue = await _existing(channel, name)
             result = await queue.purge()
             return result.message_count
 
     console.print(f"purged {run(go)} dead letter(s) from {name}")
+
+
+async def _republish(
+    channel: AbstractChannel, message: AbstractIncomingMessage, headers: dict, queue: str
+) -> None:
+    """Publish a dead letter to `queue` as a new message (confirmed, mandatory)."""
+    await channel.default_exchange.publish(
+        aio_pika.Message(
+            message.body,
+            headers=headers,
+            content_type=message.content_type,
+            message_id=message.message_id,
+            correlation_id=message.correlation_id,
+            reply_to=message.reply_to,
+            type=message.type,
+            app_id=message.app_id,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        ),
+        routing_key=queue,
+        mandatory=True,
+    )
 
 
 def _preview(body: bytes) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 from typer.core import TyperGroup
-from typer.main import get_command
+from typer.main import get_command, get_group
 
 #: The shell's own commands: name -> "module:attribute" (a Typer app or a function).
 BUILTIN = {
@@ -32,12 +32,13 @@ def _plugins() -> dict[str, Any]:
 
 
 def _as_click(name: str, target: Any) -> Any:
-    """A Typer app or a plain function as a Click command named `name`."""
-    if not isinstance(target, typer.Typer):
+    """A Typer app as a Click group (even with one subcommand), a function as a command."""
+    if isinstance(target, typer.Typer):
+        command = get_group(target)
+    else:
         single = typer.Typer()
         single.command(name)(target)
-        target = single
-    command = get_command(target)
+        command = get_command(single)
     command.name = name
     return command
 
@@ -56,11 +57,18 @@ class LazyShell(TyperGroup):
         return None if plugin is None else _as_click(cmd_name, plugin.load())
 
 
-shell = LazyShell(
+shell = typer.Typer(
+    cls=LazyShell,
     name="diko",
     help="Operate diko: send commands, watch events, handle dead letters, check the stack.",
     no_args_is_help=True,
+    add_completion=False,
 )
+
+
+@shell.callback()
+def _root() -> None:
+    """The shell itself does nothing; its commands come from `LazyShell`."""
 
 
 def main() -> None:

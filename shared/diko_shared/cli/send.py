@@ -17,7 +17,14 @@ from diko_shared.messaging.publisher import Outgoing, Publisher, Unroutable
 
 
 def _read_data(data: str) -> dict[str, Any]:
-    text = Path(data[1:]).read_text(encoding="utf-8") if data.startswith("@") else data
+    text = data
+    if data.startswith("@"):
+        try:
+            text = Path(data[1:]).read_text(encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot read --data file {data[1:]!r}: {exc.strerror or exc}", 2)
+        except UnicodeDecodeError:
+            fail(f"--data file {data[1:]!r} is not UTF-8 text", 2)
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -43,6 +43,13 @@ PLATFORM_DLQ_NAME = "diko.dlq"
 #: (which return prefetched messages) never dead-letter a healthy message.
 DELIVERY_LIMIT = 20
 
+#: Deliveries of a dead letter before the broker drops it. Dead-letter queues have no
+#: consumer, but `diko dlq show` takes their messages and returns them, and RabbitMQ 4
+#: counts each return towards a quorum queue's delivery limit (20 unless declared), so
+#: after twenty looks the letters would be gone. -1 ("no limit" on RabbitMQ 4) drops a
+#: message at its first return on RabbitMQ 3, so the limit is a number no one reaches.
+DLQ_DELIVERY_LIMIT = 1_000_000
+
 #: The header the wait exchange routes by. Not `x-…`: a headers exchange ignores those.
 DELAY_HEADER = "diko-retry-delay"
 
@@ -88,12 +95,12 @@ def unrouted_queue() -> RabbitQueue:
 
 def dead_letter_queue(service: str) -> RabbitQueue:
     """`<service>.dlq`: everything dead-lettered from the service's queues (`<service>.#`)."""
-    return _quorum(f"{service}.dlq", f"{service}.#")
+    return _quorum(f"{service}.dlq", f"{service}.#", **{"x-delivery-limit": DLQ_DELIVERY_LIMIT})
 
 
 def platform_dead_letter_queue() -> RabbitQueue:
     """`diko.dlq`: dead letters of platform queues such as `diko.unrouted`."""
-    return _quorum(PLATFORM_DLQ_NAME, "diko.#")
+    return _quorum(PLATFORM_DLQ_NAME, "diko.#", **{"x-delivery-limit": DLQ_DELIVERY_LIMIT})
 
 
 def wait_queue(delay_ms: int) -> RabbitQueue:

@@ -68,3 +68,18 @@ def test_a_type_or_payload_registered_twice_is_refused() -> None:
     spec = CATALOGUE.require("company.get")
     with pytest.raises(ValueError, match="registered twice"):
         CATALOGUE.add(spec)
+
+
+@pytest.mark.parametrize("bad", ["Tischlerei\nMüller", "Bäckerei\r\nBcc: x@y.de", "a\x00b"])
+def test_names_and_towns_are_one_line(bad: str) -> None:
+    spec = CATALOGUE.get("company.register")
+    assert spec is not None
+    (data,) = examples_of(spec.payload)
+    for path in (("name",), ("address", "town"), ("contact", "name")):
+        broken = json.loads(json.dumps(data))
+        holder = broken
+        for key in path[:-1]:
+            holder = holder[key]
+        holder[path[-1]] = bad
+        with pytest.raises(ValidationError, match="must be one line of text"):
+            spec.payload.model_validate_json(json.dumps(broken))

@@ -2,20 +2,43 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from diko_shared.contract.base import Payload
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+#: One line of text: no control characters. A line break in a name would end up in an
+#: e-mail header or a file name; a NUL byte in a document key.
+ONE_LINE = r"^[^\x00-\x1f\x7f-\x9f]*$"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _one_line(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must be one line of text, without line breaks or control characters")
+    return value
+
+
+OneLine = (AfterValidator(_one_line), Field(json_schema_extra={"pattern": ONE_LINE}))
+
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), *OneLine
+]
 Text = Annotated[str, StringConstraints(max_length=5000)]
 Email = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    StringConstraints(
+        strip_whitespace=True,
+        max_length=254,
+        pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$",
+    ),
 ]
-Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)]
-Town = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40), *OneLine]
+Town = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), *OneLine
+]
 Postcode = Annotated[str, StringConstraints(pattern=r"^\d{5}$")]
 KldbCode = Annotated[str, StringConstraints(pattern=r"^\d{5}$")]
 Url = Annotated[str, StringConstraints(max_length=2000, pattern=r"^https?://\S+$")]

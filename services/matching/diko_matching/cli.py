@@ -16,6 +16,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from diko_matching.engine.instance import InstanceError
+from diko_matching.json_input import read_json
 
 app = typer.Typer(
     help="Matching engine: stable assignment, applicant fairs, synthetic instances.",
@@ -38,15 +39,9 @@ def _fail(message: str) -> NoReturn:
 
 def _read_json(path: Path, what: str) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        _fail(f"{what} file not found: {path}")
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        _fail(f"cannot read {what} file {path}: {exc.__class__.__name__}")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        _fail(f"malformed JSON in {path}: {exc.msg} at line {exc.lineno} column {exc.colno}")
+        return read_json(path, what)
+    except InstanceError as exc:
+        _fail(str(exc))
 
 
 def _emit(data: Any, pretty: bool) -> None:
@@ -55,8 +50,11 @@ def _emit(data: Any, pretty: bool) -> None:
 
 
 def _is_profile_instance(data: Any) -> bool:
-    apps = data.get("applicants") if isinstance(data, dict) else None
-    return isinstance(apps, dict) and any(isinstance(v, dict) for v in apps.values())
+    """Profiles hold objects where a list instance holds preference lists."""
+    if not isinstance(data, dict):
+        return False
+    sides = (data.get("applicants"), data.get("positions"))
+    return any(isinstance(s, dict) and any(isinstance(v, dict) for v in s.values()) for s in sides)
 
 
 @app.command()

@@ -273,6 +273,11 @@ def test_a_blocking_pair_is_found_in_a_bad_assignment():
         ({"applicants": {}, "positions": {}, "seed": "x"}, "'seed' must be an integer"),
         ({"applicants": {"a1": [[]]}, "positions": {}}, "empty tie group"),
         ({"applicants": {"a1": [3]}, "positions": {}}, "not an id string"),
+        (
+            {"applicants": {}, "positions": {}, "extra": 1},
+            "unknown key 'extra' in the instance",
+        ),
+        ({"applicants": {}, "positions": {}, "capacity": {}}, "unknown key 'capacity'"),
     ],
 )
 def test_bad_instances_name_the_problem(data, message):
@@ -288,6 +293,9 @@ def test_bad_instances_name_the_problem(data, message):
         ({"p1": ["a1", "a2"]}, "capacity 1"),
         ({"p1": ["a1"], "p2": ["a1"]}, "assigned twice"),
         ({"p2": ["a2"]}, "do not list each other"),
+        ({"p1": [["a1"]]}, r"position 'p1' holds \['a1'\], not an applicant id string"),
+        ({"p1": [{"a1": 1}]}, "not an applicant id string"),
+        ({"p1": [1]}, "holds 1, not an applicant id string"),
     ],
 )
 def test_infeasible_assignments_are_rejected(assignment, message):

@@ -214,3 +214,86 @@ def test_usage_errors_are_one_line_with_exit_2(args, message):
     assert proc.stderr.startswith("error: ")
     assert message in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "hand",
+    [{"p1": [["a1"]]}, {"p1": [{"a1": 1}]}, {"p1": [None]}],
+)
+def test_check_rejects_entries_that_are_not_id_strings(tmp_path, hand):
+    inst = _write(tmp_path, "i.json", ISSUE_EXAMPLE)
+    result = runner.invoke(app, ["solve", inst, "--check", _write(tmp_path, "h.json", hand)])
+    assert result.exit_code == 2
+    assert "not an applicant id string" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+FAIR_TEXT = '{"n_slots": 2, "companies": {"c1": {}}, "applicants": {"a1": {"wishes": ["c1"]}}}'
+PROFILES_TEXT = (
+    '{"applicants": {"a1": {"home": "Stendal", "occupations": ["25212"],'
+    ' "available_from": "2027-08-01"}},'
+    ' "positions": {"p1": {"town": "Stendal", "occupation": "25212", "start": "2027-08-01"}}}'
+)
+
+
+@pytest.mark.parametrize(
+    ("command", "instance", "assignment", "duplicate"),
+    [
+        (
+            ["solve"],
+            '{"applicants": {"a1": ["p1"], "a1": []}, "positions": {"p1": ["a1"]}}',
+            None,
+            "'a1'",
+        ),
+        (["solve"], '{"applicants": {}, "positions": {}, "seed": 1, "seed": 2}', None, "'seed'"),
+        (["solve"], json.dumps(ISSUE_EXAMPLE), '{"p1": ["a1"], "p1": ["a2"]}', "'p1'"),
+        (
+            ["solve"],
+            PROFILES_TEXT.replace("}}}", '}, "p1": {}}}'),
+            None,
+            "'p1'",
+        ),
+        (
+            ["shortlist", "--position", "p1"],
+            PROFILES_TEXT[:-1] + ', "seed": 1, "seed": 1}',
+            None,
+            "'seed'",
+        ),
+        (["fair"], FAIR_TEXT.replace('{"wishes"', '{"wishes": [], "wishes"'), None, "'wishes'"),
+    ],
+)
+def test_duplicate_keys_are_rejected_by_every_reader(
+    tmp_path, command, instance, assignment, duplicate
+):
+    args = [*command, _write(tmp_path, "i.json", instance)]
+    if assignment is not None:
+        args += ["--check", _write(tmp_path, "h.json", assignment)]
+    if command == ["fair"]:
+        args += ["--out", str(tmp_path / "out")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert f"duplicate key {duplicate}" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_top_level_keys_of_a_list_instance_are_rejected(tmp_path):
+    result = runner.invoke(
+        app, ["solve", _write(tmp_path, "i.json", {**ISSUE_EXAMPLE, "extra": 1})]
+    )
+    assert result.exit_code == 2
+    assert "unknown key 'extra'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"applicants": {}, "positions": {}, "seed": NaN}', "NaN is not a JSON number"),
+        ('{"applicants": {}, "positions": {}, "seed": 1' + "0" * 5000 + "}", "malformed JSON"),
+        ("[" * 100_000 + "]" * 100_000, "malformed JSON"),
+    ],
+)
+def test_json_beyond_the_standard_or_the_limits_exits_2(tmp_path, text, message):
+    result = runner.invoke(app, ["solve", _write(tmp_path, "i.json", text)])
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

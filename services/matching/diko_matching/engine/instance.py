@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 Optimal = Literal["applicant", "position"]
 OPTIMAL_SIDES: tuple[str, ...] = ("applicant", "position")
+KEYS: tuple[str, ...] = ("applicants", "positions", "capacities", "optimal", "seed")
+"""The keys of a list instance; any other is a typo that would otherwise go unnoticed."""
 
 WeakList = list[str | list[str]]
 """A preference list, most preferred first; an element that is a list holds tied ids."""
@@ -115,6 +117,11 @@ class Instance:
         """Validate a decoded JSON document; missing capacities default to 1."""
         if not isinstance(data, Mapping):
             raise InstanceError("the instance must be a JSON object")
+        unknown = [k for k in data if k not in KEYS]
+        if unknown:
+            raise InstanceError(
+                f"unknown key {unknown[0]!r} in the instance (known: {', '.join(KEYS)})"
+            )
         raw_app = _side(data, "applicants")
         raw_pos = _side(data, "positions")
         app_ids = sorted(raw_app)

@@ -209,9 +209,9 @@ def solve(
 def check_assignment(instance: Instance, assignment: Mapping[str, Sequence[str]]) -> Result:
     """Judge a given (e.g. hand-made) assignment: its blocking pairs and stability.
 
-    Raises InstanceError for an assignment that is not feasible at all: unknown
-    ids, an applicant placed twice, a capacity exceeded or a pair that does
-    not list each other.
+    Raises InstanceError for an assignment that is not feasible at all: entries
+    that are not id strings, unknown ids, an applicant placed twice, a capacity
+    exceeded or a pair that does not list each other.
     """
     with gc_paused():
         problem = compile_instance(instance)
@@ -230,6 +230,10 @@ def check_assignment(instance: Instance, assignment: Mapping[str, Sequence[str]]
                 f"but has capacity {problem.capacity[p]}"
             )
         for a_id in apps:
+            if not isinstance(a_id, str):  # a nested list or object is no id (and unhashable)
+                raise InstanceError(
+                    f"assignment of position {p_id!r} holds {a_id!r}, not an applicant id string"
+                )
             if a_id not in app_index:
                 raise InstanceError(f"assignment names unknown applicant {a_id!r}")
             a = app_index[a_id]

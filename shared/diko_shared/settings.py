@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Annotated, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -18,6 +19,16 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 LOCAL_STACK_ENV = ".local/stack.env"
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+#: How .env.example marks a secret the operator has to choose.
+PLACEHOLDER = "change-me"
+
+
+def refuse_placeholder(secret: str | None) -> None:
+    """A secret copied unchanged from .env.example would be a default password: refuse it."""
+    if secret and secret.startswith(PLACEHOLDER):
+        raise ValueError("holds the change-me placeholder of .env.example: choose a secret")
 
 
 class PlatformSettings(BaseSettings):
@@ -38,6 +49,12 @@ class PlatformSettings(BaseSettings):
     log_level: LogLevel = Field(
         "INFO", description="Log level of the JSON logs: DEBUG, INFO, WARNING, ERROR"
     )
+
+    @field_validator("amqp_url", "mongo_url")
+    @classmethod
+    def _no_placeholder_password(cls, value: str) -> str:
+        refuse_placeholder(urlsplit(value).password)
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

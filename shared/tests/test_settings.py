@@ -73,3 +73,21 @@ def test_the_log_level_is_read_in_any_case(env: pytest.MonkeyPatch) -> None:
     env.setenv("DIKO_MONGO_URL", "mongodb://h/")
     env.setenv("DIKO_LOG_LEVEL", " warning")
     assert load_settings(ServiceSettings, "media").log_level == "WARNING"
+
+
+@pytest.mark.parametrize(
+    ("name", "url"),
+    [
+        ("DIKO_AMQP_URL", "amqp://diko:change-me-rabbitmq@rabbitmq:5672/diko"),
+        ("DIKO_MONGO_URL", "mongodb://media:change-me-mongo-media@mongo:27017/diko_media"),
+    ],
+)
+def test_a_password_left_at_the_env_example_placeholder_is_refused(
+    env: pytest.MonkeyPatch, name: str, url: str
+) -> None:
+    env.setenv("DIKO_AMQP_URL", "amqp://diko:9f3e1c@rabbitmq:5672/diko")
+    env.setenv("DIKO_MONGO_URL", "mongodb://media:51ab0e@mongo:27017/diko_media")
+    load_settings(ServiceSettings, "media")
+    env.setenv(name, url)
+    with pytest.raises(SettingsError, match=f"{name}: .*change-me placeholder"):
+        load_settings(ServiceSettings, "media")

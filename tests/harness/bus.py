@@ -27,6 +27,7 @@ class Seen:
     routing_key: str
     message_id: str | None
     type: str | None
+    app_id: str | None = None
 
     @property
     def envelope(self) -> dict[str, Any]:
@@ -44,6 +45,7 @@ def _seen(message: AbstractIncomingMessage) -> Seen:
         message.routing_key or "",
         message.message_id,
         message.type,
+        message.app_id,
     )
 
 

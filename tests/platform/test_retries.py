@@ -61,3 +61,18 @@ async def test_permanent_failure_is_dead_lettered_and_replay_delivers_it_again(
     done = await eventually(processed, what="the replayed message processed")
     assert done["attempts"] == 4
     assert await bus.depth("testsvc.dlq") == 0
+
+
+async def test_a_request_that_keeps_failing_is_answered_internal_and_dead_lettered(
+    bus: Bus, testsvc: ServiceProcess, testsvc_db: AsyncDatabase
+) -> None:
+    item = f"broken-{uuid.uuid4().hex[:6]}"
+    await testsvc_db["switches"].insert_one({"_id": item, "broken": True})
+    await bus.drain("testsvc.dlq")
+    reply = await bus.request(FlakyWork(item=item, fail_times=0))
+    assert reply["ok"] is False
+    assert reply["error"]["code"] == "internal"
+    assert "testsvc.dlq" in reply["error"]["message"]
+    (letter,) = await bus.wait_dead_letters("testsvc.dlq", 1)
+    assert letter.headers["x-diko-reason"] == "retries_exhausted"
+    assert letter.app_id == "tests"  # the copy names who sent the message, not who failed it

@@ -159,14 +159,7 @@ class Pipeline:
             logs.message_type.set(raw.type),
         )
         try:
-            outcome = await self._handle(subscription, message, raw, queue)
-        except Exception:  # noqa: BLE001 - logged; the message goes back to its queue
-            outcome = "requeued"
-            try:
-                await message.nack(requeue=True)
-                log.exception("could not settle the message; it goes back to its queue")
-            except Exception:  # noqa: BLE001 - the channel is gone: the broker redelivers
-                log.warning("broker connection lost before the acknowledgement; it redelivers")
+            outcome = await self._settled(message, self._handle(subscription, message, raw, queue))
         finally:
             for var, token in zip(
                 (logs.message_id, logs.correlation_id, logs.message_type), tokens, strict=True
@@ -174,6 +167,26 @@ class Pipeline:
                 var.reset(token)
         self.metrics.handled.labels(queue, outcome).inc()
         self.metrics.handler_seconds.labels(queue).observe(time.perf_counter() - started)
+
+    async def handle_unrouted(self, message: RabbitMessage, queue: str) -> None:
+        """A command whose type no service handles: answered or dead-lettered, `unknown_type`."""
+        raw: AbstractIncomingMessage = message.raw_message
+        sent = raw.type or raw.routing_key or "?"
+        text = f"unknown message type {sent!r}: no diko service handles it"
+        refusal = self.refuse(message, raw, queue, "unknown_type", ErrorCode.UNKNOWN_TYPE, text, [])
+        self.metrics.handled.labels(queue, await self._settled(message, refusal)).inc()
+
+    async def _settled(self, message: RabbitMessage, work: Awaitable[str]) -> str:
+        """The outcome of `work`; if it fails, the message goes back to its queue."""
+        try:
+            return await work
+        except Exception:  # noqa: BLE001 - logged; the message goes back to its queue
+            try:
+                await message.nack(requeue=True)
+                log.exception("could not settle the message; it goes back to its queue")
+            except Exception:  # noqa: BLE001 - the channel is gone: the broker redelivers
+                log.warning("broker connection lost before the acknowledgement; it redelivers")
+            return "requeued"
 
     async def _handle(
         self,
@@ -353,6 +366,10 @@ class Pipeline:
         delays = self.settings.retry_delays_ms
         error = f"{type(exc).__name__}: {exc}"
         if attempt > len(delays):
+            # A requester still waiting learns that it failed; the message itself goes to
+            # the dead-letter queue, where an operator can replay it once the cause is fixed.
+            text = f"failed after {attempt} attempts; kept in {self.service}.dlq for an operator"
+            await self._reply(raw, error_reply(ErrorCode.INTERNAL, text, []))
             await self.dead_letter(
                 message, raw, queue, "retries_exhausted", f"after {attempt} attempts: {error}"
             )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,10 +104,16 @@ class Publisher:
     here, and per-message middleware would cost a third of its CPU.
     """
 
-    def __init__(self, broker: RabbitBroker, source: str) -> None:
+    def __init__(
+        self,
+        broker: RabbitBroker,
+        source: str,
+        on_unrouted_event: Callable[[str], None] | None = None,
+    ) -> None:
+        """`on_unrouted_event(type)` hears of each event no queue was bound for."""
         self.broker = broker
         self.source = source
-        self.unrouted_events = 0
+        self.on_unrouted_event = on_unrouted_event
         self._channel_settings = Channel(publisher_confirms=True, on_return_raises=True)
         self._exchanges: dict[str, AbstractExchange] = {}
 
@@ -133,7 +139,7 @@ class Publisher:
             content_type=CONTENT_TYPE,
             message_id=message.message_id,
             type=message.type,
-            app_id=self.source,
+            app_id=message.source or self.source,  # a dead-lettered copy keeps its producer
             correlation_id=message.correlation_id,
             reply_to=message.reply_to,
             headers=dict(message.headers) or None,
@@ -146,7 +152,8 @@ class Publisher:
         except PublishError as exc:
             returned = getattr(exc.frame, "reply_code", None) == NO_ROUTE
             if returned and message.exchange == topology.EVENTS.name:
-                self.unrouted_events += 1
+                if self.on_unrouted_event is not None:
+                    self.on_unrouted_event(message.type)
                 return
             where = message.exchange or "the default exchange"
             raise Unroutable(f"no queue is bound for {message.routing_key!r} on {where}") from exc

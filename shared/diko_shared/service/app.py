@@ -28,7 +28,6 @@ from starlette.routing import BaseRoute
 
 from diko_shared import logs
 from diko_shared.contract.catalogue import CATALOGUE
-from diko_shared.contract.envelope import ErrorCode
 from diko_shared.messaging import topology
 from diko_shared.messaging.handling import (
     Handler,
@@ -96,7 +95,11 @@ class Service:
         )
         self.client = mongo.connect(settings.mongo_url, app_name=f"diko-{name}")
         self.db: AsyncDatabase = self.client[settings.mongo_database or f"diko_{name}"]
-        self.publisher = Publisher(self.broker, source=name)
+        self.publisher = Publisher(
+            self.broker,
+            source=name,
+            on_unrouted_event=lambda type_: self.metrics.unrouted_events.labels(type_).inc(),
+        )
         self.committer = GroupCommitter(self.db, self.metrics)
         self.relay = OutboxRelay(
             self.db,
@@ -195,12 +198,7 @@ class Service:
         queue = topology.unrouted_queue()
 
         async def consume(message: RabbitMessage) -> None:
-            raw = message.raw_message
-            sent = raw.type or raw.routing_key or "?"
-            text = f"unknown message type {sent!r}: no diko service handles it"
-            await pipeline.refuse(
-                message, raw, queue.name, "unknown_type", ErrorCode.UNKNOWN_TYPE, text, []
-            )
+            await self._shielded(pipeline.handle_unrouted(message, queue.name))
 
         self._register(consume, queue, topology.UNROUTED.name)
 

@@ -47,6 +47,12 @@ class Metrics:
             ["type"],
             registry=registry,
         )
+        self.unrouted_events = Counter(
+            "diko_events_unrouted_total",
+            "Events the broker returned because no queue is bound for their type (no subscriber)",
+            ["type"],
+            registry=registry,
+        )
         self.outbox_backlog = Gauge(
             "diko_outbox_backlog",
             "Outbox entries written but not yet confirmed by the broker",

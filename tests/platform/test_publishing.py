@@ -1,0 +1,54 @@
+"""Publishing never drops in silence: a message no queue takes raises, an event is counted."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from faststream.rabbit import Channel, RabbitBroker
+
+from diko_shared.messaging import topology
+from diko_shared.messaging.publisher import Outgoing, Publisher, Unroutable
+from harness.bus import Bus
+from harness.processes import ServiceProcess
+from harness.stack import SessionStack
+
+
+@pytest.fixture
+async def broker(stack: SessionStack, bus: Bus) -> AsyncIterator[RabbitBroker]:
+    """A broker connection of its own; `bus` has declared the topology."""
+    broker = RabbitBroker(
+        stack.amqp_url, default_channel=Channel(on_return_raises=True), logger=None
+    )
+    await broker.connect()
+    yield broker
+    await broker.stop()
+
+
+def _message(exchange: str, routing_key: str) -> Outgoing:
+    return Outgoing(
+        exchange=exchange,
+        routing_key=routing_key,
+        body=b"{}",
+        message_id=str(uuid.uuid4()),
+        type=routing_key,
+        source="tests",
+    )
+
+
+async def test_an_event_nobody_subscribes_to_is_reported_not_raised(broker: RabbitBroker) -> None:
+    heard: list[str] = []
+    publisher = Publisher(broker, "tests", on_unrouted_event=heard.append)
+    await publisher.publish(_message(topology.EVENTS.name, "nobody.listens"))
+    assert heard == ["nobody.listens"]
+
+
+async def test_a_message_no_queue_takes_raises(broker: RabbitBroker) -> None:
+    publisher = Publisher(broker, "tests")
+    with pytest.raises(Unroutable, match=r"no\.such\.queue"):
+        await publisher.publish(_message("", f"no.such.queue.{uuid.uuid4().hex[:6]}"))
+
+
+def test_a_service_exports_the_count_of_unrouted_events(testsvc: ServiceProcess) -> None:
+    assert "# TYPE diko_events_unrouted_total counter" in testsvc.get("/metrics").text

@@ -9,7 +9,9 @@ from datetime import datetime
 from diko_media.posts import caption
 from diko_media.posts.layouts import AZUBI_GESUCHT
 from diko_shared.contract.companies import PositionOpened
+from diko_shared.contract.envelope import ErrorDetail
 from diko_shared.contract.media import CreateEpisode, Episode, EpisodePublished, PostKind
+from diko_shared.messaging.errors import NotFound
 
 
 @dataclass(frozen=True)
@@ -73,4 +75,20 @@ def announcement(episode: Episode, *, feed_url: str) -> EpisodePublished:
         company_id=episode.company_id,
         feed_url=feed_url,
         published_at=episode.published_at,
+    )
+
+
+def unknown_post(post_id: str) -> NotFound:
+    """The answer about a post media does not have, in German like every service's answers."""
+    return NotFound(
+        f"Post {post_id} gibt es nicht",
+        [ErrorDetail(field="data.post_id", problem="unbekannter Post")],
+    )
+
+
+def unknown_episode(episode_id: str) -> NotFound:
+    """The answer about a podcast episode media does not have."""
+    return NotFound(
+        f"Podcastfolge {episode_id} gibt es nicht",
+        [ErrorDetail(field="data.episode_id", problem="unbekannte Podcastfolge")],
     )

@@ -26,7 +26,6 @@ from diko_shared.contract.media import (
     PostDrafted,
     PublishEpisode,
 )
-from diko_shared.messaging.errors import NotFound
 from diko_shared.messaging.handling import Context
 
 
@@ -57,7 +56,7 @@ class Handlers:
         post_id = ctx.data.post_id
         document = await store.find_post(ctx.db, post_id)
         if document is None:
-            raise NotFound(f"no post {post_id}")
+            raise domain.unknown_post(post_id)
         return store.post_from(document, image_url=self.links.post_image(post_id))
 
     async def create_episode(self, ctx: Context[CreateEpisode]) -> EpisodeRef:
@@ -78,7 +77,7 @@ class Handlers:
         record = await store.publish_episode(ctx.db, episode_id, at=at, key=ctx.key)
         record = record or await store.find_episode(ctx.db, episode_id)
         if record is None:
-            raise NotFound(f"no episode {episode_id}")
+            raise domain.unknown_episode(episode_id)
         if record.published_by == ctx.key:
             ctx.emit(
                 domain.announcement(record.episode, feed_url=self.links.feed), subject=episode_id
@@ -88,5 +87,5 @@ class Handlers:
     async def get_episode(self, ctx: Context[GetEpisode]) -> Episode:
         record = await store.find_episode(ctx.db, ctx.data.episode_id)
         if record is None:
-            raise NotFound(f"no episode {ctx.data.episode_id}")
+            raise domain.unknown_episode(ctx.data.episode_id)
         return record.episode

@@ -165,12 +165,16 @@ async def test_the_same_position_opened_twice_drafts_one_post(
     assert await db[store.POSTS].count_documents({"position_id": position.position_id}) == 1
 
 
-async def test_an_unknown_post_is_not_found(
+async def test_an_unknown_post_is_not_found_in_german(
     bus: Bus, media: ServiceProcess, web: httpx.AsyncClient
 ) -> None:
     reply = await bus.request(GetPost(post_id="pst_" + "0" * 20))
     assert reply["ok"] is False
-    assert reply["error"]["code"] == "not_found"
+    assert reply["error"] == {
+        "code": "not_found",
+        "message": f"Post pst_{'0' * 20} gibt es nicht",
+        "details": [{"field": "data.post_id", "problem": "unbekannter Post"}],
+    }
     assert (await web.get(f"{BASE}/posts/pst_{'0' * 20}/image.png")).status_code == 404
     assert (await web.get(f"{BASE}/posts/nonsense/image.png")).status_code == 404
 
@@ -228,9 +232,14 @@ async def test_a_published_episode_is_announced_and_in_the_feed(
     assert Image.open(io.BytesIO(cover.content)).size == (3000, 3000)
 
 
-async def test_publishing_an_unknown_episode_is_not_found(bus: Bus, media: ServiceProcess) -> None:
+async def test_an_unknown_episode_is_not_found_in_german(bus: Bus, media: ServiceProcess) -> None:
+    unknown = {
+        "code": "not_found",
+        "message": f"Podcastfolge epi_{'0' * 20} gibt es nicht",
+        "details": [{"field": "data.episode_id", "problem": "unbekannte Podcastfolge"}],
+    }
     reply = await bus.request(PublishEpisode(episode_id="epi_" + "0" * 20))
     assert reply["ok"] is False
-    assert reply["error"]["code"] == "not_found"
+    assert reply["error"] == unknown
     reply = await bus.request(GetEpisode(episode_id="epi_" + "0" * 20))
-    assert reply["error"]["code"] == "not_found"
+    assert reply["error"] == unknown

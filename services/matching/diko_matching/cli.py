@@ -25,6 +25,8 @@ app = typer.Typer(
 )
 
 BAD_INPUT = 2
+GENERATE_MAX = 1_000_000
+"""Most applicants or positions `generate` writes: a larger file is of no use to staff."""
 
 
 @app.callback()
@@ -174,6 +176,16 @@ def fair(
     _emit(report, pretty)
 
 
+def _check_fair(data: Any, what: str) -> None:
+    """Refuse to write a fair instance that `fair` would refuse to read."""
+    from diko_matching.engine.fair import FairInstance
+
+    try:
+        FairInstance.parse(data)
+    except InstanceError as exc:
+        _fail(f"{what}: {exc}")
+
+
 @app.command()
 def generate(
     applicants: Annotated[int, typer.Option(help="Number of applicants.")],
@@ -198,8 +210,10 @@ def generate(
         random_lists_instance,
     )
 
-    if applicants < 0 or positions < 0:
-        _fail("--applicants and --positions must not be negative")
+    if not 0 <= applicants <= GENERATE_MAX or not 0 <= positions <= GENERATE_MAX:
+        _fail(f"--applicants and --positions must be between 0 and {GENERATE_MAX:,}")
+    if seed < 0:
+        _fail(f"--seed must not be negative, not {seed}")
     if kind == "profiles":
         data = generate_profiles(applicants, positions, seed=seed)
     elif kind == "lists":
@@ -210,6 +224,7 @@ def generate(
         if slots < 1 or positions < 1:
             _fail("a fair needs at least one company and one slot")
         data = generate_fair(positions, applicants, slots, seed=seed)
+        _check_fair(data, f"--slots {slots}")
     else:
         _fail(f"--kind must be 'profiles', 'lists' or 'fair', not {kind!r}")
     text = json.dumps(data, ensure_ascii=False, indent=1) + "\n"

@@ -84,3 +84,18 @@ def test_capacities_hold_on_the_array_path(optimal):
     match = solve_arrays(problem, optimal)
     load = np.bincount(match[match >= 0], minlength=problem.n_pos)
     assert np.all(load <= problem.capacity)
+
+
+@pytest.mark.parametrize("capacity", [[10**12, 10**30], np.array([10**12, 2**63 - 1])])
+def test_capacities_are_capped_at_the_list_length(capacity):
+    # a0 and a1 both want p0, which lists them both; p1 lists a1 only.
+    app_indptr, app_pos = np.array([0, 1, 3]), np.array([0, 0, 1])
+    pos_indptr, pos_app = np.array([0, 2, 3]), np.array([1, 0, 1])
+    problem = ArrayProblem.from_csr(app_indptr, app_pos, pos_indptr, pos_app, capacity)
+    assert problem.capacity.tolist() == [2, 1]
+    assert solve_arrays(problem, "applicant").tolist() == [0, 0]
+    assert solve_arrays(problem, "position").tolist() == [0, 0]
+    joined = ArrayProblem.from_joined(
+        np.array([0, 1, 2]), np.array([0, 0]), np.array([0, 2, 2]), np.array([1, 0]), capacity
+    )
+    assert joined.capacity.tolist() == [2, 0]

@@ -321,3 +321,26 @@ def test_larger_random_instances_are_stable_with_both_kernels():
             result = solve(inst, optimal=optimal, kernel=kernel)
             assert result.stable
             assert brute_blocking(inst, result.matched_pairs()) == set()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    instances(max_app=6, max_pos=3),
+    st.sampled_from([10**12, 10**23, 2**63, 10**40]),
+    st.sampled_from(["applicant", "position"]),
+)
+def test_huge_capacities_solve_like_capacities_of_the_list_length(inst, huge, optimal):
+    """A position never holds more than it lists: 10**12 places must not size a heap."""
+    big = Instance.from_lists(
+        inst.applicants, inst.positions, dict.fromkeys(inst.positions, huge), seed=inst.seed
+    )
+    capped = Instance.from_lists(
+        inst.applicants,
+        inst.positions,
+        {p: len(members(lst)) for p, lst in inst.positions.items()},
+        seed=inst.seed,
+    )
+    expected = solve(capped, optimal=optimal, kernel="python")
+    for kernel in ("python", "numba"):
+        assert solve(big, optimal=optimal, kernel=kernel) == expected
+    assert check_assignment(big, expected.assignment) == expected

@@ -127,7 +127,7 @@ def test_generate_lists_and_rejects_bad_arguments(tmp_path):
     assert all(len(v) == 8 for v in data["applicants"].values())
     bad = runner.invoke(app, ["generate", "--applicants", "-1", "--positions", "3"])
     assert bad.exit_code == 2
-    assert "must not be negative" in bad.stderr
+    assert "must be between 0 and" in bad.stderr
     bad = runner.invoke(app, ["generate", "--applicants", "1", "--positions", "3", "--kind", "x"])
     assert bad.exit_code == 2
 
@@ -297,3 +297,36 @@ def test_json_beyond_the_standard_or_the_limits_exits_2(tmp_path, text, message)
     assert result.exit_code == 2
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("kernel", ["python", "numba"])
+@pytest.mark.parametrize("optimal", ["applicant", "position"])
+@pytest.mark.parametrize("places", [10**12, 10**23, 10**30])
+def test_absurd_capacities_solve_without_a_traceback(tmp_path, kernel, optimal, places):
+    lists = {**ISSUE_EXAMPLE, "capacities": {"p1": places, "p2": places}}
+    profiles = json.loads(PROFILES_TEXT)
+    profiles["applicants"]["a2"] = profiles["applicants"]["a1"]
+    profiles["positions"]["p1"]["places"] = places
+    for data, expected in (
+        (lists, {"p1": ["a2", "a1"], "p2": []}),
+        (profiles, {"p1": ["a1", "a2"]}),
+    ):
+        args = ["solve", _write(tmp_path, "i.json", data), "--kernel", kernel]
+        result = runner.invoke(app, [*args, "--optimal", optimal])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["assignment"] == expected
+
+
+def test_absurd_sizes_exit_2_or_work(tmp_path):
+    profiles = _write(tmp_path, "p.json", PROFILES_TEXT)
+    result = runner.invoke(app, ["shortlist", profiles, "--applicant", "a1", "--k", str(10**20)])
+    assert result.exit_code == 0, result.output
+    assert [e["position"] for e in json.loads(result.stdout)] == ["p1"]
+    for args in (
+        ["--applicants", str(10**11), "--positions", "3"],
+        ["--applicants", "3", "--positions", "3", "--seed", "-1"],
+        ["--applicants", "3", "--positions", "3", "--kind", "fair", "--slots", "100000"],
+    ):
+        result = runner.invoke(app, ["generate", *args])
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith("error: ")

@@ -144,5 +144,6 @@ def to_arrays(inst: ProfileInstance) -> ProfileArrays:
         p_code=np.array([int(x.occupation) for x in poss], dtype=np.int64),
         p_school=np.array([SCHOOL_LEVELS.index(x.school) for x in poss], dtype=np.int64),
         p_start=np.array([x.start.toordinal() for x in poss], dtype=np.int64),
-        capacity=np.array([x.places for x in poss], dtype=np.int64),
+        # More places than applicants change nothing; the cap keeps int64 from overflowing.
+        capacity=np.array([min(x.places, len(apps)) for x in poss], dtype=np.int64),
     )

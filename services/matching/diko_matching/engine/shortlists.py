@@ -122,7 +122,9 @@ def shortlist_for_applicant(
         a = arrays.app_ids.index(applicant_id)
     except ValueError:
         raise InstanceError(f"unknown applicant {applicant_id!r}") from None
-    cands = score_pairs(_subset(arrays, np.array([a]), None), inst.weights, list_length=k)
+    # A row longer than the positions there are holds nothing more (and k may be absurd).
+    length = max(1, min(k, len(arrays.pos_ids)))
+    cands = score_pairs(_subset(arrays, np.array([a]), None), inst.weights, list_length=length)
     return [
         explain_pair(inst, applicant_id, arrays.pos_ids[p]) for p in cands.position[0] if p >= 0
     ]

@@ -13,6 +13,7 @@ about half a second per process.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,15 +44,20 @@ class ArrayProblem:
         app_pos: np.ndarray,
         pos_indptr: np.ndarray,
         pos_app: np.ndarray,
-        capacity: np.ndarray,
+        capacity: Sequence[int] | np.ndarray,
     ) -> ArrayProblem:
-        """Build from both sides' lists; computes the cross ranks by a sort-join."""
+        """Build from both sides' lists; computes the cross ranks by a sort-join.
+
+        Capacities are capped at the length of each position's list (see
+        `effective_capacity`).
+        """
         n_app = len(app_indptr) - 1
         n_pos = len(pos_indptr) - 1
         app_indptr = np.ascontiguousarray(app_indptr, dtype=np.int64)
         pos_indptr = np.ascontiguousarray(pos_indptr, dtype=np.int64)
         app_pos = np.ascontiguousarray(app_pos, dtype=np.int32)
         pos_app = np.ascontiguousarray(pos_app, dtype=np.int32)
+        capacity = effective_capacity(capacity, pos_indptr)
         app_of_entry = np.repeat(np.arange(n_app, dtype=np.int64), np.diff(app_indptr))
         pos_of_entry = np.repeat(np.arange(n_pos, dtype=np.int64), np.diff(pos_indptr))
         app_local = np.arange(len(app_pos), dtype=np.int64) - app_indptr[app_of_entry]
@@ -63,7 +69,7 @@ class ArrayProblem:
         return cls(
             n_app,
             n_pos,
-            np.ascontiguousarray(capacity, dtype=np.int64),
+            capacity,
             app_indptr,
             app_pos,
             app_rank,
@@ -79,7 +85,7 @@ class ArrayProblem:
         app_pos: np.ndarray,
         pos_indptr: np.ndarray,
         pos_entry: np.ndarray,
-        capacity: np.ndarray,
+        capacity: Sequence[int] | np.ndarray,
     ) -> ArrayProblem:
         """Build when positions rank exactly the applicants who rank them.
 
@@ -101,7 +107,7 @@ class ArrayProblem:
         return cls(
             n_app,
             n_pos,
-            np.ascontiguousarray(capacity, dtype=np.int64),
+            effective_capacity(capacity, pos_indptr),
             app_indptr,
             app_pos,
             app_rank,
@@ -123,7 +129,22 @@ class ArrayProblem:
         pos_app = np.fromiter(
             (a for x in problem.pos_pref for a in x), np.int32, int(pos_indptr[-1])
         )
-        return cls.from_csr(app_indptr, app_pos, pos_indptr, pos_app, np.asarray(problem.capacity))
+        return cls.from_csr(app_indptr, app_pos, pos_indptr, pos_app, problem.capacity)
+
+
+def effective_capacity(capacity: Sequence[int] | np.ndarray, pos_indptr: np.ndarray) -> np.ndarray:
+    """Each capacity capped at the length of its position's list, as int64.
+
+    A position never holds more applicants than it lists, so the cap changes
+    no result; it keeps the applicant-proposing kernel, which sizes one heap
+    slot per place, from allocating a trillion slots for `"capacity": 10**12`
+    and any capacity beyond int64 from overflowing on the way into numpy.
+    """
+    lengths = np.diff(pos_indptr)
+    if isinstance(capacity, np.ndarray) and capacity.dtype.kind in "iu":
+        return np.ascontiguousarray(np.minimum(capacity, lengths), dtype=np.int64)
+    capped = [min(int(c), int(n)) for c, n in zip(capacity, lengths.tolist(), strict=True)]
+    return np.array(capped, dtype=np.int64)
 
 
 def _lookup(keys: np.ndarray, table_keys: np.ndarray, table_values: np.ndarray) -> np.ndarray:

@@ -344,7 +344,7 @@ LINK_INVALID = Page(
 LINK_EXPIRED = Page(
     410,
     "Link abgelaufen",
-    "Dieser Link ist abgelaufen. Über den Vorschlag kann weiterhin im diko-Team "
+    "Dieser Link ist abgelaufen. Über den Vorschlag kann weiterhin im DIKO-Team "
     "entschieden werden.",
 )
 NOT_SENT = Page(

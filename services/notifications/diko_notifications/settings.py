@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, field_validator
 from diko_shared.settings import ServiceSettings
 from diko_shared.settings import load_settings as load
 
-DEFAULT_SENDER = "diko Altmark <noreply@diko.example>"
+DEFAULT_SENDER = "DIKO Altmark <noreply@diko.example>"
 SECRET_HINT = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
@@ -46,7 +46,7 @@ class NotificationsSettings(ServiceSettings):
     @classmethod
     def _has_address(cls, value: str) -> str:
         if "@" not in parseaddr(value)[1]:
-            raise ValueError("must be an address such as 'diko Altmark <noreply@diko.example>'")
+            raise ValueError("must be an address such as 'DIKO Altmark <noreply@diko.example>'")
         return value
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from diko_notifications import domain
 from diko_notifications.domain import Action, ActionLinks, LinkExpired, LinkInvalid, SendResult
 from diko_notifications.mail import compose
-from diko_notifications.render import render_letter
+from diko_notifications.render import render_letter, render_page
 from diko_notifications.settings import load_settings
 from diko_shared.contract.common import Occupation
 from diko_shared.contract.companies import PositionFilled
@@ -243,13 +244,39 @@ def test_filled_and_episode_mails() -> None:
         assert "26.\u00a0November 2026" in body
 
 
+#: The brand written any other way than „DIKO“: `diko` as a word, not in an address or id.
+OFF_BRAND = re.compile(r"(?<![@./\w])diko(?![.\w])", re.IGNORECASE)
+
+
+def test_every_mail_and_page_says_diko_altmark_as_the_brand_is_written() -> None:
+    filled = PositionFilled(
+        position_id="pos_" + "1" * 20,
+        company_id="cmp_" + "1" * 20,
+        company_name="Tischlerei Müller GmbH",
+        occupation=TISCHLER,
+        places=1,
+        town="Stendal",
+        start_date=date(2027, 8, 1),
+    )
+    mails = [render_letter(domain.letter(event, STAFF, links())) for event in (shortlist(), filled)]
+    bodies = [body for mail in mails for body in (mail.text, mail.html)]
+    pages = [
+        render_page("action_result.html", {"title": p.title, "message": p.message, "detail": ""})
+        for p in (domain.LINK_EXPIRED, domain.LINK_INVALID, domain.UNCONFIRMED)
+    ]
+    for text in (*bodies, *pages):
+        assert "DIKO Altmark" in text
+        assert [m.group() for m in OFF_BRAND.finditer(text) if m.group() != "DIKO"] == []
+    assert "DIKO-Team" in domain.LINK_EXPIRED.message
+
+
 def test_the_mime_message_carries_both_bodies_and_a_message_id_from_the_delivery() -> None:
     mail = render_letter(domain.letter(shortlist(), STAFF, links()))
     message_id = domain.message_id("dlv_" + "d" * 20, "noreply@diko.example")
     assert message_id == f"<dlv_{'d' * 20}@diko.example>"
     message = compose(
         mail,
-        sender="diko Altmark <noreply@diko.example>",
+        sender="DIKO Altmark <noreply@diko.example>",
         to_name="Jörg Weiß",
         to_address="joerg@diko.example",
         message_id=message_id,
@@ -373,3 +400,4 @@ def test_without_a_link_secret_the_service_does_not_start(
     assert SECRET not in repr(settings)
     assert settings.http_port == 8003
     assert settings.sender_address == "noreply@diko.example"
+    assert settings.mail_from == "DIKO Altmark <noreply@diko.example>"

@@ -253,7 +253,7 @@ async def test_a_proposal_is_mailed_to_each_subscriber_and_to_no_one_else(
         (mail,) = await mail_to(mailpit, email)
         assert mail["Subject"] == subject
         assert mail["To"] == [{"Name": name, "Address": email}]
-        assert mail["From"]["Address"] == "noreply@diko.example"
+        assert mail["From"] == {"Name": "DIKO Altmark", "Address": "noreply@diko.example"}
         for body in (mail["Text"], mail["HTML"]):
             assert f"Hallo {name}," in body
             assert "Lena Schröder aus Osterburg" in re.sub(r"<[^>]+>", "", body)

@@ -19,7 +19,7 @@ from typing import Any
 
 from diko_notifications import domain, store
 from diko_notifications.domain import ActionLinks, Fate, Staff
-from diko_notifications.mail import SmtpMailer, compose
+from diko_notifications.mail import UNBUILDABLE, SmtpMailer, compose, unbuildable
 from diko_notifications.render import render_letter
 from diko_shared.contract.envelope import ErrorDetail
 from diko_shared.contract.notifications import (
@@ -155,19 +155,23 @@ class Handlers:
                 return None
             if record["status"] != "pending":
                 return store.fate_of(record)
-            message = compose(
-                render_letter(letter),
-                sender=self.sender,
-                to_name=staff.name,
-                to_address=staff.email,
-                message_id=domain.message_id(delivery_id, self.sender_address),
-                date=datetime.now(UTC),
-                headers={
-                    "X-Diko-Delivery": delivery_id,
-                    "X-Diko-Event": f"{ctx.spec.type} {ctx.envelope.id}",
-                },
-            )
-            result = await self.mailer.send(message, self.sender_address)
+            try:
+                message = compose(
+                    render_letter(letter),
+                    sender=self.sender,
+                    to_name=staff.name,
+                    to_address=staff.email,
+                    message_id=domain.message_id(delivery_id, self.sender_address),
+                    date=datetime.now(UTC),
+                    headers={
+                        "X-Diko-Delivery": delivery_id,
+                        "X-Diko-Event": f"{ctx.spec.type} {ctx.envelope.id}",
+                    },
+                )
+            except UNBUILDABLE as exc:
+                result = unbuildable(exc)
+            else:
+                result = await self.mailer.send(message, self.sender_address)
             fate = domain.after_attempt(result, record["attempts"], self.max_attempts)
             await store.record_attempt(ctx.db, delivery_id, fate, datetime.now(UTC))
         finally:

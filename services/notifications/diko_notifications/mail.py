@@ -1,15 +1,18 @@
 """The SMTP adapter: compose a MIME message and hand it to the server, classifying failures.
 
 A refusal of the recipient or of the message with a 5xx code is permanent: the same
-mail will be refused again. Everything else (the server unreachable, a timeout, a 4xx,
-a refused login or sender, which are faults of our configuration rather than of the
-mail) is temporary: the message is retried and may pass once the fault is fixed.
+mail will be refused again. So is a message that cannot even be built from its data
+(a line break in a name that would become a header): the same data fails again.
+Everything else (the server unreachable, a timeout, a 4xx, a refused login or sender,
+which are faults of our configuration rather than of the mail) is temporary: the
+message is retried and may pass once the fault is fixed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -26,6 +29,16 @@ from aiosmtplib import (
 from diko_notifications.domain import SendResult
 from diko_notifications.render import Rendered
 from diko_notifications.settings import NotificationsSettings
+
+#: What the standard library raises for data that cannot go into an e-mail: a header value
+#: with CR or LF, an address it refuses. A fault in our templates is none of these: it
+#: stays temporary, so that the mail goes out once the fault is fixed.
+UNBUILDABLE: tuple[type[Exception], ...] = (ValueError, MessageError)
+
+
+def unbuildable(exc: Exception) -> SendResult:
+    """The outcome of a message that could not be built: permanent, with why."""
+    return SendResult("permanent", f"the e-mail could not be built: {_describe(exc)}")
 
 
 def compose(

@@ -11,7 +11,7 @@ import pytest
 
 from diko_notifications import domain
 from diko_notifications.domain import Action, ActionLinks, LinkExpired, LinkInvalid, SendResult
-from diko_notifications.mail import compose
+from diko_notifications.mail import UNBUILDABLE, compose, unbuildable
 from diko_notifications.render import render_letter, render_page
 from diko_notifications.settings import load_settings
 from diko_shared.contract.common import Occupation
@@ -291,6 +291,25 @@ def test_the_mime_message_carries_both_bodies_and_a_message_id_from_the_delivery
     assert parsed["Auto-Submitted"] == "auto-generated"
     assert parsed.get_body(("plain",)).get_content() == mail.text
     assert parsed.get_body(("html",)).get_content() == mail.html
+
+
+def test_a_name_with_a_line_break_cannot_become_a_header_and_that_is_permanent() -> None:
+    mail = render_letter(domain.letter(shortlist(), STAFF, links()))
+    with pytest.raises(UNBUILDABLE) as refused:
+        compose(
+            mail,
+            sender="DIKO Altmark <noreply@diko.example>",
+            to_name="Birte\r\nBcc: mallory@evil.example",
+            to_address="birte@diko.example",
+            message_id="<dlv_1@diko.example>",
+            date=datetime(2026, 11, 26, 10, tzinfo=UTC),
+            headers={},
+        )
+    result = unbuildable(refused.value)
+    assert result.outcome == "permanent"
+    assert result.detail.startswith("the e-mail could not be built: ValueError: ")
+    fate = domain.after_attempt(result, 0, 3)
+    assert (fate.status, fate.permanent, fate.attempts) == ("failed", True, 1)
 
 
 # -- action links ----------------------------------------------------------------------------

@@ -157,6 +157,18 @@ def shortlist(company: str) -> MatchProposed:
     )
 
 
+def filled_position(company: str, town: str = "Gardelegen") -> PositionFilled:
+    return PositionFilled(
+        position_id=fresh("pos"),
+        company_id=fresh("cmp"),
+        company_name=company,
+        occupation=Occupation(code="29302", name="Bäcker/in"),
+        places=1,
+        town=town,
+        start_date=date(2027, 9, 1),
+    )
+
+
 async def mail_to(mailpit: Mailpit, email: str, count: int = 1) -> list[dict[str, Any]]:
     found = await mailpit.wait_for(f"to:{email}", count=count)
     return [await mailpit.message(summary["ID"]) for summary in found]
@@ -286,21 +298,49 @@ async def test_a_filled_position_is_mailed_with_company_occupation_and_town(
     dora = address("dora")
     await staff_member(bus, "Dora Lüdtke", dora, ["position.filled"])
     company = f"Bäckerei Kruse {uuid.uuid4().hex[:6]}"
-    filled = PositionFilled(
-        position_id=fresh("pos"),
-        company_id=fresh("cmp"),
-        company_name=company,
-        occupation=Occupation(code="29302", name="Bäcker/in"),
-        places=1,
-        town="Gardelegen",
-        start_date=date(2027, 9, 1),
-    )
-
-    await publish(bus, "position.filled", filled, "companies")
+    await publish(bus, "position.filled", filled_position(company), "companies")
 
     (mail,) = await mail_to(mailpit, dora)
     assert mail["Subject"] == f"Ausbildungsstelle besetzt: Bäcker/in bei {company} (Gardelegen)"
     assert "der Platz ist vergeben" in mail["Text"]
+
+
+async def test_a_mail_that_cannot_be_built_is_a_permanent_failure_the_others_still_go(
+    bus: Bus,
+    notifications: ServiceProcess,
+    mailpit: Mailpit,
+    events: Tap,
+    mongo: AsyncMongoClient,
+    stack: SessionStack,
+) -> None:
+    olga, paul = address("olga"), address("paul")
+    olga_id = await staff_member(bus, "Olga Brandt", olga, ["position.filled"])
+    paul_id = await staff_member(bus, "Paul Grote", paul, ["position.filled"])
+    # A name stored before names refused line breaks: it would end the To header early.
+    mallory = address("mallory", "evil.example")
+    staff = mongo[stack.database("notifications")]["staff"]
+    await staff.update_one({"_id": olga_id}, {"$set": {"name": f"Olga\nBcc: {mallory}"}})
+
+    event_id = await publish(
+        bus,
+        "position.filled",
+        filled_position(f"Bäckerei Kruse {uuid.uuid4().hex[:6]}"),
+        "companies",
+    )
+
+    (failed,) = await events.wait_for(outcome("failed", event_id, olga_id))
+    assert failed.data["permanent"] is True
+    assert failed.data["error"].startswith("the e-mail could not be built: ValueError: ")
+    await events.wait_for(outcome("sent", event_id, paul_id))
+    assert len(await mail_to(mailpit, paul)) == 1
+    logged = {d["staff_id"]: d for d in await deliveries(bus, event_id=event_id)}
+    assert logged[olga_id]["status"] == "failed"
+    assert logged[olga_id]["attempts"] == 1, "a message that cannot be built is not retried"
+    assert logged[olga_id]["error"] == failed.data["error"]
+    assert logged[paul_id]["status"] == "sent"
+    await events.fence()
+    assert await mailpit.search(f"to:{olga}") == []
+    assert await mailpit.search(mallory) == []
 
 
 async def test_a_new_episode_is_mailed_with_its_title_and_feed(

@@ -179,3 +179,71 @@ def test_timetables_are_german_html_for_every_company_and_applicant():
 def test_bad_fair_instances_name_the_problem(data, message):
     with pytest.raises(InstanceError, match=message):
         FairInstance.parse(data)
+
+
+def _fair(**changes):
+    data = {
+        "n_slots": 2,
+        "companies": {"c1": {"name": "Tischlerei Müller", "tables": 1}},
+        "applicants": {"a1": {"wishes": ["c1"]}},
+    }
+    data.update(changes)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (_fair(n_slots=True), "n_slots: Input should be a valid integer"),
+        (_fair(n_slots="3"), "n_slots: Input should be a valid integer"),
+        (_fair(n_slots=3.0), "n_slots: Input should be a valid integer"),
+        (_fair(slot_minutes="15"), "slot_minutes"),
+        (_fair(companies={"c1": {"tables": "2"}}), r"companies\.c1\.tables"),
+        (_fair(companies={"c1": {"slots": [0, 0]}}), "company 'c1' lists slot 0 twice"),
+        (
+            _fair(applicants={"a1": {"wishes": ["c1"], "slots": [1, 0, 1]}}),
+            "applicant 'a1' lists slot 1 twice",
+        ),
+        (_fair(applicants={"a1": {"wishes": ["c1"], "slots": ["0"]}}), r"applicants\.a1\.slots"),
+        (_fair(applicants={"a1": {"wishes": "c1"}}), r"applicants\.a1\.wishes"),
+        (_fair(min_interviews=False), "min_interviews"),
+        (_fair(date="13.03.2027"), "is not a date of the form YYYY-MM-DD"),
+        (_fair(start="9 Uhr"), "is not a time of the form HH:MM"),
+        (_fair(start="25:00"), "start"),
+        (
+            _fair(n_slots=200, slot_minutes=240),
+            "200 slots of 240 minutes from 09:00 end after midnight; at most 3 fit the day",
+        ),
+        (_fair(n_slots=61), "61 slots of 15 minutes from 09:00 end after midnight; at most 60"),
+    ],
+)
+def test_fair_instances_are_strict(data, message):
+    with pytest.raises(InstanceError, match=message):
+        FairInstance.parse(data)
+
+
+def test_a_day_that_ends_at_midnight_fits_and_names_show_in_the_timetables():
+    data = _fair(
+        n_slots=4,
+        start="23:00",
+        date="2027-03-13",
+        applicants={
+            "a1": {"name": "Lena Schröder", "wishes": ["c1"]},
+            "a2": {"wishes": ["c1"], "slots": [3]},
+        },
+    )
+    inst = FairInstance.parse(data)
+    assert inst.slot_clock(4) == "24:00"
+    plan = plan_fair(inst, time_limit=20)
+    companies = company_timetables_html(inst, plan)
+    applicants = applicant_timetables_html(inst, plan)
+    assert "Lena Schröder (a1), Wunsch 1" in companies
+    assert "a2, Wunsch 1" in companies
+    assert "23:45–24:00" in companies
+    assert "Tischlerei Müller" in applicants
+    assert "Zeitplan für Lena Schröder" in applicants
+    assert "Bewerber/in Lena Schröder (a1)" in applicants
+    assert "von 23:00 bis 24:00 Uhr" in applicants
+    assert [i["time"] for i in plan.to_dict(inst)["interviews"] if i["applicant"] == "a2"] == [
+        "23:45"
+    ]

@@ -268,3 +268,43 @@ def test_bad_wish_codes_and_duplicate_wishes_are_rejected():
     data["applicants"]["a1"]["occupations"] = ["25212", "25212"]
     with pytest.raises(InstanceError, match="duplicate entry"):
         ProfileInstance.parse(data)
+
+
+@pytest.mark.parametrize(
+    ("where", "key", "value", "message"),
+    [
+        ("a1", "licence", "yes", r"applicants\.a1\.licence: Input should be a valid boolean"),
+        ("a1", "licence", 1, r"applicants\.a1\.licence"),
+        ("a1", "reach_km", "30", r"applicants\.a1\.reach_km: Input should be a valid number"),
+        ("a1", "reach_km", True, r"applicants\.a1\.reach_km"),
+        ("a1", "home", 39606, r"applicants\.a1\.home: Input should be a valid string"),
+        ("a1", "available_from", 1800000000, r"applicants\.a1\.available_from"),
+        ("a1", "available_from", "1.8.2027", "is not a date of the form YYYY-MM-DD"),
+        ("a1", "available_until", "2027-02-30", r"applicants\.a1\.available_until"),
+        ("p1", "places", "2", r"positions\.p1\.places: Input should be a valid integer"),
+        ("p1", "places", 2.0, r"positions\.p1\.places"),
+        ("p1", "start", "2027-08-01T00:00", r"positions\.p1\.start"),
+        (None, "seed", True, r"seed: Input should be a valid integer"),
+        (None, "list_length", "5", r"list_length"),
+        (None, "weights", {"distance": "30"}, r"weights\.distance: Input should be a valid number"),
+    ],
+)
+def test_profiles_are_strict_about_types(where, key, value, message):
+    data = _profiles().model_dump(mode="json")
+    if where is None:
+        data[key] = value
+    else:
+        data["applicants" if where.startswith("a") else "positions"][where][key] = value
+    with pytest.raises(InstanceError, match=message):
+        ProfileInstance.parse(data)
+
+
+def test_profiles_keep_iso_dates_and_whole_numbers_for_kilometres():
+    data = _profiles().model_dump(mode="json")
+    data["applicants"]["a1"]["reach_km"] = 30  # an integer is a number
+    data["applicants"]["a1"]["available_until"] = "2027-09-30"
+    data["weights"] = {"distance": 30}
+    inst = ProfileInstance.parse(data)
+    assert inst.applicants["a1"].available_until == dt.date(2027, 9, 30)
+    assert inst.positions["p1"].start == dt.date(2027, 8, 1)
+    assert inst.weights.distance == 30.0

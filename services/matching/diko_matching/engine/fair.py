@@ -29,15 +29,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_array
 
+from diko_matching.engine.fields import IsoDate, IsoTime, first_error
 from diko_matching.engine.instance import InstanceError
+
+_STRICT = ConfigDict(extra="forbid", strict=True)
+DAY_MINUTES = 24 * 60
 
 
 class FairCompany(BaseModel):
     """A company at the fair: its tables and the slots it is there."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
 
-    name: str = ""
+    name: str = Field("", description="shown in the timetables; the id if empty")
     tables: int = Field(1, ge=1, le=50)
     slots: list[int] | None = Field(None, description="slots present (0-based); None = all")
 
@@ -45,20 +49,30 @@ class FairCompany(BaseModel):
 class FairApplicant(BaseModel):
     """An applicant: ranked wishes (company ids) and the slots they can attend."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
 
+    name: str = Field("", description="shown in the timetables; the id if empty")
     wishes: list[str] = Field(default_factory=list, description="company ids, best first")
     slots: list[int] | None = Field(None, description="slots available (0-based); None = all")
 
 
-class FairInstance(BaseModel):
-    """Input of a fair plan."""
+def _check_slots(slots: list[int] | None, owner: str, n_slots: int) -> None:
+    for t in slots or []:
+        if not 0 <= t < n_slots:
+            raise ValueError(f"{owner} lists slot {t}, outside 0..{n_slots - 1}")
+    if slots is not None and len(set(slots)) != len(slots):
+        twice = next(t for t in slots if slots.count(t) > 1)
+        raise ValueError(f"{owner} lists slot {twice} twice")
 
-    model_config = ConfigDict(extra="forbid")
+
+class FairInstance(BaseModel):
+    """Input of a fair plan; the whole day must lie between 00:00 and 24:00."""
+
+    model_config = _STRICT
 
     title: str = "Bewerberbörse"
-    date: dt.date | None = None
-    start: dt.time = dt.time(9, 0)
+    date: IsoDate | None = None
+    start: IsoTime = dt.time(9, 0)
     slot_minutes: int = Field(15, ge=1, le=240)
     n_slots: int = Field(ge=1, le=200)
     min_interviews: int = Field(2, ge=0, le=50)
@@ -67,21 +81,22 @@ class FairInstance(BaseModel):
 
     @model_validator(mode="after")
     def _check_ids(self) -> FairInstance:
+        first = self.start.hour * 60 + self.start.minute
+        if first + self.n_slots * self.slot_minutes > DAY_MINUTES:
+            most = (DAY_MINUTES - first) // self.slot_minutes
+            raise ValueError(
+                f"{self.n_slots} slots of {self.slot_minutes} minutes from "
+                f"{self.start.strftime('%H:%M')} end after midnight; at most {most} fit the day"
+            )
         for c, comp in self.companies.items():
-            for t in comp.slots or []:
-                if not 0 <= t < self.n_slots:
-                    raise ValueError(f"company {c!r} lists slot {t}, outside 0..{self.n_slots - 1}")
+            _check_slots(comp.slots, f"company {c!r}", self.n_slots)
         for a, app in self.applicants.items():
             if len(set(app.wishes)) != len(app.wishes):
                 raise ValueError(f"duplicate wish in the list of applicant {a!r}")
             for c in app.wishes:
                 if c not in self.companies:
                     raise ValueError(f"unknown company {c!r} in the wishes of applicant {a!r}")
-            for t in app.slots or []:
-                if not 0 <= t < self.n_slots:
-                    raise ValueError(
-                        f"applicant {a!r} lists slot {t}, outside 0..{self.n_slots - 1}"
-                    )
+            _check_slots(app.slots, f"applicant {a!r}", self.n_slots)
         return self
 
     @classmethod
@@ -90,15 +105,17 @@ class FairInstance(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(x) for x in err["loc"])
-            msg = str(err["msg"]).removeprefix("Value error, ")
-            raise InstanceError(f"{where}: {msg}" if where else msg) from None
+            raise InstanceError(first_error(exc)) from None
 
     def slot_time(self, slot: int) -> dt.time:
-        """Clock time at which a slot starts."""
+        """Clock time at which a slot starts (slot n_slots, the end, may be 24:00 = 00:00)."""
         base = dt.datetime.combine(dt.date(2000, 1, 1), self.start)
         return (base + dt.timedelta(minutes=self.slot_minutes * slot)).time()
+
+    def slot_clock(self, slot: int) -> str:
+        """ "HH:MM" at which a slot starts; the end of a day that fills it is "24:00"."""
+        minutes = self.start.hour * 60 + self.start.minute + self.slot_minutes * slot
+        return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +158,7 @@ class FairPlan:
                     "company": i.company,
                     "table": i.table,
                     "slot": i.slot,
-                    "time": instance.slot_time(i.slot).strftime("%H:%M"),
+                    "time": instance.slot_clock(i.slot),
                     "wish_rank": i.wish_rank + 1,
                 }
                 for i in self.interviews

@@ -7,13 +7,13 @@ place names; the shared gazetteer turns them into coordinates here.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from diko_matching.engine.fields import IsoDate, first_error
 from diko_matching.engine.instance import InstanceError
 from diko_matching.engine.scoring import NO_END, SCHOOL_LEVELS, ScoringWeights, effective_reach
 from diko_shared.geo import UnknownPlaceError, load_gazetteer
@@ -26,7 +26,7 @@ School = Literal["ohne", "hauptschule", "realschule", "abitur"]
 class ApplicantProfile(BaseModel):
     """An applicant as matching sees them (no names: matching needs none)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     home: str = Field(min_length=1, description="place name from the gazetteer")
     occupations: list[KldbCode] = Field(
@@ -35,27 +35,27 @@ class ApplicantProfile(BaseModel):
     reach_km: float = Field(25.0, ge=0, le=300)
     licence: bool = False
     school: School = "realschule"
-    available_from: dt.date
-    available_until: dt.date | None = None
+    available_from: IsoDate
+    available_until: IsoDate | None = None
 
 
 class PositionProfile(BaseModel):
     """A training position (Ausbildungsstelle) with its number of places."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     company: str = ""
     town: str = Field(min_length=1, description="place name from the gazetteer")
     occupation: KldbCode
     places: int = Field(1, ge=0)
     school: School = "hauptschule"
-    start: dt.date
+    start: IsoDate
 
 
 class ProfileInstance(BaseModel):
     """A profile instance: the input of shortlists and of stable runs from profiles."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     applicants: dict[str, ApplicantProfile]
     positions: dict[str, PositionProfile]
@@ -70,9 +70,7 @@ class ProfileInstance(BaseModel):
         try:
             inst = cls.model_validate(data)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(x) for x in err["loc"])
-            raise InstanceError(f"{where}: {err['msg']}") from None
+            raise InstanceError(first_error(exc)) from None
         for a, prof in inst.applicants.items():
             if len(set(prof.occupations)) != len(prof.occupations):
                 raise InstanceError(f"applicants.{a}.occupations: duplicate entry")

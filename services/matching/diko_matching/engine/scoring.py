@@ -31,7 +31,7 @@ NO_END = 10**7
 class ScoringWeights(BaseModel):
     """Points per criterion and the knobs of each; the defaults sum to 100 points."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     occupation: float = Field(40.0, ge=0, description="same KldB code as a wish")
     distance: float = Field(25.0, ge=0, description="all points at 0 km, none at the reach")

@@ -34,14 +34,26 @@ def _page(title: str, sections: list[str]) -> str:
 
 def _meta(inst: FairInstance) -> str:
     day = f"{inst.date.strftime('%d.%m.%Y')}, " if inst.date else ""
+    rounds = "1 Gesprächsrunde zu" if inst.n_slots == 1 else f"{inst.n_slots} Gesprächsrunden zu je"
+    minutes = "1 Minute" if inst.slot_minutes == 1 else f"{inst.slot_minutes} Minuten"
     return (
-        f"{day}{inst.n_slots} Gesprächsrunden zu je {inst.slot_minutes} Minuten "
-        f"ab {inst.start.strftime('%H:%M')} Uhr"
+        f"{day}{rounds} {minutes} von {inst.slot_clock(0)} bis {inst.slot_clock(inst.n_slots)} Uhr"
     )
 
 
 def _clock(inst: FairInstance, slot: int) -> str:
-    return f"{inst.slot_time(slot).strftime('%H:%M')}–{inst.slot_time(slot + 1).strftime('%H:%M')}"
+    return f"{inst.slot_clock(slot)}–{inst.slot_clock(slot + 1)}"
+
+
+def _whose(inst: FairInstance, a: str) -> str:
+    name = inst.applicants[a].name
+    return f"Zeitplan für {escape(name)}" if name else "Ihr Zeitplan"
+
+
+def _applicant(inst: FairInstance, a: str) -> str:
+    """The applicant's name with the id staff file them under, or the id alone."""
+    name = inst.applicants[a].name
+    return f"{escape(name)} ({escape(a)})" if name else escape(a)
 
 
 def company_timetables_html(inst: FairInstance, plan: FairPlan) -> str:
@@ -60,7 +72,8 @@ def company_timetables_html(inst: FairInstance, plan: FairPlan) -> str:
             for t in range(1, comp.tables + 1):
                 iv = by_company[c].get((slot, t))
                 if iv is not None:
-                    cells.append(f"<td>{escape(iv.applicant)} (Wunsch {iv.wish_rank + 1})</td>")
+                    who = _applicant(inst, iv.applicant)
+                    cells.append(f"<td>{who}, Wunsch {iv.wish_rank + 1}</td>")
                 else:
                     cells.append(f'<td class="frei">{"frei" if present else "nicht anwesend"}</td>')
             rows.append(f"<tr><td>{_clock(inst, slot)}</td>{''.join(cells)}</tr>")
@@ -107,8 +120,8 @@ def applicant_timetables_html(inst: FairInstance, plan: FairPlan) -> str:
             else "<p>Keine Gesprächstermine.</p>"
         )
         sections.append(
-            f"<section>\n<h1>{escape(inst.title)}: Ihr Zeitplan</h1>\n"
-            f'<p class="meta">Bewerber/in {escape(a)} · {_meta(inst)} · '
+            f"<section>\n<h1>{escape(inst.title)}: {_whose(inst, a)}</h1>\n"
+            f'<p class="meta">Bewerber/in {_applicant(inst, a)} · {_meta(inst)} · '
             f"{len(mine)} von {len(wishes)} Wünschen mit Termin</p>\n{body}\n{note}\n</section>"
         )
     return _page(f"{inst.title}: Zeitpläne der Bewerberinnen und Bewerber", sections)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from harness.bus import Bus
 from harness.processes import ServiceProcess
 from harness.waiting import eventually
-from testsvc.app import KILL_AFTER_COMMIT
+from testsvc.app import KILL_AFTER_COMMIT, KILL_AFTER_PHASE
 from testsvc.contract import AddToTally, GetTally
 
 
@@ -68,6 +69,36 @@ async def test_killed_after_commit_before_ack_has_one_effect_and_one_event(
     assert len(tap.matching(lambda m: m.data["item"] == item)) == 1
     assert await bus.ok(GetTally(item=item)) == {"item": item, "total": 7, "count": 1}
     assert await testsvc_db["effects"].count_documents({"item": item}) == 1
+
+
+@pytest.mark.parametrize(
+    "phase", [0, 1, 2], ids=["after-prepare", "after-state-change", "after-outbox"]
+)
+async def test_killed_between_commit_phases_has_one_effect_one_event_and_a_true_reply(
+    bus: Bus, testsvc: ServiceProcess, testsvc_db: AsyncDatabase, phase: int
+) -> None:
+    item = unique(f"phase{phase}")
+    tap = await bus.tap(pattern="tally.added")
+    message = bus.publisher.command(AddToTally(item=item, amount=4))
+    testsvc.stop()
+    testsvc.start(extra_env={KILL_AFTER_PHASE: f"{phase}:{message.message_id}"})
+
+    await bus.publisher.publish(message)
+    assert testsvc.wait_exit(timeout=30) == -9
+    processed = {"_id": {"$regex": f"\\|{message.message_id}$"}}
+    assert await testsvc_db["processed"].count_documents(processed) == 0  # died before it
+    done = {"item": item, "total": 4, "count": 1}
+    changed = await testsvc_db["totals"].count_documents({"_id": item, "count": 1})
+    assert changed == (1 if phase >= 1 else 0)  # ...and after the phase it was told to
+
+    testsvc.start()
+    await eventually(lambda: settled(testsvc_db, message.message_id), what="redelivery settled")
+    await tap.fence()
+    assert len(tap.matching(lambda m: m.data["item"] == item)) == 1
+    assert await bus.ok(GetTally(item=item)) == done
+    assert await testsvc_db["effects"].count_documents({"item": item}) == 1
+    record = await testsvc_db["processed"].find_one(processed)
+    assert record["reply"]["data"] == done  # the reply does not count its own change twice
 
 
 async def test_killed_in_the_handler_after_a_write_has_one_effect_and_one_event(

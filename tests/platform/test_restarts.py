@@ -44,6 +44,9 @@ async def test_restarts_mid_stream_lose_nothing_and_apply_nothing_twice(
         expected[item] += amount
         messages.append(bus.publisher.command(AddToTally(item=item, amount=amount)))
     deadline = time.monotonic() + 300
+    processed_before = testsvc.metric(
+        "diko_messages_total", queue="testsvc.tally.add", outcome="processed"
+    )
 
     async def publish(batch: list[Outgoing]) -> None:
         await asyncio.gather(*(publish_until_confirmed(bus, m, deadline) for m in batch))
@@ -75,6 +78,13 @@ async def test_restarts_mid_stream_lose_nothing_and_apply_nothing_twice(
     assert sum([r["count"] async for r in received]) == MESSAGES
     ids = [m.message_id for m in messages]
     assert await testsvc_db["effects"].count_documents({"_id": {"$in": ids}}) == MESSAGES
+    # The guards above would hide a handler that ran to its commit twice; the service's
+    # own count would not. (Fewer is possible: a commit that the database applied but
+    # did not confirm is retried, and the retry finds it done.)
+    processed = testsvc.metric(
+        "diko_messages_total", queue="testsvc.tally.add", outcome="processed"
+    )
+    assert processed - processed_before <= MESSAGES
 
 
 async def _restart_broker() -> None:

@@ -292,7 +292,9 @@ class Pipeline:
         record = {"_id": key, "type": envelope.type, "at": now, "reply": reply}
         prepare = [w for w in ctx.writes if w.stage == 0]
         change = [w for w in ctx.writes if w.stage != 0]
-        await self.committer.commit(prepare, change, outbox, [Write(PROCESSED, InsertOne(record))])
+        await self.committer.commit(
+            prepare, change, outbox, [Write(PROCESSED, InsertOne(record))], tag=key
+        )
         if self.hooks.after_commit is not None:
             await _maybe_await(self.hooks.after_commit(envelope))
         await self._reply(raw, reply)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,10 +44,15 @@ class Write:
     stage: int = 1
 
 
+#: Called after each phase of a flush with its index and the tags of the units in it.
+PhaseHook = Callable[[int, list[str]], Awaitable[None] | None]
+
+
 @dataclass
 class _Unit:
     phases: Sequence[Sequence[Write]]
     done: asyncio.Future[None]
+    tag: str = ""
     error: BaseException | None = None
     existed: bool = False
 
@@ -68,10 +73,15 @@ class GroupCommitter:
         self._flusher: asyncio.Task[None] | None = None
         self.flushes = 0
         self.units = 0
+        #: A fault-injection point for tests (e.g. SIGKILL between two phases); None here.
+        self.after_phase: PhaseHook | None = None
 
-    async def commit(self, *phases: Sequence[Write]) -> None:
-        """Apply the phases in order; raises the first error that stopped this unit."""
-        await self._submit(phases)
+    async def commit(self, *phases: Sequence[Write], tag: str = "") -> None:
+        """Apply the phases in order; raises the first error that stopped this unit.
+
+        Empty phases are skipped. `tag` (the message key) names the unit to `after_phase`.
+        """
+        await self._submit(phases, tag)
 
     async def claim(self, collection: str, document: dict[str, Any]) -> bool:
         """Insert a document under its `_id`; False if it existed already.
@@ -82,9 +92,9 @@ class GroupCommitter:
         unit = await self._submit([[Write(collection, InsertOne(document))]])
         return not unit.existed
 
-    async def _submit(self, phases: Sequence[Sequence[Write]]) -> _Unit:
+    async def _submit(self, phases: Sequence[Sequence[Write]], tag: str = "") -> _Unit:
         phases = tuple(phase for phase in phases if phase)
-        unit = _Unit(phases, asyncio.get_running_loop().create_future())
+        unit = _Unit(phases, asyncio.get_running_loop().create_future(), tag)
         if not phases:
             return unit
         self._pending.append(unit)
@@ -131,6 +141,10 @@ class GroupCommitter:
                         batch.units.append(unit)
             for name, batch in by_collection.items():
                 await self._apply(name, batch)
+            if self.after_phase is not None:
+                tags = [u.tag for u in units if u.error is None and phase < len(u.phases)]
+                if (pending := self.after_phase(phase, tags)) is not None:
+                    await pending
 
     async def _apply(self, collection: str, batch: _Batch) -> None:
         coll = self._db[collection]

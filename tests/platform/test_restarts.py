@@ -52,7 +52,7 @@ async def test_restarts_mid_stream_lose_nothing_and_apply_nothing_twice(
         await asyncio.gather(*(publish_until_confirmed(bus, m, deadline) for m in batch))
 
     await publish(messages[:600])
-    broker_restart = asyncio.create_task(_restart_broker())
+    broker_restart = asyncio.create_task(_restart_broker(testsvc))
     await publish(messages[600:1200])
     await broker_restart
     database_restart = asyncio.to_thread(local_stack.restart, "ferretdb")
@@ -87,6 +87,23 @@ async def test_restarts_mid_stream_lose_nothing_and_apply_nothing_twice(
     assert processed - processed_before <= MESSAGES
 
 
-async def _restart_broker() -> None:
+async def _restart_broker(service: ServiceProcess) -> None:
+    """Stop and start the broker; meanwhile the service says it is not ready, and why."""
+
+    async def readiness() -> dict:
+        response = await asyncio.to_thread(service.get, "/readyz")
+        return {"code": response.status_code, **response.json()}
+
+    async def not_ready() -> dict | None:
+        state = await readiness()
+        return state if state["code"] == 503 else None
+
+    async def ready() -> bool:
+        return (await readiness())["code"] == 200
+
     await asyncio.to_thread(local_stack.ctl, "stop_app")
+    state = await eventually(not_ready, timeout=30, what="/readyz 503 while the broker is away")
+    assert state["broker"].startswith("unavailable")
+    assert state["database"] == "ok"
     await asyncio.to_thread(local_stack.ctl, "start_app")
+    await eventually(ready, timeout=60, what="/readyz 200 once the broker is back")

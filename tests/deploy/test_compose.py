@@ -460,6 +460,60 @@ def test_broker_and_database_keep_their_data_in_named_volumes(compose) -> None:
     )
 
 
+#: Where a container keeps on disk what must outlive it: each in a named volume.
+STATE_ON_DISK = {
+    "rabbitmq": "/var/lib/rabbitmq",
+    "mongo": "/data/db",
+    "mailpit": "/data",  # MP_DATABASE: without it, mail is lost with the container
+    "matching": "/home/diko/.cache/numba",  # numba's compiled kernels
+}
+#: Services that keep everything in their database (media its images too).
+STATELESS = ("companies", "notifications", "media")
+
+
+def service_block(name: str) -> str:
+    """The text of one service's entry in the compose file, comments included."""
+    text = COMPOSE.read_text(encoding="utf-8")
+    found = re.search(rf"^  {name}:\n(.*?)(?=^  [a-z]|^\S)", text, re.M | re.S)
+    assert found, f"no service {name!r} in {COMPOSE.name}"
+    return found[1]
+
+
+def test_state_on_disk_lives_in_named_volumes(compose) -> None:
+    declared = set(compose.get("volumes") or {})
+    for name, path in STATE_ON_DISK.items():
+        source = mounts(compose["services"][name]).get(path)
+        assert source in declared, f"{name}: {path} must be a named volume, not {source!r}"
+
+
+def test_every_named_volume_is_used_and_explained(compose) -> None:
+    used = {source for spec in compose["services"].values() for source in mounts(spec).values()}
+    text = COMPOSE.read_text(encoding="utf-8")
+    for volume in compose.get("volumes") or {}:
+        assert volume in used, f"volume {volume} is declared but no service mounts it"
+        assert re.search(rf"^  {volume}: # \S", text, re.M), f"say what {volume} holds"
+
+
+def test_stateless_services_have_no_volume_and_say_so(compose) -> None:
+    for name in STATELESS:
+        assert not compose["services"][name].get("volumes"), f"{name} keeps nothing on disk"
+        assert "# Stateless:" in service_block(name), f"{name}: say that it is stateless"
+    assert set(STATELESS) | set(STATE_ON_DISK) == set(compose["services"])
+
+
+def test_matching_volume_is_where_numba_caches(compose) -> None:
+    dockerfile = (REPO / "deploy" / "Dockerfile").read_text(encoding="utf-8")
+    cache = re.search(r"NUMBA_CACHE_DIR=(\S+)", dockerfile)
+    assert cache, "deploy/Dockerfile sets NUMBA_CACHE_DIR for matching"
+    assert cache[1] == STATE_ON_DISK["matching"]
+    assert cache[1] in mounts(compose["services"]["matching"])
+
+
+def test_mailpit_keeps_its_database_in_its_volume(compose) -> None:
+    database = compose["services"]["mailpit"]["environment"]["MP_DATABASE"]
+    assert database.startswith(STATE_ON_DISK["mailpit"] + "/"), database
+
+
 def test_mounted_config_files_exist(compose) -> None:
     for name, spec in compose["services"].items():
         for source in mounts(spec).values():
@@ -805,6 +859,14 @@ def test_compose_go_loads_the_file_as_docker_compose_would(
         assert "${" not in json.dumps(spec["environment"]), "interpolation left a reference"
         for dependency in ("rabbitmq", "mongo"):
             assert spec["depends_on"][dependency]["condition"] == "service_healthy"
+    volumes = {
+        name: [(v["type"], v["source"], v["target"]) for v in spec.get("volumes") or []]
+        for name, spec in project["services"].items()
+    }
+    assert volumes["matching"] == [("volume", "matching-numba-cache", STATE_ON_DISK["matching"])]
+    assert volumes["mailpit"] == [("volume", "mailpit-data", "/data")]
+    for name in STATELESS:
+        assert volumes[name] == [], name
 
 
 def test_compose_go_refuses_a_missing_secret(compose_config, operator_env, tmp_path) -> None:

@@ -275,6 +275,23 @@ def test_matching_can_cache_its_compiled_kernels() -> None:
     assert cache.startswith(("/home/", "/tmp/")), cache
 
 
+def test_matching_creates_its_cache_directory_as_the_service_user() -> None:
+    """compose mounts a named volume there; a new volume takes the directory's owner.
+
+    Without the directory in the image, Docker creates the mount point as root, and numba
+    (running as the service user) could not write its cache.
+    """
+    image = build("matching")
+    matching = next(stage for stage in image.chain if stage.name == "matching")
+    runs = [" ".join(c.value) for c in matching.instructions if c.cmd == "RUN"]
+    made = [shlex.split(expand(run, image.env)) for run in runs if "mkdir" in run]
+    assert made, "the matching stage creates NUMBA_CACHE_DIR"
+    assert made[0][:3] == ["mkdir", "-p", image.env["NUMBA_CACHE_DIR"]]
+    assert not any(c.cmd == "USER" for c in matching.instructions), "as the runtime's user"
+    assert image.user
+    assert image.user.split(":")[0] not in ("root", "0")
+
+
 # -- the build context ------------------------------------------------------------------
 
 

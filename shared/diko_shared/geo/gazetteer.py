@@ -25,7 +25,11 @@ _SPACES = re.compile(r"[\s\-_/]+")
 
 @dataclass(frozen=True, slots=True)
 class Place:
-    """One place of the gazetteer; coordinates in WGS 84 degrees."""
+    """One place of the gazetteer; coordinates in WGS 84 degrees.
+
+    `ags` is the municipality's official key (Amtlicher Gemeindeschlüssel); `population`
+    is GeoNames' figure for the place itself, where it gives one.
+    """
 
     name: str
     district: str
@@ -34,6 +38,8 @@ class Place:
     postcode: str
     latitude: float
     longitude: float
+    ags: str = ""
+    population: int | None = None
 
 
 class UnknownPlaceError(KeyError):
@@ -106,6 +112,7 @@ class Gazetteer:
 
 def _read_places() -> list[Place]:
     text = resources.files("diko_shared.geo").joinpath("altmark.csv").read_text("utf-8")
+    lines = [line for line in text.splitlines() if not line.startswith("#")]  # the sources
     return [
         Place(
             name=row["name"],
@@ -115,8 +122,10 @@ def _read_places() -> list[Place]:
             postcode=row["postcode"],
             latitude=float(row["latitude"]),
             longitude=float(row["longitude"]),
+            ags=row.get("ags") or "",
+            population=int(row["population"]) if row.get("population") else None,
         )
-        for row in csv.DictReader(text.splitlines())
+        for row in csv.DictReader(lines)
     ]
 
 

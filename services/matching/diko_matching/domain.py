@@ -348,6 +348,20 @@ def shortlist(proposals: Iterable[StoredProposal], limit: int) -> list[Candidate
 # -- decisions -----------------------------------------------------------------------------
 
 
+def check_acceptable(position: PositionCopy | None) -> None:
+    """A proposal can be accepted only while its position has a place left.
+
+    Companies would refuse the acceptance of a filled position; refusing it here keeps
+    matching's story (proposal accepted, applicant placed) the same as companies'.
+    """
+    if position is not None and position.status != "open":
+        raise Conflict(
+            f"Die Ausbildungsstelle {position.position_id} ist bereits besetzt; "
+            "der Vorschlag lässt sich nicht mehr annehmen",
+            [ErrorDetail(field="data.decision", problem="die Stelle hat keinen freien Platz")],
+        )
+
+
 def takes_decision(claim: DecisionClaim, decision: DecisionWord, key: str) -> bool:
     """Whether the message `key` took the decision (True) or repeats it (False).
 

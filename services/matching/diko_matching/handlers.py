@@ -132,6 +132,9 @@ async def decide_match(ctx: Context[DecideMatch]) -> Decision:
     stored = await store.find_proposal(ctx.db, data.proposal_id)
     if stored is None:
         raise NotFound(f"Vorschlag {data.proposal_id} ist nicht bekannt")
+    if data.decision == "accept" and not await store.decision_taken(ctx.db, data.proposal_id):
+        position_id = stored.proposal.position.position_id
+        domain.check_acceptable(await store.find_position(ctx.db, position_id))
     claim = await store.claim_decision(
         ctx.db, data.proposal_id, data.decision, ctx.key, data.decided_by, ctx.occurred_at
     )

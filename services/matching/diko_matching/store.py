@@ -225,6 +225,10 @@ async def claim_proposals(
 # -- decisions -----------------------------------------------------------------------------
 
 
+async def decision_taken(db: AsyncDatabase, proposal_id: str) -> bool:
+    return await db[DECISIONS].count_documents({"_id": proposal_id}, limit=1) > 0
+
+
 async def claim_decision(
     db: AsyncDatabase,
     proposal_id: str,

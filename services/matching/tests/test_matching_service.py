@@ -8,6 +8,7 @@ acceptable pairs in another, although they share the service's database.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -417,5 +418,32 @@ async def test_a_declined_proposal_stays_declined(bus: Bus, matching: ServicePro
     assert tap.of_type("match.accepted") == []
     shortlist = await bus.ok(GetShortlist(position_id=proposal["position"]["position_id"]))
     assert [c["status"] for c in shortlist["candidates"]] == ["declined"]
+    applicant_id = proposal["applicant"]["applicant_id"]
+    assert (await bus.ok(GetApplicant(applicant_id=applicant_id)))["status"] == "active"
+
+
+async def test_a_proposal_of_a_filled_position_cannot_be_accepted(
+    bus: Bus, matching: ServiceProcess
+) -> None:
+    proposal = await proposal_for(bus, matching, "82312", "Friseur/in")
+    tap = await bus.tap(pattern="match.*")
+    copy = proposal["position"]
+    fields = ("position_id", "company_id", "company_name", "occupation", "town", "start_date")
+    filled = PositionFilled.model_validate_json(
+        json.dumps({**{k: copy[k] for k in fields}, "places": 1})
+    )
+    before = handled(matching, "position.filled")
+    await bus.publisher.publish(event_message("position.filled", filled))
+    await settled(matching, "position.filled", before, 1)
+
+    refused = await bus.request(DecideMatch(proposal_id=proposal["proposal_id"], decision="accept"))
+    declined = await bus.ok(DecideMatch(proposal_id=proposal["proposal_id"], decision="decline"))
+
+    assert refused["ok"] is False
+    assert refused["error"]["code"] == "conflict"
+    assert "bereits besetzt" in refused["error"]["message"]
+    assert declined == {"proposal_id": proposal["proposal_id"], "status": "declined"}
+    await tap.fence()
+    assert tap.of_type("match.accepted") == []
     applicant_id = proposal["applicant"]["applicant_id"]
     assert (await bus.ok(GetApplicant(applicant_id=applicant_id)))["status"] == "active"

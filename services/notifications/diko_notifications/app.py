@@ -37,6 +37,7 @@ def build(settings: NotificationsSettings | None = None) -> Service:
     handlers = Handlers(
         links=links,
         mailer=SmtpMailer(settings),
+        publisher=service.publisher,
         sender=settings.mail_from,
         sender_address=settings.sender_address,
         max_attempts=settings.max_attempts,

@@ -4,9 +4,10 @@ Registration and subscriptions are ordinary staged writes. The reactions send e-
 a side effect no redelivery can take back, so they follow the platform guide's rule:
 record the intent first, check it before acting. Per event and recipient there is one
 delivery record under an id derived from both; it is created `pending` before the SMTP
-conversation and set to `sent` or `failed` right after it, and a delivery that is no
-longer pending is never sent again. A lease on the delivery keeps two copies of the same
-event, handled at the same moment, from both sending.
+conversation and set to `sent` or `failed` right after it. A delivery sent or refused
+for good is never sent again; one that failed temporarily until its last retry is tried
+again when the event is replayed from the dead-letter queue. A lease on the delivery
+keeps two copies of the same event, handled at the same moment, from both sending.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from diko_notifications import domain, store
 from diko_notifications.domain import ActionLinks, Fate, Staff
 from diko_notifications.mail import UNBUILDABLE, SmtpMailer, compose, unbuildable
 from diko_notifications.render import render_letter
-from diko_shared.contract.envelope import ErrorDetail
+from diko_shared.contract.envelope import ErrorDetail, new_envelope
 from diko_shared.contract.notifications import (
     DeliveryList,
     ListDeliveries,
@@ -32,8 +33,10 @@ from diko_shared.contract.notifications import (
     Subscribe,
     Subscription,
 )
+from diko_shared.messaging import topology
 from diko_shared.messaging.errors import NotFound, TransientError
-from diko_shared.messaging.handling import Context
+from diko_shared.messaging.handling import DERIVED_IDS, Context
+from diko_shared.messaging.publisher import Outgoing, Publisher
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,7 @@ class Handlers:
 
     links: ActionLinks
     mailer: SmtpMailer
+    publisher: Publisher
     sender: str
     sender_address: str
     max_attempts: int
@@ -84,9 +88,11 @@ class Handlers:
     async def notify(self, ctx: Context[Any]) -> None:
         """`match.proposed`, `position.filled`, `episode.published`: e-mail the subscribers.
 
-        Every recipient is tried; if any is not finished (a temporary SMTP failure, or
-        another handler is sending it right now) the message is retried as a whole, and
-        the recipients finished before are not sent to again.
+        Every recipient is tried. If one is not finished (a temporary SMTP failure, or
+        another handler is sending it right now) the message is retried as a whole, and the
+        recipients finished before are not sent to again. If one still fails on its last
+        retry, the event goes to the dead-letter queue instead of being acknowledged, so
+        that `diko dlq replay notifications` sends it once the mail server is back.
         """
         topic = ctx.spec.type
         event = {
@@ -99,19 +105,33 @@ class Handlers:
         recipients = await store.fix_recipients(ctx.db, ctx.new_id("fan"), event, subscribed)
         staff = await store.find_staff(ctx.db, recipients)
         unfinished: list[str] = []
+        exhausted: dict[str, Fate] = {}
         for staff_id in recipients:
             if staff_id not in staff:
                 continue
-            fate = await self._deliver(ctx, staff[staff_id], event)
-            if fate is None or not fate.final:
+            delivery_id, fate = await self._deliver(ctx, staff[staff_id], event)
+            if fate is not None and fate.exhausted:
+                await self._publish_failed(ctx, delivery_id, staff_id, fate)
+                exhausted[staff_id] = fate
+            elif fate is None or not fate.final:
                 unfinished.append(f"{staff_id}: {fate.error if fate else 'being sent elsewhere'}")
+        if exhausted:
+            raise domain.undelivered(
+                {staff_id: fate.error or "?" for staff_id, fate in exhausted.items()}, unfinished
+            )
         if unfinished:
             raise TransientError(
                 f"{len(unfinished)} e-mail(s) not delivered yet: {'; '.join(unfinished)}"
             )
 
-    async def _deliver(self, ctx: Context[Any], staff: Staff, event: dict[str, Any]) -> Fate | None:
-        """Send one e-mail unless it was sent or refused before; stage its outcome event."""
+    async def _deliver(
+        self, ctx: Context[Any], staff: Staff, event: dict[str, Any]
+    ) -> tuple[str, Fate | None]:
+        """Send one e-mail unless it was sent or refused for good; stage its outcome event.
+
+        A delivery that failed temporarily until an earlier round's last retry is tried
+        again: the message is being replayed from the dead-letter queue.
+        """
         letter = domain.letter(ctx.data, staff, self.links)
         delivery_id = ctx.new_id("dlv", staff.staff_id)
         record = await store.open_delivery(
@@ -129,20 +149,17 @@ class Handlers:
                 "created_at": datetime.now(UTC),
             },
         )
-        fate = store.fate_of(record)
-        if not fate.final:
-            sent = await self._send_once(ctx, staff, letter, delivery_id)
-            if sent is None:
-                return None
-            fate = sent
-        if fate.final:
-            self._announce(ctx, fate, delivery_id, staff, letter.subject)
-        return fate
+        fate: Fate | None = store.fate_of(record)
+        if fate is not None and fate.to_send:
+            fate = await self._send_once(ctx, staff, letter, delivery_id)
+        if fate is not None and fate.final and not fate.exhausted:
+            self._announce(ctx, fate, delivery_id, staff.staff_id, letter.subject)
+        return delivery_id, fate
 
     async def _send_once(
         self, ctx: Context[Any], staff: Staff, letter: domain.Letter, delivery_id: str
     ) -> Fate | None:
-        """Under the delivery's lease: check it is still pending, send, record the outcome.
+        """Under the delivery's lease: check it is still to be sent, send, record the outcome.
 
         None: another handler holds the lease, so this one must not send.
         """
@@ -153,8 +170,9 @@ class Handlers:
             record = await store.find_delivery(ctx.db, delivery_id)
             if record is None:
                 return None
-            if record["status"] != "pending":
-                return store.fate_of(record)
+            before = store.fate_of(record)
+            if not before.to_send:
+                return before
             try:
                 message = compose(
                     render_letter(letter),
@@ -172,7 +190,7 @@ class Handlers:
                 result = unbuildable(exc)
             else:
                 result = await self.mailer.send(message, self.sender_address)
-            fate = domain.after_attempt(result, record["attempts"], self.max_attempts)
+            fate = domain.after_attempt(result, before, self.max_attempts)
             await store.record_attempt(ctx.db, delivery_id, fate, datetime.now(UTC))
         finally:
             await store.release_lease(ctx.db, delivery_id, owner)
@@ -184,19 +202,49 @@ class Handlers:
         return fate
 
     def _announce(
-        self, ctx: Context[Any], fate: Fate, delivery_id: str, staff: Staff, subject: str
+        self, ctx: Context[Any], fate: Fate, delivery_id: str, staff_id: str, subject: str
     ) -> None:
         """Stage `notification.sent` or `notification.failed` for a finished delivery."""
-        common = {
-            "delivery_id": delivery_id,
-            "staff_id": staff.staff_id,
-            "event_id": ctx.envelope.id,
-            "event_type": ctx.spec.type,
-        }
         if fate.status == "sent":
-            ctx.emit(NotificationSent(**common, subject=subject), subject=delivery_id)
+            sent = NotificationSent(**_about(ctx, delivery_id, staff_id), subject=subject)
+            ctx.emit(sent, subject=delivery_id)
         else:
-            failed = NotificationFailed(
-                **common, error=fate.error or "unbekannt", permanent=fate.permanent
-            )
-            ctx.emit(failed, subject=delivery_id)
+            ctx.emit(_failed(ctx, fate, delivery_id, staff_id), subject=delivery_id)
+
+    async def _publish_failed(
+        self, ctx: Context[Any], delivery_id: str, staff_id: str, fate: Fate
+    ) -> None:
+        """Publish `notification.failed` for a delivery whose event goes to the dead letters.
+
+        At once rather than staged: the platform drops what a handler staged when it raises.
+        The delivery is recorded first; the id comes from the delivery and its attempts, so
+        a repeat of this announcement is dropped and the next round's failure is news.
+        """
+        envelope = new_envelope(
+            "notification.failed",
+            _failed(ctx, fate, delivery_id, staff_id),
+            source=ctx.service,
+            subject=delivery_id,
+            correlationid=ctx.correlation_id,
+            causationid=ctx.envelope.id,
+            id_=str(uuid.uuid5(DERIVED_IDS, f"{delivery_id}|failed|{fate.attempts}")),
+        )
+        await self.publisher.publish(Outgoing.from_envelope(topology.EVENTS.name, envelope))
+
+
+def _about(ctx: Context[Any], delivery_id: str, staff_id: str) -> dict[str, str]:
+    """What `notification.sent` and `notification.failed` say about the delivery."""
+    return {
+        "delivery_id": delivery_id,
+        "staff_id": staff_id,
+        "event_id": ctx.envelope.id,
+        "event_type": ctx.spec.type,
+    }
+
+
+def _failed(ctx: Context[Any], fate: Fate, delivery_id: str, staff_id: str) -> NotificationFailed:
+    return NotificationFailed(
+        **_about(ctx, delivery_id, staff_id),
+        error=fate.error or "unbekannt",
+        permanent=fate.permanent,
+    )

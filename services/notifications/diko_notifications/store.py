@@ -155,6 +155,7 @@ def fate_of(record: Mapping[str, Any]) -> Fate:
         record["attempts"],
         record.get("error"),
         permanent=record.get("permanent", False),
+        round_from=record.get("round_from", 0),
     )
 
 
@@ -164,6 +165,7 @@ async def record_attempt(db: AsyncDatabase, delivery_id: str, fate: Fate, at: da
         "attempts": fate.attempts,
         "error": fate.error,
         "permanent": fate.permanent,
+        "round_from": fate.round_from,
         "attempted_at": at,
     }
     if fate.status == "sent":

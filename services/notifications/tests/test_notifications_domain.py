@@ -25,7 +25,7 @@ from diko_shared.contract.matching import (
 )
 from diko_shared.contract.media import EpisodePublished
 from diko_shared.contract.notifications import RegisterStaff, Subscribe
-from diko_shared.messaging.errors import Conflict
+from diko_shared.messaging.errors import Conflict, DomainError
 from diko_shared.settings import SettingsError
 
 SECRET = "a-test-secret-that-is-long-enough-for-the-settings"
@@ -308,7 +308,7 @@ def test_a_name_with_a_line_break_cannot_become_a_header_and_that_is_permanent()
     result = unbuildable(refused.value)
     assert result.outcome == "permanent"
     assert result.detail.startswith("the e-mail could not be built: ValueError: ")
-    fate = domain.after_attempt(result, 0, 3)
+    fate = domain.after_attempt(result, domain.Fate("pending", 0, None), 3)
     assert (fate.status, fate.permanent, fate.attempts) == ("failed", True, 1)
 
 
@@ -361,21 +361,49 @@ def test_a_link_signed_with_another_secret_is_invalid() -> None:
 
 
 def test_what_becomes_of_a_delivery_after_an_attempt() -> None:
-    sent = domain.after_attempt(SendResult("sent"), 0, 3)
+    new = domain.Fate("pending", 0, None)
+    sent = domain.after_attempt(SendResult("sent"), new, 3)
     assert (sent.status, sent.attempts, sent.final, sent.retry) == ("sent", 1, True, False)
 
-    refused = domain.after_attempt(SendResult("permanent", "550 mailbox unavailable"), 0, 3)
+    refused = domain.after_attempt(SendResult("permanent", "550 mailbox unavailable"), new, 3)
     assert (refused.status, refused.permanent, refused.error) == (
         "failed",
         True,
         "550 mailbox unavailable",
     )
 
-    later = domain.after_attempt(SendResult("temporary", "451 try later"), 1, 3)
+    once = domain.Fate("pending", 1, "451 try later")
+    later = domain.after_attempt(SendResult("temporary", "451 try later"), once, 3)
     assert (later.status, later.attempts, later.retry, later.final) == ("pending", 2, True, False)
 
-    given_up = domain.after_attempt(SendResult("temporary", "451 try later"), 2, 3)
-    assert (given_up.status, given_up.permanent, given_up.final) == ("failed", False, True)
+    given_up = domain.after_attempt(SendResult("temporary", "451 try later"), later, 3)
+    assert (given_up.status, given_up.permanent, given_up.exhausted) == ("failed", False, True)
+
+
+def test_only_a_delivery_that_failed_temporarily_is_tried_again_in_a_new_round() -> None:
+    assert domain.Fate("pending", 2, "451").to_send
+    assert not domain.Fate("sent", 1, None).to_send, "never twice"
+    assert not domain.Fate("failed", 1, "550", permanent=True).to_send
+    exhausted = domain.Fate("failed", 3, "ConnectionRefusedError", round_from=0)
+    assert exhausted.to_send
+
+    replayed = domain.after_attempt(SendResult("temporary", "451"), exhausted, 3)
+    assert (replayed.status, replayed.attempts, replayed.round_from) == ("pending", 4, 3)
+    again = domain.after_attempt(SendResult("temporary", "451"), replayed, 3)
+    assert (again.status, again.attempts) == ("pending", 5)
+    third = domain.after_attempt(SendResult("temporary", "451"), again, 3)
+    assert (third.status, third.attempts, third.exhausted) == ("failed", 6, True)
+    sent = domain.after_attempt(SendResult("sent"), exhausted, 3)
+    assert (sent.status, sent.attempts, sent.error, sent.to_send) == ("sent", 4, None, False)
+
+
+def test_an_event_whose_mail_still_fails_goes_to_the_dead_letters_with_what_to_do() -> None:
+    error = domain.undelivered({"stf_1": "ConnectionRefusedError: [Errno 111]"}, ["stf_2: 451"])
+    assert isinstance(error, DomainError)
+    assert error.code == "internal"
+    assert "stf_1: ConnectionRefusedError" in error.message
+    assert "1 more not delivered yet" in error.message
+    assert error.message.endswith("diko dlq replay notifications")
 
 
 def test_the_page_for_each_answer_of_matching() -> None:

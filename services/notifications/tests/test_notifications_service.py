@@ -45,6 +45,7 @@ from diko_shared.contract.notifications import ListDeliveries, RegisterStaff, Su
 from diko_shared.messaging import topology
 from diko_shared.messaging.publisher import Outgoing
 from harness.bus import Bus, Seen, Tap
+from harness.cli import diko
 from harness.mailpit import Mailpit
 from harness.processes import LOG_DIR, ServiceProcess
 from harness.stack import REPO, SessionStack
@@ -54,6 +55,8 @@ PORT = 18003
 BASE = f"http://127.0.0.1:{PORT}"
 PRIVATE_PORT = 18013
 REPLICA_PORT = 18023
+OUTAGE_PORT = 18033
+DLQ = "notifications.dlq"
 SECRET = secrets.token_urlsafe(32)
 DECIDE_QUEUE = "matching.match.decide"
 REACTION_QUEUE = "notifications.on.match.proposed"
@@ -559,31 +562,33 @@ class Isolated:
     process: ServiceProcess
     mailpit: PrivateMailpit
     env: dict[str, str]
+    stack: SessionStack
 
 
-@pytest.fixture(scope="module")
-async def isolated(
-    tmp_path_factory: pytest.TempPathFactory, mongo: AsyncMongoClient
+@asynccontextmanager
+async def isolated_instance(
+    directory: Path, mongo: AsyncMongoClient, name: str, port: int, delays_ms: str
 ) -> AsyncIterator[Isolated]:
+    """A notifications process with its own stack slice and Mailpit (not started yet)."""
     if not MAILPIT.exists():
         pytest.skip(f"{MAILPIT} is missing: run `make stack`")
     private = SessionStack.create()
-    mailpit = PrivateMailpit(tmp_path_factory.mktemp("mailpit"))
+    mailpit = PrivateMailpit(directory)
     env = private.service_env(
         "notifications",
         DIKO_LINK_SECRET=SECRET,
-        DIKO_PUBLIC_BASE_URL=f"http://127.0.0.1:{PRIVATE_PORT}",
+        DIKO_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
         DIKO_SMTP_HOST="127.0.0.1",
         DIKO_SMTP_PORT=str(mailpit.smtp_port),
         DIKO_SMTP_TIMEOUT_S="5",
-        DIKO_RETRY_DELAYS_MS="300,1000,2000,4000,8000,15000",
+        DIKO_RETRY_DELAYS_MS=delays_ms,
     )
-    process = ServiceProcess("notifications-private", "diko_notifications", PRIVATE_PORT, env)
+    process = ServiceProcess(name, "diko_notifications", port, env)
     bus = Bus(private.amqp_url)
     try:
         await asyncio.to_thread(process.start)
         await bus.start()
-        yield Isolated(bus, process, mailpit, env)
+        yield Isolated(bus, process, mailpit, env, private)
     finally:
         await bus.close()
         process.stop()
@@ -591,6 +596,31 @@ async def isolated(
         await mailpit.client.close()
         await mongo.drop_database(private.database("notifications"))
         private.destroy()
+
+
+@pytest.fixture(scope="module")
+async def isolated(
+    tmp_path_factory: pytest.TempPathFactory, mongo: AsyncMongoClient
+) -> AsyncIterator[Isolated]:
+    """Retries long enough (about 30 s) for a test to start the Mailpit in between."""
+    directory = tmp_path_factory.mktemp("mailpit")
+    delays = "300,1000,2000,4000,8000,15000"
+    async with isolated_instance(
+        directory, mongo, "notifications-private", PRIVATE_PORT, delays
+    ) as instance:
+        yield instance
+
+
+@pytest.fixture(scope="module")
+async def outage(
+    tmp_path_factory: pytest.TempPathFactory, mongo: AsyncMongoClient
+) -> AsyncIterator[Isolated]:
+    """Three quick attempts (the first and two retries), so that a mail outage outlasts them."""
+    directory = tmp_path_factory.mktemp("mailpit-outage")
+    async with isolated_instance(
+        directory, mongo, "notifications-outage", OUTAGE_PORT, "100,200"
+    ) as instance:
+        yield instance
 
 
 async def test_a_closed_smtp_port_is_retried_until_the_server_is_there(
@@ -684,3 +714,65 @@ async def test_two_replicas_given_the_same_event_twice_send_each_mail_once(
         assert len(await isolated.mailpit.client.search(f"to:{email}")) == 1
     logged = {d["email"]: d for d in await deliveries(isolated.bus, event_id=event_id)}
     assert all(logged[email]["attempts"] == 1 for email in emails)
+
+
+async def test_mail_that_outlasts_the_retries_waits_in_the_dead_letters_for_a_replay(
+    outage: Isolated,
+) -> None:
+    bus, mailpit = outage.bus, outage.mailpit
+    assert not mailpit.running, "the mail server is down"
+    quinn, rosa = address("quinn", "ok.example"), address("rosa", "ok.example")
+    ours = {
+        await staff_member(bus, "Quinn Ahrens", quinn, ["position.filled"]),
+        await staff_member(bus, "Rosa Bähr", rosa, ["position.filled"]),
+    }
+    tap = await bus.tap(topology.EVENTS.name, "notification.*")
+
+    event_id = await publish(bus, "position.filled", filled_position("Bäckerei Kruse"), "companies")
+
+    # Every attempt of the round fails: recorded, announced, and dead-lettered with why.
+    failed = await tap.wait_for(outcome("failed", event_id), count=2)
+    assert {m.data["staff_id"] for m in failed} == ours
+    assert all(m.data["permanent"] is False for m in failed)
+    assert all("refused" in m.data["error"].lower() for m in failed)
+
+    async def dead_lettered() -> bool:
+        return await bus.depth(DLQ) == 1
+
+    await eventually(dead_lettered, what="the event in the dead-letter queue")
+    shown = await asyncio.to_thread(diko, outage.stack, "dlq", "show", "notifications")
+    assert shown.returncode == 0, shown.stderr
+    assert "reason: internal" in shown.stdout
+    assert "from: notifications.on.position.filled" in shown.stdout
+    assert "diko dlq replay notifications" in shown.stdout
+    logged = await deliveries(bus, event_id=event_id)
+    assert [(d["status"], d["attempts"]) for d in logged] == [("failed", 3)] * 2
+
+    # Replayed while the server is still down: a new round of three attempts, and back.
+    replayed = await asyncio.to_thread(diko, outage.stack, "dlq", "replay", "notifications")
+    assert "replayed 1 dead letter(s)" in replayed.stdout, replayed.stderr
+    await tap.wait_for(outcome("failed", event_id), count=4)
+    await eventually(dead_lettered, what="the event back in the dead-letter queue")
+    logged = await deliveries(bus, event_id=event_id)
+    assert [(d["status"], d["attempts"]) for d in logged] == [("failed", 6)] * 2
+
+    # The server is back: the operator replays, and each recipient gets the mail once.
+    await mailpit.start()
+    replayed = await asyncio.to_thread(diko, outage.stack, "dlq", "replay", "notifications")
+    assert "replayed 1 dead letter(s)" in replayed.stdout, replayed.stderr
+    sent = await tap.wait_for(outcome("sent", event_id), count=2)
+    assert {m.data["staff_id"] for m in sent} == ours
+    for email in (quinn, rosa):
+        (mail,) = await mail_to(mailpit.client, email)
+        assert mail["Subject"].startswith("Ausbildungsstelle besetzt: Bäcker/in bei Bäckerei")
+    logged = await deliveries(bus, event_id=event_id)
+    assert [(d["status"], d["attempts"], d["error"]) for d in logged] == [("sent", 7, None)] * 2
+    assert await bus.depth(DLQ) == 0
+
+    # A further replay finds nothing to send, and the delivered mail stays delivered once.
+    again = await asyncio.to_thread(diko, outage.stack, "dlq", "replay", "notifications")
+    assert "replayed 0 dead letter(s)" in again.stdout, again.stderr
+    await tap.fence()
+    for email in (quinn, rosa):
+        assert len(await mailpit.client.search(f"to:{email}")) == 1
+    assert len(tap.matching(outcome("failed", event_id))) == 4

@@ -2,8 +2,8 @@
 
 No I/O here: handlers read and write, this module decides. Registration and
 subscriptions, the subject and content of each e-mail (as the values its templates
-render), the signed accept/decline links, and what becomes of a delivery after an SMTP
-attempt, all tested without a server.
+render), the signed accept/decline links and the action pages' wording, all tested
+without a server. What becomes of a delivery after an SMTP attempt is in `delivery.py`.
 """
 
 from __future__ import annotations
@@ -19,18 +19,17 @@ from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTime
 
 from diko_shared.contract.common import Occupation
 from diko_shared.contract.companies import PositionFilled
-from diko_shared.contract.envelope import ErrorCode, ErrorDetail
+from diko_shared.contract.envelope import ErrorDetail
 from diko_shared.contract.matching import MatchProposed, Proposal, ProposedPosition
 from diko_shared.contract.media import EpisodePublished
 from diko_shared.contract.notifications import RegisterStaff, Subscribe, Subscription, Topic
 from diko_shared.german import NBSP, long_date
-from diko_shared.messaging.errors import Conflict, DomainError
+from diko_shared.messaging.errors import Conflict
 
 TOPICS: tuple[str, ...] = get_args(Topic)
 #: The events staff are e-mailed about (their payloads).
 Event = MatchProposed | PositionFilled | EpisodePublished
 Decision = Literal["accept", "decline"]
-DeliveryStatus = Literal["pending", "sent", "failed"]
 
 
 # -- staff and subscriptions -----------------------------------------------------------------
@@ -381,90 +380,4 @@ def decision_page(reply: Mapping[str, Any]) -> Page:
         return Page(404, "Vorschlag nicht gefunden", "Diesen Vorschlag gibt es nicht mehr.", text)
     return Page(
         502, "Entscheidung nicht möglich", "Der Abgleich hat die Entscheidung abgelehnt.", text
-    )
-
-
-# -- deliveries ------------------------------------------------------------------------------
-
-
-def message_id(delivery_id: str, sender_address: str) -> str:
-    """The Message-ID of a delivery: the same on every attempt, so a repeat can be dropped."""
-    return f"<{delivery_id}@{sender_address.rpartition('@')[2]}>"
-
-
-@dataclass(frozen=True)
-class SendResult:
-    """How one SMTP attempt ended: handed over, refused for good, or failed for now."""
-
-    outcome: Literal["sent", "permanent", "temporary"]
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class Fate:
-    """A delivery's state after an attempt, and whether the message must come back.
-
-    `round_from` is the number of attempts made before the current round of retries: a
-    replay from the dead-letter queue starts a new round with the platform's full retries.
-    """
-
-    status: DeliveryStatus
-    attempts: int
-    error: str | None
-    retry: bool = False
-    permanent: bool = False
-    round_from: int = 0
-
-    @property
-    def final(self) -> bool:
-        return self.status != "pending"
-
-    @property
-    def exhausted(self) -> bool:
-        """Failed for a temporary reason until the last retry: a replay may still send it."""
-        return self.status == "failed" and not self.permanent
-
-    @property
-    def to_send(self) -> bool:
-        """Whether to try (again): pending or exhausted; never once sent or refused for good."""
-        return self.status == "pending" or self.exhausted
-
-
-def after_attempt(result: SendResult, before: Fate, max_attempts: int) -> Fate:
-    """Sent; failed for good (5xx); or pending and retried, until the round's attempts are used up.
-
-    A temporary failure on the last attempt the platform would make is recorded as a
-    failure (not permanent), so that staff and operators see it in the delivery log and as
-    `notification.failed`; the event then goes to the dead-letter queue, and a replay of
-    it tries the delivery again in a new round.
-    """
-    round_from = before.attempts if before.exhausted else before.round_from
-    attempts = before.attempts + 1
-    if result.outcome == "sent":
-        return Fate("sent", attempts, None, round_from=round_from)
-    if result.outcome == "permanent":
-        return Fate("failed", attempts, result.detail, permanent=True, round_from=round_from)
-    if attempts - round_from >= max_attempts:
-        return Fate("failed", attempts, result.detail, round_from=round_from)
-    return Fate("pending", attempts, result.detail, retry=True, round_from=round_from)
-
-
-class Undelivered(DomainError):
-    """E-mails of an event that kept failing for a temporary reason until the last retry.
-
-    Final for this round: the event is dead-lettered (reason `internal`, a fault on our
-    side rather than the sender's) instead of acknowledged, so that
-    `diko dlq replay notifications` sends the e-mails once the mail server is back.
-    """
-
-    code = ErrorCode.INTERNAL
-
-
-def undelivered(exhausted: Mapping[str, str], unfinished: Sequence[str]) -> Undelivered:
-    """Why an event goes to the dead-letter queue, and what the operator does about it."""
-    failures = "; ".join(f"{staff_id}: {error}" for staff_id, error in exhausted.items())
-    waiting = f"; {len(unfinished)} more not delivered yet" if unfinished else ""
-    return Undelivered(
-        f"{len(exhausted)} e-mail(s) still failing after the last retry ({failures}){waiting}; "
-        "once the mail server is back: diko dlq replay notifications"
     )

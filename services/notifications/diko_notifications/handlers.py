@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from diko_notifications import domain, store
-from diko_notifications.domain import ActionLinks, Fate, Staff
+from diko_notifications import delivery, domain, store
+from diko_notifications.delivery import Fate
+from diko_notifications.domain import ActionLinks, Staff
 from diko_notifications.mail import UNBUILDABLE, SmtpMailer, compose, unbuildable
 from diko_notifications.render import render_letter
 from diko_shared.contract.envelope import ErrorDetail, new_envelope
@@ -116,7 +117,7 @@ class Handlers:
             elif fate is None or not fate.final:
                 unfinished.append(f"{staff_id}: {fate.error if fate else 'being sent elsewhere'}")
         if exhausted:
-            raise domain.undelivered(
+            raise delivery.undelivered(
                 {staff_id: fate.error or "?" for staff_id, fate in exhausted.items()}, unfinished
             )
         if unfinished:
@@ -179,7 +180,7 @@ class Handlers:
                     sender=self.sender,
                     to_name=staff.name,
                     to_address=staff.email,
-                    message_id=domain.message_id(delivery_id, self.sender_address),
+                    message_id=delivery.message_id(delivery_id, self.sender_address),
                     date=datetime.now(UTC),
                     headers={
                         "X-Diko-Delivery": delivery_id,
@@ -190,7 +191,7 @@ class Handlers:
                 result = unbuildable(exc)
             else:
                 result = await self.mailer.send(message, self.sender_address)
-            fate = domain.after_attempt(result, before, self.max_attempts)
+            fate = delivery.after_attempt(result, before, self.max_attempts)
             await store.record_attempt(ctx.db, delivery_id, fate, datetime.now(UTC))
         finally:
             await store.release_lease(ctx.db, delivery_id, owner)

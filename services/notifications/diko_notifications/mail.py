@@ -26,7 +26,7 @@ from aiosmtplib import (
     SMTPResponseException,
 )
 
-from diko_notifications.domain import SendResult
+from diko_notifications.delivery import SendResult
 from diko_notifications.render import Rendered
 from diko_notifications.settings import NotificationsSettings
 

@@ -26,7 +26,8 @@ from pymongo import DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from diko_notifications.domain import Fate, Staff
+from diko_notifications.delivery import Fate
+from diko_notifications.domain import Staff
 from diko_shared.contract.notifications import Delivery, Subscription
 from diko_shared.store import guards
 from diko_shared.store.group_commit import Write

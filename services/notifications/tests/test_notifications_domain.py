@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from diko_notifications import domain
-from diko_notifications.domain import Action, ActionLinks, LinkExpired, LinkInvalid, SendResult
+from diko_notifications import delivery, domain
+from diko_notifications.delivery import Fate, SendResult
+from diko_notifications.domain import Action, ActionLinks, LinkExpired, LinkInvalid
 from diko_notifications.mail import UNBUILDABLE, compose, unbuildable
 from diko_notifications.render import render_letter, render_page
 from diko_notifications.settings import load_settings
@@ -272,7 +273,7 @@ def test_every_mail_and_page_says_diko_altmark_as_the_brand_is_written() -> None
 
 def test_the_mime_message_carries_both_bodies_and_a_message_id_from_the_delivery() -> None:
     mail = render_letter(domain.letter(shortlist(), STAFF, links()))
-    message_id = domain.message_id("dlv_" + "d" * 20, "noreply@diko.example")
+    message_id = delivery.message_id("dlv_" + "d" * 20, "noreply@diko.example")
     assert message_id == f"<dlv_{'d' * 20}@diko.example>"
     message = compose(
         mail,
@@ -308,7 +309,7 @@ def test_a_name_with_a_line_break_cannot_become_a_header_and_that_is_permanent()
     result = unbuildable(refused.value)
     assert result.outcome == "permanent"
     assert result.detail.startswith("the e-mail could not be built: ValueError: ")
-    fate = domain.after_attempt(result, domain.Fate("pending", 0, None), 3)
+    fate = delivery.after_attempt(result, Fate("pending", 0, None), 3)
     assert (fate.status, fate.permanent, fate.attempts) == ("failed", True, 1)
 
 
@@ -361,44 +362,44 @@ def test_a_link_signed_with_another_secret_is_invalid() -> None:
 
 
 def test_what_becomes_of_a_delivery_after_an_attempt() -> None:
-    new = domain.Fate("pending", 0, None)
-    sent = domain.after_attempt(SendResult("sent"), new, 3)
+    new = Fate("pending", 0, None)
+    sent = delivery.after_attempt(SendResult("sent"), new, 3)
     assert (sent.status, sent.attempts, sent.final, sent.retry) == ("sent", 1, True, False)
 
-    refused = domain.after_attempt(SendResult("permanent", "550 mailbox unavailable"), new, 3)
+    refused = delivery.after_attempt(SendResult("permanent", "550 mailbox unavailable"), new, 3)
     assert (refused.status, refused.permanent, refused.error) == (
         "failed",
         True,
         "550 mailbox unavailable",
     )
 
-    once = domain.Fate("pending", 1, "451 try later")
-    later = domain.after_attempt(SendResult("temporary", "451 try later"), once, 3)
+    once = Fate("pending", 1, "451 try later")
+    later = delivery.after_attempt(SendResult("temporary", "451 try later"), once, 3)
     assert (later.status, later.attempts, later.retry, later.final) == ("pending", 2, True, False)
 
-    given_up = domain.after_attempt(SendResult("temporary", "451 try later"), later, 3)
+    given_up = delivery.after_attempt(SendResult("temporary", "451 try later"), later, 3)
     assert (given_up.status, given_up.permanent, given_up.exhausted) == ("failed", False, True)
 
 
 def test_only_a_delivery_that_failed_temporarily_is_tried_again_in_a_new_round() -> None:
-    assert domain.Fate("pending", 2, "451").to_send
-    assert not domain.Fate("sent", 1, None).to_send, "never twice"
-    assert not domain.Fate("failed", 1, "550", permanent=True).to_send
-    exhausted = domain.Fate("failed", 3, "ConnectionRefusedError", round_from=0)
+    assert Fate("pending", 2, "451").to_send
+    assert not Fate("sent", 1, None).to_send, "never twice"
+    assert not Fate("failed", 1, "550", permanent=True).to_send
+    exhausted = Fate("failed", 3, "ConnectionRefusedError", round_from=0)
     assert exhausted.to_send
 
-    replayed = domain.after_attempt(SendResult("temporary", "451"), exhausted, 3)
+    replayed = delivery.after_attempt(SendResult("temporary", "451"), exhausted, 3)
     assert (replayed.status, replayed.attempts, replayed.round_from) == ("pending", 4, 3)
-    again = domain.after_attempt(SendResult("temporary", "451"), replayed, 3)
+    again = delivery.after_attempt(SendResult("temporary", "451"), replayed, 3)
     assert (again.status, again.attempts) == ("pending", 5)
-    third = domain.after_attempt(SendResult("temporary", "451"), again, 3)
+    third = delivery.after_attempt(SendResult("temporary", "451"), again, 3)
     assert (third.status, third.attempts, third.exhausted) == ("failed", 6, True)
-    sent = domain.after_attempt(SendResult("sent"), exhausted, 3)
+    sent = delivery.after_attempt(SendResult("sent"), exhausted, 3)
     assert (sent.status, sent.attempts, sent.error, sent.to_send) == ("sent", 4, None, False)
 
 
 def test_an_event_whose_mail_still_fails_goes_to_the_dead_letters_with_what_to_do() -> None:
-    error = domain.undelivered({"stf_1": "ConnectionRefusedError: [Errno 111]"}, ["stf_2: 451"])
+    error = delivery.undelivered({"stf_1": "ConnectionRefusedError: [Errno 111]"}, ["stf_2: 451"])
     assert isinstance(error, DomainError)
     assert error.code == "internal"
     assert "stf_1: ConnectionRefusedError" in error.message

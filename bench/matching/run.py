@@ -165,18 +165,13 @@ def bench_fair(n_companies: int, n_applicants: int, n_slots: int, time_limit: fl
         "time_limit_s": time_limit,
         "seconds": seconds,
         "summary": plan.summary,
-        "stages": [
-            {
-                "name": s.name,
-                "status": s.status,
-                "objective": s.objective,
-                "bound": s.bound,
-                "gap": s.gap,
-                "seconds": s.seconds,
-            }
-            for s in plan.stages
-        ],
+        "stages": [s.to_dict() for s in plan.stages],
     }
+
+
+def _num(x: float | None, spec: str) -> str:
+    """A stage's number, or a dash where the stage has none (not run, no solution)."""
+    return "–" if x is None else format(x, spec)
 
 
 def _plot(rows: list[dict], path: Path) -> None:
@@ -263,15 +258,15 @@ def _table(rows: list[dict], nationwide: dict | None, fair: dict | None) -> str:
             f"{fair['slots']} slots, time limit {fair['time_limit_s']:.0f} s: "
             f"{fair['seconds']:.1f} s, {s['interviews']} interviews, weight "
             f"{s['granted_weight']:.0f} of {s['possible_weight']:.0f}; the worst-off "
-            f"applicant got {s['worst_share']:.0%} of their wishes' weight; "
+            f"applicant got {_num(s['worst_share'], '.0%')} of their wishes' weight; "
             f"{s['below_minimum']} applicants could not get the minimum number of interviews",
             "",
             "| stage | status | objective | bound | gap | seconds |",
             "| --- | --- | ---: | ---: | ---: | ---: |",
         ]
         lines += [
-            f"| {st['name']} | {st['status']} | {st['objective']:.4f} | {st['bound']:.4f} "
-            f"| {st['gap']:.2e} | {st['seconds']:.1f} |"
+            f"| {st['name']} | {st['status']} | {_num(st['objective'], '.4f')} "
+            f"| {_num(st['bound'], '.4f')} | {_num(st['gap'], '.2e')} | {st['seconds']:.1f} |"
             for st in fair["stages"]
         ]
     return "\n".join(lines)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -47,7 +48,9 @@ def _read_json(path: Path, what: str) -> Any:
 
 
 def _emit(data: Any, pretty: bool) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2 if pretty else None))
+    # allow_nan=False: NaN and Infinity are not JSON; a stage without numbers says null.
+    text = json.dumps(data, ensure_ascii=False, indent=2 if pretty else None, allow_nan=False)
+    sys.stdout.write(text)
     sys.stdout.write("\n")
 
 
@@ -155,8 +158,8 @@ def fair(
         company_timetables_html,
     )
 
-    if time_limit <= 0:
-        _fail(f"--time-limit must be positive, not {time_limit}")
+    if not (math.isfinite(time_limit) and time_limit > 0):
+        _fail(f"--time-limit must be a positive number of seconds, not {time_limit}")
     data = _read_json(instance, "instance")
     try:
         inst = FairInstance.parse(data)

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import itertools
+import json
+import time
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.optimize import OptimizeResult
 
 from diko_matching.engine.fair import FairInstance, plan_fair, wish_weights
 from diko_matching.engine.generate import generate_fair
 from diko_matching.engine.instance import InstanceError
+from diko_matching.engine.milp_stage import stage_from_result
 from diko_matching.engine.timetable import applicant_timetables_html, company_timetables_html
 
 
@@ -138,7 +143,7 @@ def test_plans_are_valid_on_generated_fairs(seed):
     assert summary["granted_weight"] <= summary["possible_weight"]
     assert [s.name for s in plan.stages] == ["minimum", "wishes", "fairness"]
     for s in plan.stages:
-        assert s.gap >= 0
+        assert s.gap is None or s.gap >= 0
 
 
 def test_timetables_are_german_html_for_every_company_and_applicant():
@@ -247,3 +252,88 @@ def test_a_day_that_ends_at_midnight_fits_and_names_show_in_the_timetables():
     assert [i["time"] for i in plan.to_dict(inst)["interviews"] if i["applicant"] == "a2"] == [
         "23:45"
     ]
+
+
+def _plan_timed(inst: FairInstance, time_limit: float):
+    t0 = time.perf_counter()
+    plan = plan_fair(inst, time_limit=time_limit)
+    return plan, time.perf_counter() - t0
+
+
+def test_a_limit_that_has_passed_runs_no_stage():
+    inst = FairInstance.parse(generate_fair(40, 300, 16, seed=1))
+    plan, seconds = _plan_timed(inst, 1e-9)
+    assert [(s.name, s.status) for s in plan.stages] == [
+        ("minimum", "not_run"),
+        ("wishes", "not_run"),
+        ("fairness", "not_run"),
+    ]
+    assert seconds < 0.4  # building the model only, no stage with a floor of its own
+    assert plan.interviews == []
+    assert plan.summary["proven_optimal"] is False
+    report = json.dumps(plan.to_dict(inst), allow_nan=False)
+    assert json.loads(report)["stages"][0] == {
+        "name": "minimum",
+        "status": "not_run",
+        "objective": None,
+        "bound": None,
+        "gap": None,
+        "seconds": 0.0,
+    }
+
+
+def test_the_time_limit_covers_all_stages():
+    # At this size the first stage alone needs more than the limit on this machine.
+    inst = FairInstance.parse(generate_fair(40, 300, 16, seed=1))
+    plan, seconds = _plan_timed(inst, 0.3)
+    assert seconds < 0.3 + 0.3  # HiGHS may overrun its own limit a little, never by a stage
+    statuses = [s.status for s in plan.stages]
+    assert [s.name for s in plan.stages] == ["minimum", "wishes", "fairness"]
+    assert statuses[-1] == "not_run"
+    first_skipped = statuses.index("not_run")
+    assert set(statuses[first_skipped:]) == {"not_run"}
+    check_valid(inst, plan)
+    json.dumps(plan.to_dict(inst), allow_nan=False)
+
+
+# Results exactly as scipy's milp returns them from HiGHS (copied from real runs).
+NO_SOLUTION = OptimizeResult(
+    status=1,
+    message="Time limit reached. (HiGHS Status 13: model_status is Time limit reached; "
+    "primal_status is None)",
+    success=False,
+    x=None,
+    fun=None,
+    mip_node_count=None,
+    mip_dual_bound=None,
+    mip_gap=None,
+)
+UNBOUNDED_GAP = OptimizeResult(
+    status=1,
+    message="Time limit reached. (HiGHS Status 13: Time limit reached)",
+    success=False,
+    x=np.zeros(3),
+    fun=0.0,
+    mip_node_count=0,
+    mip_dual_bound=-1.0,
+    mip_gap=float("inf"),
+)
+
+
+def test_stages_without_numbers_report_null_not_nan():
+    for maximise in (False, True):
+        stage = stage_from_result("fairness", NO_SOLUTION, 0.5, maximise)
+        assert stage.status == "time_limit_no_solution"
+        assert (stage.objective, stage.bound, stage.gap) == (None, None, None)
+        json.dumps(stage.to_dict(), allow_nan=False)
+    stage = stage_from_result("fairness", UNBOUNDED_GAP, 0.5, maximise=True)
+    assert stage.status == "time_limit"
+    assert stage.to_dict() == {
+        "name": "fairness",
+        "status": "time_limit",
+        "objective": 0.0,
+        "bound": 1.0,
+        "gap": None,
+        "seconds": 0.5,
+    }
+    assert "-0.0" not in json.dumps(stage.to_dict(), allow_nan=False)

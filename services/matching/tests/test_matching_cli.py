@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from diko_matching.cli import app
+from diko_matching.json_input import loads
 
 runner = CliRunner()
 
@@ -330,3 +331,23 @@ def test_absurd_sizes_exit_2_or_work(tmp_path):
         result = runner.invoke(app, ["generate", *args])
         assert result.exit_code == 2, result.output
         assert result.stderr.startswith("error: ")
+
+
+def test_fair_output_is_json_even_when_no_stage_ran(tmp_path):
+    inst = tmp_path / "fair.json"
+    made = runner.invoke(
+        app,
+        ["generate", "--kind", "fair", "--applicants", "300", "--positions", "40", "-o", str(inst)],
+    )
+    assert made.exit_code == 0, made.output
+    out = str(tmp_path / "out")
+    result = runner.invoke(app, ["fair", str(inst), "--out", out, "--time-limit", "1e-9"])
+    assert result.exit_code == 0, result.output
+    report = loads(result.stdout, "stdout")  # the strict reader: no NaN, no Infinity
+    assert {s["status"] for s in report["stages"]} == {"not_run"}
+    assert all(s["objective"] is None and s["gap"] is None for s in report["stages"])
+    assert report["summary"]["proven_optimal"] is False
+    for bad in ("0", "-1", "nan", "inf"):
+        result = runner.invoke(app, ["fair", str(inst), "--out", out, "--time-limit", bad])
+        assert result.exit_code == 2
+        assert "--time-limit must be a positive number" in result.stderr

@@ -31,6 +31,7 @@ from scipy.sparse import coo_array
 
 from diko_matching.engine.fields import IsoDate, IsoTime, first_error
 from diko_matching.engine.instance import InstanceError
+from diko_matching.engine.milp_stage import OPTIMAL, Stage, not_run, stage_from_result
 
 _STRICT = ConfigDict(extra="forbid", strict=True)
 DAY_MINUTES = 24 * 60
@@ -130,18 +131,6 @@ class Interview:
 
 
 @dataclass(frozen=True, slots=True)
-class Stage:
-    """How one lexicographic stage ended."""
-
-    name: str
-    status: str
-    objective: float
-    bound: float
-    gap: float
-    seconds: float
-
-
-@dataclass(frozen=True, slots=True)
 class FairPlan:
     """The schedule and what it achieved."""
 
@@ -164,17 +153,7 @@ class FairPlan:
                 for i in self.interviews
             ],
             "summary": self.summary,
-            "stages": [
-                {
-                    "name": s.name,
-                    "status": s.status,
-                    "objective": round(s.objective, 6),
-                    "bound": round(s.bound, 6),
-                    "gap": round(s.gap, 6),
-                    "seconds": round(s.seconds, 3),
-                }
-                for s in self.stages
-            ],
+            "stages": [s.to_dict() for s in self.stages],
         }
 
 
@@ -233,16 +212,14 @@ def _build(instance: FairInstance) -> _Model:
     return _Model(var, weight, rows, app_vars, need)
 
 
-def _status(res: Any) -> str:
-    if res.status == 0:
-        return "optimal"
-    if res.status == 1:
-        return "time_limit" if res.x is not None else "time_limit_no_solution"
-    return "failed"
-
-
 def plan_fair(instance: FairInstance | Any, time_limit: float = 60.0) -> FairPlan:
-    """The lexicographically best schedule found within `time_limit` seconds."""
+    """The lexicographically best schedule found within `time_limit` seconds.
+
+    The limit covers building the model and all three stages: a stage gets
+    the time that is left, and once none is left the later stages are
+    reported `not_run` rather than run past the limit.
+    """
+    deadline = time.perf_counter() + time_limit
     inst = instance if isinstance(instance, FairInstance) else FairInstance.parse(instance)
     model = _build(inst)
     n = len(model.var)
@@ -271,11 +248,13 @@ def plan_fair(instance: FairInstance | Any, time_limit: float = 60.0) -> FairPla
     integrality[:n] = 1
     bounds = Bounds(np.zeros(n_cols), np.concatenate((np.ones(n), np.full(n_short, np.inf), [1.0])))
     stages: list[Stage] = []
-    deadline = time.perf_counter() + time_limit
     x_best: np.ndarray | None = None
 
     def solve_stage(name: str, c: np.ndarray, extra: list) -> None:
         nonlocal x_best
+        if time.perf_counter() >= deadline:
+            stages.append(not_run(name))
+            return
         all_rows = rows + extra
         r_idx = np.concatenate(
             [np.full(len(cols), i) for i, (cols, _, _, _) in enumerate(all_rows)]
@@ -285,7 +264,10 @@ def plan_fair(instance: FairInstance | Any, time_limit: float = 60.0) -> FairPla
         a_mat = coo_array((vals, (r_idx, c_idx)), shape=(len(all_rows), n_cols)).tocsr()
         lb = np.array([r[2] for r in all_rows])
         ub = np.array([r[3] for r in all_rows])
-        left = max(0.5, deadline - time.perf_counter())
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            stages.append(not_run(name))
+            return
         t0 = time.perf_counter()
         res = milp(
             c,
@@ -294,33 +276,18 @@ def plan_fair(instance: FairInstance | Any, time_limit: float = 60.0) -> FairPla
             constraints=LinearConstraint(a_mat, lb, ub),
             options={"time_limit": left, "mip_rel_gap": 1e-9, "disp": False},
         )
-        seconds = time.perf_counter() - t0
-        if res.x is None:
-            stages.append(
-                Stage(name, _status(res), float("nan"), float("nan"), float("inf"), seconds)
-            )
-            return
-        x_best = res.x
-        gap = float(getattr(res, "mip_gap", None) or 0.0)
-        dual = getattr(res, "mip_dual_bound", None)
-        bound = float(res.fun if dual is None else dual)
-        stages.append(
-            Stage(
-                name,
-                _status(res),
-                -float(res.fun) if name != "minimum" else float(res.fun),
-                -bound if name != "minimum" else bound,
-                gap,
-                seconds,
-            )
-        )
+        stages.append(stage_from_result(name, res, time.perf_counter() - t0, name != "minimum"))
+        if res.x is not None:
+            x_best = res.x
 
     extra: list = []
     if n and apps:
         c1 = np.zeros(n_cols)
         c1[n : n + n_short] = 1.0
         solve_stage("minimum", c1, extra)
-        if x_best is not None:
+        if x_best is None:  # nothing to keep: the later stages cannot start from it
+            stages.extend(not_run(name) for name in ("wishes", "fairness"))
+        else:
             shortfall = float(np.round(x_best[n : n + n_short].sum()))
             extra.append((np.arange(n, n + n_short), np.ones(n_short), -np.inf, shortfall + 1e-6))
             c2 = np.zeros(n_cols)
@@ -371,5 +338,5 @@ def _summary(
         "worst_share": round(min(shares), 6) if shares else None,
         "below_minimum": len(below),
         "shortfall": sum(max(0, model.need[a] - len(got[a])) for a in inst.applicants),
-        "proven_optimal": all(s.status == "optimal" for s in stages),
+        "proven_optimal": all(s.status == OPTIMAL for s in stages),
     }

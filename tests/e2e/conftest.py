@@ -19,6 +19,13 @@ from harness.stack import SessionStack
 
 SERVICES = ("companies", "matching", "notifications", "media")
 
+#: The podcast channel media is configured with, so that the feed can be checked against it.
+PODCAST = {
+    "DIKO_PODCAST_TITLE": "DIKO trifft… (Ende-zu-Ende-Test)",
+    "DIKO_PODCAST_DESCRIPTION": "Betriebe aus der Altmark erzählen, wie sie ausbilden.",
+    "DIKO_PODCAST_OWNER_EMAIL": "podcast-e2e@diko.example",
+}
+
 
 @dataclass
 class System:
@@ -58,6 +65,7 @@ def system(stack: SessionStack) -> Iterator[System]:
             name,
             DIKO_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
             DIKO_LINK_SECRET=link_secret,
+            **(PODCAST if name == "media" else {}),
         )
         processes[name] = ServiceProcess(name, f"diko_{name}", port, env)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import secrets
 import xml.etree.ElementTree as ET
 
 import feedparser
@@ -13,26 +14,36 @@ from PIL import Image
 from diko_shared.contract.companies import GetCompany, SearchPositions
 from diko_shared.contract.matching import GetApplicant, GetShortlist
 from diko_shared.contract.notifications import ListDeliveries
-from diko_shared.story import Story, StoryResult
+from diko_shared.story import Decide, Hook, Story, StoryResult
 from harness.bus import Bus
 from harness.mailpit import Mailpit
 from harness.stack import SessionStack
 from harness.waiting import eventually
 
-from .conftest import System
+from .accept import accept_by_link
+from .conftest import PODCAST, System
 
 ITUNES = "{http://www.itunes.com/dtds/podcast-1.0.dtd}"
 
 
-async def play(stack: SessionStack, **hooks: object) -> StoryResult:
-    async with Story(stack.amqp_url, timeout=90, say=lambda _: None) as story:
-        return await story.play(hooks)  # type: ignore[arg-type]
+async def play(stack: SessionStack, decide: Decide | None = None, **hooks: Hook) -> StoryResult:
+    """The story with a staff member of its own, so that its e-mails can be told apart."""
+    run = secrets.token_hex(3)
+    async with Story(
+        stack.amqp_url,
+        timeout=90,
+        say=lambda _: None,
+        run=run,
+        staff_email=f"birte.albrecht+{run}@diko.example",
+        decide=decide,
+    ) as story:
+        return await story.play(hooks)
 
 
 async def test_the_story_happens_and_leaves_its_traces(
     stack: SessionStack, system: System, bus: Bus, mailpit: Mailpit
 ) -> None:
-    story = await play(stack)
+    story = await play(stack, decide=accept_by_link(mailpit, bus))
 
     # stored state, through the queries of the contract
     company = await bus.ok(GetCompany(company_id=story.company_id))
@@ -74,16 +85,29 @@ async def test_the_story_happens_and_leaves_its_traces(
     # the podcast feed
     feed = feedparser.parse(feed_xml)
     assert not feed.bozo, feed.bozo_exception
+    assert feed.feed.title == PODCAST["DIKO_PODCAST_TITLE"]
     [entry] = [e for e in feed.entries if story.run in e.title]
     assert entry.enclosures[0]["type"] == "audio/mpeg"
+    assert entry.enclosures[0]["length"] == "28311552"
     channel = ET.fromstring(feed_xml).find("channel")
     assert channel is not None
+    assert channel.findtext("title") == PODCAST["DIKO_PODCAST_TITLE"]
+    assert channel.findtext("description") == PODCAST["DIKO_PODCAST_DESCRIPTION"]
     assert channel.findtext("language") == "de"
     for tag in ("image", "category", "explicit", "owner", "author"):
         assert channel.find(f"{ITUNES}{tag}") is not None, tag
+    owner_email = channel.findtext(f"{ITUNES}owner/{ITUNES}email")
+    assert owner_email == PODCAST["DIKO_PODCAST_OWNER_EMAIL"]
     item = next(i for i in channel.findall("item") if story.run in (i.findtext("title") or ""))
-    for tag in ("guid", "pubDate", "enclosure", "description"):
+    for tag in ("guid", "pubDate", "description"):
         assert item.find(tag) is not None, tag
+    enclosure = item.find("enclosure")
+    assert enclosure is not None
+    assert enclosure.attrib == {
+        "url": f"https://media.diko.example/podcast/demo-{story.run}.mp3",
+        "length": "28311552",
+        "type": "audio/mpeg",
+    }
     assert item.findtext(f"{ITUNES}duration") == "1769"
 
     # every service counted the messages it processed
@@ -107,14 +131,27 @@ async def test_the_story_survives_a_duplicate_event_and_a_killed_matching_servic
     )
 
     async def kill_matching() -> None:
-        matching.kill()  # SIGKILL while it may be computing the applicant's proposals
+        # SIGKILL right after the broker confirmed applicant.register: matching is handling
+        # it (or about to), and has not answered, emitted applicant.registered or proposed.
+        matching.kill()
         await asyncio.to_thread(matching.start, timeout=180)
 
     async def deliver_the_proposal_again() -> None:
         [proposed] = await tap.wait_type("match.proposed")
         await bus.publish_raw("match.proposed", proposed.body, exchange="diko.events")
 
-    story = await play(stack, applicant=kill_matching, proposal_mail=deliver_the_proposal_again)
+    starts = matching.starts
+    story = await play(
+        stack, applicant_sent=kill_matching, proposal_mail=deliver_the_proposal_again
+    )
+    assert matching.starts == starts + 1
+    # The kill came before matching had acknowledged the registration: the restarted
+    # process is the one that handled it (or found it done and answered again).
+    handled = sum(
+        matching.metric("diko_messages_total", queue="matching.applicant.register", outcome=o)
+        for o in ("processed", "duplicate")
+    )
+    assert handled == 1
 
     async def duplicate_handled() -> bool:
         count = notifications.metric(

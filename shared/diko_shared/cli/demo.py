@@ -1,19 +1,29 @@
-"""`diko demo`: play the first story against the running system and say where to look."""
+"""`diko demo`: play the first story against the running system and say where to look.
+
+The addresses are printed before the first step and again when a step fails, since a
+failed story is exactly when one wants to look (Mailpit, the events, each service).
+"""
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from diko_shared.cli.common import console, fail, run, settings
-from diko_shared.story import Story, StoryFailed, StoryResult
+from diko_shared.cli.stack import SERVICE_PORTS, _stack_value, service_url
+from diko_shared.story import DEMO_STAFF_EMAIL, Story, StoryFailed, StoryResult
 
 
 def demo(
     timeout: Annotated[float, typer.Option(help="Seconds each step may take")] = 60.0,
+    staff_email: Annotated[
+        str, typer.Option(help="The staff member who gets the e-mails; registered once")
+    ] = DEMO_STAFF_EMAIL,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the ids as JSON at the end")
     ] = False,
@@ -22,28 +32,52 @@ def demo(
     config = settings()
 
     async def go() -> StoryResult:
-        async with Story(config.amqp_url, timeout=timeout, say=console.print) as story:
+        async with Story(
+            config.amqp_url, timeout=timeout, say=say, staff_email=staff_email
+        ) as story:
             return await story.play()
 
     console.print("[bold]diko demo[/]: the first story, through the public contract\n")
+    where_to_look(staff_email)
+    console.print()
     try:
         result = run(go)
     except StoryFailed as exc:
-        fail(f"the story stopped: {exc}")
-    mailpit = _stack_value("DIKO_MAILPIT_URL")
+        console.print("\n[bold red]The story stopped.[/] Where to look:")
+        where_to_look(staff_email)
+        fail(f"the story stopped at {escape(str(exc))}")
     console.print("\n[bold green]The story happened.[/] Where to look:")
-    if mailpit:
-        console.print(f"  e-mails   {mailpit} (search: to:{result.staff_email})")
-    console.print(f"  post      {result.post_image_url}")
-    console.print(f"  podcast   {result.feed_url}")
-    console.print("  events    diko events   ·   AsyncAPI: http://127.0.0.1:8001/asyncapi …")
+    console.print(f"  post       {result.post_image_url}")
+    console.print(f"  podcast    {result.feed_url}")
+    where_to_look(staff_email)
     if as_json:
         print(json.dumps(asdict(result), indent=2))
 
 
-def _stack_value(key: str) -> str | None:
-    import os
+def say(line: str) -> None:
+    """A step's line as it is: names and reasons are not Rich markup."""
+    console.print(line, markup=False, highlight=False)
 
-    from diko_shared.cli.stack import _stack_value as from_file
 
-    return os.environ.get(key) or from_file(key)
+def where_to_look(staff_email: str) -> None:
+    """The e-mails, the events and each service's AsyncAPI page."""
+    mailpit = os.environ.get("DIKO_MAILPIT_URL") or _stack_value("DIKO_MAILPIT_URL")
+    if mailpit:
+        console.print(f"  e-mails    {mailpit} (search: to:{staff_email})")
+    else:
+        console.print(f"  e-mails    to {staff_email}, at your SMTP relay (no DIKO_MAILPIT_URL)")
+    console.print("  events     diko events   ·   health: diko stack status")
+    pages = "  ·  ".join(f"{name} {demo_service_url(name)}/asyncapi" for name in SERVICE_PORTS)
+    console.print(f"  AsyncAPI   {pages}")
+
+
+def demo_service_url(name: str) -> str:
+    """Where a service is: DIKO_<NAME>_URL, else its port moved by DIKO_RUN_PORT_OFFSET.
+
+    `make run` and `make up` move every port by the offset; `diko stack status` takes
+    DIKO_<NAME>_URL.
+    """
+    offset = os.environ.get("DIKO_RUN_PORT_OFFSET", "").strip()
+    if f"DIKO_{name.upper()}_URL" in os.environ or not offset.isdigit():
+        return service_url(name)
+    return f"http://127.0.0.1:{SERVICE_PORTS[name] + int(offset)}"

@@ -12,8 +12,9 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, get_args
+from zoneinfo import ZoneInfo
 
 from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
@@ -27,6 +28,8 @@ from diko_shared.german import NBSP, long_date
 from diko_shared.messaging.errors import Conflict
 
 TOPICS: tuple[str, ...] = get_args(Topic)
+#: Where staff work: a moment in an e-mail is told as a day in Berlin, not in UTC.
+BERLIN = ZoneInfo("Europe/Berlin")
 #: The events staff are e-mailed about (their payloads).
 Event = MatchProposed | PositionFilled | EpisodePublished
 Decision = Literal["accept", "decline"]
@@ -77,6 +80,12 @@ def subscription(data: Subscribe) -> Subscription:
 def german_date(day: date) -> str:
     """`1. August 2027`."""
     return long_date(day, space=NBSP)
+
+
+def berlin_date(moment: datetime) -> str:
+    """The day `moment` falls on in Berlin: 23:30 UTC on 26 November is `27. November 2026`."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return german_date(aware.astimezone(BERLIN).date())
 
 
 def percent(score: float) -> str:
@@ -302,7 +311,7 @@ def episode_letter(event: EpisodePublished, staff: Staff) -> Letter:
             "staff": staff,
             "title": event.title,
             "feed_url": event.feed_url,
-            "published": german_date(event.published_at.date()),
+            "published": berlin_date(event.published_at),
         },
     )
 

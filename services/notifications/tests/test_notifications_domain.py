@@ -124,6 +124,11 @@ def test_a_subscription_lists_each_topic_once_in_the_catalogue_order() -> None:
 
 def test_dates_and_scores_are_written_the_german_way() -> None:
     assert domain.german_date(date(2027, 3, 1)) == "1.\u00a0März 2027"
+    late_in_winter = datetime(2026, 11, 26, 23, 30, tzinfo=UTC)  # 00:30 in Berlin (CET)
+    assert domain.berlin_date(late_in_winter) == "27.\u00a0November 2026"
+    assert domain.berlin_date(late_in_winter.replace(tzinfo=None)) == "27.\u00a0November 2026"
+    assert domain.berlin_date(datetime(2026, 6, 30, 22, 30, tzinfo=UTC)) == "1.\u00a0Juli 2026"
+    assert domain.berlin_date(datetime(2026, 6, 30, 21, 59, tzinfo=UTC)) == "30.\u00a0Juni 2026"
     assert domain.percent(0.87) == "87\u00a0%"
     assert domain.percent(0.642) == "64\u00a0%"
     assert domain.percent(1.0) == "100\u00a0%"
@@ -236,13 +241,13 @@ def test_filled_and_episode_mails() -> None:
         episode_id="epi_" + "1" * 20,
         title="Holz, Hobel, Handwerk",
         feed_url="https://diko.example/podcast/feed.xml",
-        published_at=datetime(2026, 11, 26, 10, tzinfo=UTC),
+        published_at=datetime(2026, 11, 26, 23, 30, tzinfo=UTC),
     )
     mail = render_letter(domain.letter(episode, STAFF, links()))
     for body in (mail.text, mail.html):
         assert "„Holz, Hobel, Handwerk“" in body
         assert "https://diko.example/podcast/feed.xml" in body
-        assert "26.\u00a0November 2026" in body
+        assert "am 27.\u00a0November 2026" in body, "the day in Berlin, not in UTC"
 
 
 #: The brand written any other way than „DIKO“: `diko` as a word, not in an address or id.

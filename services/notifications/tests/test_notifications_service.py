@@ -356,7 +356,7 @@ async def test_a_new_episode_is_mailed_with_its_title_and_feed(
         episode_id=fresh("epi"),
         title=title,
         feed_url="http://127.0.0.1:18004/podcast/feed.xml",
-        published_at=datetime(2026, 11, 26, 10, tzinfo=UTC),
+        published_at=datetime(2026, 11, 26, 23, 30, tzinfo=UTC),
     )
 
     await publish(bus, "episode.published", episode, "media")
@@ -364,7 +364,7 @@ async def test_a_new_episode_is_mailed_with_its_title_and_feed(
     (mail,) = await mail_to(mailpit, emma)
     assert mail["Subject"] == f"Neue Podcastfolge: „{title}“"
     assert "http://127.0.0.1:18004/podcast/feed.xml" in mail["Text"]
-    assert "26.\u00a0November 2026" in mail["Text"]
+    assert "am 27.\u00a0November 2026" in mail["Text"], "the day in Berlin, not in UTC"
 
 
 async def test_the_same_event_twice_gives_one_mail_per_recipient(

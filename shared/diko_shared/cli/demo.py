@@ -67,17 +67,5 @@ def where_to_look(staff_email: str) -> None:
     else:
         console.print(f"  e-mails    to {staff_email}, at your SMTP relay (no DIKO_MAILPIT_URL)")
     console.print("  events     diko events   ·   health: diko stack status")
-    pages = "  ·  ".join(f"{name} {demo_service_url(name)}/asyncapi" for name in SERVICE_PORTS)
+    pages = "  ·  ".join(f"{name} {service_url(name)}/asyncapi" for name in SERVICE_PORTS)
     console.print(f"  AsyncAPI   {pages}")
-
-
-def demo_service_url(name: str) -> str:
-    """Where a service is: DIKO_<NAME>_URL, else its port moved by DIKO_RUN_PORT_OFFSET.
-
-    `make run` and `make up` move every port by the offset; `diko stack status` takes
-    DIKO_<NAME>_URL.
-    """
-    offset = os.environ.get("DIKO_RUN_PORT_OFFSET", "").strip()
-    if f"DIKO_{name.upper()}_URL" in os.environ or not offset.isdigit():
-        return service_url(name)
-    return f"http://127.0.0.1:{SERVICE_PORTS[name] + int(offset)}"

@@ -22,7 +22,14 @@ PROBE_TIMEOUT_S = 3.0
 
 
 def service_url(name: str) -> str:
-    return os.environ.get(f"DIKO_{name.upper()}_URL", f"http://127.0.0.1:{SERVICE_PORTS[name]}")
+    """Where a service is: DIKO_<NAME>_URL, else its port moved by DIKO_RUN_PORT_OFFSET.
+
+    `make run` and `make up` move every service's port by the offset.
+    """
+    if url := os.environ.get(f"DIKO_{name.upper()}_URL"):
+        return url
+    offset = os.environ.get("DIKO_RUN_PORT_OFFSET", "").strip()
+    return f"http://127.0.0.1:{SERVICE_PORTS[name] + (int(offset) if offset.isdigit() else 0)}"
 
 
 @app.command()

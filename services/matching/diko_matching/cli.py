@@ -12,12 +12,15 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from diko_matching.engine.instance import InstanceError
 from diko_matching.json_input import read_json
+
+if TYPE_CHECKING:
+    from diko_matching.engine.profiles import ProfileInstance
 
 app = typer.Typer(
     help="Matching engine: stable assignment, applicant fairs, synthetic instances.",
@@ -62,6 +65,15 @@ def _is_profile_instance(data: Any) -> bool:
     return any(isinstance(s, dict) and any(isinstance(v, dict) for v in s.values()) for s in sides)
 
 
+def _profiles(data: Any) -> ProfileInstance:
+    """A validated profile instance whose occupation codes are all in the catalogue."""
+    from diko_matching.engine.profiles import ProfileInstance, check_catalogue
+
+    profiles = ProfileInstance.parse(data)
+    check_catalogue(profiles)
+    return profiles
+
+
 @app.command()
 def solve(
     instance: Annotated[Path, typer.Argument(help="Instance JSON: explicit lists or profiles.")],
@@ -93,7 +105,7 @@ def solve(
         if _is_profile_instance(data):
             from diko_matching.engine.shortlists import instance_from_profiles
 
-            inst = instance_from_profiles(data)
+            inst = instance_from_profiles(_profiles(data))
         else:
             inst = Instance.from_dict(data)
         if check is not None:
@@ -121,7 +133,6 @@ def shortlist(
     pretty: Annotated[bool, typer.Option(help="Indent the JSON output.")] = True,
 ) -> None:
     """Top-k shortlist with a score and German reasons per entry."""
-    from diko_matching.engine.profiles import ProfileInstance
     from diko_matching.engine.shortlists import shortlist_for_applicant, shortlist_for_position
 
     if (position is None) == (applicant is None):
@@ -130,7 +141,7 @@ def shortlist(
         _fail(f"--k must be at least 1, not {k}")
     data = _read_json(instance, "instance")
     try:
-        profiles = ProfileInstance.parse(data)
+        profiles = _profiles(data)
         if position is not None:
             scores = shortlist_for_position(profiles, position, k)
         else:

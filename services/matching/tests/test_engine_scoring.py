@@ -142,9 +142,9 @@ def test_a_pair_is_explained_in_german_with_stable_keys():
     assert score.criteria[0].sentence == (
         "Ausbildungsberuf Kraftfahrzeugmechatroniker/in (KldB 25212) ist Wunschberuf Nr. 1."
     )
-    assert (
-        score.criteria[2].sentence
-        == "Schulabschluss Realschulabschluss erfüllt die Anforderung (Realschulabschluss)."
+    assert score.criteria[2].sentence == (
+        "Bewerber/in hat den Realschulabschluss und erfüllt damit die Anforderung der Stelle "
+        "(mindestens Realschulabschluss)."
     )
 
 
@@ -152,7 +152,10 @@ def test_beyond_reach_is_unacceptable_and_a_licence_widens_the_reach():
     far = explain_pair(_profiles(), "a1", "p2")  # Salzwedel is about 40 km from Osterburg
     assert not far.acceptable
     assert far.criteria[0].key == "distance.beyond_reach"
-    assert "mehr als die Reichweite 30 km" in far.criteria[0].sentence
+    assert far.criteria[0].sentence == (
+        "Wohnort Osterburg (Altmark) liegt 41 km vom Ausbildungsort Salzwedel entfernt "
+        "und damit außerhalb der Reichweite von 30 km."
+    )
     near = explain_pair(_profiles(licence=True), "a1", "p2")
     assert near.acceptable
     assert "Reichweite 45 km mit Führerschein" in near.criteria[1].sentence
@@ -175,11 +178,15 @@ def test_school_start_and_wish_rank_reduce_the_score():
     score = explain_pair(_profiles(available_until="2027-09-30"), "a1", "p5")
     by_key = {c.key: c for c in score.criteria}
     assert by_key["school.below"].points == pytest.approx(15 * 0.3)
-    assert "liegt unter der Anforderung (Abitur)" in by_key["school.below"].sentence
+    assert by_key["school.below"].sentence == (
+        "Bewerber/in hat den Realschulabschluss, die Stelle verlangt aber das Abitur."
+    )
     assert 0 < by_key["start.outside_window"].points < 10
     assert "bis 30.09.2027" in by_key["start.outside_window"].sentence
     assert by_key["wish.rank"].points == pytest.approx(10 * 0.75)
-    assert "Platz 2 von 2" in by_key["wish.rank"].sentence
+    assert by_key["wish.rank"].sentence == (
+        "Elektroniker/in Energie- und Gebäudetechnik steht auf Platz 2 von 2 Wunschberufen."
+    )
 
 
 def test_weights_are_configurable_and_validated():
@@ -308,3 +315,78 @@ def test_profiles_keep_iso_dates_and_whole_numbers_for_kilometres():
     assert inst.applicants["a1"].available_until == dt.date(2027, 9, 30)
     assert inst.positions["p1"].start == dt.date(2027, 8, 1)
     assert inst.weights.distance == 30.0
+
+
+def test_reason_keys_follow_the_facts_not_the_weights():
+    """Weight 0 for school and start must not turn a missed requirement into a met one."""
+    data = _profiles(available_until="2027-09-30").model_dump(mode="json")
+    data["weights"] = {"school": 0, "start": 0}
+    below = explain_pair(ProfileInstance.parse(data), "a1", "p5")  # Abitur required, December
+    keys = {c.key: c for c in below.criteria}
+    assert set(keys) >= {"school.below", "start.outside_window"}
+    assert keys["school.below"].points == keys["start.outside_window"].points == 0
+    assert "die Stelle verlangt aber das Abitur" in keys["school.below"].sentence
+    assert "62 Tage nach dem Ende" in keys["start.outside_window"].sentence
+    met = explain_pair(ProfileInstance.parse(data), "a1", "p1")
+    assert [c.key for c in met.criteria][2:4] == ["school.met", "start.within_window"]
+
+
+def test_the_german_sentences_read_naturally():
+    data = _profiles().model_dump(mode="json")
+    data["applicants"]["a2"] = {
+        "home": "Stendal",
+        "occupations": ["22342"],
+        "school": "ohne",
+        "available_from": "2027-09-01",
+    }
+    data["positions"]["p6"] = {
+        "town": "Stendal",
+        "occupation": "22342",
+        "school": "hauptschule",
+        "start": "2027-08-31",
+    }
+    data["positions"]["p7"] = {
+        "town": "Stendal",
+        "occupation": "22342",
+        "school": "ohne",
+        "start": "2027-09-01",
+    }
+    inst = ProfileInstance.parse(data)
+    assert [c.sentence for c in explain_pair(inst, "a2", "p6").criteria] == [
+        "Ausbildungsberuf Tischler/in (KldB 22342) ist Wunschberuf Nr. 1.",
+        "Wohnort und Ausbildungsort liegen beide in Stendal (Reichweite 25 km).",
+        "Bewerber/in hat keinen Schulabschluss, die Stelle verlangt aber mindestens den "
+        "Hauptschulabschluss.",
+        "Ausbildungsbeginn 31.08.2027 liegt 1 Tag vor dem Beginn des gewünschten Zeitraums "
+        "(ab 01.09.2027).",
+        "Tischler/in ist der einzige Wunschberuf.",
+    ]
+    sentences = [c.sentence for c in explain_pair(inst, "a2", "p7").criteria]
+    assert sentences[2] == (
+        "Bewerber/in hat keinen Schulabschluss; die Stelle setzt keinen Schulabschluss voraus."
+    )
+    assert sentences[3] == (
+        "Ausbildungsbeginn 01.09.2027 liegt im gewünschten Zeitraum (ab 01.09.2027)."
+    )
+    assert explain_pair(inst, "a1", "p3").criteria[0].sentence == (
+        "Ausbildungsberuf Land- und Baumaschinenmechatroniker/in (KldB 25222) ist mit dem "
+        "Wunschberuf Kraftfahrzeugmechatroniker/in (KldB 25212) verwandt: die ersten drei "
+        "Stellen des KldB-Codes stimmen überein."
+    )
+    assert explain_pair(inst, "a1", "p4").criteria[0].sentence == (
+        "Ausbildungsberuf Kaufmann/-frau für Büromanagement (KldB 71402) passt zu keinem "
+        "Wunschberuf; am ähnlichsten ist Kraftfahrzeugmechatroniker/in (KldB 25212)."
+    )
+    assert explain_pair(inst, "a1", "p1").criteria[4].sentence == (
+        "Kraftfahrzeugmechatroniker/in steht auf Platz 1 von 2 Wunschberufen."
+    )
+
+
+def test_a_code_outside_the_catalogue_is_named_once():
+    data = _profiles().model_dump(mode="json")
+    data["applicants"]["a1"]["occupations"] = ["62199"]
+    data["positions"]["p1"]["occupation"] = "62199"
+    sentences = [c.sentence for c in explain_pair(ProfileInstance.parse(data), "a1", "p1").criteria]
+    assert sentences[0] == "Ausbildungsberuf KldB 62199 ist Wunschberuf Nr. 1."
+    assert sentences[4] == "KldB 62199 ist der einzige Wunschberuf."
+    assert not any("(KldB 62199)" in s for s in sentences)

@@ -351,3 +351,23 @@ def test_fair_output_is_json_even_when_no_stage_ran(tmp_path):
         result = runner.invoke(app, ["fair", str(inst), "--out", out, "--time-limit", bad])
         assert result.exit_code == 2
         assert "--time-limit must be a positive number" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        (
+            lambda d: d["applicants"]["a1"].update(occupations=["25212", "62199"]),
+            "a1.occupations.1",
+        ),
+        (lambda d: d["positions"]["p1"].update(occupation="62199"), "positions.p1.occupation"),
+    ],
+)
+def test_codes_outside_the_kldb_catalogue_exit_2(tmp_path, change, where):
+    data = json.loads(PROFILES_TEXT)
+    change(data)
+    path = _write(tmp_path, "p.json", data)
+    for args in (["solve", path], ["shortlist", path, "--applicant", "a1"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert f"{where}: KldB code 62199 is not in the catalogue" in result.stderr

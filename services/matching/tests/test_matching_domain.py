@@ -199,7 +199,9 @@ def test_school_and_start_lower_the_score_and_are_explained() -> None:
     [proposal] = domain.proposals_for_position(demanding, [applicant(1, "Stendal")], POLICY, 5)
     reasons = {r.criterion: r for r in proposal.reasons}
     assert reasons["school"].key == "school.below"
-    assert "liegt unter der Anforderung (Abitur)" in reasons["school"].text
+    assert reasons["school"].text == (
+        "Bewerber/in hat den Realschulabschluss, die Stelle verlangt aber das Abitur."
+    )
     assert reasons["start"].key == "start.outside_window"
     assert 0 < reasons["start"].score < 1
     assert proposal.score < 1

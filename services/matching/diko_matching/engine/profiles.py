@@ -17,6 +17,7 @@ from diko_matching.engine.fields import IsoDate, first_error
 from diko_matching.engine.instance import InstanceError
 from diko_matching.engine.scoring import NO_END, SCHOOL_LEVELS, ScoringWeights, effective_reach
 from diko_shared.geo import UnknownPlaceError, load_gazetteer
+from diko_shared.occupations import load_occupations
 
 KldbCode = Annotated[str, StringConstraints(pattern=r"^\d{5}$")]
 """A 5-digit KldB 2010 code (Berufsgattung)."""
@@ -75,6 +76,29 @@ class ProfileInstance(BaseModel):
             if len(set(prof.occupations)) != len(prof.occupations):
                 raise InstanceError(f"applicants.{a}.occupations: duplicate entry")
         return inst
+
+
+def check_catalogue(inst: ProfileInstance) -> None:
+    """InstanceError for the first occupation code the shipped KldB catalogue lacks.
+
+    The engine scores any 5-digit code (related codes share a prefix), but a
+    code without a name is most likely a typo in a hand-written file; the
+    service checks codes on registration, the CLI through this.
+    """
+    catalogue = load_occupations()
+    for a, prof in inst.applicants.items():
+        for i, code in enumerate(prof.occupations):
+            if not catalogue.names(code):
+                raise InstanceError(f"applicants.{a}.occupations.{i}: {_not_listed(code)}")
+    for p, pos in inst.positions.items():
+        if not catalogue.names(pos.occupation):
+            raise InstanceError(f"positions.{p}.occupation: {_not_listed(pos.occupation)}")
+
+
+def _not_listed(code: str) -> str:
+    return (
+        f"KldB code {code} is not in the catalogue of Ausbildungsberufe (diko_shared.occupations)"
+    )
 
 
 @dataclass(frozen=True, slots=True)

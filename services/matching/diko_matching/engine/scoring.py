@@ -17,13 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from diko_matching.engine import reasons
+
 SCHOOL_LEVELS = ("ohne", "hauptschule", "realschule", "abitur")
-SCHOOL_LABELS = {
-    "ohne": "ohne Abschluss",
-    "hauptschule": "Hauptschulabschluss",
-    "realschule": "Realschulabschluss",
-    "abitur": "Abitur",
-}
 NO_END = 10**7
 """Day number used for an open-ended availability window."""
 
@@ -184,119 +180,63 @@ class Score:
         }
 
 
-def _km(x: float) -> str:
-    return f"{x:.0f}" if x >= 9.5 else f"{x:.1f}".replace(".", ",")
-
-
-def _date(d: dt.date) -> str:
-    return d.strftime("%d.%m.%Y")
-
-
-def _reach_text(f: PairFacts) -> str:
-    return f"Reichweite {_km(f.reach_km)} km" + (" mit Führerschein" if f.licence else "")
-
-
 def explain(
     applicant_id: str, position_id: str, facts: PairFacts, weights: ScoringWeights
 ) -> Score:
-    """The score of one pair with a German sentence per criterion."""
+    """The score of one pair with a German sentence per criterion.
+
+    The reason keys follow the facts (certificate held at least as high as
+    required, days outside the start window), not the points, so that a
+    criterion weighted 0 still gets the key and sentence that describe it.
+    """
     f = facts
-    w = weights.as_array()
+    held, required = SCHOOL_LEVELS.index(f.school_held), SCHOOL_LEVELS.index(f.school_required)
     until = NO_END if f.avail_until is None else f.avail_until.toordinal()
     pts = criteria_points(
         f.dist_km,
         f.reach_km,
         f.shared_prefix,
         f.wish_rank,
-        SCHOOL_LEVELS.index(f.school_held),
-        SCHOOL_LEVELS.index(f.school_required),
+        held,
+        required,
         f.start.toordinal(),
         f.avail_from.toordinal(),
         until,
-        w,
+        weights.as_array(),
     )
     if f.shared_prefix < weights.min_shared_prefix:
-        reason = Criterion(
-            "occupation.unrelated",
-            0.0,
-            weights.occupation,
-            f"Ausbildungsberuf {f.position_label} (KldB {f.position_code}) passt zu keinem "
-            f"Wunschberuf; nächster ist {f.wish_label} (KldB {f.wish_code}).",
+        why = Criterion(
+            "occupation.unrelated", 0.0, weights.occupation, reasons.occupation_unrelated(f)
         )
-        return Score(applicant_id, position_id, False, 0.0, (reason,))
+        return Score(applicant_id, position_id, False, 0.0, (why,))
     if f.dist_km > f.reach_km:
-        reason = Criterion(
-            "distance.beyond_reach",
-            0.0,
-            weights.distance,
-            f"Wohnort {f.home} liegt {_km(f.dist_km)} km vom Ausbildungsort {f.town} entfernt, "
-            f"mehr als die {_reach_text(f)}.",
-        )
-        return Score(applicant_id, position_id, False, 0.0, (reason,))
+        why = Criterion("distance.beyond_reach", 0.0, weights.distance, reasons.distance_beyond(f))
+        return Score(applicant_id, position_id, False, 0.0, (why,))
     occupation, distance, school, start, wish = (float(x) for x in pts)
     if f.shared_prefix >= 5:
         occ = Criterion(
-            "occupation.exact",
-            occupation,
-            weights.occupation,
-            f"Ausbildungsberuf {f.position_label} (KldB {f.position_code}) "
-            f"ist Wunschberuf Nr. {f.wish_rank + 1}.",
+            "occupation.exact", occupation, weights.occupation, reasons.occupation_exact(f)
         )
     else:
         occ = Criterion(
-            "occupation.related",
-            occupation,
-            weights.occupation,
-            f"Ausbildungsberuf {f.position_label} (KldB {f.position_code}) ist verwandt mit "
-            f"Wunschberuf {f.wish_label} (KldB {f.wish_code}): gleiche ersten "
-            f"{f.shared_prefix} Stellen der Berufsklassifikation.",
+            "occupation.related", occupation, weights.occupation, reasons.occupation_related(f)
         )
-    if f.dist_km < 0.5:
-        dist_text = f"Wohnort und Ausbildungsort sind beide {f.town} ({_reach_text(f)})."
-    else:
-        dist_text = (
-            f"Wohnort {f.home} liegt {_km(f.dist_km)} km vom Ausbildungsort {f.town} entfernt "
-            f"({_reach_text(f)})."
-        )
-    dist = Criterion("distance.within_reach", distance, weights.distance, dist_text)
-    held, need = SCHOOL_LABELS[f.school_held], SCHOOL_LABELS[f.school_required]
-    if school >= weights.school:
-        sch = Criterion(
-            "school.met",
+    met = held >= required
+    criteria = (
+        occ,
+        Criterion("distance.within_reach", distance, weights.distance, reasons.distance_within(f)),
+        Criterion(
+            "school.met" if met else "school.below",
             school,
             weights.school,
-            f"Schulabschluss {held} erfüllt die Anforderung ({need}).",
-        )
-    else:
-        sch = Criterion(
-            "school.below",
-            school,
-            weights.school,
-            f"Schulabschluss {held} liegt unter der Anforderung ({need}).",
-        )
-    window = f"ab {_date(f.avail_from)}" + (
-        f" bis {_date(f.avail_until)}" if f.avail_until is not None else ""
-    )
-    if start >= weights.start:
-        st = Criterion(
-            "start.within_window",
+            reasons.school(f, met),
+        ),
+        Criterion(
+            "start.within_window" if reasons.days_outside(f) == 0 else "start.outside_window",
             start,
             weights.start,
-            f"Ausbildungsbeginn {_date(f.start)} liegt im gewünschten Zeitraum ({window}).",
-        )
-    else:
-        st = Criterion(
-            "start.outside_window",
-            start,
-            weights.start,
-            f"Ausbildungsbeginn {_date(f.start)} liegt außerhalb des gewünschten Zeitraums "
-            f"({window}).",
-        )
-    wi = Criterion(
-        "wish.rank",
-        wish,
-        weights.wish,
-        f"{f.wish_label} steht auf Platz {f.wish_rank + 1} von {f.n_wishes} Wunschberufen.",
+            reasons.start(f),
+        ),
+        Criterion("wish.rank", wish, weights.wish, reasons.wish(f)),
     )
-    criteria = (occ, dist, sch, st, wi)
     return Score(applicant_id, position_id, True, sum(c.points for c in criteria), criteria)

@@ -934,3 +934,41 @@ def test_docker_compose_v1_refuses_a_missing_secret(operator_env, tmp_path) -> N
     result = docker_compose_v1(write_env(tmp_path / "env", env), tmp_path)
     assert result.returncode != 0
     assert "MONGO_MEDIA_PASSWORD" in result.stderr
+
+
+REFUSE_PLACEHOLDER = REPO / "deploy" / "rabbitmq" / "refuse-placeholder.sh"
+
+
+def test_rabbitmq_starts_through_the_placeholder_check(compose) -> None:
+    broker = compose["services"]["rabbitmq"]
+    script = "/usr/local/bin/diko-refuse-placeholder.sh"
+    assert broker["entrypoint"] == ["/bin/sh", script]
+    assert broker["command"] == ["rabbitmq-server"]  # an entrypoint clears the image's CMD
+    assert mounts(broker)[script] == "./deploy/rabbitmq/refuse-placeholder.sh"
+
+
+@pytest.mark.parametrize(
+    ("password", "refused"),
+    [("change-me-rabbitmq", True), ("change-me", True), ("9f86d081884c7d65", False)],
+)
+def test_the_placeholder_check_refuses_change_me_and_hands_over_otherwise(
+    tmp_path: Path, password: str, refused: bool
+) -> None:
+    image_entrypoint = tmp_path / "docker-entrypoint.sh"  # stands in for the image's own
+    image_entrypoint.write_text('#!/bin/sh\necho "image entrypoint: $*"\n', encoding="utf-8")
+    image_entrypoint.chmod(0o755)
+    result = subprocess.run(
+        ["/bin/sh", str(REFUSE_PLACEHOLDER), "rabbitmq-server"],
+        env={"PATH": f"{tmp_path}:/usr/bin:/bin", "DIKO_BROKER_PASSWORD": password},
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
+    if refused:
+        assert result.returncode == 1
+        assert "RABBITMQ_PASSWORD in .env is still the change-me placeholder" in result.stderr
+        assert "image entrypoint" not in result.stdout
+    else:
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == "image entrypoint: rabbitmq-server\n"

@@ -22,7 +22,7 @@ from diko_shared.contract.common import Occupation
 from diko_shared.contract.companies import PositionFilled
 from diko_shared.contract.envelope import ErrorDetail
 from diko_shared.contract.matching import MatchProposed, Proposal, ProposedPosition
-from diko_shared.contract.media import EpisodePublished
+from diko_shared.contract.media import Episode, EpisodePublished
 from diko_shared.contract.notifications import RegisterStaff, Subscribe, Subscription, Topic
 from diko_shared.german import NBSP, long_date
 from diko_shared.messaging.errors import Conflict
@@ -86,6 +86,12 @@ def berlin_date(moment: datetime) -> str:
     """The day `moment` falls on in Berlin: 23:30 UTC on 26 November is `27. November 2026`."""
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     return german_date(aware.astimezone(BERLIN).date())
+
+
+def minutes(seconds: int) -> str:
+    """`29 Minuten` for 1769 s: how long an episode runs, to the nearest minute."""
+    count = max(1, round(seconds / 60))
+    return f"{count}{NBSP}Minute" if count == 1 else f"{count}{NBSP}Minuten"
 
 
 def percent(score: float) -> str:
@@ -303,7 +309,13 @@ def episode_subject(event: EpisodePublished) -> str:
     return f"Neue Podcastfolge: „{event.title}“"
 
 
-def episode_letter(event: EpisodePublished, staff: Staff) -> Letter:
+def episode_letter(event: EpisodePublished, staff: Staff, episode: Episode | None) -> Letter:
+    """The title and day, what the episode is about and a link to listen, and the feed.
+
+    The feed is XML for podcast apps, so it is named as their address rather than linked;
+    the link a person opens is the audio (`episode` as media has it; None: media does not
+    know the episode, and the e-mail names the feed only).
+    """
     return Letter(
         template="episode_published",
         subject=episode_subject(event),
@@ -312,18 +324,23 @@ def episode_letter(event: EpisodePublished, staff: Staff) -> Letter:
             "title": event.title,
             "feed_url": event.feed_url,
             "published": berlin_date(event.published_at),
+            "description": episode.description.strip() if episode else "",
+            "audio_url": episode.audio_url if episode else None,
+            "duration": minutes(episode.duration_s) if episode else "",
         },
     )
 
 
-def letter(event: Event, staff: Staff, links: ActionLinks) -> Letter:
-    """The e-mail about any event staff can subscribe to."""
+def letter(
+    event: Event, staff: Staff, links: ActionLinks, episode: Episode | None = None
+) -> Letter:
+    """The e-mail about any event staff can subscribe to (`episode`: for `episode.published`)."""
     if isinstance(event, MatchProposed):
         return proposal_letter(event, staff, links)
     if isinstance(event, PositionFilled):
         return filled_letter(event, staff)
     if isinstance(event, EpisodePublished):
-        return episode_letter(event, staff)
+        return episode_letter(event, staff, episode)
     raise TypeError(f"no e-mail for {type(event).__name__}")
 
 

@@ -21,9 +21,11 @@ from typing import Any
 from diko_notifications import delivery, domain, store
 from diko_notifications.delivery import Fate
 from diko_notifications.domain import ActionLinks, Staff
+from diko_notifications.episodes import Episodes
 from diko_notifications.mail import UNBUILDABLE, SmtpMailer, compose, unbuildable
 from diko_notifications.render import render_letter
 from diko_shared.contract.envelope import ErrorDetail, new_envelope
+from diko_shared.contract.media import Episode, EpisodePublished
 from diko_shared.contract.notifications import (
     DeliveryList,
     ListDeliveries,
@@ -49,6 +51,7 @@ class Handlers:
     links: ActionLinks
     mailer: SmtpMailer
     publisher: Publisher
+    episodes: Episodes
     sender: str
     sender_address: str
     max_attempts: int
@@ -105,12 +108,13 @@ class Handlers:
         subscribed = await store.subscribers(ctx.db, topic)
         recipients = await store.fix_recipients(ctx.db, ctx.new_id("fan"), event, subscribed)
         staff = await store.find_staff(ctx.db, recipients)
+        episode = await self._episode(ctx) if staff else None
         unfinished: list[str] = []
         exhausted: dict[str, Fate] = {}
         for staff_id in recipients:
             if staff_id not in staff:
                 continue
-            delivery_id, fate = await self._deliver(ctx, staff[staff_id], event)
+            delivery_id, fate = await self._deliver(ctx, staff[staff_id], event, episode)
             if fate is not None and fate.exhausted:
                 await self._publish_failed(ctx, delivery_id, staff_id, fate)
                 exhausted[staff_id] = fate
@@ -125,15 +129,21 @@ class Handlers:
                 f"{len(unfinished)} e-mail(s) not delivered yet: {'; '.join(unfinished)}"
             )
 
+    async def _episode(self, ctx: Context[Any]) -> Episode | None:
+        """For `episode.published`: the episode as media has it, for the link to its audio."""
+        if not isinstance(ctx.data, EpisodePublished):
+            return None
+        return await self.episodes.get(ctx.data.episode_id)
+
     async def _deliver(
-        self, ctx: Context[Any], staff: Staff, event: dict[str, Any]
+        self, ctx: Context[Any], staff: Staff, event: dict[str, Any], episode: Episode | None
     ) -> tuple[str, Fate | None]:
         """Send one e-mail unless it was sent or refused for good; stage its outcome event.
 
         A delivery that failed temporarily until an earlier round's last retry is tried
         again: the message is being replayed from the dead-letter queue.
         """
-        letter = domain.letter(ctx.data, staff, self.links)
+        letter = domain.letter(ctx.data, staff, self.links, episode)
         delivery_id = ctx.new_id("dlv", staff.staff_id)
         record = await store.open_delivery(
             ctx.db,

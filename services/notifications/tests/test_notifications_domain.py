@@ -24,7 +24,7 @@ from diko_shared.contract.matching import (
     ProposedPosition,
     Reason,
 )
-from diko_shared.contract.media import EpisodePublished
+from diko_shared.contract.media import Episode, EpisodePublished
 from diko_shared.contract.notifications import RegisterStaff, Subscribe
 from diko_shared.messaging.errors import Conflict, DomainError
 from diko_shared.settings import SettingsError
@@ -237,17 +237,56 @@ def test_filled_and_episode_mails() -> None:
             assert text in body
         assert "beide Plätze sind vergeben" in body
 
-    episode = EpisodePublished(
-        episode_id="epi_" + "1" * 20,
-        title="Holz, Hobel, Handwerk",
-        feed_url="https://diko.example/podcast/feed.xml",
-        published_at=datetime(2026, 11, 26, 23, 30, tzinfo=UTC),
-    )
-    mail = render_letter(domain.letter(episode, STAFF, links()))
+
+FEED = "https://media.diko.example/podcast/feed.xml"
+AUDIO = "https://media.diko.example/podcast/folge-22.mp3"
+PUBLISHED = EpisodePublished(
+    episode_id="epi_" + "1" * 20,
+    title="Holz, Hobel, Handwerk",
+    feed_url=FEED,
+    published_at=datetime(2026, 11, 26, 23, 30, tzinfo=UTC),
+)
+EPISODE = Episode(
+    episode_id=PUBLISHED.episode_id,
+    title=PUBLISHED.title,
+    description="Jana Müller erzählt, wie ihr Betrieb ausbildet – und was Azubis erwartet.",
+    audio_url=AUDIO,
+    audio_bytes=28_311_552,
+    audio_type="audio/mpeg",
+    duration_s=1769,
+    explicit=False,
+    status="published",
+    published_at=PUBLISHED.published_at,
+)
+HREF = re.compile(r'href="([^"]+)"')
+
+
+def test_the_episode_mail_links_the_audio_and_names_the_feed_for_podcast_apps() -> None:
+    mail = render_letter(domain.letter(PUBLISHED, STAFF, links(), EPISODE))
     for body in (mail.text, mail.html):
         assert "„Holz, Hobel, Handwerk“" in body
-        assert "https://diko.example/podcast/feed.xml" in body
         assert "am 27.\u00a0November 2026" in body, "the day in Berlin, not in UTC"
+        assert "Jana Müller erzählt, wie ihr Betrieb ausbildet" in body
+        assert "29\u00a0Minuten" in body
+        assert AUDIO in body
+        assert f"mit dieser Feed-Adresse abonnieren: {FEED}" in " ".join(body.split())
+    assert HREF.findall(mail.html) == [AUDIO], "a person opens the audio, never the feed's XML"
+    assert f"Folge anhören (29\u00a0Minuten):\n{AUDIO}" in mail.text
+
+
+def test_an_episode_media_does_not_know_is_mailed_with_the_feed_only() -> None:
+    mail = render_letter(domain.letter(PUBLISHED, STAFF, links(), None))
+    for body in (mail.text, mail.html):
+        assert "„Holz, Hobel, Handwerk“" in body
+        assert "Folge anhören" not in body
+        assert FEED in body
+    assert HREF.findall(mail.html) == []
+
+
+def test_durations_are_told_in_minutes() -> None:
+    assert domain.minutes(1769) == "29\u00a0Minuten"
+    assert domain.minutes(20) == "1\u00a0Minute"
+    assert domain.minutes(90) == "2\u00a0Minuten"
 
 
 #: The brand written any other way than „DIKO“: `diko` as a word, not in an address or id.

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import aio_pika
+import feedparser
 import httpx
 import pytest
 from aio_pika.abc import AbstractIncomingMessage
@@ -40,7 +41,7 @@ from diko_shared.contract.matching import (
     ProposedPosition,
     Reason,
 )
-from diko_shared.contract.media import EpisodePublished
+from diko_shared.contract.media import CreateEpisode, EpisodePublished, PublishEpisode
 from diko_shared.contract.notifications import ListDeliveries, RegisterStaff, Subscribe
 from diko_shared.messaging import topology
 from diko_shared.messaging.publisher import Outgoing
@@ -63,6 +64,7 @@ REACTION_QUEUE = "notifications.on.match.proposed"
 MAILPIT = REPO / ".local" / "bin" / "mailpit"
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/actions/[A-Za-z0-9._-]+")
 TISCHLER = Occupation(code="22342", name="Tischler/in")
+HREF = re.compile(r'href="([^"]+)"')
 
 
 # -- fixtures --------------------------------------------------------------------------------
@@ -72,6 +74,17 @@ TISCHLER = Occupation(code="22342", name="Tischler/in")
 def notifications(stack: SessionStack) -> Iterator[ServiceProcess]:
     env = stack.service_env("notifications", DIKO_LINK_SECRET=SECRET, DIKO_PUBLIC_BASE_URL=BASE)
     process = ServiceProcess("notifications", "diko_notifications", PORT, env)
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def media(stack: SessionStack) -> Iterator[ServiceProcess]:
+    """The real media service: it publishes episodes and answers `episode.get`."""
+    port = free_port()
+    env = stack.service_env("media", DIKO_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}")
+    process = ServiceProcess("media-for-notifications", "diko_media", port, env)
     process.start()
     yield process
     process.stop()
@@ -346,25 +359,68 @@ async def test_a_mail_that_cannot_be_built_is_a_permanent_failure_the_others_sti
     assert await mailpit.search(mallory) == []
 
 
-async def test_a_new_episode_is_mailed_with_its_title_and_feed(
-    bus: Bus, notifications: ServiceProcess, mailpit: Mailpit
+async def test_a_new_episode_is_mailed_with_its_audio_its_feed_and_the_day_in_berlin(
+    bus: Bus,
+    notifications: ServiceProcess,
+    media: ServiceProcess,
+    mailpit: Mailpit,
+    http: httpx.AsyncClient,
 ) -> None:
     emma = address("emma")
     await staff_member(bus, "Emma Dörge", emma, ["episode.published"])
     title = f"Holz, Hobel, Handwerk – Folge {uuid.uuid4().hex[:4]}"
+    audio = f"https://media.diko.example/podcast/{uuid.uuid4().hex[:8]}.mp3"
+    created = await bus.ok(
+        CreateEpisode(
+            title=title,
+            description="Jana Müller erzählt, wie ihr Betrieb ausbildet.",
+            audio_url=audio,
+            audio_bytes=28_311_552,
+            duration_s=1769,
+        )
+    )
+    late_evening = datetime(2026, 11, 26, 23, 30, tzinfo=UTC)  # 00:30 on the 27th in Berlin
+    await bus.ok(PublishEpisode(episode_id=created["episode_id"], published_at=late_evening))
+
+    (mail,) = await mail_to(mailpit, emma)
+    assert mail["Subject"] == f"Neue Podcastfolge: „{title}“"
+    feed = f"{media.base_url}/podcast/feed.xml"
+    for body in (mail["Text"], mail["HTML"]):
+        assert "am 27.\u00a0November 2026" in body, "the day in Berlin, not in UTC"
+        assert "Jana Müller erzählt, wie ihr Betrieb ausbildet." in body
+        assert "29\u00a0Minuten" in body
+        assert feed in body, "named as the address for podcast apps"
+    assert HREF.findall(mail["HTML"]) == [audio], "the one link opens the audio, not XML"
+    assert audio in mail["Text"]
+
+    # The link is the episode's enclosure in the feed that the running media service serves.
+    served = await http.get(feed)
+    assert served.status_code == 200
+    entries = feedparser.parse(served.content).entries
+    (entry,) = [e for e in entries if e.id == created["episode_id"]]
+    assert entry.enclosures[0].href == audio
+
+
+async def test_an_episode_media_does_not_know_is_mailed_with_its_feed_only(
+    bus: Bus, notifications: ServiceProcess, media: ServiceProcess, mailpit: Mailpit
+) -> None:
+    fiete = address("fiete")
+    await staff_member(bus, "Fiete Lüders", fiete, ["episode.published"])
+    feed = f"{media.base_url}/podcast/feed.xml"
     episode = EpisodePublished(
         episode_id=fresh("epi"),
-        title=title,
-        feed_url="http://127.0.0.1:18004/podcast/feed.xml",
-        published_at=datetime(2026, 11, 26, 23, 30, tzinfo=UTC),
+        title=f"Eine Folge, die media nicht kennt {uuid.uuid4().hex[:4]}",
+        feed_url=feed,
+        published_at=datetime(2026, 6, 30, 22, 30, tzinfo=UTC),
     )
 
     await publish(bus, "episode.published", episode, "media")
 
-    (mail,) = await mail_to(mailpit, emma)
-    assert mail["Subject"] == f"Neue Podcastfolge: „{title}“"
-    assert "http://127.0.0.1:18004/podcast/feed.xml" in mail["Text"]
-    assert "am 27.\u00a0November 2026" in mail["Text"], "the day in Berlin, not in UTC"
+    (mail,) = await mail_to(mailpit, fiete)
+    assert "am 1.\u00a0Juli 2026" in mail["Text"]
+    assert feed in mail["Text"]
+    assert "Folge anhören" not in mail["Text"]
+    assert HREF.findall(mail["HTML"]) == []
 
 
 async def test_the_same_event_twice_gives_one_mail_per_recipient(

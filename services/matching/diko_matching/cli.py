@@ -11,10 +11,14 @@ import gc
 import json
 import math
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer vendors click
+from typer.core import TyperGroup
 
 from diko_matching.engine.instance import InstanceError
 from diko_matching.json_input import read_json
@@ -22,13 +26,47 @@ from diko_matching.json_input import read_json
 if TYPE_CHECKING:
     from diko_matching.engine.profiles import ProfileInstance
 
+BAD_INPUT = 2
+
+
+@contextmanager
+def _one_line_usage_errors() -> Iterator[None]:
+    try:
+        yield
+    except NoArgsIsHelpError:  # `diko match` alone: the help, as click shows it
+        raise
+    except ClickException as exc:  # usage errors: a missing option, a bad value, no such command
+        typer.echo(f"error: {exc.format_message()}", err=True)
+        raise typer.Exit(BAD_INPUT) from None
+
+
+class OneLineErrors(TyperGroup):
+    """Usage errors as one line on stderr and exit code 2, however the app is started.
+
+    Run as `python -m diko_matching.cli` the app is the top-level command;
+    through the `diko` shell it is a subcommand, and the shell's own error
+    handler would print a multi-line box. Parsing and dispatch of this group
+    and of every command below it happen in these two methods, so the line is
+    the same on both paths.
+    """
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any
+    ) -> Any:
+        with _one_line_usage_errors():
+            return super().make_context(info_name, args, parent=parent, **extra)
+
+    def invoke(self, ctx: Any) -> Any:
+        with _one_line_usage_errors():
+            return super().invoke(ctx)
+
+
 app = typer.Typer(
     help="Matching engine: stable assignment, applicant fairs, synthetic instances.",
     no_args_is_help=True,
     add_completion=False,
+    cls=OneLineErrors,
 )
-
-BAD_INPUT = 2
 GENERATE_MAX = 1_000_000
 """Most applicants or positions `generate` writes: a larger file is of no use to staff."""
 
@@ -252,21 +290,10 @@ def generate(
 
 
 def main() -> None:
-    """Run as a program: usage errors, too, end in one line and exit code 2."""
+    """Run as a program (`python -m diko_matching.cli`); no arguments shows the help."""
     if len(sys.argv) == 1:
         sys.argv.append("--help")
-    try:
-        code = app(standalone_mode=False)
-    except typer.Abort:
-        raise SystemExit(130) from None
-    except Exception as exc:
-        # Typer's (vendored) click usage errors all carry format_message().
-        describe = getattr(exc, "format_message", None)
-        if describe is None:
-            raise
-        typer.echo(f"error: {describe()}", err=True)
-        raise SystemExit(BAD_INPUT) from None
-    raise SystemExit(code if isinstance(code, int) else 0)
+    app()
 
 
 if __name__ == "__main__":

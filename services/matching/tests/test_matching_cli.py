@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from diko_matching.cli import app
 from diko_matching.json_input import loads
+from diko_shared.cli.main import shell
 
 runner = CliRunner()
 
@@ -196,25 +198,39 @@ def test_runs_as_a_module_without_a_traceback(tmp_path):
     assert "Traceback" not in bad.stderr
 
 
+USAGE_ERRORS = [
+    (["generate", "--positions", "3"], "Missing option '--applicants'"),
+    (["generate", "--applicants", "x", "--positions", "3"], "'x' is not a valid int"),
+    (["bogus"], "No such command 'bogus'"),
+    (["solve"], "Missing argument 'instance'"),
+    (["--bogus"], "No such option: --bogus"),
+    (["fair", "f.json", "--time-limit", "soon"], "'soon' is not a valid float"),
+]
+DIKO = Path(sys.executable).with_name("diko")
+
+
+@pytest.mark.parametrize(("args", "message"), USAGE_ERRORS)
 @pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["generate", "--positions", "3"], "Missing option '--applicants'"),
-        (["generate", "--applicants", "x", "--positions", "3"], "'x' is not a valid int"),
-        (["bogus"], "No such command 'bogus'"),
-    ],
+    "program", [[sys.executable, "-m", "diko_matching.cli"], [str(DIKO), "match"]]
 )
-def test_usage_errors_are_one_line_with_exit_2(args, message):
-    proc = subprocess.run(
-        [sys.executable, "-m", "diko_matching.cli", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+def test_usage_errors_are_one_line_with_exit_2(program, args, message):
+    proc = subprocess.run([*program, *args], capture_output=True, text=True, check=False)
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: ")
     assert message in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+    assert proc.stdout == ""
+
+
+@pytest.mark.parametrize(("args", "message"), USAGE_ERRORS)
+def test_the_diko_shell_prints_the_same_line(args, message):
+    """`diko match …` loads this app through the shell's entry point group."""
+    through_shell = runner.invoke(shell, ["match", *args])
+    alone = runner.invoke(app, args)
+    assert through_shell.exit_code == alone.exit_code == 2
+    assert through_shell.stderr == alone.stderr
+    assert message in through_shell.stderr
+    assert len(through_shell.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize(

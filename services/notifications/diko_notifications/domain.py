@@ -94,6 +94,16 @@ def minutes(seconds: int) -> str:
     return f"{count}{NBSP}Minute" if count == 1 else f"{count}{NBSP}Minuten"
 
 
+def lifetime(seconds: int) -> str:
+    """`14 Tage`, `einen Tag`, `12 Stunden`: how long something lasts, in whole units."""
+    days, hours = seconds // 86_400, seconds // 3_600
+    if days >= 2:
+        return f"{days}{NBSP}Tage"
+    if days == 1:
+        return "einen Tag"
+    return f"{hours}{NBSP}Stunden" if hours >= 2 else "eine Stunde"
+
+
 def percent(score: float) -> str:
     """`87 %`, as German typesetting writes it (with a non-breaking space)."""
     return f"{round(score * 100)}{NBSP}%"
@@ -149,9 +159,9 @@ class ActionLinks:
         self._max_age = int(ttl.total_seconds())
 
     @property
-    def ttl_days(self) -> int:
-        """How many whole days a link lasts, as the e-mail tells staff."""
-        return self._max_age // 86_400
+    def lifetime(self) -> str:
+        """How long a link lasts, as the e-mail tells staff."""
+        return lifetime(self._max_age)
 
     def token(self, action: Action) -> str:
         return self._serializer.dumps([action.proposal_id, action.decision, action.staff_id])
@@ -272,7 +282,7 @@ def proposal_letter(event: MatchProposed, staff: Staff, links: ActionLinks) -> L
             "count": len(event.proposals),
             "for_applicant": len(groups) > 1,
             "applicant_town": event.proposals[0].applicant.home_town,
-            "link_days": links.ttl_days,
+            "link_lifetime": links.lifetime,
         },
     )
 
@@ -381,7 +391,7 @@ NOT_SENT = Page(
 UNCONFIRMED = Page(
     202,
     "Entscheidung übermittelt",
-    "Ihre Entscheidung ist unterwegs, aber noch nicht bestätigt: der Abgleich antwortet "
+    "Ihre Entscheidung ist unterwegs, aber noch nicht bestätigt: Der Abgleich antwortet "
     "gerade nicht. Sie wird verarbeitet, sobald er wieder läuft; Sie müssen nichts weiter tun.",
 )
 

@@ -207,6 +207,9 @@ def test_a_proposal_mail_says_who_which_position_why_with_two_links_each() -> No
                 assert signer.url(action) in body
     assert mail.text.index("Lena Schröder") < mail.text.index("Jörg Weiß"), "best first"
     assert "gibt es 2 neue Vorschläge" in mail.text
+    assert "Die Links gelten 14\u00a0Tage;" in mail.text
+    one_day = render_letter(domain.letter(shortlist(), STAFF, links(days=1)))
+    assert "Die Links gelten einen Tag;" in one_day.html
     assert "Vorschlag annehmen" in mail.html
     assert "Vorschlag ablehnen" in mail.html
 
@@ -235,7 +238,7 @@ def test_filled_and_episode_mails() -> None:
     for body in (mail.text, mail.html):
         for text in ("Tischlerei Müller GmbH", "Tischler/in", "Stendal"):
             assert text in body
-        assert "beide Plätze sind vergeben" in body
+        assert "ist besetzt: Beide Plätze sind vergeben." in body, "a sentence after the colon"
 
 
 FEED = "https://media.diko.example/podcast/feed.xml"
@@ -281,6 +284,13 @@ def test_an_episode_media_does_not_know_is_mailed_with_the_feed_only() -> None:
         assert "Folge anhören" not in body
         assert FEED in body
     assert HREF.findall(mail.html) == []
+
+
+def test_how_long_a_link_lasts_is_told_in_whole_days_or_hours() -> None:
+    assert domain.lifetime(14 * 86_400) == "14\u00a0Tage"
+    assert domain.lifetime(86_400) == "einen Tag"
+    assert domain.lifetime(43_200) == "12\u00a0Stunden"
+    assert domain.lifetime(3_600) == "eine Stunde"
 
 
 def test_durations_are_told_in_minutes() -> None:

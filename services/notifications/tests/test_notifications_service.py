@@ -318,7 +318,7 @@ async def test_a_filled_position_is_mailed_with_company_occupation_and_town(
 
     (mail,) = await mail_to(mailpit, dora)
     assert mail["Subject"] == f"Ausbildungsstelle besetzt: Bäcker/in bei {company} (Gardelegen)"
-    assert "der Platz ist vergeben" in mail["Text"]
+    assert "ist besetzt: Der Platz ist vergeben." in mail["Text"]
 
 
 async def test_a_mail_that_cannot_be_built_is_a_permanent_failure_the_others_still_go(

@@ -387,3 +387,25 @@ def test_codes_outside_the_kldb_catalogue_exit_2(tmp_path, change, where):
         result = runner.invoke(app, args)
         assert result.exit_code == 2, result.output
         assert f"{where}: KldB code 62199 is not in the catalogue" in result.stderr
+
+
+def _readme_examples() -> list[tuple[dict, dict]]:
+    """The (instance, output) pairs the README shows under "Instance formats"."""
+    readme = Path(__file__).parents[1] / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    section = text[text.index("### Instance formats") : text.index("Profiles (what")]
+    blocks = [json.loads(b.split("```", 1)[0]) for b in section.split("```json\n")[1:]]
+    return list(zip(blocks[::2], blocks[1::2], strict=True))
+
+
+def test_the_readme_examples_are_consistent_and_their_output_is_real(tmp_path):
+    examples = _readme_examples()
+    assert len(examples) == 2
+    issue, _ = examples[0]
+    assert issue["positions"]["p1"] == ["a2", "a1"]  # the issue's example, amended
+    for instance, output in examples:
+        path = _write(tmp_path, "i.json", instance)
+        for optimal in ("applicant", "position"):
+            result = runner.invoke(app, ["solve", path, "--optimal", optimal])
+            assert result.exit_code == 0, result.output
+            assert json.loads(result.stdout) == output

@@ -409,3 +409,20 @@ def test_the_readme_examples_are_consistent_and_their_output_is_real(tmp_path):
             result = runner.invoke(app, ["solve", path, "--optimal", optimal])
             assert result.exit_code == 0, result.output
             assert json.loads(result.stdout) == output
+
+
+@pytest.mark.parametrize(
+    ("weights", "message"),
+    [
+        ('{"distance": 1e308, "occupation": 1e308}', "weights.occupation: Input should be less"),
+        ('{"distance": 1e400}', "weights.distance: Input should be a finite number"),
+        ('{"start_tolerance_days": 1e-400}', "weights.start_tolerance_days"),
+    ],
+)
+def test_absurd_weights_exit_2_instead_of_printing_infinity(tmp_path, weights, message):
+    text = PROFILES_TEXT[:-1] + f', "weights": {weights}}}'
+    path = _write(tmp_path, "p.json", text)
+    for args in (["shortlist", path, "--applicant", "a1"], ["solve", path]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert message in result.stderr

@@ -27,7 +27,7 @@ School = Literal["ohne", "hauptschule", "realschule", "abitur"]
 class ApplicantProfile(BaseModel):
     """An applicant as matching sees them (no names: matching needs none)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     home: str = Field(min_length=1, description="place name from the gazetteer")
     occupations: list[KldbCode] = Field(
@@ -43,7 +43,7 @@ class ApplicantProfile(BaseModel):
 class PositionProfile(BaseModel):
     """A training position (Ausbildungsstelle) with its number of places."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     company: str = ""
     town: str = Field(min_length=1, description="place name from the gazetteer")
@@ -56,7 +56,7 @@ class PositionProfile(BaseModel):
 class ProfileInstance(BaseModel):
     """A profile instance: the input of shortlists and of stable runs from profiles."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     applicants: dict[str, ApplicantProfile]
     positions: dict[str, PositionProfile]

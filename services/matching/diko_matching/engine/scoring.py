@@ -24,24 +24,41 @@ NO_END = 10**7
 """Day number used for an open-ended availability window."""
 
 
+MAX_POINTS = 1_000_000.0
+"""Most points one criterion may weigh: any sum of five stays a finite, printable number."""
+
+
 class ScoringWeights(BaseModel):
     """Points per criterion and the knobs of each; the defaults sum to 100 points."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
 
-    occupation: float = Field(40.0, ge=0, description="same KldB code as a wish")
-    distance: float = Field(25.0, ge=0, description="all points at 0 km, none at the reach")
-    school: float = Field(15.0, ge=0, description="certificate held meets the requirement")
-    start: float = Field(10.0, ge=0, description="training start within the wished window")
-    wish: float = Field(10.0, ge=0, description="the applicant's own ranking of the occupation")
+    occupation: float = Field(40.0, ge=0, le=MAX_POINTS, description="same KldB code as a wish")
+    distance: float = Field(
+        25.0, ge=0, le=MAX_POINTS, description="all points at 0 km, none at the reach"
+    )
+    school: float = Field(
+        15.0, ge=0, le=MAX_POINTS, description="certificate held meets the requirement"
+    )
+    start: float = Field(
+        10.0, ge=0, le=MAX_POINTS, description="training start within the wished window"
+    )
+    wish: float = Field(
+        10.0, ge=0, le=MAX_POINTS, description="the applicant's own ranking of the occupation"
+    )
     related_4: float = Field(0.6, ge=0, le=1, description="share for 4 shared KldB digits")
     related_3: float = Field(0.4, ge=0, le=1, description="share for 3 shared KldB digits")
     related_2: float = Field(0.2, ge=0, le=1, description="share for 2 shared KldB digits")
     min_shared_prefix: int = Field(3, ge=2, le=5, description="fewer shared digits: unacceptable")
-    licence_bonus_km: float = Field(15.0, ge=0, description="extra reach with a driving licence")
+    licence_bonus_km: float = Field(
+        15.0, ge=0, le=1000, description="extra reach with a driving licence"
+    )
     school_below: float = Field(0.3, ge=0, le=1, description="share when one level below")
     start_tolerance_days: float = Field(
-        120.0, gt=0, description="days outside the window at which the start points reach 0"
+        120.0,
+        gt=0,
+        le=36_500,
+        description="days outside the window at which the start points reach 0",
     )
     wish_step: float = Field(0.25, ge=0, le=1, description="share lost per place down the wishes")
 

@@ -6,7 +6,7 @@ from starlette.routing import Route
 
 from diko_media import store
 from diko_media.handlers import Handlers
-from diko_media.links import COVER_PATH, FEED_PATH, POST_IMAGE_PATH, Links
+from diko_media.links import COVER_PATH, FEED_PATH, PAGE_PATH, POST_IMAGE_PATH, Links
 from diko_media.settings import MediaSettings
 from diko_media.web import Pages, channel
 from diko_shared.service.app import Service
@@ -31,9 +31,10 @@ def build(settings: MediaSettings | None = None) -> Service:
     service.on_request("episode.publish", handlers.publish_episode)
     service.on_request("episode.get", handlers.get_episode)
 
-    pages = Pages(service.db, channel(settings, links.feed, links.cover))
+    pages = Pages(service.db, channel(settings, links))
     service.add_routes(
         Route(POST_IMAGE_PATH, pages.post_image, methods=["GET"]),
+        Route(PAGE_PATH, pages.podcast_page, methods=["GET"]),
         Route(FEED_PATH, pages.feed, methods=["GET"]),
         Route(COVER_PATH, pages.cover, methods=["GET"]),
     )

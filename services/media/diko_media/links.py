@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 POST_IMAGE_PATH = "/posts/{post_id}/image.png"
+PAGE_PATH = "/podcast"
 FEED_PATH = "/podcast/feed.xml"
 COVER_PATH = "/podcast/cover.png"
 
@@ -18,6 +19,10 @@ class Links:
 
     def post_image(self, post_id: str) -> str:
         return self.base + POST_IMAGE_PATH.format(post_id=post_id)
+
+    @property
+    def podcast_page(self) -> str:
+        return self.base + PAGE_PATH
 
     @property
     def feed(self) -> str:

@@ -36,7 +36,7 @@ class MediaSettings(ServiceSettings):
         "", description="Cover art (1400–3000 px square); empty: the cover this service renders"
     )
     podcast_link: str = Field(
-        "", description="The podcast's web page; empty: the public base URL of this service"
+        "", description="The podcast's web page; empty: the page this service serves at /podcast"
     )
     podcast_copyright: str = Field("© DIKO Altmark", description="Copyright line of the feed")
 

@@ -1,8 +1,9 @@
-"""The service's own HTTP pages: post images, the podcast feed and its cover art.
+"""The service's own HTTP pages: post images, the podcast's page, its feed and cover art.
 
 Every response carries an ETag (the SHA-256 of its body) and answers a matching
-`If-None-Match` with 304, so that podcast apps polling the feed and Instagram tools
-fetching an image again cost a database read and no transfer.
+`If-None-Match` with 304, so that podcast apps polling the feed, browsers reloading the
+podcast page and Instagram tools fetching an image again cost a database read and no
+transfer.
 """
 
 from __future__ import annotations
@@ -16,26 +17,34 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from diko_media import store
+from diko_media.links import Links
 from diko_media.podcast.cover import render_cover
 from diko_media.podcast.feed import CONTENT_TYPE as FEED_CONTENT_TYPE
 from diko_media.podcast.feed import Channel, build_feed
+from diko_media.podcast.page import CONTENT_TYPE as PAGE_CONTENT_TYPE
+from diko_media.podcast.page import render_page
 from diko_media.settings import MediaSettings
 
 POST_ID = re.compile(r"pst_[0-9a-f]{20}")
 #: A post's image only changes if its layout does; a day keeps that change visible soon.
 IMAGE_MAX_AGE_S = 86_400
 #: Podcast apps poll; five minutes between fetches is what a new episode waits at most.
+#: The podcast page lists the same episodes, so it is kept as long.
 FEED_MAX_AGE_S = 300
 
 
-def channel(settings: MediaSettings, feed_url: str, cover_url: str) -> Channel:
-    """The feed's channel from the `DIKO_PODCAST_*` settings, with absolute links."""
+def channel(settings: MediaSettings, links: Links) -> Channel:
+    """The feed's channel from the `DIKO_PODCAST_*` settings, with absolute links.
+
+    Its link is the podcast page this service serves, unless `DIKO_PODCAST_LINK` names
+    another (a page on the project website, say).
+    """
     return Channel(
         title=settings.podcast_title,
         description=settings.podcast_description,
-        link=settings.podcast_link or settings.base_url + "/",
-        feed_url=feed_url,
-        image_url=settings.podcast_image_url or cover_url,
+        link=settings.podcast_link or links.podcast_page,
+        feed_url=links.feed,
+        image_url=settings.podcast_image_url or links.cover,
         author=settings.podcast_author,
         owner_name=settings.podcast_owner_name,
         owner_email=settings.podcast_owner_email,
@@ -61,6 +70,11 @@ class Pages:
         if image is None:
             return PlainTextResponse("Kein Bild zu diesem Post.", status_code=404)
         return _cacheable(request, image.png, "image/png", image.sha256, IMAGE_MAX_AGE_S)
+
+    async def podcast_page(self, request: Request) -> Response:
+        body = render_page(self.podcast, await store.published_episodes(self.db))
+        digest = hashlib.sha256(body).hexdigest()
+        return _cacheable(request, body, PAGE_CONTENT_TYPE, digest, FEED_MAX_AGE_S)
 
     async def feed(self, request: Request) -> Response:
         body = build_feed(self.podcast, await store.published_episodes(self.db))

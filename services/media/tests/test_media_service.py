@@ -1,12 +1,13 @@
 """The media service as a real process on the real stack: driven through the bus, its
-images and its feed fetched over HTTP."""
+images, its podcast page and its feed fetched over HTTP."""
 
 from __future__ import annotations
 
 import io
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import date
+from datetime import UTC, date, datetime
+from xml.etree import ElementTree
 
 import feedparser
 import httpx
@@ -23,13 +24,16 @@ from diko_shared.contract.media import CreateEpisode, GetEpisode, GetPost, Publi
 from diko_shared.messaging import topology
 from diko_shared.messaging.publisher import Outgoing
 from harness.bus import Bus, Seen
-from harness.processes import ServiceProcess
+from harness.processes import ServiceProcess, free_port
 from harness.stack import SessionStack
 from harness.waiting import eventually
 
 PORT = 18004
 BASE = f"http://127.0.0.1:{PORT}"
 REACTION_QUEUE = "media.on.position.opened"
+NBSP = "\u00a0"
+#: Where the channel links instead of the podcast page when `DIKO_PODCAST_LINK` is set.
+WEBSITE = "https://www.diko.example/podcast"
 LPG = "Landwirtschaftliche Produktions- und Vermarktungsgenossenschaft Altmärkische Wische eG"
 
 
@@ -40,6 +44,23 @@ def media(stack: SessionStack) -> Iterator[ServiceProcess]:
     process.start()
     yield process
     process.stop()
+
+
+@pytest.fixture(scope="module")
+def empty_media() -> Iterator[ServiceProcess]:
+    """A media service on a stack slice of its own (no episodes), linking to the website."""
+    private = SessionStack.create()
+    port = free_port()
+    env = private.service_env(
+        "media", DIKO_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}", DIKO_PODCAST_LINK=WEBSITE
+    )
+    process = ServiceProcess("media-empty", "diko_media", port, env)
+    try:
+        process.start()
+        yield process
+    finally:
+        process.stop()
+        private.destroy()
 
 
 @pytest.fixture
@@ -243,3 +264,67 @@ async def test_an_unknown_episode_is_not_found_in_german(bus: Bus, media: Servic
     assert reply["error"] == unknown
     reply = await bus.request(GetEpisode(episode_id="epi_" + "0" * 20))
     assert reply["error"] == unknown
+
+
+async def test_the_podcast_page_lists_published_episodes_newest_first_escaped(
+    bus: Bus, media: ServiceProcess, web: httpx.AsyncClient
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    older = (await bus.ok(episode_payload(f"Zu Gast: Müller <b>& Söhne {tag}")))["episode_id"]
+    newer = (await bus.ok(episode_payload(f"Zu Gast: Bäckerei Nöthe {tag}")))["episode_id"]
+    draft = (await bus.ok(episode_payload(f"Noch nicht erschienen {tag}")))["episode_id"]
+    await bus.ok(PublishEpisode(episode_id=older, published_at=datetime(2026, 3, 1, 9, tzinfo=UTC)))
+    # 23:30 UTC on 4 March is the 5th in Berlin, where listeners read the date.
+    at = datetime(2026, 3, 4, 23, 30, tzinfo=UTC)
+    await bus.ok(PublishEpisode(episode_id=newer, published_at=at))
+
+    page = await web.get(f"{BASE}/podcast")
+    assert page.status_code == 200
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert "max-age" in page.headers["cache-control"]
+    html = page.text
+    assert '<html lang="de">' in html
+    assert "DIKO Altmark" in html
+    assert "<h1>DIKO trifft…</h1>" in html
+    assert f'src="{BASE}/podcast/cover.png"' in html
+    assert f"Zu Gast: Müller &lt;b&gt;&amp; Söhne {tag}" in html
+    assert "<b>&" not in html
+    assert html.index(newer) < html.index(older), "newest first"
+    assert draft not in html
+    assert f"Noch nicht erschienen {tag}" not in html
+    newest = html[html.index(newer) : html.index(older)]
+    assert f"Zu Gast: Bäckerei Nöthe {tag}" in newest
+    assert f"5.{NBSP}März 2026" in newest
+    assert f"29{NBSP}Minuten" in newest
+    assert "Folge 22" in newest
+    assert "Jana Müller erzählt, wie ihr Betrieb ausbildet – und was Azubis erwartet." in newest
+    audio = "https://media.diko.example/podcast/folge-22.mp3"
+    assert f'<audio controls preload="none" src="{audio}">' in newest
+    assert f'<a href="{audio}"' in newest
+    assert f"1.{NBSP}März 2026" in html[html.index(older) :]
+    assert "Feed-Adresse in Ihre Podcast-App ein" in html
+    assert f"<code>{BASE}/podcast/feed.xml</code>" in html
+
+    again = await web.get(f"{BASE}/podcast", headers={"If-None-Match": page.headers["etag"]})
+    assert again.status_code == 304
+    assert again.content == b""
+
+    body = (await web.get(f"{BASE}/podcast/feed.xml")).content
+    assert feedparser.parse(body).feed.link == f"{BASE}/podcast"
+    assert ElementTree.fromstring(body).findtext("channel/image/link") == f"{BASE}/podcast"
+
+
+async def test_a_podcast_without_episodes_says_so_and_the_link_setting_still_wins(
+    empty_media: ServiceProcess, web: httpx.AsyncClient
+) -> None:
+    page = await web.get(f"{empty_media.base_url}/podcast")
+    assert page.status_code == 200
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert "Noch ist keine Folge erschienen." in page.text
+    assert "<article" not in page.text
+    assert f"<code>{empty_media.base_url}/podcast/feed.xml</code>" in page.text
+
+    feed = feedparser.parse((await web.get(f"{empty_media.base_url}/podcast/feed.xml")).content)
+    assert not feed.bozo
+    assert feed.feed.link == WEBSITE
+    assert feed.entries == []

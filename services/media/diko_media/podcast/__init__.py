@@ -1,1 +1,1 @@
-"""The podcast „DIKO trifft…“: its RSS feed and its cover art."""
+"""The podcast „DIKO trifft…“: its RSS feed, its page for listeners and its cover art."""

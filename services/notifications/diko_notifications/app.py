@@ -54,7 +54,7 @@ def build(settings: NotificationsSettings | None = None) -> Service:
     service.on_event("position.filled", handlers.notify)
     service.on_event("episode.published", handlers.notify)
 
-    pages = ActionPages(links, service.publisher, timeout_s=DECIDE_TIMEOUT_S)
+    pages = ActionPages(links, service.publisher, service.db, timeout_s=DECIDE_TIMEOUT_S)
     service.add_routes(
         Route(ACTION_PATH, pages.confirm, methods=["GET"]),
         Route(ACTION_PATH, pages.decide, methods=["POST"]),

@@ -163,6 +163,11 @@ class ActionLinks:
         """How long a link lasts, as the e-mail tells staff."""
         return lifetime(self._max_age)
 
+    @property
+    def ttl(self) -> timedelta:
+        """How long a link lasts: what is kept for its page need not outlive it."""
+        return timedelta(seconds=self._max_age)
+
     def token(self, action: Action) -> str:
         return self._serializer.dumps([action.proposal_id, action.decision, action.staff_id])
 

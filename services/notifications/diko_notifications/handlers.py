@@ -18,13 +18,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from diko_notifications import delivery, domain, store
+from pymongo.asynchronous.database import AsyncDatabase
+
+from diko_notifications import delivery, domain, proposals, store
 from diko_notifications.delivery import Fate
 from diko_notifications.domain import ActionLinks, Staff
 from diko_notifications.episodes import Episodes
 from diko_notifications.mail import UNBUILDABLE, SmtpMailer, compose, unbuildable
 from diko_notifications.render import render_letter
 from diko_shared.contract.envelope import ErrorDetail, new_envelope
+from diko_shared.contract.matching import MatchProposed
 from diko_shared.contract.media import Episode, EpisodePublished
 from diko_shared.contract.notifications import (
     DeliveryList,
@@ -108,6 +111,8 @@ class Handlers:
         subscribed = await store.subscribers(ctx.db, topic)
         recipients = await store.fix_recipients(ctx.db, ctx.new_id("fan"), event, subscribed)
         staff = await store.find_staff(ctx.db, recipients)
+        if staff and isinstance(ctx.data, MatchProposed):
+            await self._remember_proposals(ctx.db, ctx.data)
         episode = await self._episode(ctx) if staff else None
         unfinished: list[str] = []
         exhausted: dict[str, Fate] = {}
@@ -128,6 +133,13 @@ class Handlers:
             raise TransientError(
                 f"{len(unfinished)} e-mail(s) not delivered yet: {'; '.join(unfinished)}"
             )
+
+    async def _remember_proposals(self, db: AsyncDatabase, event: MatchProposed) -> None:
+        """What the action pages show, stored before any e-mail with their links leaves;
+        and, while at it, those whose links have all expired are forgotten."""
+        now = datetime.now(UTC)
+        await store.remember_proposals(db, proposals.summaries(event), now)
+        await store.forget_proposals(db, before=now - proposals.retention(self.links.ttl))
 
     async def _episode(self, ctx: Context[Any]) -> Episode | None:
         """For `episode.published`: the episode as media has it, for the link to its audio."""

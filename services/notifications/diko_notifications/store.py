@@ -8,6 +8,7 @@
 | `fanouts`       | derived        | the recipients of one event, fixed when it first arrives   |
 | `deliveries`    | `dlv_…`        | one e-mail about one event to one staff member             |
 | `sending`       | `dlv_…`        | a lease while an SMTP conversation for a delivery runs     |
+| `proposals`     | `prp_…`        | what a proposal e-mail said, for its action page           |
 
 Writes that must happen before an e-mail leaves (the claims, the delivery record and its
 lease) are made at once, by `_id` or as an insert whose unique `_id` decides between
@@ -19,6 +20,8 @@ handler's context and committed by the platform.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +31,7 @@ from pymongo.errors import DuplicateKeyError
 
 from diko_notifications.delivery import Fate
 from diko_notifications.domain import Staff
+from diko_notifications.proposals import ProposalSummary
 from diko_shared.contract.notifications import Delivery, Subscription
 from diko_shared.store import guards
 from diko_shared.store.group_commit import Write
@@ -39,6 +43,7 @@ SUBSCRIPTIONS = "subscriptions"
 FANOUTS = "fanouts"
 DELIVERIES = "deliveries"
 SENDING = "sending"
+PROPOSALS = "proposals"
 
 INDEXES: Indexes = {
     SUBSCRIPTIONS: [IndexModel("topics")],
@@ -47,6 +52,7 @@ INDEXES: Indexes = {
         IndexModel([("staff_id", 1), ("created_at", DESCENDING)]),
         IndexModel([("created_at", DESCENDING)]),
     ],
+    PROPOSALS: [IndexModel("linked_at")],
 }
 
 
@@ -228,3 +234,43 @@ def delivery_from(doc: Mapping[str, Any]) -> Delivery:
         error=doc.get("error"),
         sent_at=doc.get("sent_at"),
     )
+
+
+# -- proposals, for the action pages ---------------------------------------------------------
+
+
+async def remember_proposals(
+    db: AsyncDatabase, summaries: Sequence[ProposalSummary], at: datetime
+) -> None:
+    """Keep what the proposal e-mail says, at once: its links work as soon as it is sent.
+
+    `linked_at` is refreshed whenever the e-mail is built again (a retry or a replay signs
+    new links), so a summary lives as long as the newest link to it.
+    """
+    for summary in summaries:
+        fields = {**asdict(summary), "linked_at": at}
+        del fields["proposal_id"]
+        # DuplicateKeyError: another handler inserted the same proposal at this moment.
+        with suppress(DuplicateKeyError):
+            await db[PROPOSALS].update_one(
+                {"_id": summary.proposal_id}, {"$set": fields}, upsert=True
+            )
+
+
+async def find_proposal(db: AsyncDatabase, proposal_id: str) -> ProposalSummary | None:
+    doc = await db[PROPOSALS].find_one({"_id": proposal_id})
+    if doc is None:
+        return None
+    return ProposalSummary(
+        proposal_id=doc["_id"],
+        applicant=doc["applicant"],
+        home_town=doc["home_town"],
+        occupation=doc["occupation"],
+        company=doc["company"],
+        town=doc["town"],
+    )
+
+
+async def forget_proposals(db: AsyncDatabase, before: datetime) -> None:
+    """Drop summaries whose links have all expired: the names are matching's to keep."""
+    await db[PROPOSALS].delete_many({"linked_at": {"$lt": before}})

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from diko_notifications import delivery, domain
+from diko_notifications import delivery, domain, proposals
 from diko_notifications.delivery import Fate, SendResult
 from diko_notifications.domain import Action, ActionLinks, LinkExpired, LinkInvalid
 from diko_notifications.mail import UNBUILDABLE, compose, unbuildable
@@ -319,10 +319,48 @@ def test_every_mail_and_page_says_diko_altmark_as_the_brand_is_written() -> None
         render_page("action_result.html", {"title": p.title, "message": p.message, "detail": ""})
         for p in (domain.LINK_EXPIRED, domain.LINK_INVALID, domain.UNCONFIRMED)
     ]
+    pages += [confirm_page(summary) for summary in (*proposals.summaries(shortlist()), None)]
     for text in (*bodies, *pages):
         assert "DIKO Altmark" in text
         assert [m.group() for m in OFF_BRAND.finditer(text) if m.group() != "DIKO"] == []
     assert "DIKO-Team" in domain.LINK_EXPIRED.message
+
+
+def confirm_page(summary: proposals.ProposalSummary | None, proposal_id: str = "") -> str:
+    return render_page(
+        "action_confirm.html",
+        {
+            "title": domain.CONFIRM_BUTTON["accept"],
+            "proposal_id": proposal_id or (summary.proposal_id if summary else "prp_" + "0" * 20),
+            "proposal": summary,
+            "decision": "accept",
+            "verb": domain.CONFIRM_VERB["accept"],
+            "button": domain.CONFIRM_BUTTON["accept"],
+        },
+    )
+
+
+def test_the_confirmation_page_names_who_and_which_position_and_the_id_only_small() -> None:
+    jorg, lena = proposals.summaries(shortlist("Müller <b>& Söhne"))
+    assert (lena.applicant, lena.home_town) == ("Lena Schröder", "Osterburg")
+    assert (lena.occupation, lena.town) == ("Tischler/in", "Stendal")
+    assert lena.company == "Müller <b>& Söhne"
+    assert jorg.proposal_id == "prp_" + "2".zfill(20)
+
+    page = confirm_page(lena)
+    assert "Sie sind dabei, diesen Vorschlag anzunehmen:" in page
+    assert "<strong>Lena Schröder</strong> aus Osterburg" in page
+    assert "<th>Betrieb</th><td>Müller &lt;b&gt;&amp; Söhne</td>" in page
+    assert page.count(lena.proposal_id) == 1
+    assert f'<p class="small">Referenz: {lena.proposal_id}</p>' in page
+
+    unknown = confirm_page(None, "prp_" + "9" * 20)
+    assert "steht in der E-Mail, aus der Sie den Link geöffnet haben" in unknown
+    assert f'<p class="small">Referenz: prp_{"9" * 20}</p>' in unknown
+
+
+def test_a_summary_is_kept_as_long_as_its_links_and_a_day() -> None:
+    assert proposals.retention(links(days=14).ttl) == timedelta(days=15)
 
 
 def test_the_mime_message_carries_both_bodies_and_a_message_id_from_the_delivery() -> None:

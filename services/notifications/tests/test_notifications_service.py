@@ -539,6 +539,57 @@ async def test_an_action_link_asks_first_and_decides_on_post(
         assert "Bereits entschieden" in too_late.text
 
 
+async def test_the_confirmation_page_names_applicant_occupation_company_and_town(
+    bus: Bus,
+    stack: SessionStack,
+    mongo: AsyncMongoClient,
+    notifications: ServiceProcess,
+    mailpit: Mailpit,
+    http: httpx.AsyncClient,
+) -> None:
+    proposals = mongo[stack.database("notifications")]["proposals"]
+    forgotten = fresh("prp")
+    stale = dict.fromkeys(("applicant", "home_town", "occupation", "company", "town"), "Alt")
+    month_ago = datetime.now(UTC) - timedelta(days=30)
+    await proposals.insert_one({"_id": forgotten, **stale, "linked_at": month_ago})
+    hilde = address("hilde")
+    hilde_id = await staff_member(bus, "Hilde Krüger", hilde, ["match.proposed"])
+    company = f"Müller <b>& Söhne {uuid.uuid4().hex[:6]}"
+    event = shortlist(company)
+    await publish(bus, "match.proposed", event, "matching")
+    (mail,) = await mail_to(mailpit, hilde)
+    _, _, _, decline_second = LINK.findall(mail["Text"])
+    second = event.proposals[1].proposal_id
+    await bus.drain(DECIDE_QUEUE)
+
+    shown = await http.get(decline_second)
+    assert shown.status_code == 200
+    page = shown.text
+    assert "Vorschlag ablehnen" in page
+    assert "<strong>Jörg Weiß</strong> aus Tangerhütte" in page
+    assert "<th>Ausbildungsberuf</th><td>Tischler/in</td>" in page
+    assert f"<th>Betrieb</th><td>Müller &lt;b&gt;&amp; Söhne {company[-6:]}</td>" in page
+    assert "<b>&" not in page
+    assert "<th>Ort</th><td>Stendal</td>" in page
+    assert "Lena Schröder" not in page
+    assert page.count(second) == 1
+    assert f'<p class="small">Referenz: {second}</p>' in page
+    assert await bus.depth(DECIDE_QUEUE) == 0, "opening a link decides nothing"
+
+    # Summaries older than a link's life were forgotten when this e-mail was recorded; a
+    # link to a proposal the service keeps nothing about still asks, by its reference.
+    assert await proposals.find_one({"_id": forgotten}) is None
+    assert await proposals.find_one({"_id": second}) is not None
+    unknown = ActionLinks(SECRET, BASE, timedelta(days=14)).url(
+        Action(forgotten, "accept", hilde_id)
+    )
+    shown = await http.get(unknown)
+    assert shown.status_code == 200
+    assert "Wen und welche Stelle er betrifft, steht in der E-Mail" in shown.text
+    assert "<table" not in shown.text
+    assert f'<p class="small">Referenz: {forgotten}</p>' in shown.text
+
+
 async def test_forged_and_expired_links_are_refused(
     bus: Bus, notifications: ServiceProcess, http: httpx.AsyncClient
 ) -> None:

@@ -53,6 +53,7 @@ def build(settings: NotificationsSettings | None = None) -> Service:
     service.on_event("match.proposed", handlers.notify)
     service.on_event("position.filled", handlers.notify)
     service.on_event("episode.published", handlers.notify)
+    service.hourly(lambda: handlers.forget_expired_proposals(service.db))
 
     pages = ActionPages(links, service.publisher, service.db, timeout_s=DECIDE_TIMEOUT_S)
     service.add_routes(

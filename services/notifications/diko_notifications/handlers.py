@@ -135,11 +135,13 @@ class Handlers:
             )
 
     async def _remember_proposals(self, db: AsyncDatabase, event: MatchProposed) -> None:
-        """What the action pages show, stored before any e-mail with their links leaves;
-        and, while at it, those whose links have all expired are forgotten."""
-        now = datetime.now(UTC)
-        await store.remember_proposals(db, proposals.summaries(event), now)
-        await store.forget_proposals(db, before=now - proposals.retention(self.links.ttl))
+        """What the action pages show, stored before any e-mail with their links leaves."""
+        await store.remember_proposals(db, proposals.summaries(event), datetime.now(UTC))
+
+    async def forget_expired_proposals(self, db: AsyncDatabase) -> None:
+        """Summaries whose links have all expired go: the names are matching's to keep."""
+        before = datetime.now(UTC) - proposals.retention(self.links.ttl)
+        await store.forget_proposals(db, before=before)
 
     async def _episode(self, ctx: Context[Any]) -> Episode | None:
         """For `episode.published`: the episode as media has it, for the link to its audio."""

@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 120.0
 READY_PING_S = 1.5
-INBOX_PRUNE_EVERY_S = 3600.0
+CHORES_EVERY_S = 3600.0
 STOP_TIMEOUT_S = 15.0
 
 
@@ -122,6 +122,7 @@ class Service:
         self.routes: list[BaseRoute] = []
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
+        self._chores: list[Callable[[], Awaitable[None]]] = [self._prune_inbox]
         self._janitor: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
         self._subscribe_unrouted()
@@ -145,6 +146,10 @@ class Service:
 
     def on_stop(self, callback: Callable[[], Awaitable[None]]) -> None:
         self._on_stop.append(callback)
+
+    def hourly(self, chore: Callable[[], Awaitable[None]]) -> None:
+        """Run `chore` at start-up and every hour after (e.g. forgetting expired records)."""
+        self._chores.append(chore)
 
     def _subscribe(self, subscription: Subscription) -> None:
         if any(s.queue.name == subscription.queue.name for s in self.subscriptions):
@@ -215,7 +220,7 @@ class Service:
             await callback()
         await self.broker.start()
         self.relay.start()
-        self._janitor = asyncio.create_task(self._prune_inbox_forever())
+        self._janitor = asyncio.create_task(self._chores_forever())
         log.info(
             "service started",
             extra={"subscriptions": [s.spec.type for s in self.subscriptions]},
@@ -241,17 +246,20 @@ class Service:
         if missing:
             raise RuntimeError(f"{self.name} has no handler for {sorted(missing)}")
 
-    async def _prune_inbox_forever(self) -> None:
-        """Forget processed-message records older than the retention: no redelivery is that late."""
-        retention = timedelta(days=self.settings.inbox_retention_days)
+    async def _chores_forever(self) -> None:
         while True:
-            try:
-                cutoff = datetime.now(UTC) - retention
-                for collection in (mongo.INBOX, mongo.PROCESSED):
-                    await self.db[collection].delete_many({"at": {"$lt": cutoff}})
-            except Exception as exc:  # noqa: BLE001 - the next round tries again
-                log.warning("could not prune the inbox", extra={"error": repr(exc)})
-            await asyncio.sleep(INBOX_PRUNE_EVERY_S)
+            for chore in self._chores:
+                try:
+                    await chore()
+                except Exception as exc:  # noqa: BLE001 - the next round tries again
+                    log.warning("housekeeping failed", extra={"error": repr(exc)})
+            await asyncio.sleep(CHORES_EVERY_S)
+
+    async def _prune_inbox(self) -> None:
+        """Forget processed-message records older than the retention: no redelivery is that late."""
+        cutoff = datetime.now(UTC) - timedelta(days=self.settings.inbox_retention_days)
+        for collection in (mongo.INBOX, mongo.PROCESSED):
+            await self.db[collection].delete_many({"at": {"$lt": cutoff}})
 
     async def _wait_for(self, what: str, connect: Callable[[], Awaitable[Any]]) -> None:
         """Retry `connect` with back-off, so that start-up order does not matter."""

@@ -43,7 +43,11 @@ class MatchingSettings(ServiceSettings):
     )
     scoring_weights: ScoringWeights = Field(
         default_factory=ScoringWeights,
-        description='Weights of the engine\'s scoring as JSON, e.g. {"distance": 30}',
+        description=(
+            "Weights and knobs of the engine's scoring as JSON, e.g. "
+            '{"distance": 30} or {"start_tolerance_days": 90} (days a start may lie '
+            "outside the applicant's window before the pair is no candidate)"
+        ),
     )
 
 

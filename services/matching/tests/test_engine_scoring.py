@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from diko_matching.engine.candidates import score_pairs
 from diko_matching.engine.generate import generate_profiles, nationwide_arrays
 from diko_matching.engine.instance import InstanceError, members
 from diko_matching.engine.profiles import ProfileInstance, to_arrays
-from diko_matching.engine.scoring import ScoringWeights, criteria_points
+from diko_matching.engine.scoring import NO_END, ScoringWeights, criteria_points
 from diko_matching.engine.shortlists import (
     explain_pair,
     instance_from_profiles,
@@ -87,6 +88,20 @@ def test_candidates_equal_brute_force_nationwide_shape(min_prefix):
     arrays = nationwide_arrays(150, 400, 900, seed=min_prefix, n_towns=40)
     weights = ScoringWeights(min_shared_prefix=min_prefix)
     _check_against_brute(arrays, weights, list_length=20, cell_km=15.0)
+
+
+@pytest.mark.parametrize("tolerance", [30.0, 120.0])
+def test_candidates_equal_brute_force_with_starts_beyond_the_tolerance(tolerance):
+    """The nationwide arrays with windows and starts spread over a year and a half."""
+    arrays = nationwide_arrays(150, 400, 900, seed=int(tolerance), n_towns=40)
+    rng = np.random.default_rng(1)
+    begin = arrays.a_from + rng.integers(-200, 300, len(arrays.a_from))
+    until = np.where(rng.random(len(begin)) < 0.5, NO_END, begin + rng.integers(0, 150, len(begin)))
+    start = arrays.p_start + rng.integers(-200, 300, len(arrays.p_start))
+    spread = replace(arrays, a_from=begin, a_until=until, p_start=start)
+    weights = ScoringWeights(start_tolerance_days=tolerance)
+    _check_against_brute(spread, weights, list_length=20, cell_km=15.0)
+    assert len(brute_scores(spread, weights)) < len(brute_scores(arrays, weights))
 
 
 def _profiles(**changes) -> ProfileInstance:

@@ -207,6 +207,17 @@ def test_school_and_start_lower_the_score_and_are_explained() -> None:
     assert proposal.score < 1
 
 
+def test_an_applicant_who_cannot_start_in_time_is_never_proposed() -> None:
+    """Available from 1 March 2028, 213 days after the start: beyond the 120 days tolerated."""
+    late = applicant(1, "Stendal", earliest_start="2028-03-01")
+    soon = applicant(2, "Stendal", earliest_start="2027-11-29")  # 120 days: still proposed
+    proposals = domain.proposals_for_position(position(1), [late, soon], POLICY, 5)
+    assert [p.applicant.applicant_id for p in proposals] == [soon.applicant_id]
+    assert domain.proposals_for_applicant(late, [position(1)], POLICY, 5) == []
+    later = position(2, start_date=date(2028, 2, 1))
+    assert len(domain.proposals_for_applicant(late, [position(1), later], POLICY, 5)) == 1
+
+
 def test_weights_come_from_the_policy() -> None:
     policy = domain.Policy(5, ScoringWeights(distance=0.0, occupation=65.0))
     [proposal] = domain.proposals_for_position(position(1), [applicant(1, "Arneburg")], policy, 5)

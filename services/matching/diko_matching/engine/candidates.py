@@ -27,6 +27,16 @@ KM_PER_DEG_LON_EQUATOR = 111.320
 
 _points = njit(cache=True)(criteria_points)
 
+FORMULA_SHA256 = "ebd62b199e7cdc85cac47826386bc84e1b1bd2981f388cb149109cdb80554cdd"
+"""SHA-256 of `criteria_points`' source, which the kernel below compiles in.
+
+numba's on-disk cache of a kernel is invalidated only by changes to the
+kernel's own file, not to functions it calls from other modules: a new
+formula in scoring.py would keep running the old compiled one (also from the
+service's cache volume). A test checks this hash, so changing the formula
+means changing this file too, which invalidates the cached kernel.
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class Candidates:

@@ -41,6 +41,11 @@ def _km(x: float) -> str:
     return f"{x:.0f}" if x >= 9.5 else f"{x:.1f}".replace(".", ",")
 
 
+def _number(x: float) -> str:
+    """A whole number without decimals, otherwise one decimal with a German comma."""
+    return f"{x:.0f}" if x == round(x) else f"{x:.1f}".replace(".", ",")
+
+
 def _date(d: dt.date) -> str:
     return d.strftime("%d.%m.%Y")
 
@@ -130,8 +135,7 @@ def days_outside(f: PairFacts) -> int:
     return 0
 
 
-def start(f: PairFacts) -> str:
-    """The training start against the applicant's window (days outside it, if any)."""
+def _start_where(f: PairFacts) -> str:
     begin = f"Ausbildungsbeginn {_date(f.start)}"
     off = days_outside(f)
     if off < 0:
@@ -140,7 +144,18 @@ def start(f: PairFacts) -> str:
         where = f"{_days(off)} nach dem Ende des gewünschten Zeitraums"
     else:
         where = "im gewünschten Zeitraum"
-    return f"{begin} liegt {where} ({_window(f)})."
+    return f"{begin} liegt {where} ({_window(f)})"
+
+
+def start(f: PairFacts) -> str:
+    """The training start against the applicant's window (days outside it, if any)."""
+    return f"{_start_where(f)}."
+
+
+def start_beyond(f: PairFacts, tolerance_days: float) -> str:
+    """The start lies further outside the window than tolerated: the pair is unacceptable."""
+    days = "1 Tag" if tolerance_days == 1 else f"{_number(tolerance_days)} Tagen"
+    return f"{_start_where(f)} und damit außerhalb der Toleranz von {days}."
 
 
 def wish(f: PairFacts) -> str:

@@ -6,7 +6,9 @@ numba-compiled copy of the same function, so a shortlist's numbers and its
 sentences can never disagree. Each criterion yields points between 0 and its
 weight; the score is their sum (0–100 with the default weights). A pair is
 unacceptable (no score) when the occupations share fewer than
-`min_shared_prefix` KldB digits or the distance exceeds the applicant's reach.
+`min_shared_prefix` KldB digits, the distance exceeds the applicant's reach,
+or the training start lies more than `start_tolerance_days` outside the
+applicant's window: staff need shortlists of people who can actually start.
 """
 
 from __future__ import annotations
@@ -58,7 +60,10 @@ class ScoringWeights(BaseModel):
         120.0,
         gt=0,
         le=36_500,
-        description="days outside the window at which the start points reach 0",
+        description=(
+            "days outside the window at which the start points reach 0; "
+            "further outside: unacceptable (about 4 months of late entry)"
+        ),
     )
     wish_step: float = Field(0.25, ge=0, le=1, description="share lost per place down the wishes")
 
@@ -104,9 +109,16 @@ def criteria_points(
     """Points per criterion (occupation, distance, school, start, wish); -1s if unacceptable.
 
     Plain Python on purpose: the candidate kernel compiles this very function
-    with numba, the explanation path runs it uncompiled.
+    with numba, the explanation path runs it uncompiled, so both reject the
+    same pairs (unrelated occupation, beyond reach, start beyond the tolerance).
     """
-    if shared_prefix < w[8] or dist_km > reach_km:
+    if start_day < avail_from:
+        off = avail_from - start_day
+    elif start_day > avail_until:
+        off = start_day - avail_until
+    else:
+        off = 0
+    if shared_prefix < w[8] or dist_km > reach_km or off > w[11]:
         return -1.0, -1.0, -1.0, -1.0, -1.0
     if shared_prefix >= 5:
         share = 1.0
@@ -124,12 +136,6 @@ def criteria_points(
         school = w[2] * w[10]
     else:
         school = 0.0
-    if start_day < avail_from:
-        off = avail_from - start_day
-    elif start_day > avail_until:
-        off = start_day - avail_until
-    else:
-        off = 0
     start = w[3] * max(0.0, 1.0 - off / w[11])
     wish = w[4] * max(0.0, 1.0 - wish_rank * w[12])
     return occupation, distance, school, start, wish
@@ -205,6 +211,8 @@ def explain(
     The reason keys follow the facts (certificate held at least as high as
     required, days outside the start window), not the points, so that a
     criterion weighted 0 still gets the key and sentence that describe it.
+    Whether the pair is acceptable is `criteria_points`' verdict alone, the
+    one the candidate kernel reaches too.
     """
     f = facts
     held, required = SCHOOL_LEVELS.index(f.school_held), SCHOOL_LEVELS.index(f.school_required)
@@ -221,14 +229,8 @@ def explain(
         until,
         weights.as_array(),
     )
-    if f.shared_prefix < weights.min_shared_prefix:
-        why = Criterion(
-            "occupation.unrelated", 0.0, weights.occupation, reasons.occupation_unrelated(f)
-        )
-        return Score(applicant_id, position_id, False, 0.0, (why,))
-    if f.dist_km > f.reach_km:
-        why = Criterion("distance.beyond_reach", 0.0, weights.distance, reasons.distance_beyond(f))
-        return Score(applicant_id, position_id, False, 0.0, (why,))
+    if pts[0] < 0:
+        return Score(applicant_id, position_id, False, 0.0, (_why_unacceptable(f, weights),))
     occupation, distance, school, start, wish = (float(x) for x in pts)
     if f.shared_prefix >= 5:
         occ = Criterion(
@@ -257,3 +259,19 @@ def explain(
         Criterion("wish.rank", wish, weights.wish, reasons.wish(f)),
     )
     return Score(applicant_id, position_id, True, sum(c.points for c in criteria), criteria)
+
+
+def _why_unacceptable(f: PairFacts, weights: ScoringWeights) -> Criterion:
+    """The first rule an unacceptable pair breaks: occupation, then distance, then start."""
+    if f.shared_prefix < weights.min_shared_prefix:
+        return Criterion(
+            "occupation.unrelated", 0.0, weights.occupation, reasons.occupation_unrelated(f)
+        )
+    if f.dist_km > f.reach_km:
+        return Criterion("distance.beyond_reach", 0.0, weights.distance, reasons.distance_beyond(f))
+    return Criterion(
+        "start.beyond_tolerance",
+        0.0,
+        weights.start,
+        reasons.start_beyond(f, weights.start_tolerance_days),
+    )

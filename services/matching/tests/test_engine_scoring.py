@@ -24,6 +24,7 @@ from diko_matching.engine.shortlists import (
 )
 from diko_matching.engine.stable import solve
 from diko_shared.geo import haversine_km
+from diko_shared.german import NBSP
 
 
 def _shared(a: int, b: int) -> int:
@@ -197,7 +198,7 @@ def test_school_start_and_wish_rank_reduce_the_score():
         "Bewerber/in hat den Realschulabschluss, die Stelle verlangt aber das Abitur."
     )
     assert 0 < by_key["start.outside_window"].points < 10
-    assert "bis 30.09.2027" in by_key["start.outside_window"].sentence
+    assert f"bis 30.{NBSP}September 2027" in by_key["start.outside_window"].sentence
     assert by_key["wish.rank"].points == pytest.approx(10 * 0.75)
     assert by_key["wish.rank"].sentence == (
         "Elektroniker/in Energie- und Gebäudetechnik steht auf Platz 2 von 2 Wunschberufen."
@@ -372,8 +373,8 @@ def test_the_german_sentences_read_naturally():
         "Wohnort und Ausbildungsort liegen beide in Stendal (Reichweite 25 km).",
         "Bewerber/in hat keinen Schulabschluss, die Stelle verlangt aber mindestens den "
         "Hauptschulabschluss.",
-        "Ausbildungsbeginn 31.08.2027 liegt 1 Tag vor dem Beginn des gewünschten Zeitraums "
-        "(ab 01.09.2027).",
+        f"Ausbildungsbeginn 31.{NBSP}August 2027 liegt 1 Tag vor dem Beginn des gewünschten "
+        f"Zeitraums (ab 1.{NBSP}September 2027).",
         "Tischler/in ist der einzige Wunschberuf.",
     ]
     sentences = [c.sentence for c in explain_pair(inst, "a2", "p7").criteria]
@@ -381,7 +382,8 @@ def test_the_german_sentences_read_naturally():
         "Bewerber/in hat keinen Schulabschluss; die Stelle setzt keinen Schulabschluss voraus."
     )
     assert sentences[3] == (
-        "Ausbildungsbeginn 01.09.2027 liegt im gewünschten Zeitraum (ab 01.09.2027)."
+        f"Ausbildungsbeginn 1.{NBSP}September 2027 liegt im gewünschten Zeitraum "
+        f"(ab 1.{NBSP}September 2027)."
     )
     assert explain_pair(inst, "a1", "p3").criteria[0].sentence == (
         "Ausbildungsberuf Land- und Baumaschinenmechatroniker/in (KldB 25222) ist mit dem "

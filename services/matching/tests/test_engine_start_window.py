@@ -22,6 +22,7 @@ from diko_matching.engine.shortlists import (
     shortlist_for_applicant,
     shortlist_for_position,
 )
+from diko_shared.german import NBSP
 
 
 def _instance(available_from: str, start: str, **weights: float) -> ProfileInstance:
@@ -63,8 +64,8 @@ def test_an_applicant_who_cannot_start_in_time_is_no_candidate():
     assert not score.acceptable
     assert [c.key for c in score.criteria] == ["start.beyond_tolerance"]
     assert score.criteria[0].sentence == (
-        "Ausbildungsbeginn 01.08.2027 liegt 213 Tage vor dem Beginn des gewünschten Zeitraums "
-        "(ab 01.03.2028) und damit außerhalb der Toleranz von 120 Tagen."
+        f"Ausbildungsbeginn 1.{NBSP}August 2027 liegt 213 Tage vor dem Beginn des gewünschten "
+        f"Zeitraums (ab 1.{NBSP}März 2028) und damit außerhalb der Toleranz von 120 Tagen."
     )
     assert [s.applicant_id for s in shortlist_for_position(inst, "p1")] == ["a2"]
     assert shortlist_for_applicant(inst, "a1") == []

@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+from diko_shared.german import NBSP, long_date
+
 if TYPE_CHECKING:
     from diko_matching.engine.scoring import PairFacts
 
@@ -47,7 +49,8 @@ def _number(x: float) -> str:
 
 
 def _date(d: dt.date) -> str:
-    return d.strftime("%d.%m.%Y")
+    """ "1. August 2027", as the e-mails write dates (never parted at the line end)."""
+    return long_date(d, space=NBSP)
 
 
 def occupation(label: str, code: str) -> str:

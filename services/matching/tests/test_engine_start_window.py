@@ -15,6 +15,7 @@ from diko_matching.engine.candidates import FORMULA_SHA256, score_pairs
 from diko_matching.engine.generate import generate_profiles
 from diko_matching.engine.instance import members
 from diko_matching.engine.profiles import ProfileInstance, to_arrays
+from diko_matching.engine.reasons import _km
 from diko_matching.engine.scoring import criteria_points
 from diko_matching.engine.shortlists import (
     explain_pair,
@@ -150,3 +151,11 @@ def test_explanations_and_the_kernel_agree_on_every_pair(seed, tolerance):
             elif score.criteria[0].key == "start.beyond_tolerance":
                 rejected_for_start += 1
     assert rejected_for_start > 0
+
+
+@pytest.mark.parametrize(
+    ("km", "text"),
+    [(0.0, "0"), (4.94, "4,9"), (4.96, "5"), (5.0, "5"), (9.46, "9,5"), (9.6, "10"), (20, "20")],
+)
+def test_kilometres_carry_a_decimal_only_when_fractional_and_below_ten(km, text):
+    assert _km(km) == text

@@ -40,7 +40,9 @@ DIGITS = {2: "zwei", 3: "drei", 4: "vier"}
 
 
 def _km(x: float) -> str:
-    return f"{x:.0f}" if x >= 9.5 else f"{x:.1f}".replace(".", ",")
+    """ "20", "5", "4,5": a decimal only where it tells something, below 10 km."""
+    rounded = round(x) if x >= 9.5 else round(x, 1)
+    return _number(rounded)
 
 
 def _number(x: float) -> str:

@@ -3,8 +3,6 @@ against what Apple Podcasts and Spotify require."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
 from xml.etree import ElementTree
 
 import feedparser
@@ -12,43 +10,9 @@ import feedparser
 from diko_media.podcast.feed import ATOM, ITUNES, Channel, build_feed, in_feed, rfc822
 from diko_media.settings import PODCAST_DESCRIPTION
 from diko_shared.contract.media import Episode
+from media_samples import BASE, CHANNEL, episode
 
-BASE = "https://media.diko.example"
-CHANNEL = Channel(
-    title="DIKO trifft…",
-    description=PODCAST_DESCRIPTION,
-    link=f"{BASE}/",
-    feed_url=f"{BASE}/podcast/feed.xml",
-    image_url=f"{BASE}/podcast/cover.png",
-    author="DIKO Altmark",
-    owner_name="DIKO Altmark",
-    owner_email="podcast@diko.example",
-    category="Business",
-    subcategory="Careers",
-    explicit=False,
-    copyright="© DIKO Altmark",
-)
 NS = {"itunes": ITUNES, "atom": ATOM}
-
-
-def episode(number: int, **changes: Any) -> Episode:
-    data: dict[str, Any] = {
-        "episode_id": f"epi_{number:020x}",
-        "title": f"DIKO trifft… Folge {number}",
-        "description": f"Folge {number}: ein Betrieb aus der Altmark erzählt, wie er ausbildet.",
-        "audio_url": f"{BASE}/audio/folge-{number}.mp3",
-        "audio_bytes": 28_311_552 + number,
-        "audio_type": "audio/mpeg",
-        "duration_s": 1769,
-        "company_id": None,
-        "episode_number": number,
-        "season": None,
-        "explicit": False,
-        "image_url": None,
-        "status": "published",
-        "published_at": datetime(2026, 11, number, 8, 30, tzinfo=UTC),
-    }
-    return Episode(**{**data, **changes})
 
 
 EPISODES = [
@@ -79,7 +43,7 @@ def test_the_feed_is_rss_2_with_the_itunes_namespace() -> None:
 def test_the_channel_has_every_tag_apple_and_spotify_require() -> None:
     feed = parsed(EPISODES).feed
     assert feed.title == "DIKO trifft…"
-    assert feed.link == f"{BASE}/"
+    assert feed.link == f"{BASE}/podcast"
     assert feed.subtitle == PODCAST_DESCRIPTION  # feedparser's name for <description>
     assert feed.language == "de"
     assert feed.image.href == f"{BASE}/podcast/cover.png"

@@ -52,3 +52,20 @@ async def test_a_message_no_queue_takes_raises(broker: RabbitBroker) -> None:
 
 def test_a_service_exports_the_count_of_unrouted_events(testsvc: ServiceProcess) -> None:
     assert "# TYPE diko_events_unrouted_total counter" in testsvc.get("/metrics").text
+
+
+async def test_a_queue_declared_otherwise_by_another_version_is_named_at_start() -> None:
+    with SessionStack.create() as fresh:  # a virtual host of its own, nothing declared yet
+        broker = RabbitBroker(fresh.amqp_url, logger=None)
+        await broker.connect()
+        try:
+            channel = await broker.config.channel_manager.get_channel(Channel())
+            await channel.declare_queue(  # as a version without a delivery limit did
+                "notifications.dlq", durable=True, arguments={"x-queue-type": "quorum"}
+            )
+            with pytest.raises(
+                topology.TopologyMismatch, match=r"'notifications\.dlq'.*delete_queue"
+            ):
+                await topology.declare(broker, [200, 500])
+        finally:
+            await broker.stop()

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from aio_pika.exceptions import ChannelPreconditionFailed
 from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
 
 from diko_shared.contract.catalogue import CATALOGUE, MessageSpec
@@ -150,13 +151,26 @@ def bindings(retry_delays_ms: Sequence[int]) -> Iterable[Binding]:
         yield Binding(wait_queue(delay), WAIT, "", {"x-match": "all", DELAY_HEADER: str(delay)})
 
 
+class TopologyMismatch(RuntimeError):
+    """The broker holds a queue under one of our names with other arguments."""
+
+
 async def declare(broker: RabbitBroker, retry_delays_ms: Sequence[int]) -> None:
     """Declare exchanges, queues and bindings (idempotent)."""
     exchanges = {}
     for exchange in (UNROUTED, COMMANDS, EVENTS, DLX, WAIT):
         exchanges[exchange.name] = await broker.declare_exchange(exchange)
     for binding in bindings(retry_delays_ms):
-        queue = await broker.declare_queue(binding.queue)
+        try:
+            queue = await broker.declare_queue(binding.queue)
+        except ChannelPreconditionFailed as exc:
+            name = binding.queue.name
+            raise TopologyMismatch(
+                f"RabbitMQ has a queue {name!r} with other arguments than this diko version "
+                f"declares ({exc}). If it is empty, delete it (rabbitmqctl delete_queue "
+                f"--vhost <vhost> {name}) and start again; if not, move its messages first "
+                "(deploy/README.md, Upgrades)"
+            ) from None
         await queue.bind(
             exchanges[binding.exchange.name],
             routing_key=binding.routing_key,

@@ -157,6 +157,13 @@ class Episode(Payload):
 
 
 class EpisodePublished(Payload):
+    """An episode appeared in the feed, with what a reader needs to tell people about it.
+
+    The description, audio, length and podcast page travel with the event, so a consumer
+    need not ask media (`episode.get`) and keeps working while media is down. They came
+    later and are optional: an event from an older media, or one queued before, lacks them.
+    """
+
     model_config = examples(
         {
             "episode_id": "epi_0123456789abcdef0123",
@@ -164,6 +171,10 @@ class EpisodePublished(Payload):
             "company_id": "cmp_0123456789abcdef0123",
             "feed_url": "https://media.diko.example/podcast/feed.xml",
             "published_at": "2026-11-26T10:00:00Z",
+            "description": "Jana Müller erzählt, wie ihr Betrieb ausbildet.",
+            "audio_url": "https://media.diko.example/podcast/folge-22.mp3",
+            "duration_s": 1769,
+            "page_url": "https://media.diko.example/podcast",
         }
     )
 
@@ -172,6 +183,14 @@ class EpisodePublished(Payload):
     company_id: CompanyId | None = None
     feed_url: str
     published_at: datetime
+    description: Text | None = Field(None, description="What the episode is about")
+    audio_url: Url | None = Field(None, description="The audio file, the feed's enclosure")
+    duration_s: Annotated[int, Field(ge=1, le=24 * 3600)] | None = Field(
+        None, description="How long the episode runs, in seconds"
+    )
+    page_url: Url | None = Field(
+        None, description="The podcast's web page for listeners (the feed's channel link)"
+    )
 
 
 CATALOGUE.query("post.get", OWNER, GetPost, Post, "A post with its caption and image URL.")

@@ -24,14 +24,15 @@ def build(settings: MediaSettings | None = None) -> Service:
     links = Links(settings.base_url)
     service = Service(SERVICE, settings, description=DESCRIPTION, indexes=store.INDEXES)
 
-    handlers = Handlers(links)
+    podcast = channel(settings, links)
+    handlers = Handlers(links, podcast_page=podcast.link)
     service.on_event("position.opened", handlers.draft_azubi_post)
     service.on_request("post.get", handlers.get_post)
     service.on_request("episode.create", handlers.create_episode)
     service.on_request("episode.publish", handlers.publish_episode)
     service.on_request("episode.get", handlers.get_episode)
 
-    pages = Pages(service.db, channel(settings, links))
+    pages = Pages(service.db, podcast)
     service.add_routes(
         Route(POST_IMAGE_PATH, pages.post_image, methods=["GET"]),
         Route(PAGE_PATH, pages.podcast_page, methods=["GET"]),

@@ -65,8 +65,12 @@ def new_episode(data: CreateEpisode, *, episode_id: str) -> Episode:
     return Episode(episode_id=episode_id, status="draft", published_at=None, **data.model_dump())
 
 
-def announcement(episode: Episode, *, feed_url: str) -> EpisodePublished:
-    """The event that tells the other services an episode is in the feed."""
+def announcement(episode: Episode, *, feed_url: str, page_url: str) -> EpisodePublished:
+    """The event that tells the other services an episode is in the feed.
+
+    It carries what they tell people about it (description, audio, length, the podcast's
+    page), so that none of them has to ask media back, and none fails while media is down.
+    """
     if episode.published_at is None:
         raise ValueError(f"episode {episode.episode_id} is not published")
     return EpisodePublished(
@@ -75,6 +79,10 @@ def announcement(episode: Episode, *, feed_url: str) -> EpisodePublished:
         company_id=episode.company_id,
         feed_url=feed_url,
         published_at=episode.published_at,
+        description=episode.description,
+        audio_url=episode.audio_url,
+        duration_s=episode.duration_s,
+        page_url=page_url,
     )
 
 

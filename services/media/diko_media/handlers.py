@@ -31,9 +31,13 @@ from diko_shared.messaging.handling import Context
 
 @dataclass(frozen=True)
 class Handlers:
-    """The handlers, with the service's public addresses for the links they hand out."""
+    """The handlers, with the service's public addresses for the links they hand out.
+
+    `podcast_page` is the feed's channel link: the page `DIKO_PODCAST_LINK` names, else ours.
+    """
 
     links: Links
+    podcast_page: str
 
     async def draft_azubi_post(self, ctx: Context[PositionOpened]) -> None:
         """position.opened → an "Azubi gesucht" draft with its image, and post.drafted."""
@@ -79,9 +83,10 @@ class Handlers:
         if record is None:
             raise domain.unknown_episode(episode_id)
         if record.published_by == ctx.key:
-            ctx.emit(
-                domain.announcement(record.episode, feed_url=self.links.feed), subject=episode_id
+            announced = domain.announcement(
+                record.episode, feed_url=self.links.feed, page_url=self.podcast_page
             )
+            ctx.emit(announced, subject=episode_id)
         return record.episode
 
     async def get_episode(self, ctx: Context[GetEpisode]) -> Episode:

@@ -36,7 +36,10 @@ class MediaSettings(ServiceSettings):
         "", description="Cover art (1400–3000 px square); empty: the cover this service renders"
     )
     podcast_link: str = Field(
-        "", description="The podcast's web page; empty: the page this service serves at /podcast"
+        "",
+        pattern=r"^(https?://\S+)?$",
+        description="The podcast's web page (http/https, `episode.published` carries it); "
+        "empty: the page this service serves at /podcast",
     )
     podcast_copyright: str = Field("© DIKO Altmark", description="Copyright line of the feed")
 

@@ -7,6 +7,7 @@ from xml.etree import ElementTree
 
 import feedparser
 
+from diko_media.domain import announcement
 from diko_media.podcast.feed import ATOM, ITUNES, Channel, build_feed, in_feed, rfc822
 from diko_media.settings import PODCAST_DESCRIPTION
 from diko_shared.contract.media import Episode
@@ -154,3 +155,17 @@ def test_an_empty_feed_is_still_valid() -> None:
 
 def test_the_same_episodes_give_the_same_bytes() -> None:
     assert build_feed(CHANNEL, EPISODES) == build_feed(CHANNEL, list(reversed(EPISODES)))
+
+
+def test_the_announcement_carries_what_the_feed_shows_of_the_episode() -> None:
+    """`episode.published` tells readers what the feed does, so they need not ask media."""
+    source = EPISODES[0]
+    event = announcement(source, feed_url=CHANNEL.feed_url, page_url=CHANNEL.link)
+    (entry,) = [e for e in parsed(EPISODES).entries if e.id == event.episode_id]
+    assert event.audio_url == entry.enclosures[0].href == source.audio_url
+    assert event.description == entry.description
+    assert str(event.duration_s) == entry.itunes_duration
+    assert event.title == entry.title
+    assert event.page_url == parsed(EPISODES).feed.link
+    assert event.feed_url == f"{BASE}/podcast/feed.xml"
+    assert event.published_at == source.published_at

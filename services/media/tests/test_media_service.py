@@ -227,6 +227,11 @@ async def test_a_published_episode_is_announced_and_in_the_feed(
     (event,) = await tap.wait_for(announced)
     assert event.data["feed_url"] == f"{BASE}/podcast/feed.xml"
     assert event.data["title"] == title
+    # What a reader tells people about the episode travels with the event.
+    assert event.data["description"] == published["description"]
+    assert event.data["audio_url"] == "https://media.diko.example/podcast/folge-22.mp3"
+    assert event.data["duration_s"] == 1769
+    assert event.data["page_url"] == f"{BASE}/podcast"
 
     assert await bus.ok(PublishEpisode(episode_id=episode_id)) == published
     assert await bus.ok(GetEpisode(episode_id=episode_id)) == published
@@ -241,9 +246,10 @@ async def test_a_published_episode_is_announced_and_in_the_feed(
     assert feed.feed.title == "DIKO trifft…"
     assert feed.feed.language == "de"
     assert feed.feed.image.href == f"{BASE}/podcast/cover.png"
+    assert feed.feed.link == event.data["page_url"]
     (entry,) = [e for e in feed.entries if e.id == episode_id]
     assert entry.title == title
-    assert entry.enclosures[0].href == "https://media.diko.example/podcast/folge-22.mp3"
+    assert entry.enclosures[0].href == event.data["audio_url"]
     assert entry.enclosures[0].length == "28311552"
     assert entry.itunes_duration == "1769"
 

@@ -8,7 +8,6 @@ from starlette.routing import Route
 
 from diko_notifications import store
 from diko_notifications.domain import ActionLinks
-from diko_notifications.episodes import Episodes
 from diko_notifications.handlers import Handlers
 from diko_notifications.mail import SmtpMailer
 from diko_notifications.settings import NotificationsSettings, load_settings
@@ -22,8 +21,6 @@ DESCRIPTION = (
 )
 #: How long the action page waits for matching's answer before saying it is on its way.
 DECIDE_TIMEOUT_S = 15.0
-#: How long an episode e-mail waits for media's `episode.get` before the event is retried.
-EPISODE_TIMEOUT_S = 10.0
 #: A lease outlives the SMTP conversation it guards by this margin.
 LEASE_MARGIN = timedelta(seconds=15)
 
@@ -41,7 +38,6 @@ def build(settings: NotificationsSettings | None = None) -> Service:
         links=links,
         mailer=SmtpMailer(settings),
         publisher=service.publisher,
-        episodes=Episodes(service.publisher, timeout_s=EPISODE_TIMEOUT_S),
         sender=settings.mail_from,
         sender_address=settings.sender_address,
         max_attempts=settings.max_attempts,

@@ -22,7 +22,7 @@ from diko_shared.contract.common import Occupation
 from diko_shared.contract.companies import PositionFilled
 from diko_shared.contract.envelope import ErrorDetail
 from diko_shared.contract.matching import MatchProposed, Proposal, ProposedPosition
-from diko_shared.contract.media import Episode, EpisodePublished
+from diko_shared.contract.media import EpisodePublished
 from diko_shared.contract.notifications import RegisterStaff, Subscribe, Subscription, Topic
 from diko_shared.german import NBSP, long_date
 from diko_shared.messaging.errors import Conflict
@@ -324,12 +324,12 @@ def episode_subject(event: EpisodePublished) -> str:
     return f"Neue Podcastfolge: „{event.title}“"
 
 
-def episode_letter(event: EpisodePublished, staff: Staff, episode: Episode | None) -> Letter:
-    """The title and day, what the episode is about and a link to listen, and the feed.
+def episode_letter(event: EpisodePublished, staff: Staff) -> Letter:
+    """The title and day, what the episode is about, a link to listen and the podcast page.
 
-    The feed is XML for podcast apps, so it is named as their address rather than linked;
-    the link a person opens is the audio (`episode` as media has it; None: media does not
-    know the episode, and the e-mail names the feed only).
+    All of it comes with the event, so the e-mail goes out while media is down. The feed
+    is XML for podcast apps, so it is named as their address rather than linked. An event
+    from an older media carries no audio: the e-mail then names the feed only.
     """
     return Letter(
         template="episode_published",
@@ -339,23 +339,22 @@ def episode_letter(event: EpisodePublished, staff: Staff, episode: Episode | Non
             "title": event.title,
             "feed_url": event.feed_url,
             "published": berlin_date(event.published_at),
-            "description": episode.description.strip() if episode else "",
-            "audio_url": episode.audio_url if episode else None,
-            "duration": minutes(episode.duration_s) if episode else "",
+            "description": (event.description or "").strip(),
+            "audio_url": event.audio_url,
+            "duration": minutes(event.duration_s) if event.duration_s else "",
+            "page_url": event.page_url,
         },
     )
 
 
-def letter(
-    event: Event, staff: Staff, links: ActionLinks, episode: Episode | None = None
-) -> Letter:
-    """The e-mail about any event staff can subscribe to (`episode`: for `episode.published`)."""
+def letter(event: Event, staff: Staff, links: ActionLinks) -> Letter:
+    """The e-mail about any event staff can subscribe to."""
     if isinstance(event, MatchProposed):
         return proposal_letter(event, staff, links)
     if isinstance(event, PositionFilled):
         return filled_letter(event, staff)
     if isinstance(event, EpisodePublished):
-        return episode_letter(event, staff, episode)
+        return episode_letter(event, staff)
     raise TypeError(f"no e-mail for {type(event).__name__}")
 
 

@@ -23,12 +23,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from diko_notifications import delivery, domain, proposals, store
 from diko_notifications.delivery import Fate
 from diko_notifications.domain import ActionLinks, Staff
-from diko_notifications.episodes import Episodes
 from diko_notifications.mail import UNBUILDABLE, SmtpMailer, compose, unbuildable
 from diko_notifications.render import render_letter
 from diko_shared.contract.envelope import ErrorDetail, new_envelope
 from diko_shared.contract.matching import MatchProposed
-from diko_shared.contract.media import Episode, EpisodePublished
 from diko_shared.contract.notifications import (
     DeliveryList,
     ListDeliveries,
@@ -54,7 +52,6 @@ class Handlers:
     links: ActionLinks
     mailer: SmtpMailer
     publisher: Publisher
-    episodes: Episodes
     sender: str
     sender_address: str
     max_attempts: int
@@ -113,13 +110,12 @@ class Handlers:
         staff = await store.find_staff(ctx.db, recipients)
         if staff and isinstance(ctx.data, MatchProposed):
             await self._remember_proposals(ctx.db, ctx.data)
-        episode = await self._episode(ctx) if staff else None
         unfinished: list[str] = []
         exhausted: dict[str, Fate] = {}
         for staff_id in recipients:
             if staff_id not in staff:
                 continue
-            delivery_id, fate = await self._deliver(ctx, staff[staff_id], event, episode)
+            delivery_id, fate = await self._deliver(ctx, staff[staff_id], event)
             if fate is not None and fate.exhausted:
                 await self._publish_failed(ctx, delivery_id, staff_id, fate)
                 exhausted[staff_id] = fate
@@ -143,21 +139,15 @@ class Handlers:
         before = datetime.now(UTC) - proposals.retention(self.links.ttl)
         await store.forget_proposals(db, before=before)
 
-    async def _episode(self, ctx: Context[Any]) -> Episode | None:
-        """For `episode.published`: the episode as media has it, for the link to its audio."""
-        if not isinstance(ctx.data, EpisodePublished):
-            return None
-        return await self.episodes.get(ctx.data.episode_id)
-
     async def _deliver(
-        self, ctx: Context[Any], staff: Staff, event: dict[str, Any], episode: Episode | None
+        self, ctx: Context[Any], staff: Staff, event: dict[str, Any]
     ) -> tuple[str, Fate | None]:
         """Send one e-mail unless it was sent or refused for good; stage its outcome event.
 
         A delivery that failed temporarily until an earlier round's last retry is tried
         again: the message is being replayed from the dead-letter queue.
         """
-        letter = domain.letter(ctx.data, staff, self.links, episode)
+        letter = domain.letter(ctx.data, staff, self.links)
         delivery_id = ctx.new_id("dlv", staff.staff_id)
         record = await store.open_delivery(
             ctx.db,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
@@ -17,6 +18,7 @@ from diko_notifications.render import render_letter, render_page
 from diko_notifications.settings import load_settings
 from diko_shared.contract.common import Occupation
 from diko_shared.contract.companies import PositionFilled
+from diko_shared.contract.envelope import Envelope, new_envelope
 from diko_shared.contract.matching import (
     MatchProposed,
     Proposal,
@@ -24,7 +26,7 @@ from diko_shared.contract.matching import (
     ProposedPosition,
     Reason,
 )
-from diko_shared.contract.media import Episode, EpisodePublished
+from diko_shared.contract.media import EpisodePublished
 from diko_shared.contract.notifications import RegisterStaff, Subscribe
 from diko_shared.messaging.errors import Conflict, DomainError
 from diko_shared.settings import SettingsError
@@ -243,29 +245,30 @@ def test_filled_and_episode_mails() -> None:
 
 FEED = "https://media.diko.example/podcast/feed.xml"
 AUDIO = "https://media.diko.example/podcast/folge-22.mp3"
+PAGE = "https://media.diko.example/podcast"
 PUBLISHED = EpisodePublished(
     episode_id="epi_" + "1" * 20,
     title="Holz, Hobel, Handwerk",
     feed_url=FEED,
     published_at=datetime(2026, 11, 26, 23, 30, tzinfo=UTC),
-)
-EPISODE = Episode(
-    episode_id=PUBLISHED.episode_id,
-    title=PUBLISHED.title,
     description="Jana Müller erzählt, wie ihr Betrieb ausbildet – und was Azubis erwartet.",
     audio_url=AUDIO,
-    audio_bytes=28_311_552,
-    audio_type="audio/mpeg",
     duration_s=1769,
-    explicit=False,
-    status="published",
-    published_at=PUBLISHED.published_at,
+    page_url=PAGE,
 )
+#: `episode.published` as a media from before the event carried the episode sent it.
+OLDER_MEDIA = {
+    "episode_id": "epi_" + "2" * 20,
+    "title": "Holz, Hobel, Handwerk",
+    "company_id": None,
+    "feed_url": FEED,
+    "published_at": "2026-11-26T23:30:00Z",
+}
 HREF = re.compile(r'href="([^"]+)"')
 
 
-def test_the_episode_mail_links_the_audio_and_names_the_feed_for_podcast_apps() -> None:
-    mail = render_letter(domain.letter(PUBLISHED, STAFF, links(), EPISODE))
+def test_the_episode_mail_links_the_audio_and_the_page_and_names_the_feed() -> None:
+    mail = render_letter(domain.letter(PUBLISHED, STAFF, links()))
     for body in (mail.text, mail.html):
         assert "„Holz, Hobel, Handwerk“" in body
         assert "am 27.\u00a0November 2026" in body, "the day in Berlin, not in UTC"
@@ -273,15 +276,26 @@ def test_the_episode_mail_links_the_audio_and_names_the_feed_for_podcast_apps() 
         assert "29\u00a0Minuten" in body
         assert AUDIO in body
         assert f"mit dieser Feed-Adresse abonnieren: {FEED}" in " ".join(body.split())
-    assert HREF.findall(mail.html) == [AUDIO], "a person opens the audio, never the feed's XML"
-    assert f"Folge anhören (29\u00a0Minuten):\n{AUDIO}" in mail.text
+    assert HREF.findall(mail.html) == [AUDIO, PAGE], "people open the audio and the page, not XML"
+    assert f"Folge anhören (29\u00a0Minuten):\n{AUDIO}\n\nAlle Folgen: {PAGE}\n" in mail.text
 
 
-def test_an_episode_media_does_not_know_is_mailed_with_the_feed_only() -> None:
-    mail = render_letter(domain.letter(PUBLISHED, STAFF, links(), None))
+def test_an_episode_published_by_an_older_media_still_validates() -> None:
+    """The contract only grows: events queued or sent before the new fields still read."""
+    body = json.dumps(new_envelope("episode.published", OLDER_MEDIA, source="media"))
+    envelope = Envelope[EpisodePublished].model_validate_json(body)
+    event = envelope.data
+    assert (event.description, event.audio_url, event.duration_s, event.page_url) == (None,) * 4
+
+
+def test_an_episode_without_its_audio_is_mailed_with_the_feed_only() -> None:
+    event = EpisodePublished.model_validate_json(json.dumps(OLDER_MEDIA))
+    mail = render_letter(domain.letter(event, STAFF, links()))
     for body in (mail.text, mail.html):
         assert "„Holz, Hobel, Handwerk“" in body
+        assert "am 27.\u00a0November 2026" in body
         assert "Folge anhören" not in body
+        assert "Alle Folgen" not in body
         assert FEED in body
     assert HREF.findall(mail.html) == []
 

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import aio_pika
-import feedparser
 import httpx
 import pytest
 from aio_pika.abc import AbstractIncomingMessage
@@ -41,7 +40,7 @@ from diko_shared.contract.matching import (
     ProposedPosition,
     Reason,
 )
-from diko_shared.contract.media import CreateEpisode, EpisodePublished, PublishEpisode
+from diko_shared.contract.media import EpisodePublished
 from diko_shared.contract.notifications import ListDeliveries, RegisterStaff, Subscribe
 from diko_shared.messaging import topology
 from diko_shared.messaging.publisher import Outgoing
@@ -65,6 +64,8 @@ MAILPIT = REPO / ".local" / "bin" / "mailpit"
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/actions/[A-Za-z0-9._-]+")
 TISCHLER = Occupation(code="22342", name="Tischler/in")
 HREF = re.compile(r'href="([^"]+)"')
+#: What `episode.published` carries since notifications stopped asking media (`episode.get`).
+NEWER_EPISODE_FIELDS = {"description", "audio_url", "duration_s", "page_url"}
 
 
 # -- fixtures --------------------------------------------------------------------------------
@@ -74,17 +75,6 @@ HREF = re.compile(r'href="([^"]+)"')
 def notifications(stack: SessionStack) -> Iterator[ServiceProcess]:
     env = stack.service_env("notifications", DIKO_LINK_SECRET=SECRET, DIKO_PUBLIC_BASE_URL=BASE)
     process = ServiceProcess("notifications", "diko_notifications", PORT, env)
-    process.start()
-    yield process
-    process.stop()
-
-
-@pytest.fixture(scope="module")
-def media(stack: SessionStack) -> Iterator[ServiceProcess]:
-    """The real media service: it publishes episodes and answers `episode.get`."""
-    port = free_port()
-    env = stack.service_env("media", DIKO_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}")
-    process = ServiceProcess("media-for-notifications", "diko_media", port, env)
     process.start()
     yield process
     process.stop()
@@ -121,7 +111,7 @@ async def staff_member(bus: Bus, name: str, email: str, topics: list[str] | None
 
 
 async def publish(
-    bus: Bus, type_: str, payload: Payload, source: str, id_: str | None = None
+    bus: Bus, type_: str, payload: Payload | dict[str, Any], source: str, id_: str | None = None
 ) -> str:
     envelope = new_envelope(type_, payload, source=source, id_=id_)
     await bus.publisher.publish(Outgoing.from_envelope(topology.EVENTS.name, envelope))
@@ -359,67 +349,68 @@ async def test_a_mail_that_cannot_be_built_is_a_permanent_failure_the_others_sti
     assert await mailpit.search(mallory) == []
 
 
-async def test_a_new_episode_is_mailed_with_its_audio_its_feed_and_the_day_in_berlin(
-    bus: Bus,
-    notifications: ServiceProcess,
-    media: ServiceProcess,
-    mailpit: Mailpit,
-    http: httpx.AsyncClient,
+def episode_published(title: str, **fields: Any) -> EpisodePublished:
+    """`episode.published` as media sends it; `fields` add what a newer media carries."""
+    media = "https://media.diko.example"
+    return EpisodePublished(
+        episode_id=fresh("epi"),
+        title=f"{title} {uuid.uuid4().hex[:4]}",
+        feed_url=f"{media}/podcast/feed.xml",
+        published_at=datetime(2026, 11, 26, 23, 30, tzinfo=UTC),  # 00:30 on the 27th in Berlin
+        **fields,
+    )
+
+
+async def test_a_new_episode_is_mailed_from_the_event_alone_without_asking_media(
+    bus: Bus, notifications: ServiceProcess, mailpit: Mailpit
 ) -> None:
+    """No media runs here, and media never heard of the episode: the event says it all."""
+    commands = await bus.tap(topology.COMMANDS.name, "episode.#")
     emma = address("emma")
     await staff_member(bus, "Emma Dörge", emma, ["episode.published"])
-    title = f"Holz, Hobel, Handwerk – Folge {uuid.uuid4().hex[:4]}"
     audio = f"https://media.diko.example/podcast/{uuid.uuid4().hex[:8]}.mp3"
-    created = await bus.ok(
-        CreateEpisode(
-            title=title,
-            description="Jana Müller erzählt, wie ihr Betrieb ausbildet.",
-            audio_url=audio,
-            audio_bytes=28_311_552,
-            duration_s=1769,
-        )
-    )
-    late_evening = datetime(2026, 11, 26, 23, 30, tzinfo=UTC)  # 00:30 on the 27th in Berlin
-    await bus.ok(PublishEpisode(episode_id=created["episode_id"], published_at=late_evening))
-
-    (mail,) = await mail_to(mailpit, emma)
-    assert mail["Subject"] == f"Neue Podcastfolge: „{title}“"
-    feed = f"{media.base_url}/podcast/feed.xml"
-    for body in (mail["Text"], mail["HTML"]):
-        assert "am 27.\u00a0November 2026" in body, "the day in Berlin, not in UTC"
-        assert "Jana Müller erzählt, wie ihr Betrieb ausbildet." in body
-        assert "29\u00a0Minuten" in body
-        assert feed in body, "named as the address for podcast apps"
-    assert HREF.findall(mail["HTML"]) == [audio], "the one link opens the audio, not XML"
-    assert audio in mail["Text"]
-
-    # The link is the episode's enclosure in the feed that the running media service serves.
-    served = await http.get(feed)
-    assert served.status_code == 200
-    entries = feedparser.parse(served.content).entries
-    (entry,) = [e for e in entries if e.id == created["episode_id"]]
-    assert entry.enclosures[0].href == audio
-
-
-async def test_an_episode_media_does_not_know_is_mailed_with_its_feed_only(
-    bus: Bus, notifications: ServiceProcess, media: ServiceProcess, mailpit: Mailpit
-) -> None:
-    fiete = address("fiete")
-    await staff_member(bus, "Fiete Lüders", fiete, ["episode.published"])
-    feed = f"{media.base_url}/podcast/feed.xml"
-    episode = EpisodePublished(
-        episode_id=fresh("epi"),
-        title=f"Eine Folge, die media nicht kennt {uuid.uuid4().hex[:4]}",
-        feed_url=feed,
-        published_at=datetime(2026, 6, 30, 22, 30, tzinfo=UTC),
+    page = "https://media.diko.example/podcast"
+    episode = episode_published(
+        "Holz, Hobel, Handwerk – Folge",
+        description="Jana Müller erzählt, wie ihr Betrieb ausbildet.",
+        audio_url=audio,
+        duration_s=1769,
+        page_url=page,
     )
 
     await publish(bus, "episode.published", episode, "media")
 
+    (mail,) = await mail_to(mailpit, emma)
+    assert mail["Subject"] == f"Neue Podcastfolge: „{episode.title}“"
+    for body in (mail["Text"], mail["HTML"]):
+        assert "am 27.\u00a0November 2026" in body, "the day in Berlin, not in UTC"
+        assert "Jana Müller erzählt, wie ihr Betrieb ausbildet." in body
+        assert "29\u00a0Minuten" in body
+        assert episode.feed_url in body, "named as the address for podcast apps"
+    assert HREF.findall(mail["HTML"]) == [audio, page], "the audio and the page, not the XML"
+    text = mail["Text"].replace("\r\n", "\n")
+    assert f"Folge anhören (29\u00a0Minuten):\n{audio}\n\nAlle Folgen: {page}\n" in text
+    await commands.fence()
+    asked = commands.matching(lambda m: episode.episode_id.encode() in m.body)
+    assert asked == [], "notifications asked media nothing about the episode"
+
+
+async def test_an_episode_from_an_older_media_is_mailed_with_its_feed_only(
+    bus: Bus, notifications: ServiceProcess, mailpit: Mailpit
+) -> None:
+    fiete = address("fiete")
+    await staff_member(bus, "Fiete Lüders", fiete, ["episode.published"])
+    episode = episode_published("Eine Folge ohne Audio im Ereignis")
+    # The body an older media sends: the fields that came later are not there at all.
+    older = episode.model_dump(mode="json", exclude=NEWER_EPISODE_FIELDS)
+
+    await publish(bus, "episode.published", older, "media")
+
     (mail,) = await mail_to(mailpit, fiete)
-    assert "am 1.\u00a0Juli 2026" in mail["Text"]
-    assert feed in mail["Text"]
+    assert "am 27.\u00a0November 2026" in mail["Text"]
+    assert episode.feed_url in mail["Text"]
     assert "Folge anhören" not in mail["Text"]
+    assert "Alle Folgen" not in mail["Text"]
     assert HREF.findall(mail["HTML"]) == []
 
 

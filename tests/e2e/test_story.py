@@ -114,7 +114,7 @@ async def test_the_story_happens_and_leaves_its_traces(
     episode_mail = next(m for m in mails if "Podcastfolge" in m["Subject"])
     episode_text = (await mailpit.message(episode_mail["ID"]))["Text"]
     assert enclosure.attrib["url"] in episode_text
-    assert f"Alle Folgen: {system['media'].base_url}/podcast\n" in episode_text
+    assert f"Alle Folgen: {system['media'].base_url}/podcast\r\n" in episode_text
 
     # every service counted the messages it processed
     for name, queue in (

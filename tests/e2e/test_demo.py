@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import secrets
 import subprocess
@@ -17,25 +16,18 @@ from typing import Any
 
 from diko_shared.contract.notifications import ListDeliveries
 from harness.bus import Bus
-from harness.stack import REPO, SessionStack
+from harness.cli import diko
+from harness.stack import SessionStack
 
 from .conftest import SERVICES, System
 
-DIKO = REPO / ".venv" / "bin" / "diko"
 STEPS = ("1. staff member", "2. company", "3. training position", "4. media drafted")
 LATER_STEPS = ("5. applicant", "6. matching proposed", "7. the proposal", "8. staff accepted")
 
 
 def demo_env(stack: SessionStack, **extra: str) -> dict[str, str]:
-    """The caller's environment without its DIKO_ settings, plus this test's stack."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIKO_")}
-    env.update(
-        DIKO_AMQP_URL=stack.amqp_url,
-        DIKO_MONGO_URL=stack.mongo_url,
-        DIKO_MAILPIT_URL=stack.mailpit_url,
-        **extra,
-    )
-    return env
+    """What the demo needs besides the broker: where to point people for the e-mails."""
+    return {"DIKO_MAILPIT_URL": stack.mailpit_url, **extra}
 
 
 def service_urls(system: System) -> dict[str, str]:
@@ -43,18 +35,9 @@ def service_urls(system: System) -> dict[str, str]:
 
 
 async def run_demo(
-    env: dict[str, str], cwd: Path, *args: str, timeout: float = 300
+    stack: SessionStack, env: dict[str, str], cwd: Path, *args: str, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
-    return await asyncio.to_thread(
-        subprocess.run,
-        [str(DIKO), "demo", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return await asyncio.to_thread(diko, stack, "demo", *args, env=env, cwd=cwd, timeout=timeout)
 
 
 def ids(stdout: str) -> dict[str, Any]:
@@ -69,7 +52,7 @@ async def test_demo_plays_the_story_and_registers_its_staff_member_once(
     env = demo_env(stack, **service_urls(system))
     args = ("--staff-email", staff_email, "--timeout", "90", "--json")
 
-    first = await run_demo(env, tmp_path, *args)
+    first = await run_demo(stack, env, tmp_path, *args)
     assert first.returncode == 0, first.stdout + first.stderr
     out = first.stdout
     for step in (*STEPS, *LATER_STEPS, "   the position is filled", "9. podcast episode"):
@@ -85,7 +68,7 @@ async def test_demo_plays_the_story_and_registers_its_staff_member_once(
     assert f"podcast    {made['feed_url']}" in out
     assert "1. staff member registered and subscribed" in out
 
-    second = await run_demo(env, tmp_path, *args)
+    second = await run_demo(stack, env, tmp_path, *args)
     assert second.returncode == 0, second.stdout + second.stderr
     again = ids(second.stdout)
     assert "1. staff member already registered (earlier run) and subscribed" in second.stdout
@@ -104,7 +87,7 @@ async def test_demo_stops_with_a_clear_message_when_a_step_does_not_happen(
     try:
         # No DIKO_<SERVICE>_URL: the addresses follow DIKO_RUN_PORT_OFFSET, as under make run.
         env = demo_env(stack, DIKO_RUN_PORT_OFFSET="100")
-        failed = await run_demo(env, tmp_path, "--timeout", "3", timeout=120)
+        failed = await run_demo(stack, env, tmp_path, "--timeout", "3", timeout=120)
     finally:
         await asyncio.to_thread(media.start, timeout=180)
 

@@ -12,9 +12,17 @@ DIKO = Path(sys.executable).with_name("diko")
 
 
 def diko(
-    stack: SessionStack, *args: str, env: dict[str, str] | None = None, timeout: float = 60.0
+    stack: SessionStack,
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 60.0,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `diko ARGS` against the session's broker and database; never raises on exit codes."""
+    """Run `diko ARGS` against the session's broker and database; never raises on exit codes.
+
+    The environment holds only these addresses and `env`: no DIKO_ setting of the caller
+    leaks in. Run it with `cwd` outside the checkout to keep `.local/stack.env` out too.
+    """
     environment = {
         "PATH": str(DIKO.parent),
         "DIKO_AMQP_URL": stack.amqp_url,
@@ -28,4 +36,5 @@ def diko(
         text=True,
         timeout=timeout,
         check=False,
+        cwd=cwd,
     )

@@ -76,6 +76,19 @@ def proposal(
     )
 
 
+def position_filled(places: int) -> PositionFilled:
+    """The Tischler/in position at Tischlerei Müller in Stendal, all `places` taken."""
+    return PositionFilled(
+        position_id="pos_" + "1" * 20,
+        company_id="cmp_" + "1" * 20,
+        company_name="Tischlerei Müller GmbH",
+        occupation=TISCHLER,
+        places=places,
+        town="Stendal",
+        start_date=date(2027, 8, 1),
+    )
+
+
 def shortlist(company: str = "Tischlerei Müller GmbH") -> MatchProposed:
     where = position(company)
     return MatchProposed(
@@ -164,15 +177,7 @@ def test_the_subject_for_an_applicant_names_the_town_but_not_the_person() -> Non
 
 
 def test_filled_and_episode_subjects() -> None:
-    filled = PositionFilled(
-        position_id="pos_" + "1" * 20,
-        company_id="cmp_" + "1" * 20,
-        company_name="Tischlerei Müller GmbH",
-        occupation=TISCHLER,
-        places=2,
-        town="Stendal",
-        start_date=date(2027, 8, 1),
-    )
+    filled = position_filled(places=2)
     assert (
         domain.filled_subject(filled)
         == "Ausbildungsstelle besetzt: Tischler/in bei Tischlerei Müller GmbH (Stendal)"
@@ -227,15 +232,7 @@ def test_names_are_escaped_in_html_and_left_alone_in_plain_text() -> None:
 
 
 def test_filled_and_episode_mails() -> None:
-    filled = PositionFilled(
-        position_id="pos_" + "1" * 20,
-        company_id="cmp_" + "1" * 20,
-        company_name="Tischlerei Müller GmbH",
-        occupation=TISCHLER,
-        places=2,
-        town="Stendal",
-        start_date=date(2027, 8, 1),
-    )
+    filled = position_filled(places=2)
     mail = render_letter(domain.letter(filled, STAFF, links()))
     for body in (mail.text, mail.html):
         for text in ("Tischlerei Müller GmbH", "Tischler/in", "Stendal"):
@@ -318,15 +315,7 @@ OFF_BRAND = re.compile(r"(?<![@./\w])diko(?![.\w])", re.IGNORECASE)
 
 
 def test_every_mail_and_page_says_diko_altmark_as_the_brand_is_written() -> None:
-    filled = PositionFilled(
-        position_id="pos_" + "1" * 20,
-        company_id="cmp_" + "1" * 20,
-        company_name="Tischlerei Müller GmbH",
-        occupation=TISCHLER,
-        places=1,
-        town="Stendal",
-        start_date=date(2027, 8, 1),
-    )
+    filled = position_filled(places=1)
     mails = [render_letter(domain.letter(event, STAFF, links())) for event in (shortlist(), filled)]
     bodies = [body for mail in mails for body in (mail.text, mail.html)]
     pages = [

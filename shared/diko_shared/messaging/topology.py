@@ -169,7 +169,7 @@ async def declare(broker: RabbitBroker, retry_delays_ms: Sequence[int]) -> None:
                 f"RabbitMQ has a queue {name!r} with other arguments than this diko version "
                 f"declares ({exc}). If it is empty, delete it (rabbitmqctl delete_queue "
                 f"--vhost <vhost> {name}) and start again; if not, move its messages first "
-                "(deploy/README.md, Upgrades)"
+                "(deploy/README.md, Upgrading)"
             ) from None
         await queue.bind(
             exchanges[binding.exchange.name],

@@ -17,6 +17,8 @@ STACK_ENV := .local/stack.env
 PACKAGE_FILES := $(wildcard shared/pyproject.toml services/*/pyproject.toml)
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k dlq -x"`.
 PYTEST_ARGS ?=
+# `make test` also has the stack install Debian's Chromium, in which tests look at pages.
+STACK_UP_ARGS ?=
 # Run one benchmark only, e.g. `make bench BENCH=pipeline`.
 BENCH ?= *
 
@@ -30,7 +32,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
 
 stack: ## build (first time) and start RabbitMQ, FerretDB, Mailpit on 127.0.0.1; writes .local/stack.env
-	@$(STACK) up
+	@$(STACK) up $(STACK_UP_ARGS)
 
 stack-down: ## stop the stack, keep its data
 	@$(STACK) down
@@ -71,8 +73,8 @@ lock: | $(VENV)/bin/python ## re-pin constraints.txt after adding or changing a 
 	@touch $(VENV_STAMP)
 	@echo "lock: constraints.txt pins $$(grep -c '==' constraints.txt) packages"
 
-test: ## start the stack, provision .venv and run the whole suite against the real stack
-	@$(MAKE) --no-print-directory -j2 stack venv
+test: ## start the stack, provision .venv and Chromium, and run the whole suite against the real stack
+	@$(MAKE) --no-print-directory -j2 stack venv STACK_UP_ARGS=--browser
 	@$(WITH_STACK_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: venv ## ruff check and ruff format --check

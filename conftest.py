@@ -1,3 +1,3 @@
 """Fixtures every test suite may use (the local stack, the bus, Mailpit): see tests/harness."""
 
-pytest_plugins = ["harness.fixtures"]
+pytest_plugins = ["harness.fixtures", "harness.browser"]

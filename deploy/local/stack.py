@@ -462,35 +462,39 @@ def rabbitmqctl(
         ) from exc
 
 
-def ensure_rabbitmq_installed() -> None:
-    """Install Debian's rabbitmq-server with apt-get when its scripts are missing."""
-    if (RABBIT_SBIN / "rabbitmq-server").exists():
+#: Debian packages the stack (and, with `up --browser`, the tests) need, by what proves
+#: each is installed. Missing ones are installed together, with one `apt-get update`.
+RABBIT_PACKAGE = ("rabbitmq-server", RABBIT_SBIN / "rabbitmq-server")
+BROWSER_PACKAGE = ("chromium", Path("/usr/bin/chromium"))
+
+
+def ensure_debian_packages(packages: Sequence[tuple[str, Path]]) -> None:
+    """Install the Debian packages whose marker file is missing, in one apt-get run."""
+    missing = [name for name, marker in packages if not marker.exists()]
+    if not missing:
         return
-    what = (
-        "RabbitMQ 3.10+ (Debian's rabbitmq-server package, /usr/lib/rabbitmq/bin/rabbitmq-server)"
-    )
+    names = " ".join(missing)
     if not shutil.which("apt-get"):
-        raise StackError(f"{what} is missing and this machine has no apt-get", f"install {what}")
+        raise StackError(f"{names} missing and this machine has no apt-get", f"install {names}")
     if os.geteuid() == 0:
         prefix = []
     elif shutil.which("sudo"):
         prefix = ["sudo"]
     else:
         raise StackError(
-            f"{what} is missing; installing it needs root and there is no sudo",
-            "as root: apt-get update && apt-get install -y rabbitmq-server",
+            f"{names} missing; installing needs root and there is no sudo",
+            f"as root: apt-get update && apt-get install -y {names}",
         )
     log = LOG / "apt.log"
-    say(f"installing rabbitmq-server with apt-get (~1 min; log: {log.relative_to(REPO)})")
+    say(f"installing {names} with apt-get (~1 min; log: {log.relative_to(REPO)})")
     if apt_get(prefix, ["update"], log) != 0:
-        # Stale package lists may still hold the package; the install below decides.
+        # Stale package lists may still hold the packages; the install below decides.
         say("apt-get update failed (see the log); trying the install with the current lists")
-    if apt_get(prefix, ["install", "-y", "rabbitmq-server"], log) != 0:
-        raise fail_with_log("`apt-get install -y rabbitmq-server` failed", [log], f"install {what}")
-    if not (RABBIT_SBIN / "rabbitmq-server").exists():
-        raise StackError(
-            f"apt-get installed rabbitmq-server but {RABBIT_SBIN}/rabbitmq-server is missing"
-        )
+    if apt_get(prefix, ["install", "-y", *missing], log) != 0:
+        raise fail_with_log(f"`apt-get install -y {names}` failed", [log], f"install {names}")
+    for name, marker in packages:
+        if not marker.exists():
+            raise StackError(f"apt-get installed {name} but {marker} is missing")
 
 
 def apt_get(prefix: list[str], args: list[str], log: Path) -> int:
@@ -520,7 +524,7 @@ def start_rabbitmq(settings: Settings) -> None:
     Foreground rather than `-detached` so that a node that dies during boot leaves its
     console output in `.local/log/rabbitmq-console.log`.
     """
-    ensure_rabbitmq_installed()
+    ensure_debian_packages([RABBIT_PACKAGE])
     write_rabbit_config(settings)
     say(f"starting RabbitMQ node {settings.rabbit_node} (~20 s)")
     process = spawn(
@@ -876,8 +880,11 @@ def any_running() -> bool:
     return any(component.pid() is not None for component in COMPONENTS.values())
 
 
-def cmd_up(settings: Settings) -> int:
-    """Provision and start everything that is not running yet, then write stack.env."""
+def cmd_up(settings: Settings, browser: bool = False) -> int:
+    """Provision and start everything that is not running yet, then write stack.env.
+
+    With `browser`, Debian's Chromium is installed too (the tests look at pages in it).
+    """
     began = time.monotonic()
     previous = saved_settings()
     if previous and previous != settings and any_running():
@@ -891,6 +898,7 @@ def cmd_up(settings: Settings) -> int:
     for component in COMPONENTS.values():
         if component.pid() is None:
             component.require_free_ports(settings)  # fail before minutes of building
+    ensure_debian_packages([RABBIT_PACKAGE, *([BROWSER_PACKAGE] if browser else [])])
     jobs = start_builds()
     try:
         ensure_running(COMPONENTS["rabbitmq"], settings)
@@ -968,7 +976,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         description="diko's local stack (RabbitMQ, FerretDB, Mailpit) on 127.0.0.1 in .local/",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="provision and start everything (idempotent)")
+    up = sub.add_parser("up", help="provision and start everything (idempotent)")
+    up.add_argument(
+        "--browser", action="store_true", help="also install Debian's Chromium (for the tests)"
+    )
     down = sub.add_parser("down", help="stop everything, keep data")
     down.add_argument(
         "--purge", action="store_true", help="also delete data, logs and the password"
@@ -992,7 +1003,7 @@ def main(argv: Sequence[str]) -> int:
             return cmd_ctl(settings, args.args)
         with StackLock():
             if args.command == "up":
-                return cmd_up(settings)
+                return cmd_up(settings, args.browser)
             if args.command == "down":
                 return cmd_down(settings, args.purge)
             return cmd_restart(settings, args.component)

@@ -212,11 +212,11 @@ async def test_a_new_position_is_proposed_to_applicants_within_reach(
         assert [r["key"] for r in proposal["reasons"]][:4] == KEYS
     distance = proposals[1]["reasons"][1]
     assert distance["text"] == (
-        "Wohnort Gardelegen liegt 33 km vom Ausbildungsort Stendal entfernt "
-        "(Reichweite 35 km mit Führerschein)."
+        "Vom Wohnort Gardelegen bis zum Ausbildungsort Stendal sind es 33\u00a0km; "
+        "erreichbar sind 35\u00a0km mit Führerschein."
     )
     assert proposals[0]["reasons"][0]["text"] == (
-        "Ausbildungsberuf Koch/Köchin (KldB 29302) ist Wunschberuf Nr. 1."
+        "Die Stelle bildet im Wunschberuf Koch/Köchin (KldB 29302) aus."
     )
     assert far not in str(tap.seen)
 

@@ -90,10 +90,10 @@ def berlin_date(moment: datetime) -> str:
 
 
 def berlin_moment(moment: datetime) -> str:
-    """`am 3. Dezember 2026 um 14:05 Uhr`: when something happened, as staff in Berlin read it."""
+    """`am 3. Dezember 2026 um 9:05 Uhr`: when something happened, as staff in Berlin read it."""
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     local = aware.astimezone(BERLIN)
-    return f"am {german_date(local.date())} um {local:%H:%M}{NBSP}Uhr"
+    return f"am {german_date(local.date())} um {local.hour}:{local:%M}{NBSP}Uhr"
 
 
 def minutes(seconds: int) -> str:

@@ -193,7 +193,7 @@ async def test_an_unknown_post_is_not_found_in_german(
     assert reply["ok"] is False
     assert reply["error"] == {
         "code": "not_found",
-        "message": f"Post pst_{'0' * 20} gibt es nicht",
+        "message": f"Einen Post pst_{'0' * 20} gibt es nicht.",
         "details": [{"field": "data.post_id", "problem": "unbekannter Post"}],
     }
     assert (await web.get(f"{BASE}/posts/pst_{'0' * 20}/image.png")).status_code == 404
@@ -262,7 +262,7 @@ async def test_a_published_episode_is_announced_and_in_the_feed(
 async def test_an_unknown_episode_is_not_found_in_german(bus: Bus, media: ServiceProcess) -> None:
     unknown = {
         "code": "not_found",
-        "message": f"Podcastfolge epi_{'0' * 20} gibt es nicht",
+        "message": f"Eine Podcastfolge epi_{'0' * 20} gibt es nicht.",
         "details": [{"field": "data.episode_id", "problem": "unbekannte Podcastfolge"}],
     }
     reply = await bus.request(PublishEpisode(episode_id="epi_" + "0" * 20))

@@ -61,7 +61,7 @@ def register(data: RegisterStaff, staff_id: str) -> Staff:
 def duplicate_email(email: str, existing_id: str) -> Conflict:
     """The answer to a registration under an address that belongs to someone already."""
     return Conflict(
-        f"Die E-Mail-Adresse {email} ist bereits registriert: {existing_id}",
+        f"Die E-Mail-Adresse {email} ist bereits registriert, unter der Kennung {existing_id}.",
         [ErrorDetail(field="data.email", problem=f"bereits registriert als {existing_id}")],
     )
 

@@ -74,7 +74,7 @@ class Handlers:
         """`staff.subscribe`: the topics replace the staff member's earlier ones."""
         if not await store.staff_exists(ctx.db, ctx.data.staff_id):
             raise NotFound(
-                f"Mitarbeiter/in {ctx.data.staff_id} ist nicht registriert",
+                f"Unter der Kennung {ctx.data.staff_id} ist niemand registriert.",
                 [ErrorDetail(field="data.staff_id", problem="unbekannt")],
             )
         subscription = domain.subscription(ctx.data)

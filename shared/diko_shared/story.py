@@ -38,7 +38,7 @@ from urllib.parse import unquote, urlsplit
 import aio_pika
 import httpx
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
-from aiormq.exceptions import AMQPConnectionError, ProbableAuthenticationError
+from aio_pika.exceptions import AMQPConnectionError, ProbableAuthenticationError
 from faststream.rabbit import Channel, RabbitBroker
 
 from diko_shared import story_cast
@@ -75,7 +75,11 @@ Decide = Callable[["Story"], Awaitable[None]]
 
 class StoryFailed(Exception):
     """A step did not happen; the message says which, what was missing and, where the
-    story can tell, why and what to do."""
+    story can tell, why and what to do. `service` is the one to look at, if known."""
+
+    def __init__(self, message: str, service: str | None = None) -> None:
+        super().__init__(message)
+        self.service = service
 
 
 @dataclass
@@ -263,14 +267,13 @@ class Story:
         except ProbableAuthenticationError as exc:
             raise StoryFailed(
                 f"the story cannot start: RabbitMQ ({_where(self.amqp_url)}) refused the "
-                f"login ({exc}): check "
-                "DIKO_AMQP_URL, which `make stack` writes to .local/stack.env"
+                f"login ({exc}): check DIKO_AMQP_URL, which `make stack` writes to "
+                ".local/stack.env"
             ) from None
         except (AMQPConnectionError, ConnectionError, OSError, TimeoutError) as exc:
             raise StoryFailed(
                 f"the story cannot start: RabbitMQ does not answer at {_where(self.amqp_url)} "
-                f"({_why(exc)}): "
-                f"{START_STACK}, then {START_SERVICES}"
+                f"({_why(exc)}): {START_STACK}, then {START_SERVICES}"
             ) from None
         await connection.close()
 
@@ -307,17 +310,14 @@ class Story:
 
     def failed(self, problem: str, service: str | None = None) -> StoryFailed:
         """The error for the current step; `why()` adds the cause when a service is named."""
-        error = StoryFailed(f"the story stopped at step {self.step}: {problem}")
-        error.service = service  # type: ignore[attr-defined]
-        return error
+        return StoryFailed(f"the story stopped at step {self.step}: {problem}", service)
 
     async def why(self, error: StoryFailed) -> StoryFailed:
         """The error with what the named service says about itself, and what to do."""
-        service = getattr(error, "service", None)
-        if service not in SERVICE_QUEUES:
+        if error.service not in SERVICE_QUEUES:
             return error
-        cause = await self._diagnose(service)
-        return StoryFailed(f"{error}; {cause}")
+        cause = await self._diagnose(error.service)
+        return StoryFailed(f"{error}; {cause}", error.service)
 
     async def _diagnose(self, service: str) -> str:
         """Whether `service` still consumes, and what its /readyz says."""
@@ -409,7 +409,7 @@ class Story:
     async def play(self, hooks: Mapping[str, Hook] | None = None) -> StoryResult:
         """Run every step in order; after a step, run the hook of its name, if any.
 
-        The hook `applicant_sent` runs inside step 5, between the broker's confirm of
+        The hook `applicant_sent` runs inside step 3, between the broker's confirm of
         `applicant.register` and its answer.
         """
         self.hooks = hooks or {}

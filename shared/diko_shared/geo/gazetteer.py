@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from rapidfuzz import fuzz, process
-
 from diko_shared.geo.distance import PointGrid, haversine_km
 from diko_shared.geo.files import (
     AREAS_FILE,
@@ -44,6 +42,7 @@ from diko_shared.geo.ranking import ALTMARK_DISTRICTS, group_rank, in_altmark, r
 _POSTCODE = re.compile(r"^\d{5}$")
 _POSTCODE_AND_NAME = re.compile(r"^(\d{5})\s+(\S.*)$")
 _DIGITS = re.compile(r"^\d{1,8}$")
+_MEMO_SIZE = 100_000
 _REGION_KEYS = (full_key, normalise_place_name, lambda name: lookup_keys(name)[-1])
 """A region's name is compared as written, then without a suffix, then in its short form."""
 
@@ -247,6 +246,7 @@ class Gazetteer:
         self._by_postcode: dict[str, list[int]] | None = None
         self._postcodes_of: dict[str, list[str]] | None = None
         self._regions: dict[str, Region] = {}
+        self._memo: dict[tuple[str, Region | None, str | None], int] = {}
         self._area_index: list[dict[str, list[str]]] | None = None
         self._place_grid: PointGrid | None = None
         self._postcode_grid: PointGrid | None = None
@@ -347,12 +347,24 @@ class Gazetteer:
         return self._resolve(name, region, postcode)
 
     def _resolve(self, text: str, region: Region | None, postcode: str | None) -> Place:
+        """The place, remembered: a nationwide instance names the same towns again and
+        again (650,000 homes and training towns, some 11,000 distinct names)."""
+        memo = (text, region, postcode)
+        i = self._memo.get(memo)
+        if i is None:
+            i = self._find(text, region, postcode)
+            if len(self._memo) >= _MEMO_SIZE:
+                self._memo.clear()
+            self._memo[memo] = i
+        return self._place(i)
+
+    def _find(self, text: str, region: Region | None, postcode: str | None) -> int:
         text = text.strip()
         if _POSTCODE.match(text):
-            place = self.postcode_place(text)
-            if region is not None and not region.contains(place.ags):
+            i = self._postcode_place(text)
+            if region is not None and not region.contains(self._table.ags[i]):
                 raise UnknownPlaceError(text, [], f"in {region.name}")
-            return place
+            return i
         both = _POSTCODE_AND_NAME.match(text)
         if both:
             if postcode is not None and postcode != both.group(1):
@@ -363,13 +375,13 @@ class Gazetteer:
         hint = split_suffix(text)[1]
         exact = self._by_full.get(full_key(text)) if hint else None
         if exact is not None and self._fits(exact, region, postcode):
-            return self._place(exact)  # a name with its bracket: 'Kläden (Arendsee)'
+            return exact  # a name with its bracket: 'Kläden (Arendsee)'
         members = self._group(normalise_place_name(text))
         if exact is None and hint:
             members = self._narrow_by_hint(members, hint)
         for i in members:
             if self._fits(i, region, postcode):
-                return self._place(i)
+                return i
         raise UnknownPlaceError(
             text, self.suggest(text, region, postcode), self._where(region, postcode)
         )
@@ -383,15 +395,21 @@ class Gazetteer:
         return any(m.key == ags for m in self.postcodes[postcode].municipalities)
 
     def _narrow_by_hint(self, members: list[int], hint: str) -> list[int]:
-        """'Neuendorf (Brandenburg)', 'Kläden (Arendsee)', 'Buch (39517)': the bracket
-        narrows the places of that name; a bracket that names nothing we know is ignored."""
+        """'Neuendorf (Brandenburg)', 'Kläden (Arendsee)', 'Buch (13125)': the bracket
+        narrows the places of that name. A bracket that names nothing we know is ignored,
+        and so is one that names only a municipality none of them lies in: official
+        suffixes name rivers and landscapes ('Tangermünde (Elbe)'; Elbe is also a village).
+        A Land, district or postcode that none of them lies in leaves none."""
         if _POSTCODE.match(hint) and hint in self.postcodes:
             return [i for i in members if self._fits(i, None, hint)]
         try:
             region = self.region(hint)
         except UnknownRegionError:
             return members
-        return [i for i in members if region.contains(self._table.ags[i])]
+        narrowed = [i for i in members if region.contains(self._table.ags[i])]
+        if narrowed or any(len(p) < 8 for p in region.prefixes):
+            return narrowed
+        return members
 
     @staticmethod
     def _where(region: Region | None, postcode: str | None) -> str | None:
@@ -411,6 +429,8 @@ class Gazetteer:
     ) -> list[str]:
         """Canonical names close to `text` (typos, other spellings), the likeliest first:
         of each close name the place it means, in the region or postcode where asked."""
+        from rapidfuzz import fuzz, process  # only for unknown names; 5 MiB most never need
+
         close = process.extract(
             normalise_place_name(text),
             self._group_keys(),
@@ -443,16 +463,19 @@ class Gazetteer:
 
     def postcode_place(self, code: str) -> Place:
         """The place a bare postcode means: its largest municipality's own place."""
+        return self._place(self._postcode_place(code))
+
+    def _postcode_place(self, code: str) -> int:
         area = self.postcode(code)
         own = sorted(
             self._postcode_index()[0].get(area.postcode, []),
             key=lambda i: (self._table.kinds[i] == "Ortsteil", self._rank(i)[4], self._rank(i)),
         )
         if own:
-            return self._place(own[0])
+            return own[0]
         for m in area.municipalities:
             if m.key in self._seat:
-                return self._place(self._seat[m.key])
+                return self._seat[m.key]
         raise UnknownPostcodeError(code, [])
 
     def places_with_postcode(self, code: str) -> list[Place]:
@@ -520,6 +543,8 @@ class Gazetteer:
             for a in self.areas.values()
             if len(a.key) <= 5
         }
+        from rapidfuzz import fuzz, process  # only for unknown regions
+
         close = process.extract(
             normalise_place_name(text), list(labels), scorer=fuzz.ratio, limit=3, score_cutoff=75
         )

@@ -7,28 +7,18 @@ canonical name finds that place ("Kläden (Arendsee)"); any other spelling finds
 place of that name, and the Altmark's comes first (see `ranking`). A postcode narrows
 the choice, and so does a region in brackets or in `within=`.
 
-The tables are packaged CSV files (see README.md), read once per process on first use.
+The tables are packaged CSV files (see README.md and `tables`), read once per process on
+first use; the records and errors are in `records`.
 """
 
 from __future__ import annotations
 
-import csv
 import re
-import sys
-from array import array
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping
 from functools import lru_cache
-from importlib import resources
 
 from diko_shared.geo.distance import PointGrid, haversine_km
-from diko_shared.geo.files import (
-    AREAS_FILE,
-    LISTED_FILE,
-    PLACES_FILE,
-    POSTCODES_FILE,
-)
 from diko_shared.geo.names import (
     fold,
     full_key,
@@ -37,7 +27,32 @@ from diko_shared.geo.names import (
     normalise_place_name,
     split_suffix,
 )
-from diko_shared.geo.ranking import ALTMARK_DISTRICTS, group_rank, in_altmark, rank_key
+from diko_shared.geo.ranking import group_rank, rank_key
+from diko_shared.geo.records import (
+    ALTMARK,
+    Area,
+    Place,
+    PlaceTable,
+    PostcodeArea,
+    Region,
+    UnknownPlaceError,
+    UnknownPostcodeError,
+    UnknownRegionError,
+)
+from diko_shared.geo.tables import read_tables
+
+__all__ = [
+    "ALTMARK",
+    "Area",
+    "Gazetteer",
+    "Place",
+    "PostcodeArea",
+    "Region",
+    "UnknownPlaceError",
+    "UnknownPostcodeError",
+    "UnknownRegionError",
+    "load_gazetteer",
+]
 
 _POSTCODE = re.compile(r"^\d{5}$")
 _POSTCODE_AND_NAME = re.compile(r"^(\d{5})\s+(\S.*)$")
@@ -45,138 +60,6 @@ _DIGITS = re.compile(r"^\d{1,8}$")
 _MEMO_SIZE = 100_000
 _REGION_KEYS = (full_key, normalise_place_name, lambda name: lookup_keys(name)[-1])
 """A region's name is compared as written, then without a suffix, then in its short form."""
-
-
-@dataclass(frozen=True, slots=True)
-class Place:
-    """One place: a municipality (kind Stadt, Gemeinde, Flecken) or a part of one (Ortsteil).
-
-    `name` is canonical: unique, and the lookup of it gives this place. `district` is the
-    Landkreis or kreisfreie Stadt, `state` the Land; `ags` is the municipality's official
-    key (Amtlicher Gemeindeschlüssel); `postcode` the one GeoNames gives the place;
-    `population` GeoNames' figure for the place itself, where it gives one.
-    """
-
-    name: str
-    district: str
-    municipality: str
-    kind: str
-    postcode: str
-    latitude: float
-    longitude: float
-    ags: str = ""
-    population: int | None = None
-    state: str = ""
-
-    @property
-    def in_altmark(self) -> bool:
-        return in_altmark(self.ags)
-
-
-@dataclass(frozen=True, slots=True)
-class Area:
-    """A Land (2-digit key), district (5) or municipality (8) of VG250."""
-
-    key: str
-    name: str
-    kind: str
-
-
-@dataclass(frozen=True, slots=True)
-class PostcodeArea:
-    """A postcode: the mean point of its records and the municipalities it serves."""
-
-    postcode: str
-    latitude: float
-    longitude: float
-    municipalities: tuple[Area, ...]  # the one with most records first
-
-
-@dataclass(frozen=True, slots=True)
-class Region:
-    """Places whose municipality key starts with one of `prefixes`."""
-
-    name: str
-    prefixes: tuple[str, ...]
-
-    def contains(self, ags: str) -> bool:
-        return ags.startswith(self.prefixes)
-
-
-ALTMARK = Region("Altmark", ALTMARK_DISTRICTS)
-
-
-class UnknownPlaceError(KeyError):
-    """A name the gazetteer does not know (where asked: in that region or postcode).
-
-    The message is German, for people; `suggestions` are canonical names close to it.
-    """
-
-    def __init__(self, name: str, suggestions: list[str], where: str | None = None) -> None:
-        self.name = name
-        self.suggestions = suggestions
-        self.where = where
-        super().__init__(self._message())
-
-    def _message(self) -> str:
-        place = f"unbekannter Ort {self.name!r}" + (f" {self.where}" if self.where else "")
-        return place + self._hint()
-
-    def _hint(self) -> str:
-        return f" (meinten Sie: {', '.join(self.suggestions)}?)" if self.suggestions else ""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
-class UnknownPostcodeError(UnknownPlaceError):
-    """A postcode that no place has."""
-
-    def _message(self) -> str:
-        return f"unbekannte Postleitzahl {self.name!r}" + self._hint()
-
-
-class UnknownRegionError(UnknownPlaceError):
-    """A region (Land, district, municipality, 'Altmark', key) the gazetteer does not know."""
-
-    def _message(self) -> str:
-        return f"unbekannte Region {self.name!r}" + self._hint()
-
-
-@dataclass
-class PlaceTable:
-    """The places as columns, as the packaged file holds them: one index per place."""
-
-    names: list[str]
-    ags: list[str]
-    kinds: list[str]
-    postcodes: list[str]
-    latitudes: array[float]
-    longitudes: array[float]
-    populations: list[int | None]
-    altmark_km: array[float]
-    listed: list[int]  # indices, in the order of the Altmark list
-
-    @classmethod
-    def of(
-        cls,
-        places: list[Place],
-        listed: Collection[str] = (),
-        altmark_km: Mapping[str, float] | None = None,
-    ) -> PlaceTable:
-        index = {p.name: i for i, p in enumerate(places)}
-        km = altmark_km or {}
-        return cls(
-            [p.name for p in places],
-            [p.ags for p in places],
-            [p.kind for p in places],
-            [p.postcode for p in places],
-            array("d", (p.latitude for p in places)),
-            array("d", (p.longitude for p in places)),
-            [p.population for p in places],
-            array("d", (km.get(p.name, 0.0) for p in places)),
-            [index[n] for n in listed],
-        )
 
 
 class Gazetteer:
@@ -618,44 +501,7 @@ class Gazetteer:
         return self.near(centre.latitude, centre.longitude, km)
 
 
-def _rows(name: str) -> Iterator[list[str]]:
-    """The data rows of a packaged file, read line by line (no header, no comments)."""
-    with resources.files("diko_shared.geo").joinpath(name).open(encoding="utf-8") as fh:
-        rows = csv.reader(line for line in fh if not line.startswith("#"))
-        next(rows)
-        yield from rows
-
-
-def _read_postcodes(areas: dict[str, Area]) -> list[PostcodeArea]:
-    return [
-        PostcodeArea(code, float(lat), float(lon), tuple(areas[k] for k in keys.split()))
-        for code, lat, lon, keys in _rows(POSTCODES_FILE)
-    ]
-
-
-def _read_gazetteer() -> Gazetteer:
-    intern = sys.intern
-    areas = {
-        intern(key): Area(intern(key), name, intern(kind)) for key, name, kind in _rows(AREAS_FILE)
-    }
-    table = PlaceTable([], [], [], [], array("d"), array("d"), [], array("d"), [])
-    flagged: dict[str, int] = {}
-    for name, ags, kind, code, lat, lon, pop, km, listed, *_ in _rows(PLACES_FILE):
-        if listed:
-            flagged[name] = len(table.names)
-        table.names.append(name)
-        table.ags.append(intern(ags))
-        table.kinds.append(intern(kind))
-        table.postcodes.append(intern(code))
-        table.latitudes.append(float(lat))
-        table.longitudes.append(float(lon))
-        table.populations.append(int(pop) if pop else None)
-        table.altmark_km.append(float(km))
-    table.listed.extend(flagged[row[0]] for row in _rows(LISTED_FILE) if row[0] in flagged)
-    return Gazetteer.from_table(table, areas, lambda: _read_postcodes(areas))
-
-
 @lru_cache(maxsize=1)
 def load_gazetteer() -> Gazetteer:
     """The packaged gazetteer, read on first use and kept for the process."""
-    return _read_gazetteer()
+    return Gazetteer.from_table(*read_tables())

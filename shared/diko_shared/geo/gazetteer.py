@@ -2,10 +2,11 @@
 their town, looked up by name, by postcode, or around a point; the Altmark first.
 
 People type "Osterburg", "osterburg (altmark)", "Tangermuende", "39606 Osterburg",
-"39606" or "Neuendorf (Brandenburg)". A name is looked up in two steps: a place's
-canonical name finds that place ("Kläden (Arendsee)"); any other spelling finds every
-place of that name, and the Altmark's comes first (see `ranking`). A postcode narrows
-the choice, and so does a region in brackets or in `within=`.
+"39606" or "Neuendorf (Brandenburg)". A canonical name with its bracket finds that
+place ("Kläden (Arendsee)"); any other name finds every place of that name (or short
+for it), of which the Altmark's comes first (see `ranking`), and the bare name of a
+place is its canonical name only where it is that first one. A postcode narrows the
+choice, and so does a region in brackets or in `within=`.
 
 The tables are packaged CSV files (see README.md and `tables`), read once per process on
 first use; the records and errors are in `records`.

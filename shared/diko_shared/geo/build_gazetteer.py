@@ -4,7 +4,7 @@
 
 Inputs: `altmark.csv` (the Altmark list: name, municipality, kind of the places the
 network works with) and three published data sets, each pinned to a version and a
-SHA-256 so that a rebuild gives the same files (see `build.sources`). Outputs:
+SHA-256 so that a rebuild gives the same files (see `builder.sources`). Outputs:
 `places.csv`, `postcodes.csv`, `areas.csv` and `SHA256SUMS` (the files' own checksums
 and the sources'). `--check` writes nothing and fails if a rebuild would change a file.
 

@@ -32,6 +32,7 @@ FORBIDDEN = re.compile(f"[{_NEVER}]")
 #: A character the contract refuses in one line of text: the above, tab, LF and CR.
 FORBIDDEN_IN_LINE = re.compile(f"[{_NEVER}\t\n\r]")
 _LINE_ENDS = re.compile(r"\r\n?")
+_BREAKS = re.compile(r"[\t\n\r]+")
 
 
 def forbidden(text: str, *, one_line: bool = False) -> tuple[int, str] | None:
@@ -61,6 +62,11 @@ def clean(text: str) -> str:
     if FORBIDDEN.search(text) is None:
         return text
     return text.__class__(FORBIDDEN.sub("", text))
+
+
+def as_line(text: str) -> str:
+    """`clean(text)` on one line: every run of tabs and line breaks becomes one space."""
+    return _BREAKS.sub(" ", clean(text))
 
 
 def finalize(value: object) -> object:

@@ -3,7 +3,9 @@
 Autoescaping is on for `.html` (and for anything else but `.txt`): names come from
 other services and from the public, and a company called `<script>…` must arrive as
 text. Plain-text templates are not escaped, so that „Müller & Söhne“ stays readable.
-Undefined values fail loudly instead of leaving a gap in an e-mail.
+Undefined values fail loudly instead of leaving a gap in an e-mail. Every value a
+template prints goes through `diko_shared.text.clean` (`finalize`), and so does the
+subject: a character the contract refuses, in data stored before it did, is dropped.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from diko_notifications.domain import Letter
+from diko_shared.text import as_line, finalize
 
 ENVIRONMENT = Environment(
     loader=PackageLoader("diko_notifications", "templates"),
@@ -22,6 +25,7 @@ ENVIRONMENT = Environment(
         enabled_extensions=("html",), disabled_extensions=("txt",), default=True
     ),
     undefined=StrictUndefined,
+    finalize=finalize,
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
@@ -38,9 +42,10 @@ class Rendered:
 
 
 def render_letter(letter: Letter) -> Rendered:
-    values = {**letter.values, "subject": letter.subject}
+    subject = as_line(letter.subject)
+    values = {**letter.values, "subject": subject}
     return Rendered(
-        subject=letter.subject,
+        subject=subject,
         text=ENVIRONMENT.get_template(f"{letter.template}.txt").render(values),
         html=ENVIRONMENT.get_template(f"{letter.template}.html").render(values),
     )

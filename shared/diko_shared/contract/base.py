@@ -1,8 +1,9 @@
 """The base every payload model of the public contract derives from."""
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from diko_shared.contract import rules
 
@@ -23,8 +24,18 @@ class Payload(BaseModel):
 
     @field_validator("*", mode="after")
     @classmethod
-    def _keep_the_contract_rules(cls, value: Any) -> Any:
-        return rules.check_value(value)
+    def _keep_the_contract_rules(cls, value: Any, info: ValidationInfo) -> Any:
+        return rules.check_value(value, info)
+
+    @classmethod
+    def from_stored(cls, document: Mapping[str, Any]) -> Self:
+        """The model of data read back from the service's database, not from a message.
+
+        Not strict (the database returns naive UTC times and lists for tuples), and the
+        rules of the contract clean what was stored before they existed instead of
+        refusing it: an old record must not break a feed, a page or a reply for good.
+        """
+        return cls.model_validate(document, strict=False, context=rules.STORED)
 
 
 class Empty(Payload):

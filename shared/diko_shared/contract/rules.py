@@ -13,6 +13,11 @@
 
 Each rule raises a `PydanticCustomError` with its own stable type, so that error replies
 carry a machine-readable `type` and a German text (`contract.problems`).
+
+Data a service stored before a rule existed is read back with the validation context
+`STORED` (`Payload.from_stored`): there the rules clean instead of refusing (text loses
+the refused characters, one-line text its line breaks; dates and addresses stay as they
+are), so that one old record cannot make a feed, a page or a reply fail for good.
 """
 
 from __future__ import annotations
@@ -23,10 +28,13 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationInfo
 from pydantic_core import PydanticCustomError
 
 from diko_shared import text
+
+#: The validation context of data read back from a service's own database.
+STORED = {"diko": "stored"}
 
 EARLIEST = date(1900, 1, 1)
 LATEST = date(2999, 12, 31)
@@ -66,13 +74,22 @@ def check_text(value: str, *, one_line: bool = False) -> str:
     return value
 
 
-def one_line(value: str) -> str:
+def stored(info: ValidationInfo | None) -> bool:
+    """Whether the value is read back from a service's database (see `STORED`)."""
+    return info is not None and isinstance(info.context, dict) and info.context == STORED
+
+
+def one_line(value: str, info: ValidationInfo) -> str:
     """The rule of one-line text (names, towns, envelope attributes)."""
+    if stored(info):
+        return text.as_line(value)
     return check_text(value, one_line=True)
 
 
-def multi_line(value: str) -> str:
+def multi_line(value: str, info: ValidationInfo) -> str:
     """Text of several lines: the text rule, with CRLF and CR turned into LF."""
+    if stored(info):
+        return text.normalise_line_ends(text.clean(value))
     return text.normalise_line_ends(check_text(value))
 
 
@@ -96,8 +113,10 @@ def check_time(value: datetime) -> datetime:
     return value
 
 
-def email_address(value: str) -> str:
+def email_address(value: str, info: ValidationInfo) -> str:
     """The address in the normalised form `email-validator` gives, or a German error."""
+    if stored(info):
+        return value
     try:
         checked = validate_email(
             value, check_deliverability=False, allow_smtputf8=False, strict=True
@@ -107,12 +126,14 @@ def email_address(value: str) -> str:
     return checked.normalized
 
 
-def check_value(value: Any) -> Any:
+def check_value(value: Any, info: ValidationInfo | None = None) -> Any:
     """Apply the text and calendar rules to a field's validated value, however nested.
 
     Nested payloads checked themselves when they were built; numbers, booleans and
-    `None` have nothing to check.
+    `None` have nothing to check. Stored data is cleaned instead (`STORED`).
     """
+    if stored(info):
+        return clean_value(value)
     if isinstance(value, str):
         return check_text(value)
     if isinstance(value, date):
@@ -126,6 +147,17 @@ def check_value(value: Any) -> Any:
     elif isinstance(value, list | tuple | set | frozenset):
         for item in value:
             check_value(item)
+    return value
+
+
+def clean_value(value: Any) -> Any:
+    """`value` with every text in it cleaned (`text.clean`), in containers of the same kind."""
+    if isinstance(value, str):
+        return text.clean(value)
+    if isinstance(value, Mapping):
+        return {clean_value(k): clean_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return type(value)(clean_value(item) for item in value)
     return value
 
 

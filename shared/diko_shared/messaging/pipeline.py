@@ -229,8 +229,11 @@ class Pipeline:
                 message, raw, queue, exc.reason, exc.code, exc.message, exc.details
             )
         except DomainError as exc:
+            details = [
+                d if d.type else d.model_copy(update={"type": exc.code.value}) for d in exc.details
+            ]
             return await self.refuse(
-                message, raw, queue, exc.code.value, exc.code, exc.message, exc.details
+                message, raw, queue, exc.code.value, exc.code, exc.message, details
             )
         except Exception as exc:  # noqa: BLE001 - classified: give up now, or retry
             if is_permanent(exc):

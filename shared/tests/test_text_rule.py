@@ -176,3 +176,21 @@ def test_clean_removes_exactly_what_the_rule_refuses() -> None:
     assert text.clean("Müller & Söhne „Holz“ 😀") == "Müller & Söhne „Holz“ 😀"
     for char in POISON:
         assert text.forbidden(char) is not None
+
+
+def test_data_read_back_from_a_database_is_cleaned_not_refused() -> None:
+    """A record stored before the rules must not make a reply, feed or page fail for good."""
+    from diko_shared.contract.matching import Applicant
+
+    sample = SAMPLES[Applicant]
+    stored = {
+        **sample,
+        "first_name": "Le\x1bna\nMarie",
+        "email": "lena,schroeder@example.org",  # refused today, kept as it was stored
+        "earliest_start": "9999-12-31",
+    }
+    applicant = Applicant.from_stored(stored)
+    assert applicant.first_name == "Lena Marie"
+    assert applicant.email == "lena,schroeder@example.org"
+    with pytest.raises(ValidationError):
+        Applicant.model_validate_json(json.dumps(stored))

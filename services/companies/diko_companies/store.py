@@ -56,7 +56,7 @@ async def find_company(db: AsyncDatabase, company_id: str) -> Company | None:
     if document is None:
         return None
     fields = {k: v for k, v in document.items() if k in Company.model_fields}
-    return Company.model_validate({**fields, "company_id": company_id}, strict=False)
+    return Company.from_stored({**fields, "company_id": company_id})
 
 
 async def company_exists(db: AsyncDatabase, company_id: str) -> bool:
@@ -96,7 +96,7 @@ def insert_position(position: Position, opened_at: datetime) -> Write:
 
 def _position(document: dict[str, Any]) -> Position:
     fields = {k: v for k, v in document.items() if k in Position.model_fields}
-    return Position.model_validate({**fields, "position_id": document["_id"]}, strict=False)
+    return Position.from_stored({**fields, "position_id": document["_id"]})
 
 
 async def find_position(db: AsyncDatabase, position_id: str) -> Position | None:

@@ -3,7 +3,7 @@
 from collections.abc import Mapping
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from diko_shared.contract import rules
 
@@ -24,8 +24,8 @@ class Payload(BaseModel):
 
     @field_validator("*", mode="after")
     @classmethod
-    def _keep_the_contract_rules(cls, value: Any, info: ValidationInfo) -> Any:
-        return rules.check_value(value, info)
+    def _keep_the_contract_rules(cls, value: Any) -> Any:
+        return rules.check_value(value)
 
     @classmethod
     def from_stored(cls, document: Mapping[str, Any]) -> Self:
@@ -35,7 +35,8 @@ class Payload(BaseModel):
         rules of the contract clean what was stored before they existed instead of
         refusing it: an old record must not break a feed, a page or a reply for good.
         """
-        return cls.model_validate(document, strict=False, context=rules.STORED)
+        with rules.reading_stored():
+            return cls.model_validate(document, strict=False)
 
 
 class Empty(Payload):

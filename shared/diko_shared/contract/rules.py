@@ -14,27 +14,42 @@
 Each rule raises a `PydanticCustomError` with its own stable type, so that error replies
 carry a machine-readable `type` and a German text (`contract.problems`).
 
-Data a service stored before a rule existed is read back with the validation context
-`STORED` (`Payload.from_stored`): there the rules clean instead of refusing (text loses
-the refused characters, one-line text its line breaks; dates and addresses stay as they
-are), so that one old record cannot make a feed, a page or a reply fail for good.
+Data a service stored before a rule existed is read back inside `reading_stored()`
+(`Payload.from_stored`): there the rules clean instead of refusing (text loses the
+refused characters, one-line text its line breaks; dates and addresses stay as they
+are), so that one old record cannot make a feed, a page or a reply fail for good. (A
+context variable rather than pydantic's validation context: validators that take no
+`info` argument run several times faster, and they run for every field of every message.)
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ValidationInfo
+from pydantic import BaseModel
 from pydantic_core import PydanticCustomError
 
 from diko_shared import text
 
-#: The validation context of data read back from a service's own database.
-STORED = {"diko": "stored"}
+_stored: ContextVar[bool] = ContextVar("diko_reading_stored", default=False)
+
+
+@contextmanager
+def reading_stored() -> Iterator[None]:
+    """Validate data read back from a service's own database: the rules clean, not refuse."""
+    token = _stored.set(True)
+    try:
+        yield
+    finally:
+        _stored.reset(token)
+
 
 EARLIEST = date(1900, 1, 1)
 LATEST = date(2999, 12, 31)
@@ -62,33 +77,26 @@ def _error(type_: str, **context: Any) -> PydanticCustomError:
 
 def check_text(value: str, *, one_line: bool = False) -> str:
     """`value` if it keeps the text rule (one line, if asked), else the error."""
+    if not text.refused(value, one_line=one_line):
+        return value  # the common case
     found = text.forbidden(value)
     if found is not None:
         raise _error("text_character", position=found[0] + 1, character=text.code_point(found[1]))
-    if one_line:
-        found = text.forbidden(value, one_line=True)
-        if found is not None:
-            raise _error(
-                "text_one_line", position=found[0] + 1, character=text.code_point(found[1])
-            )
-    return value
+    found = text.forbidden(value, one_line=True)
+    assert found is not None
+    raise _error("text_one_line", position=found[0] + 1, character=text.code_point(found[1]))
 
 
-def stored(info: ValidationInfo | None) -> bool:
-    """Whether the value is read back from a service's database (see `STORED`)."""
-    return info is not None and isinstance(info.context, dict) and info.context == STORED
-
-
-def one_line(value: str, info: ValidationInfo) -> str:
+def one_line(value: str) -> str:
     """The rule of one-line text (names, towns, envelope attributes)."""
-    if stored(info):
+    if _stored.get():
         return text.as_line(value)
     return check_text(value, one_line=True)
 
 
-def multi_line(value: str, info: ValidationInfo) -> str:
+def multi_line(value: str) -> str:
     """Text of several lines: the text rule, with CRLF and CR turned into LF."""
-    if stored(info):
+    if _stored.get():
         return text.normalise_line_ends(text.clean(value))
     return text.normalise_line_ends(check_text(value))
 
@@ -113,33 +121,44 @@ def check_time(value: datetime) -> datetime:
     return value
 
 
-def email_address(value: str, info: ValidationInfo) -> str:
+def email_address(value: str) -> str:
     """The address in the normalised form `email-validator` gives, or a German error."""
-    if stored(info):
+    if _stored.get():
         return value
+    normalised, problem = _checked_address(value)
+    if problem is not None:
+        raise _error("email_invalid", reason=problem)
+    return normalised
+
+
+@lru_cache(maxsize=4096)
+def _checked_address(value: str) -> tuple[str, str | None]:
+    """(normalised address, None) or (value, German problem); the same addresses recur."""
     try:
         checked = validate_email(
             value, check_deliverability=False, allow_smtputf8=False, strict=True
         )
     except EmailNotValidError as exc:
-        raise _error("email_invalid", reason=email_problem(str(exc))) from None
-    return checked.normalized
+        return value, email_problem(str(exc))
+    return checked.normalized, None
 
 
-def check_value(value: Any, info: ValidationInfo | None = None) -> Any:
+def check_value(value: Any) -> Any:
     """Apply the text and calendar rules to a field's validated value, however nested.
 
     Nested payloads checked themselves when they were built; numbers, booleans and
-    `None` have nothing to check. Stored data is cleaned instead (`STORED`).
+    `None` have nothing to check. Stored data is cleaned instead (`reading_stored`).
     """
-    if stored(info):
-        return clean_value(value)
     if isinstance(value, str):
+        if _stored.get():
+            return text.clean(value)
         return check_text(value)
+    if value is None or isinstance(value, BaseModel | bool | int | float):
+        return value
+    if _stored.get():
+        return clean_value(value)
     if isinstance(value, date):
         return check_date(value)
-    if isinstance(value, BaseModel) or value is None or isinstance(value, int | float):
-        return value
     if isinstance(value, Mapping):
         for key, item in value.items():
             check_value(key)

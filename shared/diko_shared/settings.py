@@ -112,6 +112,11 @@ class ServiceSettings(PlatformSettings):
         ge=1,
         description="How long a replica holds a due item it runs before another may take it over",
     )
+    test_kill_after_phase: str = Field(
+        "",
+        description="Tests only: '<phase>:<message id>' SIGKILLs the process after that commit "
+        "phase of that message; refused outside a diko-test-… virtual host",
+    )
     test_clock: str = Field(
         "",
         description="Tests only: a document of the service's test_clock collection whose "
@@ -128,10 +133,10 @@ class ServiceSettings(PlatformSettings):
             return [int(part) for part in parts]
         return value
 
-    @field_validator("test_clock")
+    @field_validator("test_clock", "test_kill_after_phase")
     @classmethod
     def _test_clock_only_in_tests(cls, value: str, info: ValidationInfo) -> str:
-        """A production process must not run on a test clock: it needs a test virtual host."""
+        """A production process must not run on a test clock (or fault injection)."""
         vhost = unquote(urlsplit(str(info.data.get("amqp_url", ""))).path.lstrip("/"))
         if value and not vhost.startswith(TEST_VHOST_PREFIX):
             raise ValueError(

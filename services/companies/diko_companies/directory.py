@@ -156,7 +156,7 @@ def _stage(name: str, entity_id: str, doc: dict[str, Any], token: str) -> list[W
     ]
 
 
-# -- cursors -------------------------------------------------------------------------------
+# -- cursors -----------------------------------------------------------------------------------
 
 
 def encode_cursor(key: Iterable[Any]) -> str:
@@ -174,7 +174,7 @@ def decode_cursor(cursor: str) -> list[Any] | None:
     return value if isinstance(value, list) and len(value) == 2 else None
 
 
-# -- the in-memory copy --------------------------------------------------------------------
+# -- the in-memory copy ------------------------------------------------------------------------
 
 
 class Directory:

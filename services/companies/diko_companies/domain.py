@@ -92,7 +92,7 @@ def claim_abandoned(claimed_at: datetime, now: datetime) -> bool:
     return now - claimed_at > CLAIM_GRACE
 
 
-# -- validation ----------------------------------------------------------------------------
+# -- validation --------------------------------------------------------------------------------
 
 
 class Problems:
@@ -156,7 +156,7 @@ def _unknown_code(code: str) -> str:
     return f"unbekannter KldB-2010-Code {code!r} (verwandte Codes: {hints})"
 
 
-# -- companies -----------------------------------------------------------------------------
+# -- companies ---------------------------------------------------------------------------------
 
 
 def register(data: RegisterCompany, company_id: str, contact_id: str) -> Company:
@@ -195,7 +195,7 @@ def duplicate(name: str, postcode: str, existing_id: str) -> Conflict:
     )
 
 
-# -- positions -----------------------------------------------------------------------------
+# -- positions ---------------------------------------------------------------------------------
 
 
 def open_position(data: OpenPosition, position_id: str, company_name: str) -> Position:
@@ -244,10 +244,9 @@ def updated_position(stored: dict[str, Any], data: UpdatePosition) -> dict[str, 
     """
     problems = Problems()
     after = dict(stored)
-    for name in data.model_fields_set - {"position_id", "changed_by"}:
+    for name in ("occupation", "places", "start_date", "town", "school_certificate", "description"):
         value = getattr(data, name)
-        if value is None and name != "description":
-            problems.add(f"data.{name}", "kann nicht gelöscht werden")
+        if value is None:
             continue
         if name == "occupation":
             value = canonical_occupation(value, "data.occupation", problems).model_dump()
@@ -256,6 +255,10 @@ def updated_position(stored: dict[str, Any], data: UpdatePosition) -> dict[str, 
         elif name == "start_date":
             value = value.isoformat()
         after[name] = value
+    if "description" in data.clear:
+        if data.description is not None:
+            problems.add("data.description", "zugleich gesetzt und in clear genannt")
+        after["description"] = None
     taken = stored.get("places_taken", 0)
     if after["places"] < taken:
         problems.add("data.places", f"{taken} Plätze sind schon vergeben; weniger geht nicht")
@@ -336,7 +339,7 @@ def position_query(data: SearchPositions) -> PositionQuery:
     )
 
 
-# -- places taken by accepted matches --------------------------------------------------------
+# -- places taken by accepted matches ----------------------------------------------------------
 
 
 @dataclass(frozen=True)

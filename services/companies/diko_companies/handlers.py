@@ -176,7 +176,7 @@ def _announce_suspects(
     )
 
 
-# -- company.register ----------------------------------------------------------------------------
+# -- company.register --------------------------------------------------------------------------
 
 
 async def register_company(ctx: Context[RegisterCompany]) -> CompanyRef:
@@ -254,12 +254,14 @@ async def _register_as_update(
     """A registration of a company that exists, applied to it (`if_exists: update`).
 
     Only fields the registration gives replace stored ones (an empty spreadsheet cell
-    clears nothing); its contact person is added unless the company knows them.
+    clears nothing), except the name, which matched in its normalised form and keeps the
+    record's spelling; its contact person is added unless the company knows them.
     """
     stored = await _company_doc(ctx, company_id)
     contacts = await _contacts(ctx, stored)
     after = {name: stored.get(name) for name in records.COMPANY_FIELDS}
-    after.update({name: value for name, value in fields.items() if value is not None})
+    # The name is the record's spelling: the registration matched it by its normalised form.
+    after.update({k: v for k, v in fields.items() if v is not None and k != "name"})
     contact = ctx.data.contact
     added = None
     if contact is not None and not _knows(contacts, contact.name, contact.email):
@@ -453,7 +455,7 @@ async def search_companies(ctx: Context[SearchCompanies]) -> CompanyPage:
     return CompanyPage(companies=hits, next_cursor=next_cursor)
 
 
-# -- company.history -----------------------------------------------------------------------------
+# -- company.history ---------------------------------------------------------------------------
 
 
 async def company_history(ctx: Context[GetHistory]) -> CompanyHistory:
@@ -501,7 +503,7 @@ async def presence_history(ctx: Context[GetPresenceHistory]) -> PresenceHistory:
     return PresenceHistory(company_id=ctx.data.company_id, points=points)
 
 
-# -- duplicates -----------------------------------------------------------------------------------
+# -- duplicates --------------------------------------------------------------------------------
 
 
 async def scan_duplicates(ctx: Context[ScanDuplicates]) -> DuplicateReport:
@@ -531,7 +533,7 @@ async def scan_duplicates(ctx: Context[ScanDuplicates]) -> DuplicateReport:
     )
 
 
-# -- company.merge --------------------------------------------------------------------------------
+# -- company.merge -----------------------------------------------------------------------------
 
 
 async def merge_companies(ctx: Context[MergeCompanies]) -> MergeResult:
@@ -663,7 +665,7 @@ def _later_presence(
     return survivor
 
 
-# -- consents -------------------------------------------------------------------------------------
+# -- consents ----------------------------------------------------------------------------------
 
 
 async def set_consent(ctx: Context[SetConsent]) -> ConsentRecorded:
@@ -726,7 +728,7 @@ def _emit_consent(
     )
 
 
-# -- consultations -------------------------------------------------------------------------------
+# -- consultations -----------------------------------------------------------------------------
 
 
 async def record_consultation(ctx: Context[RecordConsultation]) -> ConsultationRef:
@@ -836,7 +838,7 @@ async def follow_up_due(ctx: DueContext) -> None:
     )
 
 
-# -- contacts ------------------------------------------------------------------------------------
+# -- contacts ----------------------------------------------------------------------------------
 
 
 async def _live_contact(

@@ -67,22 +67,18 @@ def _stage_row(ctx: Context[Any], document: dict[str, Any]) -> None:
 def _updated(
     ctx: Context[Any], after: dict[str, Any], changed: list[str], proposal_id: str | None = None
 ) -> None:
-    ctx.emit(
-        PositionUpdated(
-            position_id=after["_id"],
-            company_id=after["company_id"],
-            places=after["places"],
-            places_taken=after.get("places_taken", 0),
-            status=after["status"],
-            proposal_id=proposal_id,
-            changed=changed,
-            occupation=after["occupation"],
-            start_date=after["start_date"],
-            town=after["town"],
-            school_certificate=after["school_certificate"],
-        ),
-        subject=after["_id"],
-    )
+    """`position.updated` after an edit: the counts and the fields matching copies."""
+    fields = {
+        "position_id": after["_id"],
+        "company_id": after["company_id"],
+        "places": after["places"],
+        "places_taken": after.get("places_taken", 0),
+        "status": after["status"],
+        "proposal_id": proposal_id,
+        "changed": changed,
+        **{k: after[k] for k in ("occupation", "start_date", "town", "school_certificate")},
+    }
+    ctx.emit(PositionUpdated.model_validate(fields, strict=False), subject=after["_id"])
 
 
 def _filled(ctx: Context[Any], position: Position) -> None:
@@ -264,7 +260,7 @@ async def reopen_position(ctx: Context[ReopenPosition]) -> PositionChange:
     )
 
 
-# -- queries -------------------------------------------------------------------------------------
+# -- queries -----------------------------------------------------------------------------------
 
 
 async def get_position(ctx: Context[GetPosition]) -> Position:
@@ -298,7 +294,7 @@ async def search_positions(ctx: Context[SearchPositions]) -> PositionList:
     return PositionList(positions=found, next_cursor=next_cursor)
 
 
-# -- match.accepted: taking places ----------------------------------------------------------------
+# -- match.accepted: taking places -------------------------------------------------------------
 
 
 async def take_place(ctx: Context[MatchAccepted]) -> None:

@@ -79,7 +79,7 @@ def diff(
     return changes
 
 
-# -- companies -----------------------------------------------------------------------------
+# -- companies ---------------------------------------------------------------------------------
 
 
 def place(town: str) -> Place:
@@ -95,22 +95,21 @@ def place_of_postcode(postcode: str) -> Place | None:
 
 
 def updated_company(stored: dict[str, Any], data: UpdateCompany) -> dict[str, Any]:
-    """The company's fields after `company.update`: given fields replace, null clears."""
+    """The company's fields after `company.update`: given fields replace, `clear` empties."""
     problems = Problems()
     fields = {name: stored.get(name) for name in COMPANY_FIELDS}
-    sent = data.model_fields_set - {"company_id", "changed_by"}
-    for name in sent:
+    for name in COMPANY_FIELDS:
         value = getattr(data, name)
-        if name == "name" and value is None:
-            problems.add("data.name", "der Name kann nicht gelöscht werden")
+        if value is None:
             continue
+        if name in data.clear:
+            problems.add(f"data.{name}", "zugleich gesetzt und in clear genannt")
         if name == "address":
-            if value is None:
-                problems.add("data.address", "die Anschrift kann nicht gelöscht werden")
-                continue
             town = canonical_town(value.town, "data.address.town", problems)
             value = {"street": value.street, "postcode": value.postcode, "town": town}
         fields[name] = value
+    for name in data.clear:
+        fields[name] = None
     problems.raise_any()
     return fields
 
@@ -193,7 +192,7 @@ def merged_away(company_id: str, survivor: str) -> Conflict:
     )
 
 
-# -- contacts ------------------------------------------------------------------------------
+# -- contacts ----------------------------------------------------------------------------------
 
 
 def classify_role(text: str | None) -> str | None:
@@ -226,11 +225,14 @@ def new_contact(data: AddContact | Contact, contact_id: str, company_id: str) ->
 
 def updated_contact(stored: dict[str, Any], data: UpdateContact) -> dict[str, Any]:
     fields = {name: stored.get(name) for name in CONTACT_FIELDS}
-    for name in data.model_fields_set - {"contact_id", "changed_by"}:
+    for name in CONTACT_FIELDS:
         value = getattr(data, name)
-        if value is None and name in ("name", "preferred_channel"):
-            raise Invalid.field(f"data.{name}", "kann nicht gelöscht werden")
-        fields[name] = value
+        if value is not None:
+            if name in data.clear:
+                raise Invalid.field(f"data.{name}", "zugleich gesetzt und in clear genannt")
+            fields[name] = value
+    for name in data.clear:
+        fields[name] = None
     _reachable(fields, "data")
     return fields
 
@@ -248,7 +250,7 @@ def _reachable(fields: dict[str, Any], prefix: str) -> None:
         fields["preferred_channel"] = "phone"
 
 
-# -- consents -------------------------------------------------------------------------------
+# -- consents ----------------------------------------------------------------------------------
 
 
 def consent_state(data: SetConsent) -> dict[str, Any]:
@@ -277,7 +279,7 @@ def _aware(value: datetime | str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-# -- presence -----------------------------------------------------------------------------------
+# -- presence ----------------------------------------------------------------------------------
 
 CHECKLIST_ITEMS = tuple(Checklist.model_fields)
 

@@ -45,7 +45,7 @@ INDEXES: Indexes = {
 }
 
 
-# -- companies -----------------------------------------------------------------------------
+# -- companies ---------------------------------------------------------------------------------
 
 
 def insert_company(document: dict[str, Any]) -> Write:
@@ -122,7 +122,7 @@ async def take_over_company_key(
     return result.modified_count == 1
 
 
-# -- positions -----------------------------------------------------------------------------
+# -- positions ---------------------------------------------------------------------------------
 
 
 def insert_position(position: Position, opened_at: datetime) -> Write:
@@ -153,7 +153,7 @@ def record_take(position_id: str, take: Take) -> Write:
     return Write(POSITIONS, UpdateOne({"_id": position_id}, update))
 
 
-# -- places --------------------------------------------------------------------------------
+# -- places ------------------------------------------------------------------------------------
 
 
 def place_id(position_id: str, number: int) -> str:

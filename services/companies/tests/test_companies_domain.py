@@ -63,7 +63,7 @@ def invalid_fields(exc: pytest.ExceptionInfo[Invalid]) -> set[str]:
     return {d.field for d in exc.value.details}
 
 
-# -- names and the duplicate guard ----------------------------------------------------------
+# -- names and the duplicate guard -------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

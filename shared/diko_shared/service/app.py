@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -130,6 +132,8 @@ class Service:
             self.metrics,
             self.hooks,
         )
+        if settings.test_kill_after_phase:
+            self._kill_after_phase(settings.test_kill_after_phase)
         self.subscriptions: list[Subscription] = []
         self.routes: list[BaseRoute] = []
         self._on_start: list[Callable[[], Awaitable[None]]] = []
@@ -141,6 +145,16 @@ class Service:
         self._janitor: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
         self._subscribe_unrouted()
+
+    def _kill_after_phase(self, spec: str) -> None:
+        """Tests only (`DIKO_TEST_KILL_AFTER_PHASE`): die like a crash inside a commit."""
+        phase, _, message_id = spec.partition(":")
+
+        def kill(done: int, tags: list[str]) -> None:
+            if done == int(phase) and any(tag.endswith(f"|{message_id}") for tag in tags):
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        self.committer.after_phase = kill
 
     # -- composition ---------------------------------------------------------------------
 

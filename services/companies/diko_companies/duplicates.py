@@ -19,8 +19,9 @@ from rapidfuzz import fuzz, process
 SUSPECT_FROM = 0.8
 #: Most candidates one announcement lists.
 MOST_CANDIDATES = 10
-#: A name-token block larger than this is too generic to compare within (e.g. "service").
-MOST_IN_TOKEN_BLOCK = 5000
+#: A name token shared by more companies than this is too generic to block on by itself
+#: ("tischlerei", "service"); within one postcode it still is a block.
+MOST_IN_TOKEN_BLOCK = 500
 
 _UMLAUTS = str.maketrans(
     {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "é": "e", "è": "e", "à": "a", "á": "a"}
@@ -144,8 +145,12 @@ class Profile:
     mail_domains: tuple[str, ...] = ()
 
     def block_keys(self) -> list[str]:
-        keys = [f"pc:{self.postcode}"]
-        keys += [f"tok:{t}" for t in name_tokens(self.key)]
+        """Two companies are compared when they share one of these keys: a name token in
+        the same postcode, a name token anywhere (unless too common), a phone number, a
+        web domain, a company mail domain."""
+        tokens = name_tokens(self.key)
+        keys = [f"pt:{self.postcode}|{t}" for t in tokens]
+        keys += [f"tok:{t}" for t in tokens]
         keys += [f"tel:{p}" for p in self.phones]
         keys += [f"web:{d}" for d in self.domains]
         keys += [f"mail:{d}" for d in self.mail_domains]
@@ -244,10 +249,10 @@ class ScanResult:
 def scan(profiles: Sequence[Profile], *, min_score: float) -> ScanResult:
     """Every pair of `profiles` scoring at least `min_score`, best first.
 
-    Pairs are compared within blocks only: a block of the postcode or a name token is
-    pre-filtered with RapidFuzz's `cdist` on names (vectorised), a block of a shared
-    web domain, phone number or mail domain is compared in full (that evidence alone
-    can make a duplicate).
+    Pairs are compared within blocks only: a block of a name token (in one postcode, or
+    anywhere while it is not too common) is pre-filtered with RapidFuzz's `cdist` on
+    names (vectorised), a block of a shared web domain, phone number or mail domain is
+    compared in full (that evidence alone can make a duplicate).
     """
     blocks: dict[str, list[int]] = {}
     for index, profile in enumerate(profiles):
@@ -259,7 +264,7 @@ def scan(profiles: Sequence[Profile], *, min_score: float) -> ScanResult:
     for key, members in blocks.items():
         if len(members) < 2:
             continue
-        strong = not key.startswith(("pc:", "tok:"))
+        strong = not key.startswith(("pt:", "tok:"))
         if key.startswith("tok:") and len(members) > MOST_IN_TOKEN_BLOCK:
             continue
         comparisons += len(members) * (len(members) - 1) // 2
@@ -277,16 +282,11 @@ def scan(profiles: Sequence[Profile], *, min_score: float) -> ScanResult:
 
 def _close_pairs(
     profiles: Sequence[Profile], members: list[int], cutoff: float
-) -> Iterable[tuple[int, int, float]]:
-    """Pairs (i, j, name similarity 0–1) of a block whose names are at least `cutoff` alike."""
+) -> Iterable[tuple[int, int, None]]:
+    """Pairs (i, j, _) of a block whose names are at least `cutoff` alike (word order aside)."""
     names = [profiles[m].key for m in members]
-    plain = process.cdist(names, names, scorer=fuzz.ratio, score_cutoff=cutoff, workers=-1)
-    sorted_ = process.cdist(
-        names, names, scorer=fuzz.token_sort_ratio, score_cutoff=cutoff, workers=-1
-    )
-    best = plain.copy()
-    best[sorted_ > best] = sorted_[sorted_ > best]
+    best = process.cdist(names, names, scorer=fuzz.token_sort_ratio, score_cutoff=cutoff)
     rows, cols = best.nonzero() if cutoff > 0 else np.triu_indices(len(members), k=1)
     for a, b in zip(rows.tolist(), cols.tolist(), strict=True):
         if a < b:
-            yield members[a], members[b], float(best[a, b]) / 100.0
+            yield members[a], members[b], None

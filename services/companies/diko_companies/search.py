@@ -98,7 +98,10 @@ def companies(
     """The page of companies meeting every criterion, and the cursor of the next page."""
     industry = fold(query.industry) if query.industry else None
     keyed: list[tuple[list[Any], Any]] = []
-    for row in directory.companies.values():
+    rows = directory.companies.values()
+    if query.words:
+        rows = [directory.companies[i] for i in directory.with_prefixes(query.words)]
+    for row in rows:
         if row.merged:
             continue
         profile = row.profile
@@ -114,17 +117,13 @@ def companies(
             has = directory.open_positions.get(row.company_id, 0) > 0
             if has != query.has_open_positions:
                 continue
-        if query.words:
-            words = row.words
-            if not all(any(w.startswith(q) for w in words) for q in query.words):
-                continue
         distance = _distance(query.centre, row.lat, row.lon)
         if _outside(query.centre, distance):
             continue
         if query.order == "distance":
             key = [round(distance or 0.0, 6), row.company_id]
         else:
-            key = [fold(profile.name), row.company_id]
+            key = [row.sort_name, row.company_id]
         keyed.append((key, (row, distance)))
     return _page(keyed, query.limit, query.after)
 

@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
 
 from bench.pipeline.__main__ import raw_floor  # noqa: E402
-from diko_companies.directory import DIRECTORY, VERSION, CompanyRow, Directory, bucket  # noqa: E402
+from diko_companies.directory import DIRECTORY, CompanyRow, Directory, bucket  # noqa: E402
 from diko_companies.duplicates import Profile, fold, normalise_name, scan  # noqa: E402
 from diko_companies.search import Centre, CompanyQuery, companies  # noqa: E402
 from diko_shared.geo import load_gazetteer  # noqa: E402

@@ -9,10 +9,14 @@ input) accounts for every line.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
+import aio_pika
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table as RichTable
@@ -27,6 +31,7 @@ from diko_companies.importing import (
     write_report,
 )
 from diko_shared.cli.common import broker, console, fail, run, settings
+from diko_shared.contract.companies import RegisterCompany
 from diko_shared.messaging.publisher import Publisher
 
 app = typer.Typer(help="The companies service: importing spreadsheets.", no_args_is_help=True)
@@ -102,6 +107,49 @@ def _mark_repeats(rows: list[Row]) -> None:
             first[row.key] = row.line
 
 
+class Replies:
+    """Many requests in flight on one connection: a reply queue of our own, by correlation id.
+
+    FastStream's `broker.request` holds a lock for the whole round trip (one request at
+    a time per broker), which made an import a sequence of round trips.
+    """
+
+    def __init__(self, amqp_url: str) -> None:
+        self._url = amqp_url
+        self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
+
+    async def __aenter__(self) -> Replies:
+        self._connection = await aio_pika.connect(self._url)
+        channel = await self._connection.channel()
+        self.queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await self.queue.consume(self._on_reply, no_ack=True)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._connection.close()
+
+    async def _on_reply(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        future = self._waiting.pop(message.correlation_id or "", None)
+        if future is not None and not future.done():
+            future.set_result(json.loads(message.body))
+
+    async def request(
+        self, publisher: Publisher, payload: RegisterCompany, timeout: float
+    ) -> dict[str, Any]:
+        message = publisher.command(payload)
+        correlation_id = str(uuid.uuid4())
+        message = dataclasses.replace(
+            message, reply_to=self.queue.name, correlation_id=correlation_id
+        )
+        future = asyncio.get_running_loop().create_future()
+        self._waiting[correlation_id] = future
+        try:
+            await publisher.publish(message)
+            return await asyncio.wait_for(future, timeout)
+        finally:
+            self._waiting.pop(correlation_id, None)
+
+
 async def _send(rows: list[Row], window: int) -> int:
     """Register every row; rows of one company one after another, the rest `window` at once."""
     bus = broker(settings().amqp_url)
@@ -113,6 +161,7 @@ async def _send(rows: list[Row], window: int) -> int:
     unanswered = 0
     try:
         publisher = Publisher(bus, SOURCE)
+        replies = await Replies(settings().amqp_url).__aenter__()
         with Progress(
             TextColumn("Import"),
             BarColumn(),
@@ -128,9 +177,11 @@ async def _send(rows: list[Row], window: int) -> int:
                 for row in members:
                     async with gate:
                         try:
-                            reply = await publisher.request(
-                                row.registration, timeout=REQUEST_TIMEOUT_S
-                            )  # type: ignore[arg-type]
+                            registration = row.registration
+                            assert registration is not None
+                            reply = await replies.request(
+                                publisher, registration, REQUEST_TIMEOUT_S
+                            )
                         except TimeoutError:
                             row.outcome, row.note = (
                                 "nicht beantwortet",
@@ -141,7 +192,10 @@ async def _send(rows: list[Row], window: int) -> int:
                             _record(row, reply)
                     progress.advance(task)
 
-            await asyncio.gather(*(chain(members) for members in chains.values()))
+            try:
+                await asyncio.gather(*(chain(members) for members in chains.values()))
+            finally:
+                await replies.__aexit__()
     finally:
         await bus.stop()
     return unanswered

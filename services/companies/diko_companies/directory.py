@@ -4,10 +4,12 @@ FerretDB answers only `{"_id": …}` from an index and scans the collection for 
 else (a filter over 50,000 companies takes seconds there), so search cannot be a query.
 Instead every change of a company or position also stages its compact row into one of
 256 bucket documents (`directory/c<xx>`, `directory/p<xx>`, by the id's first two hex
-digits) and a new revision token into `directory/version`. Each replica keeps the rows
-in memory; before a search or a duplicate check it reads the version document (one
-point read) and reloads only the buckets whose token changed. What one replica
-committed, the others see at their next read.
+digits) and a new revision token into one of 16 version documents (`directory/v<x>`,
+by the bucket's first hex digit: FerretDB's cost of reading or updating a document
+grows with its fields, and one version document of 512 tokens cost 20–40 ms a touch).
+Each replica keeps the rows in memory; before a search or a duplicate check it reads
+the 16 version documents (point reads at once) and reloads only the buckets whose token
+changed. What one replica committed, the others see at their next read.
 """
 
 from __future__ import annotations
@@ -29,7 +31,15 @@ from diko_companies.duplicates import Profile, fold
 from diko_shared.store.group_commit import Write
 
 DIRECTORY = "directory"
-VERSION = "version"
+#: The version documents: `v0` … `vf`.
+VERSIONS = [f"v{digit:x}" for digit in range(16)]
+
+
+def version_of(name: str) -> str:
+    """The version document that holds the token of bucket `name` (`c3f` → `v3`)."""
+    return f"v{name[1]}"
+
+
 #: Bucket documents read at once when the directory catches up.
 READ_AT_ONCE = 16
 
@@ -170,7 +180,7 @@ def _stage(name: str, entity_id: str, doc: str, token: str) -> list[Write]:
         Write(DIRECTORY, UpdateOne({"_id": name}, {"$set": {f"r.{entity_id}": doc}}, upsert=True)),
         Write(
             DIRECTORY,
-            UpdateOne({"_id": VERSION}, {"$set": {f"revs.{name}": token}}, upsert=True),
+            UpdateOne({"_id": version_of(name)}, {"$set": {f"revs.{name}": token}}, upsert=True),
         ),
     ]
 
@@ -212,22 +222,32 @@ class Directory:
         self._lock = asyncio.Lock()
         self._begun = 0
 
-    async def refresh(self, db: AsyncDatabase) -> None:
+    async def refresh(self, db: AsyncDatabase, max_age: float = 0.0) -> None:
         """Catch up with every change committed before this call (by any replica).
 
         Concurrent callers share the work: a catch-up that began after this call was
         made (and has ended once the lock is ours) has seen everything this call must.
+        With `max_age`, a catch-up that began less than that many seconds ago is enough
+        (duplicate checks during an import: this replica's own rows are put in at once).
         """
+        loop = asyncio.get_running_loop()
+        if max_age and loop.time() - self._last_began < max_age:
+            return
         ticket = self._begun
         async with self._lock:
             if self._begun > ticket:
                 return
             self._begun += 1
+            self._last_began = loop.time()
             await self._catch_up(db)
 
+    _last_began = float("-inf")
+
     async def _catch_up(self, db: AsyncDatabase) -> None:
-        version = await db[DIRECTORY].find_one({"_id": VERSION}) or {}
-        revs: dict[str, str] = version.get("revs", {})
+        versions = await asyncio.gather(*(db[DIRECTORY].find_one({"_id": v}) for v in VERSIONS))
+        revs: dict[str, str] = {}
+        for version in versions:
+            revs.update((version or {}).get("revs", {}))
         changed = [name for name, token in revs.items() if self._revs.get(name) != token]
         for start in range(0, len(changed), READ_AT_ONCE):
             names = changed[start : start + READ_AT_ONCE]

@@ -76,6 +76,8 @@ from diko_shared.messaging.handling import Context
 DIRECTORY = Directory()
 #: The due kind of a consultation's follow-up.
 FOLLOW_UP = "follow_up"
+#: How old (in seconds) other replicas' changes may be for a duplicate check.
+SUSPECTS_MAX_AGE_S = 1.0
 #: Most consultations `company.get` lists.
 CONSULTATIONS_SHOWN = 50
 
@@ -127,7 +129,7 @@ def _history(
             {**c.as_doc(), "before": _json(c.before), "after": _json(c.after)} for c in changes
         ],
     }
-    ctx.write(store.history_entry(company_id, ctx.key, entry))
+    ctx.write(store.history_entry(company_id, ctx.new_id("his", company_id), entry))
 
 
 def _stage_row(
@@ -135,11 +137,12 @@ def _stage_row(
 ) -> None:
     row = records.company_row(company_id, stored, contacts)
     ctx.write(stage_company(row, ctx.new_id("rev", company_id)))
+    DIRECTORY.put_company(row)  # this replica sees it at once; others at their next catch-up
 
 
 async def _suspects(ctx: Context[Any], profile: duplicates.Profile) -> list[DuplicateCandidate]:
     """Existing companies that look like `profile` (an exact duplicate is refused elsewhere)."""
-    await DIRECTORY.refresh(ctx.db)
+    await DIRECTORY.refresh(ctx.db, max_age=SUSPECTS_MAX_AGE_S)
     found = duplicates.candidates(profile, DIRECTORY.neighbours(profile))
     return [
         DuplicateCandidate(
@@ -351,8 +354,8 @@ async def update_company(ctx: Context[UpdateCompany]) -> CompanyChange:
         if holder is not None:
             raise domain.duplicate(after["name"], after["address"]["postcode"], holder)
         after["duplicate_key"] = new_key
-        if old_key:
-            ctx.write(store.release_company_key(old_key, data.company_id))
+        if old_key and await store.holds_key(ctx.db, old_key, data.company_id):
+            ctx.write(store.release_company_key(old_key))
     contacts = await _contacts(ctx, stored)
     found = await _stage_company_change(
         ctx, data.company_id, stored, after, changes, contacts, data.changed_by
@@ -463,7 +466,8 @@ async def company_history(ctx: Context[GetHistory]) -> CompanyHistory:
     data = ctx.data
     await _company_doc(ctx, data.company_id, merged_ok=True)
     document = await store.read(ctx.db, store.HISTORY, data.company_id) or {}
-    entries = list(reversed(document.get("entries", [])))
+    stored = (document.get("entries") or {}).items()
+    entries = [e for _, e in sorted(stored, key=lambda kv: (kv[1]["at"], kv[0]), reverse=True)]
     start = 0
     if data.cursor is not None:
         after = _offset(data.cursor)
@@ -597,8 +601,9 @@ async def merge_companies(ctx: Context[MergeCompanies]) -> MergeResult:
             store.COMPANIES, data.merged_id, {"merged_into": data.survivor_id, "merged_by": ctx.key}
         )
     )
-    if merged.get("duplicate_key"):
-        ctx.write(store.release_company_key(merged["duplicate_key"], data.merged_id))
+    old_key = merged.get("duplicate_key")
+    if old_key and await store.holds_key(ctx.db, old_key, data.merged_id):
+        ctx.write(store.release_company_key(old_key))
     survivor_after["contact_ids"] = list(
         dict.fromkeys([*(survivor.get("contact_ids") or []), *contact_ids])
     )

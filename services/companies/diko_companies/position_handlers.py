@@ -62,6 +62,7 @@ def _position(document: dict[str, Any], company_name: str | None = None) -> Posi
 def _stage_row(ctx: Context[Any], document: dict[str, Any]) -> None:
     row = records.position_row(document, document["_id"])
     ctx.write(stage_position(row, ctx.new_id("rev", document["_id"])))
+    DIRECTORY.put_position(row)
 
 
 def _updated(

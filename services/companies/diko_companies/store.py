@@ -75,10 +75,17 @@ def add_to(collection: str, document_id: str, field: str, *values: str) -> Write
     )
 
 
-def history_entry(company_id: str, key: str, entry: dict[str, Any]) -> list[Write]:
-    """Append one entry to a company's history, once per message."""
-    update = {"$push": {"entries": entry}}
-    return guards.apply_once(HISTORY, company_id, key, update, {"entries": []})
+def history_entry(company_id: str, entry_id: str, entry: dict[str, Any]) -> Write:
+    """Put one entry into a company's history under an id derived from the message.
+
+    A map keyed by that id rather than a guarded `$push`: a redelivery sets the same key
+    again, and the write is addressed by `_id` alone (FerretDB scans the collection for a
+    guard's `{_id, _applied: {$ne: …}}` filter, which made each entry cost more than the last).
+    """
+    return Write(
+        HISTORY,
+        UpdateOne({"_id": company_id}, {"$set": {f"entries.{entry_id}": entry}}, upsert=True),
+    )
 
 
 async def company_exists(db: AsyncDatabase, company_id: str) -> bool:
@@ -102,9 +109,17 @@ async def claim_company_key(db: AsyncDatabase, key: str, company_id: str) -> dic
     return claim
 
 
-def release_company_key(key: str, company_id: str) -> Write:
-    """Give up a duplicate key the company no longer has (renamed, moved, merged)."""
-    return Write(COMPANY_KEYS, DeleteOne({"_id": key, "company_id": company_id}))
+def release_company_key(key: str) -> Write:
+    """Give up a duplicate key the company no longer has (renamed, moved, merged).
+
+    The caller has read that the claim is the company's; the delete goes by `_id` alone.
+    """
+    return Write(COMPANY_KEYS, DeleteOne({"_id": key}))
+
+
+async def holds_key(db: AsyncDatabase, key: str, company_id: str) -> bool:
+    claim = await db[COMPANY_KEYS].find_one({"_id": key})
+    return claim is not None and claim.get("company_id") == company_id
 
 
 def pull_from(collection: str, document_id: str, field: str, value: str) -> Write:

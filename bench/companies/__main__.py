@@ -38,7 +38,13 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
 
 from bench.pipeline.__main__ import raw_floor  # noqa: E402
-from diko_companies.directory import DIRECTORY, CompanyRow, Directory, bucket  # noqa: E402
+from diko_companies.directory import (  # noqa: E402
+    DIRECTORY,
+    CompanyRow,
+    Directory,
+    bucket,
+    version_of,
+)
 from diko_companies.duplicates import Profile, fold, normalise_name, scan  # noqa: E402
 from diko_companies.search import Centre, CompanyQuery, companies  # noqa: E402
 from diko_shared.geo import load_gazetteer  # noqa: E402
@@ -354,7 +360,10 @@ async def bench_search(count: int) -> dict[str, Any]:
             buckets.setdefault(bucket("c", company_id), {})[company_id] = row.to_doc()
             flat.append({"_id": company_id, "name": name, "town": place.name, "n": i})
         await db[DIRECTORY].insert_many([{"_id": b, "r": rows} for b, rows in buckets.items()])
-        await db[DIRECTORY].insert_one({"_id": VERSION, "revs": dict.fromkeys(buckets, "1")})
+        versions: dict[str, dict[str, str]] = {}
+        for name in buckets:
+            versions.setdefault(version_of(name), {})[name] = "1"
+        await db[DIRECTORY].insert_many([{"_id": v, "revs": r} for v, r in versions.items()])
         for start in range(0, len(flat), 2000):
             await db["flat"].bulk_write([InsertOne(d) for d in flat[start : start + 2000]])
         directory = Directory()

@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aio_pika
 import httpx
 from pymongo import AsyncMongoClient, InsertOne
 from rapidfuzz import fuzz, process
@@ -234,12 +235,28 @@ def start_companies(stack: SessionStack) -> subprocess.Popen[bytes]:
     raise RuntimeError("the companies service did not become ready")
 
 
+async def bind_event_sink(stack: SessionStack) -> None:
+    """A queue for every event, as the other services' queues are in production.
+
+    Without one the broker returns each event (no route) and the service logs it; it
+    keeps only the newest thousand, nobody needs to read them.
+    """
+    connection = await aio_pika.connect(stack.amqp_url)
+    channel = await connection.channel()
+    sink = await channel.declare_queue(
+        "bench.events.sink", arguments={"x-max-length": 1000, "x-overflow": "drop-head"}
+    )
+    await sink.bind("diko.events", "#")
+    await connection.close()
+
+
 def bench_import(count: int) -> dict[str, Any]:
     with SessionStack.create() as stack:
         floor = asyncio.run(raw_floor(stack, count, 256, 64))
         path = REPO / ".local" / "bench" / f"import-{count}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         write_rows(path, count)
+        asyncio.run(bind_event_sink(stack))
         service = start_companies(stack)
         try:
             env = {
@@ -416,6 +433,43 @@ async def bench_search(count: int) -> dict[str, Any]:
     }
 
 
+def print_table(results: dict[str, Any]) -> None:
+    lines = [("part", "measured", "floor", "ratio")]
+    if "import" in results:
+        r = results["import"]
+        lines.append(
+            (
+                f"import {r['rows']:,} rows",
+                f"{r['import_s']} s ({r['import_rows_per_s']}/s)",
+                f"{r['floor_messages_per_s']} msg/s raw",
+                f"{r['ratio_of_floor']} of floor",
+            )
+        )
+    if "scan" in results:
+        r = results["scan"]
+        lines.append(
+            (
+                f"scan {r['companies']:,} companies",
+                f"{r['scan_s']} s, recall {r['recall']}",
+                f"{r['quadratic_floor_s']} s all pairs",
+                f"{r['speed_up']}x faster",
+            )
+        )
+    if "search" in results:
+        r = results["search"]
+        lines.append(
+            (
+                f"search {r['companies']:,} companies",
+                f"{r['search_median_ms']} ms median",
+                f"{r['ferretdb_filter_query_ms']} ms FerretDB query",
+                f"{r['speed_up']}x faster",
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(4)]
+    for line in lines:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("parts", nargs="*", default=["import", "scan", "search"])
@@ -432,6 +486,7 @@ def main() -> None:
     if "import" in args.parts:
         results["import"] = bench_import(args.rows)
         print("import", json.dumps(results["import"], ensure_ascii=False))
+    print_table(results)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {RESULTS.relative_to(REPO)}")

@@ -115,8 +115,14 @@ def _json(value: Any) -> Any:
 
 
 def _history(
-    ctx: Context[Any], company_id: str, changes: list[Change], changed_by: str | None
+    ctx: Context[Any],
+    company_id: str,
+    changes: list[Change],
+    changed_by: str | None,
+    *,
+    new: bool = False,
 ) -> None:
+    """Stage the history entry of this message (`new`: the company's first, an insert)."""
     if not changes:
         return
     entry = {
@@ -129,7 +135,13 @@ def _history(
             {**c.as_doc(), "before": _json(c.before), "after": _json(c.after)} for c in changes
         ],
     }
-    ctx.write(store.history_entry(company_id, ctx.new_id("his", company_id), entry))
+    entry_id = ctx.new_id("his", company_id)
+    if new:
+        ctx.write(
+            store.guards.insert(store.HISTORY, {"_id": company_id, "entries": {entry_id: entry}})
+        )
+    else:
+        ctx.write(store.history_entry(company_id, entry_id, entry))
 
 
 def _stage_row(
@@ -218,7 +230,8 @@ async def register_company(ctx: Context[RegisterCompany]) -> CompanyRef:
         "merged_into": None,
     }
     ctx.write(store.insert_company(document))
-    _history(ctx, company_id, records.diff({}, fields, records.COMPANY_FIELDS), data.changed_by)
+    changes = records.diff({}, fields, records.COMPANY_FIELDS)
+    _history(ctx, company_id, changes, data.changed_by, new=True)
     _stage_row(ctx, company_id, document, contacts)
     found = await _suspects(ctx, records.profile(company_id, fields, contacts))
     ctx.emit(

@@ -17,7 +17,8 @@ STACK_ENV := .local/stack.env
 PACKAGE_FILES := $(wildcard shared/pyproject.toml services/*/pyproject.toml)
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k dlq -x"`.
 PYTEST_ARGS ?=
-# `make test` also has the stack install Debian's Chromium, in which tests look at pages.
+# `make test` also has the stack install what the tests need: Debian's Chromium, in which tests
+# look at pages, and Prometheus, whose promtool checks the alert rules.
 STACK_UP_ARGS ?=
 # Run one benchmark only, e.g. `make bench BENCH=pipeline`.
 BENCH ?= *
@@ -74,7 +75,7 @@ lock: | $(VENV)/bin/python ## re-pin constraints.txt after adding or changing a 
 	@echo "lock: constraints.txt pins $$(grep -c '==' constraints.txt) packages"
 
 test: ## start the stack, provision .venv and Chromium, and run the whole suite against the real stack
-	@$(MAKE) --no-print-directory -j2 stack venv STACK_UP_ARGS=--browser
+	@$(MAKE) --no-print-directory -j2 stack venv STACK_UP_ARGS=--test-tools
 	@$(WITH_STACK_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: venv ## ruff check and ruff format --check

@@ -44,8 +44,10 @@ from diko_shared.messaging import topology
 MONITOR = "monitor"
 #: The exchange RabbitMQ calls the default exchange, in permissions.
 DEFAULT_EXCHANGE = "amq.default"
-#: Queues the broker names itself (`amq.gen-…`): the exclusive queues of `diko events`.
-SERVER_NAMED = r"amq\.gen-.*"
+#: Anonymous queues: named by the broker (`amq.gen-…`) or by aio-pika's robust channels
+#: (`amq_<uuid hex>`, so that they can be declared again after a reconnect). The
+#: operator's exclusive queues (`diko events`, the demo's replies) are such.
+SERVER_NAMED = r"amq\.gen-.*|amq_[0-9a-f]{32}"
 #: What a grant matches when it must match nothing.
 NOTHING = "^$"
 EVERYTHING = ".*"

@@ -25,6 +25,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from pymongo import MongoClient
 
+from diko_shared.contract.catalogue import CATALOGUE
 from diko_shared.contract.senders import INTEGRATOR_PREFIX, OPERATOR
 from diko_shared.messaging.access import EVERYTHING, Definitions, Grant, grants
 
@@ -145,6 +146,8 @@ class SessionStack:
     vhost: str
     db_prefix: str
     created: bool = field(default=False)
+    #: The services whose broker users have their rights in this virtual host.
+    services: tuple[str, ...] = ()
 
     @classmethod
     def create(cls, *, provision: bool = True) -> SessionStack:
@@ -167,8 +170,9 @@ class SessionStack:
     def definitions(self) -> Definitions:
         """The users and rights of production (every service the catalogue knows), the
         test integrator and the harness, with the topology of the tests' retry delays."""
-        users = [*grants(["tests"], monitor=False), harness_grant()]
-        return Definitions(self.vhost, TEST_RETRY_DELAYS_MS, users)
+        services = tuple(CATALOGUE.services())
+        users = [*grants(["tests"], monitor=False, services=services), harness_grant()]
+        return Definitions(self.vhost, TEST_RETRY_DELAYS_MS, users, services)
 
     def import_definitions(self, *, topology: bool = True) -> None:
         """Create the users (global to the node), the virtual host, its rights and topology."""
@@ -178,6 +182,7 @@ class SessionStack:
             for key in ("exchanges", "queues", "bindings"):
                 document[key] = []
         ctl("import_definitions", stdin=json.dumps(document))
+        self.services = tuple(definitions.services)
 
     def __enter__(self) -> SessionStack:
         return self
@@ -217,6 +222,11 @@ class SessionStack:
 
     def service_env(self, service: str, **overrides: str) -> dict[str, str]:
         """Environment of a service process: this session's addresses, quick retries and leases."""
+        if service not in self.services:
+            raise RuntimeError(
+                f"{service!r} has no broker user in {self.vhost}: its contract module must be "
+                "imported before the session's stack is made (e.g. in the suite's conftest.py)"
+            )
         env = {
             "DIKO_AMQP_URL": self.amqp_url_as(service),
             "DIKO_MONGO_URL": self.mongo_url,

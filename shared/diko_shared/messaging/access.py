@@ -36,7 +36,7 @@ from typing import Any
 
 from faststream.rabbit import RabbitExchange, RabbitQueue
 
-from diko_shared.contract.catalogue import CATALOGUE
+from diko_shared.contract.catalogue import CATALOGUE, CONTRACT_MODULES
 from diko_shared.contract.senders import INTEGRATOR, INTEGRATOR_PREFIX, OPERATOR
 from diko_shared.messaging import topology
 
@@ -56,6 +56,8 @@ DEFAULT_RETRY_DELAYS_MS = (1_000, 10_000, 60_000, 300_000)
 #: How the committed definitions mark a password the broker's entrypoint fills in.
 PASSWORD_PLACEHOLDER = "@@password:{user}@@"
 DEFINITIONS_FILE = Path("deploy/rabbitmq/definitions.json")
+#: The services a deployment runs: the owners of the contract modules.
+DEPLOYED_SERVICES = tuple(module.rsplit(".", 1)[1] for module in CONTRACT_MODULES)
 
 
 def exactly(names: Iterable[str], *patterns: str) -> str:
@@ -129,17 +131,17 @@ def service_grant(service: str) -> Grant:
     )
 
 
-def dead_letter_queues() -> list[str]:
-    return [*(topology.dead_letter_queue(s).name for s in CATALOGUE.services()), "diko.dlq"]
+def dead_letter_queues(services: Sequence[str]) -> list[str]:
+    return [*(topology.dead_letter_queue(s).name for s in services), "diko.dlq"]
 
 
-def operator_grant() -> Grant:
+def operator_grant(services: Sequence[str]) -> Grant:
     """The `diko` command line: commands, event watching, dead letters (list, replay, purge)."""
     return Grant(
         user=OPERATOR,
         configure=exactly([], SERVER_NAMED),
         write=exactly([topology.COMMANDS.name, DEFAULT_EXCHANGE], SERVER_NAMED),
-        read=exactly([topology.EVENTS.name, *dead_letter_queues()], SERVER_NAMED),
+        read=exactly([topology.EVENTS.name, *dead_letter_queues(services)], SERVER_NAMED),
         topics=(
             # Any routing key: a type no service handles is answered `unknown_type`.
             TopicGrant(topology.COMMANDS.name, write=EVERYTHING),
@@ -178,10 +180,15 @@ def monitor_grant() -> Grant:
     )
 
 
-def grants(integrators: Sequence[str] = (), *, monitor: bool = True) -> list[Grant]:
+def grants(
+    integrators: Sequence[str] = (),
+    *,
+    monitor: bool = True,
+    services: Sequence[str] = DEPLOYED_SERVICES,
+) -> list[Grant]:
     """Every user of a deployment: the services, operator, integrators, monitor."""
-    found = [service_grant(service) for service in CATALOGUE.services()]
-    found.append(operator_grant())
+    found = [service_grant(service) for service in services]
+    found.append(operator_grant(services))
     found += [integrator_grant(name) for name in integrators]
     if monitor:
         found.append(monitor_grant())
@@ -195,6 +202,7 @@ class Definitions:
     vhost: str
     retry_delays_ms: Sequence[int] = DEFAULT_RETRY_DELAYS_MS
     users: list[Grant] = field(default_factory=grants)
+    services: Sequence[str] = DEPLOYED_SERVICES
 
     def document(self, passwords: Mapping[str, str] | None = None) -> dict[str, Any]:
         """The definitions; a user without a password in `passwords` gets a placeholder."""
@@ -224,7 +232,7 @@ class Definitions:
                 for topic in grant.topics
             ],
             "exchanges": [self._exchange(exchange) for exchange in topology.EXCHANGES],
-            "queues": [self._queue(b.queue) for b in topology.bindings(self.retry_delays_ms)],
+            "queues": [self._queue(b.queue) for b in self._bindings()],
             "bindings": [
                 {
                     "source": b.exchange.name,
@@ -234,9 +242,12 @@ class Definitions:
                     "routing_key": b.routing_key,
                     "arguments": dict(b.arguments or {}),
                 }
-                for b in topology.bindings(self.retry_delays_ms)
+                for b in self._bindings()
             ],
         }
+
+    def _bindings(self) -> list[topology.Binding]:
+        return list(topology.bindings(self.retry_delays_ms, self.services))
 
     @staticmethod
     def _user(grant: Grant, passwords: Mapping[str, str]) -> dict[str, Any]:

@@ -178,18 +178,25 @@ def own_bindings(service: str, retry_delays_ms: Sequence[int]) -> Iterable[Bindi
         yield Binding(wait_queue(service, delay), WAIT, "", arguments)
 
 
-def bindings(retry_delays_ms: Sequence[int]) -> Iterable[Binding]:
-    """Every queue of the topology and what it is bound to: what the deployment provisions."""
+def bindings(
+    retry_delays_ms: Sequence[int], services: Sequence[str] | None = None
+) -> Iterable[Binding]:
+    """Every queue of the topology and what it is bound to: what the deployment provisions.
+
+    `services`: only theirs (the catalogue may hold a test's service too); default all.
+    """
+    included = set(CATALOGUE.services() if services is None else services)
     for spec in CATALOGUE:
-        if spec.is_request:
+        if spec.is_request and spec.owner in included:
             yield Binding(request_queue(spec), COMMANDS, spec.type)
     for service, event_type in CATALOGUE.all_reactions():
-        yield Binding(reaction_queue(service, event_type), EVENTS, event_type)
-    for service in CATALOGUE.services():
+        if service in included:
+            yield Binding(reaction_queue(service, event_type), EVENTS, event_type)
+    for service in sorted(included):
         yield Binding(dead_letter_queue(service), DLX, f"{service}.#")
     yield Binding(platform_dead_letter_queue(), DLX, "diko.#")
     yield Binding(unrouted_queue(), UNROUTED)
-    for service in CATALOGUE.services():
+    for service in sorted(included):
         for binding in own_bindings(service, retry_delays_ms):
             if binding.exchange is WAIT:
                 yield binding

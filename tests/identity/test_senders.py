@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import shlex
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
@@ -26,11 +27,11 @@ from diko_shared.contract.common import Occupation
 from diko_shared.contract.companies import Address, Contact, OpenPosition, RegisterCompany
 from diko_shared.contract.envelope import new_envelope
 from diko_shared.contract.matching import DecideMatch, MatchAccepted
-from diko_shared.messaging import topology
+from diko_shared.messaging import access, topology
 from diko_shared.messaging.identity import SENDER_HEADER
 from harness.bus import Bus
 from harness.processes import ServiceProcess
-from harness.stack import HARNESS_USER, TEST_INTEGRATOR, SessionStack, ctl
+from harness.stack import HARNESS_USER, TEST_INTEGRATOR, SessionStack, ctl, password
 
 COMPANIES_DLQ = "companies.dlq"
 TAKE_QUEUE = "companies.on.match.accepted"
@@ -283,3 +284,24 @@ def test_no_broker_user_is_an_administrator_and_there_is_no_guest() -> None:
     assert "diko" not in users, "the administrator of earlier versions is gone"
     assert not [name for name, tags in users.items() if "administrator" in tags]
     assert users["monitor"] == "[monitoring]"
+
+
+async def test_the_documented_integrator_commands_give_exactly_an_integrators_rights(
+    stack: SessionStack, connect
+) -> None:
+    """deploy/README.md creates an integrator with the commands `access integrator` prints."""
+    name = f"readme{uuid.uuid4().hex[:6]}"
+    user = f"integrator-{name}"
+    ctl("add_user", user, stdin=password(user) + "\n")
+    try:
+        script = access.rabbitmqctl_script(access.integrator_grant(name), vhost=stack.vhost)
+        for line in script.splitlines():
+            if line and not line.startswith("#"):
+                ctl(*shlex.split(line)[1:])
+        integrator = await connect(user)
+        commands = await integrator.get_exchange(topology.COMMANDS.name)
+        await commands.publish(aio_pika.Message(b"{}", user_id=user), "company.get")
+        with pytest.raises(ChannelAccessRefused, match=re.escape("topic 'match.decide'")):
+            await commands.publish(aio_pika.Message(decide(), user_id=user), "match.decide")
+    finally:
+        ctl("delete_user", user)

@@ -26,7 +26,7 @@ BENCH ?= *
 # Export the stack's addresses (DIKO_AMQP_URL, ...) to the command that follows.
 WITH_STACK_ENV := set -a && . ./$(STACK_ENV) && set +a &&
 
-.PHONY: help stack stack-down stack-clean stack-status venv lock test lint fmt run up down bench
+.PHONY: help stack stack-down stack-clean stack-status venv lock test lint fmt run up down bench image image-test
 
 help: ## list the targets
 	@echo "diko: make <target>"
@@ -96,6 +96,14 @@ up: ## like run, but detached (pids and logs in .local/run/)
 
 down: ## stop the services started by `make up` (the stack keeps running: make stack-down)
 	@$(RUN) down
+
+image: ## build each service's image with podman on a debootstrap base (deploy/README.md, "The image")
+	@python3 deploy/local/image.py build
+
+image-test: ## run each image against the local stack: ready, healthy, non-root, read-only, a query via the broker
+	@$(MAKE) --no-print-directory -j2 stack venv
+	@python3 deploy/local/image.py build
+	@$(WITH_STACK_ENV) $(VENV)/bin/pytest -m image tests/image $(PYTEST_ARGS)
 
 bench: ## run each benchmark bench/<name>/__main__.py (BENCH=<name> for one); results in bench/results/
 	@$(MAKE) --no-print-directory -j2 stack venv

@@ -380,6 +380,14 @@ def test_service_publishes_its_port_on_loopback(compose, service, ports) -> None
     assert env["DIKO_HTTP_HOST"] == "0.0.0.0", "inside the container, listen on every address"
 
 
+def test_service_runs_on_a_read_only_root_without_privileges(compose, service) -> None:
+    spec = compose["services"][service]
+    assert spec["read_only"] is True
+    assert spec["tmpfs"] == ["/tmp"]
+    assert spec["cap_drop"] == ["ALL"]
+    assert spec["security_opt"] == ["no-new-privileges:true"]
+
+
 def test_service_gets_only_its_own_settings(compose, service) -> None:
     """No env_file: .env holds the MongoDB root password and every service's password."""
     spec = compose["services"][service]

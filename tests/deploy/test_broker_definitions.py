@@ -145,3 +145,12 @@ def test_the_operator_sends_commands_watches_events_and_handles_dead_letters(def
 def test_the_monitor_may_look_at_nothing_but_the_management_ui(definitions) -> None:
     rights = permission(definitions, access.MONITOR)
     assert (rights["configure"], rights["write"], rights["read"]) == ("^$", "^$", "^$")
+
+
+def test_the_senders_table_for_the_contract_document_is_current() -> None:
+    committed = (REPO / "docs" / "contract-senders.md").read_text(encoding="utf-8")
+    assert committed == access.senders_markdown(), (
+        "docs/contract-senders.md is stale: run "
+        "`.venv/bin/python -m diko_shared.messaging.access senders`"
+    )
+    assert "| `match.decide` | command | matching | `notifications`, `operator` |" in committed

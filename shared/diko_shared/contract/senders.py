@@ -18,7 +18,7 @@ deciding a proposal) names its senders where it is registered.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 #: The `diko` command line: operators and staff.
 OPERATOR = "operator"
@@ -35,14 +35,14 @@ ROLES = {
 }
 
 
-def principal(user: str | None, services: Iterable[str]) -> str | None:
+def principal(user: str | None, services: Collection[str]) -> str | None:
     """The principal a broker user stands for, or None if it stands for none.
 
     `services` are the service names of the catalogue: a service's user is its name.
     """
     if not user:
         return None
-    if user in set(services) or user == OPERATOR:
+    if user in services or user == OPERATOR:
         return user
     if user.startswith(INTEGRATOR_PREFIX) and len(user) > len(INTEGRATOR_PREFIX):
         return INTEGRATOR

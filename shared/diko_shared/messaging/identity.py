@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Any
 
 from aio_pika.abc import AbstractIncomingMessage
@@ -64,9 +65,14 @@ class Identity:
             return str(headers[SENDER_HEADER] or "") or None
         return user
 
+    @cached_property
+    def _services(self) -> frozenset[str]:
+        """The catalogue's services; complete once the process handles messages."""
+        return frozenset(CATALOGUE.services())
+
     def principal(self, sender: str | None) -> str | None:
         """The service, `operator` or `integrator` that `sender` stands for."""
-        return principal(sender, CATALOGUE.services())
+        return principal(sender, self._services)
 
     def refusal(self, spec: MessageSpec, raw: AbstractIncomingMessage) -> Rejected | None:
         """Why the sender may not send this message, or None if they may."""

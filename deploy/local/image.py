@@ -34,7 +34,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from stack import LOG, REPO, StackError, ensure_debian_packages, say
+from stack import LOG, REPO, StackError, ensure_debian_packages
 
 SERVICES = ("companies", "matching", "notifications", "media")
 BASE_IMAGE = "localhost/diko-python:3.11-bookworm"
@@ -51,6 +51,10 @@ CACHES = ("var/cache/apt/archives/*.deb", "var/cache/apt/*.bin", "var/lib/apt/li
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 NPROC = 32768
 BUILD_TIMEOUT = 30 * 60.0
+
+
+def say(message: str) -> None:
+    print(f"image: {message}", flush=True)
 
 
 def image(service: str) -> str:

@@ -108,8 +108,8 @@ def container(
         "--volume",
         f"{secrets_dir}:/run/secrets:ro",
     ]
-    if service == "matching":  # a named volume in compose: numba's compiled kernels
-        argv += ["--tmpfs", "/home/diko/.cache/numba:rw,mode=1777"]
+    if service == "matching":  # numba's compiled kernels: a named volume, as in compose
+        argv += ["--volume", "diko-smoke-numba-cache:/home/diko/.cache/numba"]
     for key, value in service_settings(service, stack, port).items():
         argv += ["--env", f"{key}={value}"]
     started = podman(*argv, image(service))

@@ -83,7 +83,8 @@ def test_the_definitions_hold_the_whole_topology(definitions) -> None:
     ]
     names = set(queues(definitions))
     assert {f"{s}.dlq" for s in SERVICES} | {"diko.dlq", "diko.unrouted"} <= names
-    assert {f"{s.owner}.{s.type}" for s in CATALOGUE if s.is_request} <= names
+    deployed = [s for s in CATALOGUE if s.owner in SERVICES]  # not a test's own service
+    assert {f"{s.owner}.{s.type}" for s in deployed if s.is_request} <= names
     assert {f"{svc}.{d}" for svc in SERVICES for d in ("wait.1000ms", "wait.300000ms")} <= names
 
 

@@ -83,6 +83,16 @@ def sender_for(exchange: str, routing_key: str) -> str:
     return HARNESS_USER
 
 
+def idle_safe(url: str) -> str:
+    """`url` without AMQP heartbeats.
+
+    The bus lives for the whole session, and synchronous tests (the engine's, say) keep
+    its event loop from running for minutes on a busy machine: with heartbeats the broker
+    would close its connections as dead, and the next test to use them would fail.
+    """
+    return f"{url}{'&' if '?' in url else '?'}heartbeat=0"
+
+
 def _broker(url: str, source: str) -> RabbitBroker:
     return RabbitBroker(
         url,
@@ -103,7 +113,7 @@ class Senders:
 
     async def publisher(self, user: str) -> Publisher:
         if user not in self.publishers:
-            broker = _broker(url_as(self.amqp_url, user), self.source)
+            broker = _broker(idle_safe(url_as(self.amqp_url, user)), self.source)
             await broker.connect()
             self.publishers[user] = Publisher(broker, self.source, user_id=user)
         return self.publishers[user]
@@ -191,7 +201,7 @@ class Bus:
 
     def __init__(self, amqp_url: str, source: str = "tests") -> None:
         self.amqp_url = amqp_url
-        self.broker = _broker(url_as(amqp_url, OPERATOR), source)
+        self.broker = _broker(idle_safe(url_as(amqp_url, OPERATOR)), source)
         self.senders = Senders(amqp_url, source)
         self.publisher: Publisher = IdentityPublisher(self.broker, source, self.senders)
         self.connection: AbstractRobustConnection | None = None
@@ -201,7 +211,9 @@ class Bus:
 
     async def start(self) -> None:
         await self.broker.connect()
-        self.connection = await aio_pika.connect_robust(url_as(self.amqp_url, HARNESS_USER))
+        self.connection = await aio_pika.connect_robust(
+            idle_safe(url_as(self.amqp_url, HARNESS_USER))
+        )
         self.channel = await self.connection.channel(publisher_confirms=True)
 
     async def close(self) -> None:
@@ -218,7 +230,7 @@ class Bus:
             assert self.channel is not None
             return self.channel
         if user not in self._channels:
-            connection = await aio_pika.connect_robust(url_as(self.amqp_url, user))
+            connection = await aio_pika.connect_robust(idle_safe(url_as(self.amqp_url, user)))
             self._connections[user] = connection
             self._channels[user] = await connection.channel(publisher_confirms=True)
         return self._channels[user]

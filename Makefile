@@ -26,7 +26,7 @@ BENCH ?= *
 # Export the stack's addresses (DIKO_AMQP_URL, ...) to the command that follows.
 WITH_STACK_ENV := set -a && . ./$(STACK_ENV) && set +a &&
 
-.PHONY: help stack stack-down stack-clean stack-status venv lock test lint fmt run up down bench image image-test
+.PHONY: generated help stack stack-down stack-clean stack-status venv lock test lint fmt run up down bench image image-test
 
 help: ## list the targets
 	@echo "diko: make <target>"
@@ -77,6 +77,11 @@ lock: | $(VENV)/bin/python ## re-pin constraints.txt after adding or changing a 
 test: ## start the stack, provision .venv and Chromium, and run the whole suite against the real stack
 	@$(MAKE) --no-print-directory -j2 stack venv STACK_UP_ARGS=--test-tools
 	@$(WITH_STACK_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+generated: venv ## rewrite what is generated from the contract: AsyncAPI documents, docs/contract.md, the broker's definitions
+	$(VENV)/bin/diko contract asyncapi
+	$(VENV)/bin/diko contract doc
+	$(VENV)/bin/python -m diko_shared.messaging.access
 
 lint: venv ## ruff check and ruff format --check
 	$(VENV)/bin/ruff check .

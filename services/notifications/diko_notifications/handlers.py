@@ -43,8 +43,8 @@ from diko_shared.messaging import topology
 from diko_shared.messaging.errors import NotFound, TransientError
 from diko_shared.messaging.handling import DERIVED_IDS, Context
 from diko_shared.messaging.publisher import Outgoing, Publisher
-from diko_shared.text import clean
 from diko_shared.service.metrics import Metrics
+from diko_shared.text import clean
 
 log = logging.getLogger(__name__)
 

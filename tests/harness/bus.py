@@ -203,6 +203,7 @@ class Bus:
         self.amqp_url = amqp_url
         self.broker = _broker(idle_safe(url_as(amqp_url, OPERATOR)), source)
         self.senders = Senders(amqp_url, source)
+        self._tap_channels: list[aio_pika.abc.AbstractChannel] = []
         self.publisher: Publisher = IdentityPublisher(self.broker, source, self.senders)
         self.connection: AbstractRobustConnection | None = None
         self.channel: aio_pika.abc.AbstractChannel | None = None
@@ -325,6 +326,7 @@ class Bus:
         """Collect what is published to `exchange` with a routing key matching `pattern`."""
         assert self.connection is not None
         channel = await self.connection.channel()
+        self._tap_channels.append(channel)
         queue = await channel.declare_queue(exclusive=True, auto_delete=True)
         await queue.bind(exchange, pattern)
         await queue.bind(exchange, FENCE_PREFIX + "#")
@@ -336,6 +338,17 @@ class Bus:
 
         await queue.consume(collect)
         return tap
+
+    async def close_taps(self) -> None:
+        """Delete the queues of every tap opened so far.
+
+        The bus lives for the whole session; a tap left bound to `#` would take every
+        later event, so no later test could see an event go unrouted.
+        """
+        channels, self._tap_channels = self._tap_channels, []
+        for channel in channels:
+            if not channel.is_closed:
+                await channel.close()
 
     async def drain(self, queue_name: str) -> list[Seen]:
         """Take every message currently in a queue (e.g. a dead-letter queue)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from typing import Any
@@ -20,6 +21,8 @@ from testsvc.contract import (
     FlakyDone,
     FlakyWork,
     GetTally,
+    HoldDone,
+    HoldWork,
     TallyAdded,
     TallyTotal,
 )
@@ -79,6 +82,20 @@ async def flaky(ctx: Context[FlakyWork]) -> FlakyDone:
     return FlakyDone(item=ctx.data.item, attempts=attempts["n"])
 
 
+async def hold(ctx: Context[HoldWork]) -> HoldDone:
+    """Count the attempt, then hold on the first one: SIGTERM finds a message in flight."""
+    attempts = await ctx.db["attempts"].find_one_and_update(
+        {"_id": ctx.envelope.id},
+        {"$inc": {"n": 1}},
+        upsert=True,
+        return_document=ReturnDocument.AFTER,
+    )
+    if attempts["n"] == 1:
+        await asyncio.sleep(ctx.data.hold_s)
+    ctx.write(guards.insert("held_done", {"_id": ctx.envelope.id, "attempts": attempts["n"]}))
+    return HoldDone(item=ctx.data.item, attempts=attempts["n"])
+
+
 async def get_tally(ctx: Context[GetTally]) -> TallyTotal:
     doc = await ctx.db["totals"].find_one({"_id": ctx.data.item})
     if doc is None:
@@ -97,6 +114,7 @@ def build() -> Service:
     service = Service(SERVICE, Settings(), description="Test service of the platform")
     service.on_request("tally.add", add_to_tally)
     service.on_request("tally.flaky", flaky)
+    service.on_request("tally.hold", hold)
     service.on_request("tally.get", get_tally)
     service.on_event("tally.added", on_tally_added)
     kill_id = os.environ.get(KILL_AFTER_COMMIT)

@@ -49,12 +49,25 @@ class FlakyDone(Payload):
     attempts: int
 
 
+class HoldWork(Payload):
+    """Work whose first attempt holds the handler for `hold_s` seconds (a message in flight)."""
+
+    item: Item
+    hold_s: Annotated[float, Field(ge=0, le=3600)]
+
+
+class HoldDone(Payload):
+    item: str
+    attempts: int
+
+
 class GetTally(Payload):
     item: Item
 
 
 CATALOGUE.command("tally.add", SERVICE, AddToTally, TallyTotal, "Add to a tally.")
 CATALOGUE.command("tally.flaky", SERVICE, FlakyWork, FlakyDone, "Work that fails for a while.")
+CATALOGUE.command("tally.hold", SERVICE, HoldWork, HoldDone, "Work that holds on first try.")
 CATALOGUE.query("tally.get", SERVICE, GetTally, TallyTotal, "Read a tally.")
 CATALOGUE.event("tally.added", SERVICE, TallyAdded, "Something was added to a tally.")
 CATALOGUE.reacts(SERVICE, "tally.added")

@@ -423,7 +423,13 @@ class Service:
     # -- documents and HTTP --------------------------------------------------------------
 
     def asyncapi_specification(self) -> Specification:
-        return asyncapi.specification(self.name, version=self.version, description=self.description)
+        """This service's document, naming the broker it is connected to (without credentials)."""
+        return asyncapi.specification(
+            self.name,
+            version=self.version,
+            description=self.description,
+            broker_url=self.settings.amqp_url,
+        )
 
     def asyncapi_document(self) -> dict[str, Any]:
         return self.asyncapi_specification().to_jsonable()

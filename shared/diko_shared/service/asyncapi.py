@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from faststream.rabbit import RabbitBroker, RabbitMessage
 from faststream.specification import AsyncAPI
@@ -19,7 +20,27 @@ from diko_shared.contract.catalogue import CATALOGUE, MessageSpec
 from diko_shared.contract.envelope import Envelope
 from diko_shared.messaging import topology
 
+#: The broker of the committed documents (docs/asyncapi/): the compose deployment's
+#: address, a placeholder. A running service documents the broker it actually uses.
 DOCUMENTED_SERVER = "amqp://rabbitmq:5672/diko"
+SERVER_DESCRIPTION = (
+    "RabbitMQ virtual host `diko`: commands on diko.commands, events on diko.events, "
+    "dead letters on diko.dlx (routing key: the queue name)"
+)
+PLACEHOLDER_NOTE = (
+    ". The address is a placeholder (the compose deployment's broker); a running "
+    "service's /asyncapi.json names the broker it uses."
+)
+
+
+def public_broker_url(url: str) -> str:
+    """The broker's address as a document may show it: no user, password or query."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _operation(spec: MessageSpec) -> Any:
@@ -47,13 +68,23 @@ def _describe(spec: MessageSpec) -> str:
     return text
 
 
-def specification(service: str, *, version: str = "0.1.0", description: str = "") -> Specification:
-    """The AsyncAPI 3.0 document of one service's side of the contract."""
+def specification(
+    service: str,
+    *,
+    version: str = "0.1.0",
+    description: str = "",
+    broker_url: str | None = None,
+) -> Specification:
+    """The AsyncAPI 3.0 document of one service's side of the contract.
+
+    `broker_url` is the broker the service uses (credentials are never shown); without
+    it, the document names the placeholder DOCUMENTED_SERVER and says so.
+    """
+    server = public_broker_url(broker_url) if broker_url else DOCUMENTED_SERVER
     broker = RabbitBroker(
-        DOCUMENTED_SERVER,
+        server,
         apply_types=False,
-        description="RabbitMQ virtual host `diko`: commands on diko.commands, events on "
-        "diko.events, dead letters on diko.dlx (routing key: the queue name)",
+        description=SERVER_DESCRIPTION + ("" if broker_url else PLACEHOLDER_NOTE),
     )
     for spec in CATALOGUE.owned_by(service):
         if spec.is_request:
@@ -72,6 +103,7 @@ def specification(service: str, *, version: str = "0.1.0", description: str = ""
             broker.publisher(
                 exchange=topology.EVENTS,
                 routing_key=spec.type,
+                persist=True,  # as the platform publishes: persistent, confirmed, mandatory
                 title=spec.type,
                 description=spec.summary,
                 schema=Envelope[spec.payload],  # type: ignore[name-defined]

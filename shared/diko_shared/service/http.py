@@ -7,12 +7,12 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from faststream.specification.asyncapi.site import get_asyncapi_html
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from diko_shared.service import asyncapi_page
 from diko_shared.service.readiness import short_error
 
 if TYPE_CHECKING:
@@ -62,8 +62,8 @@ def platform_routes(service: Service) -> list[Route]:
         return JSONResponse(service.asyncapi_document())
 
     async def asyncapi_html(_: Request) -> Response:
-        html = get_asyncapi_html(service.asyncapi_specification(), try_it_out_path=None)
-        return HTMLResponse(html)
+        """The document as a page for people, rendered here: it needs nothing from elsewhere."""
+        return HTMLResponse(asyncapi_page.render(service.asyncapi_document()))
 
     return [
         Route("/healthz", healthz),

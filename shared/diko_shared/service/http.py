@@ -18,6 +18,8 @@ from diko_shared.service.readiness import short_error
 if TYPE_CHECKING:
     from diko_shared.service.app import Service
 
+#: Every service serves these (besides the pages of its own).
+PLATFORM_PATHS = ["/asyncapi", "/asyncapi.json", "/healthz", "/readyz", "/metrics"]
 #: /readyz answers within this, whatever is away (the database probe itself takes ~1 s).
 READINESS_TIMEOUT_S = 1.5
 
@@ -65,7 +67,22 @@ def platform_routes(service: Service) -> list[Route]:
         """The document as a page for people, rendered here: it needs nothing from elsewhere."""
         return HTMLResponse(asyncapi_page.render(service.asyncapi_document()))
 
+    async def index(_: Request) -> Response:
+        """What this service serves at its address: its pages for people, then the platform's.
+
+        `make up` prints the pages from here, so its table never misses one.
+        """
+        own = [
+            route.path
+            for route in service.routes
+            if isinstance(route, Route)
+            and "{" not in route.path
+            and "GET" in (route.methods or set())
+        ]
+        return JSONResponse({"service": service.name, "pages": own, "platform": PLATFORM_PATHS})
+
     return [
+        Route("/", index),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),

@@ -226,6 +226,7 @@ class BuildJob:
         self.stamp = stamp
         self.log = log
         self.began = time.monotonic()
+        self.seconds = 0.0  # how long the recipe took, once it is done
         self.error: BaseException | None = None
         self.current: subprocess.Popen | None = None
         self.cancelled = False
@@ -239,6 +240,8 @@ class BuildJob:
                 recipe(self)
             except BaseException as exc:  # noqa: BLE001 - re-raised by finish_builds
                 self.error = exc
+            finally:
+                self.seconds = time.monotonic() - self.began
 
         self.thread = threading.Thread(target=body, name=f"build-{self.name}", daemon=True)
         self.thread.start()
@@ -519,7 +522,7 @@ def finish_builds(jobs: list[BuildJob]) -> None:
         if not job.binary.exists():
             raise fail_with_log(f"building {job.name} left no binary", [job.log], GO_HINT)
         stamp_file(job.binary).write_text(job.stamp + "\n")
-        say(f"built {job.binary.relative_to(REPO)} in {time.monotonic() - job.began:.0f} s")
+        say(f"built {job.binary.relative_to(REPO)} in {job.seconds:.0f} s")
 
 
 def cancel_builds(jobs: list[BuildJob]) -> None:

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
@@ -50,6 +51,13 @@ def _seen(message: AbstractIncomingMessage) -> Seen:
 
 
 FENCE_PREFIX = "diko.fence."
+
+
+def without_heartbeats(url: str) -> str:
+    """`url` asking the broker for no heartbeats on this (loopback, test) connection."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "heartbeat"]
+    return urlunsplit(parts._replace(query=urlencode([*query, ("heartbeat", "0")])))
 
 
 class Tap:
@@ -106,6 +114,10 @@ class Bus:
     """A test's connection to the broker: FastStream for requests, aio-pika for raw access."""
 
     def __init__(self, amqp_url: str, source: str = "tests") -> None:
+        # The test process blocks its event loop in synchronous steps (the engine's tests
+        # compute for minutes, process starts poll): with heartbeats the broker would drop
+        # the session's connection after 60 s of that, and every later test would fail.
+        amqp_url = without_heartbeats(amqp_url)
         self.amqp_url = amqp_url
         self.broker = RabbitBroker(
             amqp_url,

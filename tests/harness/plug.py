@@ -33,7 +33,8 @@ class Plug:
     def to(cls, url: str) -> Plug:
         """A plug in front of the server of `url` (amqp://… or mongodb://…)."""
         parts = urlsplit(url)
-        assert parts.hostname and parts.port, url
+        if not (parts.hostname and parts.port):
+            raise ValueError(f"{url!r} names no host and port")
         return cls(parts.hostname, parts.port)
 
     def url(self, url: str) -> str:

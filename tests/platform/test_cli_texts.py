@@ -109,13 +109,6 @@ def test_send_without_data_says_what_is_missing_and_how_to_get_an_example(
     assert result.stdout == "", "nothing may be sent"
 
 
-def test_send_with_data_that_does_not_fit_points_to_the_example(stack: SessionStack) -> None:
-    result = diko(stack, "send", "company.register", "--data", '{"name": 3}', env=COLUMNS)
-    assert result.returncode == 2
-    assert "data.address: Field required" in result.stderr
-    assert "an example: diko contract example company.register" in folded(result.stderr)
-
-
 @pytest.mark.parametrize(
     ("command", "typo", "suggestion"),
     [

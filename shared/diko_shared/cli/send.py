@@ -9,16 +9,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from diko_shared.cli.common import (
-    SOURCE,
-    broker,
-    console,
-    did_you_mean,
-    errors,
-    fail,
-    run,
-    settings,
-)
+from diko_shared.cli.common import SOURCE, broker, console, did_you_mean, fail, run, settings
 from diko_shared.contract.catalogue import CATALOGUE, MessageSpec
 from diko_shared.contract.envelope import new_envelope
 from diko_shared.messaging import topology
@@ -69,12 +60,8 @@ def send(
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
             where = ".".join(str(p) for p in ("data", *error["loc"]))
-            errors.print(f"{where}: {error['msg']}", markup=False, highlight=False)
-        fail(
-            f"validation_error: the data does not fit {spec.payload.__name__}; "
-            f"an example: diko contract example {type_}",
-            2,
-        )
+            console.print(f"[red]{where}[/]: {error['msg']}")
+        fail(f"validation_error: the data does not fit {spec.payload.__name__}", 2)
     envelope = new_envelope(type_, payload, source=SOURCE, subject=subject)
     message = Outgoing.from_envelope(topology.COMMANDS.name, envelope)
 

@@ -1,36 +1,51 @@
 """The first story of diko, played through the public contract only.
 
-A staff member subscribes; a company registers and opens a training position; media
-drafts an "Azubi gesucht" post; an applicant registers; matching proposes them; the
-staff member is e-mailed, accepts, the position is filled and the staff member is told;
-media publishes a podcast episode. Every step sends commands and waits (with a timeout)
-for the events that show it happened. `diko demo` prints it; the end-to-end tests run
-it with faults injected between the steps, and accept through the e-mail's link.
+A staff member subscribes; a company registers; an applicant registers; the company
+opens a training position; media drafts an "Azubi gesucht" post; matching proposes the
+applicant; the staff member is e-mailed, accepts, the position is filled and the staff
+member is told; media publishes a podcast episode. Every step sends commands and waits
+(with a timeout) for the events that show it happened. `diko demo` prints it; the
+end-to-end tests run it with faults injected between the steps, and accept through the
+e-mail's link.
 
-The staff member is a fixed one (`DEMO_STAFF_EMAIL`), registered by the first run and
-found again by later ones: a new one per run would get the e-mails of every later run.
+The story is played again and again on one database, which may hold other data too, so:
+
+- the staff member is a fixed one (`DEMO_STAFF_EMAIL`), registered by the first run and
+  found again by later ones: a new one per run would get the e-mails of every later run;
+- the company is registered once and found again from the conflict reply; each run opens
+  its own position, with its own applicant and episode (`story_cast`), no name decorated;
+- the applicant registers before the position opens, so that matching proposes the
+  position's best applicants when it opens: other open positions, however many, cannot
+  push the story's pair out of the proposals (the applicant's best ten positions could);
+- before the first step the story checks that RabbitMQ answers and that every service
+  consumes its queues, and a step that does not happen says why, as far as it can tell:
+  the service's own readiness (`/readyz`), or what matching proposed instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
-import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import aio_pika
+import httpx
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
+from aio_pika.exceptions import AMQPConnectionError, ProbableAuthenticationError
 from faststream.rabbit import Channel, RabbitBroker
 
+from diko_shared import story_cast
 from diko_shared.contract.base import Payload
 from diko_shared.contract.catalogue import CATALOGUE
-from diko_shared.contract.common import Occupation
-from diko_shared.contract.companies import Address, Contact, OpenPosition, RegisterCompany
-from diko_shared.contract.matching import DecideMatch, RegisterApplicant
+from diko_shared.contract.companies import GetCompany, OpenPosition
+from diko_shared.contract.matching import DecideMatch, GetShortlist, RegisterApplicant
 from diko_shared.contract.media import CreateEpisode, GetPost, PublishEpisode
 from diko_shared.contract.notifications import RegisterStaff, Subscribe
 from diko_shared.messaging import topology
@@ -40,6 +55,18 @@ SOURCE = "diko-demo"
 DEMO_STAFF_NAME = "Birte Albrecht"
 DEMO_STAFF_EMAIL = "birte.albrecht@diko.example"
 STAFF_ID = re.compile(r"stf_[0-9a-f]{20}")
+COMPANY_ID = re.compile(r"cmp_[0-9a-f]{20}")
+#: The services the story needs, and one queue each consumes (a command it answers).
+SERVICE_QUEUES = {
+    "companies": "company.register",
+    "matching": "applicant.register",
+    "notifications": "staff.register",
+    "media": "episode.create",
+}
+CONNECT_TIMEOUT_S = 5.0
+READYZ_TIMEOUT_S = 5.0
+START_SERVICES = "start the services with `make up` (their logs are in .local/run/)"
+START_STACK = "start the local stack with `make stack`"
 
 Say = Callable[[str], None]
 Hook = Callable[[], Awaitable[None]]
@@ -47,7 +74,12 @@ Decide = Callable[["Story"], Awaitable[None]]
 
 
 class StoryFailed(Exception):
-    """A step did not happen; the message says which and what was missing."""
+    """A step did not happen; the message says which, what was missing and, where the
+    story can tell, why and what to do. `service` is the one to look at, if known."""
+
+    def __init__(self, message: str, service: str | None = None) -> None:
+        super().__init__(message)
+        self.service = service
 
 
 @dataclass
@@ -63,6 +95,13 @@ def _owner(type_: str) -> str:
     """The service a message belongs to: whom to look at when it does not come."""
     spec = CATALOGUE.get(type_)
     return spec.owner if spec is not None else "the system"
+
+
+def _where(amqp_url: str) -> str:
+    """`127.0.0.1:5672, virtual host diko`: the broker's address without the password."""
+    parts = urlsplit(amqp_url)
+    vhost = unquote(parts.path.lstrip("/")) or "/"
+    return f"{parts.hostname}:{parts.port or 5672}, virtual host {vhost}"
 
 
 class EventWatch:
@@ -139,18 +178,25 @@ class Replies:
 
 @dataclass
 class StoryResult:
-    """What the story created, and where a person can look at it."""
+    """What the story created, and where a person can look at it.
 
-    run: str
+    `run` counts the company's runs: 1 for the run that registered it, 2 for the next, …
+    """
+
+    run: int = 0
     staff_id: str = ""
     staff_email: str = ""
     company_id: str = ""
+    company_name: str = ""
     position_id: str = ""
+    occupation: str = ""
     applicant_id: str = ""
+    applicant_name: str = ""
     proposal_id: str = ""
     post_id: str = ""
     post_image_url: str = ""
     episode_id: str = ""
+    episode_title: str = ""
     feed_url: str = ""
     events: dict[str, str] = field(default_factory=dict)
 
@@ -160,6 +206,8 @@ class Story:
 
     `decide` is how staff accept the proposal; by default `match.decide` is sent as the
     contract allows any system to. The end-to-end test follows the e-mail's link instead.
+    `service_url` names where a service's HTTP side is (for its `/readyz` when a step
+    does not happen); `today` decides the start years.
     """
 
     def __init__(
@@ -168,15 +216,19 @@ class Story:
         *,
         timeout: float = 60.0,
         say: Say = print,
-        run: str | None = None,
         staff_email: str = DEMO_STAFF_EMAIL,
         decide: Decide | None = None,
+        service_url: Callable[[str], str] | None = None,
+        today: date | None = None,
     ) -> None:
         self.amqp_url = amqp_url
         self.timeout = timeout
         self.say = say
         self.decide = decide
-        self.result = StoryResult(run=run or secrets.token_hex(3), staff_email=staff_email)
+        self.service_url = service_url
+        self.today = today or date.today()
+        self.cast: story_cast.Run | None = None
+        self.result = StoryResult(staff_email=staff_email)
         self.watch = EventWatch()
         self.replies = Replies()
         self.broker = RabbitBroker(
@@ -192,6 +244,7 @@ class Story:
         self.step = ""
 
     async def __aenter__(self) -> Story:
+        await self._reach_broker()
         await self.broker.connect()
         self.connection = await aio_pika.connect_robust(self.amqp_url)
         channel = await self.connection.channel()
@@ -206,10 +259,97 @@ class Story:
         if self.connection is not None:
             await self.connection.close()
 
+    async def _reach_broker(self) -> None:
+        """RabbitMQ answers and lets the story in; otherwise what is wrong and what to do."""
+        try:
+            with _quiet("aiormq.connection"):  # the failure is told below, once, with what to do
+                connection = await aio_pika.connect(self.amqp_url, timeout=CONNECT_TIMEOUT_S)
+        except ProbableAuthenticationError as exc:
+            raise StoryFailed(
+                f"the story cannot start: RabbitMQ ({_where(self.amqp_url)}) refused the "
+                f"login ({exc}): check DIKO_AMQP_URL, which `make stack` writes to "
+                ".local/stack.env"
+            ) from None
+        except (AMQPConnectionError, ConnectionError, OSError, TimeoutError) as exc:
+            raise StoryFailed(
+                f"the story cannot start: RabbitMQ does not answer at {_where(self.amqp_url)} "
+                f"({_why(exc)}): {START_STACK}, then {START_SERVICES}"
+            ) from None
+        await connection.close()
+
+    async def check_services(self) -> None:
+        """Every service the story needs consumes its queues; otherwise which do not."""
+        missing = await self._not_consuming()
+        if missing:
+            names = " and ".join(missing) if len(missing) <= 2 else ", ".join(missing)
+            verb = "is" if len(missing) == 1 else "are"
+            raise StoryFailed(
+                f"the story cannot start: {names} {verb} not running (no process takes "
+                f"{_their(missing)} messages on {_where(self.amqp_url)}): {START_SERVICES}; "
+                "`diko stack status` shows what runs"
+            )
+
+    async def _not_consuming(self) -> list[str]:
+        """The services none of whose processes consumes their queue right now."""
+        assert self.connection is not None
+        missing: list[str] = []
+        for service, type_ in SERVICE_QUEUES.items():
+            queue = topology.request_queue(CATALOGUE.require(type_)).name
+            channel = await self.connection.channel()
+            try:
+                declared = await channel.declare_queue(queue, passive=True)
+                consumers = declared.declaration_result.consumer_count
+            except aio_pika.exceptions.ChannelClosed:
+                consumers = 0  # never started on this virtual host: the queue is not there
+            finally:
+                if not channel.is_closed:
+                    await channel.close()
+            if not consumers:
+                missing.append(service)
+        return missing
+
     def failed(self, problem: str, service: str | None = None) -> StoryFailed:
-        """The error for the current step; names the service to check when nothing came."""
-        hint = f"; is {service} running? (`diko stack status`)" if service else ""
-        return StoryFailed(f"step {self.step}: {problem}{hint}")
+        """The error for the current step; `why()` adds the cause when a service is named."""
+        return StoryFailed(f"the story stopped at step {self.step}: {problem}", service)
+
+    async def why(self, error: StoryFailed) -> StoryFailed:
+        """The error with what the named service says about itself, and what to do."""
+        if error.service not in SERVICE_QUEUES:
+            return error
+        cause = await self._diagnose(error.service)
+        return StoryFailed(f"{error}; {cause}", error.service)
+
+    async def _diagnose(self, service: str) -> str:
+        """Whether `service` still consumes, and what its /readyz says."""
+        if service in await self._not_consuming():
+            return f"{service} is not running: {START_SERVICES}"
+        if self.service_url is None:
+            return f"{service} runs: see its log and `diko dlq list {service}`"
+        url = f"{self.service_url(service)}/readyz"
+        try:
+            async with httpx.AsyncClient(timeout=READYZ_TIMEOUT_S) as client:
+                response = await client.get(url)
+        except httpx.HTTPError:
+            return (
+                f"{service} runs but {url} does not answer: see its log (.local/run/{service}.log)"
+            )
+        if response.status_code == 200:
+            return (
+                f"{service} runs and is ready: see its log (.local/run/{service}.log) and "
+                f"`diko dlq list {service}`"
+            )
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        broken = [
+            f"{part}: {body[part]}"
+            for part in ("broker", "database")
+            if body.get(part, "ok") != "ok"
+        ]
+        detail = "; ".join(broken) or f"HTTP {response.status_code}"
+        hint = f"; {START_STACK}" if "database" in detail else ""
+        return f"{service} is not ready ({detail}){hint}"
 
     async def request(self, payload: Payload, *, sent: Hook | None = None) -> dict[str, Any]:
         """Send a command or query and return the whole answer (`{"ok": …}`).
@@ -269,17 +409,18 @@ class Story:
     async def play(self, hooks: Mapping[str, Hook] | None = None) -> StoryResult:
         """Run every step in order; after a step, run the hook of its name, if any.
 
-        The hook `applicant_sent` runs inside step 5, between the broker's confirm of
+        The hook `applicant_sent` runs inside step 3, between the broker's confirm of
         `applicant.register` and its answer.
         """
         self.hooks = hooks or {}
+        await self.check_services()
         steps: list[tuple[str, str, Callable[[], Awaitable[None]]]] = [
             ("staff", "1 (staff member registers and subscribes)", self.staff),
             ("company", "2 (company registers)", self.company),
-            ("position", "3 (company opens a position)", self.position),
-            ("post", "4 (media drafts the post)", self.post),
-            ("applicant", "5 (applicant registers)", self.applicant),
-            ("proposal", "6 (matching proposes her)", self.proposal),
+            ("applicant", "3 (applicant registers)", self.applicant),
+            ("position", "4 (company opens a position)", self.position),
+            ("post", "5 (media drafts the post)", self.post),
+            ("proposal", "6 (matching proposes the applicant)", self.proposal),
             ("proposal_mail", "7 (staff are e-mailed the proposal)", self.proposal_mail),
             ("decision", "8 (staff accept)", self.decision),
             ("filled", "8 (the position is filled, staff are told)", self.filled),
@@ -287,7 +428,10 @@ class Story:
         ]
         for name, label, step in steps:
             self.step = label
-            await step()
+            try:
+                await step()
+            except StoryFailed as error:
+                raise await self.why(error) from None
             if name in self.hooks:
                 await self.hooks[name]()
         return self.result
@@ -301,57 +445,70 @@ class Story:
         if reply.get("ok"):
             r.staff_id, how = reply["data"]["staff_id"], "registered"
         else:
-            r.staff_id, how = self._registered_before(reply), "already registered (earlier run)"
+            r.staff_id = self._found("staff.register", reply, STAFF_ID)
+            how = "already registered (earlier run)"
         topics = ["match.proposed", "position.filled", "episode.published"]
         await self.ask(Subscribe(staff_id=r.staff_id, topics=topics))  # replaces, so repeatable
         self.say(f"1. staff member {how} and subscribed: {r.staff_email} ({r.staff_id})")
 
-    def _registered_before(self, reply: dict[str, Any]) -> str:
-        """The id of the staff member an earlier run registered: a conflict names it."""
-        error = reply.get("error") or {}
-        texts = [str(error.get("message", ""))]
-        texts += [str(d.get("problem", "")) for d in error.get("details") or []]
-        found = STAFF_ID.search(" ".join(texts))
-        if error.get("code") != "conflict" or found is None:
-            refused = json.dumps(error, ensure_ascii=False)
-            raise self.failed(f"staff.register was refused: {refused}")
-        return found.group()
-
     async def company(self) -> None:
+        """Register the company, or find it: its duplicate guard names the earlier one."""
         r = self.result
-        name = f"Tischlerei Müller & Söhne {r.run.upper()} GmbH"
-        data = await self.ask(
-            RegisterCompany(
-                name=name,
-                address=Address(street="Breite Straße 12", postcode="39576", town="Stendal"),
-                contact=Contact(
-                    name="Jana Müller",
-                    email=f"jana.mueller+{r.run}@tischlerei.example",
-                    role="Ausbildungsleiterin",
-                ),
-                industry="Handwerk",
-            )
+        registration = story_cast.COMPANY
+        reply = await self.request(registration)
+        if reply.get("ok"):
+            r.company_id, how = reply["data"]["company_id"], "registered"
+            await self.event("company.registered", company_id=r.company_id)
+        else:
+            r.company_id = self._found("company.register", reply, COMPANY_ID)
+            how = "found (registered by an earlier run)"
+        company = await self.ask(GetCompany(company_id=r.company_id))
+        r.company_name = company["name"]
+        r.run = len(company.get("positions") or []) + 1
+        self.cast = story_cast.run(r.run, self.today)
+        self.say(f"2. company {how} in Stendal: {r.company_name} ({r.company_id})")
+
+    async def applicant(self) -> None:
+        r, cast = self.result, self._cast()
+        person = cast.applicant
+        registration = RegisterApplicant(
+            first_name=person.first_name,
+            last_name=person.last_name,
+            email=person.email,
+            home_town=person.home_town,
+            reach_km=story_cast.REACH_KM,
+            driving_licence=person.driving_licence,
+            school_certificate="realschule",
+            desired_occupations=[cast.position.occupation.code],
+            earliest_start=date(cast.start_date.year, 7, 1),
         )
-        r.company_id = data["company_id"]
-        await self.event("company.registered", company_id=r.company_id)
-        self.say(f"2. company registered in Stendal: {name} ({r.company_id})")
+        data = await self.ask(registration, sent=self.hooks.get("applicant_sent"))
+        r.applicant_id, r.applicant_name = data["applicant_id"], person.name
+        await self.event("applicant.registered", applicant_id=r.applicant_id)
+        self.say(
+            f"3. applicant registered: {person.name} from {person.home_town}, "
+            f"wants to become {cast.position.occupation.name} ({r.applicant_id})"
+        )
 
     async def position(self) -> None:
-        r = self.result
+        r, cast = self.result, self._cast()
         data = await self.ask(
             OpenPosition(
                 company_id=r.company_id,
-                occupation=Occupation(code="22342", name="Tischler/in"),
+                occupation=cast.position.occupation,
                 places=1,
-                start_date=date(date.today().year + 1, 8, 1),
+                start_date=cast.start_date,
                 town="Stendal",
-                school_certificate="hauptschule",
-                description="Holz, Handwerk und ein Team, das ausbildet.",
+                school_certificate=cast.position.school_certificate,  # type: ignore[arg-type]
+                description=cast.position.description,
             )
         )
-        r.position_id = data["position_id"]
+        r.position_id, r.occupation = data["position_id"], cast.position.occupation.name
         await self.event("position.opened", position_id=r.position_id)
-        self.say(f"3. training position opened: Tischler/in, 1 place ({r.position_id})")
+        self.say(
+            f"4. training position opened: {r.occupation}, 1 place, starting "
+            f"{cast.start_date.isoformat()} ({r.position_id})"
+        )
 
     async def post(self) -> None:
         r = self.result
@@ -359,25 +516,7 @@ class Story:
         r.post_id = drafted.data["post_id"]
         post = await self.ask(GetPost(post_id=r.post_id))
         r.post_image_url = post["image_url"]
-        self.say(f"4. media drafted an „Azubi gesucht“ post: {r.post_image_url}")
-
-    async def applicant(self) -> None:
-        r = self.result
-        registration = RegisterApplicant(
-            first_name="Lena",
-            last_name=f"Schröder-{r.run}",
-            email=f"lena.schroeder+{r.run}@example.org",
-            home_town="Osterburg",
-            reach_km=40,
-            driving_licence=True,
-            school_certificate="realschule",
-            desired_occupations=["22342"],
-            earliest_start=date(date.today().year + 1, 7, 1),
-        )
-        data = await self.ask(registration, sent=self.hooks.get("applicant_sent"))
-        r.applicant_id = data["applicant_id"]
-        await self.event("applicant.registered", applicant_id=r.applicant_id)
-        self.say(f"5. applicant registered in Osterburg ({r.applicant_id})")
+        self.say(f"5. media drafted an „Azubi gesucht“ post: {r.post_image_url}")
 
     async def proposal(self) -> None:
         r = self.result
@@ -389,14 +528,44 @@ class Story:
                 for p in data.get("proposals", [])
             )
 
-        event = await self.event("match.proposed", ours)
+        try:
+            event = await self.event("match.proposed", ours)
+        except StoryFailed as missing:
+            raise await self._not_proposed(missing) from None
         proposal = next(
             p for p in event.data["proposals"] if p["position"]["position_id"] == r.position_id
         )
         r.proposal_id = proposal["proposal_id"]
-        self.say(f"6. matching proposed her, score {proposal['score']:.2f}:")
+        self.say(f"6. matching proposed {r.applicant_name}, score {proposal['score']:.2f}:")
         for reason in proposal["reasons"]:
             self.say(f"     - {reason['text']}")
+
+    async def _not_proposed(self, missing: StoryFailed) -> StoryFailed:
+        """Why the pair was not proposed, from matching's shortlist of the position."""
+        r = self.result
+        reply = await self.request(GetShortlist(position_id=r.position_id, limit=100))
+        if not reply.get("ok"):
+            code = (reply.get("error") or {}).get("code")
+            if code == "not_found":
+                return self.failed(
+                    f"no match.proposed within {self.timeout:g} s: matching has not taken in "
+                    f"the position {r.position_id} (position.opened)",
+                    "matching",
+                )
+            return missing
+        others = [
+            c
+            for c in reply["data"]["candidates"]
+            if c["applicant"]["applicant_id"] != r.applicant_id
+        ]
+        if len(others) == len(reply["data"]["candidates"]) and others:
+            best = max(c["score"] for c in others)
+            return self.failed(
+                f"matching proposed {len(others)} other applicant(s) for the position (best "
+                f"score {best:.2f}), not {r.applicant_name}: it proposes only the applicants "
+                "who fit a position best, and more of them fit this one at least as well"
+            )
+        return missing
 
     async def proposal_mail(self) -> None:
         r = self.result
@@ -422,20 +591,63 @@ class Story:
         self.say("   the position is filled, and staff were told by e-mail")
 
     async def episode(self) -> None:
-        r = self.result
+        r, episode = self.result, self._cast().episode
         created = await self.ask(
             CreateEpisode(
-                title=f"DIKO trifft… die Tischlerei Müller ({r.run})",
-                description="Jana Müller erzählt, wie ihr Betrieb in der Altmark ausbildet.",
-                audio_url=f"https://media.diko.example/podcast/demo-{r.run}.mp3",
-                audio_bytes=28_311_552,
+                title=episode.title,
+                description=episode.description,
+                audio_url=episode.audio_url,
+                audio_bytes=episode.audio_bytes,
                 audio_type="audio/mpeg",
-                duration_s=1769,
+                duration_s=episode.duration_s,
                 company_id=r.company_id,
+                episode_number=episode.number,
             )
         )
-        r.episode_id = created["episode_id"]
+        r.episode_id, r.episode_title = created["episode_id"], episode.title
         await self.ask(PublishEpisode(episode_id=r.episode_id))
         published = await self.event("episode.published", episode_id=r.episode_id)
         r.feed_url = published.data["feed_url"]
-        self.say(f"9. podcast episode published: {r.feed_url}")
+        self.say(f"9. podcast episode {episode.number} published: „{episode.title}“")
+
+    def _cast(self) -> story_cast.Run:
+        if self.cast is None:
+            raise RuntimeError("the company step decides the run: play the steps in order")
+        return self.cast
+
+    def _found(self, type_: str, reply: dict[str, Any], id_: re.Pattern[str]) -> str:
+        """The id an earlier run registered: a conflict reply names it."""
+        error = reply.get("error") or {}
+        texts = [str(error.get("message", ""))]
+        texts += [str(d.get("problem", "")) for d in error.get("details") or []]
+        found = id_.search(" ".join(texts))
+        if error.get("code") != "conflict" or found is None:
+            refused = json.dumps(error, ensure_ascii=False)
+            raise self.failed(f"{type_} was refused: {refused}")
+        return found.group()
+
+
+@contextmanager
+def _quiet(logger: str) -> Iterator[None]:
+    """Silence a library's logger for a moment (its own line would repeat ours, bare)."""
+    log = logging.getLogger(logger)
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
+def _why(exc: BaseException) -> str:
+    """`connection refused`, `timed out`: the cause in a few words."""
+    text = str(exc)
+    if "111" in text or "refused" in text.lower() or isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, TimeoutError):
+        return "no answer within 5 s"
+    return text or type(exc).__name__
+
+
+def _their(services: list[str]) -> str:
+    return "its" if len(services) == 1 else "their"

@@ -14,6 +14,7 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -44,6 +45,9 @@ CHROMIUM_ARGS = (
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 #: Schemes that never leave the page (inline images, the page's own HTML).
 LOCAL_SCHEMES = frozenset({"data", "blob", "about"})
+#: The font faces a page has loaded (`Lato 400`), once its fonts are ready.
+LOADED_FONTS = """document.fonts.ready.then(() => Array.from(document.fonts)
+    .filter(f => f.status === 'loaded').map(f => `${f.family.replaceAll('"', '')} ${f.weight}`))"""
 #: Phone and desktop widths the screenshots are taken at.
 PHONE = 390
 DESKTOP = 1280
@@ -61,6 +65,12 @@ class Look:
     foreign_requests: list[str] = field(default_factory=list)
     failed_requests: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
+    #: Every URL the page loaded successfully (the page itself, styles, fonts, images).
+    loaded: list[str] = field(default_factory=list)
+    #: The font faces the page loaded and uses, as `family weight` (`Lato 700`).
+    fonts: list[str] = field(default_factory=list)
+    #: What the `probe` script passed to `look` returned (computed styles, say).
+    probed: Any = None
 
     def assert_sound(self) -> None:
         """A page a person can use: loaded, not blank, nothing fetched from another host."""
@@ -96,8 +106,12 @@ class Eyes:
         full_page: bool = True,
         method: str = "GET",
         form: dict[str, str] | None = None,
+        probe: str | None = None,
     ) -> Look:
-        """Load `url` (or POST `form` to it) like a person, screenshot it as `name`.png."""
+        """Load `url` (or POST `form` to it) like a person, screenshot it as `name`.png.
+
+        `probe` is a JavaScript expression evaluated in the loaded page (`look.probed`).
+        """
         context = await self.browser.new_context(
             viewport={"width": width, "height": height}, locale="de-DE"
         )
@@ -105,7 +119,9 @@ class Eyes:
         foreign: list[str] = []
         failed: dict[str, str] = {}  # by URL: an error status wins over the abort it causes
         errors: list[str] = []
+        loaded: list[str] = []
         page.on("request", lambda r: _note_foreign(r, foreign))
+        page.on("requestfinished", lambda r: loaded.append(r.url))
         page.on(
             "requestfailed", lambda r: failed.setdefault(r.url, f"{r.method} {r.url}: {r.failure}")
         )
@@ -118,6 +134,8 @@ class Eyes:
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             shot = SCREENSHOTS / f"{name}.png"
             await page.screenshot(path=str(shot), full_page=full_page)
+            fonts = await page.evaluate(LOADED_FONTS)
+            probed = await page.evaluate(probe) if probe else None
             return Look(
                 url=url,
                 status=status,
@@ -127,6 +145,9 @@ class Eyes:
                 foreign_requests=foreign,
                 failed_requests=list(failed.values()),
                 console_errors=errors,
+                loaded=[url for url in loaded if url not in failed],
+                fonts=fonts,
+                probed=probed,
             )
         finally:
             await context.close()

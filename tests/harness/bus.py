@@ -53,13 +53,6 @@ def _seen(message: AbstractIncomingMessage) -> Seen:
 FENCE_PREFIX = "diko.fence."
 
 
-def without_heartbeats(url: str) -> str:
-    """`url` asking the broker for no heartbeats on this (loopback, test) connection."""
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "heartbeat"]
-    return urlunsplit(parts._replace(query=urlencode([*query, ("heartbeat", "0")])))
-
-
 class Tap:
     """An exclusive queue bound to an exchange, collecting what arrives."""
 
@@ -110,15 +103,24 @@ class Tap:
         return await self.wait_for(lambda m: m.routing_key == type_, count=count, timeout=timeout)
 
 
+def without_heartbeats(amqp_url: str) -> str:
+    """The URL with AMQP heartbeats off (`heartbeat=0`).
+
+    The session's bus lives on the session's event loop, which runs only while an async
+    test does: a minute of synchronous tests in between (the matching engine's, on a
+    loaded machine) would miss the broker's heartbeats, and the broker would close the
+    connection under the next test. On loopback a dead peer shows as a closed socket.
+    """
+    parts = urlsplit(amqp_url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "heartbeat"]
+    return urlunsplit(parts._replace(query=urlencode([*query, ("heartbeat", "0")])))
+
+
 class Bus:
     """A test's connection to the broker: FastStream for requests, aio-pika for raw access."""
 
     def __init__(self, amqp_url: str, source: str = "tests") -> None:
-        # The test process blocks its event loop in synchronous steps (the engine's tests
-        # compute for minutes, process starts poll): with heartbeats the broker would drop
-        # the session's connection after 60 s of that, and every later test would fail.
-        amqp_url = without_heartbeats(amqp_url)
-        self.amqp_url = amqp_url
+        self.amqp_url = amqp_url = without_heartbeats(amqp_url)
         self.broker = RabbitBroker(
             amqp_url,
             apply_types=False,

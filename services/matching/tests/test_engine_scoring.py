@@ -152,15 +152,14 @@ def test_a_pair_is_explained_in_german_with_stable_keys():
     ]
     assert score.total == pytest.approx(sum(c.points for c in score.criteria))
     assert score.criteria[1].sentence == (
-        "Wohnort Osterburg (Altmark) liegt 21 km vom Ausbildungsort Stendal entfernt "
-        "(Reichweite 30 km)."
+        f"Vom Wohnort Osterburg (Altmark) bis zum Ausbildungsort Stendal sind es 21{NBSP}km; "
+        f"erreichbar sind 30{NBSP}km."
     )
     assert score.criteria[0].sentence == (
-        "Ausbildungsberuf Kraftfahrzeugmechatroniker/in (KldB 25212) ist Wunschberuf Nr. 1."
+        "Die Stelle bildet im Wunschberuf Kraftfahrzeugmechatroniker/in (KldB 25212) aus."
     )
     assert score.criteria[2].sentence == (
-        "Bewerber/in hat den Realschulabschluss und erfüllt damit die Anforderung der Stelle "
-        "(mindestens Realschulabschluss)."
+        "Der Realschulabschluss erfüllt die Anforderung der Stelle (mindestens Realschulabschluss)."
     )
 
 
@@ -169,12 +168,12 @@ def test_beyond_reach_is_unacceptable_and_a_licence_widens_the_reach():
     assert not far.acceptable
     assert far.criteria[0].key == "distance.beyond_reach"
     assert far.criteria[0].sentence == (
-        "Wohnort Osterburg (Altmark) liegt 41 km vom Ausbildungsort Salzwedel entfernt "
-        "und damit außerhalb der Reichweite von 30 km."
+        f"Vom Wohnort Osterburg (Altmark) bis zum Ausbildungsort Salzwedel sind es 41{NBSP}km, "
+        f"mehr als die erreichbaren 30{NBSP}km."
     )
     near = explain_pair(_profiles(licence=True), "a1", "p2")
     assert near.acceptable
-    assert "Reichweite 45 km mit Führerschein" in near.criteria[1].sentence
+    assert f"erreichbar sind 45{NBSP}km mit Führerschein." in near.criteria[1].sentence
 
 
 def test_related_occupation_counts_less_and_unrelated_is_unacceptable():
@@ -195,13 +194,14 @@ def test_school_start_and_wish_rank_reduce_the_score():
     by_key = {c.key: c for c in score.criteria}
     assert by_key["school.below"].points == pytest.approx(15 * 0.3)
     assert by_key["school.below"].sentence == (
-        "Bewerber/in hat den Realschulabschluss, die Stelle verlangt aber das Abitur."
+        "Die Stelle verlangt das Abitur; vorhanden ist der Realschulabschluss."
     )
     assert 0 < by_key["start.outside_window"].points < 10
     assert f"bis 30.{NBSP}September 2027" in by_key["start.outside_window"].sentence
     assert by_key["wish.rank"].points == pytest.approx(10 * 0.75)
     assert by_key["wish.rank"].sentence == (
-        "Elektroniker/in Energie- und Gebäudetechnik steht auf Platz 2 von 2 Wunschberufen."
+        "Unter zwei Wunschberufen steht Elektroniker/in Energie- und Gebäudetechnik "
+        "an zweiter Stelle."
     )
 
 
@@ -341,8 +341,8 @@ def test_reason_keys_follow_the_facts_not_the_weights():
     keys = {c.key: c for c in below.criteria}
     assert set(keys) >= {"school.below", "start.outside_window"}
     assert keys["school.below"].points == keys["start.outside_window"].points == 0
-    assert "die Stelle verlangt aber das Abitur" in keys["school.below"].sentence
-    assert "62 Tage nach dem Ende" in keys["start.outside_window"].sentence
+    assert "Die Stelle verlangt das Abitur;" in keys["school.below"].sentence
+    assert "62\u00a0Tage nach dem gewünschten Zeitraum" in keys["start.outside_window"].sentence
     met = explain_pair(ProfileInstance.parse(data), "a1", "p1")
     assert [c.key for c in met.criteria][2:4] == ["school.met", "start.within_window"]
 
@@ -369,33 +369,31 @@ def test_the_german_sentences_read_naturally():
     }
     inst = ProfileInstance.parse(data)
     assert [c.sentence for c in explain_pair(inst, "a2", "p6").criteria] == [
-        "Ausbildungsberuf Tischler/in (KldB 22342) ist Wunschberuf Nr. 1.",
-        "Wohnort und Ausbildungsort liegen beide in Stendal (Reichweite 25 km).",
-        "Bewerber/in hat keinen Schulabschluss, die Stelle verlangt aber mindestens den "
-        "Hauptschulabschluss.",
-        f"Ausbildungsbeginn 31.{NBSP}August 2027 liegt 1 Tag vor dem Beginn des gewünschten "
-        f"Zeitraums (ab 1.{NBSP}September 2027).",
-        "Tischler/in ist der einzige Wunschberuf.",
+        "Die Stelle bildet im Wunschberuf Tischler/in (KldB 22342) aus.",
+        "Wohnort und Ausbildungsort sind beide Stendal.",
+        "Die Stelle verlangt mindestens den Hauptschulabschluss; "
+        "ein Schulabschluss liegt nicht vor.",
+        f"Die Ausbildung beginnt am 31.{NBSP}August 2027, einen Tag vor dem gewünschten "
+        f"Zeitraum (ab 1.{NBSP}September 2027).",
+        "Als Wunschberuf ist nur Tischler/in angegeben.",
     ]
     sentences = [c.sentence for c in explain_pair(inst, "a2", "p7").criteria]
-    assert sentences[2] == (
-        "Bewerber/in hat keinen Schulabschluss; die Stelle setzt keinen Schulabschluss voraus."
-    )
+    assert sentences[2] == "Die Stelle setzt keinen Schulabschluss voraus."
     assert sentences[3] == (
-        f"Ausbildungsbeginn 1.{NBSP}September 2027 liegt im gewünschten Zeitraum "
+        f"Die Ausbildung beginnt am 1.{NBSP}September 2027, im gewünschten Zeitraum "
         f"(ab 1.{NBSP}September 2027)."
     )
     assert explain_pair(inst, "a1", "p3").criteria[0].sentence == (
-        "Ausbildungsberuf Land- und Baumaschinenmechatroniker/in (KldB 25222) ist mit dem "
-        "Wunschberuf Kraftfahrzeugmechatroniker/in (KldB 25212) verwandt: die ersten drei "
-        "Stellen des KldB-Codes stimmen überein."
+        "Der Ausbildungsberuf Land- und Baumaschinenmechatroniker/in (KldB 25222) ist mit dem "
+        "Wunschberuf Kraftfahrzeugmechatroniker/in (KldB 25212) verwandt: Die ersten drei "
+        "Ziffern der KldB-Codes stimmen überein."
     )
     assert explain_pair(inst, "a1", "p4").criteria[0].sentence == (
-        "Ausbildungsberuf Kaufmann/-frau für Büromanagement (KldB 71402) passt zu keinem "
-        "Wunschberuf; am ähnlichsten ist Kraftfahrzeugmechatroniker/in (KldB 25212)."
+        "Der Ausbildungsberuf Kaufmann/-frau für Büromanagement (KldB 71402) passt zu keinem "
+        "der Wunschberufe; am nächsten kommt ihm Kraftfahrzeugmechatroniker/in (KldB 25212)."
     )
     assert explain_pair(inst, "a1", "p1").criteria[4].sentence == (
-        "Kraftfahrzeugmechatroniker/in steht auf Platz 1 von 2 Wunschberufen."
+        "Unter zwei Wunschberufen steht Kraftfahrzeugmechatroniker/in an erster Stelle."
     )
 
 
@@ -404,6 +402,6 @@ def test_a_code_outside_the_catalogue_is_named_once():
     data["applicants"]["a1"]["occupations"] = ["62199"]
     data["positions"]["p1"]["occupation"] = "62199"
     sentences = [c.sentence for c in explain_pair(ProfileInstance.parse(data), "a1", "p1").criteria]
-    assert sentences[0] == "Ausbildungsberuf KldB 62199 ist Wunschberuf Nr. 1."
-    assert sentences[4] == "KldB 62199 ist der einzige Wunschberuf."
+    assert sentences[0] == "Die Stelle bildet im Wunschberuf KldB 62199 aus."
+    assert sentences[4] == "Als Wunschberuf ist nur KldB 62199 angegeben."
     assert not any("(KldB 62199)" in s for s in sentences)

@@ -65,8 +65,8 @@ def test_an_applicant_who_cannot_start_in_time_is_no_candidate():
     assert not score.acceptable
     assert [c.key for c in score.criteria] == ["start.beyond_tolerance"]
     assert score.criteria[0].sentence == (
-        f"Ausbildungsbeginn 1.{NBSP}August 2027 liegt 213 Tage vor dem Beginn des gewünschten "
-        f"Zeitraums (ab 1.{NBSP}März 2028) und damit außerhalb der Toleranz von 120 Tagen."
+        f"Die Ausbildung beginnt am 1.{NBSP}August 2027, 213{NBSP}Tage vor dem gewünschten "
+        f"Zeitraum (ab 1.{NBSP}März 2028); toleriert werden höchstens 120{NBSP}Tage."
     )
     assert [s.applicant_id for s in shortlist_for_position(inst, "p1")] == ["a2"]
     assert shortlist_for_applicant(inst, "a1") == []
@@ -80,7 +80,7 @@ def test_a_position_starting_long_after_the_window_is_no_candidate():
     score = explain_pair(inst, "a2", "p1")
     assert not score.acceptable
     assert score.criteria[0].key == "start.beyond_tolerance"
-    assert "153 Tage nach dem Ende des gewünschten Zeitraums" in score.criteria[0].sentence
+    assert "153\u00a0Tage nach dem gewünschten Zeitraum" in score.criteria[0].sentence
     assert [s.applicant_id for s in shortlist_for_position(inst, "p1")] == ["a1"]
 
 
@@ -108,7 +108,7 @@ def test_the_tolerance_is_a_weight():
     late = _instance("2027-10-01", "2027-08-01", start_tolerance_days=30)
     narrow = explain_pair(late, "a1", "p1")
     assert not narrow.acceptable
-    assert narrow.criteria[0].sentence.endswith("außerhalb der Toleranz von 30 Tagen.")
+    assert narrow.criteria[0].sentence.endswith("; toleriert werden höchstens 30\u00a0Tage.")
 
 
 def _spread_starts(data: dict, seed: int) -> dict:

@@ -176,7 +176,8 @@ def test_a_position_is_proposed_to_those_within_reach_with_reasons_per_criterion
     assert sum(r.weight for r in best.reasons) == pytest.approx(100)
     assert all(0 <= r.score <= 1 for r in best.reasons)
     assert best.reasons[1].text == (
-        "Wohnort Tangermünde liegt 10 km vom Ausbildungsort Stendal entfernt (Reichweite 25 km)."
+        "Vom Wohnort Tangermünde bis zum Ausbildungsort Stendal sind es 10\u00a0km; "
+        "erreichbar sind 25\u00a0km."
     )
     assert best.applicant.name == "Bewerber Nr. 1"
     assert by_applicant[related.applicant_id].reasons[0].key == "occupation.related"
@@ -200,7 +201,7 @@ def test_school_and_start_lower_the_score_and_are_explained() -> None:
     reasons = {r.criterion: r for r in proposal.reasons}
     assert reasons["school"].key == "school.below"
     assert reasons["school"].text == (
-        "Bewerber/in hat den Realschulabschluss, die Stelle verlangt aber das Abitur."
+        "Die Stelle verlangt das Abitur; vorhanden ist der Realschulabschluss."
     )
     assert reasons["start"].key == "start.outside_window"
     assert 0 < reasons["start"].score < 1
@@ -244,7 +245,8 @@ def test_an_applicant_is_proposed_the_open_positions_that_suit_them() -> None:
         seehausen.position_id,
         stendal.position_id,
     ]
-    assert proposals[1].reasons[4].text.endswith("steht auf Platz 2 von 2 Wunschberufen.")
+    assert proposals[1].reasons[4].text.endswith("an zweiter Stelle.")
+    assert proposals[1].reasons[4].text.startswith("Unter zwei Wunschberufen steht ")
     assert domain.proposals_for_applicant(lena, [stendal], POLICY, 0) == []
 
 

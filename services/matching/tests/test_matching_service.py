@@ -212,11 +212,11 @@ async def test_a_new_position_is_proposed_to_applicants_within_reach(
         assert [r["key"] for r in proposal["reasons"]][:4] == KEYS
     distance = proposals[1]["reasons"][1]
     assert distance["text"] == (
-        "Wohnort Gardelegen liegt 33 km vom Ausbildungsort Stendal entfernt "
-        "(Reichweite 35 km mit Führerschein)."
+        "Vom Wohnort Gardelegen bis zum Ausbildungsort Stendal sind es 33\u00a0km; "
+        "erreichbar sind 35\u00a0km mit Führerschein."
     )
     assert proposals[0]["reasons"][0]["text"] == (
-        "Ausbildungsberuf Koch/Köchin (KldB 29302) ist Wunschberuf Nr. 1."
+        "Die Stelle bildet im Wunschberuf Koch/Köchin (KldB 29302) aus."
     )
     assert far not in str(tap.seen)
 
@@ -238,7 +238,8 @@ async def test_a_new_applicant_is_proposed_the_open_positions_that_suit_them(
     assert proposal["position"]["position_id"] == stendal.position_id
     assert proposal["position"]["company_name"] == stendal.company_name
     assert [r["criterion"] for r in proposal["reasons"]] == CRITERIA
-    assert "Wohnort Arneburg liegt 12 km vom Ausbildungsort Stendal" in str(proposal["reasons"])
+    texts = " ".join(r["text"] for r in proposal["reasons"])
+    assert "Vom Wohnort Arneburg bis zum Ausbildungsort Stendal sind es 12\u00a0km" in texts
 
 
 async def test_a_filled_position_is_no_longer_proposed(bus: Bus, matching: ServiceProcess) -> None:

@@ -9,6 +9,7 @@ from diko_media.handlers import Handlers
 from diko_media.links import COVER_PATH, FEED_PATH, PAGE_PATH, POST_IMAGE_PATH, Links
 from diko_media.settings import MediaSettings
 from diko_media.web import Pages, channel
+from diko_shared.brand import web as brand
 from diko_shared.service.app import Service
 from diko_shared.settings import load_settings
 
@@ -38,5 +39,6 @@ def build(settings: MediaSettings | None = None) -> Service:
         Route(PAGE_PATH, pages.podcast_page, methods=["GET"]),
         Route(FEED_PATH, pages.feed, methods=["GET"]),
         Route(COVER_PATH, pages.cover, methods=["GET"]),
+        *brand.routes(),
     )
     return service

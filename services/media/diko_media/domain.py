@@ -89,7 +89,7 @@ def announcement(episode: Episode, *, feed_url: str, page_url: str) -> EpisodePu
 def unknown_post(post_id: str) -> NotFound:
     """The answer about a post media does not have, in German like every service's answers."""
     return NotFound(
-        f"Post {post_id} gibt es nicht",
+        f"Einen Post {post_id} gibt es nicht.",
         [ErrorDetail(field="data.post_id", problem="unbekannter Post")],
     )
 
@@ -97,6 +97,6 @@ def unknown_post(post_id: str) -> NotFound:
 def unknown_episode(episode_id: str) -> NotFound:
     """The answer about a podcast episode media does not have."""
     return NotFound(
-        f"Podcastfolge {episode_id} gibt es nicht",
+        f"Eine Podcastfolge {episode_id} gibt es nicht.",
         [ErrorDetail(field="data.episode_id", problem="unbekannte Podcastfolge")],
     )

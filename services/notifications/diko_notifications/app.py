@@ -12,6 +12,7 @@ from diko_notifications.handlers import Handlers
 from diko_notifications.mail import SmtpMailer
 from diko_notifications.settings import NotificationsSettings, load_settings
 from diko_notifications.web import ACTION_PATH, ActionPages
+from diko_shared.brand import web as brand
 from diko_shared.service.app import Service
 
 SERVICE = "notifications"
@@ -49,11 +50,14 @@ def build(settings: NotificationsSettings | None = None) -> Service:
     service.on_event("match.proposed", handlers.notify)
     service.on_event("position.filled", handlers.notify)
     service.on_event("episode.published", handlers.notify)
+    service.on_event("match.accepted", handlers.record_decision)
+    service.on_event("match.declined", handlers.record_decision)
     service.hourly(lambda: handlers.forget_expired_proposals(service.db))
 
     pages = ActionPages(links, service.publisher, service.db, timeout_s=DECIDE_TIMEOUT_S)
     service.add_routes(
         Route(ACTION_PATH, pages.confirm, methods=["GET"]),
         Route(ACTION_PATH, pages.decide, methods=["POST"]),
+        *brand.routes(),
     )
     return service

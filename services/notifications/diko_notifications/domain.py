@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
+from diko_notifications.proposals import DecisionRecord, ProposalRecord, ProposalSummary
 from diko_shared.contract.common import Occupation
 from diko_shared.contract.companies import PositionFilled
 from diko_shared.contract.envelope import ErrorDetail
@@ -60,7 +61,7 @@ def register(data: RegisterStaff, staff_id: str) -> Staff:
 def duplicate_email(email: str, existing_id: str) -> Conflict:
     """The answer to a registration under an address that belongs to someone already."""
     return Conflict(
-        f"Die E-Mail-Adresse {email} ist bereits registriert: {existing_id}",
+        f"Die E-Mail-Adresse {email} ist bereits registriert, unter der Kennung {existing_id}.",
         [ErrorDetail(field="data.email", problem=f"bereits registriert als {existing_id}")],
     )
 
@@ -86,6 +87,13 @@ def berlin_date(moment: datetime) -> str:
     """The day `moment` falls on in Berlin: 23:30 UTC on 26 November is `27. November 2026`."""
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     return german_date(aware.astimezone(BERLIN).date())
+
+
+def berlin_moment(moment: datetime) -> str:
+    """`am 3. Dezember 2026 um 9:05 Uhr`: when something happened, as staff in Berlin read it."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    local = aware.astimezone(BERLIN)
+    return f"am {german_date(local.date())} um {local.hour}:{local:%M}{NBSP}Uhr"
 
 
 def minutes(seconds: int) -> str:
@@ -122,7 +130,11 @@ class LinkInvalid(Exception):
 
 
 class LinkExpired(Exception):
-    """The token is genuine but older than the links' lifetime."""
+    """The token is genuine but older than the links' lifetime; it still names its action."""
+
+    def __init__(self, action: Action | None) -> None:
+        super().__init__("link expired")
+        self.action = action
 
 
 @dataclass(frozen=True)
@@ -179,10 +191,17 @@ class ActionLinks:
         try:
             value = self._serializer.loads(token, max_age=self._max_age)
         except SignatureExpired:
-            raise LinkExpired(token) from None
+            raise LinkExpired(self._expired_action(token)) from None
         except BadData:
             raise LinkInvalid(token) from None
         return _action(value)
+
+    def _expired_action(self, token: str) -> Action | None:
+        """The action of a genuine but expired token, to say where its proposal stands."""
+        try:
+            return _action(self._serializer.loads(token))
+        except (BadData, LinkInvalid):
+            return None
 
 
 def _action(value: Any) -> Action:
@@ -249,6 +268,31 @@ def _position_view(position: ProposedPosition | PositionFilled) -> PositionView:
     )
 
 
+NUMBER_WORDS = ("null", "ein", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun",
+                "zehn", "elf", "zwölf")  # fmt: skip
+
+
+def number_word(count: int) -> str:
+    """`drei` for 3: German writes small numbers in running text as words; 13 on as digits."""
+    return NUMBER_WORDS[count] if 0 <= count < len(NUMBER_WORDS) else str(count)
+
+
+def proposals_phrase(count: int) -> str:
+    """`einen neuen Vermittlungsvorschlag`, `zwei neue Vermittlungsvorschläge`."""
+    if count == 1:
+        return "einen neuen Vermittlungsvorschlag"
+    return f"{number_word(count)} neue Vermittlungsvorschläge"
+
+
+def places_sentence(places: int) -> str:
+    """What a filled position adds about its places: nothing for one, all of them for more."""
+    if places == 1:
+        return ""
+    if places == 2:
+        return "Beide Ausbildungsplätze sind vergeben."
+    return f"Alle {number_word(places)} Ausbildungsplätze sind vergeben."
+
+
 def proposal_subject(event: MatchProposed) -> str:
     """Names the position when there is one; never the applicant (subjects are logged)."""
     positions = {p.position.position_id for p in event.proposals}
@@ -260,8 +304,8 @@ def proposal_subject(event: MatchProposed) -> str:
         return f"{noun} für {title}"
     if len(applicants) == 1:
         town = event.proposals[0].applicant.home_town
-        return f"Neue Vorschläge: {len(positions)} Ausbildungsstellen für Bewerber/in aus {town}"
-    return f"Neue Vorschläge: {len(applicants)} Bewerber/innen für {len(positions)} Stellen"
+        return f"Neue Vorschläge: {len(positions)} Ausbildungsstellen für eine Bewerbung aus {town}"
+    return f"Neue Vorschläge: {len(applicants)} Bewerbungen für {len(positions)} Ausbildungsstellen"
 
 
 def proposal_letter(event: MatchProposed, staff: Staff, links: ActionLinks) -> Letter:
@@ -284,7 +328,8 @@ def proposal_letter(event: MatchProposed, staff: Staff, links: ActionLinks) -> L
         values={
             "staff": staff,
             "groups": views,
-            "count": len(event.proposals),
+            "proposals_count": proposals_phrase(len(event.proposals)),
+            "positions_count": number_word(len(groups)),
             "for_applicant": len(groups) > 1,
             "applicant_town": event.proposals[0].applicant.home_town,
             "link_lifetime": links.lifetime,
@@ -316,7 +361,11 @@ def filled_letter(event: PositionFilled, staff: Staff) -> Letter:
     return Letter(
         template="position_filled",
         subject=filled_subject(event),
-        values={"staff": staff, "position": _position_view(event), "places": event.places},
+        values={
+            "staff": staff,
+            "position": _position_view(event),
+            "places_sentence": places_sentence(event.places),
+        },
     )
 
 
@@ -363,16 +412,43 @@ def letter(event: Event, staff: Staff, links: ActionLinks) -> Letter:
 
 @dataclass(frozen=True)
 class Page:
-    """What a page for an action link says, and its HTTP status."""
+    """What a page for an action link says, and its HTTP status.
+
+    `message` leads; `proposal` is the table of who and which position; `detail` follows
+    it; `form` is the one decision the page still offers (a button), if any; `notes` are
+    small print; `reference` the proposal id, small. `tone` colours the page's edge: done
+    (decided), ask (a decision to confirm), stop (nothing can be done here).
+    """
 
     status: int
     title: str
     message: str
     detail: str = ""
+    proposal: ProposalSummary | None = None
+    form: Decision | None = None
+    notes: tuple[str, ...] = ()
+    reference: str = ""
+    tone: Literal["done", "ask", "stop"] = "stop"
 
 
-CONFIRM_VERB = {"accept": "anzunehmen", "decline": "abzulehnen"}
-CONFIRM_BUTTON = {"accept": "Vorschlag annehmen", "decline": "Vorschlag ablehnen"}
+INFINITIVE = {"accept": "anzunehmen", "decline": "abzulehnen"}
+BUTTON = {"accept": "Vorschlag annehmen", "decline": "Vorschlag ablehnen"}
+PARTICIPLE = {"accepted": "angenommen", "declined": "abgelehnt"}
+TITLE_OF_STATUS = {"accepted": "Vorschlag angenommen", "declined": "Vorschlag abgelehnt"}
+STATUS_OF = {"accept": "accepted", "decline": "declined"}
+NO_LONGER = {
+    "accept": "Annehmen ist nicht mehr möglich: Es gilt die erste Entscheidung.",
+    "decline": "Ablehnen ist nicht mehr möglich: Es gilt die erste Entscheidung.",
+}
+NOTHING_CHANGED = "Über den Vorschlag war bereits entschieden; dieser Klick hat nichts geändert."
+OPENING_CHANGES_NOTHING = (
+    "Entschieden wird erst mit dem Klick auf die Schaltfläche; das Öffnen des Links allein "
+    "ändert nichts."
+)
+FIRST_DECISION_HOLDS = (
+    "Es gilt die erste Entscheidung über einen Vorschlag; ändern lässt sie sich danach nicht mehr."
+)
+ASK_THE_TEAM = "Wenn Sie Fragen haben, wenden Sie sich bitte an das DIKO-Team."
 
 LINK_INVALID = Page(
     400,
@@ -380,44 +456,206 @@ LINK_INVALID = Page(
     "Dieser Link ist ungültig. Bitte öffnen Sie ihn direkt aus der E-Mail; "
     "beim Kopieren wird ein Link manchmal abgeschnitten.",
 )
-LINK_EXPIRED = Page(
-    410,
-    "Link abgelaufen",
-    "Dieser Link ist abgelaufen. Über den Vorschlag kann weiterhin im DIKO-Team "
-    "entschieden werden.",
-)
 NOT_SENT = Page(
     503,
     "Gerade nicht möglich",
-    "Die Entscheidung konnte gerade nicht übermittelt werden. Bitte versuchen Sie es "
+    "Ihre Entscheidung konnte gerade nicht übermittelt werden. Bitte versuchen Sie es "
     "in ein paar Minuten noch einmal mit demselben Link.",
 )
 UNCONFIRMED = Page(
     202,
     "Entscheidung übermittelt",
-    "Ihre Entscheidung ist unterwegs, aber noch nicht bestätigt: Der Abgleich antwortet "
-    "gerade nicht. Sie wird verarbeitet, sobald er wieder läuft; Sie müssen nichts weiter tun.",
+    "Ihre Entscheidung ist unterwegs, aber noch nicht bestätigt: Das Matching antwortet "
+    "gerade nicht. Sobald es wieder läuft, wird sie verarbeitet; Sie müssen nichts weiter tun.",
+    tone="done",
 )
 
 
-def decision_page(reply: Mapping[str, Any]) -> Page:
-    """The page for matching's answer to `match.decide`."""
+@dataclass(frozen=True)
+class Viewer:
+    """Who opened a link and what it asks for, with the names of staff who decided."""
+
+    action: Action
+    names: Mapping[str, str]
+
+
+def decided_sentence(decision: DecisionRecord, viewer: Viewer) -> str:
+    """Who decided and when: `Birte Albrecht hat diesen Vorschlag am … um … Uhr angenommen.`"""
+    when = berlin_moment(decision.decided_at)
+    done = PARTICIPLE[decision.status]
+    if decision.decided_by == viewer.action.staff_id:
+        return f"Sie haben diesen Vorschlag {when} {done}."
+    name = viewer.names.get(decision.decided_by or "")
+    if name:
+        return f"{name} hat diesen Vorschlag {when} {done}."
+    return f"Dieser Vorschlag wurde {when} {done}."
+
+
+def _summary(record: ProposalRecord | None) -> ProposalSummary | None:
+    return record.summary if record is not None else None
+
+
+def decided_page(
+    decision: DecisionRecord,
+    record: ProposalRecord,
+    viewer: Viewer,
+    *,
+    status: int = 200,
+    notes: tuple[str, ...] = (),
+) -> Page:
+    """Where a decided proposal stands; the other decision is no longer offered."""
+    wanted = STATUS_OF[viewer.action.decision]
+    return Page(
+        status,
+        TITLE_OF_STATUS[decision.status],
+        decided_sentence(decision, viewer),
+        detail="" if wanted == decision.status else NO_LONGER[viewer.action.decision],
+        proposal=record.summary,
+        notes=notes,
+        reference=record.proposal_id,
+        tone="done",
+    )
+
+
+def filled_page(record: ProposalRecord, *, status: int = 200) -> Page:
+    """An open proposal whose position has no place left: accepting it is not possible."""
+    return Page(
+        status,
+        "Stelle schon besetzt",
+        "Die Ausbildungsstelle dieses Vorschlags ist inzwischen besetzt; "
+        "annehmen lässt er sich deshalb nicht mehr.",
+        proposal=record.summary,
+        notes=(ASK_THE_TEAM,),
+        reference=record.proposal_id,
+    )
+
+
+def confirm_page(record: ProposalRecord | None, viewer: Viewer) -> Page:
+    """GET: where the proposal stands, and the button only if the decision is still open."""
+    action = viewer.action
+    if record is not None and record.decision is not None:
+        return decided_page(record.decision, record, viewer)
+    if record is not None and record.position_filled and action.decision == "accept":
+        return filled_page(record)
+    summary = _summary(record)
+    verb = INFINITIVE[action.decision]
+    if summary is not None:
+        message = f"Sie sind dabei, diesen Vorschlag {verb}:"
+    else:
+        message = (
+            f"Sie sind dabei, den Vorschlag mit der Referenz {action.proposal_id} {verb}. "
+            "Um wen und um welche Stelle es geht, steht in der E-Mail, aus der Sie diesen "
+            "Link geöffnet haben."
+        )
+    filled = record is not None and record.position_filled
+    return Page(
+        200,
+        f"{BUTTON[action.decision]}?",
+        message,
+        detail=FIRST_DECISION_HOLDS,
+        proposal=summary,
+        form=action.decision,
+        notes=(
+            *(("Die Ausbildungsstelle ist inzwischen besetzt.",) if filled else ()),
+            OPENING_CHANGES_NOTHING,
+        ),
+        reference=action.proposal_id,
+        tone="ask",
+    )
+
+
+def settled_page(record: ProposalRecord | None, viewer: Viewer) -> Page | None:
+    """POST on a proposal already decided (or whose position is full): nothing is sent.
+
+    None: the decision is still open, as far as the service knows; matching decides.
+    """
+    if record is None:
+        return None
+    if record.decision is not None:
+        wanted = STATUS_OF[viewer.action.decision]
+        status = 200 if record.decision.status == wanted else 409
+        return decided_page(
+            record.decision, record, viewer, status=status, notes=(NOTHING_CHANGED,)
+        )
+    if record.position_filled and viewer.action.decision == "accept":
+        return filled_page(record, status=409)
+    return None
+
+
+def answer_page(reply: Mapping[str, Any], record: ProposalRecord | None, viewer: Viewer) -> Page:
+    """POST: the page for matching's answer to `match.decide`.
+
+    `record` is what the service learnt after the answer (the decision's event, with who
+    took it and when); without it the page says what matching answered, and no more.
+    """
+    action = viewer.action
+    summary = _summary(record)
     if reply.get("ok"):
-        if reply["data"]["status"] == "accepted":
-            return Page(200, "Vorschlag angenommen", "Der Vorschlag ist angenommen. Danke!")
-        return Page(200, "Vorschlag abgelehnt", "Der Vorschlag ist abgelehnt. Danke!")
-    error = reply.get("error") or {}
-    code, text = error.get("code"), str(error.get("message", ""))
+        status = str((reply.get("data") or {}).get("status", STATUS_OF[action.decision]))
+        if record is not None and record.decision is not None:
+            mine = record.decision.decided_by == action.staff_id
+            notes = () if mine else (NOTHING_CHANGED,)
+            return decided_page(record.decision, record, viewer, notes=notes)
+        return Page(
+            200,
+            TITLE_OF_STATUS.get(status, "Entscheidung übermittelt"),
+            f"Der Vorschlag ist {PARTICIPLE.get(status, 'entschieden')}.",
+            proposal=summary,
+            reference=action.proposal_id,
+            tone="done",
+        )
+    code = str((reply.get("error") or {}).get("code", ""))
     if code == "conflict":
+        if record is not None and record.decision is not None:
+            return decided_page(
+                record.decision, record, viewer, status=409, notes=(NOTHING_CHANGED,)
+            )
+        if record is not None and record.position_filled and action.decision == "accept":
+            return filled_page(record, status=409)
         return Page(
             409,
-            "Bereits entschieden",
-            "Über diesen Vorschlag ist bereits anders entschieden worden; "
-            "die erste Entscheidung gilt.",
-            text,
+            "Nicht mehr möglich",
+            f"Diesen Vorschlag {INFINITIVE[action.decision]} ist nicht mehr möglich: "
+            "Über ihn ist bereits entschieden, oder seine Ausbildungsstelle ist besetzt.",
+            proposal=summary,
+            notes=(ASK_THE_TEAM,),
+            reference=action.proposal_id,
         )
     if code == "not_found":
-        return Page(404, "Vorschlag nicht gefunden", "Diesen Vorschlag gibt es nicht mehr.", text)
+        return Page(
+            404,
+            "Vorschlag nicht gefunden",
+            "Einen Vorschlag mit dieser Referenz kennt das Matching nicht. "
+            "Bitte wenden Sie sich an das DIKO-Team.",
+            reference=action.proposal_id,
+        )
     return Page(
-        502, "Entscheidung nicht möglich", "Der Abgleich hat die Entscheidung abgelehnt.", text
+        502,
+        "Entscheidung nicht möglich",
+        "Das Matching konnte Ihre Entscheidung nicht verarbeiten. Bitte versuchen Sie es "
+        "später noch einmal oder wenden Sie sich an das DIKO-Team.",
+        notes=(f"Fehlercode: {code or 'unbekannt'}",),
+        reference=action.proposal_id,
+    )
+
+
+def expired_page(record: ProposalRecord | None, viewer: Viewer | None, lifetime: str) -> Page:
+    """An expired link decides nothing, but still says where its proposal stands, if known."""
+    message = f"Dieser Link ist abgelaufen: Links aus den E-Mails gelten {lifetime}."
+    if record is not None and record.decision is not None and viewer is not None:
+        detail = decided_sentence(record.decision, viewer)
+    elif record is not None and record.position_filled:
+        detail = "Die Ausbildungsstelle dieses Vorschlags ist inzwischen besetzt."
+    else:
+        detail = (
+            "Über den Vorschlag ist noch nicht entschieden. Wenn Sie ihn annehmen oder "
+            "ablehnen möchten, wenden Sie sich bitte an das DIKO-Team."
+        )
+    return Page(
+        410,
+        "Link abgelaufen",
+        message,
+        detail=detail,
+        proposal=_summary(record),
+        reference=viewer.action.proposal_id if viewer is not None else "",
     )

@@ -24,9 +24,11 @@ from diko_notifications import delivery, domain, proposals, store
 from diko_notifications.delivery import Fate
 from diko_notifications.domain import ActionLinks, Staff
 from diko_notifications.mail import UNBUILDABLE, SmtpMailer, compose, unbuildable
+from diko_notifications.proposals import DecisionRecord
 from diko_notifications.render import render_letter
+from diko_shared.contract.companies import PositionFilled
 from diko_shared.contract.envelope import ErrorDetail, new_envelope
-from diko_shared.contract.matching import MatchProposed
+from diko_shared.contract.matching import MatchAccepted, MatchDeclined, MatchProposed
 from diko_shared.contract.notifications import (
     DeliveryList,
     ListDeliveries,
@@ -72,7 +74,7 @@ class Handlers:
         """`staff.subscribe`: the topics replace the staff member's earlier ones."""
         if not await store.staff_exists(ctx.db, ctx.data.staff_id):
             raise NotFound(
-                f"Mitarbeiter/in {ctx.data.staff_id} ist nicht registriert",
+                f"Unter der Kennung {ctx.data.staff_id} ist niemand registriert.",
                 [ErrorDetail(field="data.staff_id", problem="unbekannt")],
             )
         subscription = domain.subscription(ctx.data)
@@ -105,6 +107,8 @@ class Handlers:
             "event_type": topic,
             "at": ctx.occurred_at,
         }
+        if isinstance(ctx.data, PositionFilled):
+            await store.mark_position_filled(ctx.db, ctx.data.position_id)
         subscribed = await store.subscribers(ctx.db, topic)
         recipients = await store.fix_recipients(ctx.db, ctx.new_id("fan"), event, subscribed)
         staff = await store.find_staff(ctx.db, recipients)
@@ -129,6 +133,15 @@ class Handlers:
             raise TransientError(
                 f"{len(unfinished)} e-mail(s) not delivered yet: {'; '.join(unfinished)}"
             )
+
+    async def record_decision(self, ctx: Context[MatchAccepted | MatchDeclined]) -> None:
+        """`match.accepted`, `match.declined`: what the proposal's action pages now say.
+
+        The decision's time is the event's: when matching took it.
+        """
+        status = "accepted" if ctx.spec.type == "match.accepted" else "declined"
+        decision = DecisionRecord(status, ctx.data.decided_by, ctx.occurred_at)
+        ctx.write(store.record_decision(ctx.data.proposal_id, decision, datetime.now(UTC)))
 
     async def _remember_proposals(self, db: AsyncDatabase, event: MatchProposed) -> None:
         """What the action pages show, stored before any e-mail with their links leaves."""

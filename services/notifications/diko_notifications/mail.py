@@ -27,8 +27,12 @@ from aiosmtplib import (
 )
 
 from diko_notifications.delivery import SendResult
-from diko_notifications.render import Rendered
+from diko_notifications.render import LOGO_CID, Rendered
 from diko_notifications.settings import NotificationsSettings
+from diko_shared.brand import LOGO_MAIL_PNG
+
+#: The logo travels inside each e-mail: a mail client shows it without loading anything.
+LOGO = LOGO_MAIL_PNG.read_bytes()
 
 #: What the standard library raises for data that cannot go into an e-mail: a header value
 #: with CR or LF, an address it refuses. A fault in our templates is none of these: it
@@ -51,7 +55,8 @@ def compose(
     date: datetime,
     headers: Mapping[str, str],
 ) -> EmailMessage:
-    """A multipart/alternative message: plain text first, HTML as the preferred part."""
+    """A multipart/alternative message: plain text first, then the preferred HTML part, which
+    is multipart/related with the brand's logo as an inline image (`cid:` in the HTML)."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = Address(display_name=to_name, addr_spec=to_address)
@@ -63,6 +68,15 @@ def compose(
         message[name] = value
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
+    html = message.get_payload()[1]
+    html.add_related(
+        LOGO,
+        maintype="image",
+        subtype="png",
+        cid=f"<{LOGO_CID}>",
+        disposition="inline",
+        filename="diko-altmark.png",
+    )
     return message
 
 

@@ -1,22 +1,28 @@
-"""What staff decide about on an action page: the proposal as its e-mail described it.
+"""What staff decide about on an action page: the proposal as its e-mail described it, and
+where it stands.
 
 An action link carries only the proposal id (anyone holding the link can read its
 token, so it must not carry names), and the page must not ask matching before anything
 is decided. So when the e-mail about `match.proposed` is sent, the service keeps, per
 proposal, what the e-mail said: the applicant, the occupation, the company and the town.
-It keeps that no longer than a link can be opened (`retention`): the names are personal
-data that matching owns.
+It learns the decision from `match.accepted` / `match.declined` (who decided, and when)
+and that the position has no place left from `position.filled`, so that a page offers
+only what can still be done. It keeps all that no longer than a link can be opened
+(`retention`): the names are personal data that matching owns.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Literal
 
 from diko_shared.contract.matching import MatchProposed
 
 #: A link is signed a moment after its proposal is recorded (the mail is built, then sent).
 MARGIN = timedelta(days=1)
+
+Status = Literal["accepted", "declined"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,26 @@ class ProposalSummary:
     occupation: str
     company: str
     town: str
+    position_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """The one decision on a proposal, as matching announced it."""
+
+    status: Status
+    decided_by: str | None
+    decided_at: datetime
+
+
+@dataclass(frozen=True)
+class ProposalRecord:
+    """Everything the service knows about a proposal: what its e-mail said, where it stands."""
+
+    proposal_id: str
+    summary: ProposalSummary | None = None
+    decision: DecisionRecord | None = None
+    position_filled: bool = False
 
 
 def summaries(event: MatchProposed) -> list[ProposalSummary]:
@@ -41,6 +67,7 @@ def summaries(event: MatchProposed) -> list[ProposalSummary]:
             occupation=proposal.position.occupation.name,
             company=proposal.position.company_name,
             town=proposal.position.town,
+            position_id=proposal.position.position_id,
         )
         for proposal in event.proposals
     ]

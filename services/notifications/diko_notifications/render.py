@@ -1,5 +1,11 @@
 """The Jinja2 templates: every e-mail in HTML and plain text, and the action pages.
 
+Both take the brand's colours, typeface and logo from `diko_shared.brand` (the globals
+`colour`, `font`, `logo_cid`): e-mails inline (mail clients ignore style sheets and do not
+load fonts, so the font stack falls back to web-safe ones; the logo travels inside the
+mail as an inline image, `mail.LOGO_CID`), the pages through the brand's style sheet,
+which each service serves itself.
+
 Autoescaping is on for `.html` (and for anything else but `.txt`): names come from
 other services and from the public, and a company called `<script>…` must arrive as
 text. Plain-text templates are not escaped, so that „Müller & Söhne“ stays readable.
@@ -14,7 +20,11 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from diko_notifications.domain import Letter
+from diko_notifications.domain import BUTTON, Letter
+from diko_shared.brand import COLOURS, FONT_STACK, NAME
+
+#: The Content-ID of the logo inside every HTML e-mail (`<img src="cid:…">`).
+LOGO_CID = "logo@diko-altmark.brand"
 
 ENVIRONMENT = Environment(
     loader=PackageLoader("diko_notifications", "templates"),
@@ -25,6 +35,9 @@ ENVIRONMENT = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
+)
+ENVIRONMENT.globals.update(
+    colour=COLOURS, font=FONT_STACK, brand=NAME, logo_cid=LOGO_CID, button=BUTTON
 )
 
 

@@ -8,7 +8,7 @@
 | `fanouts`       | derived        | the recipients of one event, fixed when it first arrives   |
 | `deliveries`    | `dlv_…`        | one e-mail about one event to one staff member             |
 | `sending`       | `dlv_…`        | a lease while an SMTP conversation for a delivery runs     |
-| `proposals`     | `prp_…`        | what a proposal e-mail said, for its action page           |
+| `proposals`     | `prp_…`        | what a proposal e-mail said, its decision, for its page    |
 
 Writes that must happen before an e-mail leaves (the claims, the delivery record and its
 lease) are made at once, by `_id` or as an insert whose unique `_id` decides between
@@ -25,13 +25,18 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import DESCENDING, IndexModel
+from pymongo import DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from diko_notifications.delivery import Fate
 from diko_notifications.domain import Staff
-from diko_notifications.proposals import ProposalSummary
+from diko_notifications.proposals import (
+    DecisionRecord,
+    ProposalRecord,
+    ProposalSummary,
+    Status,
+)
 from diko_shared.contract.notifications import Delivery, Subscription
 from diko_shared.store import guards
 from diko_shared.store.group_commit import Write
@@ -239,13 +244,17 @@ def delivery_from(doc: Mapping[str, Any]) -> Delivery:
 # -- proposals, for the action pages ---------------------------------------------------------
 
 
+SUMMARY_FIELDS = ("applicant", "home_town", "occupation", "company", "town")
+
+
 async def remember_proposals(
     db: AsyncDatabase, summaries: Sequence[ProposalSummary], at: datetime
 ) -> None:
     """Keep what the proposal e-mail says, at once: its links work as soon as it is sent.
 
     `linked_at` is refreshed whenever the e-mail is built again (a retry or a replay signs
-    new links), so a summary lives as long as the newest link to it.
+    new links), so a summary lives as long as the newest link to it. A decision recorded
+    before (its event overtook the proposal's) stays.
     """
     for summary in summaries:
         fields = {**asdict(summary), "linked_at": at}
@@ -257,18 +266,68 @@ async def remember_proposals(
             )
 
 
-async def find_proposal(db: AsyncDatabase, proposal_id: str) -> ProposalSummary | None:
+def record_decision(proposal_id: str, decision: DecisionRecord, at: datetime) -> Write:
+    """Note matching's decision on a proposal, for its action pages.
+
+    Repeatable: matching announces one decision per proposal, and a redelivery sets the
+    same values. A proposal not (yet) known gets a record of its own, kept as long as a
+    link, so that an e-mail built after the decision still shows it.
+    """
+    fields = {
+        "decision": {
+            "status": decision.status,
+            "decided_by": decision.decided_by,
+            "decided_at": decision.decided_at,
+        }
+    }
+    return Write(
+        PROPOSALS,
+        UpdateOne(
+            {"_id": proposal_id},
+            {"$set": fields, "$setOnInsert": {"linked_at": at}},
+            upsert=True,
+        ),
+    )
+
+
+async def mark_position_filled(db: AsyncDatabase, position_id: str) -> None:
+    """The position of these proposals has no place left: their pages no longer offer accepting.
+
+    At once and repeatable (a `$set` of a constant); the collection is small and scanned.
+    """
+    await db[PROPOSALS].update_many(
+        {"position_id": position_id}, {"$set": {"position_filled": True}}
+    )
+
+
+async def find_proposal(db: AsyncDatabase, proposal_id: str) -> ProposalRecord | None:
+    """What the service knows about a proposal; None if nothing (never mailed, or forgotten)."""
     doc = await db[PROPOSALS].find_one({"_id": proposal_id})
     if doc is None:
         return None
-    return ProposalSummary(
+    summary = None
+    if all(name in doc for name in SUMMARY_FIELDS):
+        summary = ProposalSummary(
+            proposal_id=doc["_id"],
+            **{name: doc[name] for name in SUMMARY_FIELDS},
+            position_id=doc.get("position_id"),
+        )
+    decision = None
+    if isinstance(found := doc.get("decision"), dict):
+        status: Status = "accepted" if found["status"] == "accepted" else "declined"
+        decision = DecisionRecord(status, found.get("decided_by"), found["decided_at"])
+    return ProposalRecord(
         proposal_id=doc["_id"],
-        applicant=doc["applicant"],
-        home_town=doc["home_town"],
-        occupation=doc["occupation"],
-        company=doc["company"],
-        town=doc["town"],
+        summary=summary,
+        decision=decision,
+        position_filled=bool(doc.get("position_filled")),
     )
+
+
+async def staff_name(db: AsyncDatabase, staff_id: str) -> str | None:
+    """The name of a staff member, for "… hat den Vorschlag angenommen"."""
+    doc = await db[STAFF].find_one({"_id": staff_id}, {"name": 1})
+    return None if doc is None else str(doc["name"])
 
 
 async def forget_proposals(db: AsyncDatabase, before: datetime) -> None:

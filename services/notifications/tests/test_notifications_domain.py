@@ -16,6 +16,7 @@ from diko_notifications.domain import Action, ActionLinks, LinkExpired, LinkInva
 from diko_notifications.mail import UNBUILDABLE, compose, unbuildable
 from diko_notifications.render import render_letter, render_page
 from diko_notifications.settings import load_settings
+from diko_shared.brand import COLOURS, FONT_STACK, LOGO_MAIL_PNG
 from diko_shared.contract.common import Occupation
 from diko_shared.contract.companies import PositionFilled
 from diko_shared.contract.envelope import Envelope, new_envelope
@@ -172,7 +173,7 @@ def test_the_subject_for_an_applicant_names_the_town_but_not_the_person() -> Non
         ],
     )
     subject = domain.proposal_subject(event)
-    assert subject == "Neue Vorschläge: 2 Ausbildungsstellen für Bewerber/in aus Osterburg"
+    assert subject == "Neue Vorschläge: 2 Ausbildungsstellen für eine Bewerbung aus Osterburg"
     assert "Lena" not in subject
 
 
@@ -213,10 +214,14 @@ def test_a_proposal_mail_says_who_which_position_why_with_two_links_each() -> No
                 action = Action(f"prp_{number:020x}", decision, STAFF.staff_id)
                 assert signer.url(action) in body
     assert mail.text.index("Lena Schröder") < mail.text.index("Jörg Weiß"), "best first"
-    assert "gibt es 2 neue Vorschläge" in mail.text
-    assert "Die Links gelten 14\u00a0Tage;" in mail.text
+    assert (
+        "für die Ausbildungsstelle als Tischler/in bei Tischlerei Müller GmbH in Stendal "
+        "gibt es zwei neue Vermittlungsvorschläge." in mail.text
+    )
+    assert "Die Links gelten 14\u00a0Tage." in mail.text
+    assert "weil Sie Vermittlungsvorschläge abonniert haben" in mail.text
     one_day = render_letter(domain.letter(shortlist(), STAFF, links(days=1)))
-    assert "Die Links gelten einen Tag;" in one_day.html
+    assert "Die Links gelten einen Tag." in one_day.html
     assert "Vorschlag annehmen" in mail.html
     assert "Vorschlag ablehnen" in mail.html
 
@@ -231,13 +236,20 @@ def test_names_are_escaped_in_html_and_left_alone_in_plain_text() -> None:
     assert company in mail.subject
 
 
-def test_filled_and_episode_mails() -> None:
-    filled = position_filled(places=2)
-    mail = render_letter(domain.letter(filled, STAFF, links()))
-    for body in (mail.text, mail.html):
-        for text in ("Tischlerei Müller GmbH", "Tischler/in", "Stendal"):
-            assert text in body
-        assert "ist besetzt: Beide Plätze sind vergeben." in body, "a sentence after the colon"
+def test_a_filled_position_is_told_in_one_sentence_and_more_places_in_a_second() -> None:
+    one = render_letter(domain.letter(position_filled(places=1), STAFF, links()))
+    two = render_letter(domain.letter(position_filled(places=2), STAFF, links()))
+    three = render_letter(domain.letter(position_filled(places=3), STAFF, links()))
+    said = (
+        "die Ausbildungsstelle als Tischler/in bei Tischlerei Müller GmbH in Stendal ist besetzt."
+    )
+    for mail in (one, two, three):
+        for body in (mail.text, " ".join(re.sub("<[^>]+>", "", mail.html).split())):
+            assert said in body
+    assert f"{said}\n\n   Betrieb:" in one.text, "nothing after it for one place"
+    assert f"{said} Beide Ausbildungsplätze sind vergeben." in two.text
+    assert f"{said} Alle drei Ausbildungsplätze sind vergeben." in three.text
+    assert "Platz ist vergeben" not in one.text + one.html
 
 
 FEED = "https://media.diko.example/podcast/feed.xml"
@@ -311,55 +323,214 @@ def test_durations_are_told_in_minutes() -> None:
 
 
 #: The brand written any other way than „DIKO“: `diko` as a word, not in an address or id.
-OFF_BRAND = re.compile(r"(?<![@./\w])diko(?![.\w])", re.IGNORECASE)
+OFF_BRAND = re.compile(r"(?<![@./\w])diko(?![.\w-])", re.IGNORECASE)
+HEX_COLOUR = re.compile(r"#[0-9A-Fa-f]{6}\b")
+SUMMARY = proposals.ProposalSummary(
+    proposal_id="prp_" + "1" * 20,
+    applicant="Lena Schröder",
+    home_town="Osterburg (Altmark)",
+    occupation="Tischler/in",
+    company="Müller <b>& Söhne",
+    town="Stendal",
+    position_id="pos_" + "1" * 20,
+)
+OTHER = "stf_" + "b" * 20
+DECIDED_AT = datetime(2026, 12, 3, 13, 5, tzinfo=UTC)  # 14:05 in Berlin
+
+
+def viewer(decision: domain.Decision = "accept", **names: str) -> domain.Viewer:
+    return domain.Viewer(Action(SUMMARY.proposal_id, decision, STAFF.staff_id), names)
+
+
+def record(
+    status: proposals.Status | None = None, by: str | None = OTHER, **changes: object
+) -> proposals.ProposalRecord:
+    decision = proposals.DecisionRecord(status, by, DECIDED_AT) if status else None
+    fields: dict[str, object] = {"summary": SUMMARY, "decision": decision, **changes}
+    return proposals.ProposalRecord(SUMMARY.proposal_id, **fields)  # type: ignore[arg-type]
+
+
+def page_html(page: domain.Page) -> str:
+    return render_page("action.html", {"page": page, "brand_root": "../brand"})
+
+
+def every_page() -> list[domain.Page]:
+    open_ = record()
+    return [
+        domain.LINK_INVALID,
+        domain.UNCONFIRMED,
+        domain.NOT_SENT,
+        domain.confirm_page(open_, viewer()),
+        domain.confirm_page(None, viewer("decline")),
+        domain.confirm_page(record("accepted"), viewer("decline", **{OTHER: "Birte Albrecht"})),
+        domain.confirm_page(record(position_filled=True), viewer()),
+        domain.expired_page(record("declined"), viewer(), "14\u00a0Tage"),
+        domain.expired_page(None, None, "14\u00a0Tage"),
+        domain.answer_page({"ok": False, "error": {"code": "not_found"}}, None, viewer()),
+        domain.answer_page({"ok": False, "error": {"code": "conflict"}}, open_, viewer()),
+    ]
 
 
 def test_every_mail_and_page_says_diko_altmark_as_the_brand_is_written() -> None:
     filled = position_filled(places=1)
     mails = [render_letter(domain.letter(event, STAFF, links())) for event in (shortlist(), filled)]
     bodies = [body for mail in mails for body in (mail.text, mail.html)]
-    pages = [
-        render_page("action_result.html", {"title": p.title, "message": p.message, "detail": ""})
-        for p in (domain.LINK_EXPIRED, domain.LINK_INVALID, domain.UNCONFIRMED)
-    ]
-    pages += [confirm_page(summary) for summary in (*proposals.summaries(shortlist()), None)]
+    pages = [page_html(page) for page in every_page()]
     for text in (*bodies, *pages):
         assert "DIKO Altmark" in text
         assert [m.group() for m in OFF_BRAND.finditer(text) if m.group() != "DIKO"] == []
-    assert "DIKO-Team" in domain.LINK_EXPIRED.message
 
 
-def confirm_page(summary: proposals.ProposalSummary | None, proposal_id: str = "") -> str:
-    return render_page(
-        "action_confirm.html",
-        {
-            "title": domain.CONFIRM_BUTTON["accept"],
-            "proposal_id": proposal_id or (summary.proposal_id if summary else "prp_" + "0" * 20),
-            "proposal": summary,
-            "decision": "accept",
-            "verb": domain.CONFIRM_VERB["accept"],
-            "button": domain.CONFIRM_BUTTON["accept"],
-        },
+def test_mails_and_pages_use_the_brands_colours_only() -> None:
+    """Colours in an e-mail are inline (mail clients ignore style sheets); pages take theirs
+    from the brand's style sheet, as custom properties, and name no colour of their own."""
+    brand = {value.upper() for value in COLOURS.values()}
+    events = (shortlist(), position_filled(places=1), PUBLISHED)
+    for event in events:
+        html = render_letter(domain.letter(event, STAFF, links())).html
+        used = {c.upper() for c in HEX_COLOUR.findall(html)}
+        assert used, html
+        assert used <= brand, used - brand
+        assert f"background:{COLOURS['nachtblau']}" in html
+        assert f"font-family:{FONT_STACK.replace(chr(39), '&#39;')}" in html
+        assert 'src="cid:logo@diko-altmark.brand" alt="DIKO Altmark"' in html
+    for page in every_page():
+        html = page_html(page)
+        assert HEX_COLOUR.findall(html) == []
+        assert '<link rel="stylesheet" href="../brand/brand.css">' in html
+        assert '<img src="../brand/logo.svg" alt="DIKO Altmark"' in html
+
+
+def test_an_open_proposal_asks_first_and_names_who_and_which_position() -> None:
+    page = domain.confirm_page(record(), viewer())
+    assert (page.status, page.title, page.form) == (200, "Vorschlag annehmen?", "accept")
+    html = page_html(page)
+    assert "Sie sind dabei, diesen Vorschlag anzunehmen:" in html
+    assert "<strong>Lena Schröder</strong> aus Osterburg (Altmark)" in html
+    assert "<th>Betrieb</th><td>Müller &lt;b&gt;&amp; Söhne</td>" in html
+    assert '<form method="post">' in html
+    assert '<button type="submit">Vorschlag annehmen</button>' in html
+    assert html.count(SUMMARY.proposal_id) == 1
+    assert f'<p class="small">Referenz: {SUMMARY.proposal_id}</p>' in html
+    assert "das Öffnen des Links allein ändert nichts" in html
+
+    declining = page_html(domain.confirm_page(record(), viewer("decline")))
+    assert '<button type="submit" class="decline">Vorschlag ablehnen</button>' in declining
+
+    unknown = domain.confirm_page(None, viewer())
+    assert unknown.form == "accept"
+    assert unknown.proposal is None
+    assert unknown.message == (
+        f"Sie sind dabei, den Vorschlag mit der Referenz {SUMMARY.proposal_id} anzunehmen. "
+        "Um wen und um welche Stelle es geht, steht in der E-Mail, aus der Sie diesen Link "
+        "geöffnet haben."
     )
 
 
-def test_the_confirmation_page_names_who_and_which_position_and_the_id_only_small() -> None:
+def test_a_decided_proposal_says_who_decided_and_when_and_offers_nothing_else() -> None:
+    by_other = domain.confirm_page(
+        record("accepted"), viewer("decline", **{OTHER: "Birte Albrecht"})
+    )
+    assert (by_other.status, by_other.title, by_other.form) == (200, "Vorschlag angenommen", None)
+    assert by_other.message == (
+        "Birte Albrecht hat diesen Vorschlag am 3.\u00a0Dezember 2026 um 14:05\u00a0Uhr angenommen."
+    )
+    assert by_other.detail == "Ablehnen ist nicht mehr möglich: Es gilt die erste Entscheidung."
+    assert "<form" not in page_html(by_other)
+
+    mine = domain.confirm_page(record("declined", by=STAFF.staff_id), viewer("decline"))
+    assert mine.title == "Vorschlag abgelehnt"
+    assert mine.message.startswith("Sie haben diesen Vorschlag am 3.\u00a0Dezember 2026 um ")
+    assert mine.detail == ""
+    nobody = domain.confirm_page(record("declined", by=None), viewer())
+    assert nobody.message.startswith("Dieser Vorschlag wurde am 3.\u00a0Dezember 2026 um ")
+    assert nobody.message.endswith("Uhr abgelehnt.")
+
+
+def test_a_full_position_is_not_offered_for_accepting_but_still_for_declining() -> None:
+    full = record(position_filled=True)
+    accepting = domain.confirm_page(full, viewer())
+    assert (accepting.title, accepting.form) == ("Stelle schon besetzt", None)
+    declining = domain.confirm_page(full, viewer("decline"))
+    assert declining.form == "decline"
+    assert "Die Ausbildungsstelle ist inzwischen besetzt." in declining.notes
+    assert domain.settled_page(full, viewer()) == domain.filled_page(full, status=409)
+    assert domain.settled_page(full, viewer("decline")) is None
+
+
+def test_a_post_on_a_decided_proposal_sends_nothing_and_says_so() -> None:
+    assert domain.settled_page(record(), viewer()) is None
+    assert domain.settled_page(None, viewer()) is None
+    again = domain.settled_page(record("accepted", by=STAFF.staff_id), viewer())
+    assert again is not None
+    assert (again.status, again.title) == (200, "Vorschlag angenommen")
+    assert again.notes == (
+        "Über den Vorschlag war bereits entschieden; dieser Klick hat nichts geändert.",
+    )
+    other = domain.settled_page(record("accepted"), viewer("decline"))
+    assert other is not None
+    assert (other.status, other.title) == (409, "Vorschlag angenommen")
+
+
+def test_the_page_for_each_answer_of_matching() -> None:
+    ok = {"ok": True, "data": {"proposal_id": SUMMARY.proposal_id, "status": "accepted"}}
+    mine = domain.answer_page(ok, record("accepted", by=STAFF.staff_id), viewer())
+    assert (mine.status, mine.title, mine.notes) == (200, "Vorschlag angenommen", ())
+    assert mine.message.startswith("Sie haben diesen Vorschlag am ")
+    earlier = domain.answer_page(ok, record("accepted"), viewer(**{OTHER: "Birte Albrecht"}))
+    assert earlier.message.startswith("Birte Albrecht hat diesen Vorschlag am ")
+    assert earlier.notes == (domain.NOTHING_CHANGED,)
+    unheard = domain.answer_page(ok, record(), viewer())
+    assert (unheard.status, unheard.message) == (200, "Der Vorschlag ist angenommen.")
+
+    conflict = {"ok": False, "error": {"code": "conflict", "message": "Vorschlag … wurde bereits"}}
+    raced = domain.answer_page(conflict, record("declined"), viewer(**{OTHER: "Birte Albrecht"}))
+    assert (raced.status, raced.title) == (409, "Vorschlag abgelehnt")
+    assert raced.detail == "Annehmen ist nicht mehr möglich: Es gilt die erste Entscheidung."
+    blind = domain.answer_page(conflict, record(), viewer())
+    assert (blind.status, blind.title) == (409, "Nicht mehr möglich")
+    assert blind.message.endswith("oder seine Ausbildungsstelle ist besetzt.")
+    assert "wurde bereits" not in page_html(blind), "matching's own text is not shown"
+    full = domain.answer_page(conflict, record(position_filled=True), viewer())
+    assert (full.status, full.title) == (409, "Stelle schon besetzt")
+
+    unknown = domain.answer_page({"ok": False, "error": {"code": "not_found"}}, None, viewer())
+    assert (unknown.status, unknown.title) == (404, "Vorschlag nicht gefunden")
+    broken = domain.answer_page({"ok": False, "error": {"code": "internal"}}, None, viewer())
+    assert (broken.status, broken.notes) == (502, ("Fehlercode: internal",))
+    for page in every_page():
+        for sentence in (page.message, page.detail, *page.notes):
+            assert not sentence or sentence[-1] in ".:!?", sentence
+
+
+def test_an_expired_link_decides_nothing_but_says_where_the_proposal_stands() -> None:
+    decided = domain.expired_page(
+        record("accepted"), viewer(**{OTHER: "Birte Albrecht"}), "14 Tage"
+    )
+    assert (decided.status, decided.title, decided.form) == (410, "Link abgelaufen", None)
+    assert decided.message == "Dieser Link ist abgelaufen: Links aus den E-Mails gelten 14 Tage."
+    assert decided.detail.startswith("Birte Albrecht hat diesen Vorschlag am ")
+    open_ = domain.expired_page(record(), viewer(), "14 Tage")
+    assert open_.detail.startswith("Über den Vorschlag ist noch nicht entschieden.")
+    assert domain.expired_page(None, None, "14 Tage").proposal is None
+
+
+def test_an_expired_link_still_names_its_action() -> None:
+    issued = 1_800_000_000.0
+    action = Action("prp_" + "1" * 20, "accept", STAFF.staff_id)
+    token = links(issued).token(action)
+    with pytest.raises(LinkExpired) as expired:
+        links(issued + 15 * 86_400).read(token)
+    assert expired.value.action == action
+
+
+def test_summaries_carry_the_position_whose_filling_ends_them() -> None:
     jorg, lena = proposals.summaries(shortlist("Müller <b>& Söhne"))
     assert (lena.applicant, lena.home_town) == ("Lena Schröder", "Osterburg")
     assert (lena.occupation, lena.town) == ("Tischler/in", "Stendal")
     assert lena.company == "Müller <b>& Söhne"
     assert jorg.proposal_id == "prp_" + "2".zfill(20)
-
-    page = confirm_page(lena)
-    assert "Sie sind dabei, diesen Vorschlag anzunehmen:" in page
-    assert "<strong>Lena Schröder</strong> aus Osterburg" in page
-    assert "<th>Betrieb</th><td>Müller &lt;b&gt;&amp; Söhne</td>" in page
-    assert page.count(lena.proposal_id) == 1
-    assert f'<p class="small">Referenz: {lena.proposal_id}</p>' in page
-
-    unknown = confirm_page(None, "prp_" + "9" * 20)
-    assert "steht in der E-Mail, aus der Sie den Link geöffnet haben" in unknown
-    assert f'<p class="small">Referenz: prp_{"9" * 20}</p>' in unknown
+    assert lena.position_id == jorg.position_id == position().position_id
 
 
 def test_a_summary_is_kept_as_long_as_its_links_and_a_day() -> None:
@@ -387,6 +558,10 @@ def test_the_mime_message_carries_both_bodies_and_a_message_id_from_the_delivery
     assert parsed["Auto-Submitted"] == "auto-generated"
     assert parsed.get_body(("plain",)).get_content() == mail.text
     assert parsed.get_body(("html",)).get_content() == mail.html
+    [logo] = [part for part in parsed.walk() if part.get_content_type() == "image/png"]
+    assert logo["Content-ID"] == "<logo@diko-altmark.brand>"
+    assert logo.get_content_disposition() == "inline"
+    assert logo.get_content() == LOGO_MAIL_PNG.read_bytes()
 
 
 def test_a_name_with_a_line_break_cannot_become_a_header_and_that_is_permanent() -> None:
@@ -500,19 +675,6 @@ def test_an_event_whose_mail_still_fails_goes_to_the_dead_letters_with_what_to_d
     assert "stf_1: ConnectionRefusedError" in error.message
     assert "1 more not delivered yet" in error.message
     assert error.message.endswith("diko dlq replay notifications")
-
-
-def test_the_page_for_each_answer_of_matching() -> None:
-    accepted = domain.decision_page({"ok": True, "data": {"status": "accepted"}})
-    assert (accepted.status, accepted.title) == (200, "Vorschlag angenommen")
-    declined = domain.decision_page({"ok": True, "data": {"status": "declined"}})
-    assert (declined.status, declined.title) == (200, "Vorschlag abgelehnt")
-    taken = domain.decision_page(
-        {"ok": False, "error": {"code": "conflict", "message": "bereits angenommen"}}
-    )
-    assert (taken.status, taken.title) == (409, "Bereits entschieden")
-    unknown = domain.decision_page({"ok": False, "error": {"code": "not_found", "message": "?"}})
-    assert unknown.status == 404
 
 
 # -- settings --------------------------------------------------------------------------------

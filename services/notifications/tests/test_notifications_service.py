@@ -308,7 +308,10 @@ async def test_a_filled_position_is_mailed_with_company_occupation_and_town(
 
     (mail,) = await mail_to(mailpit, dora)
     assert mail["Subject"] == f"Ausbildungsstelle besetzt: Bäcker/in bei {company} (Gardelegen)"
-    assert "ist besetzt: Der Platz ist vergeben." in mail["Text"]
+    assert (
+        f"die Ausbildungsstelle als Bäcker/in bei {company} in Gardelegen ist besetzt.\r\n"
+        in mail["Text"]
+    )
 
 
 async def test_a_mail_that_cannot_be_built_is_a_permanent_failure_the_others_still_go(
@@ -451,31 +454,47 @@ async def test_the_same_event_twice_gives_one_mail_per_recipient(
 
 @dataclass
 class Replier:
-    """Stands in for matching on the bus: the first decision on a proposal holds."""
+    """Stands in for matching on the bus: the first decision on a proposal holds, and is
+    announced as matching announces it (`match.accepted` / `match.declined`)."""
 
+    bus: Bus
+    event: MatchProposed
     commands: list[dict[str, Any]]
     first: dict[str, str]
 
-    def answer(self, data: dict[str, Any]) -> dict[str, Any]:
+    async def answer(self, data: dict[str, Any]) -> dict[str, Any]:
         self.commands.append(data)
         first = self.first.setdefault(data["proposal_id"], data["decision"])
         if first != data["decision"]:
             error = {"code": "conflict", "message": "bereits entschieden", "details": []}
             return {"ok": False, "error": error}
         status = {"accept": "accepted", "decline": "declined"}[first]
+        if len(self.commands) == 1 or data not in self.commands[:-1]:
+            await self.announce(data, status)
         return {"ok": True, "data": {"proposal_id": data["proposal_id"], "status": status}}
+
+    async def announce(self, data: dict[str, Any], status: str) -> None:
+        [proposal] = [p for p in self.event.proposals if p.proposal_id == data["proposal_id"]]
+        announced = {
+            "proposal_id": proposal.proposal_id,
+            "position_id": proposal.position.position_id,
+            "company_id": proposal.position.company_id,
+            "applicant_id": proposal.applicant.applicant_id,
+            "decided_by": data.get("decided_by"),
+        }
+        await publish(self.bus, f"match.{status}", announced, "matching")
 
 
 @asynccontextmanager
-async def matching_replier(bus: Bus) -> AsyncIterator[Replier]:
+async def matching_replier(bus: Bus, event: MatchProposed) -> AsyncIterator[Replier]:
     assert bus.connection is not None
     channel = await bus.connection.channel()
     queue = await channel.declare_queue(DECIDE_QUEUE, passive=True)
-    replier = Replier([], {})
+    replier = Replier(bus, event, [], {})
 
     async def reply(message: AbstractIncomingMessage) -> None:
         async with message.process():
-            body = replier.answer(json.loads(message.body)["data"])
+            body = await replier.answer(json.loads(message.body)["data"])
             await channel.default_exchange.publish(
                 aio_pika.Message(
                     json.dumps(body).encode(),
@@ -517,17 +536,27 @@ async def test_an_action_link_asks_first_and_decides_on_post(
     assert shown.headers["cache-control"] == "no-store"
     assert await bus.depth(DECIDE_QUEUE) == 0, "opening a link decides nothing"
 
-    async with matching_replier(bus) as matching:
+    async with matching_replier(bus, event) as matching:
         accepted = await http.post(accept)
         assert accepted.status_code == 200
-        assert "Vorschlag angenommen" in accepted.text
+        assert "<h1>Vorschlag angenommen</h1>" in accepted.text
+        assert "Sie haben diesen Vorschlag am " in accepted.text
+        assert "<form" not in accepted.text
         assert matching.commands == [
             {"proposal_id": best, "decision": "accept", "decided_by": gerd_id, "note": None}
         ]
 
+        # The service heard of the decision: the other link no longer offers declining,
+        # and posting it sends nothing.
+        offered = await http.get(decline)
+        assert offered.status_code == 200
+        assert "<h1>Vorschlag angenommen</h1>" in offered.text
+        assert "Ablehnen ist nicht mehr möglich: Es gilt die erste Entscheidung." in offered.text
+        assert "<form" not in offered.text
         too_late = await http.post(decline)
         assert too_late.status_code == 409
-        assert "Bereits entschieden" in too_late.text
+        assert "dieser Klick hat nichts geändert" in too_late.text
+        assert len(matching.commands) == 1
 
 
 async def test_the_confirmation_page_names_applicant_occupation_company_and_town(
@@ -581,7 +610,7 @@ async def test_the_confirmation_page_names_applicant_occupation_company_and_town
     )
     shown = await http.get(unknown)
     assert shown.status_code == 200
-    assert "Wen und welche Stelle er betrifft, steht in der E-Mail" in shown.text
+    assert "Um wen und um welche Stelle es geht, steht in der E-Mail" in shown.text
     assert "<table" not in shown.text
     assert f'<p class="small">Referenz: {forgotten}</p>' in shown.text
 

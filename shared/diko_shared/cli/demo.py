@@ -1,7 +1,10 @@
 """`diko demo`: play the first story against the running system and say where to look.
 
 The addresses are printed before the first step and again when a step fails, since a
-failed story is exactly when one wants to look (Mailpit, the events, each service).
+failed story is exactly when one wants to look (Mailpit, the events, each service). A
+stack or service that is not running is named with what to do (`make stack`, `make up`)
+before the first step; a step that does not happen says what the service says about
+itself.
 """
 
 from __future__ import annotations
@@ -33,7 +36,11 @@ def demo(
 
     async def go() -> StoryResult:
         async with Story(
-            config.amqp_url, timeout=timeout, say=say, staff_email=staff_email
+            config.amqp_url,
+            timeout=timeout,
+            say=say,
+            staff_email=staff_email,
+            service_url=service_url,
         ) as story:
             return await story.play()
 
@@ -45,10 +52,10 @@ def demo(
     except StoryFailed as exc:
         console.print("\n[bold red]The story stopped.[/] Where to look:")
         where_to_look(staff_email)
-        fail(f"the story stopped at {escape(str(exc))}")
+        fail(escape(str(exc)))
     console.print("\n[bold green]The story happened.[/] Where to look:")
     console.print(f"  post       {result.post_image_url}")
-    console.print(f"  podcast    {result.feed_url}")
+    console.print(f"  podcast    {service_url('media')}/podcast  (feed {result.feed_url})")
     where_to_look(staff_email)
     if as_json:
         print(json.dumps(asdict(result), indent=2))

@@ -173,4 +173,11 @@ CATALOGUE.event(
     "notification.failed", OWNER, NotificationFailed, "An e-mail could not be delivered."
 )
 
-CATALOGUE.reacts(OWNER, "match.proposed", "position.filled", "episode.published")
+CATALOGUE.reacts(
+    OWNER,
+    "match.proposed",
+    "position.filled",
+    "episode.published",
+    "match.accepted",
+    "match.declined",
+)

@@ -18,12 +18,12 @@ if TYPE_CHECKING:
     from diko_matching.engine.scoring import PairFacts
 
 HELD = {
-    "ohne": "keinen Schulabschluss",
-    "hauptschule": "den Hauptschulabschluss",
-    "realschule": "den Realschulabschluss",
+    "ohne": "",
+    "hauptschule": "der Hauptschulabschluss",
+    "realschule": "der Realschulabschluss",
     "abitur": "das Abitur",
 }
-"""The certificate an applicant has, as the object of "hat"."""
+"""The certificate an applicant has, as a subject ("… liegt vor"); none for "ohne"."""
 REQUIRED = {
     "hauptschule": "mindestens den Hauptschulabschluss",
     "realschule": "mindestens den Realschulabschluss",
@@ -37,6 +37,13 @@ REQUIREMENT = {
 }
 """The same requirement as a label in parentheses."""
 DIGITS = {2: "zwei", 3: "drei", 4: "vier"}
+ORDINALS = (
+    "erster", "zweiter", "dritter", "vierter", "fünfter",
+    "sechster", "siebter", "achter", "neunter", "zehnter",
+)  # fmt: skip
+"""Dative ordinals, as in "an zweiter Stelle"."""
+COUNTS = ("", "einem", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun", "zehn")
+"""Small numbers as words, as in "unter drei Wunschberufen"."""
 
 
 def _km(x: float) -> str:
@@ -55,70 +62,80 @@ def _date(d: dt.date) -> str:
     return long_date(d, space=NBSP)
 
 
+def _ordinal(index: int) -> str:
+    """ "erster" for 0: the place of a wish, counted from the first."""
+    return ORDINALS[index] if 0 <= index < len(ORDINALS) else f"{index + 1}."
+
+
+def _count(n: int) -> str:
+    return COUNTS[n] if 0 < n < len(COUNTS) else str(n)
+
+
 def occupation(label: str, code: str) -> str:
     """ "Tischler/in (KldB 22342)"; a code without a catalogue name only once."""
     return label if label == f"KldB {code}" else f"{label} (KldB {code})"
 
 
 def _reach(f: PairFacts) -> str:
-    return f"{_km(f.reach_km)} km" + (" mit Führerschein" if f.licence else "")
+    """ "40 km", or "55 km mit Führerschein" when the licence widens it."""
+    return f"{_km(f.reach_km)}{NBSP}km" + (" mit Führerschein" if f.licence else "")
 
 
 def occupation_exact(f: PairFacts) -> str:
-    """The position's occupation is one of the wishes."""
-    return (
-        f"Ausbildungsberuf {occupation(f.position_label, f.position_code)} "
-        f"ist Wunschberuf Nr. {f.wish_rank + 1}."
-    )
+    """The position trains in one of the wished occupations (which one ranks: `wish`)."""
+    return f"Die Stelle bildet im Wunschberuf {occupation(f.position_label, f.position_code)} aus."
 
 
 def occupation_related(f: PairFacts) -> str:
     """The position's occupation shares the first digits of a wish's code."""
     digits = DIGITS.get(f.shared_prefix, str(f.shared_prefix))
     return (
-        f"Ausbildungsberuf {occupation(f.position_label, f.position_code)} ist mit dem "
-        f"Wunschberuf {occupation(f.wish_label, f.wish_code)} verwandt: die ersten "
-        f"{digits} Stellen des KldB-Codes stimmen überein."
+        f"Der Ausbildungsberuf {occupation(f.position_label, f.position_code)} ist mit dem "
+        f"Wunschberuf {occupation(f.wish_label, f.wish_code)} verwandt: Die ersten "
+        f"{digits} Ziffern der KldB-Codes stimmen überein."
     )
 
 
 def occupation_unrelated(f: PairFacts) -> str:
     """No wish is related closely enough; `f` holds the closest one."""
     return (
-        f"Ausbildungsberuf {occupation(f.position_label, f.position_code)} passt zu keinem "
-        f"Wunschberuf; am ähnlichsten ist {occupation(f.wish_label, f.wish_code)}."
+        f"Der Ausbildungsberuf {occupation(f.position_label, f.position_code)} passt zu keinem "
+        f"der Wunschberufe; am nächsten kommt ihm {occupation(f.wish_label, f.wish_code)}."
     )
 
 
 def distance_within(f: PairFacts) -> str:
     """Home and training town within the (licence-widened) reach."""
     if f.home == f.town:
-        return f"Wohnort und Ausbildungsort liegen beide in {f.town} (Reichweite {_reach(f)})."
+        return f"Wohnort und Ausbildungsort sind beide {f.town}."
     return (
-        f"Wohnort {f.home} liegt {_km(f.dist_km)} km vom Ausbildungsort {f.town} entfernt "
-        f"(Reichweite {_reach(f)})."
+        f"Vom Wohnort {f.home} bis zum Ausbildungsort {f.town} sind es {_km(f.dist_km)}{NBSP}km; "
+        f"erreichbar sind {_reach(f)}."
     )
 
 
 def distance_beyond(f: PairFacts) -> str:
     """The training town lies beyond the reach: the pair is unacceptable."""
     return (
-        f"Wohnort {f.home} liegt {_km(f.dist_km)} km vom Ausbildungsort {f.town} entfernt "
-        f"und damit außerhalb der Reichweite von {_reach(f)}."
+        f"Vom Wohnort {f.home} bis zum Ausbildungsort {f.town} sind es {_km(f.dist_km)}{NBSP}km, "
+        f"mehr als die erreichbaren {_reach(f)}."
     )
 
 
 def school(f: PairFacts, met: bool) -> str:
     """Certificate held against the one required; `met`: held at least as high."""
-    has = f"Bewerber/in hat {HELD[f.school_held]}"
+    held = HELD[f.school_held]
     if f.school_required == "ohne":
-        return f"{has}; die Stelle setzt keinen Schulabschluss voraus."
+        if not held:
+            return "Die Stelle setzt keinen Schulabschluss voraus."
+        return f"Die Stelle setzt keinen Schulabschluss voraus; vorhanden ist {held}."
     if met:
         return (
-            f"{has} und erfüllt damit die Anforderung der Stelle "
+            f"{held[0].upper()}{held[1:]} erfüllt die Anforderung der Stelle "
             f"({REQUIREMENT[f.school_required]})."
         )
-    return f"{has}, die Stelle verlangt aber {REQUIRED[f.school_required]}."
+    has = f"vorhanden ist {held}" if held else "ein Schulabschluss liegt nicht vor"
+    return f"Die Stelle verlangt {REQUIRED[f.school_required]}; {has}."
 
 
 def _window(f: PairFacts) -> str:
@@ -128,7 +145,7 @@ def _window(f: PairFacts) -> str:
 
 
 def _days(n: int) -> str:
-    return "1 Tag" if n == 1 else f"{n} Tage"
+    return "einen Tag" if n == 1 else f"{n}{NBSP}Tage"
 
 
 def days_outside(f: PairFacts) -> int:
@@ -141,15 +158,15 @@ def days_outside(f: PairFacts) -> int:
 
 
 def _start_where(f: PairFacts) -> str:
-    begin = f"Ausbildungsbeginn {_date(f.start)}"
+    begin = f"Die Ausbildung beginnt am {_date(f.start)}"
     off = days_outside(f)
     if off < 0:
-        where = f"{_days(-off)} vor dem Beginn des gewünschten Zeitraums"
+        where = f"{_days(-off)} vor dem gewünschten Zeitraum"
     elif off > 0:
-        where = f"{_days(off)} nach dem Ende des gewünschten Zeitraums"
+        where = f"{_days(off)} nach dem gewünschten Zeitraum"
     else:
         where = "im gewünschten Zeitraum"
-    return f"{begin} liegt {where} ({_window(f)})"
+    return f"{begin}, {where} ({_window(f)})"
 
 
 def start(f: PairFacts) -> str:
@@ -159,12 +176,15 @@ def start(f: PairFacts) -> str:
 
 def start_beyond(f: PairFacts, tolerance_days: float) -> str:
     """The start lies further outside the window than tolerated: the pair is unacceptable."""
-    days = "1 Tag" if tolerance_days == 1 else f"{_number(tolerance_days)} Tagen"
-    return f"{_start_where(f)} und damit außerhalb der Toleranz von {days}."
+    days = "einen Tag" if tolerance_days == 1 else f"{_number(tolerance_days)}{NBSP}Tage"
+    return f"{_start_where(f)}; toleriert werden höchstens {days}."
 
 
 def wish(f: PairFacts) -> str:
     """Where the wish the pair uses stands among the applicant's wishes."""
     if f.n_wishes == 1:
-        return f"{f.wish_label} ist der einzige Wunschberuf."
-    return f"{f.wish_label} steht auf Platz {f.wish_rank + 1} von {f.n_wishes} Wunschberufen."
+        return f"Als Wunschberuf ist nur {f.wish_label} angegeben."
+    return (
+        f"Unter {_count(f.n_wishes)} Wunschberufen steht {f.wish_label} "
+        f"an {_ordinal(f.wish_rank)} Stelle."
+    )

@@ -1,32 +1,21 @@
-"""The network's look: its colours and its typeface, in one place for every layout."""
+"""The network's look as the renderer uses it: the shared brand's colours, Lato and logo.
+
+The colours, fonts and logo themselves live in `diko_shared.brand`, so that the post
+images, the podcast cover, the podcast page and the e-mails are one brand.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
-from pathlib import Path
 
 from PIL import ImageColor
 
-FONTS_DIR = Path(__file__).resolve().with_name("fonts")
+from diko_shared.brand import COLOURS, FONT_FILES, LOGO_PNG, Weight
+
+__all__ = ["BRAND", "FONT_FILES", "LOGO_PNG", "RGB", "Palette", "Weight"]
 
 RGB = tuple[int, int, int]
-
-
-class Weight(StrEnum):
-    """The weights of Lato that ship with the service (see fonts/README.md)."""
-
-    REGULAR = "regular"
-    BOLD = "bold"
-    BLACK = "black"
-
-
-FONT_FILES: Mapping[Weight, Path] = {
-    Weight.REGULAR: FONTS_DIR / "Lato-Regular.ttf",
-    Weight.BOLD: FONTS_DIR / "Lato-Bold.ttf",
-    Weight.BLACK: FONTS_DIR / "Lato-Black.ttf",
-}
 
 
 @dataclass(frozen=True)
@@ -47,16 +36,5 @@ class Palette:
         return name in self.colours
 
 
-#: DIKO Altmark: night blue with the yellow of the rapeseed fields and the green of the meadows.
-BRAND = Palette(
-    {
-        "nachtblau": "#12335B",
-        "tiefblau": "#0B2340",
-        "raps": "#F5C400",
-        "wiese": "#3E8E4F",
-        "himmel": "#DCEAF6",
-        "weiss": "#FFFFFF",
-        "tinte": "#16202C",
-        "schiefer": "#55657A",
-    }
-)
+#: DIKO Altmark's colours (`diko_shared.brand.COLOURS`).
+BRAND = Palette(COLOURS)

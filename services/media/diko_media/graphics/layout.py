@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from diko_media.graphics.brand import BRAND, Palette, Weight
+from diko_shared.brand import LOGO_HEIGHT, LOGO_WIDTH
 
 #: The smallest text size any layout may use, in pixels of a 1080 px wide image: about
 #: 10 pt on a phone that shows the image across its full width.
@@ -77,7 +78,23 @@ class Pin:
     hole: str
 
 
-Shape = Rect | Circle | Pin
+@dataclass(frozen=True)
+class Logo:
+    """The brand's logo (`diko_shared.brand`), `width` px wide, its top left at `x`, `y`.
+
+    The logo brings its own night-blue ground: on a night-blue layout it has no edge.
+    """
+
+    x: int
+    y: int
+    width: int
+
+    @property
+    def height(self) -> int:
+        return round(self.width * LOGO_HEIGHT / LOGO_WIDTH)
+
+
+Shape = Rect | Circle | Pin | Logo
 
 
 @dataclass(frozen=True)
@@ -131,10 +148,13 @@ class Layout:
 
     def _problems(self) -> list[str]:
         problems = []
-        colours = [self.background, *(s.colour for s in self.shapes)]
+        colours = [self.background, *(s.colour for s in self.shapes if not isinstance(s, Logo))]
         colours += [s.hole for s in self.shapes if isinstance(s, Pin)]
         colours += [t.colour for t in self.texts]
         problems += [f"no colour {c!r} in the palette" for c in colours if c not in self.palette]
+        for logo in (s for s in self.shapes if isinstance(s, Logo)):
+            if not Box(logo.x, logo.y, logo.width, logo.height).inside(self.width, self.height):
+                problems.append("the logo reaches past the canvas")
         for text in self.texts:
             if not text.box.inside(self.width, self.height):
                 problems.append(f"text box {text.name!r} reaches past the canvas")

@@ -25,8 +25,8 @@ from functools import cache, lru_cache
 from fontTools.ttLib import TTFont
 from PIL import Image, ImageDraw, ImageFont
 
-from diko_media.graphics.brand import FONT_FILES, Palette, Weight
-from diko_media.graphics.layout import Circle, Layout, Pin, Rect, Shape, TextBox
+from diko_media.graphics.brand import FONT_FILES, LOGO_PNG, Palette, Weight
+from diko_media.graphics.layout import Circle, Layout, Logo, Pin, Rect, Shape, TextBox
 
 ELLIPSIS = "…"
 SIZE_STEP = 2
@@ -311,8 +311,18 @@ def _union(bounds: list[Bounds]) -> Bounds | None:
     )
 
 
+@lru_cache(maxsize=8)
+def _logo(width: int, height: int) -> Image.Image:
+    """The brand's logo at this size (Lanczos, the same pixels every time)."""
+    with Image.open(LOGO_PNG) as logo:
+        return logo.convert("RGB").resize((width, height), Image.Resampling.LANCZOS)
+
+
 def _draw_shape(image: Image.Image, shape: Shape, palette: Palette) -> None:
     """Draw a shape with smooth edges: a mask drawn larger, scaled down, filled with colour."""
+    if isinstance(shape, Logo):
+        image.paste(_logo(shape.width, shape.height), (shape.x, shape.y))
+        return
     left, top, right, bottom = _shape_bounds(shape)
     width, height = right - left, bottom - top
     scale = _supersample(shape, width * height)
@@ -325,13 +335,13 @@ def _draw_shape(image: Image.Image, shape: Shape, palette: Palette) -> None:
         _draw_shape(image, _pin_hole(shape), palette)
 
 
-def _supersample(shape: Shape, pixels: int) -> int:
+def _supersample(shape: Rect | Circle | Pin, pixels: int) -> int:
     if isinstance(shape, Rect) and shape.radius == 0:
         return 1  # straight edges on whole pixels need no smoothing
     return max(1, min(SUPERSAMPLE, math.isqrt(MAX_MASK_PIXELS // max(pixels, 1))))
 
 
-def _shape_bounds(shape: Shape) -> Bounds:
+def _shape_bounds(shape: Rect | Circle | Pin) -> Bounds:
     if isinstance(shape, Rect):
         return shape.box.x, shape.box.y, shape.box.right, shape.box.bottom
     if isinstance(shape, Circle):
@@ -340,7 +350,9 @@ def _shape_bounds(shape: Shape) -> Bounds:
     return shape.x, shape.y, shape.x + shape.size, shape.y + round(shape.size * 1.3)
 
 
-def _trace(pen: ImageDraw.ImageDraw, shape: Shape, left: int, top: int, scale: int) -> None:
+def _trace(
+    pen: ImageDraw.ImageDraw, shape: Rect | Circle | Pin, left: int, top: int, scale: int
+) -> None:
     """Draw `shape` white on its mask, in mask coordinates (shifted and scaled)."""
 
     def at(x: float, y: float) -> tuple[float, float]:

@@ -4,7 +4,7 @@ Podcasts recommends (it accepts 1400 to 3000 px, square, RGB)."""
 from __future__ import annotations
 
 from diko_media.graphics.brand import Weight
-from diko_media.graphics.layout import Box, Circle, Layout, Rect, TextBox
+from diko_media.graphics.layout import Box, Circle, Layout, Logo, Rect, TextBox
 from diko_media.graphics.render import Rendered, render
 
 COVER_SIZE = 3000
@@ -18,19 +18,9 @@ COVER = Layout(
         Circle(2650, 2900, 1150, "tiefblau"),
         Circle(2650, 2900, 800, "raps"),
         Rect(Box(240, 1740, 420, 40), "raps", radius=20),
+        Logo(156, 150, 1500),
     ),
     texts=(
-        TextBox(
-            "label",
-            Box(240, 300, 2520, 140),
-            "Der Podcast von DIKO Altmark",
-            Weight.BOLD,
-            "raps",
-            max_size=110,
-            min_size=80,
-            max_lines=1,
-            uppercase=True,
-        ),
         TextBox(
             "title",
             Box(240, 560, 2520, 1100),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from diko_media.graphics.brand import Weight
-from diko_media.graphics.layout import Box, Circle, Layout, Pin, Rect, TextBox
+from diko_media.graphics.layout import Box, Circle, Layout, Logo, Pin, Rect, TextBox
 
 #: Instagram's portrait format (4:5), the largest it shows in the feed.
 PORTRAIT = (1080, 1350)
@@ -25,6 +25,7 @@ AZUBI_GESUCHT = Layout(
     shapes=(
         Circle(1046, 34, 224, "tiefblau"),
         Circle(1046, 34, 112, "raps"),
+        Logo(58, 48, 400),
         Rect(Box(80, 404, 150, 14), "raps", radius=7),
         Rect(CARD, "weiss", radius=40),
         Rect(Box(112, 826, 856, 3), "himmel"),
@@ -32,17 +33,6 @@ AZUBI_GESUCHT = Layout(
         Rect(Box(0, BAND_TOP, 1080, 1350 - BAND_TOP), "raps"),
     ),
     texts=(
-        TextBox(
-            "brand",
-            Box(80, 70, 760, 40),
-            "DIKO Altmark · Ausbildung in der Region",
-            Weight.BOLD,
-            "raps",
-            max_size=30,
-            min_size=28,
-            max_lines=1,
-            uppercase=True,
-        ),
         TextBox(
             "headline",
             Box(80, 136, 920, 250),

@@ -37,7 +37,7 @@ async def register_company(ctx: Context[RegisterCompany]) -> CompanyRef:
     """`company.register`: a new company, unless one of that name and postcode exists."""
     company = domain.register(ctx.data, ctx.new_id("cmp"))
     key = domain.duplicate_key(company.name, company.address.postcode)
-    await _claim_duplicate_key(ctx.db, key, company)
+    await _claim_duplicate_key(ctx, key, company)
     ctx.write(store.insert_company(company, key, ctx.occurred_at))
     ctx.emit(
         CompanyRegistered(
@@ -52,16 +52,24 @@ async def register_company(ctx: Context[RegisterCompany]) -> CompanyRef:
     return CompanyRef(company_id=company.company_id)
 
 
-async def _claim_duplicate_key(db: AsyncDatabase, key: str, company: Company) -> None:
-    """Hold the duplicate key for `company`, or say which company holds it."""
-    claim = await store.claim_company_key(db, key, company.company_id)
+async def _claim_duplicate_key(ctx: Context[RegisterCompany], key: str, company: Company) -> None:
+    """Hold the duplicate key for `company`, or say which company holds it.
+
+    The claim is written at once (`ctx.claim`), so that two registrations of one company
+    handled at the same time cannot both pass; if this registration then fails for good,
+    the platform gives the key back, so that it never blocks a correct one.
+    """
+    db = ctx.db
+    claim = await ctx.claim(store.COMPANY_KEYS, key, store.company_key_claim(company.company_id))
     holder = claim["company_id"]
     if holder == company.company_id:
         return
     if await store.company_exists(db, holder):
         raise domain.duplicate(company.name, company.address.postcode, holder)
     abandoned = domain.claim_abandoned(claim["claimed_at"], datetime.now(UTC))
-    if abandoned and await store.take_over_company_key(db, key, holder, company.company_id):
+    if abandoned and await store.take_over_company_key(
+        db, key, holder, company.company_id, ctx.key
+    ):
         return
     raise TransientError(f"a registration of the same company ({holder}) is still in progress")
 

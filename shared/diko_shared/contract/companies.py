@@ -32,7 +32,9 @@ OWNER = "companies"
 class Address(Payload):
     street: Name
     postcode: Postcode
-    town: Town = Field(description="A town or village of the Altmark (see the gazetteer)")
+    town: Town = Field(
+        description="A German town or village (the Altmark first; see the gazetteer)"
+    )
 
 
 class Contact(Payload):
@@ -43,7 +45,7 @@ class Contact(Payload):
 
 
 class RegisterCompany(Payload):
-    """Register a company with its address in the Altmark and a contact person."""
+    """Register a company with its address and a contact person."""
 
     model_config = examples(
         {
@@ -167,7 +169,9 @@ class OpenPosition(Payload):
     occupation: Occupation
     places: Places
     start_date: date
-    town: Town = Field(description="Where the apprentice works (an Altmark town)")
+    town: Town = Field(
+        description="Where the apprentice works (a German town or village, the Altmark first)"
+    )
     school_certificate: SchoolCertificate = Field(
         "none", description="The least school-leaving certificate the company asks for"
     )
@@ -313,7 +317,7 @@ CATALOGUE.command(
     OWNER,
     RegisterCompany,
     CompanyRef,
-    "Register a company with its Altmark address and a contact person.",
+    "Register a company with its address and a contact person.",
 )
 CATALOGUE.query("company.get", OWNER, GetCompany, Company, "A company with its positions.")
 CATALOGUE.event("company.registered", OWNER, CompanyRegistered, "A company was registered.")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from datetime import timedelta
 from typing import Any
 
 from pymongo import ReturnDocument
 
 from diko_shared.contract.envelope import Envelope
-from diko_shared.messaging.errors import NotFound
+from diko_shared.messaging.errors import Conflict, Invalid, NotFound
 from diko_shared.messaging.handling import Context
 from diko_shared.service.app import Service
 from diko_shared.settings import ServiceSettings
@@ -23,6 +24,8 @@ from testsvc.contract import (
     GetTally,
     HoldDone,
     HoldWork,
+    Reserve,
+    Reserved,
     TallyAdded,
     TallyTotal,
 )
@@ -96,6 +99,22 @@ async def hold(ctx: Context[HoldWork]) -> HoldDone:
     return HoldDone(item=ctx.data.item, attempts=attempts["n"])
 
 
+async def reserve(ctx: Context[Reserve]) -> Reserved:
+    """Claim a name at once, like a duplicate guard; then fail if asked to, after the claim."""
+    name = ctx.data.name
+    claim = await ctx.claim("reservations", name, {"holder": ctx.envelope.id})
+    if claim["holder"] != ctx.envelope.id:
+        raise Conflict(f"{name!r} ist bereits reserviert.")
+    if ctx.data.fail == "domain":
+        raise Invalid(f"{name!r} lässt sich nicht reservieren.")
+    if ctx.data.fail == "permanent":
+        ctx.occurred_at + timedelta(days=3_000_000)  # OverflowError: past the year 9999
+    if ctx.data.fail == "transient":
+        raise RuntimeError(f"the reservation of {name!r} failed for now")
+    ctx.write(guards.insert("reserved", {"_id": name, "holder": ctx.envelope.id}))
+    return Reserved(name=name, holder=ctx.envelope.id)
+
+
 async def get_tally(ctx: Context[GetTally]) -> TallyTotal:
     doc = await ctx.db["totals"].find_one({"_id": ctx.data.item})
     if doc is None:
@@ -116,6 +135,7 @@ def build() -> Service:
     service.on_request("tally.flaky", flaky)
     service.on_request("tally.hold", hold)
     service.on_request("tally.get", get_tally)
+    service.on_request("tally.reserve", reserve)
     service.on_event("tally.added", on_tally_added)
     kill_id = os.environ.get(KILL_AFTER_COMMIT)
     if kill_id:

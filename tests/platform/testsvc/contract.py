@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -65,9 +65,22 @@ class GetTally(Payload):
     item: Item
 
 
+class Reserve(Payload):
+    """Claim `name` for this message, then fail as `fail` says, or keep it."""
+
+    name: Item
+    fail: Literal["no", "domain", "permanent", "transient"] = "no"
+
+
+class Reserved(Payload):
+    name: str
+    holder: str
+
+
 CATALOGUE.command("tally.add", SERVICE, AddToTally, TallyTotal, "Add to a tally.")
 CATALOGUE.command("tally.flaky", SERVICE, FlakyWork, FlakyDone, "Work that fails for a while.")
 CATALOGUE.command("tally.hold", SERVICE, HoldWork, HoldDone, "Work that holds on first try.")
+CATALOGUE.command("tally.reserve", SERVICE, Reserve, Reserved, "Claim a name, maybe fail.")
 CATALOGUE.query("tally.get", SERVICE, GetTally, TallyTotal, "Read a tally.")
 CATALOGUE.event("tally.added", SERVICE, TallyAdded, "Something was added to a tally.")
 CATALOGUE.reacts(SERVICE, "tally.added")

@@ -22,6 +22,8 @@ from diko_shared.messaging.errors import Conflict, Invalid
 
 COMPANY_ID = "cmp_" + "a" * 20
 POSITION_ID = "pos_" + "b" * 20
+CONTACT_ID = "cnt_" + "d" * 20
+NAME = "Tischlerei Müller GmbH"
 
 
 def registration(town: str = "Stendal", name: str = "Tischlerei Müller GmbH") -> RegisterCompany:
@@ -33,7 +35,7 @@ def registration(town: str = "Stendal", name: str = "Tischlerei Müller GmbH") -
 
 
 def company() -> Company:
-    return domain.register(registration(), COMPANY_ID)
+    return domain.register(registration(), COMPANY_ID, CONTACT_ID)
 
 
 def opening(
@@ -61,7 +63,7 @@ def invalid_fields(exc: pytest.ExceptionInfo[Invalid]) -> set[str]:
     return {d.field for d in exc.value.details}
 
 
-# -- names and the duplicate guard ----------------------------------------------------------
+# -- names and the duplicate guard -------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -106,7 +108,7 @@ def test_duplicate_is_a_conflict_naming_the_existing_company() -> None:
 
 
 def test_registration_canonicalises_the_town() -> None:
-    registered = domain.register(registration(town="osterburg"), COMPANY_ID)
+    registered = domain.register(registration(town="osterburg"), COMPANY_ID, CONTACT_ID)
     assert registered.address.town == "Osterburg (Altmark)"
     assert registered.company_id == COMPANY_ID
     assert [c.name for c in registered.contacts] == ["Jana Müller"]
@@ -114,27 +116,27 @@ def test_registration_canonicalises_the_town() -> None:
 
 
 def test_an_umlaut_spelled_out_finds_the_town() -> None:
-    assert domain.register(registration(town="Tangermuende"), COMPANY_ID).address.town == (
-        "Tangermünde"
-    )
+    assert domain.register(
+        registration(town="Tangermuende"), COMPANY_ID, CONTACT_ID
+    ).address.town == ("Tangermünde")
 
 
 def test_an_unknown_town_names_the_field_and_suggests_close_names() -> None:
     with pytest.raises(Invalid) as exc:
-        domain.register(registration(town="Stendl"), COMPANY_ID)
+        domain.register(registration(town="Stendl"), COMPANY_ID, CONTACT_ID)
     [detail] = exc.value.details
     assert detail.field == "data.address.town"
     assert "Stendal" in detail.problem
 
 
 def test_a_town_outside_the_altmark_is_a_german_town() -> None:
-    registered = domain.register(registration(town="wolfsburg"), COMPANY_ID)
+    registered = domain.register(registration(town="wolfsburg"), COMPANY_ID, CONTACT_ID)
     assert registered.address.town == "Wolfsburg"
 
 
 def test_a_town_that_is_nowhere_says_what_is_expected() -> None:
     with pytest.raises(Invalid) as exc:
-        domain.register(registration(town="Atlantis"), COMPANY_ID)
+        domain.register(registration(town="Atlantis"), COMPANY_ID, CONTACT_ID)
     assert "erwartet wird ein Ort in Deutschland" in exc.value.details[0].problem
 
 
@@ -142,7 +144,7 @@ def test_a_town_that_is_nowhere_says_what_is_expected() -> None:
 
 
 def test_an_opened_position_is_open_with_no_place_taken() -> None:
-    position = domain.open_position(opening(town="kalbe"), POSITION_ID, company())
+    position = domain.open_position(opening(town="kalbe"), POSITION_ID, NAME)
     assert position.status == "open"
     assert position.places_taken == 0
     assert position.town == "Kalbe (Milde)"
@@ -151,24 +153,24 @@ def test_an_opened_position_is_open_with_no_place_taken() -> None:
 
 
 def test_the_catalogue_spelling_of_the_occupation_name_is_kept() -> None:
-    position = domain.open_position(opening(name="tischler/IN"), POSITION_ID, company())
+    position = domain.open_position(opening(name="tischler/IN"), POSITION_ID, NAME)
     assert position.occupation.name == "Tischler/in"
 
 
 def test_a_name_of_our_own_for_a_known_code_is_kept() -> None:
     own = "Tischler/in, Schwerpunkt Möbelbau"
-    assert domain.open_position(opening(name=own), POSITION_ID, company()).occupation.name == own
+    assert domain.open_position(opening(name=own), POSITION_ID, NAME).occupation.name == own
 
 
 def test_a_code_that_has_two_names_accepts_both() -> None:
     for name in ("Verkäufer/in", "Kaufmann/-frau im Einzelhandel"):
-        position = domain.open_position(opening("62102", name), POSITION_ID, company())
+        position = domain.open_position(opening("62102", name), POSITION_ID, NAME)
         assert position.occupation.name == name
 
 
 def test_an_unknown_occupation_code_suggests_related_codes() -> None:
     with pytest.raises(Invalid) as exc:
-        domain.open_position(opening(code="22349"), POSITION_ID, company())
+        domain.open_position(opening(code="22349"), POSITION_ID, NAME)
     [detail] = exc.value.details
     assert detail.field == "data.occupation.code"
     assert "22342" in detail.problem
@@ -176,7 +178,7 @@ def test_an_unknown_occupation_code_suggests_related_codes() -> None:
 
 def test_a_name_filed_under_another_code_is_a_contradiction() -> None:
     with pytest.raises(Invalid) as exc:
-        domain.open_position(opening(code="22342", name="Verkäufer/in"), POSITION_ID, company())
+        domain.open_position(opening(code="22342", name="Verkäufer/in"), POSITION_ID, NAME)
     [detail] = exc.value.details
     assert detail.field == "data.occupation.name"
     assert "62102" in detail.problem
@@ -184,7 +186,7 @@ def test_a_name_filed_under_another_code_is_a_contradiction() -> None:
 
 def test_every_bad_field_of_an_opening_is_listed_at_once() -> None:
     with pytest.raises(Invalid) as exc:
-        domain.open_position(opening(code="99999", town="Atlantis"), POSITION_ID, company())
+        domain.open_position(opening(code="99999", town="Atlantis"), POSITION_ID, NAME)
     assert invalid_fields(exc) == {"data.occupation.code", "data.town"}
 
 
@@ -192,15 +194,16 @@ def test_every_bad_field_of_an_opening_is_listed_at_once() -> None:
 
 
 def test_search_criteria_canonicalise_the_town() -> None:
-    found = domain.criteria(SearchPositions(town="arendsee", occupation_code="22"))
+    found = domain.position_query(SearchPositions(town="arendsee", occupation_code="22"))
     assert found.town == "Arendsee (Altmark)"
-    assert found.occupation_code == "22"
+    assert found.code_prefix == "22"
     assert found.status == "open"
+    assert found.centre is None
 
 
 def test_search_for_an_unknown_town_is_invalid() -> None:
     with pytest.raises(Invalid) as exc:
-        domain.criteria(SearchPositions(town="Gardlegen"))
+        domain.position_query(SearchPositions(town="Gardlegen"))
     assert invalid_fields(exc) == {"data.town"}
     assert "Gardelegen" in exc.value.details[0].problem
 
@@ -209,7 +212,7 @@ def test_search_for_an_unknown_town_is_invalid() -> None:
 
 
 def position(places: int = 2, status: str = "open") -> Position:
-    opened = domain.open_position(opening(places=places), POSITION_ID, company())
+    opened = domain.open_position(opening(places=places), POSITION_ID, NAME)
     return opened.model_copy(update={"status": status})
 
 

@@ -1,9 +1,10 @@
 """The fixed message names, by owner (docs/contract.md): the only names the catalogue may use.
 
-They are the contract's v1 names and its v1.1 additions. Some are not served yet; a
-name is added to the catalogue (with its models and a handler in its owner) when its
-service learns it, and until then `PURPOSE` says what it is for. An incompatible change
-gets a new name ending in `.v2`, served beside the old one for a while.
+They are the contract's v1 names and its v1.1 additions, and the few the project named
+itself in the same pattern (marked where they stand; docs/contract.md lists them). Some
+are not served yet; a name is added to the catalogue (with its models and a handler in
+its owner) when its service learns it, and until then `PURPOSE` says what it is for. An
+incompatible change gets a new name ending in `.v2`, served beside the old one for a while.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ FIXED: dict[str, dict[str, tuple[str, ...]]] = {
             "position.search",
             "company.history",
             "contact.export",
+            # named by the project, in the same pattern: the digital-presence score over time
+            "company.presence_history",
         ),
         "event": (
             "company.registered",

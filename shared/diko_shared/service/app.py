@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -28,7 +30,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
-from diko_shared import logs
+from diko_shared import due, logs
 from diko_shared.contract.catalogue import CATALOGUE
 from diko_shared.messaging import topology
 from diko_shared.messaging.handling import (
@@ -122,6 +124,18 @@ class Service:
             lease=timedelta(seconds=settings.outbox_lease_s),
             sweep_every=settings.outbox_sweep_s,
         )
+        self.clock = due.Clock(self.db, settings.test_clock)
+        self.due = due.DueRunner(
+            name,
+            self.db,
+            self.committer,
+            self.relay,
+            self.metrics,
+            self.clock,
+            poll_every=settings.due_poll_s,
+            lease=timedelta(seconds=settings.due_lease_s),
+            retry_delays_ms=settings.retry_delays_ms,
+        )
         self.pipeline = Pipeline(
             name,
             settings,
@@ -132,11 +146,16 @@ class Service:
             self.metrics,
             self.hooks,
         )
+        if settings.test_kill_after_phase:
+            self._kill_after_phase(settings.test_kill_after_phase)
         self.subscriptions: list[Subscription] = []
         self.routes: list[BaseRoute] = []
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
-        self._chores: list[Callable[[], Awaitable[None]]] = [self._prune_inbox]
+        self._chores: list[Callable[[], Awaitable[None]]] = [
+            self._prune_inbox,
+            self.due.prune_claims,
+        ]
         self._janitor: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
         self._starting: asyncio.Task[None] | None = None
@@ -149,6 +168,16 @@ class Service:
         self.start_failure: BaseException | None = None
         self._on_start_failure: Callable[[], None] = lambda: None
         self._subscribe_unrouted()
+
+    def _kill_after_phase(self, spec: str) -> None:
+        """Tests only (`DIKO_TEST_KILL_AFTER_PHASE`): die like a crash inside a commit."""
+        phase, _, message_id = spec.partition(":")
+
+        def kill(done: int, tags: list[str]) -> None:
+            if done == int(phase) and any(tag.endswith(f"|{message_id}") for tag in tags):
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        self.committer.after_phase = kill
 
     # -- composition ---------------------------------------------------------------------
 
@@ -173,6 +202,10 @@ class Service:
     def hourly(self, chore: Callable[[], Awaitable[None]]) -> None:
         """Run `chore` at start-up and every hour after (e.g. forgetting expired records)."""
         self._chores.append(chore)
+
+    def on_due(self, kind: str, handler: due.DueHandler) -> None:
+        """Run `handler` once for each due item of `kind` when its time comes (see `due`)."""
+        self.due.on(kind, handler)
 
     def _subscribe(self, subscription: Subscription) -> None:
         if any(s.queue.name == subscription.queue.name for s in self.subscriptions):
@@ -237,7 +270,9 @@ class Service:
         self._check_coverage()
         await self._wait_for("database", self._ping_database_once)
         self._stage("creating the indexes")
-        await mongo.create_indexes(self.db, {**mongo.PLATFORM_INDEXES, **self.indexes})
+        await mongo.create_indexes(
+            self.db, {**mongo.PLATFORM_INDEXES, **due.INDEXES, **self.indexes}
+        )
         await self._wait_for("broker", self._connect_broker)
         self._stage("declaring the queues")
         await topology.declare(self.broker, self.settings.retry_delays_ms)
@@ -247,12 +282,17 @@ class Service:
         self._stage("subscribing")
         await self.broker.start()
         self.relay.start()
+        self.due.start()
         self._janitor = asyncio.create_task(self._chores_forever())
         self.started = True
         self._stage("started")
         log.info(
             "service started",
-            extra={"subscriptions": [s.spec.type for s in self.subscriptions]},
+            extra={
+                "subscriptions": [s.spec.type for s in self.subscriptions],
+                "due_kinds": sorted(self.due.handlers),
+                "clock": self.clock.describe(),
+            },
         )
 
     def start_in_background(self) -> None:
@@ -309,6 +349,7 @@ class Service:
             for task in self._running:
                 task.cancel()
             await asyncio.wait(self._running, timeout=left(CLOSE_STEP_S))
+        await self._bounded("stopping the due items", self.due.stop(), left(CLOSE_STEP_S))
         await self.relay.stop(timeout=left(CLOSE_STEP_S))
         if self._janitor is not None:
             self._janitor.cancel()

@@ -44,6 +44,8 @@ def platform_routes(service: Service) -> list[Route]:
         body: dict[str, Any] = {"status": status, "service": service.name, **checks}
         if not service.started:
             body["stage"] = _stage(service)
+        if service.clock.is_test:
+            body["clock"] = service.clock.describe()
         return JSONResponse(body, status_code=200 if ready else 503)
 
     async def metrics(_: Request) -> Response:

@@ -84,6 +84,8 @@ FIXED: dict[str, dict[str, tuple[str, ...]]] = {
             "match.declined",
             "match.run_completed",
             "fair.planned",
+            # v1.1
+            "match.withdrawn",
         ),
     },
     "notifications": {

@@ -422,7 +422,7 @@ async def test_a_declined_proposal_stays_declined(bus: Bus, matching: ServicePro
     assert (await bus.ok(GetApplicant(applicant_id=applicant_id)))["status"] == "active"
 
 
-async def test_a_proposal_of_a_filled_position_cannot_be_accepted(
+async def test_a_filled_position_withdraws_its_open_proposals(
     bus: Bus, matching: ServiceProcess
 ) -> None:
     proposal = await proposal_for(bus, matching, "82312", "Friseur/in")
@@ -436,14 +436,30 @@ async def test_a_proposal_of_a_filled_position_cannot_be_accepted(
     await bus.publisher.publish(event_message("position.filled", filled))
     await settled(matching, "position.filled", before, 1)
 
+    [withdrawn] = await tap.wait_type("match.withdrawn")
     refused = await bus.request(DecideMatch(proposal_id=proposal["proposal_id"], decision="accept"))
-    declined = await bus.ok(DecideMatch(proposal_id=proposal["proposal_id"], decision="decline"))
+    declined = await bus.request(
+        DecideMatch(proposal_id=proposal["proposal_id"], decision="decline")
+    )
 
-    assert refused["ok"] is False
-    assert refused["error"]["code"] == "conflict"
+    assert withdrawn.data == {
+        "proposal_id": proposal["proposal_id"],
+        "position_id": copy["position_id"],
+        "company_id": copy["company_id"],
+        "applicant_id": proposal["applicant"]["applicant_id"],
+        "reason": "position_filled",
+        "text": "Die Stelle ist inzwischen besetzt.",
+    }
+    for reply in (refused, declined):
+        assert reply["ok"] is False
+        assert reply["error"]["code"] == "conflict"
     assert "bereits besetzt" in refused["error"]["message"]
-    assert declined == {"proposal_id": proposal["proposal_id"], "status": "declined"}
+    assert "zurückgezogen" in declined["error"]["message"]
     await tap.fence()
     assert tap.of_type("match.accepted") == []
+    assert len(tap.of_type("match.withdrawn")) == 1
     applicant_id = proposal["applicant"]["applicant_id"]
     assert (await bus.ok(GetApplicant(applicant_id=applicant_id)))["status"] == "active"
+    shortlist = await bus.ok(GetShortlist(position_id=copy["position_id"]))
+    [candidate] = shortlist["candidates"]
+    assert (candidate["status"], candidate["withdrawn_reason"]) == ("withdrawn", "position_filled")

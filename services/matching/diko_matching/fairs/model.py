@@ -10,7 +10,8 @@ import hashlib
 import json
 from typing import Any
 
-from diko_matching.fairs.setup import FairSetup
+from diko_matching.engine.fair_instance import FairInstance
+from diko_matching.fairs.setup import ApplicantAtFair, CompanyAtFair, FairSetup
 from diko_shared.contract.matching import (
     Fair,
     FairApplicantPlan,
@@ -111,3 +112,24 @@ def file_fair_id(data: Any) -> str:
     """A fair id for a fair planned from a file (`diko match fair`): its content's hash."""
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
     return f"fair_{digest[:20]}"
+
+
+def setup_of(inst: FairInstance) -> FairSetup:
+    """The setup of a fair given as the engine reads it (`diko match fair`'s file)."""
+    return FairSetup(
+        title=inst.title,
+        date=inst.date,
+        venue=None,
+        start=inst.start.strftime("%H:%M"),
+        slot_minutes=inst.slot_minutes,
+        n_slots=inst.n_slots,
+        min_interviews=inst.min_interviews,
+        companies=[
+            CompanyAtFair(ref, None, c.name or ref, c.tables, c.slots, [])
+            for ref, c in sorted(inst.companies.items())
+        ],
+        applicants=[
+            ApplicantAtFair(ref, None, a.name or ref, None, list(a.wishes), a.slots)
+            for ref, a in sorted(inst.applicants.items())
+        ],
+    )

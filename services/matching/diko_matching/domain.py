@@ -404,10 +404,14 @@ def position_unavailable(
         text = f"Die Ausbildungsstelle {position.position_id} wurde geschlossen"
         problem = "die Stelle ist geschlossen"
     else:
+        places = (
+            "ihr einziger Platz ist vergeben"
+            if position.places == 1
+            else f"alle {position.places} Plätze sind vergeben"
+        )
         text = (
             f"Die Ausbildungsstelle {position.position_id} ({position.occupation.name} bei "
-            f"{position.company_name}) ist bereits besetzt: alle {position.places} Plätze "
-            "sind vergeben"
+            f"{position.company_name}) ist bereits besetzt: {places}"
         )
         problem = "die Stelle hat keinen freien Platz"
     return Conflict(

@@ -164,7 +164,9 @@ def _why_not(
         return "closed", "Die Stelle wurde geschlossen."
     free = index.free_places(position)
     if position.status == "filled" or free <= 0:
-        return "full", f"Alle {_places(position.places)} der Stelle sind vergeben."
+        if position.places == 1:
+            return "full", "Der einzige Platz der Stelle ist vergeben."
+        return "full", f"Alle {position.places} Plätze der Stelle sind vergeben."
     share = choosing.share(points, choosing.total_weight(policy.weights))
     ahead = [
         p
@@ -181,10 +183,6 @@ def _why_not(
         "der Bewerberin oder des Bewerbers stand bisher im Weg; der nächste Anlass oder Lauf "
         "schlägt sie vor."
     )
-
-
-def _places(n: int) -> str:
-    return "1 Platz" if n == 1 else f"{n} Plätze"
 
 
 def _wished_more(

@@ -9,122 +9,32 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
-from collections.abc import Iterator
-from datetime import date
 from typing import Any
 
-import pytest
-
-from diko_shared.contract.common import Occupation
-from diko_shared.contract.companies import PositionFilled, PositionOpened
-from diko_shared.contract.envelope import new_envelope
+from diko_shared.contract.companies import PositionFilled
 from diko_shared.contract.matching import (
     ApplicantRegistered,
     DecideMatch,
     GetApplicant,
     GetShortlist,
-    RegisterApplicant,
 )
-from diko_shared.messaging import topology
-from diko_shared.messaging.publisher import Outgoing
-from harness.bus import Bus, Seen, Tap
+from harness.bus import Bus
 from harness.processes import ServiceProcess
-from harness.stack import SessionStack
-from harness.waiting import eventually
+from matching_bus import (
+    applicant,
+    event_message,
+    handled,
+    new_id,
+    one_proposed,
+    open_position,
+    position,
+    proposed_for,
+    register,
+    settled,
+)
 
-PORT = 18002
 CRITERIA = ["occupation", "distance", "school", "start", "preference"]
 KEYS = ["occupation.exact", "distance.within_reach", "school.met", "start.within_window"]
-
-
-@pytest.fixture(scope="module")
-def matching(stack: SessionStack) -> Iterator[ServiceProcess]:
-    process = ServiceProcess("matching", "diko_matching", PORT, stack.service_env("matching"))
-    process.start()
-    yield process
-    process.stop()
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:20]}"
-
-
-def applicant(code: str, home_town: str, **changes: Any) -> RegisterApplicant:
-    data = {
-        "first_name": "Lena",
-        "last_name": "Schröder",
-        "email": "lena.schroeder@example.org",
-        "home_town": home_town,
-        "reach_km": 25,
-        "school_certificate": "realschule",
-        "desired_occupations": [code],
-        "earliest_start": "2027-08-01",
-    }
-    return RegisterApplicant.model_validate({**data, **changes}, strict=False)
-
-
-def position(code: str, name: str, town: str = "Stendal") -> PositionOpened:
-    return PositionOpened(
-        position_id=new_id("pos"),
-        company_id=new_id("cmp"),
-        company_name="Ausbildungsbetrieb Beispiel GmbH",
-        occupation=Occupation(code=code, name=name),
-        places=2,
-        start_date=date(2027, 8, 1),
-        town=town,
-        school_certificate="hauptschule",
-    )
-
-
-def event_message(type_: str, payload: PositionOpened | PositionFilled) -> Outgoing:
-    envelope = new_envelope(type_, payload, source="companies", subject=payload.position_id)
-    return Outgoing.from_envelope(topology.EVENTS.name, envelope)
-
-
-def handled(matching: ServiceProcess, type_: str, outcome: str = "processed") -> float:
-    return matching.metric("diko_messages_total", queue=f"matching.on.{type_}", outcome=outcome)
-
-
-async def settled(
-    matching: ServiceProcess, type_: str, before: float, count: int, outcome: str = "processed"
-) -> None:
-    """Wait until the service has handled `count` more `type_` events than `before`."""
-
-    async def done() -> bool:
-        return handled(matching, type_, outcome) >= before + count
-
-    await eventually(done, what=f"{count} {type_} event(s) {outcome}")
-
-
-async def register(bus: Bus, matching: ServiceProcess, *applicants: RegisterApplicant) -> list[str]:
-    """Register applicants and wait until matching has reacted to their registration."""
-    before = handled(matching, "applicant.registered")
-    ids = [(await bus.ok(a))["applicant_id"] for a in applicants]
-    await settled(matching, "applicant.registered", before, len(ids))
-    return ids
-
-
-async def open_position(bus: Bus, matching: ServiceProcess, opened: PositionOpened) -> None:
-    before = handled(matching, "position.opened")
-    await bus.publisher.publish(event_message("position.opened", opened))
-    await settled(matching, "position.opened", before, 1)
-
-
-def proposed_for(tap: Tap, subject_id: str) -> list[Seen]:
-    return tap.matching(
-        lambda m: m.routing_key == "match.proposed" and m.data["subject_id"] == subject_id
-    )
-
-
-async def one_proposed(tap: Tap, subject_id: str) -> dict[str, Any]:
-    """Wait for the `match.proposed` about `subject_id`; fail if a second one follows."""
-    await tap.wait_for(
-        lambda m: m.routing_key == "match.proposed" and m.data["subject_id"] == subject_id
-    )
-    await tap.fence()
-    [event] = proposed_for(tap, subject_id)
-    return event.data
 
 
 # -- applicants ----------------------------------------------------------------------------

@@ -91,14 +91,18 @@ async def withdraw_applicant(
     """`applicant.withdraw`: the applicant leaves every open shortlist, once."""
     applicant_id = ctx.data.applicant_id
     await _applicant(ctx, applicant_id)
-    held = await store.claim(ctx.db, store.PLACEMENTS, applicant_id, {"proposal_id": None}, ctx.key)
-    if held.key != ctx.key:
-        await decisions.must_stand(ctx.db, held, store.PLACEMENTS)
-        if held["proposal_id"] is not None:
-            raise domain.applicant_placed_cannot_withdraw(applicant_id, held["proposal_id"])
-        return ApplicantWithdrawal(
-            applicant_id=applicant_id, status="withdrawn", withdrawn_proposals=[]
+    while True:
+        held = await store.claim(
+            ctx.db, store.PLACEMENTS, applicant_id, {"proposal_id": None}, ctx.key
         )
+        if held.key == ctx.key:
+            break
+        if await decisions.settle(ctx.db, held, store.PLACEMENTS):
+            if held["proposal_id"] is not None:
+                raise domain.applicant_placed_cannot_withdraw(applicant_id, held["proposal_id"])
+            return ApplicantWithdrawal(
+                applicant_id=applicant_id, status="withdrawn", withdrawn_proposals=[]
+            )
     await store.set_applicant_status(ctx.db, applicant_id, "withdrawn")
     await index.announce(ctx.db, [("applicant", applicant_id)])
     await index.catch_up(ctx.db)

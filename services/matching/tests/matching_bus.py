@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
+import aio_pika
+
 from diko_shared.contract.base import Payload
+from diko_shared.contract.catalogue import CATALOGUE
 from diko_shared.contract.common import Occupation
 from diko_shared.contract.companies import PositionOpened
 from diko_shared.contract.envelope import new_envelope
@@ -133,3 +137,42 @@ async def one_proposed(tap: Tap, subject_id: str) -> dict[str, Any]:
     await tap.fence()
     [event] = proposed_for(tap, subject_id)
     return event.data
+
+
+async def at_once(
+    bus: Bus, payloads: Sequence[Payload], timeout: float = 90.0
+) -> list[dict[str, Any]]:
+    """Publish every request before the first reply can come, and collect the replies in order.
+
+    `Bus.request` goes through FastStream's request/reply, which sends one request at a
+    time; a race needs the requests on the queue together, spread over the consumers.
+    """
+    assert bus.connection is not None
+    channel = await bus.connection.channel(publisher_confirms=True)
+    replies = await channel.declare_queue(exclusive=True, auto_delete=True)
+    commands = await channel.get_exchange(topology.COMMANDS.name)
+    ids = [str(uuid.uuid4()) for _ in payloads]
+    for correlation_id, payload in zip(ids, payloads, strict=True):
+        spec = CATALOGUE.for_payload(type(payload))
+        envelope = new_envelope(spec.type, payload, source="tests")
+        await commands.publish(
+            aio_pika.Message(
+                json.dumps(envelope).encode(),
+                content_type="application/json",
+                message_id=envelope["id"],
+                correlation_id=correlation_id,
+                reply_to=replies.name,
+                type=spec.type,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=spec.type,
+        )
+    got: dict[str, dict[str, Any]] = {}
+    async with replies.iterator(timeout=timeout) as stream:
+        async for message in stream:
+            async with message.process():
+                got[message.correlation_id or ""] = json.loads(message.body)
+            if len(got) == len(ids):
+                break
+    await channel.close()
+    return [got[i] for i in ids]

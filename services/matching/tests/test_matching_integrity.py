@@ -11,7 +11,6 @@ delivered at the same moment.
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -33,6 +32,7 @@ from harness.stack import SessionStack
 from matching_bus import (
     Processes,
     applicant,
+    at_once,
     matching_process,
     new_id,
     open_position,
@@ -128,6 +128,7 @@ async def test_a_placed_applicant_is_not_accepted_for_a_second_position(
         second["proposal_id"],
         "applicant_placed",
     )
+    await tap.wait_type("match.accepted")
     await tap.fence()
     assert [m.data["proposal_id"] for m in tap.of_type("match.accepted")] == [first["proposal_id"]]
     assert (await bus.ok(GetApplicant(applicant_id=lena)))["status"] == "placed"
@@ -150,13 +151,15 @@ async def test_two_acceptances_of_one_applicant_at_the_same_moment_on_two_replic
     assert sorted(len(v) for v in pairs.values()) == [2] * 6
     decisions = [accept(p) for a in ids for p in pairs[a]]
 
-    replies = await asyncio.gather(*(bus.request(d, timeout=60) for d in decisions))
+    replies = await at_once(bus, decisions)
 
     outcome: dict[str, list[str]] = defaultdict(list)
     for d, reply in zip(decisions, replies, strict=True):
         a = next(a for a, ps in pairs.items() if d.proposal_id in {p["proposal_id"] for p in ps})
         outcome[a].append("accepted" if reply["ok"] else reply["error"]["code"])
     assert {a: sorted(v) for a, v in outcome.items()} == {a: ["accepted", "conflict"] for a in ids}
+    await tap.wait_type("match.accepted", count=len(ids))  # published after the replies
+    await tap.wait_type("match.withdrawn", count=len(ids))
     await tap.fence()
     accepted = Counter(m.data["applicant_id"] for m in tap.of_type("match.accepted"))
     assert accepted == dict.fromkeys(ids, 1)
@@ -186,12 +189,13 @@ async def test_the_last_place_is_taken_once_when_everyone_is_accepted_at_once(
     )
     assert len(proposals) == 5
 
-    replies = await asyncio.gather(*(bus.request(accept(p), timeout=60) for p in proposals))
+    replies = await at_once(bus, [accept(p) for p in proposals])
 
     assert sum(1 for r in replies if r["ok"]) == 1
     refused = [r["error"] for r in replies if not r["ok"]]
     assert {e["code"] for e in refused} == {"conflict"}
     assert all("besetzt" in e["message"] or "zurückgezogen" in e["message"] for e in refused)
+    await tap.wait_type("match.withdrawn", count=4)  # published after the replies
     await tap.fence()
     assert len(tap.of_type("match.accepted")) == 1
     withdrawn = tap.of_type("match.withdrawn")
@@ -317,28 +321,36 @@ async def test_a_placed_applicant_cannot_be_withdrawn_here(
 async def test_withdrawal_and_acceptance_at_the_same_moment_on_two_replicas(
     bus: Bus, replicas: list[ServiceProcess]
 ) -> None:
-    people = [applicant("33322", "Stendal") for _ in range(6)]
+    people = [applicant("33322", "Stendal") for _ in range(12)]
     ids, proposals, tap = await proposed(
-        bus, replicas, "33322", "Zimmerer/Zimmerin", people, ["Stendal"], places=6
+        bus, replicas, "33322", "Zimmerer/Zimmerin", people, ["Stendal"], places=12
     )
     pairs = by_applicant(proposals)
+    # Half the acceptances go out before their withdrawal, half after.
+    asked = {
+        a: (accept(pairs[a][0]), WithdrawApplicant(applicant_id=a))[:: 1 if i % 2 else -1]
+        for i, a in enumerate(ids)
+    }
 
-    requests = [
-        request for a in ids for request in (WithdrawApplicant(applicant_id=a), accept(pairs[a][0]))
-    ]
-    replies = await asyncio.gather(*(bus.request(r, timeout=60) for r in requests))
+    replies = await at_once(bus, [request for a in ids for request in asked[a]])
 
-    for a, (withdraw_reply, accept_reply) in zip(
-        ids, zip(replies[::2], replies[1::2], strict=True), strict=True
-    ):
-        assert withdraw_reply["ok"] != accept_reply["ok"], (withdraw_reply, accept_reply)
+    answers = dict(zip([id(r) for a in ids for r in asked[a]], replies, strict=True))
+    for a in ids:
+        accept_request = next(r for r in asked[a] if isinstance(r, DecideMatch))
+        withdraw_request = next(r for r in asked[a] if isinstance(r, WithdrawApplicant))
+        accepted, withdrawn = answers[id(accept_request)], answers[id(withdraw_request)]
+        assert accepted["ok"] != withdrawn["ok"], (accepted, withdrawn)
+        assert (accepted if not accepted["ok"] else withdrawn)["error"]["code"] == "conflict"
         status = (await bus.ok(GetApplicant(applicant_id=a)))["status"]
-        assert status == ("placed" if accept_reply["ok"] else "withdrawn")
+        assert status == ("placed" if accepted["ok"] else "withdrawn")
+    await tap.wait_for(
+        lambda m: m.routing_key in ("match.accepted", "match.withdrawn"), count=len(ids)
+    )
     await tap.fence()
-    accepted = {m.data["applicant_id"] for m in tap.of_type("match.accepted")}
-    withdrawn = {m.data["applicant_id"] for m in tap.of_type("match.withdrawn")}
-    assert accepted | withdrawn == set(ids)
-    assert not accepted & withdrawn
+    accepted_ids = {m.data["applicant_id"] for m in tap.of_type("match.accepted")}
+    withdrawn_ids = {m.data["applicant_id"] for m in tap.of_type("match.withdrawn")}
+    assert accepted_ids | withdrawn_ids == set(ids)
+    assert not accepted_ids & withdrawn_ids
 
 
 # -- acceptance after a merge names the company that exists --------------------------------

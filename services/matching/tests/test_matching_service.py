@@ -363,7 +363,7 @@ async def test_a_filled_position_withdraws_its_open_proposals(
     for reply in (refused, declined):
         assert reply["ok"] is False
         assert reply["error"]["code"] == "conflict"
-    assert "bereits besetzt" in refused["error"]["message"]
+    assert "inzwischen besetzt" in refused["error"]["message"]
     assert "zurückgezogen" in declined["error"]["message"]
     await tap.fence()
     assert tap.of_type("match.accepted") == []

@@ -335,7 +335,7 @@ async def test_a_declined_proposal_stays_declined(bus: Bus, matching: ServicePro
 async def test_a_filled_position_withdraws_its_open_proposals(
     bus: Bus, matching: ServiceProcess
 ) -> None:
-    proposal = await proposal_for(bus, matching, "82312", "Friseur/in")
+    proposal = await proposal_for(bus, matching, "53112", "Fachkraft für Schutz und Sicherheit")
     tap = await bus.tap(pattern="match.*")
     copy = proposal["position"]
     fields = ("position_id", "company_id", "company_name", "occupation", "town", "start_date")

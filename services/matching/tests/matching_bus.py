@@ -176,3 +176,16 @@ async def at_once(
                 break
     await channel.close()
     return [got[i] for i in ids]
+
+
+async def partial(bus: Bus, payload: Payload, timeout: float = 30.0) -> dict[str, Any]:
+    """Request a partial update with only the fields set (left out stays, null clears).
+
+    The platform's publisher sends every field of a payload, unset ones as null, which a
+    partial update reads as "clear it"; an integrator's JSON leaves them out.
+    """
+    spec = CATALOGUE.for_payload(type(payload))
+    data = payload.model_dump(mode="json", exclude_unset=True)
+    envelope = new_envelope(spec.type, data, source="tests")
+    message = Outgoing.from_envelope(topology.COMMANDS.name, envelope)
+    return await bus.publisher.request_raw(message, timeout=timeout)

@@ -197,10 +197,13 @@ def _wished_more(
     least = policy.weights.min_shared_prefix
 
     def rank(code: str) -> int | None:
-        ranks = [
+        """The wish an occupation answers: the one it is, else the first it is related to."""
+        if code in applicant.wishes:
+            return applicant.wishes.index(code)
+        related = [
             r for r, w in enumerate(applicant.wishes) if shared_prefix_length(w, code) >= least
         ]
-        return min(ranks) if ranks else None
+        return min(related) if related else None
 
     own = rank(position.occupation.code) if score.acceptable else None
     found = []

@@ -200,12 +200,12 @@ async def run(ctx: Context[RunMatching], *, index: Index, policy: domain.Policy)
 def _plan_document(plan: RunPlan, key: str) -> dict[str, Any]:
     return {
         "key": key,
-        "pairs": [list(p) for p in plan.pairs],
+        "pairs": ["|".join(p) for p in plan.pairs],  # FerretDB stores no arrays of arrays
         "unassigned": plan.unassigned,
         "applicants": plan.applicants,
         "positions": plan.positions,
         "places": plan.places,
-        "blocking_pairs": [list(p) for p in plan.blocking_pairs],
+        "blocking_pairs": ["|".join(p) for p in plan.blocking_pairs],
         "blocking_total": plan.blocking_total,
         "at": store.now(),
     }
@@ -213,14 +213,19 @@ def _plan_document(plan: RunPlan, key: str) -> dict[str, Any]:
 
 def _plan_of(document: dict[str, Any]) -> RunPlan:
     return RunPlan(
-        pairs=[(a, p) for a, p in document["pairs"]],
+        pairs=[_pair(p) for p in document["pairs"]],
         unassigned=list(document["unassigned"]),
         applicants=document["applicants"],
         positions=document["positions"],
         places=document["places"],
-        blocking_pairs=[(a, p) for a, p in document["blocking_pairs"]],
+        blocking_pairs=[_pair(p) for p in document["blocking_pairs"]],
         blocking_total=document["blocking_total"],
     )
+
+
+def _pair(text: str) -> tuple[str, str]:
+    applicant_id, position_id = text.split("|")
+    return applicant_id, position_id
 
 
 async def _propose(

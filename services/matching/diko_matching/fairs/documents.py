@@ -108,8 +108,10 @@ def _stage(stage: FairStage) -> dict[str, str]:
 
 
 def _number(value: float | None, digits: int) -> str:
-    """German digits: a decimal comma, a thin grouping of thousands."""
+    """German digits: a decimal comma, a narrow space between thousands; whole numbers whole."""
     if value is None:
         return "–"
-    text = f"{value:,.{digits}f}" if digits else f"{round(value):,}"
+    if digits == 0 or value == round(value):
+        digits = 0
+    text = f"{value:,.{digits}f}"
     return text.replace(",", "\u202f").replace(".", ",")

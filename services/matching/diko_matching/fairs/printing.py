@@ -61,13 +61,13 @@ class _Document(FPDF):
     def heading(self, text: str) -> None:
         self.set_text_color(*INK)
         self.set_font("Lato", "B", 18)
-        self.multi_cell(0, 8, text, new_x="LMARGIN", new_y="NEXT")
+        self.multi_cell(0, 8, text, align="L", new_x="LMARGIN", new_y="NEXT")
         self.ln(1)
 
     def line_of(self, text: str, *, muted: bool = True, size: float = 10.5) -> None:
         self.set_text_color(*(MUTED if muted else INK))
         self.set_font("Lato", "", size)
-        self.multi_cell(0, 5.5, text, new_x="LMARGIN", new_y="NEXT")
+        self.multi_cell(0, 5.5, text, align="L", new_x="LMARGIN", new_y="NEXT")
 
     def day(self) -> None:
         self.line_of(views.day_line(self.fair))
@@ -80,7 +80,9 @@ class _Document(FPDF):
         self.set_fill_color(243, 241, 236)
         self.set_text_color(*INK)
         self.set_font("Lato", "", 10.5)
-        self.multi_cell(0, 5.5, text, fill=True, padding=(2.5, 3), new_x="LMARGIN", new_y="NEXT")
+        self.multi_cell(
+            0, 5.5, text, fill=True, align="L", padding=(2.5, 3), new_x="LMARGIN", new_y="NEXT"
+        )
 
 
 def _table(
@@ -89,8 +91,10 @@ def _table(
     pdf.ln(3)
     pdf.set_font("Lato", "", 10)
     pdf.set_text_color(*INK)
+    pdf.set_fill_color(255, 255, 255)  # the band's green would otherwise fill the rows
     pdf.set_draw_color(216, 212, 203)
     with pdf.table(
+        cell_fill_mode="NONE",
         col_widths=widths,
         text_align="LEFT",
         align="LEFT",

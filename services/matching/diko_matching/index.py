@@ -114,6 +114,8 @@ class Index:
     cursor: int = 0
     appended: int = 0
     version: int = 0
+    #: Changes when an applicant changes (the arrays of applicants are rebuilt then only).
+    applicants_version: int = 0
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _append_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _arrays: tuple[int, ScoringWeights, ProfileArrays] | None = None
@@ -175,6 +177,7 @@ class Index:
             self._apply_proposal(id_, doc)
 
     def _apply_applicant(self, id_: str, doc: Mapping[str, Any] | None) -> None:
+        self.applicants_version += 1
         if doc is None:
             self.applicants.pop(id_, None)
             return
@@ -267,15 +270,12 @@ class Index:
         ]
 
     def applicant_arrays(self, weights: ScoringWeights) -> ProfileArrays:
-        """The active applicants as the engine's arrays (without positions), cached per version."""
-        if (
-            self._arrays is not None
-            and self._arrays[0] == self.version
-            and self._arrays[1] == weights
-        ):
-            return self._arrays[2]
+        """The active applicants as the engine's arrays (no positions), until an applicant changes."""
+        cached = self._arrays
+        if cached is not None and cached[0] == self.applicants_version and cached[1] == weights:
+            return cached[2]
         arrays = applicant_arrays(self.active_applicants(), weights)
-        self._arrays = (self.version, weights, arrays)
+        self._arrays = (self.applicants_version, weights, arrays)
         return arrays
 
 

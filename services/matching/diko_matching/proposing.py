@@ -14,27 +14,24 @@ Each new proposal is claimed in this order, so that no race leaves a wrong one s
 1. the pair: already proposed (in any state) means never again; a redelivered message
    finds its own proposals and announces them again;
 2. a slot of the day's cap (`quota`), given back if the pair turns out to be taken;
-3. the proposal itself (`proposals/<pair>`), then a look at what may have changed since
-   the read model was read: the applicant placed or withdrawn (`placements`), the
-   position closed, filled or full (`seats`), either side changed so that the pair no
-   longer suits. Such a proposal is withdrawn at once, without ever being announced.
-   Writers do the opposite order (claim or write first, then look at the proposals),
-   so one of the two always sees the other.
+3. the proposal itself (`proposals/<pair>`); then the new proposals are announced in
+   the feed, the read model caught up, and each checked for what may have changed
+   meanwhile: the applicant placed or withdrawn, the position closed, filled or full,
+   either side changed so that the pair no longer suits (`still_standing`). Such a
+   proposal is withdrawn at once, without ever being announced to staff. Writers do
+   the opposite order (write and announce first, then catch up and look at the
+   proposals), so one of the two always sees the other.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
 from typing import Any, Literal
-
-from pymongo.asynchronous.database import AsyncDatabase
 
 from diko_matching import choosing, decisions, domain, store
 from diko_matching.index import ApplicantEntry, Index, PositionEntry
 from diko_shared.contract.matching import MatchProposed, Proposal
-from diko_shared.geo import load_gazetteer
 from diko_shared.messaging.handling import Context
 
 #: Candidates scored beyond those wanted, for pairs that turn out to be taken.
@@ -112,23 +109,25 @@ async def _propose(
 ) -> Outcome:
     out = Outcome([])
     capped: set[str] = set()
+    claimed: list[tuple[Proposal, PositionEntry, ApplicantEntry]] = []
     day = domain.berlin_day(ctx.occurred_at)
     for position, applicant in pairs:
-        if len(out.proposals) >= want:
+        if len(claimed) >= want:
             break
         if position.position_id in capped:
             out.held_back += 1
             continue
-        result = await propose_pair(ctx, index, policy, position, applicant, cause, day)
+        result = await claim_pair(ctx, index, policy, position, applicant, cause, day)
         if result == "capped":
             capped.add(position.position_id)
             out.held_back += 1
         elif isinstance(result, Proposal):
-            out.proposals.append(result)
+            claimed.append((result, position, applicant))
+    out.proposals = await still_standing(ctx, index, policy, claimed)
     return out
 
 
-async def propose_pair(
+async def claim_pair(
     ctx: Context[Any],
     index: Index,
     policy: domain.Policy,
@@ -136,100 +135,72 @@ async def propose_pair(
     applicant: ApplicantEntry,
     cause: str,
     day: str,
-    run_id: str | None = None,
 ) -> Proposal | Literal["capped", "taken", "unsuitable"]:
-    """Claim one pair's proposal (see the module's docstring); the proposal if it stands."""
+    """Claim one pair's proposal and a slot of the day's cap (see the module's docstring)."""
     score = choosing.explain(applicant, position, policy.weights)
     if not score.acceptable:
         return "unsuitable"
     proposal = choosing.proposal(score, position, applicant)
-    if await store.find_proposal(ctx.db, proposal.proposal_id) is not None:
+    pid = proposal.proposal_id
+    if pid in index.proposals:
         return "taken"
     today = sum(1 for p in index.proposals_of_position(position.position_id) if p.day == day)
     cap = policy.proposals_per_position_per_day
-    pid = proposal.proposal_id
     if not await store.claim_quota(ctx.db, position.position_id, day, today + 1, cap, pid, ctx.key):
         return "capped"
-    held = await store.claim_proposal(ctx.db, proposal, ctx.key, cause, day, run_id)
+    held = await store.claim_proposal(ctx.db, proposal, ctx.key, cause, day)
     if held.trigger != ctx.key:
         await store.release_quota(ctx.db, position.position_id, day, cap, pid, ctx.key)
         return "taken"
-    why = await unsuitable_now(ctx.db, policy, held.proposal)
-    if why is not None:
-        await decisions.withdraw(ctx, index, pid, why, announce=False)
-        return "unsuitable"
-    await index.announce(ctx.db, [("proposal", pid)])
     return held.proposal
 
 
-async def unsuitable_now(
-    db: AsyncDatabase, policy: domain.Policy, proposal: Proposal
+async def still_standing(
+    ctx: Context[Any],
+    index: Index,
+    policy: domain.Policy,
+    claimed: list[tuple[Proposal, PositionEntry, ApplicantEntry]],
+) -> list[Proposal]:
+    """Announce fresh claims in the feed, catch up, and keep those nothing has overtaken.
+
+    Whoever places or withdraws an applicant, fills, closes or changes a position
+    writes first and then looks at the proposals (after catching up); this looks after
+    announcing. So either it sees their change here, or they see these proposals.
+    A proposal overtaken so is withdrawn without ever being announced.
+    """
+    if not claimed:
+        return []
+    await index.announce(ctx.db, [("proposal", p.proposal_id) for p, _, _ in claimed])
+    await index.catch_up(ctx.db)
+    standing = []
+    for proposal, position, applicant in claimed:
+        why = overtaken(index, policy, position, applicant)
+        if why is None:
+            standing.append(proposal)
+        else:
+            await decisions.withdraw(ctx, index, proposal.proposal_id, why, announce=False)
+    return standing
+
+
+def overtaken(
+    index: Index, policy: domain.Policy, position: PositionEntry, applicant: ApplicantEntry
 ) -> str | None:
-    """Why a just-claimed proposal cannot stand (a withdrawal reason), or None."""
-    a_id, x_id = proposal.applicant.applicant_id, proposal.position.position_id
-    placement = await store.find_claim(db, store.PLACEMENTS, a_id)
-    if placement is not None:
-        return "applicant_placed" if placement["proposal_id"] else "applicant_withdrawn"
-    position = await store.find_position(db, x_id)
-    if position is None or position.status == "closed":
-        return "position_closed"
-    if position.status == "filled":
-        return "position_filled"
-    seats = await store.seats_of(db, x_id, position.places)
-    if all(seat is not None for seat in seats):
-        return "position_filled"
-    applicant = await store.find_applicant(db, a_id)
-    if applicant is None or applicant.status != "active":
+    """Why a pair proposed from these entries no longer stands (a withdrawal reason)."""
+    now_a = index.applicants.get(applicant.applicant_id)
+    now_x = index.positions.get(position.position_id)
+    if now_a is None or now_a.status == "withdrawn":
         return "applicant_withdrawn"
-    a_entry, x_entry = applicant_entry(applicant), position_entry(position)
-    if a_entry is None or x_entry is None:
-        return "applicant_changed" if a_entry is None else "position_changed"
-    if not choosing.explain(a_entry, x_entry, policy.weights).acceptable:
-        return "applicant_changed"
+    if now_a.status == "placed":
+        return "applicant_placed"
+    if now_x is None or now_x.status == "closed":
+        return "position_closed"
+    if now_x.status == "filled" or index.free_places(now_x) <= 0:
+        return "position_filled"
+    if now_a == applicant and now_x == position:
+        return None
+    if not choosing.explain(now_a, now_x, policy.weights).acceptable:
+        return "applicant_changed" if now_a != applicant else "position_changed"
     return None
-
-
-def applicant_entry(applicant: Any) -> ApplicantEntry | None:
-    """The read model's entry of an applicant just read by `_id`."""
-    place = load_gazetteer().get(applicant.home_town)
-    if place is None:
-        return None
-    return ApplicantEntry(
-        applicant_id=applicant.applicant_id,
-        status=applicant.status,
-        name=f"{applicant.first_name} {applicant.last_name}",
-        email=applicant.email,
-        home_town=applicant.home_town,
-        lat=place.latitude,
-        lon=place.longitude,
-        reach_km=float(applicant.reach_km),
-        licence=applicant.driving_licence,
-        school=applicant.school_certificate,
-        wishes=tuple(applicant.desired_occupations),
-        earliest_start=applicant.earliest_start
-        if isinstance(applicant.earliest_start, date)
-        else date.fromisoformat(applicant.earliest_start),
-    )
-
-
-def position_entry(position: domain.PositionCopy) -> PositionEntry | None:
-    """The read model's entry of a position copy just read by `_id`."""
-    place = load_gazetteer().get(position.town)
-    if place is None:
-        return None
-    return PositionEntry(
-        position_id=position.position_id,
-        company_id=position.company_id,
-        company_name=position.company_name,
-        occupation=position.occupation,
-        places=position.places,
-        start_date=position.start_date,
-        town=position.town,
-        lat=place.latitude,
-        lon=place.longitude,
-        school=position.school_certificate,
-        status=position.status,
-    )
 
 
 def announce(

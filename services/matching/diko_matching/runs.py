@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from pymongo.errors import BulkWriteError
 
-from diko_matching import choosing, decisions, domain, proposing, store
+from diko_matching import choosing, domain, proposing, store
 from diko_matching.engine import ScoringWeights, preference_csr, score_pairs
 from diko_matching.engine.candidates import Candidates
 from diko_matching.engine.stable_arrays import ArrayProblem, blocking_pairs_arrays, solve_arrays
@@ -241,7 +241,7 @@ async def _propose(
     cap = policy.proposals_per_position_per_day
     already = held_back = 0
     mine: list[str] = []
-    fresh: list[Proposal] = []
+    fresh: dict[str, tuple[Proposal, PositionEntry, ApplicantEntry]] = {}
     slots: dict[str, int] = {}
     for a_id, x_id in pairs:
         pid = domain.proposal_id(x_id, a_id)
@@ -263,38 +263,22 @@ async def _propose(
         slots[x_id] += 1
         score = choosing.explain(applicant, position, policy.weights)
         if score.acceptable:
-            fresh.append(choosing.proposal(score, position, applicant))
-    claimed, capped = await _claim_bulk(ctx, index, fresh, day, cap, run_id)
+            made = choosing.proposal(score, position, applicant)
+            fresh[made.proposal_id] = (made, position, applicant)
+    proposals = [made for made, _, _ in fresh.values()]
+    claimed, capped = await _claim_bulk(ctx, index, proposals, day, cap, run_id)
     held_back += capped
-    await index.announce(ctx.db, [("proposal", p.proposal_id) for p in claimed])
-    await index.catch_up(ctx.db)
+    kept = await proposing.still_standing(
+        ctx, index, policy, [fresh[p.proposal_id] for p in claimed]
+    )
     standing: dict[str, list[Proposal]] = defaultdict(list)
     for pid in mine:
         stored = await store.find_proposal(ctx.db, pid)
         if stored is not None and stored.status == "proposed":
             standing[stored.proposal.position.position_id].append(stored.proposal)
-    for proposal in claimed:
-        why = _unsuitable(index, proposal)
-        if why is not None:
-            await decisions.withdraw(ctx, index, proposal.proposal_id, why, announce=False)
-        else:
-            standing[proposal.position.position_id].append(proposal)
+    for proposal in kept:
+        standing[proposal.position.position_id].append(proposal)
     return dict(standing), already, held_back
-
-
-def _unsuitable(index: Index, proposal: Proposal) -> str | None:
-    """What the read model, caught up after the announcement, says against a new proposal."""
-    applicant = index.applicants.get(proposal.applicant.applicant_id)
-    position = index.positions.get(proposal.position.position_id)
-    if applicant is not None and applicant.status == "placed":
-        return "applicant_placed"
-    if applicant is None or applicant.status != "active":
-        return "applicant_withdrawn"
-    if position is None or position.status == "closed":
-        return "position_closed"
-    if position.status == "filled" or index.free_places(position) <= 0:
-        return "position_filled"
-    return None
 
 
 async def _claim_bulk(

@@ -67,6 +67,7 @@ def index_of(
         index.by_position.setdefault(x.position_id, set()).add(x.proposal_id)
         index.by_applicant.setdefault(x.applicant_id, set()).add(x.proposal_id)
     index.version += 1
+    index.applicants_version += 1
     return index
 
 

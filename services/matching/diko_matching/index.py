@@ -270,7 +270,7 @@ class Index:
         ]
 
     def applicant_arrays(self, weights: ScoringWeights) -> ProfileArrays:
-        """The active applicants as the engine's arrays (no positions), until an applicant changes."""
+        """The active applicants as the engine's arrays; rebuilt when an applicant changes."""
         cached = self._arrays
         if cached is not None and cached[0] == self.applicants_version and cached[1] == weights:
             return cached[2]

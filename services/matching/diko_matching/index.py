@@ -119,6 +119,8 @@ class Index:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _append_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _arrays: tuple[int, ScoringWeights, ProfileArrays] | None = None
+    #: Feed entries this process wrote with the documents: not read back on catch-up.
+    _applied: dict[int, set[tuple[str, str]]] = field(default_factory=dict)
 
     # -- loading and catching up -------------------------------------------------------
 
@@ -142,18 +144,30 @@ class Index:
                 if entry is None:
                     break
                 self.cursor += 1
-                changed.update(tuple(change.split("|", 1)) for change in entry["changes"])
+                names = {tuple(change.split("|", 1)) for change in entry["changes"]}
+                changed.update(names - self._applied.pop(self.cursor, set()))
             for kind, id_ in sorted(changed):
                 doc = await db[KINDS[kind]].find_one({"_id": id_})
                 self._apply(kind, id_, doc)
             if changed:
                 self.version += 1
 
-    async def announce(self, db: AsyncDatabase, changes: Iterable[tuple[str, str]]) -> None:
-        """Add a feed entry naming documents just written (after the write, never before)."""
+    async def announce(
+        self,
+        db: AsyncDatabase,
+        changes: Iterable[tuple[str, str]],
+        written: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
+    ) -> None:
+        """Add a feed entry naming documents just written (after the write, never before).
+
+        Documents the caller passes as `written` (what it inserted) go into this process's
+        read model at once, and its next catch-up does not read them back.
+        """
         names = sorted({f"{kind}|{id_}" for kind, id_ in changes})
         if not names:
             return
+        for (kind, id_), doc in (written or {}).items():
+            self._apply(kind, id_, doc)
         async with self._append_lock:
             number = max(self.cursor, self.appended) + 1
             while True:
@@ -164,6 +178,8 @@ class Index:
                     number += 1
                     continue
                 self.appended = number
+                if written:
+                    self._applied[number] = set(written)
                 return
 
     # -- applying documents ----------------------------------------------------------------

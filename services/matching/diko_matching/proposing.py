@@ -59,8 +59,8 @@ async def for_position(
     open_now = sum(1 for p in existing if p.status == "proposed")
     want = domain.wanted_open(policy, index.free_places(position)) - open_now
     taken = {p.applicant_id for p in existing}
-    ranked = [a for a, _ in choosing.rank_for_position(index, position, policy.weights)]
-    pairs = ((position, index.applicants[a]) for a in ranked if a not in taken)
+    ranked = choosing.rank_for_position(index, position, policy.weights) if want > 0 else []
+    pairs = ((position, index.applicants[a]) for a, _ in ranked if a not in taken)
     outcome = await _propose(ctx, index, policy, pairs, want, cause)
     outcome.proposals = await _own(ctx, mine) + outcome.proposals
     announce(ctx, "position", position_id, outcome.proposals, cause)
@@ -81,7 +81,11 @@ async def for_applicant(
     want = policy.proposals_per_trigger - open_now
     taken = {p.position_id for p in existing}
     positions = [p for p in index.open_positions() if p.position_id not in taken]
-    best = choosing.rank_for_applicant(applicant, positions, policy.weights, want + SPARE)
+    best = (
+        choosing.rank_for_applicant(applicant, positions, policy.weights, want + SPARE)
+        if want > 0
+        else []
+    )
     pairs = ((index.positions[p], applicant) for p, _ in best)
     outcome = await _propose(ctx, index, policy, pairs, want, cause)
     outcome.proposals = await _own(ctx, mine) + outcome.proposals
@@ -148,7 +152,8 @@ async def claim_pair(
     cap = policy.proposals_per_position_per_day
     if not await store.claim_quota(ctx.db, position.position_id, day, today + 1, cap, pid, ctx.key):
         return "capped"
-    held = await store.claim_proposal(ctx.db, proposal, ctx.key, cause, day)
+    document = store.proposal_document(proposal, ctx.key, cause, day)
+    held, _ = await store.claim_proposal(ctx.db, document)
     if held.trigger != ctx.key:
         await store.release_quota(ctx.db, position.position_id, day, cap, pid, ctx.key)
         return "taken"
@@ -170,7 +175,12 @@ async def still_standing(
     """
     if not claimed:
         return []
-    await index.announce(ctx.db, [("proposal", p.proposal_id) for p, _, _ in claimed])
+    day = domain.berlin_day(ctx.occurred_at)
+    written = {
+        ("proposal", p.proposal_id): store.proposal_document(p, ctx.key, "", day)
+        for p, _, _ in claimed
+    }
+    await index.announce(ctx.db, list(written), written)
     await index.catch_up(ctx.db)
     standing = []
     for proposal, position, applicant in claimed:

@@ -283,16 +283,10 @@ async def find_proposal(db: AsyncDatabase, proposal_id: str) -> StoredProposal |
     return None if document is None else _stored(document)
 
 
-async def claim_proposal(
-    db: AsyncDatabase,
-    proposal: Proposal,
-    key: str,
-    cause: str,
-    day: str,
-    run_id: str | None = None,
-) -> StoredProposal:
-    """Store the proposal under its pair's id unless the pair was proposed before."""
-    document = {
+def proposal_document(
+    proposal: Proposal, key: str, cause: str, day: str, run_id: str | None = None
+) -> dict[str, Any]:
+    return {
         "_id": proposal.proposal_id,
         "position_id": proposal.position.position_id,
         "applicant_id": proposal.applicant.applicant_id,
@@ -304,8 +298,14 @@ async def claim_proposal(
         "day": day,
         "proposed_at": now(),
     }
-    held = await _claim(db, PROPOSALS, proposal.proposal_id, document)
-    return _stored(held)
+
+
+async def claim_proposal(
+    db: AsyncDatabase, document: dict[str, Any]
+) -> tuple[StoredProposal, dict[str, Any]]:
+    """Store a proposal under its pair's id unless the pair was proposed before."""
+    held = await _claim(db, PROPOSALS, document["_id"], document)
+    return _stored(held), held
 
 
 async def set_proposal_status(

@@ -53,13 +53,7 @@ CRITERION_OF_KEY = {
     "wish": "preference",
 }
 
-DecisionWord = Literal["accept", "decline"]
 ProposalStatus = Literal["proposed", "accepted", "declined", "withdrawn"]
-STATUS_OF_DECISION: dict[str, ProposalStatus] = {
-    "accept": "accepted",
-    "decline": "declined",
-    "withdraw": "withdrawn",
-}
 DECIDED_TEXT = {"accept": "angenommen", "decline": "abgelehnt", "withdraw": "zurückgezogen"}
 
 #: Why a proposal was withdrawn, as staff read it.

@@ -106,12 +106,13 @@ async def withdraw_applicant(
     await store.set_applicant_status(ctx.db, applicant_id, "withdrawn")
     await index.announce(ctx.db, [("applicant", applicant_id)])
     await index.catch_up(ctx.db)
-    withdrawn = [
-        p.proposal_id
-        for p in index.proposals_of_applicant(applicant_id)
-        if p.status in ("proposed", "withdrawn")
-        and await _withdrawn_here(ctx, index, p.proposal_id, "applicant_withdrawn")
-    ]
+    withdrawn = []
+    for entry in index.proposals_of_applicant(applicant_id):
+        # Open ones, and on a redelivery those this message withdrew before.
+        if entry.status in ("proposed", "withdrawn") and await decisions.withdraw(
+            ctx, index, entry.proposal_id, "applicant_withdrawn"
+        ):
+            withdrawn.append(entry.proposal_id)
     ctx.emit(
         ApplicantWithdrawn(
             applicant_id=applicant_id, reason=ctx.data.reason, withdrawn_proposals=withdrawn
@@ -121,11 +122,6 @@ async def withdraw_applicant(
     return ApplicantWithdrawal(
         applicant_id=applicant_id, status="withdrawn", withdrawn_proposals=withdrawn
     )
-
-
-async def _withdrawn_here(ctx: Context[Any], index: Index, proposal_id: str, reason: str) -> bool:
-    """Withdraw an open proposal; True if this message withdrew it (now or before)."""
-    return await decisions.withdraw(ctx, index, proposal_id, reason)
 
 
 async def propose_for_applicant(

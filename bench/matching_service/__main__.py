@@ -299,9 +299,16 @@ def _goal(latency: dict[str, float | int]) -> str:
     return "met" if latency.get("p99_ms", 1e9) <= GOAL_S * 1000 else "missed"
 
 
-def _latency(name: str, latency: dict[str, float | int], goal: bool = True) -> str:
+def _latency(
+    name: str, latency: dict[str, float | int], floor: dict[str, float | int], goal: bool = True
+) -> str:
     count, p50, p99 = (latency.get(k) for k in ("count", "p50_ms", "p99_ms"))
-    return f"| {name} | {count} | {p50} | {p99} | {_goal(latency) if goal else ''} |"
+    ratios = [
+        f"{latency[k] / floor[k]:.1f}×" if latency.get(k) and floor.get(k) else ""
+        for k in ("p50_ms", "p99_ms")
+    ]
+    mark = _goal(latency) if goal else ""
+    return f"| {name} | {count} | {p50} | {p99} | {ratios[0]} | {ratios[1]} | {mark} |"
 
 
 def _table(
@@ -319,7 +326,8 @@ def _table(
     return "\n".join(
         [
             f"matching service, {args.applicants:,} applicants x {args.positions:,} positions "
-            f"(load before: {load[0]:.1f} on {os.cpu_count()} cores)",
+            f"(load before: {load[0]:.1f}, after: {os.getloadavg()[0]:.1f}, "
+            f"on {os.cpu_count()} cores)",
             "",
             "| step | seconds | ratio to the engine alone |",
             "| --- | ---: | ---: |",
@@ -330,11 +338,11 @@ def _table(
             f"| match.run, second (nothing new) | {run['second_s']:.2f} | "
             f"{report['run_second_ratio']}× |",
             "",
-            "| latency | count | p50 ms | p99 ms | goal (p99 ≤ 1 s) |",
-            "| --- | ---: | ---: | ---: | :---: |",
-            _latency("applicant.get round trip (floor)", floor, goal=False),
-            _latency("decline → next match.proposed", decline),
-            _latency("applicant.update → first event", change),
+            "| latency | count | p50 ms | p99 ms | p50 / floor | p99 / floor | goal (p99 ≤ 1 s) |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | :---: |",
+            _latency("applicant.get round trip (floor)", floor, floor, goal=False),
+            _latency("decline → next match.proposed", decline, floor),
+            _latency("applicant.update → first event", change, floor),
             "",
             "Mean time inside the handlers (ms): "
             + ", ".join(f"{q.removeprefix('matching.')} {ms}" for q, ms in handlers.items()),
@@ -381,6 +389,7 @@ def main() -> None:
             "python": platform.python_version(),
             "cpus": os.cpu_count(),
             "load_before": load,
+            "load_after": os.getloadavg(),
         },
         "applicants": args.applicants,
         "positions": args.positions,

@@ -13,7 +13,8 @@ Each new proposal is claimed in this order, so that no race leaves a wrong one s
 
 1. the pair: already proposed (in any state) means never again; a redelivered message
    finds its own proposals and announces them again;
-2. a slot of the day's cap (`quota`), given back if the pair turns out to be taken;
+2. a slot of the day's cap (`quota/<position>|<day>|<n>`, n from 1 to the cap), given
+   back if the pair turns out to be taken;
 3. the proposal itself (`proposals/<pair>`); then the new proposals are announced in
    the feed, the read model caught up, and each checked for what may have changed
    meanwhile: the applicant placed or withdrawn, the position closed, filled or full,
@@ -21,11 +22,15 @@ Each new proposal is claimed in this order, so that no race leaves a wrong one s
    proposal is withdrawn at once, without ever being announced to staff. Writers do
    the opposite order (write and announce first, then catch up and look at the
    proposals), so one of the two always sees the other.
+
+Steps 2 and 3 are claimed for all the wanted candidates at once, two unordered inserts
+(`claim_batch`): one round trip per step instead of one or more per candidate, which
+is what a re-proposal after a decline waits for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -111,53 +116,119 @@ async def _propose(
     want: int,
     cause: str,
 ) -> Outcome:
+    """Claim the best `want` suitable pairs, a round of unordered inserts at a time.
+
+    A round numbers each candidate's slot of the day's cap after the position's
+    proposals of the day (and after the slots this message took before), inserts all
+    slots at once, then all proposals of the slots it got. A slot taken meanwhile sends
+    its candidate into the next round at the next free number; numbers beyond the cap
+    hold candidates back.
+    """
     out = Outcome([])
-    capped: set[str] = set()
-    claimed: list[tuple[Proposal, PositionEntry, ApplicantEntry]] = []
     day = domain.berlin_day(ctx.occurred_at)
-    for position, applicant in pairs:
-        if len(claimed) >= want:
+    cap = policy.proposals_per_position_per_day
+    next_slot: dict[str, int] = {}
+
+    def full(position_id: str) -> bool:
+        """Whether the day's cap is taken; counts the pair as held back then."""
+        if position_id not in next_slot:
+            next_slot[position_id] = 1 + sum(
+                1 for p in index.proposals_of_position(position_id) if p.day == day
+            )
+        if next_slot[position_id] > cap:
+            out.held_back += 1
+            return True
+        return False
+
+    claimed: list[tuple[Proposal, PositionEntry, ApplicantEntry]] = []
+    retry: list[tuple[Proposal, PositionEntry, ApplicantEntry]] = []
+    fresh = _suitable(index, policy, pairs, full)
+    while len(claimed) < want:
+        batch: list[Candidate] = []
+        for made, position, applicant in _chain(retry, fresh):
+            x_id = position.position_id
+            if full(x_id):
+                continue
+            batch.append(Candidate(made, position, applicant, next_slot[x_id]))
+            next_slot[x_id] += 1
+            if len(batch) >= want - len(claimed):
+                break
+        if not batch:
             break
-        if position.position_id in capped:
-            out.held_back += 1
-            continue
-        result = await claim_pair(ctx, index, policy, position, applicant, cause, day)
-        if result == "capped":
-            capped.add(position.position_id)
-            out.held_back += 1
-        elif isinstance(result, Proposal):
-            claimed.append((result, position, applicant))
+        won, lost = await claim_batch(ctx, batch, cause, day)
+        claimed += won
+        retry = [(c.proposal, c.position, c.applicant) for c in lost]
     out.proposals = await still_standing(ctx, index, policy, claimed)
     return out
 
 
-async def claim_pair(
-    ctx: Context[Any],
+def _suitable(
     index: Index,
     policy: domain.Policy,
-    position: PositionEntry,
-    applicant: ApplicantEntry,
-    cause: str,
-    day: str,
-) -> Proposal | Literal["capped", "taken", "unsuitable"]:
-    """Claim one pair's proposal and a slot of the day's cap (see the module's docstring)."""
-    score = choosing.explain(applicant, position, policy.weights)
-    if not score.acceptable:
-        return "unsuitable"
-    proposal = choosing.proposal(score, position, applicant)
-    pid = proposal.proposal_id
-    if pid in index.proposals:
-        return "taken"
-    today = sum(1 for p in index.proposals_of_position(position.position_id) if p.day == day)
-    cap = policy.proposals_per_position_per_day
-    if not await store.claim_quota(ctx.db, position.position_id, day, today + 1, cap, pid, ctx.key):
-        return "capped"
-    document = store.proposal_document(proposal, ctx.key, cause, day)
-    held, _ = await store.claim_proposal(ctx.db, document)
-    if held.trigger != ctx.key:
-        await store.release_quota(ctx.db, position.position_id, day, cap, pid, ctx.key)
-        return "taken"
-    return held.proposal
+    pairs: Iterable[tuple[PositionEntry, ApplicantEntry]],
+    full: Callable[[str], bool],
+) -> Iterator[tuple[Proposal, PositionEntry, ApplicantEntry]]:
+    """The pairs that suit and were never proposed (per the read model), as proposals.
+
+    Pairs of a position whose cap is taken are passed over before they are scored.
+    """
+    for position, applicant in pairs:
+        if full(position.position_id):
+            continue
+        score = choosing.explain(applicant, position, policy.weights)
+        if not score.acceptable:
+            continue
+        made = choosing.proposal(score, position, applicant)
+        if made.proposal_id not in index.proposals:
+            yield made, position, applicant
+
+
+def _chain(first: list[Any], then: Iterator[Any]) -> Iterator[Any]:
+    """`first`'s items, then `then`'s; `then` resumes where an earlier round left it."""
+    yield from first
+    yield from then
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A proposal to claim with the number of the day's slot it tries to take."""
+
+    proposal: Proposal
+    position: PositionEntry
+    applicant: ApplicantEntry
+    slot: int
+
+
+async def claim_batch(
+    ctx: Context[Any], batch: list[Candidate], cause: str, day: str, run_id: str | None = None
+) -> tuple[list[tuple[Proposal, PositionEntry, ApplicantEntry]], list[Candidate]]:
+    """Claim the candidates' slots, then their proposals: (claimed, slot taken meanwhile).
+
+    Two unordered inserts. A proposal whose pair was proposed before gives its slot back;
+    it counts as claimed only if this message proposed it (on an earlier delivery).
+    """
+    slots = {
+        c.proposal.proposal_id: store.quota_document(
+            c.position.position_id, day, c.slot, c.proposal.proposal_id, ctx.key
+        )
+        for c in batch
+    }
+    taken_slots = set(await store.insert_unordered(ctx.db, store.QUOTA, list(slots.values())))
+    lost = [c for c in batch if slots[c.proposal.proposal_id]["_id"] in taken_slots]
+    got = [c for c in batch if slots[c.proposal.proposal_id]["_id"] not in taken_slots]
+    documents = [store.proposal_document(c.proposal, ctx.key, cause, day, run_id) for c in got]
+    proposed_before = set(await store.insert_unordered(ctx.db, store.PROPOSALS, documents))
+    claimed = []
+    for c in got:
+        pid = c.proposal.proposal_id
+        if pid not in proposed_before:
+            claimed.append((c.proposal, c.position, c.applicant))
+            continue
+        await store.release_quota(ctx.db, slots[pid]["_id"], pid, ctx.key)
+        held = await store.find_proposal(ctx.db, pid)
+        if held is not None and held.trigger == ctx.key:
+            claimed.append((held.proposal, c.position, c.applicant))
+    return claimed, lost
 
 
 async def still_standing(

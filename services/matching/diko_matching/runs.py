@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pymongo.errors import BulkWriteError
 
 from diko_matching import choosing, domain, proposing, store
 from diko_matching.engine import ScoringWeights, preference_csr, score_pairs
@@ -303,54 +302,18 @@ async def _claim_bulk(
         if x_id not in counts:
             counts[x_id] = sum(1 for p in index.proposals_of_position(x_id) if p.day == day)
         counts[x_id] += 1
-        slot_id = f"{x_id}|{day}|{counts[x_id]}"
-        owner[slot_id] = proposal.proposal_id
-        slot_docs.append(
-            {
-                "_id": slot_id,
-                "position_id": x_id,
-                "day": day,
-                "proposal_id": proposal.proposal_id,
-                "key": ctx.key,
-                "at": store.now(),
-            }
-        )
-    lost = {owner[s] for s in await _insert_unordered(ctx, store.QUOTA, slot_docs)}
+        slot = store.quota_document(x_id, day, counts[x_id], proposal.proposal_id, ctx.key)
+        owner[slot["_id"]] = proposal.proposal_id
+        slot_docs.append(slot)
+    lost = {owner[s] for s in await store.insert_unordered(ctx.db, store.QUOTA, slot_docs)}
     docs = [
-        {
-            "_id": p.proposal_id,
-            "position_id": p.position.position_id,
-            "applicant_id": p.applicant.applicant_id,
-            "proposal": p.model_dump(mode="json"),
-            "status": "proposed",
-            "trigger": ctx.key,
-            "cause": "run",
-            "run_id": run_id,
-            "day": day,
-            "proposed_at": store.now(),
-        }
+        store.proposal_document(p, ctx.key, "run", day, run_id)
         for p in fresh
         if p.proposal_id not in lost
     ]
-    taken = set(await _insert_unordered(ctx, store.PROPOSALS, docs))
+    taken = set(await store.insert_unordered(ctx.db, store.PROPOSALS, docs))
     for slot_id, pid in owner.items():
         if pid in taken:
-            await ctx.db[store.QUOTA].delete_one({"_id": slot_id, "key": ctx.key})
+            await store.release_quota(ctx.db, slot_id, pid, ctx.key)
     claimed = [p for p in fresh if p.proposal_id not in lost and p.proposal_id not in taken]
     return claimed, len(lost)
-
-
-async def _insert_unordered(
-    ctx: Context[Any], collection: str, docs: list[dict[str, Any]]
-) -> list[str]:
-    """Insert what is not there yet; returns the ids that were there (duplicates)."""
-    if not docs:
-        return []
-    try:
-        await ctx.db[collection].insert_many(docs, ordered=False)
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(e.get("code") != 11000 for e in errors):
-            raise
-        return [docs[e["index"]]["_id"] for e in errors]
-    return []

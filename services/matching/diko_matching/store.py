@@ -38,7 +38,7 @@ from typing import Any
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from diko_matching.domain import PositionCopy
 from diko_matching.index import APPLICANTS, FEED, POSITIONS, PROPOSALS
@@ -341,26 +341,39 @@ async def rename_proposal_company(
     )
 
 
-async def claim_quota(
-    db: AsyncDatabase, position_id: str, day: str, first: int, cap: int, proposal_id: str, key: str
-) -> bool:
-    """Take a free one of the position's `cap` proposals of the day, from `first` on."""
-    for number in range(max(1, first), cap + 1):
-        document = {"position_id": position_id, "day": day, "proposal_id": proposal_id, "key": key}
-        held = await _claim(db, QUOTA, f"{position_id}|{day}|{number}", document)
-        if held["proposal_id"] == proposal_id:
-            return True
-    return False
+def quota_document(
+    position_id: str, day: str, number: int, proposal_id: str, key: str
+) -> dict[str, Any]:
+    """Slot `number` of a position's proposals of the day, held by one proposal."""
+    return {
+        "_id": f"{position_id}|{day}|{number}",
+        "position_id": position_id,
+        "day": day,
+        "proposal_id": proposal_id,
+        "key": key,
+        "at": now(),
+    }
 
 
-async def release_quota(
-    db: AsyncDatabase, position_id: str, day: str, cap: int, proposal_id: str, key: str
-) -> None:
+async def release_quota(db: AsyncDatabase, slot_id: str, proposal_id: str, key: str) -> None:
     """Give back the day's slot a proposal took when the pair turned out to be taken."""
-    for number in range(1, cap + 1):
-        await db[QUOTA].delete_one(
-            {"_id": f"{position_id}|{day}|{number}", "proposal_id": proposal_id, "key": key}
-        )
+    await db[QUOTA].delete_one({"_id": slot_id, "proposal_id": proposal_id, "key": key})
+
+
+async def insert_unordered(
+    db: AsyncDatabase, collection: str, documents: list[dict[str, Any]]
+) -> list[str]:
+    """Insert the claims not taken yet in one request; returns the ids already taken."""
+    if not documents:
+        return []
+    try:
+        await db[collection].insert_many(documents, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != 11000 for e in errors):
+            raise
+        return [documents[e["index"]]["_id"] for e in errors]
+    return []
 
 
 # -- decisions, placements and seats ----------------------------------------------------------

@@ -16,6 +16,7 @@ from diko_shared.contract.common import Occupation
 from diko_shared.contract.companies import PositionOpened
 from diko_shared.contract.envelope import new_envelope
 from diko_shared.contract.matching import RegisterApplicant
+from diko_shared.contract.senders import OPERATOR
 from diko_shared.messaging import topology
 from diko_shared.messaging.publisher import Outgoing
 from harness.bus import Bus, Seen, Tap
@@ -150,7 +151,8 @@ async def at_once(
     assert bus.connection is not None
     channel = await bus.connection.channel(publisher_confirms=True)
     replies = await channel.declare_queue(exclusive=True, auto_delete=True)
-    commands = await channel.get_exchange(topology.COMMANDS.name)
+    # Sent as `operator`, who may send commands; the broker checks the login is theirs.
+    commands = await (await bus._channel_as(OPERATOR)).get_exchange(topology.COMMANDS.name)
     ids = [str(uuid.uuid4()) for _ in payloads]
     for correlation_id, payload in zip(ids, payloads, strict=True):
         spec = CATALOGUE.for_payload(type(payload))
@@ -163,6 +165,7 @@ async def at_once(
                 correlation_id=correlation_id,
                 reply_to=replies.name,
                 type=spec.type,
+                user_id=OPERATOR,
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             ),
             routing_key=spec.type,

@@ -14,7 +14,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pymongo import AsyncMongoClient
 
+from diko_matching import domain
 from diko_shared.contract.companies import (
     CompanyUpdated,
     PositionClosed,
@@ -296,3 +298,37 @@ async def test_a_renamed_company_is_named_in_its_shortlists_and_new_proposals(
 
     [proposal] = await _proposed_later(tap, lena, "applicant_registered")
     assert proposal["position"]["company_name"] == "Formwerk Altmark GmbH"
+
+
+async def test_a_slot_of_the_days_cap_held_elsewhere_is_passed_over_and_counted(
+    bus: Bus, matching: ServiceProcess, stack: SessionStack
+) -> None:
+    """A slot another message holds but has not announced yet (a replica between its claim
+    and its feed entry): the candidate takes the next free slot, and the held one counts
+    against the cap."""
+    tap = await bus.tap(pattern="match.proposed")
+    towns = ["Stendal", "Uenglingen", "Dahlen", "Jarchau"]
+    people = await register(bus, matching, *(applicant("63222", t) for t in towns))
+    opened = position("63222", "Hotelfachmann/-frau", places=1)
+    await open_position(bus, matching, opened)
+    x = opened.position_id
+    assert [p["applicant"]["applicant_id"] for p in await announced(tap, x, 2)] == people[:2]
+    day = domain.berlin_day(datetime.now(UTC))
+    async with AsyncMongoClient(stack.mongo_url) as client:
+        await client[stack.database("matching")]["quota"].insert_one(
+            {
+                "_id": f"{x}|{day}|3",
+                "position_id": x,
+                "day": day,
+                "proposal_id": "prp_elsewhere",
+                "key": "elsewhere",
+                "at": datetime.now(UTC),
+            }
+        )
+
+    await bus.ok(decline(tap, people[0], x))
+    assert await next_proposed(tap, x, "declined") == [people[2]]  # in slot 4, the last
+    await bus.ok(decline(tap, people[1], x))
+    await tap.fence()
+    assert len(proposed(tap, x)) == 3  # slots 1, 2 and 4; slot 3 is held elsewhere
+    assert (await statuses(bus, x))[people[2]] == "proposed"

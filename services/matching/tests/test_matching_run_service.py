@@ -115,11 +115,11 @@ async def test_the_explanation_of_a_proposal_names_every_criterion_and_the_bette
         "start",
         "preference",
     ]
-    assert explained["criteria"][4]["text"].endswith("steht auf Platz 2 von 2 Wunschberufen.")
+    assert explained["criteria"][4]["text"].endswith("an zweiter Stelle.")
     why = {b["position_id"]: (b["why"], b["text"]) for b in explained["better_positions"]}
     assert why[full.position_id] == ("full", "Der einzige Platz der Stelle ist vergeben.")
     assert why[far.position_id][0] == "not_acceptable"
-    assert "außerhalb der Reichweite" in why[far.position_id][1]
+    assert "mehr als die erreichbaren" in why[far.position_id][1]
     by_pair = await bus.ok(ExplainMatch(applicant_id=ida, position_id=second_wish.position_id))
     assert by_pair == explained
 

@@ -207,7 +207,7 @@ def test_the_better_positions_say_why_the_applicant_does_not_have_them() -> None
     }
     texts = {b.position_id: b.text for b in better}
     assert texts[full.position_id] == "Der einzige Platz der Stelle ist vergeben."
-    assert "außerhalb der Reichweite" in texts[far.position_id]
+    assert "mehr als die erreichbaren" in texts[far.position_id]
     assert "11 Vorschläge" in texts[crowded.position_id]
     acceptable = [b for b in better if b.acceptable]
     assert [b.score for b in acceptable] == sorted((b.score for b in acceptable), reverse=True)

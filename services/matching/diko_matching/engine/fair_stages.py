@@ -9,14 +9,14 @@
    - *fairness k*: the best level t the applicants not yet settled can all reach
      (those at or below an earlier level excepted);
    - *fairness k count*: the fewest applicants at or below t (skipped when the level's
-     solution already has only one more, which is the least there can be);
-   - *fairness k check*: whether every solution with that few has the same applicants
-     there. If so they are settled at t and the rest must stay above; if not, the
-     count itself is kept as a constraint (which applicants may sit at t stays open).
+     solution already has only one more, which is the least there can be). The count
+     is kept as a constraint; which applicants sit at t stays open (fixing them could
+     cost the levels above).
 
    Shares are fractions g/T of integers, so each level is an exact fraction and
    "above t" means at least one weight unit more. The leximin ends when everyone
-   left reaches a share of 1, everyone left is at or below the level, or time is up.
+   left reaches a share of 1, everyone left is at or below the level, everyone left
+   has every wish that can be met at all, or time is up.
 
 Each stage keeps the optimum of the ones before as a constraint. If a stage stops at
 the time limit with a solution, later stages keep the value it found (and are

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from diko_companies import handlers, store
+from diko_shared.contract.catalogue import CATALOGUE
 from diko_shared.service.app import Service
 from diko_shared.settings import ServiceSettings, load_settings
 
@@ -32,4 +33,9 @@ def build(settings: CompaniesSettings | None = None) -> Service:
     service.on_request("position.search", handlers.search_positions)
     # reactions
     service.on_event("match.accepted", handlers.take_place)
+    # the rest of the contract, answered with unknown_type until served
+    served = {s.spec.type for s in service.subscriptions}
+    for spec in CATALOGUE.owned_by(NAME):
+        if spec.is_request and spec.type not in served:
+            service.on_request(spec.type, handlers.not_served_yet)
     return service

@@ -15,6 +15,8 @@ from diko_shared.contract.common import Occupation, PositionStatus
 from diko_shared.contract.companies import (
     Address,
     Company,
+    CompanyContact,
+    Contact,
     OpenPosition,
     Position,
     PositionSummary,
@@ -147,18 +149,31 @@ def _unknown_code(code: str) -> str:
 # -- companies -----------------------------------------------------------------------------
 
 
-def register(data: RegisterCompany, company_id: str) -> Company:
+def register(data: RegisterCompany, company_id: str, contact_id: str) -> Company:
     """A new company from its registration, its town in the gazetteer's spelling."""
     problems = Problems()
     town = canonical_town(data.address.town, "data.address.town", problems)
     problems.raise_any()
+    contacts = [] if data.contact is None else [registered_contact(data.contact, contact_id)]
     return Company(
         company_id=company_id,
         name=data.name,
         address=Address(street=data.address.street, postcode=data.address.postcode, town=town),
-        contacts=[data.contact],
+        contacts=contacts,
         industry=data.industry,
         website=data.website,
+    )
+
+
+def registered_contact(contact: Contact, contact_id: str) -> CompanyContact:
+    """The contact person a registration names, its free-text role kept as the title."""
+    return CompanyContact(
+        contact_id=contact_id,
+        name=contact.name,
+        title=contact.role,
+        email=contact.email,
+        phone=contact.phone,
+        preferred_channel=contact.preferred_channel or "email",
     )
 
 

@@ -8,6 +8,7 @@ command finds what its first delivery created instead of creating it again.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -27,15 +28,15 @@ from diko_shared.contract.companies import (
     RegisterCompany,
     SearchPositions,
 )
-from diko_shared.contract.envelope import ErrorDetail
+from diko_shared.contract.envelope import ErrorCode, ErrorDetail
 from diko_shared.contract.matching import MatchAccepted
-from diko_shared.messaging.errors import NotFound, TransientError
+from diko_shared.messaging.errors import DomainError, NotFound, TransientError
 from diko_shared.messaging.handling import Context
 
 
 async def register_company(ctx: Context[RegisterCompany]) -> CompanyRef:
     """`company.register`: a new company, unless one of that name and postcode exists."""
-    company = domain.register(ctx.data, ctx.new_id("cmp"))
+    company = domain.register(ctx.data, ctx.new_id("cmp"), ctx.new_id("cnt"))
     key = domain.duplicate_key(company.name, company.address.postcode)
     await _claim_duplicate_key(ctx.db, key, company)
     ctx.write(store.insert_company(company, key, ctx.occurred_at))
@@ -169,3 +170,14 @@ async def _position(db: AsyncDatabase, position_id: str) -> Position:
             [ErrorDetail(field="data.position_id", problem="unbekannte Stelle")],
         )
     return position
+
+
+class NotServedYet(DomainError):
+    """A message type of the contract this version of the service does not serve yet."""
+
+    code = ErrorCode.UNKNOWN_TYPE
+
+
+async def not_served_yet(ctx: Context[Any]) -> None:
+    """Answer a contract type the service learns in a later commit with `unknown_type`."""
+    raise NotServedYet(f"{ctx.spec.type} wird von diesem Stand des Dienstes noch nicht bedient")

@@ -22,6 +22,7 @@ from diko_shared.messaging.errors import Conflict, Invalid
 
 COMPANY_ID = "cmp_" + "a" * 20
 POSITION_ID = "pos_" + "b" * 20
+CONTACT_ID = "cnt_" + "d" * 20
 
 
 def registration(town: str = "Stendal", name: str = "Tischlerei Müller GmbH") -> RegisterCompany:
@@ -33,7 +34,7 @@ def registration(town: str = "Stendal", name: str = "Tischlerei Müller GmbH") -
 
 
 def company() -> Company:
-    return domain.register(registration(), COMPANY_ID)
+    return domain.register(registration(), COMPANY_ID, CONTACT_ID)
 
 
 def opening(
@@ -106,7 +107,7 @@ def test_duplicate_is_a_conflict_naming_the_existing_company() -> None:
 
 
 def test_registration_canonicalises_the_town() -> None:
-    registered = domain.register(registration(town="osterburg"), COMPANY_ID)
+    registered = domain.register(registration(town="osterburg"), COMPANY_ID, CONTACT_ID)
     assert registered.address.town == "Osterburg (Altmark)"
     assert registered.company_id == COMPANY_ID
     assert [c.name for c in registered.contacts] == ["Jana Müller"]
@@ -114,14 +115,14 @@ def test_registration_canonicalises_the_town() -> None:
 
 
 def test_an_umlaut_spelled_out_finds_the_town() -> None:
-    assert domain.register(registration(town="Tangermuende"), COMPANY_ID).address.town == (
-        "Tangermünde"
-    )
+    assert domain.register(
+        registration(town="Tangermuende"), COMPANY_ID, CONTACT_ID
+    ).address.town == ("Tangermünde")
 
 
 def test_an_unknown_town_names_the_field_and_suggests_close_names() -> None:
     with pytest.raises(Invalid) as exc:
-        domain.register(registration(town="Stendl"), COMPANY_ID)
+        domain.register(registration(town="Stendl"), COMPANY_ID, CONTACT_ID)
     [detail] = exc.value.details
     assert detail.field == "data.address.town"
     assert "Stendal" in detail.problem
@@ -129,7 +130,7 @@ def test_an_unknown_town_names_the_field_and_suggests_close_names() -> None:
 
 def test_a_town_outside_the_altmark_says_what_is_expected() -> None:
     with pytest.raises(Invalid) as exc:
-        domain.register(registration(town="München"), COMPANY_ID)
+        domain.register(registration(town="München"), COMPANY_ID, CONTACT_ID)
     assert "Altmark" in exc.value.details[0].problem
 
 

@@ -356,6 +356,7 @@ async def test_an_opened_position_is_announced_with_its_company_name(
             "start_date": "2027-08-01",
             "town": "Osterburg (Altmark)",
             "status": "open",
+            "close_reason": None,
         }
     ]
 

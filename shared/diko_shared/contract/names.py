@@ -18,8 +18,25 @@ FIXED: dict[str, dict[str, tuple[str, ...]]] = {
             "position.open",
             "position.update",
             "position.close",
+            # v1.1
+            "position.reopen",
+            "contact.add",
+            "contact.update",
+            "contact.remove",
+            "contact.erase",
+            "company.scan_duplicates",
         ),
-        "query": ("company.get", "company.search", "position.get", "position.search"),
+        "query": (
+            "company.get",
+            "company.search",
+            "position.get",
+            "position.search",
+            # v1.1
+            "company.history",
+            "contact.export",
+            # named by the project (docs/contract.md): the digital-presence score over time
+            "company.presence_history",
+        ),
         "event": (
             "company.registered",
             "company.updated",
@@ -31,6 +48,13 @@ FIXED: dict[str, dict[str, tuple[str, ...]]] = {
             "position.updated",
             "position.closed",
             "position.filled",
+            # v1.1
+            "position.reopened",
+            "contact.added",
+            "contact.updated",
+            "contact.removed",
+            "contact.erased",
+            "consultation.follow_up_due",
         ),
     },
     "matching": {
@@ -60,6 +84,8 @@ FIXED: dict[str, dict[str, tuple[str, ...]]] = {
             "match.declined",
             "match.run_completed",
             "fair.planned",
+            # v1.1
+            "match.withdrawn",
         ),
     },
     "notifications": {

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Annotated, Literal, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LOCAL_STACK_ENV = ".local/stack.env"
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
+
+#: The virtual hosts of test sessions: the only place a test clock may run.
+TEST_VHOST_PREFIX = "diko-test-"
 
 #: How .env.example marks a secret the operator has to choose.
 PLACEHOLDER = "change-me"
@@ -101,6 +104,24 @@ class ServiceSettings(PlatformSettings):
     public_base_url: str = Field(
         "", description="Base URL of this service as staff reach it (links in e-mails, feeds)"
     )
+    due_poll_s: float = Field(
+        5.0, gt=0, le=3600, description="How often the due loop looks for items whose time has come"
+    )
+    due_lease_s: float = Field(
+        60.0,
+        ge=1,
+        description="How long a replica holds a due item it runs before another may take it over",
+    )
+    test_kill_after_phase: str = Field(
+        "",
+        description="Tests only: '<phase>:<message id>' SIGKILLs the process after that commit "
+        "phase of that message; refused outside a diko-test-… virtual host",
+    )
+    test_clock: str = Field(
+        "",
+        description="Tests only: a document of the service's test_clock collection whose "
+        "offset_s moves the service's time; refused outside a diko-test-… virtual host",
+    )
 
     @field_validator("retry_delays_ms", mode="before")
     @classmethod
@@ -110,6 +131,18 @@ class ServiceSettings(PlatformSettings):
             if not all(part.isdigit() for part in parts):
                 raise ValueError("must be milliseconds separated by commas, e.g. 1000,10000,60000")
             return [int(part) for part in parts]
+        return value
+
+    @field_validator("test_clock", "test_kill_after_phase")
+    @classmethod
+    def _test_clock_only_in_tests(cls, value: str, info: ValidationInfo) -> str:
+        """A production process must not run on a test clock (or fault injection)."""
+        vhost = unquote(urlsplit(str(info.data.get("amqp_url", ""))).path.lstrip("/"))
+        if value and not vhost.startswith(TEST_VHOST_PREFIX):
+            raise ValueError(
+                f"is for tests only: DIKO_AMQP_URL must name a test virtual host "
+                f"({TEST_VHOST_PREFIX}…); unset DIKO_TEST_CLOCK in production"
+            )
         return value
 
     @property

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from diko_companies import handlers, store
-from diko_shared.contract.catalogue import CATALOGUE
+from diko_companies import handlers, position_handlers, store
 from diko_shared.service.app import Service
 from diko_shared.settings import ServiceSettings, load_settings
 
@@ -22,20 +21,40 @@ def build(settings: CompaniesSettings | None = None) -> Service:
     service = Service(
         NAME,
         settings or load_settings(CompaniesSettings, "companies"),
-        description="Companies, their contacts and training positions; places taken by matches",
+        description="Companies, contacts, consents, consultations and training positions; "
+        "duplicates, merge and history; places taken by matches",
         indexes=store.INDEXES,
     )
-    # commands
+    # commands: companies
     service.on_request("company.register", handlers.register_company)
-    service.on_request("position.open", handlers.open_position)
+    service.on_request("company.update", handlers.update_company)
+    service.on_request("company.merge", handlers.merge_companies)
+    service.on_request("company.scan_duplicates", handlers.scan_duplicates)
+    service.on_request("company.set_consent", handlers.set_consent)
+    service.on_request("company.record_consultation", handlers.record_consultation)
+    # commands: contacts
+    service.on_request("contact.add", handlers.add_contact)
+    service.on_request("contact.update", handlers.update_contact)
+    service.on_request("contact.remove", handlers.remove_contact)
+    # commands: positions
+    service.on_request("position.open", position_handlers.open_position)
+    service.on_request("position.update", position_handlers.update_position)
+    service.on_request("position.close", position_handlers.close_position)
+    service.on_request("position.reopen", position_handlers.reopen_position)
     # queries
     service.on_request("company.get", handlers.get_company)
-    service.on_request("position.search", handlers.search_positions)
+    service.on_request("company.search", handlers.search_companies)
+    service.on_request("company.history", handlers.company_history)
+    service.on_request("company.presence_history", handlers.presence_history)
+    service.on_request("position.get", position_handlers.get_position)
+    service.on_request("position.search", position_handlers.search_positions)
     # reactions
-    service.on_event("match.accepted", handlers.take_place)
-    # the rest of the contract, answered with unknown_type until served
-    served = {s.spec.type for s in service.subscriptions}
-    for spec in CATALOGUE.owned_by(NAME):
-        if spec.is_request and spec.type not in served:
-            service.on_request(spec.type, handlers.not_served_yet)
+    service.on_event("match.accepted", position_handlers.take_place)
+    # due items
+    service.on_due(handlers.FOLLOW_UP, handlers.follow_up_due)
+
+    async def load_directory() -> None:
+        await handlers.DIRECTORY.refresh(service.db)
+
+    service.on_start(load_directory)
     return service

@@ -10,7 +10,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from diko_companies.search import (
+    Centre,
+    CompanyQuery,
+    PositionQuery,
+    cursor_after,
+    search_words,
+)
 from diko_shared.contract.common import Occupation, PositionStatus
 from diko_shared.contract.companies import (
     Address,
@@ -21,7 +29,9 @@ from diko_shared.contract.companies import (
     Position,
     PositionSummary,
     RegisterCompany,
+    SearchCompanies,
     SearchPositions,
+    UpdatePosition,
 )
 from diko_shared.contract.envelope import ErrorDetail
 from diko_shared.contract.matching import MatchAccepted
@@ -82,7 +92,7 @@ def claim_abandoned(claimed_at: datetime, now: datetime) -> bool:
     return now - claimed_at > CLAIM_GRACE
 
 
-# -- validation ----------------------------------------------------------------------------
+# -- validation --------------------------------------------------------------------------------
 
 
 class Problems:
@@ -146,7 +156,7 @@ def _unknown_code(code: str) -> str:
     return f"unbekannter KldB-2010-Code {code!r} (verwandte Codes: {hints})"
 
 
-# -- companies -----------------------------------------------------------------------------
+# -- companies ---------------------------------------------------------------------------------
 
 
 def register(data: RegisterCompany, company_id: str, contact_id: str) -> Company:
@@ -185,19 +195,19 @@ def duplicate(name: str, postcode: str, existing_id: str) -> Conflict:
     )
 
 
-# -- positions -----------------------------------------------------------------------------
+# -- positions ---------------------------------------------------------------------------------
 
 
-def open_position(data: OpenPosition, position_id: str, company: Company) -> Position:
-    """A new open position of `company`, its town and occupation checked and canonical."""
+def open_position(data: OpenPosition, position_id: str, company_name: str) -> Position:
+    """A new open position of the company, its town and occupation checked and canonical."""
     problems = Problems()
     occupation = canonical_occupation(data.occupation, "data.occupation", problems)
     town = canonical_town(data.town, "data.town", problems)
     problems.raise_any()
     return Position(
         position_id=position_id,
-        company_id=company.company_id,
-        company_name=company.name,
+        company_id=data.company_id,
+        company_name=company_name,
         occupation=occupation,
         places=data.places,
         places_taken=0,
@@ -222,25 +232,114 @@ def summary(position: Position) -> PositionSummary:
     )
 
 
-@dataclass(frozen=True)
-class Criteria:
-    """A position search with its town canonical: every given criterion must hold."""
-
-    occupation_code: str | None
-    town: str | None
-    company_id: str | None
-    status: PositionStatus | None
-    limit: int
+#: How error texts name a position's status.
+STATUS_WORDS = {"open": "offen", "filled": "besetzt", "closed": "geschlossen"}
 
 
-def criteria(data: SearchPositions) -> Criteria:
+def updated_position(stored: dict[str, Any], data: UpdatePosition) -> dict[str, Any]:
+    """The position after `position.update`: fields sent replace, places not below those taken.
+
+    A position whose places are all taken by the change is filled; one that gains free
+    places is open again (a closed position stays closed).
+    """
     problems = Problems()
-    town = None if data.town is None else canonical_town(data.town, "data.town", problems)
+    after = dict(stored)
+    for name in ("occupation", "places", "start_date", "town", "school_certificate", "description"):
+        value = getattr(data, name)
+        if value is None:
+            continue
+        if name == "occupation":
+            value = canonical_occupation(value, "data.occupation", problems).model_dump()
+        elif name == "town":
+            value = canonical_town(value, "data.town", problems)
+        elif name == "start_date":
+            value = value.isoformat()
+        after[name] = value
+    if "description" in data.clear:
+        if data.description is not None:
+            problems.add("data.description", "zugleich gesetzt und in clear genannt")
+        after["description"] = None
+    taken = stored.get("places_taken", 0)
+    if after["places"] < taken:
+        problems.add("data.places", f"{taken} Plätze sind schon vergeben; weniger geht nicht")
     problems.raise_any()
-    return Criteria(data.occupation_code, town, data.company_id, data.status, data.limit)
+    if after["status"] != "closed":
+        after["status"] = "filled" if after["places"] == taken else "open"
+    return after
 
 
-# -- places taken by accepted matches --------------------------------------------------------
+def _centre(
+    town: str | None, postcode: str | None, radius_km: float | None, problems: Problems
+) -> tuple[str | None, str | None, Centre | None]:
+    """(town for an exact match, postcode for an exact match, centre of a radius search)."""
+    canonical = None if town is None else canonical_town(town, "data.town", problems)
+    if radius_km is None:
+        return canonical, postcode, None
+    if canonical is not None:
+        place = load_gazetteer().get(canonical)
+        if place is not None:
+            return None, None, Centre(place.latitude, place.longitude, radius_km)
+        return None, None, None
+    if postcode is not None:
+        for place in load_gazetteer().places:
+            if place.postcode == postcode:
+                return None, None, Centre(place.latitude, place.longitude, radius_km)
+        problems.add(
+            "data.postcode", f"Postleitzahl {postcode} ist im Ortsverzeichnis nicht bekannt"
+        )
+        return None, None, None
+    problems.add("data.radius_km", "ein Umkreis braucht einen Ort (town) oder eine Postleitzahl")
+    return None, None, None
+
+
+def company_query(data: SearchCompanies) -> CompanyQuery:
+    problems = Problems()
+    town, postcode, centre = _centre(data.town, data.postcode, data.radius_km, problems)
+    if data.order == "distance" and centre is None and data.radius_km is None:
+        place = None if town is None else load_gazetteer().get(town)
+        if place is not None:
+            centre = Centre(place.latitude, place.longitude, None)
+        else:
+            problems.add(
+                "data.order", "nach Entfernung sortieren braucht einen Ort oder eine Postleitzahl"
+            )
+    after = cursor_after(data.cursor)
+    problems.raise_any()
+    return CompanyQuery(
+        words=search_words(data.text),
+        town=town,
+        postcode=postcode,
+        centre=centre,
+        industry=data.industry,
+        has_open_positions=data.has_open_positions,
+        consents=frozenset(data.consents),
+        order=data.order,
+        limit=data.limit,
+        after=after,
+    )
+
+
+def position_query(data: SearchPositions) -> PositionQuery:
+    problems = Problems()
+    town, _, centre = _centre(data.town, data.postcode, data.radius_km, problems)
+    if data.start_from and data.start_until and data.start_from > data.start_until:
+        problems.add("data.start_until", "liegt vor start_from")
+    after = cursor_after(data.cursor)
+    problems.raise_any()
+    return PositionQuery(
+        code_prefix=data.occupation_code,
+        town=town,
+        centre=centre,
+        start_from=data.start_from,
+        start_until=data.start_until,
+        company_id=data.company_id,
+        status=data.status,
+        limit=data.limit,
+        after=after,
+    )
+
+
+# -- places taken by accepted matches ----------------------------------------------------------
 
 
 @dataclass(frozen=True)

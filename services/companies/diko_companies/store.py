@@ -8,15 +8,16 @@ where a conditional update reads and writes back in two steps and may lose a rac
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, UpdateOne
+from pymongo import ASCENDING, DeleteOne, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from diko_companies.domain import Criteria, HeldPlace, Take
-from diko_shared.contract.companies import Company, Position
+from diko_companies.domain import HeldPlace, Take
+from diko_shared.contract.companies import Position
 from diko_shared.contract.matching import MatchAccepted
 from diko_shared.store import guards
 from diko_shared.store.group_commit import Write
@@ -30,32 +31,61 @@ COMPANY_KEYS = "company_keys"
 POSITIONS = "positions"
 #: One document per place taken: `_id` = "<position id>/<place number>".
 PLACES = "places"
+#: Contact persons: `_id` = contact id, with `company_id` and their own consents.
+CONTACTS = "contacts"
+#: Consultations: `_id` = consultation id, with `company_id`.
+CONSULTATIONS = "consultations"
+#: The history of each company: `_id` = company id, `entries` oldest first.
+HISTORY = "history"
 
 INDEXES: Indexes = {
-    POSITIONS: [
-        IndexModel([("company_id", ASCENDING), ("start_date", ASCENDING)]),
-        IndexModel([("status", ASCENDING), ("start_date", ASCENDING), ("_id", ASCENDING)]),
-        IndexModel([("occupation.code", ASCENDING)]),
-    ],
+    POSITIONS: [IndexModel([("company_id", ASCENDING), ("start_date", ASCENDING)])],
+    CONTACTS: [IndexModel("company_id")],
+    CONSULTATIONS: [IndexModel("company_id")],
 }
 
 
-# -- companies -----------------------------------------------------------------------------
+# -- companies ---------------------------------------------------------------------------------
 
 
-def insert_company(company: Company, key: str, registered_at: datetime) -> Write:
-    """The new company, without positions (those live in their own collection)."""
-    document = company.model_dump(mode="json", exclude={"company_id", "positions"})
-    document.update(_id=company.company_id, duplicate_key=key, registered_at=registered_at)
+def insert_company(document: dict[str, Any]) -> Write:
+    """A new company document (fields, ids of contacts, positions, consultations)."""
     return guards.insert(COMPANIES, document)
 
 
-async def find_company(db: AsyncDatabase, company_id: str) -> Company | None:
-    document = await db[COMPANIES].find_one({"_id": company_id})
-    if document is None:
-        return None
-    fields = {k: v for k, v in document.items() if k in Company.model_fields}
-    return Company.model_validate({**fields, "company_id": company_id}, strict=False)
+async def read(db: AsyncDatabase, collection: str, document_id: str) -> dict[str, Any] | None:
+    return await db[collection].find_one({"_id": document_id})
+
+
+async def read_many(db: AsyncDatabase, collection: str, ids: list[str]) -> list[dict[str, Any]]:
+    """Documents by `_id`, in the order given, missing ones left out (point reads at once)."""
+    found = await asyncio.gather(*(db[collection].find_one({"_id": i}) for i in ids))
+    return [document for document in found if document is not None]
+
+
+def set_fields(collection: str, document_id: str, fields: dict[str, Any]) -> Write:
+    return Write(collection, UpdateOne({"_id": document_id}, {"$set": fields}))
+
+
+def add_to(collection: str, document_id: str, field: str, *values: str) -> Write:
+    """Add ids to a list field (repeatable: `$addToSet`)."""
+    return Write(
+        collection,
+        UpdateOne({"_id": document_id}, {"$addToSet": {field: {"$each": list(values)}}}),
+    )
+
+
+def history_entry(company_id: str, entry_id: str, entry: dict[str, Any]) -> Write:
+    """Put one entry into a company's history under an id derived from the message.
+
+    A map keyed by that id rather than a guarded `$push`: a redelivery sets the same key
+    again, and the write is addressed by `_id` alone (FerretDB scans the collection for a
+    guard's `{_id, _applied: {$ne: …}}` filter, which made each entry cost more than the last).
+    """
+    return Write(
+        HISTORY,
+        UpdateOne({"_id": company_id}, {"$set": {f"entries.{entry_id}": entry}}, upsert=True),
+    )
 
 
 async def company_exists(db: AsyncDatabase, company_id: str) -> bool:
@@ -79,6 +109,23 @@ async def claim_company_key(db: AsyncDatabase, key: str, company_id: str) -> dic
     return claim
 
 
+def release_company_key(key: str) -> Write:
+    """Give up a duplicate key the company no longer has (renamed, moved, merged).
+
+    The caller has read that the claim is the company's; the delete goes by `_id` alone.
+    """
+    return Write(COMPANY_KEYS, DeleteOne({"_id": key}))
+
+
+async def holds_key(db: AsyncDatabase, key: str, company_id: str) -> bool:
+    claim = await db[COMPANY_KEYS].find_one({"_id": key})
+    return claim is not None and claim.get("company_id") == company_id
+
+
+def pull_from(collection: str, document_id: str, field: str, value: str) -> Write:
+    return Write(collection, UpdateOne({"_id": document_id}, {"$pull": {field: value}}))
+
+
 async def take_over_company_key(
     db: AsyncDatabase, key: str, abandoned_by: str, company_id: str
 ) -> bool:
@@ -90,11 +137,11 @@ async def take_over_company_key(
     return result.modified_count == 1
 
 
-# -- positions -----------------------------------------------------------------------------
+# -- positions ---------------------------------------------------------------------------------
 
 
 def insert_position(position: Position, opened_at: datetime) -> Write:
-    document = position.model_dump(mode="json", exclude={"position_id"})
+    document = position.model_dump(mode="json", exclude={"position_id", "distance_km"})
     document.update(_id=position.position_id, opened_at=opened_at)
     return guards.insert(POSITIONS, document)
 
@@ -109,30 +156,6 @@ async def find_position(db: AsyncDatabase, position_id: str) -> Position | None:
     return None if document is None else _position(document)
 
 
-ORDER = [("start_date", ASCENDING), ("_id", ASCENDING)]
-
-
-async def positions_of(db: AsyncDatabase, company_id: str) -> list[Position]:
-    cursor = db[POSITIONS].find({"company_id": company_id}).sort(ORDER)
-    return [_position(document) async for document in cursor]
-
-
-async def search_positions(db: AsyncDatabase, criteria: Criteria) -> list[Position]:
-    """Positions meeting every criterion, by start date, then id."""
-    query: dict[str, Any] = {}
-    code = criteria.occupation_code
-    if code is not None:
-        query["occupation.code"] = code if len(code) == 5 else {"$regex": f"^{code}"}
-    if criteria.town is not None:
-        query["town"] = criteria.town
-    if criteria.company_id is not None:
-        query["company_id"] = criteria.company_id
-    if criteria.status is not None:
-        query["status"] = criteria.status
-    cursor = db[POSITIONS].find(query).sort(ORDER).limit(criteria.limit)
-    return [_position(document) async for document in cursor]
-
-
 def record_take(position_id: str, take: Take) -> Write:
     """Bring the position's count and status up to a taken place.
 
@@ -145,7 +168,7 @@ def record_take(position_id: str, take: Take) -> Write:
     return Write(POSITIONS, UpdateOne({"_id": position_id}, update))
 
 
-# -- places --------------------------------------------------------------------------------
+# -- places ------------------------------------------------------------------------------------
 
 
 def place_id(position_id: str, number: int) -> str:

@@ -23,6 +23,7 @@ from diko_shared.messaging.errors import Conflict, Invalid
 COMPANY_ID = "cmp_" + "a" * 20
 POSITION_ID = "pos_" + "b" * 20
 CONTACT_ID = "cnt_" + "d" * 20
+NAME = "Tischlerei Müller GmbH"
 
 
 def registration(town: str = "Stendal", name: str = "Tischlerei Müller GmbH") -> RegisterCompany:
@@ -62,7 +63,7 @@ def invalid_fields(exc: pytest.ExceptionInfo[Invalid]) -> set[str]:
     return {d.field for d in exc.value.details}
 
 
-# -- names and the duplicate guard ----------------------------------------------------------
+# -- names and the duplicate guard -------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -138,7 +139,7 @@ def test_a_town_outside_the_altmark_says_what_is_expected() -> None:
 
 
 def test_an_opened_position_is_open_with_no_place_taken() -> None:
-    position = domain.open_position(opening(town="kalbe"), POSITION_ID, company())
+    position = domain.open_position(opening(town="kalbe"), POSITION_ID, NAME)
     assert position.status == "open"
     assert position.places_taken == 0
     assert position.town == "Kalbe (Milde)"
@@ -147,24 +148,24 @@ def test_an_opened_position_is_open_with_no_place_taken() -> None:
 
 
 def test_the_catalogue_spelling_of_the_occupation_name_is_kept() -> None:
-    position = domain.open_position(opening(name="tischler/IN"), POSITION_ID, company())
+    position = domain.open_position(opening(name="tischler/IN"), POSITION_ID, NAME)
     assert position.occupation.name == "Tischler/in"
 
 
 def test_a_name_of_our_own_for_a_known_code_is_kept() -> None:
     own = "Tischler/in, Schwerpunkt Möbelbau"
-    assert domain.open_position(opening(name=own), POSITION_ID, company()).occupation.name == own
+    assert domain.open_position(opening(name=own), POSITION_ID, NAME).occupation.name == own
 
 
 def test_a_code_that_has_two_names_accepts_both() -> None:
     for name in ("Verkäufer/in", "Kaufmann/-frau im Einzelhandel"):
-        position = domain.open_position(opening("62102", name), POSITION_ID, company())
+        position = domain.open_position(opening("62102", name), POSITION_ID, NAME)
         assert position.occupation.name == name
 
 
 def test_an_unknown_occupation_code_suggests_related_codes() -> None:
     with pytest.raises(Invalid) as exc:
-        domain.open_position(opening(code="22349"), POSITION_ID, company())
+        domain.open_position(opening(code="22349"), POSITION_ID, NAME)
     [detail] = exc.value.details
     assert detail.field == "data.occupation.code"
     assert "22342" in detail.problem
@@ -172,7 +173,7 @@ def test_an_unknown_occupation_code_suggests_related_codes() -> None:
 
 def test_a_name_filed_under_another_code_is_a_contradiction() -> None:
     with pytest.raises(Invalid) as exc:
-        domain.open_position(opening(code="22342", name="Verkäufer/in"), POSITION_ID, company())
+        domain.open_position(opening(code="22342", name="Verkäufer/in"), POSITION_ID, NAME)
     [detail] = exc.value.details
     assert detail.field == "data.occupation.name"
     assert "62102" in detail.problem
@@ -180,7 +181,7 @@ def test_a_name_filed_under_another_code_is_a_contradiction() -> None:
 
 def test_every_bad_field_of_an_opening_is_listed_at_once() -> None:
     with pytest.raises(Invalid) as exc:
-        domain.open_position(opening(code="99999", town="Atlantis"), POSITION_ID, company())
+        domain.open_position(opening(code="99999", town="Atlantis"), POSITION_ID, NAME)
     assert invalid_fields(exc) == {"data.occupation.code", "data.town"}
 
 
@@ -188,15 +189,16 @@ def test_every_bad_field_of_an_opening_is_listed_at_once() -> None:
 
 
 def test_search_criteria_canonicalise_the_town() -> None:
-    found = domain.criteria(SearchPositions(town="arendsee", occupation_code="22"))
+    found = domain.position_query(SearchPositions(town="arendsee", occupation_code="22"))
     assert found.town == "Arendsee (Altmark)"
-    assert found.occupation_code == "22"
+    assert found.code_prefix == "22"
     assert found.status == "open"
+    assert found.centre is None
 
 
 def test_search_for_an_unknown_town_is_invalid() -> None:
     with pytest.raises(Invalid) as exc:
-        domain.criteria(SearchPositions(town="Gardlegen"))
+        domain.position_query(SearchPositions(town="Gardlegen"))
     assert invalid_fields(exc) == {"data.town"}
     assert "Gardelegen" in exc.value.details[0].problem
 
@@ -205,7 +207,7 @@ def test_search_for_an_unknown_town_is_invalid() -> None:
 
 
 def position(places: int = 2, status: str = "open") -> Position:
-    opened = domain.open_position(opening(places=places), POSITION_ID, company())
+    opened = domain.open_position(opening(places=places), POSITION_ID, NAME)
     return opened.model_copy(update={"status": status})
 
 

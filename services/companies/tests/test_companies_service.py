@@ -52,7 +52,7 @@ def db(mongo: AsyncMongoClient, stack: SessionStack) -> AsyncDatabase:
     return mongo[stack.database("companies")]
 
 
-# -- building messages ---------------------------------------------------------------------
+# -- building messages -------------------------------------------------------------------------
 
 
 def unique_name(prefix: str = "Tischlerei") -> str:
@@ -123,7 +123,7 @@ def raw_envelope(type_: str, data: dict[str, Any]) -> bytes:
     return json.dumps(new_envelope(type_, data, source="tests")).encode()
 
 
-# -- observing -----------------------------------------------------------------------------
+# -- observing ---------------------------------------------------------------------------------
 
 
 def distinct(messages: list[Seen]) -> list[Seen]:
@@ -186,7 +186,7 @@ def fields(reply: dict[str, Any]) -> set[str]:
     return {d["field"] for d in reply["error"]["details"]}
 
 
-# -- company.register and company.get ------------------------------------------------------------
+# -- company.register and company.get ----------------------------------------------------------
 
 
 async def test_a_registered_company_is_announced_and_can_be_read(
@@ -320,7 +320,7 @@ async def test_every_bad_field_of_a_registration_is_listed(
     }
 
 
-# -- position.open -------------------------------------------------------------------------------
+# -- position.open -----------------------------------------------------------------------------
 
 
 async def test_an_opened_position_is_announced_with_its_company_name(
@@ -408,7 +408,7 @@ async def test_every_bad_field_of_an_opening_is_listed(bus: Bus, companies: Serv
     }
 
 
-# -- position.search ------------------------------------------------------------------------------
+# -- position.search ---------------------------------------------------------------------------
 
 
 async def test_positions_are_found_by_each_criterion_in_start_date_order(
@@ -465,7 +465,7 @@ async def test_every_bad_field_of_a_search_is_listed(bus: Bus, companies: Servic
     assert fields(reply) == {"data.occupation_code", "data.status", "data.limit"}
 
 
-# -- match.accepted: taking places ----------------------------------------------------------------
+# -- match.accepted: taking places -------------------------------------------------------------
 
 
 async def test_accepted_matches_take_places_until_the_position_is_filled(

@@ -2,7 +2,7 @@
 training positions, duplicates and the history of every change.
 
 Partial updates (`company.update`, `position.update`, `contact.update`): a field left
-out stays as it is; an optional field sent as `null` is cleared. Every command that
+out (or `null`) stays as it is; `clear` names the optional fields to empty. Every command that
 changes something accepts `changed_by` (who did it, e.g. a staff member's e-mail), which
 the history keeps beside the message's type, id and source.
 """
@@ -395,8 +395,14 @@ class Company(Payload):
     )
 
 
+ClearableCompanyField = Literal[
+    "industry", "website", "phone", "instagram", "google_business_profile"
+]
+ClearableContactField = Literal["role", "title", "email", "phone"]
+
+
 class UpdateCompany(Payload):
-    """Change fields of a company: those left out stay; optional ones sent as null are cleared."""
+    """Change fields of a company: those left out (or null) stay; `clear` empties optional ones."""
 
     model_config = examples(
         {
@@ -408,7 +414,7 @@ class UpdateCompany(Payload):
         {
             "company_id": _COMPANY,
             "address": {"street": "Hallstraße 4", "postcode": "39576", "town": "Stendal"},
-            "instagram": None,
+            "clear": ["instagram"],
         },
     )
 
@@ -420,6 +426,9 @@ class UpdateCompany(Payload):
     phone: Phone | None = None
     instagram: InstagramHandle | None = None
     google_business_profile: Url | None = None
+    clear: list[ClearableCompanyField] = Field(
+        default_factory=list, description="Optional fields to empty"
+    )
     changed_by: Actor | None = None
 
 
@@ -993,9 +1002,11 @@ class ContactRef(Payload):
 
 
 class UpdateContact(Payload):
-    """Change a contact person: fields left out stay; optional ones sent as null are cleared."""
+    """Change a contact person: fields left out (or null) stay; `clear` empties optional ones."""
 
-    model_config = examples({"contact_id": _CONTACT, "phone": "03931 654321", "role": "Personal"})
+    model_config = examples(
+        {"contact_id": _CONTACT, "phone": "03931 654321", "role": "Personal", "clear": ["title"]}
+    )
 
     contact_id: ContactId
     name: Name | None = None
@@ -1004,6 +1015,9 @@ class UpdateContact(Payload):
     email: Email | None = None
     phone: Phone | None = None
     preferred_channel: Channel | None = None
+    clear: list[ClearableContactField] = Field(
+        default_factory=list, description="Optional fields to empty"
+    )
     changed_by: Actor | None = None
 
 
@@ -1215,7 +1229,7 @@ class PositionFilled(Payload):
 
 
 class UpdatePosition(Payload):
-    """Change a position: fields left out stay; `description: null` clears it."""
+    """Change a position: fields left out (or null) stay; `clear: ["description"]` empties it."""
 
     model_config = examples(
         {"position_id": _POSITION, "places": 3, "start_date": "2027-09-01"},
@@ -1228,6 +1242,7 @@ class UpdatePosition(Payload):
     town: Town | None = None
     school_certificate: SchoolCertificate | None = None
     description: Text | None = None
+    clear: list[Literal["description"]] = Field(default_factory=list)
     changed_by: Actor | None = None
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -26,7 +28,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
-from diko_shared import logs
+from diko_shared import due, logs
 from diko_shared.contract.catalogue import CATALOGUE
 from diko_shared.messaging import topology
 from diko_shared.messaging.handling import (
@@ -108,6 +110,18 @@ class Service:
             lease=timedelta(seconds=settings.outbox_lease_s),
             sweep_every=settings.outbox_sweep_s,
         )
+        self.clock = due.Clock(self.db, settings.test_clock)
+        self.due = due.DueRunner(
+            name,
+            self.db,
+            self.committer,
+            self.relay,
+            self.metrics,
+            self.clock,
+            poll_every=settings.due_poll_s,
+            lease=timedelta(seconds=settings.due_lease_s),
+            retry_delays_ms=settings.retry_delays_ms,
+        )
         self.pipeline = Pipeline(
             name,
             settings,
@@ -118,14 +132,29 @@ class Service:
             self.metrics,
             self.hooks,
         )
+        if settings.test_kill_after_phase:
+            self._kill_after_phase(settings.test_kill_after_phase)
         self.subscriptions: list[Subscription] = []
         self.routes: list[BaseRoute] = []
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
-        self._chores: list[Callable[[], Awaitable[None]]] = [self._prune_inbox]
+        self._chores: list[Callable[[], Awaitable[None]]] = [
+            self._prune_inbox,
+            self.due.prune_claims,
+        ]
         self._janitor: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
         self._subscribe_unrouted()
+
+    def _kill_after_phase(self, spec: str) -> None:
+        """Tests only (`DIKO_TEST_KILL_AFTER_PHASE`): die like a crash inside a commit."""
+        phase, _, message_id = spec.partition(":")
+
+        def kill(done: int, tags: list[str]) -> None:
+            if done == int(phase) and any(tag.endswith(f"|{message_id}") for tag in tags):
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        self.committer.after_phase = kill
 
     # -- composition ---------------------------------------------------------------------
 
@@ -150,6 +179,10 @@ class Service:
     def hourly(self, chore: Callable[[], Awaitable[None]]) -> None:
         """Run `chore` at start-up and every hour after (e.g. forgetting expired records)."""
         self._chores.append(chore)
+
+    def on_due(self, kind: str, handler: due.DueHandler) -> None:
+        """Run `handler` once for each due item of `kind` when its time comes (see `due`)."""
+        self.due.on(kind, handler)
 
     def _subscribe(self, subscription: Subscription) -> None:
         if any(s.queue.name == subscription.queue.name for s in self.subscriptions):
@@ -213,23 +246,31 @@ class Service:
         """Connect (waiting for broker and database), declare, and start consuming."""
         self._check_coverage()
         await self._wait_for("database", self.database_ready)
-        await mongo.create_indexes(self.db, {**mongo.PLATFORM_INDEXES, **self.indexes})
+        await mongo.create_indexes(
+            self.db, {**mongo.PLATFORM_INDEXES, **due.INDEXES, **self.indexes}
+        )
         await self._wait_for("broker", self.broker.connect)
         await topology.declare(self.broker, self.settings.retry_delays_ms)
         for callback in self._on_start:
             await callback()
         await self.broker.start()
         self.relay.start()
+        self.due.start()
         self._janitor = asyncio.create_task(self._chores_forever())
         log.info(
             "service started",
-            extra={"subscriptions": [s.spec.type for s in self.subscriptions]},
+            extra={
+                "subscriptions": [s.spec.type for s in self.subscriptions],
+                "due_kinds": sorted(self.due.handlers),
+                "clock": self.clock.describe(),
+            },
         )
 
     async def stop(self) -> None:
         await self.broker.stop()
         if self._running:
             await asyncio.wait(self._running, timeout=STOP_TIMEOUT_S)
+        await self.due.stop()
         await self.relay.stop()
         if self._janitor is not None:
             self._janitor.cancel()

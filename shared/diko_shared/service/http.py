@@ -34,6 +34,8 @@ def platform_routes(service: Service) -> list[Route]:
                 checks[name] = f"unavailable: {type(exc).__name__}: {exc}".strip()
         ready = all(v == "ok" for v in checks.values())
         body = {"status": "ready" if ready else "not ready", "service": service.name, **checks}
+        if service.clock.is_test:
+            body["clock"] = service.clock.describe()
         return JSONResponse(body, status_code=200 if ready else 503)
 
     async def metrics(_: Request) -> Response:

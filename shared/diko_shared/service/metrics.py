@@ -64,3 +64,14 @@ class Metrics:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
             registry=registry,
         )
+        self.due = Counter(
+            "diko_due_total",
+            "Due items run, by kind and outcome (done, retried, failed)",
+            ["kind", "outcome"],
+            registry=registry,
+        )
+        self.due_backlog = Gauge(
+            "diko_due_backlog",
+            "Due items whose time had come at the last poll (at most one poll's batch)",
+            registry=registry,
+        )

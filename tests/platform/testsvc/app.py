@@ -8,8 +8,10 @@ from typing import Any
 
 from pymongo import ReturnDocument
 
+from diko_shared import due
 from diko_shared.contract.envelope import Envelope
-from diko_shared.messaging.errors import NotFound
+from diko_shared.due import DueContext
+from diko_shared.messaging.errors import Invalid, NotFound
 from diko_shared.messaging.handling import Context
 from diko_shared.service.app import Service
 from diko_shared.settings import ServiceSettings
@@ -20,6 +22,8 @@ from testsvc.contract import (
     FlakyDone,
     FlakyWork,
     GetTally,
+    Remind,
+    Reminded,
     TallyAdded,
     TallyTotal,
 )
@@ -29,6 +33,9 @@ KILL_AFTER_COMMIT = "TESTSVC_KILL_AFTER_COMMIT"
 #: "<phase>:<message id>": SIGKILL after that phase of the message's commit (0 prepare,
 #: 1 state change, 2 outbox, 3 processed record), before the next one.
 KILL_AFTER_PHASE = "TESTSVC_KILL_AFTER_PHASE"
+#: "<phase>:<item>": SIGKILL after that phase of the commit of the reminder of <item>;
+#: "run:<item>": SIGKILL after its handler ran, before the commit.
+KILL_DUE = "TESTSVC_KILL_DUE"
 
 
 class Settings(ServiceSettings):
@@ -93,12 +100,41 @@ async def on_tally_added(ctx: Context[TallyAdded]) -> None:
     )
 
 
+async def remind(ctx: Context[Remind]) -> None:
+    data = ctx.data
+    ctx.write(
+        due.schedule(
+            "reminder",
+            data.item,
+            data.at,
+            {"item": data.item, "fail": data.fail},
+            correlation_id=ctx.correlation_id,
+        )
+    )
+
+
+async def run_reminder(ctx: DueContext) -> None:
+    """Counts every run (unstaged, so that a test sees a second run), then stages the effect."""
+    item, fail = ctx.data["item"], ctx.data["fail"]
+    await ctx.db["due_runs"].insert_one({"item": item, "pid": os.getpid(), "at": ctx.now})
+    if fail == "domain":
+        raise Invalid.field("data.item", f"{item} kann nicht erinnert werden")
+    runs = await ctx.db["due_runs"].count_documents({"item": item})
+    if fail and runs <= int(fail):
+        raise RuntimeError(f"reminder {item} failed on run {runs}")
+    ctx.write(guards.insert("reminded", {"_id": item, "at": ctx.now}))
+    ctx.write(guards.apply_once("reminder_totals", item, ctx.key, {"$inc": {"count": 1}}))
+    ctx.emit(Reminded(item=item, due_at=ctx.due_at), subject=item)
+
+
 def build() -> Service:
     service = Service(SERVICE, Settings(), description="Test service of the platform")
     service.on_request("tally.add", add_to_tally)
     service.on_request("tally.flaky", flaky)
     service.on_request("tally.get", get_tally)
+    service.on_request("tally.remind", remind)
     service.on_event("tally.added", on_tally_added)
+    service.on_due("reminder", run_reminder)
     kill_id = os.environ.get(KILL_AFTER_COMMIT)
     if kill_id:
 
@@ -115,4 +151,18 @@ def build() -> Service:
                 _die()
 
         service.committer.after_phase = kill_after_phase
+    if kill_due := os.environ.get(KILL_DUE):
+        step, _, item = kill_due.partition(":")
+        tag = f"due|{due.item_id('reminder', item)}"
+
+        def kill_before_commit(id_: str) -> None:
+            if step == "run" and id_ == due.item_id("reminder", item):
+                _die()
+
+        def kill_after_due_phase(done: int, tags: list[str]) -> None:
+            if step != "run" and done == int(step) and tag in tags:
+                _die()
+
+        service.due.before_commit = kill_before_commit
+        service.committer.after_phase = kill_after_due_phase
     return service

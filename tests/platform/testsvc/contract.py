@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import Field
 
-from diko_shared.contract.base import Payload, examples
+from diko_shared.contract.base import Empty, Payload, examples
 from diko_shared.contract.catalogue import CATALOGUE
 
 SERVICE = "testsvc"
@@ -49,12 +50,31 @@ class FlakyDone(Payload):
     attempts: int
 
 
+class Remind(Payload):
+    """Schedule a reminder about `item` at `at` (a due item); `fail` makes its run fail."""
+
+    model_config = examples({"item": "apples", "at": "2040-01-01T08:00:00Z"})
+
+    item: Item
+    at: datetime
+    fail: Annotated[str, Field(pattern=r"^(|domain|\d+)$")] = Field(
+        "", description="'domain': a final error; a number: fail that many times first"
+    )
+
+
+class Reminded(Payload):
+    item: str
+    due_at: datetime
+
+
 class GetTally(Payload):
     item: Item
 
 
 CATALOGUE.command("tally.add", SERVICE, AddToTally, TallyTotal, "Add to a tally.")
 CATALOGUE.command("tally.flaky", SERVICE, FlakyWork, FlakyDone, "Work that fails for a while.")
+CATALOGUE.command("tally.remind", SERVICE, Remind, Empty, "Schedule a reminder.")
+CATALOGUE.event("tally.reminded", SERVICE, Reminded, "A reminder's time has come.")
 CATALOGUE.query("tally.get", SERVICE, GetTally, TallyTotal, "Read a tally.")
 CATALOGUE.event("tally.added", SERVICE, TallyAdded, "Something was added to a tally.")
 CATALOGUE.reacts(SERVICE, "tally.added")

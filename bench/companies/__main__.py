@@ -1,0 +1,496 @@
+"""`python -m bench.companies [import|scan|search]`: the companies service at the network's scale.
+
+Each part measures against a floor taken in the same run:
+
+- **import**: `diko companies import` of 10,000 spreadsheet rows through the running
+  companies service (a process on the local stack, private virtual host and database),
+  report included; floor: the pipeline benchmark's raw aio-pika publish/consume with one
+  raw driver insert per message, for the same number of messages. Goal: under 60 s.
+- **scan**: `duplicates.scan` over 50,000 companies with 500 planted near duplicates;
+  floor: the quadratic comparison of every pair with the same library (RapidFuzz
+  `cdist`), timed on a sample and scaled to all pairs. Reports recall of the planted pairs.
+- **search**: 50,000 companies in the directory's bucket documents on FerretDB; a search
+  loads the directory once (cold), then answers from memory after a one-document
+  freshness check; floor: one FerretDB query with a plain filter on a 50,000-document
+  collection (which FerretDB answers by scanning it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import httpx
+from pymongo import AsyncMongoClient, InsertOne
+from rapidfuzz import fuzz, process
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))
+
+from bench.pipeline.__main__ import raw_floor  # noqa: E402
+from diko_companies.directory import (  # noqa: E402
+    DIRECTORY,
+    CompanyRow,
+    Directory,
+    bucket,
+    version_of,
+)
+from diko_companies.duplicates import Profile, fold, normalise_name, scan  # noqa: E402
+from diko_companies.search import Centre, CompanyQuery, companies  # noqa: E402
+from diko_shared.geo import load_gazetteer  # noqa: E402
+from harness.stack import SessionStack  # noqa: E402
+
+RESULTS = REPO / "bench" / "results" / "companies.json"
+HTTP_PORT = 8098
+
+TRADES = [
+    "Tischlerei",
+    "Bäckerei",
+    "Fleischerei",
+    "Autohaus",
+    "Elektro",
+    "Sanitär",
+    "Malerbetrieb",
+    "Dachdeckerei",
+    "Zimmerei",
+    "Friseursalon",
+    "Gärtnerei",
+    "Metallbau",
+    "Kfz-Werkstatt",
+    "Steuerbüro",
+    "Pflegedienst",
+    "Landhandel",
+    "Agrargenossenschaft",
+    "Gasthof",
+    "Optik",
+    "Physiotherapie",
+    "Baustoffhandel",
+    "Spedition",
+    "Brunnenbau",
+    "Fliesenleger",
+]
+SURNAMES = [
+    "Müller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "Meyer",
+    "Wagner",
+    "Becker",
+    "Schulz",
+    "Hoffmann",
+    "Schäfer",
+    "Koch",
+    "Bauer",
+    "Richter",
+    "Klein",
+    "Wolf",
+    "Schröder",
+    "Neumann",
+    "Schwarz",
+    "Zimmermann",
+    "Braun",
+    "Krüger",
+    "Hofmann",
+    "Hartmann",
+    "Lange",
+    "Schmitt",
+    "Werner",
+    "Krause",
+    "Meier",
+    "Lehmann",
+    "Köhler",
+    "Herrmann",
+    "König",
+    "Walter",
+    "Kaiser",
+]
+FORMS = ["GmbH", "GmbH & Co. KG", "e.K.", "", "", "UG (haftungsbeschränkt)", "OHG"]
+STREETS = ["Breite Straße", "Hauptstraße", "Am Markt", "Bahnhofstraße", "Lindenweg", "Dorfstraße"]
+
+
+FIRST = [
+    "Kra",
+    "Hol",
+    "Bre",
+    "Wen",
+    "Sto",
+    "Lin",
+    "Mar",
+    "Fel",
+    "Gro",
+    "Ber",
+    "Ste",
+    "Han",
+    "Rud",
+    "Tre",
+    "Wal",
+    "Kno",
+    "Fri",
+    "Schu",
+    "Mei",
+    "Dor",
+    "Pau",
+    "Zie",
+    "Lü",
+    "Ha",
+]
+MIDDLE = ["", "de", "ter", "ro", "bel", "ko", "sen", "ri", "wa", "gen"]
+LAST = ["ner", "mann", "ke", "berg", "ow", "dt", "ler", "ert", "ing", "au", "itz", "ers", "horst"]
+
+
+def surname(rng: random.Random) -> str:
+    """A made-up German-sounding surname: tens of thousands of them, as in a real register."""
+    return (
+        rng.choice(FIRST) + rng.choice(MIDDLE) + rng.choice(LAST)
+        if rng.random() < 0.8
+        else rng.choice(SURNAMES)
+    )
+
+
+def company_names(n: int, rng: random.Random) -> list[tuple[str, Any]]:
+    places = list(load_gazetteer().places)
+    made = set()
+    rows = []
+    while len(rows) < n:
+        trade, owner = rng.choice(TRADES), surname(rng)
+        name = f"{trade} {owner}" if rng.random() < 0.7 else f"{owner} {trade}"
+        if rng.random() < 0.3:
+            name = f"{name} {surname(rng)}"
+        if name in made:
+            continue
+        made.add(name)
+        rows.append((f"{name} {rng.choice(FORMS)}".strip(), rng.choice(places)))
+    return rows
+
+
+def misspell(name: str, rng: random.Random) -> str:
+    """A near duplicate as people write it: umlauts, legal form, word order or a typo."""
+    words = name.split()
+    kind = rng.randrange(4)
+    if kind == 0:
+        return name.replace("ü", "ue").replace("ä", "ae").replace("ö", "oe") + " GmbH"
+    if kind == 1:
+        return " ".join([words[1], words[0], *words[2:]])
+    if kind == 2:
+        i = rng.randrange(1, len(words[0]) - 1)
+        return words[0][:i] + words[0][i + 1 :] + " " + " ".join(words[1:])
+    return name.upper()
+
+
+# -- import ------------------------------------------------------------------------------------
+
+
+def write_rows(path: Path, count: int) -> None:
+    rng = random.Random(10)
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out, delimiter=";")
+        writer.writerow(
+            ["Firma", "Straße", "PLZ", "Ort", "Branche", "Ansprechpartner", "E-Mail", "Telefon"]
+        )
+        for n, (name, place) in enumerate(company_names(count, rng)):
+            writer.writerow(
+                [
+                    name,
+                    f"{rng.choice(STREETS)} {rng.randint(1, 80)}",
+                    place.postcode,
+                    place.name,
+                    "Handwerk",
+                    f"{rng.choice(SURNAMES)}",
+                    f"kontakt{n}@firma{n}.example",
+                    f"039{rng.randint(10, 99)} {rng.randint(10000, 99999)}",
+                ]
+            )
+
+
+def start_companies(stack: SessionStack) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        **stack.service_env("companies"),
+        "DIKO_HTTP_PORT": str(HTTP_PORT),
+        "DIKO_LOG_LEVEL": "WARNING",
+    }
+    service = subprocess.Popen([sys.executable, "-m", "diko_companies"], cwd=REPO, env=env)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{HTTP_PORT}/readyz", timeout=1).status_code == 200:
+                return service
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    service.kill()
+    raise RuntimeError("the companies service did not become ready")
+
+
+async def bind_event_sink(stack: SessionStack) -> None:
+    """A queue for every event, as the other services' queues are in production.
+
+    Without one the broker returns each event (no route) and the service logs it; it
+    keeps only the newest thousand, nobody needs to read them.
+    """
+    connection = await aio_pika.connect(stack.amqp_url)
+    channel = await connection.channel()
+    sink = await channel.declare_queue(
+        "bench.events.sink", arguments={"x-max-length": 1000, "x-overflow": "drop-head"}
+    )
+    await sink.bind("diko.events", "#")
+    await connection.close()
+
+
+def bench_import(count: int) -> dict[str, Any]:
+    with SessionStack.create() as stack:
+        floor = asyncio.run(raw_floor(stack, count, 256, 64))
+        path = REPO / ".local" / "bench" / f"import-{count}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_rows(path, count)
+        asyncio.run(bind_event_sink(stack))
+        service = start_companies(stack)
+        try:
+            env = {
+                "PATH": os.environ["PATH"],
+                "DIKO_AMQP_URL": stack.amqp_url,
+                "DIKO_MONGO_URL": stack.mongo_url,
+            }
+            diko = str(Path(sys.executable).with_name("diko"))
+            started = time.perf_counter()
+            result = subprocess.run(
+                [diko, "companies", "import", str(path)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            seconds = time.perf_counter() - started
+        finally:
+            service.terminate()
+            service.wait(30)
+        with path.with_name(f"{path.stem}.bericht.csv").open(encoding="utf-8-sig") as report:
+            outcomes = [row["Ergebnis"] for row in csv.DictReader(report, delimiter=";")]
+    if result.returncode != 0:
+        raise RuntimeError(f"import failed: {result.stderr[-2000:]}")
+    return {
+        "rows": count,
+        "import_s": round(seconds, 2),
+        "import_rows_per_s": round(count / seconds, 1),
+        "floor_messages_per_s": floor.throughput,
+        "ratio_of_floor": round(count / seconds / floor.throughput, 3),
+        "report_rows": len(outcomes),
+        "outcomes": {o: outcomes.count(o) for o in sorted(set(outcomes))},
+        "goal_s": 60,
+    }
+
+
+# -- scan --------------------------------------------------------------------------------------
+
+
+def profiles(
+    n: int, planted: int, rng: random.Random
+) -> tuple[list[Profile], set[tuple[str, str]]]:
+    made = company_names(n - planted, rng)
+    result = []
+    for i, (name, place) in enumerate(made):
+        result.append(
+            Profile(
+                f"cmp_{i:020x}",
+                name,
+                normalise_name(name),
+                place.name,
+                place.postcode,
+                fold(rng.choice(STREETS)),
+            )
+        )
+    pairs = set()
+    for j in range(planted):
+        original = result[rng.randrange(len(made))]
+        twin_name = misspell(original.name, rng)
+        twin = Profile(
+            f"cmp_{len(made) + j:020x}",
+            twin_name,
+            normalise_name(twin_name),
+            original.town,
+            original.postcode,
+            original.street,
+        )
+        result.append(twin)
+        pairs.add(tuple(sorted((original.company_id, twin.company_id))))  # type: ignore[arg-type]
+    return result, pairs
+
+
+def bench_scan(count: int, planted: int) -> dict[str, Any]:
+    rng = random.Random(50)
+    people, pairs = profiles(count, planted, rng)
+    started = time.perf_counter()
+    result = scan(people, min_score=0.8)
+    seconds = time.perf_counter() - started
+    found = {tuple(sorted((a.company_id, b.company_id))) for a, b, _ in result.pairs}
+    sample = [p.key for p in people[:2000]]
+    t0 = time.perf_counter()
+    process.cdist(sample, sample, scorer=fuzz.token_sort_ratio, workers=-1)
+    sample_s = time.perf_counter() - t0
+    all_pairs = count * (count - 1) / 2
+    quadratic_s = sample_s * all_pairs / (len(sample) ** 2)
+    return {
+        "companies": count,
+        "planted_pairs": planted,
+        "scan_s": round(seconds, 2),
+        "comparisons": result.comparisons,
+        "share_of_all_pairs": round(result.comparisons / all_pairs, 4),
+        "pairs_found": len(result.pairs),
+        "planted_found": len(found & pairs),
+        "recall": round(len(found & pairs) / planted, 3),
+        "quadratic_floor_s": round(quadratic_s, 1),
+        "speed_up": round(quadratic_s / seconds, 1),
+    }
+
+
+# -- search ------------------------------------------------------------------------------------
+
+
+async def bench_search(count: int) -> dict[str, Any]:
+    rng = random.Random(60)
+    with SessionStack.create() as stack:
+        client: AsyncMongoClient = AsyncMongoClient(stack.mongo_url, tz_aware=True)
+        db = client[stack.database("companies")]
+        buckets: dict[str, dict[str, Any]] = {}
+        flat = []
+        for i, (name, place) in enumerate(company_names(count, rng)):
+            company_id = f"cmp_{rng.getrandbits(80):020x}"
+            profile = Profile(
+                company_id, name, normalise_name(name), place.name, place.postcode, ""
+            )
+            row = CompanyRow(
+                profile, "Handwerk", place.latitude, place.longitude, frozenset(), None, False
+            )
+            buckets.setdefault(bucket("c", company_id), {})[company_id] = row.to_doc()
+            flat.append({"_id": company_id, "name": name, "town": place.name, "n": i})
+        await db[DIRECTORY].insert_many([{"_id": b, "r": rows} for b, rows in buckets.items()])
+        versions: dict[str, dict[str, str]] = {}
+        for name in buckets:
+            versions.setdefault(version_of(name), {})[name] = "1"
+        await db[DIRECTORY].insert_many([{"_id": v, "revs": r} for v, r in versions.items()])
+        for start in range(0, len(flat), 2000):
+            await db["flat"].bulk_write([InsertOne(d) for d in flat[start : start + 2000]])
+        directory = Directory()
+        t0 = time.perf_counter()
+        await directory.refresh(db)
+        cold = time.perf_counter() - t0
+        stendal = load_gazetteer().lookup("Stendal")
+        queries = [
+            CompanyQuery(("tisch",), None, None, None, None, None, frozenset(), "name", 20, None),
+            CompanyQuery(
+                ("mueller",),
+                None,
+                None,
+                Centre(stendal.latitude, stendal.longitude, 20),
+                None,
+                None,
+                frozenset(),
+                "distance",
+                20,
+                None,
+            ),
+            CompanyQuery(
+                (), "Stendal", None, None, "Handwerk", None, frozenset(), "name", 20, None
+            ),
+        ]
+        warm = []
+        for _ in range(5):
+            for query in queries:
+                t1 = time.perf_counter()
+                await directory.refresh(db)
+                companies(directory, query)
+                warm.append(time.perf_counter() - t1)
+        floor = []
+        for _ in range(3):
+            t2 = time.perf_counter()
+            # the same question as the first search, asked of FerretDB: sorted, so it scans
+            cursor = db["flat"].find({"name": {"$regex": "^Tisch"}}).sort("name", 1).limit(20)
+            await cursor.to_list(None)
+            floor.append(time.perf_counter() - t2)
+        await client.close()
+    median_warm = statistics.median(warm)
+    median_floor = statistics.median(floor)
+    return {
+        "companies": count,
+        "directory_load_s": round(cold, 2),
+        "search_median_ms": round(median_warm * 1000, 1),
+        "search_max_ms": round(max(warm) * 1000, 1),
+        "ferretdb_filter_query_ms": round(median_floor * 1000, 1),
+        "speed_up": round(median_floor / median_warm, 1),
+    }
+
+
+def print_table(results: dict[str, Any]) -> None:
+    lines = [("part", "measured", "floor", "ratio")]
+    if "import" in results:
+        r = results["import"]
+        lines.append(
+            (
+                f"import {r['rows']:,} rows",
+                f"{r['import_s']} s ({r['import_rows_per_s']}/s)",
+                f"{r['floor_messages_per_s']} msg/s raw",
+                f"{r['ratio_of_floor']} of floor",
+            )
+        )
+    if "scan" in results:
+        r = results["scan"]
+        lines.append(
+            (
+                f"scan {r['companies']:,} companies",
+                f"{r['scan_s']} s, recall {r['recall']}",
+                f"{r['quadratic_floor_s']} s all pairs",
+                f"{r['speed_up']}x faster",
+            )
+        )
+    if "search" in results:
+        r = results["search"]
+        lines.append(
+            (
+                f"search {r['companies']:,} companies",
+                f"{r['search_median_ms']} ms median",
+                f"{r['ferretdb_filter_query_ms']} ms FerretDB query",
+                f"{r['speed_up']}x faster",
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(4)]
+    for line in lines:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("parts", nargs="*", default=["import", "scan", "search"])
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--companies", type=int, default=50_000)
+    args = parser.parse_args()
+    results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    if "scan" in args.parts:
+        results["scan"] = bench_scan(args.companies, 500)
+        print("scan", json.dumps(results["scan"], ensure_ascii=False))
+    if "search" in args.parts:
+        results["search"] = asyncio.run(bench_search(args.companies))
+        print("search", json.dumps(results["search"], ensure_ascii=False))
+    if "import" in args.parts:
+        results["import"] = bench_import(args.rows)
+        print("import", json.dumps(results["import"], ensure_ascii=False))
+    print_table(results)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {RESULTS.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,334 @@
+"""The directory: compact rows of every company and position, for search and duplicates.
+
+FerretDB answers only `{"_id": …}` from an index and scans the collection for anything
+else (a filter over 50,000 companies takes seconds there), so search cannot be a query.
+Instead every change of a company or position also stages its compact row into one of
+256 bucket documents (`directory/c<xx>`, `directory/p<xx>`, by the id's first two hex
+digits) and a new revision token into one of 16 version documents (`directory/v<x>`,
+by the bucket's first hex digit: FerretDB's cost of reading or updating a document
+grows with its fields, and one version document of 512 tokens cost 20–40 ms a touch).
+Each replica keeps the rows in memory; before a search or a duplicate check it reads
+the 16 version documents (point reads at once) and reloads only the buckets whose token
+changed. What one replica committed, the others see at their next read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import bisect
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo import UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+
+from diko_companies.duplicates import Profile, fold
+from diko_shared.store.group_commit import Write
+
+DIRECTORY = "directory"
+#: The version documents: `v0` … `vf`.
+VERSIONS = [f"v{digit:x}" for digit in range(16)]
+
+
+def version_of(name: str) -> str:
+    """The version document that holds the token of bucket `name` (`c3f` → `v3`)."""
+    return f"v{name[1]}"
+
+
+#: Bucket documents read at once when the directory catches up.
+READ_AT_ONCE = 16
+
+
+def bucket(kind: str, entity_id: str) -> str:
+    """`c3f` for a company id `cmp_3f…`, `p3f` for a position id `pos_3f…`."""
+    return f"{kind}{entity_id[4:6]}"
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371.0088 * math.asin(math.sqrt(a))
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyRow:
+    """What search and duplicate detection need of one company.
+
+    Stored as one JSON string per row: FerretDB converts every field of a document it
+    reads, and a bucket of 200 rows of a dozen fields each took it ten times longer.
+    """
+
+    profile: Profile
+    industry: str | None
+    lat: float
+    lon: float
+    consents: frozenset[str]
+    score: int | None
+    merged: bool
+    words: tuple[str, ...] = ()  # folded words of name and town, for text search
+    sort_name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.words:
+            folded = fold(f"{self.profile.name} {self.profile.town}")
+            object.__setattr__(self, "words", tuple(folded.split()))
+            object.__setattr__(self, "sort_name", fold(self.profile.name))
+
+    @property
+    def company_id(self) -> str:
+        return self.profile.company_id
+
+    def to_doc(self) -> str:
+        p = self.profile
+        return _pack(
+            {
+                "n": p.name,
+                "k": p.key,
+                "t": p.town,
+                "pc": p.postcode,
+                "s": p.street,
+                "tel": list(p.phones),
+                "web": list(p.domains),
+                "mail": list(p.mail_domains),
+                "i": self.industry,
+                "ll": [self.lat, self.lon],
+                "c": sorted(self.consents),
+                "sc": self.score,
+                "m": self.merged,
+            }
+        )
+
+    @classmethod
+    def from_doc(cls, company_id: str, packed: str) -> CompanyRow:
+        doc = json.loads(packed)
+        profile = Profile(
+            company_id=company_id,
+            name=doc["n"],
+            key=doc["k"],
+            town=doc["t"],
+            postcode=doc["pc"],
+            street=doc["s"],
+            phones=tuple(doc.get("tel", ())),
+            domains=tuple(doc.get("web", ())),
+            mail_domains=tuple(doc.get("mail", ())),
+        )
+        lat, lon = doc["ll"]
+        return cls(
+            profile,
+            doc.get("i"),
+            lat,
+            lon,
+            frozenset(doc.get("c", ())),
+            doc.get("sc"),
+            bool(doc.get("m")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PositionRow:
+    """What position search needs of one position."""
+
+    position_id: str
+    company_id: str
+    code: str
+    start: str  # ISO date
+    town: str
+    lat: float
+    lon: float
+    status: str
+
+    def to_doc(self) -> str:
+        return _pack(
+            {
+                "c": self.company_id,
+                "o": self.code,
+                "d": self.start,
+                "t": self.town,
+                "ll": [self.lat, self.lon],
+                "st": self.status,
+            }
+        )
+
+    @classmethod
+    def from_doc(cls, position_id: str, packed: str) -> PositionRow:
+        doc = json.loads(packed)
+        lat, lon = doc["ll"]
+        return cls(position_id, doc["c"], doc["o"], doc["d"], doc["t"], lat, lon, doc["st"])
+
+
+def _pack(fields: dict[str, Any]) -> str:
+    return json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
+
+
+def stage_company(row: CompanyRow, token: str) -> list[Write]:
+    """The writes that put a company's row into its bucket and announce the change."""
+    return _stage(bucket("c", row.company_id), row.company_id, row.to_doc(), token)
+
+
+def stage_position(row: PositionRow, token: str) -> list[Write]:
+    return _stage(bucket("p", row.position_id), row.position_id, row.to_doc(), token)
+
+
+def _stage(name: str, entity_id: str, doc: str, token: str) -> list[Write]:
+    return [
+        Write(DIRECTORY, UpdateOne({"_id": name}, {"$set": {f"r.{entity_id}": doc}}, upsert=True)),
+        Write(
+            DIRECTORY,
+            UpdateOne({"_id": version_of(name)}, {"$set": {f"revs.{name}": token}}, upsert=True),
+        ),
+    ]
+
+
+# -- cursors -----------------------------------------------------------------------------------
+
+
+def encode_cursor(key: Iterable[Any]) -> str:
+    raw = json.dumps(list(key), separators=(",", ":"), ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> list[Any] | None:
+    """The sort key a cursor continues after; None if it is not one of ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, list) and len(value) == 2 else None
+
+
+# -- the in-memory copy ------------------------------------------------------------------------
+
+
+class Directory:
+    """One replica's copy of the rows, kept up to date from the bucket documents."""
+
+    def __init__(self) -> None:
+        self.companies: dict[str, CompanyRow] = {}
+        self.positions: dict[str, PositionRow] = {}
+        self.blocks: dict[str, set[str]] = defaultdict(set)
+        self.open_positions: dict[str, int] = defaultdict(int)
+        #: Companies by each folded word of name and town, for prefix search.
+        self.word_ids: dict[str, set[str]] = defaultdict(set)
+        self._words: list[str] | None = None
+        self._in_bucket: dict[str, set[str]] = defaultdict(set)
+        self._revs: dict[str, str] = {}
+        self._lock = asyncio.Lock()
+        self._begun = 0
+
+    async def refresh(self, db: AsyncDatabase, max_age: float = 0.0) -> None:
+        """Catch up with every change committed before this call (by any replica).
+
+        Concurrent callers share the work: a catch-up that began after this call was
+        made (and has ended once the lock is ours) has seen everything this call must.
+        With `max_age`, a catch-up that began less than that many seconds ago is enough
+        (duplicate checks during an import: this replica's own rows are put in at once).
+        """
+        loop = asyncio.get_running_loop()
+        if max_age and loop.time() - self._last_began < max_age:
+            return
+        ticket = self._begun
+        async with self._lock:
+            if self._begun > ticket:
+                return
+            self._begun += 1
+            self._last_began = loop.time()
+            await self._catch_up(db)
+
+    _last_began = float("-inf")
+
+    async def _catch_up(self, db: AsyncDatabase) -> None:
+        versions = await asyncio.gather(*(db[DIRECTORY].find_one({"_id": v}) for v in VERSIONS))
+        revs: dict[str, str] = {}
+        for version in versions:
+            revs.update((version or {}).get("revs", {}))
+        changed = [name for name, token in revs.items() if self._revs.get(name) != token]
+        for start in range(0, len(changed), READ_AT_ONCE):
+            names = changed[start : start + READ_AT_ONCE]
+            docs = await asyncio.gather(*(db[DIRECTORY].find_one({"_id": n}) for n in names))
+            for name, doc in zip(names, docs, strict=True):
+                self._load(name, (doc or {}).get("r", {}))
+                self._revs[name] = revs[name]
+
+    def _load(self, name: str, rows: dict[str, str]) -> None:
+        for entity_id in self._in_bucket.pop(name, set()):
+            self._forget(entity_id)
+        for entity_id, doc in rows.items():
+            self._in_bucket[name].add(entity_id)
+            if name.startswith("c"):
+                self.put_company(CompanyRow.from_doc(entity_id, doc))
+            else:
+                self.put_position(PositionRow.from_doc(entity_id, doc))
+
+    def _forget(self, entity_id: str) -> None:
+        if (row := self.companies.pop(entity_id, None)) is not None:
+            for key in row.profile.block_keys():
+                self.blocks[key].discard(entity_id)
+            for word in row.words:
+                self.word_ids[word].discard(entity_id)
+        position = self.positions.pop(entity_id, None)
+        if position is not None and position.status == "open":
+            self.open_positions[position.company_id] -= 1
+
+    def put_company(self, row: CompanyRow) -> None:
+        self._forget(row.company_id)
+        self.companies[row.company_id] = row
+        self._in_bucket[bucket("c", row.company_id)].add(row.company_id)
+        if not row.merged:
+            for key in row.profile.block_keys():
+                self.blocks[key].add(row.company_id)
+        for word in row.words:
+            if word not in self.word_ids:
+                self._words = None
+            self.word_ids[word].add(row.company_id)
+
+    def put_position(self, row: PositionRow) -> None:
+        self._forget(row.position_id)
+        self.positions[row.position_id] = row
+        self._in_bucket[bucket("p", row.position_id)].add(row.position_id)
+        if row.status == "open":
+            self.open_positions[row.company_id] += 1
+
+    def with_prefixes(self, prefixes: tuple[str, ...]) -> set[str]:
+        """Companies with, for every prefix, a word of name or town that starts with it."""
+        if self._words is None:
+            self._words = sorted(self.word_ids)
+        found: set[str] | None = None
+        for prefix in prefixes:
+            start = bisect.bisect_left(self._words, prefix)
+            ids: set[str] = set()
+            for word in self._words[start:]:
+                if not word.startswith(prefix):
+                    break
+                ids |= self.word_ids[word]
+            found = ids if found is None else found & ids
+            if not found:
+                return set()
+        return found or set()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def neighbours(self, profile: Profile) -> list[Profile]:
+        """Companies sharing a blocking key with `profile` (generic name tokens left out)."""
+        from diko_companies.duplicates import MOST_IN_TOKEN_BLOCK
+
+        ids: set[str] = set()
+        for key in profile.block_keys():
+            members = self.blocks.get(key, ())
+            if key.startswith("tok:") and len(members) > MOST_IN_TOKEN_BLOCK:
+                continue
+            ids.update(members)
+        ids.discard(profile.company_id)
+        return [self.companies[i].profile for i in sorted(ids)]
+
+    def profiles(self, postcode_prefix: str | None = None) -> list[Profile]:
+        rows = (r for r in self.companies.values() if not r.merged)
+        if postcode_prefix:
+            rows = (r for r in rows if r.profile.postcode.startswith(postcode_prefix))
+        return sorted((r.profile for r in rows), key=lambda p: p.company_id)

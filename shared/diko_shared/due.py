@@ -1,0 +1,382 @@
+"""Due items: "do this once when the time comes", the platform's one mechanism for time.
+
+Follow-up reminders, digests, scheduled episodes and posts, retention and link expiry are
+all the same thing: a document in the owning service's `due` collection that says what
+to do (`kind`, `data`) and when (`due_at`). A handler schedules one by staging
+`due.schedule(...)` with its other writes, so it exists exactly when the handler's
+changes do. The service's due loop, part of its housekeeping, finds items whose time
+has come, claims each with a lease and runs the service's due handler for its kind,
+which stages writes and events like a message handler; the platform then commits them,
+the outbox entry and the item's removal, in that order, and publishes.
+
+- **Once.** A handler's writes must be repeatable (derived ids, guards) as for messages.
+  Outgoing message ids are derived from the item's id, so a run repeated after a crash
+  publishes the same ids and consumers drop the repeat.
+- **Lease.** A claim is an insert under `<item id>@<epoch>` for the current and the next
+  epoch of `DIKO_DUE_LEASE_S` (the one decision that is atomic on MongoDB and FerretDB
+  alike): of two replicas only one runs an item, and when its process dies, another
+  takes the item over after one to two lease lengths.
+- **Failures.** `DomainError` gives up at once; any other exception tries again after
+  `DIKO_RETRY_DELAYS_MS`; a given-up item stays in `due` with `failed` set and its
+  reason, out of the loop's way, for an operator to see.
+- **Clock.** Everything due-related reads the service's `Clock`. In tests,
+  `DIKO_TEST_CLOCK` names a document in the service's own `test_clock` collection whose
+  `offset_s` moves the service's time; it is refused unless the broker virtual host is a
+  test one (`diko-test-…`), so production cannot run on a test clock by accident.
+- **No second scheduler.** The loop polls every `DIKO_DUE_POLL_S`; nothing sleeps
+  until a due time. On FerretDB the poll scans the `due` collection, which holds only
+  pending items (done ones are deleted); on MongoDB it uses the `due_at` index.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo import DeleteOne, IndexModel, InsertOne, UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from diko_shared.contract.base import Payload
+from diko_shared.contract.catalogue import CATALOGUE
+from diko_shared.contract.envelope import new_envelope
+from diko_shared.messaging import topology
+from diko_shared.messaging.errors import DomainError
+from diko_shared.messaging.handling import DERIVED_IDS
+from diko_shared.messaging.publisher import Outgoing, pack
+from diko_shared.messaging.relay import OutboxRelay
+from diko_shared.service.metrics import Metrics
+from diko_shared.store.group_commit import GroupCommitter, Write
+from diko_shared.store.mongo import OUTBOX, Indexes
+
+log = logging.getLogger(__name__)
+
+#: Pending due items: `_id` = "<kind>|<key>".
+DUE = "due"
+#: Leases: `_id` = "<item id>@<epoch>", one per lease epoch a runner holds.
+DUE_CLAIMS = "due_claims"
+#: The test clock documents (`DIKO_TEST_CLOCK`): `_id` = the name, `offset_s`.
+TEST_CLOCK = "test_clock"
+
+INDEXES: Indexes = {DUE: [IndexModel("due_at")], DUE_CLAIMS: [IndexModel("at")]}
+
+#: How many due items one poll takes at most.
+POLL_BATCH = 100
+#: Claims older than this many lease lengths are deleted by the hourly housekeeping.
+CLAIMS_KEPT = 10
+
+
+def item_id(kind: str, key: str) -> str:
+    return f"{kind}|{key}"
+
+
+def schedule(
+    kind: str,
+    key: str,
+    due_at: datetime,
+    data: dict[str, Any],
+    *,
+    correlation_id: str | None = None,
+) -> Write:
+    """Stage a due item: run the `kind` handler with `data` once `due_at` has come.
+
+    Scheduling the same kind and key again (a redelivery, or a new date) moves the
+    existing item instead of adding one.
+    """
+    document = {"kind": kind, "due_at": due_at.astimezone(UTC), "data": data, "failed": None}
+    return Write(
+        DUE,
+        UpdateOne(
+            {"_id": item_id(kind, key)},
+            {
+                "$set": document,
+                "$setOnInsert": {"attempts": 0, "correlation_id": correlation_id},
+            },
+            upsert=True,
+        ),
+    )
+
+
+def cancel(kind: str, key: str) -> Write:
+    """Stage the removal of a due item that is no longer wanted (nothing if it is gone)."""
+    return Write(DUE, DeleteOne({"_id": item_id(kind, key)}))
+
+
+# -- the clock ---------------------------------------------------------------------------------
+
+
+class Clock:
+    """The service's time: the system clock, moved by a test clock's offset in tests."""
+
+    def __init__(self, db: AsyncDatabase | None = None, test_clock: str = "") -> None:
+        self._db = db
+        self._name = test_clock
+
+    @property
+    def is_test(self) -> bool:
+        return bool(self._name)
+
+    def describe(self) -> str:
+        return f"test clock {self._name!r}" if self._name else "system"
+
+    async def now(self) -> datetime:
+        real = datetime.now(UTC)
+        if not self._name or self._db is None:
+            return real
+        document = await self._db[TEST_CLOCK].find_one({"_id": self._name})
+        return real + timedelta(seconds=float((document or {}).get("offset_s", 0.0)))
+
+
+async def set_test_clock(db: AsyncDatabase, name: str, now: datetime) -> None:
+    """Move the test clock `name` of the service using `db` so that its time is `now`."""
+    offset = (now - datetime.now(UTC)).total_seconds()
+    await db[TEST_CLOCK].update_one({"_id": name}, {"$set": {"offset_s": offset}}, upsert=True)
+
+
+# -- running due items -------------------------------------------------------------------------
+
+
+@dataclass
+class DueContext:
+    """One due item being run, and what its handler stages (like a message's `Context`)."""
+
+    id: str
+    kind: str
+    data: dict[str, Any]
+    due_at: datetime
+    now: datetime
+    service: str
+    db: AsyncDatabase
+    correlation_id: str | None = None
+    writes: list[Write] = field(default_factory=list)
+    outgoing: list[Outgoing] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        """The key guarded writes (`guards.apply_once`) remember this run by."""
+        return f"due|{self.id}"
+
+    def new_id(self, prefix: str, *parts: str) -> str:
+        name = "|".join((self.key, prefix, *parts))
+        return f"{prefix}_{uuid.uuid5(DERIVED_IDS, name).hex[:20]}"
+
+    def write(self, *writes: Write | Iterable[Write]) -> None:
+        for write in writes:
+            if isinstance(write, Write):
+                self.writes.append(write)
+            else:
+                self.writes.extend(write)
+
+    def emit(self, payload: Payload, *, subject: str | None = None) -> str:
+        """Stage an event; its id is derived from the item, so a repeated run repeats it."""
+        spec = CATALOGUE.for_payload(type(payload))
+        if spec.kind != "event":
+            raise TypeError(f"{spec.type!r} is a {spec.kind}, not an event")
+        message_id = str(uuid.uuid5(DERIVED_IDS, f"{self.key}|out|{len(self.outgoing)}"))
+        envelope = new_envelope(
+            spec.type,
+            payload,
+            source=self.service,
+            subject=subject,
+            correlationid=self.correlation_id or message_id,
+            id_=message_id,
+            time=self.now,
+        )
+        self.outgoing.append(Outgoing.from_envelope(topology.EVENTS.name, envelope))
+        return message_id
+
+
+DueHandler = Callable[[DueContext], Awaitable[None]]
+
+
+class DueRunner:
+    """The service's due loop: poll, claim, run, commit, publish."""
+
+    def __init__(
+        self,
+        service: str,
+        db: AsyncDatabase,
+        committer: GroupCommitter,
+        relay: OutboxRelay,
+        metrics: Metrics,
+        clock: Clock,
+        *,
+        poll_every: float,
+        lease: timedelta,
+        retry_delays_ms: list[int],
+    ) -> None:
+        self.service = service
+        self.db = db
+        self.committer = committer
+        self.relay = relay
+        self.metrics = metrics
+        self.clock = clock
+        self.poll_every = poll_every
+        self.lease = lease
+        self.retry_delays_ms = retry_delays_ms
+        self.handlers: dict[str, DueHandler] = {}
+        self._running: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        #: A fault-injection point for tests: called with the item id before it is committed.
+        self.before_commit: Callable[[str], None] | None = None
+
+    def on(self, kind: str, handler: DueHandler) -> None:
+        if kind in self.handlers:
+            raise ValueError(f"due kind {kind!r} has a handler already")
+        if "|" in kind or "@" in kind:
+            raise ValueError(f"due kind {kind!r} must not contain '|' or '@'")
+        self.handlers[kind] = handler
+
+    def start(self) -> None:
+        if self.handlers:
+            self._task = asyncio.create_task(self._poll_forever())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def wake(self) -> None:
+        """Poll now instead of at the next interval."""
+        self._wake.set()
+
+    async def _poll_forever(self) -> None:
+        while True:
+            try:
+                await self.poll()
+            except Exception as exc:  # noqa: BLE001 - the next poll tries again
+                log.warning("due poll failed", extra={"error": repr(exc)})
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_every)
+
+    async def poll(self) -> int:
+        """Run every item whose time has come; returns how many this runner ran."""
+        now = await self.clock.now()
+        due = (
+            await self.db[DUE]
+            .find({"due_at": {"$lte": now}, "kind": {"$in": list(self.handlers)}})
+            .sort("due_at", 1)
+            .to_list(POLL_BATCH)
+        )
+        self.metrics.due_backlog.set(len(due))
+        ran = 0
+        for item in due:
+            if item["_id"] in self._running or not await self._claim(item["_id"], now):
+                continue
+            self._running.add(item["_id"])
+            try:
+                ran += await self._run(item["_id"], now)
+            finally:
+                self._running.discard(item["_id"])
+                await self._release(item["_id"], now)
+        return ran
+
+    def _epoch(self, now: datetime) -> int:
+        return int(now.timestamp() // self.lease.total_seconds())
+
+    async def _claim(self, id_: str, now: datetime) -> bool:
+        """Hold the item for this epoch and the next: True if this runner got it."""
+        epoch = self._epoch(now)
+        claims = [
+            {"_id": f"{id_}@{e}", "at": now, "service": self.service} for e in (epoch, epoch + 1)
+        ]
+        try:
+            await self.db[DUE_CLAIMS].insert_many(claims, ordered=True)
+        except BulkWriteError as exc:
+            # Ordered: the current epoch's claim is the first document; if it went in, ours.
+            return exc.details.get("nInserted", 0) >= 1
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def _release(self, id_: str, now: datetime) -> None:
+        """Give the lease back: the item is done, or waits for its retry, which may come sooner.
+
+        A release that fails leaves the lease to run out; the hourly prune deletes it.
+        """
+        epoch = self._epoch(now)
+        deletes = [DeleteOne({"_id": f"{id_}@{e}"}) for e in (epoch, epoch + 1)]
+        with contextlib.suppress(Exception):
+            await self.db[DUE_CLAIMS].bulk_write(deletes, ordered=False)
+
+    async def _run(self, id_: str, now: datetime) -> int:
+        item = await self.db[DUE].find_one({"_id": id_})
+        if item is None or item.get("failed") or item["due_at"] > now:
+            return 0  # done by another runner meanwhile, or moved to a later time
+        kind = item["kind"]
+        ctx = DueContext(
+            id=id_,
+            kind=kind,
+            data=item.get("data") or {},
+            due_at=item["due_at"],
+            now=now,
+            service=self.service,
+            db=self.db,
+            correlation_id=item.get("correlation_id"),
+        )
+        try:
+            await self.handlers[kind](ctx)
+        except DomainError as exc:
+            await self._give_up(id_, kind, f"{exc.code.value}: {exc.message}")
+            return 0
+        except Exception as exc:  # noqa: BLE001 - may pass: tried again later
+            await self._retry(item, now, exc)
+            return 0
+        if self.before_commit is not None:
+            self.before_commit(id_)
+        outbox: list[Write] = []
+        if ctx.outgoing:
+            entry = {
+                "_id": ctx.key,
+                "messages": pack(ctx.outgoing),
+                "lease_until": self.relay.lease_until(),
+                "created_at": now,
+            }
+            outbox.append(Write(OUTBOX, InsertOne(entry)))
+        prepare = [w for w in ctx.writes if w.stage == 0]
+        change = [w for w in ctx.writes if w.stage != 0]
+        done = [Write(DUE, DeleteOne({"_id": id_, "due_at": item["due_at"]}))]
+        await self.committer.commit(prepare, change, outbox, done, tag=ctx.key)
+        if ctx.outgoing:
+            self.relay.hand_over(ctx.key, ctx.outgoing)
+        self.metrics.due.labels(kind, "done").inc()
+        return 1
+
+    async def _retry(self, item: dict[str, Any], now: datetime, exc: Exception) -> None:
+        attempts = int(item.get("attempts", 0)) + 1
+        error = f"{type(exc).__name__}: {exc}"
+        if attempts > len(self.retry_delays_ms):
+            await self._give_up(item["_id"], item["kind"], f"after {attempts} attempts: {error}")
+            return
+        later = now + timedelta(milliseconds=self.retry_delays_ms[attempts - 1])
+        await self.db[DUE].update_one(
+            {"_id": item["_id"]},
+            {"$set": {"due_at": later, "attempts": attempts, "error": error[:2000]}},
+        )
+        self.metrics.due.labels(item["kind"], "retried").inc()
+        log.warning(
+            "due item failed; trying again later", extra={"due": item["_id"], "error": error}
+        )
+
+    async def _give_up(self, id_: str, kind: str, reason: str) -> None:
+        await self.db[DUE].update_one(
+            {"_id": id_},
+            {"$set": {"failed": reason[:2000], "failed_at": datetime.now(UTC), "due_at": None}},
+        )
+        self.metrics.due.labels(kind, "failed").inc()
+        log.error("due item given up", extra={"due": id_, "reason": reason})
+
+    async def prune_claims(self) -> None:
+        """Forget claims long past their lease (hourly housekeeping)."""
+        cutoff = await self.clock.now() - self.lease * CLAIMS_KEPT
+        await self.db[DUE_CLAIMS].delete_many({"at": {"$lt": cutoff}})

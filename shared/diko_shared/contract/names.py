@@ -89,9 +89,29 @@ FIXED: dict[str, dict[str, tuple[str, ...]]] = {
         ),
     },
     "notifications": {
-        "command": ("staff.register", "staff.update", "staff.subscribe", "notification.send"),
-        "query": ("notification.deliveries",),
-        "event": ("notification.sent", "notification.failed", "digest.sent"),
+        "command": (
+            "staff.register",
+            "staff.update",
+            "staff.subscribe",
+            "notification.send",
+            # v1.1
+            "staff.preferences",
+            "staff.erase",
+        ),
+        "query": (
+            "notification.deliveries",
+            # v1.1
+            "staff.export",
+            # named by the project (docs/contract.md): a staff member with preferences
+            "staff.get",
+        ),
+        "event": (
+            "notification.sent",
+            "notification.failed",
+            "digest.sent",
+            # v1.1
+            "staff.erased",
+        ),
     },
     "media": {
         "command": (

@@ -10,6 +10,10 @@ Autoescaping is on for `.html` (and for anything else but `.txt`): names come fr
 other services and from the public, and a company called `<script>…` must arrive as
 text. Plain-text templates are not escaped, so that „Müller & Söhne“ stays readable.
 Undefined values fail loudly instead of leaving a gap in an e-mail.
+
+E-mail templates are written with one style sheet in `layout.html` and classes; css-inline
+then moves every rule into `style` attributes, since many mail clients drop `<style>`
+(and nothing is loaded from elsewhere: remote style sheets are off).
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import css_inline
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from diko_notifications.domain import BUTTON, Letter
+from diko_notifications.recipients import Recipient
 from diko_shared.brand import COLOURS, FONT_STACK, NAME
 
 #: The Content-ID of the logo inside every HTML e-mail (`<img src="cid:…">`).
@@ -41,6 +47,10 @@ ENVIRONMENT.globals.update(
 )
 
 
+#: Moves the style sheet into the elements; never fetches anything.
+INLINER = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
+
+
 @dataclass(frozen=True)
 class Rendered:
     """An e-mail's subject and its two bodies."""
@@ -50,12 +60,41 @@ class Rendered:
     html: str
 
 
-def render_letter(letter: Letter) -> Rendered:
-    values = {**letter.values, "subject": letter.subject}
+@dataclass(frozen=True)
+class Footer:
+    """The links at the foot of every e-mail: preferences and unsubscribing, and why a
+    transactional mail comes anyway."""
+
+    preferences_url: str = ""
+    unsubscribe_url: str = ""
+    preferences_label: str = "Einstellungen ändern"
+    unsubscribe_label: str = "Abbestellen"
+    transactional: str = ""
+
+
+def greeting(recipient: Recipient) -> str:
+    """`Hallo Birte Albrecht,` for staff, `Guten Tag Jana Müller,` for a company's contact,
+    `Hallo Lena,` for an applicant (their first name is enough)."""
+    if recipient.kind == "contact":
+        return f"Guten Tag {recipient.name},"
+    if recipient.kind == "address" and not recipient.name:
+        return "Guten Tag,"
+    return f"Hallo {recipient.name},"
+
+
+def render_letter(letter: Letter, recipient: Recipient, footer: Footer | None = None) -> Rendered:
+    values = {
+        **letter.values,
+        "subject": letter.subject,
+        "greeting": greeting(recipient),
+        "closing": "Viele Grüße",
+        "footer": footer or Footer(),
+    }
+    html = ENVIRONMENT.get_template(f"{letter.template}.html").render(values)
     return Rendered(
         subject=letter.subject,
         text=ENVIRONMENT.get_template(f"{letter.template}.txt").render(values),
-        html=ENVIRONMENT.get_template(f"{letter.template}.html").render(values),
+        html=INLINER.inline(html),
     )
 
 

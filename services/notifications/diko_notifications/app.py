@@ -90,6 +90,7 @@ def build(settings: NotificationsSettings | None = None) -> Service:
     service.on_due("digest", scheduled.digest)
     service.on_due("release", scheduled.release)
     service.on_due("retention", scheduled.retention)
+    service.on_due("placement", handlers.placement)
     service.on_start(lambda: handlers.start(service.db))
     service.on_stop(mailer.close)
     service.hourly(lambda: handlers.forget_expired_proposals(service.db))

@@ -379,10 +379,14 @@ class Handlers:
             "at": ctx.occurred_at,
         }
         chosen = await store.fix_recipients(
-            ctx.db, ctx.new_id("fan"), event, [[k, v] for k, v in sorted(fixed.items())]
+            ctx.db,
+            ctx.new_id("fan"),
+            event,
+            [{"staff_id": k, "items": v} for k, v in sorted(fixed.items())],
         )
         items: list[StaffItem] = []
-        for staff_id, indices in chosen:
+        for entry in chosen:
+            staff_id, indices = entry["staff_id"], entry["items"]
             member = by_id.get(staff_id)
             if member is None or not member.active:
                 continue
@@ -459,7 +463,8 @@ class Handlers:
 
     async def record_decision(self, ctx: Any) -> None:
         """`match.accepted`, `match.declined`: what the proposal's action pages now say; an
-        acceptance also tells the company's contact person and the applicant.
+        acceptance also schedules the placement mails (`placement`, due at once), which ask
+        matching for the applicant and so must not hold up the decision's record.
 
         The decision's time is the event's: when matching took it.
         """
@@ -468,24 +473,39 @@ class Handlers:
         decision = DecisionRecord(status, data.decided_by, ctx.occurred_at)
         ctx.write(store.record_decision(data.proposal_id, decision, datetime.now(UTC)))
         if isinstance(data, MatchAccepted):
-            await self._settle(
-                ctx,
-                await self.postman.deliver(ctx.db, await self._placement(ctx, data)),
-                hint=data.decided_by,
+            ctx.write(
+                due.schedule(
+                    "placement",
+                    data.proposal_id,
+                    await self.clock.now(),
+                    {"about": _about(ctx), "event": data.model_dump(mode="json")},
+                    correlation_id=ctx.correlation_id,
+                )
             )
+
+    async def placement(self, ctx: Any) -> None:
+        """Due `placement|<proposal>`: the company's contact person and the applicant hear
+        who and what comes next (matching unreachable: tried again later)."""
+        data = MatchAccepted.model_validate_json(json.dumps(ctx.data["event"]))
+        about = dict(ctx.data["about"])
+        about["at"] = (
+            datetime.fromisoformat(about["at"]) if isinstance(about["at"], str) else about["at"]
+        )
+        mails = await self._placement(ctx, data, about)
+        await self._settle(ctx, await self.postman.deliver(ctx.db, mails), hint=data.decided_by)
 
     async def withdraw(self, ctx: Any) -> None:
         """`match.withdrawn`: the proposal's links are revoked; its page says why."""
         data: MatchWithdrawn = ctx.data
         ctx.write(store.withdraw_proposal(data.proposal_id, data.text, datetime.now(UTC)))
 
-    async def _placement(self, ctx: Any, data: MatchAccepted) -> list[Mail]:
+    async def _placement(self, ctx: Any, data: MatchAccepted, about: dict[str, Any]) -> list[Mail]:
         """The company's contact person and the applicant hear who and what comes next."""
         record = await store.find_proposal(ctx.db, data.proposal_id)
         summary = record.summary if record else None
         company = await store.company(ctx.db, data.company_id) or {}
         contact = recipients.company_contact(await store.contacts_of(ctx.db, data.company_id))
-        applicant = await self._applicant(data.applicant_id, correlation=ctx.correlation_id)
+        applicant = await self._applicant(data.applicant_id)
         staff = await store.staff_doc(ctx.db, data.decided_by) if data.decided_by else None
         staff = staff or (await store.staff_doc(ctx.db, self.team_id) if self.team_id else None)
         if applicant is None and summary is None:
@@ -507,9 +527,8 @@ class Handlers:
             else None,
             staff_name=staff["name"] if staff else "Das DIKO-Team",
             staff_email=staff["email"] if staff else "",
-            decided_at=ctx.occurred_at,
+            decided_at=about["at"],
         )
-        about = _about(ctx)
         mails = []
         if contact is not None:
             mails.append(

@@ -52,7 +52,10 @@ def from_document(doc: Mapping[str, object] | None) -> Prefs:
     """Preferences from their stored form; a staff member who never chose has the defaults."""
     if not doc:
         return Prefs()
-    kinds = {**DEFAULT_KINDS, **dict(doc.get("kinds") or {})}  # type: ignore[arg-type]
+    # Stored as `kind=mode` strings: kinds contain dots, which field names must not, and
+    # FerretDB stores no arrays of arrays.
+    pairs = [str(item).partition("=") for item in doc.get("kinds") or []]  # type: ignore[union-attr]
+    kinds = {**DEFAULT_KINDS, **{kind: mode for kind, _, mode in pairs}}  # type: ignore[misc]
     quiet = doc.get("quiet")
     return Prefs(
         kinds=kinds,
@@ -64,7 +67,7 @@ def from_document(doc: Mapping[str, object] | None) -> Prefs:
 
 def to_document(prefs: Prefs) -> dict[str, object]:
     return {
-        "kinds": dict(prefs.kinds),
+        "kinds": [f"{kind}={mode}" for kind, mode in sorted(prefs.kinds.items())],
         "digest_hour": prefs.digest_hour,
         "quiet": [f"{t:%H:%M}" for t in prefs.quiet] if prefs.quiet else None,
         "weekends": prefs.weekends,

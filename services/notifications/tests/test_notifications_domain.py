@@ -362,7 +362,10 @@ def every_page() -> list[domain.Page]:
 
 def test_every_mail_and_page_says_diko_altmark_as_the_brand_is_written() -> None:
     filled = position_filled(places=1)
-    mails = [render_letter(domain.letter(event, STAFF, links()), STAFF) for event in (shortlist(), filled)]
+    mails = [
+        render_letter(domain.letter(event, STAFF, links()), STAFF)
+        for event in (shortlist(), filled)
+    ]
     bodies = [body for mail in mails for body in (mail.text, unescape(mail.html))]
     pages = [page_html(page) for page in every_page()]
     for text in (*bodies, *pages):

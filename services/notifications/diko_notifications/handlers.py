@@ -995,7 +995,7 @@ def preferences_changed(before: Prefs, data: SetPreferences) -> Prefs:
 
     return changed(
         before,
-        dict(data.kinds),
+        {setting.kind: setting.mode for setting in data.kinds},
         data.digest_hour,
         data.quiet_hours,
         data.weekends,

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.generator
+import email.policy
+import io
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from email.errors import MessageError
@@ -106,6 +109,18 @@ def compose(
     return message
 
 
+#: How messages are written out: as SMTP wants them, with header lines up to RFC 5322's
+#: limit, so that a long `List-Unsubscribe` URL stays one URL instead of being turned
+#: into encoded words (which mail clients would not recognise as a link).
+WIRE_POLICY = email.policy.SMTP.clone(max_line_length=998)
+
+
+def flatten(message: EmailMessage) -> bytes:
+    with io.BytesIO() as out:
+        email.generator.BytesGenerator(out, policy=WIRE_POLICY).flatten(message)
+        return out.getvalue()
+
+
 class SmtpMailer:
     """Sends messages over a few reused connections to the configured server."""
 
@@ -140,7 +155,12 @@ class SmtpMailer:
         """(result, connection healthy, needs RSET); result None: the server had closed a
         kept connection before this message, so it is tried once on a fresh one."""
         try:
-            await client.send_message(message, sender=sender, timeout=self._timeout)
+            await client.sendmail(
+                sender,
+                [a.addr_spec for a in message["To"].addresses],
+                flatten(message),
+                timeout=self._timeout,
+            )
         except SMTPRecipientsRefused as exc:
             return _worst(exc.recipients), True, True
         except (SMTPRecipientRefused, SMTPDataError) as exc:

@@ -30,7 +30,7 @@ from diko_notifications.links import PreferenceLinkInvalid, PreferenceLinks, Pre
 from diko_notifications.preferences import KINDS, Prefs
 from diko_notifications.render import render_page
 from diko_notifications.web import BRAND_ROOT, HEADERS
-from diko_shared.contract.notifications import QuietHours, SetPreferences
+from diko_shared.contract.notifications import KindSetting, QuietHours, SetPreferences
 from diko_shared.messaging.publisher import Publisher
 
 log = logging.getLogger(__name__)
@@ -231,7 +231,10 @@ class PreferencePages:
             )
         try:
             reply = await self._publisher.request(
-                SetPreferences(staff_id=target.recipient_key, kinds=dict.fromkeys(kinds, "off")),
+                SetPreferences(
+                    staff_id=target.recipient_key,
+                    kinds=[KindSetting(kind=k, mode="off") for k in kinds],  # type: ignore[arg-type]
+                ),
                 subject=target.recipient_key,
                 timeout=15.0,
             )
@@ -343,11 +346,11 @@ def _other_form(kind: str, optional: bool) -> dict[str, Any]:
 
 
 def _preferences_from_form(staff_id: str, fields: dict[str, list[str]]) -> SetPreferences | None:
-    kinds = {}
+    kinds = []
     for kind in KINDS:
         value = fields.get(f"kind.{kind}", [""])[0]
         if value in ("immediate", "digest", "off"):
-            kinds[kind] = value
+            kinds.append(KindSetting(kind=kind, mode=value))  # type: ignore[arg-type]
     hour_text = fields.get("digest_hour", [""])[0]
     digest_hour = int(hour_text) if hour_text.isdigit() and int(hour_text) < 24 else None
     weekends = fields.get("weekends", [""])[0] == "on"

@@ -16,7 +16,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
-from diko_shared.contract.notifications import KindMode, MailKind, Preferences, QuietHours
+from diko_shared.contract.notifications import (
+    KindMode,
+    KindSetting,
+    MailKind,
+    Preferences,
+    QuietHours,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 KINDS: tuple[str, ...] = get_args(MailKind)
@@ -107,7 +113,7 @@ def changed(
 def as_payload(staff_id: str, prefs: Prefs) -> Preferences:
     return Preferences(
         staff_id=staff_id,
-        kinds={kind: prefs.mode(kind) for kind in KINDS},  # type: ignore[misc]
+        kinds=[KindSetting(kind=kind, mode=prefs.mode(kind)) for kind in KINDS],  # type: ignore[arg-type]
         digest_hour=prefs.digest_hour,
         quiet_hours=(
             QuietHours(start=f"{prefs.quiet[0]:%H:%M}", end=f"{prefs.quiet[1]:%H:%M}")

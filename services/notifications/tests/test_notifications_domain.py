@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from html import unescape
-
 import json
 import re
 from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -31,7 +30,7 @@ from diko_shared.contract.matching import (
     Reason,
 )
 from diko_shared.contract.media import EpisodePublished
-from diko_shared.contract.notifications import RegisterStaff, Subscribe
+from diko_shared.contract.notifications import RegisterStaff
 from diko_shared.messaging.errors import Conflict, DomainError
 from diko_shared.settings import SettingsError
 

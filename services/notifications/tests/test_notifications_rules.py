@@ -14,8 +14,8 @@ from diko_notifications import digest, letters, preferences, recipients
 from diko_notifications.domain import ActionLinks
 from diko_notifications.ics import timetable
 from diko_notifications.links import PreferenceLinkInvalid, PreferenceLinks
-from diko_notifications.proposals import DecisionRecord, ProposalRecord
 from diko_notifications.preferences import BERLIN, Prefs, next_digest, quiet_until, route
+from diko_notifications.proposals import DecisionRecord, ProposalRecord
 from diko_notifications.recipients import (
     Area,
     ContactCopy,

@@ -160,13 +160,24 @@ class QuietHours(Payload):
         return self
 
 
+class KindSetting(Payload):
+    """How one kind of mail comes (a list of these rather than a mapping: kinds contain dots,
+    which stored documents must not have as keys)."""
+
+    kind: MailKind
+    mode: KindMode
+
+
 class SetPreferences(Payload):
     """How a staff member gets each kind of mail; what is left out stays as it is."""
 
     model_config = examples(
         {
             "staff_id": _STAFF,
-            "kinds": {"match.proposed": "immediate", "position.filled": "digest"},
+            "kinds": [
+                {"kind": "match.proposed", "mode": "immediate"},
+                {"kind": "position.filled", "mode": "digest"},
+            ],
             "digest_hour": 7,
             "quiet_hours": {"start": "19:00", "end": "07:00"},
             "weekends": True,
@@ -175,8 +186,8 @@ class SetPreferences(Payload):
     )
 
     staff_id: StaffId
-    kinds: dict[MailKind, KindMode] = Field(
-        default_factory=dict, description="Only the kinds named change"
+    kinds: Annotated[list[KindSetting], Field(max_length=20)] = Field(
+        default_factory=list, description="Only the kinds named change"
     )
     digest_hour: Annotated[int, Field(ge=0, le=23)] | None = Field(
         None, description="The hour (Europe/Berlin) the daily digest goes out"
@@ -196,14 +207,14 @@ class Preferences(Payload):
     model_config = examples(
         {
             "staff_id": _STAFF,
-            "kinds": {
-                "match.proposed": "immediate",
-                "position.filled": "digest",
-                "consultation.follow_up_due": "immediate",
-                "fair.planned": "digest",
-                "episode.published": "off",
-                "notice": "immediate",
-            },
+            "kinds": [
+                {"kind": "match.proposed", "mode": "immediate"},
+                {"kind": "position.filled", "mode": "digest"},
+                {"kind": "consultation.follow_up_due", "mode": "immediate"},
+                {"kind": "fair.planned", "mode": "digest"},
+                {"kind": "episode.published", "mode": "off"},
+                {"kind": "notice", "mode": "immediate"},
+            ],
             "digest_hour": 7,
             "quiet_hours": {"start": "19:00", "end": "07:00"},
             "weekends": True,
@@ -212,7 +223,7 @@ class Preferences(Payload):
     )
 
     staff_id: StaffId
-    kinds: dict[MailKind, KindMode]
+    kinds: list[KindSetting] = Field(description="Every kind, in the catalogue's order")
     digest_hour: int
     quiet_hours: QuietHours | None = None
     weekends: bool

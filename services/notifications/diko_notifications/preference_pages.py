@@ -50,6 +50,8 @@ MODES = (
     ("digest", "gesammelt in der täglichen Übersicht"),
     ("off", "gar nicht"),
 )
+#: The times quiet hours may start and end at: every half hour, as staff think of them.
+CLOCKS = tuple(f"{h:02d}:{m:02d}" for h in range(24) for m in (0, 30))
 #: Kinds whose mail goes out whatever anyone unsubscribed from.
 TRANSACTIONAL = {"placement", "fair", "bounce"}
 
@@ -320,6 +322,7 @@ def _staff_form(prefs: Prefs, team: bool) -> dict[str, Any]:
         "quiet_start": f"{prefs.quiet[0]:%H:%M}" if prefs.quiet else "19:00",
         "quiet_end": f"{prefs.quiet[1]:%H:%M}" if prefs.quiet else "07:00",
         "weekends": prefs.weekends,
+        "clocks": CLOCKS,
     }
 
 

@@ -805,8 +805,8 @@ async def test_the_preference_page_works_without_script_and_saves_what_is_chosen
         )
         await page.get_by_label("Die Übersicht kommt täglich um").select_option("8")
         await page.get_by_label("Ruhezeit jeden Tag").check()
-        await page.get_by_label("von", exact=True).fill("20:00")
-        await page.get_by_label("bis", exact=True).fill("06:30")
+        await page.get_by_label("von", exact=True).select_option("20:00")
+        await page.get_by_label("bis", exact=True).select_option("06:30")
         async with page.expect_navigation():
             await page.get_by_role("button", name="Einstellungen speichern").click()
         assert "Ihre Einstellungen sind gespeichert." in await page.inner_text("body")

@@ -819,8 +819,19 @@ class Handlers:
 
     # -- outcomes and bounces ------------------------------------------------------------
 
-    async def _settle(self, ctx: Any, outcomes: Sequence[Outcome], hint: str | None = None) -> None:
-        """Announce what is done, tell staff about new bounces, and retry what is not done."""
+    async def _settle(
+        self,
+        ctx: Any,
+        outcomes: Sequence[Outcome],
+        hint: str | None = None,
+        *,
+        busy_elsewhere_ok: bool = False,
+    ) -> None:
+        """Announce what is done, tell staff about new bounces, and retry what is not done.
+
+        `busy_elsewhere_ok`: a delivery another process holds the lease of is not a failure
+        (a due run reschedules itself for when that lease ends instead).
+        """
         unfinished: list[str] = []
         exhausted: dict[str, Fate] = {}
         for outcome in outcomes:
@@ -831,6 +842,8 @@ class Handlers:
                 exhausted[key] = fate
             elif fate is not None and fate.final:
                 self._announce(ctx, outcome)
+            elif fate is None and busy_elsewhere_ok:
+                continue
             elif fate is None or not fate.waiting:
                 unfinished.append(f"{key}: {fate.error if fate else 'being sent elsewhere'}")
         bounce_mails: list[Mail] = []

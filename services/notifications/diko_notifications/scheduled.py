@@ -46,6 +46,7 @@ class Scheduled:
         by_staff: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for doc in items:
             by_staff[doc["staff_id"]].append(doc)
+        log.info("digests going out", extra={"slot": slot, "people": len(by_staff)})
         mails: list[Mail] = []
         contents: dict[str, tuple[list[dict[str, Any]], dict[str, int]]] = {}
         for staff_id, docs in sorted(by_staff.items()):
@@ -128,7 +129,15 @@ class Scheduled:
                 for delivery_id in ids:
                     await store.set_status(ctx.db, delivery_id, "failed", {"error": fate.error})
             ctx.write(store.dequeue(ids))
-        await self.h._settle(ctx, outcomes)
+        self._again_if_busy(ctx, "digest", slot, outcomes)
+        await self.h._settle(ctx, outcomes, busy_elsewhere_ok=True)
+
+    def _again_if_busy(self, ctx: DueContext, kind: str, slot: str, outcomes: list[Any]) -> None:
+        """Deliveries whose lease another process holds (it died sending them, or sends them
+        now): this item comes back when that lease has run out, without using a retry."""
+        if any(outcome.fate is None for outcome in outcomes):
+            later = ctx.now + self.h.postman.lease
+            ctx.write(due.schedule(kind, slot, later, {"slot": slot}))
 
     async def _drop(self, ctx: DueContext, ids: list[str], status: str) -> None:
         for delivery_id in ids:
@@ -175,7 +184,8 @@ class Scheduled:
         outcomes = await self.h.postman.deliver(ctx.db, mails)
         done = [o.mail.delivery_id for o in outcomes if o.fate is not None and o.fate.final]
         ctx.write(store.dequeue(done))
-        await self.h._settle(ctx, outcomes)
+        self._again_if_busy(ctx, "release", slot, outcomes)
+        await self.h._settle(ctx, outcomes, busy_elsewhere_ok=True)
 
     async def retention(self, ctx: DueContext) -> None:
         """Deliveries older than the retention go; the next run is a day later."""

@@ -412,7 +412,10 @@ async def test_an_accepted_match_tells_the_company_contact_and_the_applicant(
 
     async def applicant(data: dict[str, Any]) -> dict[str, Any]:
         if data["applicant_id"] != chosen.applicant.applicant_id:
-            return {"ok": False, "error": {"code": "not_found", "message": "unbekannt", "details": []}}
+            return {
+                "ok": False,
+                "error": {"code": "not_found", "message": "unbekannt", "details": []},
+            }
         return {
             "ok": True,
             "data": {
@@ -746,7 +749,9 @@ async def test_one_click_unsubscribe_switches_the_kind_off_and_the_team_takes_ov
 
     asked = await http.get(url)
     assert asked.status_code == 200 and "Vermittlungsvorschläge" in asked.text
-    assert (await bus.ok(GetStaff(staff_id=paul_id)))["preferences"]["kinds"][0]["mode"] == "immediate", "GET changes nothing"
+    assert (await bus.ok(GetStaff(staff_id=paul_id)))["preferences"]["kinds"][0][
+        "mode"
+    ] == "immediate", "GET changes nothing"
     await eyes.look(url, "page-unsubscribe-ask", width=PHONE)
 
     done = await http.post(

@@ -21,10 +21,15 @@ import email.policy
 import io
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from email import encoders
 from email.errors import MessageError
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime
+from email.header import Header
+from email.message import Message
+from email.mime.base import MIMEBase
+from email.mime.image import MIMEImage
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr, parseaddr
 
 import aiosmtplib
 from aiosmtplib import (
@@ -56,6 +61,22 @@ def unbuildable(exc: Exception) -> SendResult:
     return SendResult("permanent", f"the e-mail could not be built: {_describe(exc)}")
 
 
+#: Both bodies are UTF-8 in base64: the standard library encodes base64 in C, while its
+#: quoted-printable is pure Python and cost three times the CPU of the whole rest of a
+#: message (measured with `bench.notifications`).
+UTF8 = "utf-8"
+#: How messages are written out: CRLF, and header lines up to RFC 5322's limit, so that a
+#: long `List-Unsubscribe` URL stays one URL rather than being folded apart.
+WIRE_POLICY = email.policy.compat32.clone(linesep="\r\n")
+
+
+def _one_line(name: str, value: str) -> str:
+    """A header value must not carry a line break: it would end the header early."""
+    if "\r" in value or "\n" in value:
+        raise ValueError(f"the {name} header would contain a line break: {value!r}")
+    return value
+
+
 def compose(
     rendered: Rendered,
     *,
@@ -67,7 +88,7 @@ def compose(
     headers: Mapping[str, str],
     unsubscribe_url: str = "",
     attachments: Sequence[Attachment] = (),
-) -> EmailMessage:
+) -> Message:
     """multipart/mixed (when there are attachments) around multipart/alternative: plain text
     first, then the preferred HTML part, which is multipart/related with the brand's logo
     as an inline image (`cid:` in the HTML).
@@ -75,47 +96,46 @@ def compose(
     With an unsubscribe URL, the message carries `List-Unsubscribe` and
     `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058): a mail client's
     unsubscribe button then POSTs to it, without opening a page.
+
+    Built with the standard library's `email.mime` classes (its compat32 API): the same
+    message as with `EmailMessage`, at a third of the CPU, which a fan-out to a thousand
+    recipients notices.
     """
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = Address(display_name=to_name, addr_spec=to_address)
-    message["Subject"] = rendered.subject
+    alternative = MIMEMultipart("alternative")
+    alternative.attach(MIMEText(rendered.text, "plain", UTF8))
+    related = MIMEMultipart("related")
+    related.attach(MIMEText(rendered.html, "html", UTF8))
+    logo = MIMEImage(LOGO, "png")
+    logo["Content-ID"] = f"<{LOGO_CID}>"
+    logo["Content-Disposition"] = 'inline; filename="diko-altmark.png"'
+    related.attach(logo)
+    alternative.attach(related)
+    message: Message = alternative
+    if attachments:
+        message = MIMEMultipart("mixed")
+        message.attach(alternative)
+        for attachment in attachments:
+            part = MIMEBase(attachment.maintype, attachment.subtype)
+            part.set_payload(attachment.content)
+            encoders.encode_base64(part)
+            part.add_header("Content-Disposition", "attachment", filename=attachment.filename)
+            message.attach(part)
+    name, address = parseaddr(sender)
+    message["From"] = formataddr((name, address), charset="utf-8")
+    message["To"] = formataddr((_one_line("To", to_name), _one_line("To", to_address)), "utf-8")
+    message["Subject"] = Header(_one_line("Subject", rendered.subject), "utf-8")
     message["Date"] = format_datetime(date)
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"
     if unsubscribe_url:
-        message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        message["List-Unsubscribe"] = f"<{_one_line('List-Unsubscribe', unsubscribe_url)}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    for name, value in headers.items():
-        message[name] = value
-    message.set_content(rendered.text)
-    message.add_alternative(rendered.html, subtype="html")
-    html = message.get_payload()[1]
-    html.add_related(
-        LOGO,
-        maintype="image",
-        subtype="png",
-        cid=f"<{LOGO_CID}>",
-        disposition="inline",
-        filename="diko-altmark.png",
-    )
-    for attachment in attachments:
-        message.add_attachment(
-            attachment.content,
-            maintype=attachment.maintype,
-            subtype=attachment.subtype,
-            filename=attachment.filename,
-        )
+    for header, value in headers.items():
+        message[header] = _one_line(header, value)
     return message
 
 
-#: How messages are written out: as SMTP wants them, with header lines up to RFC 5322's
-#: limit, so that a long `List-Unsubscribe` URL stays one URL instead of being turned
-#: into encoded words (which mail clients would not recognise as a link).
-WIRE_POLICY = email.policy.SMTP.clone(max_line_length=998)
-
-
-def flatten(message: EmailMessage) -> bytes:
+def flatten(message: Message) -> bytes:
     with io.BytesIO() as out:
         email.generator.BytesGenerator(out, policy=WIRE_POLICY).flatten(message)
         return out.getvalue()
@@ -134,14 +154,16 @@ class SmtpMailer:
         self._idle: list[aiosmtplib.SMTP] = []
         self._slots = asyncio.Semaphore(settings.smtp_connections)
 
-    async def send(self, message: EmailMessage, sender: str) -> SendResult:
+    async def send(self, message: bytes, sender: str, recipient: str) -> SendResult:
         async with self._slots:
             for _ in range(2):
                 try:
                     client, reused = await self._client()
                 except (SMTPException, OSError) as exc:
                     return SendResult("temporary", _describe(exc))
-                result, healthy, reset = await self._conversation(client, message, sender)
+                result, healthy, reset = await self._conversation(
+                    client, message, sender, recipient
+                )
                 await self._give_back(client, healthy, reset)
                 if result is not None:
                     return result
@@ -150,17 +172,12 @@ class SmtpMailer:
             return SendResult("temporary", "the SMTP server closed the connection")
 
     async def _conversation(
-        self, client: aiosmtplib.SMTP, message: EmailMessage, sender: str
+        self, client: aiosmtplib.SMTP, message: bytes, sender: str, recipient: str
     ) -> tuple[SendResult | None, bool, bool]:
         """(result, connection healthy, needs RSET); result None: the server had closed a
         kept connection before this message, so it is tried once on a fresh one."""
         try:
-            await client.sendmail(
-                sender,
-                [a.addr_spec for a in message["To"].addresses],
-                flatten(message),
-                timeout=self._timeout,
-            )
+            await client.sendmail(sender, [recipient], message, timeout=self._timeout)
         except SMTPRecipientsRefused as exc:
             return _worst(exc.recipients), True, True
         except (SMTPRecipientRefused, SMTPDataError) as exc:

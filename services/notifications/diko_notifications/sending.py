@@ -28,7 +28,7 @@ from diko_notifications import delivery, store
 from diko_notifications.delivery import Fate, SendResult
 from diko_notifications.domain import Letter
 from diko_notifications.links import PreferenceLinks
-from diko_notifications.mail import UNBUILDABLE, SmtpMailer, compose, unbuildable
+from diko_notifications.mail import UNBUILDABLE, SmtpMailer, compose, flatten, unbuildable
 from diko_notifications.recipients import Recipient, email_key
 from diko_notifications.render import Footer, render_letter
 
@@ -172,20 +172,22 @@ class Postman:
             transactional=letter.transactional_note,
         )
         try:
-            message = compose(
-                render_letter(letter, recipient, footer),
-                sender=self.sender,
-                to_name=recipient.name,
-                to_address=recipient.email,
-                message_id=delivery.message_id(mail.delivery_id, self.sender_address),
-                date=datetime.now(UTC),
-                headers={
-                    "X-Diko-Delivery": mail.delivery_id,
-                    "X-Diko-Event": f"{mail.about.get('event_type')} {mail.about.get('event_id')}",
-                },
-                unsubscribe_url=unsubscribe,
-                attachments=letter.attachments,
+            message = flatten(
+                compose(
+                    render_letter(letter, recipient, footer),
+                    sender=self.sender,
+                    to_name=recipient.name,
+                    to_address=recipient.email,
+                    message_id=delivery.message_id(mail.delivery_id, self.sender_address),
+                    date=datetime.now(UTC),
+                    headers={
+                        "X-Diko-Delivery": mail.delivery_id,
+                        "X-Diko-Event": f"{mail.about.get('event_type')} {mail.about.get('event_id')}",
+                    },
+                    unsubscribe_url=unsubscribe,
+                    attachments=letter.attachments,
+                )
             )
         except UNBUILDABLE as exc:
             return unbuildable(exc)
-        return await self.mailer.send(message, self.sender_address)
+        return await self.mailer.send(message, self.sender_address, recipient.email)

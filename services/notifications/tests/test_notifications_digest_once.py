@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from notifications_helpers import PrivateMailpit, SlowRelay, position, proposal, proposed, publish
 from pymongo import AsyncMongoClient
 
 from diko_notifications.preferences import BERLIN
@@ -35,7 +36,6 @@ from harness.bus import Bus
 from harness.processes import ServiceProcess, free_port
 from harness.stack import SessionStack
 from harness.waiting import eventually
-from notifications_helpers import PrivateMailpit, SlowRelay, position, proposal, proposed, publish
 
 CLOCK = "once"
 PEOPLE = 30

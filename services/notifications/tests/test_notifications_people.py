@@ -467,7 +467,7 @@ async def test_an_accepted_match_tells_the_company_contact_and_the_applicant(
     )
     headers = await people.mailpit.headers(company_mail["ID"])
     assert headers["List-Unsubscribe-Post"] == ["List-Unsubscribe=One-Click"]
-    assert UNSUBSCRIBE.match(headers["List-Unsubscribe"][0])
+    assert UNSUBSCRIBE.fullmatch(headers["List-Unsubscribe"][0].strip())
     logged = await deliveries(bus, recipient_id=trainer_id)
     assert [(d["recipient_kind"], d["status"]) for d in logged] == [("contact", "sent")]
     await look_at_mail(eyes, people, company_mail, "mail-placement-company")

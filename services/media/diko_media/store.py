@@ -134,5 +134,5 @@ async def published_episodes(db: AsyncDatabase) -> list[Episode]:
 
 def _record(document: Mapping[str, Any]) -> EpisodeRecord:
     fields = {name: document.get(name) for name in Episode.model_fields if name != "episode_id"}
-    episode = Episode.model_validate({**fields, "episode_id": document["_id"]}, strict=False)
+    episode = Episode.from_stored({**fields, "episode_id": document["_id"]})
     return EpisodeRecord(episode=episode, published_by=document.get("published_by"))

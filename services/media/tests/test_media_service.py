@@ -199,7 +199,7 @@ async def test_an_unknown_post_is_not_found_in_german(
     assert reply["error"] == {
         "code": "not_found",
         "message": f"Einen Post pst_{'0' * 20} gibt es nicht.",
-        "details": [{"field": "data.post_id", "problem": "unbekannter Post"}],
+        "details": [{"field": "data.post_id", "problem": "unbekannter Post", "type": "not_found"}],
     }
     assert (await web.get(f"{BASE}/posts/pst_{'0' * 20}/image.png")).status_code == 404
     assert (await web.get(f"{BASE}/posts/nonsense/image.png")).status_code == 404
@@ -268,7 +268,9 @@ async def test_an_unknown_episode_is_not_found_in_german(bus: Bus, media: Servic
     unknown = {
         "code": "not_found",
         "message": f"Eine Podcastfolge epi_{'0' * 20} gibt es nicht.",
-        "details": [{"field": "data.episode_id", "problem": "unbekannte Podcastfolge"}],
+        "details": [
+            {"field": "data.episode_id", "problem": "unbekannte Podcastfolge", "type": "not_found"}
+        ],
     }
     reply = await bus.request(PublishEpisode(episode_id="epi_" + "0" * 20))
     assert reply["ok"] is False

@@ -31,6 +31,7 @@ from diko_notifications.links import PreferenceLinks
 from diko_notifications.mail import UNBUILDABLE, SmtpMailer, compose, flatten, unbuildable
 from diko_notifications.recipients import Recipient, email_key
 from diko_notifications.render import Footer, render_letter
+from diko_shared.text import clean
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +177,7 @@ class Postman:
                 compose(
                     render_letter(letter, recipient, footer),
                     sender=self.sender,
-                    to_name=recipient.name,
+                    to_name=clean(recipient.name),
                     to_address=recipient.email,
                     message_id=delivery.message_id(mail.delivery_id, self.sender_address),
                     date=datetime.now(UTC),

@@ -2,7 +2,9 @@
 
 Pure: it turns the channel's description and the episodes into bytes. Only published
 episodes appear, newest first; every link is absolute; the guid of an episode is its id,
-so that podcast apps never list an episode twice when its title or audio changes.
+so that podcast apps never list an episode twice when its title or audio changes. Every
+text and attribute goes through `diko_shared.text.clean`: one character XML 1.0 forbids,
+in an episode stored before the contract refused it, would break the feed for good.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from email.utils import format_datetime
 from xml.etree.ElementTree import Element, SubElement, indent, register_namespace, tostring
 
 from diko_shared.contract.media import Episode
+from diko_shared.text import clean
 
 ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 ATOM = "http://www.w3.org/2005/Atom"
@@ -72,7 +75,7 @@ def _describe_channel(node: Element, channel: Channel, items: list[Episode]) -> 
     _text(node, "generator", "diko-media")
     if items:
         _text(node, "lastBuildDate", rfc822(items[0].published_at))
-    SubElement(
+    _node(
         node,
         _atom("link"),
         {"href": channel.feed_url, "rel": "self", "type": CONTENT_TYPE.split(";")[0]},
@@ -81,10 +84,10 @@ def _describe_channel(node: Element, channel: Channel, items: list[Episode]) -> 
     _text(image, "url", channel.image_url)
     _text(image, "title", channel.title)
     _text(image, "link", channel.link)
-    SubElement(node, _itunes("image"), {"href": channel.image_url})
-    category = SubElement(node, _itunes("category"), {"text": channel.category})
+    _node(node, _itunes("image"), {"href": channel.image_url})
+    category = _node(node, _itunes("category"), {"text": channel.category})
     if channel.subcategory:
-        SubElement(category, _itunes("category"), {"text": channel.subcategory})
+        _node(category, _itunes("category"), {"text": channel.subcategory})
     _text(node, _itunes("explicit"), _flag(channel.explicit))
     _text(node, _itunes("author"), channel.author)
     owner = SubElement(node, _itunes("owner"))
@@ -97,7 +100,7 @@ def _item(channel: Element, episode: Episode) -> None:
     item = SubElement(channel, "item")
     _text(item, "title", episode.title)
     _text(item, "description", episode.description)
-    SubElement(
+    _node(
         item,
         "enclosure",
         {"url": episode.audio_url, "length": str(episode.audio_bytes), "type": episode.audio_type},
@@ -113,7 +116,7 @@ def _item(channel: Element, episode: Episode) -> None:
     if episode.season is not None:
         _text(item, _itunes("season"), str(episode.season))
     if episode.image_url:
-        SubElement(item, _itunes("image"), {"href": episode.image_url})
+        _node(item, _itunes("image"), {"href": episode.image_url})
 
 
 def rfc822(moment: datetime | None) -> str:
@@ -131,8 +134,12 @@ def _utc(moment: datetime | None) -> datetime:
 
 def _text(parent: Element, tag: str, text: str) -> Element:
     child = SubElement(parent, tag)
-    child.text = text
+    child.text = clean(text)
     return child
+
+
+def _node(parent: Element, tag: str, attributes: dict[str, str]) -> Element:
+    return SubElement(parent, tag, {name: clean(value) for name, value in attributes.items()})
 
 
 def _flag(value: bool) -> str:

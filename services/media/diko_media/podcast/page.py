@@ -2,8 +2,10 @@
 
 Pure: the channel and the episodes in, HTML bytes out. The feed's episodes (published,
 newest first) so that page and feed never disagree. Jinja2 autoescapes every value:
-titles and descriptions come from staff, and `<b>&` must arrive as text. Days are told
-in Berlin, like every date staff and listeners read: 23:30 UTC on the 26th is the 27th.
+titles and descriptions come from staff, and `<b>&` must arrive as text. Every value goes
+through `diko_shared.text.clean` (`finalize`): no control character stored before the
+contract refused it reaches the page. Days are told in Berlin, like every date staff and
+listeners read: 23:30 UTC on the 26th is the 27th.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from diko_media.podcast.feed import Channel, in_feed
 from diko_shared.contract.media import Episode
 from diko_shared.german import NBSP, long_date
+from diko_shared.text import finalize
 
 CONTENT_TYPE = "text/html; charset=utf-8"
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -26,6 +29,7 @@ ENVIRONMENT = Environment(
     loader=PackageLoader("diko_media.podcast", "templates"),
     autoescape=select_autoescape(enabled_extensions=("html",), default=True),
     undefined=StrictUndefined,
+    finalize=finalize,
     trim_blocks=True,
     lstrip_blocks=True,
 )

@@ -135,7 +135,7 @@ class UpdateStaff(Payload):
 
 
 class GetStaff(Payload):
-    model_config = examples({"staff_id": _STAFF}, {"email": "birte.albrecht@diko.example"})
+    model_config = examples({"email": "birte.albrecht@diko.example"}, {"staff_id": _STAFF})
 
     staff_id: StaffId | None = None
     email: Email | None = None
@@ -336,6 +336,13 @@ class SendNotification(Payload):
     repeat a no-op: the same key never sends a second mail, whatever else it carries."""
 
     model_config = examples(
+        {
+            "idempotency_key": "wartung-2026-12-05",
+            "to": {"email": "it@landkreis-stendal.example", "name": "IT-Service"},
+            "subject": "Wartung am Samstag",
+            "paragraphs": ["am Samstag ist diko zwischen 8 und 10 Uhr nicht erreichbar."],
+            "requested_by": "birte.albrecht@diko.example",
+        },
         {
             "idempotency_key": "post-approval/pst_0123456789abcdef0123",
             "to": {"company_id": "cmp_0123456789abcdef0123"},

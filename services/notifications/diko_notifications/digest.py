@@ -116,7 +116,7 @@ def digest_letter(
     """The digest of `items` (kind, payload), or None when nothing in it is still news."""
     sections: list[Section] = []
     counts: dict[str, int] = {}
-    for kind, title, one, many in SECTIONS:
+    for kind, title, _one, _many in SECTIONS:
         payloads = [payload for k, payload in items if k == kind]
         if not payloads:
             continue

@@ -442,7 +442,7 @@ class Handlers:
                         "slot": slot,
                         "staff_id": member.staff_id,
                         "kind": kind,
-                        "event": {k: v for k, v in about.items()},
+                        "event": dict(about),
                         "data": item.payload.model_dump(mode="json"),
                         "queued_at": now,
                     }

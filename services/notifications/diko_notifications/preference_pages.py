@@ -107,7 +107,10 @@ class PreferencePages:
                 return await self._form(
                     target,
                     token,
-                    "Ihre Einstellungen konnten gerade nicht gespeichert werden. Bitte versuchen Sie es gleich noch einmal.",
+                    (
+                        "Ihre Einstellungen konnten gerade nicht gespeichert werden. "
+                        "Bitte versuchen Sie es gleich noch einmal."
+                    ),
                     status=503,
                 )
             if not reply.get("ok"):
@@ -159,7 +162,6 @@ class PreferencePages:
         target = self._target(request)
         if target is None:
             return _invalid()
-        token = request.path_params["token"]
         young = target.recipient_kind == "applicant"
         what = _what(target)
         if target.kind in TRANSACTIONAL:
@@ -215,7 +217,10 @@ class PreferencePages:
             return _unsubscribe_page(
                 Shown(
                     "Nicht möglich",
-                    "Die Team-Adresse bekommt, was sonst niemand bekommt; abbestellen lässt sich dort nichts.",
+                    (
+                        "Die Team-Adresse bekommt, was sonst niemand bekommt; "
+                        "abbestellen lässt sich dort nichts."
+                    ),
                     tone="stop",
                     preferences_url=url,
                 )
@@ -245,7 +250,10 @@ class PreferencePages:
             return _unsubscribe_page(
                 Shown(
                     "Gerade nicht möglich",
-                    "Das Abbestellen hat gerade nicht geklappt. Bitte versuchen Sie es gleich noch einmal.",
+                    (
+                        "Das Abbestellen hat gerade nicht geklappt. "
+                        "Bitte versuchen Sie es gleich noch einmal."
+                    ),
                     tone="stop",
                     ask=True,
                     button="Noch einmal versuchen",
@@ -388,7 +396,10 @@ def _invalid() -> HTMLResponse:
     return _unsubscribe_page(
         Shown(
             "Link ungültig",
-            "Dieser Link ist ungültig. Bitte öffnen Sie ihn direkt aus der E-Mail; beim Kopieren wird ein Link manchmal abgeschnitten.",
+            (
+                "Dieser Link ist ungültig. Bitte öffnen Sie ihn direkt aus der E-Mail; "
+                "beim Kopieren wird ein Link manchmal abgeschnitten."
+            ),
             tone="stop",
         ),
         status=400,

@@ -164,6 +164,7 @@ class Postman:
     async def _attempt(self, mail: Mail) -> SendResult:
         recipient = mail.recipient
         letter = mail.letter
+        about = mail.about
         unsubscribe = self.links.unsubscribe_url(recipient.key, letter.kind)
         footer = Footer(
             preferences_url=self.links.preferences_url(recipient.key),
@@ -183,7 +184,7 @@ class Postman:
                     date=datetime.now(UTC),
                     headers={
                         "X-Diko-Delivery": mail.delivery_id,
-                        "X-Diko-Event": f"{mail.about.get('event_type')} {mail.about.get('event_id')}",
+                        "X-Diko-Event": f"{about.get('event_type')} {about.get('event_id')}",
                     },
                     unsubscribe_url=unsubscribe,
                     attachments=letter.attachments,

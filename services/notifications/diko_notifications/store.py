@@ -4,7 +4,7 @@ r"""The notifications service's collections, their indexes, and its reads and wr
 | --------------- | -------------- | ---------------------------------------------------------- |
 | `staff`         | staff id       | name, e-mail, role, responsibilities, active, team         |
 | `staff_emails`  | e-mail (lower) | which staff id an address belongs to: the uniqueness claim |
-| `preferences`   | staff id       | per kind of mail: immediate, digest, off; digest hour, quiet hours, weekends |
+| `preferences`   | staff id       | per kind of mail: immediate, digest or off; quiet hours    |
 | `subscriptions` | staff id       | (older) topics and mode, read when no preferences exist    |
 | `fanouts`       | derived        | the recipients of one event, fixed when it first arrives   |
 | `deliveries`    | `dlv_…`        | one e-mail about one thing to one recipient: the log       |

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from notifications_helpers import (
     publish,
     responder,
 )
+from PIL import Image
 from pymongo import AsyncMongoClient
 
 from diko_notifications.preferences import BERLIN
@@ -152,10 +154,23 @@ async def deliveries(bus: Bus, **query: Any) -> list[dict[str, Any]]:
     return (await bus.ok(ListDeliveries(**query)))["deliveries"]
 
 
+HREF = re.compile(r'href="([^"]+)"')
+
+
 async def look_at_mail(eyes: Eyes, people: People, mail: dict[str, Any], name: str) -> Look:
-    """An e-mail's HTML as a mail client shows it: sound, and in German."""
+    """An e-mail's HTML as a mail client shows it: sound, a phone's width and a real height,
+    and every link of ours answering (the action, preference and unsubscribe pages)."""
     look = await eyes.look(people.mailpit.view(mail["ID"]), name, width=PHONE)
     look.assert_sound()
+    with Image.open(look.screenshot) as shot:
+        assert shot.width == PHONE
+        assert shot.height > 500, "the whole mail, not a blank strip"
+    ours = [unescape(h) for h in HREF.findall(mail["HTML"]) if h.startswith(people.base)]
+    assert ours, "every mail links its preference and unsubscribe pages"
+    async with httpx.AsyncClient(timeout=30.0) as client:
+        for url in ours:
+            answer = await client.get(url)
+            assert answer.status_code == 200, f"{url} answered {answer.status_code}"
     return look
 
 
@@ -183,11 +198,13 @@ async def test_proposals_go_to_the_staff_responsible_and_the_rest_to_the_team(
 
     (mail,) = await people.mails_to(wood)
     assert mail["Subject"] == f"Neue Vorschläge für Tischler/in bei {company} (Stendal)"
-    assert "Lena Schröder" in mail["Text"] and "Jonas Becker" in mail["Text"]
+    assert "Lena Schröder" in mail["Text"]
+    assert "Jonas Becker" in mail["Text"]
     assert "Mia Krüger" not in mail["Text"], "the bakery in Salzwedel is not hers"
     assert len(LINK.findall(mail["Text"])) == 4
     (team_mail,) = [m for m in await people.mails_to(people.team) if "Salzwedel" in m["Subject"]]
-    assert "Mia Krüger" in team_mail["Text"] and "Lena Schröder" not in team_mail["Text"]
+    assert "Mia Krüger" in team_mail["Text"]
+    assert "Lena Schröder" not in team_mail["Text"]
     logged = await deliveries(bus, event_id=event_id)
     assert {d["email"] for d in logged} == {wood, people.team}
     assert all(d["status"] == "sent" for d in logged)
@@ -260,7 +277,8 @@ async def test_mail_in_quiet_hours_waits_until_they_end(
     (mail,) = await people.mails_to(night_owl)
     assert mail["Subject"] == "Neuer Vorschlag für Tischler/in bei Holzbau Still (Tangerhütte)"
     (done,) = await deliveries(bus, event_id=event_id)
-    assert done["status"] == "sent" and done["delivery_id"] == waiting["delivery_id"]
+    assert done["status"] == "sent"
+    assert done["delivery_id"] == waiting["delivery_id"]
 
 
 async def test_a_daily_digest_gathers_what_is_pending_and_leaves_out_what_was_decided(
@@ -329,7 +347,8 @@ async def test_a_daily_digest_gathers_what_is_pending_and_leaves_out_what_was_de
         mail["Subject"]
         == "Ihre Übersicht vom 21.\u00a0Januar 2027: ein Vorschlag und eine besetzte Stelle"
     )
-    assert "Paula Fluss" in mail["Text"] and "Karl Deich" not in mail["Text"]
+    assert "Paula Fluss" in mail["Text"]
+    assert "Karl Deich" not in mail["Text"]
     assert "Schlosserei Arneburg" in mail["Text"]
     assert len(LINK.findall(mail["Text"])) == 2
     (sent,) = await events.wait_for(
@@ -361,7 +380,7 @@ async def _decided(people: People, ids: list[str]) -> bool:
 async def company_with_contacts(
     bus: Bus, town: str, *contacts: tuple[str, str | None, str | None]
 ) -> tuple[str, list[str]]:
-    """A company in `town` with contact persons (name, role, e-mail), as companies announces them."""
+    """A company in `town` with contact persons (name, role, e-mail), as companies tells."""
     company_id = fresh("cmp")
     name = f"Tischlerei {town.split()[0]} {uuid.uuid4().hex[:4]}"
     await publish(
@@ -575,7 +594,8 @@ async def test_a_fair_sends_each_contact_and_applicant_their_timetable_with_an_i
     ]
     (anna_mail,) = await people.mails_to(anna)
     assert anna_mail["Subject"] == "Dein Zeitplan für die Bewerberbörse Osterburg"
-    assert "Hallo Anna," in anna_mail["Text"] and "Tischlerei Hobel" in anna_mail["Text"]
+    assert "Hallo Anna," in anna_mail["Text"]
+    assert "Tischlerei Hobel" in anna_mail["Text"]
     assert "Ben Brett" not in anna_mail["Text"], "an applicant sees only their own interviews"
     (staff_mail,) = await people.mails_to(olaf)
     assert (
@@ -690,7 +710,8 @@ async def test_a_notice_goes_out_once_per_key_and_optional_ones_need_consent(
             update={"idempotency_key": "x", "to": NoticeRecipient(company_id=fresh("cmp"))}
         )
     )
-    assert unknown["ok"] is False and unknown["error"]["code"] == "not_found"
+    assert unknown["ok"] is False
+    assert unknown["error"]["code"] == "not_found"
 
 
 # -- bounces ----------------------------------------------------------------------------------
@@ -702,7 +723,7 @@ async def test_a_permanent_refusal_marks_the_address_and_tells_the_responsible_s
     klara = address("klara")
     await staff(bus, "Klara Kümmer", klara, municipalities=["Kalbe (Milde)"])
     gone = f"weg-{uuid.uuid4().hex[:8]}@betrieb.invalid"
-    company_id, (contact_id,) = await company_with_contacts(
+    _, (contact_id,) = await company_with_contacts(
         bus, "Kalbe (Milde)", ("Otto Fort", "Ausbilder/in", gone)
     )
     notice = SendNotification(
@@ -716,11 +737,13 @@ async def test_a_permanent_refusal_marks_the_address_and_tells_the_responsible_s
     (failed,) = await events.wait_for(
         lambda m: m.routing_key == "notification.failed" and m.data["recipient_id"] == contact_id
     )
-    assert failed.data["permanent"] is True and failed.data["undeliverable"] is True
+    assert failed.data["permanent"] is True
+    assert failed.data["undeliverable"] is True
     assert failed.data["error"].startswith("550")
     (told,) = await people.mails_to(klara)
     assert told["Subject"] == "E-Mail-Adresse nicht zustellbar: Otto Fort"
-    assert gone in told["Text"] and "Ansprechperson von Tischlerei Kalbe" in told["Text"]
+    assert gone in told["Text"]
+    assert "Ansprechperson von Tischlerei Kalbe" in told["Text"]
     await look_at_mail(eyes, people, told, "mail-bounce")
 
     second = await bus.ok(
@@ -748,7 +771,8 @@ async def test_one_click_unsubscribe_switches_the_kind_off_and_the_team_takes_ov
     (url,) = UNSUBSCRIBE.findall(headers["List-Unsubscribe"][0])
 
     asked = await http.get(url)
-    assert asked.status_code == 200 and "Vermittlungsvorschläge" in asked.text
+    assert asked.status_code == 200
+    assert "Vermittlungsvorschläge" in asked.text
     assert (await bus.ok(GetStaff(staff_id=paul_id)))["preferences"]["kinds"][0][
         "mode"
     ] == "immediate", "GET changes nothing"
@@ -887,7 +911,8 @@ async def test_the_delivery_log_is_queried_per_person_and_deleted_after_its_rete
     )
     await people.mails_to(ida)
     (by_address,) = await deliveries(bus, email=ida.upper())
-    assert by_address["event_id"] == event_id and by_address["status"] == "sent"
+    assert by_address["event_id"] == event_id
+    assert by_address["status"] == "sent"
     reply = await bus.ok(ListDeliveries(email=ida))
     assert reply["retention_days"] == 90
     assert await deliveries(bus, email=ida, since=datetime.now(UTC) + timedelta(hours=1)) == []

@@ -318,8 +318,8 @@ def test_a_follow_up_reminder_names_the_company_topics_and_contact() -> None:
     mail = render_letter(letters.follow_up_letter(event), STAFF)
     assert mail.subject == "Wiedervorlage: Tischlerei Müller GmbH"
     assert (
-        "heute steht die Wiedervorlage zu Ihrer Beratung bei Tischlerei Müller GmbH vom 20.\u00a0November 2026 an."
-        in mail.text
+        "heute steht die Wiedervorlage zu Ihrer Beratung bei Tischlerei Müller GmbH "
+        "vom 20.\u00a0November 2026 an." in mail.text
     )
     assert "Website, Google-Unternehmensprofil" in mail.text
     assert "Jana Müller, Telefon 03931 123456" in mail.text

@@ -356,7 +356,7 @@ class SendNotification(Payload):
                 "url": "https://media.diko.example/posts/approve/abc",
             },
             "reason": "Sie sind für Ihren Betrieb die Ansprechperson für Beiträge bei DIKO.",
-        }
+        },
     )
 
     idempotency_key: IdempotencyKey

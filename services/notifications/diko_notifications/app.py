@@ -51,6 +51,7 @@ def build(settings: NotificationsSettings | None = None) -> Service:
         max_attempts=settings.max_attempts,
         lease=timedelta(seconds=settings.smtp_timeout_s) + LEASE_MARGIN,
         parallel=settings.smtp_connections * 2,
+        metrics=service.metrics,
     )
     handlers = Handlers(
         links=links,

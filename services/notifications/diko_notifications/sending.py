@@ -31,6 +31,7 @@ from diko_notifications.links import PreferenceLinks
 from diko_notifications.mail import UNBUILDABLE, SmtpMailer, compose, flatten, unbuildable
 from diko_notifications.recipients import Recipient, email_key
 from diko_notifications.render import Footer, render_letter
+from diko_shared.service.metrics import Metrics
 from diko_shared.text import clean
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ class Postman:
         max_attempts: int,
         lease: timedelta,
         parallel: int,
+        metrics: Metrics | None = None,
     ) -> None:
         self.mailer = mailer
         self.links = links
@@ -104,6 +106,11 @@ class Postman:
         self.max_attempts = max_attempts
         self.lease = lease
         self._parallel = asyncio.Semaphore(parallel)
+        #: Counts e-mails by outcome (`diko_mail_attempts_total`); the alert on mail failures.
+        self.metrics = metrics
+        if metrics is not None:  # each outcome from 0, so that the first failure is a rise
+            for outcome in ("sent", "retry", "failed"):
+                metrics.mail_attempts.labels(outcome)
 
     async def deliver(
         self, db: AsyncDatabase, mails: Sequence[Mail], *, max_attempts: int | None = None
@@ -152,6 +159,9 @@ class Postman:
                 "the e-mail could not be built"
             )
             await store.record_attempt(db, mail.delivery_id, fate, datetime.now(UTC))
+            if self.metrics is not None:
+                outcome = "sent" if fate.status == "sent" else "retry" if fate.retry else "failed"
+                self.metrics.mail_attempts.labels(outcome).inc()
         finally:
             await store.release_lease(db, mail.delivery_id, owner)
         if fate.status == "failed" or fate.retry:

@@ -32,6 +32,7 @@ from diko_shared.contract.common import (
     Text,
     Town,
 )
+from diko_shared.contract.senders import INTEGRATOR, OPERATOR
 
 OWNER = "matching"
 
@@ -1027,12 +1028,29 @@ CATALOGUE.command(
     ApplicantRef,
     "Register an applicant with desired occupations, home town, reach and earliest start.",
 )
-CATALOGUE.query("applicant.get", OWNER, GetApplicant, Applicant, "An applicant's record.")
+CATALOGUE.query(
+    "applicant.get",
+    OWNER,
+    GetApplicant,
+    Applicant,
+    "An applicant's record.",
+    # notifications asks for an applicant's address when it writes to them.
+    senders=("notifications", OPERATOR, INTEGRATOR),
+)
 CATALOGUE.event("applicant.registered", OWNER, ApplicantRegistered, "An applicant was registered.")
 CATALOGUE.query(
     "match.shortlist", OWNER, GetShortlist, Shortlist, "A position's ranked candidates."
 )
-CATALOGUE.command("match.decide", OWNER, DecideMatch, Decision, "Accept or decline a proposal.")
+# Staff decide: through notifications' action pages (the link in the e-mail) or the diko
+# command line. Nobody else, not even another system, accepts a proposal for them.
+CATALOGUE.command(
+    "match.decide",
+    OWNER,
+    DecideMatch,
+    Decision,
+    "Accept or decline a proposal.",
+    senders=("notifications", OPERATOR),
+)
 CATALOGUE.event("match.proposed", OWNER, MatchProposed, "New proposals with scores and reasons.")
 CATALOGUE.event("match.accepted", OWNER, MatchAccepted, "Staff accepted a proposal.")
 CATALOGUE.event("match.declined", OWNER, MatchDeclined, "Staff declined a proposal.")

@@ -28,6 +28,7 @@ from diko_shared.contract.common import (
     Text,
     Url,
 )
+from diko_shared.contract.senders import INTEGRATOR, OPERATOR
 
 OWNER = "notifications"
 
@@ -562,6 +563,8 @@ CATALOGUE.command(
     SetPreferences,
     Preferences,
     "How a staff member gets each kind of mail: at once, in the daily digest, or not at all.",
+    # The preference page and one-click unsubscribe (notifications) send it too.
+    senders=(OWNER, OPERATOR, INTEGRATOR),
 )
 CATALOGUE.command(
     "notification.send",
@@ -569,6 +572,8 @@ CATALOGUE.command(
     SendNotification,
     NotificationAccepted,
     "Send a templated notice to a staff member, contact person or applicant, once per key.",
+    # Another service, an operator or another system asks for a notice.
+    senders=("companies", "matching", "media", OPERATOR, INTEGRATOR),
 )
 CATALOGUE.query("notification.deliveries", OWNER, ListDeliveries, DeliveryList, "The delivery log.")
 CATALOGUE.event("notification.sent", OWNER, NotificationSent, "An e-mail was handed to SMTP.")

@@ -71,6 +71,7 @@ def build(settings: NotificationsSettings | None = None) -> Service:
     service.on_request("staff.preferences", handlers.set_preferences)
     service.on_request("notification.send", handlers.send_notice)
     service.on_request("notification.deliveries", handlers.list_deliveries)
+    service.on_request("notification.record_bounce", handlers.record_bounce)
 
     service.on_event("match.proposed", handlers.notify)
     service.on_event("position.filled", handlers.notify)
@@ -80,6 +81,8 @@ def build(settings: NotificationsSettings | None = None) -> Service:
     service.on_event("match.accepted", handlers.record_decision)
     service.on_event("match.declined", handlers.record_decision)
     service.on_event("match.withdrawn", handlers.withdraw)
+    service.on_event("applicant.withdrawn", handlers.applicant_withdrawn)
+    service.on_event("applicant.updated", handlers.applicant_updated)
     service.on_event("company.registered", handlers.keep_company)
     service.on_event("company.updated", handlers.keep_company)
     service.on_event("company.merged", handlers.company_merged)

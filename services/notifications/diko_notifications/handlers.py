@@ -20,7 +20,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from diko_notifications import delivery, domain, letters, proposals, recipients, store
+from diko_notifications import bounces, delivery, domain, letters, proposals, recipients, store
 from diko_notifications.delivery import Fate
 from diko_notifications.domain import ActionLinks, Letter, Staff
 from diko_notifications.ics import timetable
@@ -50,6 +50,8 @@ from diko_shared.contract.companies import (
 )
 from diko_shared.contract.envelope import ErrorDetail, new_envelope
 from diko_shared.contract.matching import (
+    ApplicantUpdated,
+    ApplicantWithdrawn,
     FairPlanned,
     GetApplicant,
     MatchAccepted,
@@ -59,6 +61,8 @@ from diko_shared.contract.matching import (
 )
 from diko_shared.contract.media import EpisodePublished
 from diko_shared.contract.notifications import (
+    BounceOutcome,
+    BounceRecorded,
     DeliveryList,
     GetStaff,
     NotificationAccepted,
@@ -85,6 +89,13 @@ log = logging.getLogger(__name__)
 
 #: How long a handler waits for matching's answer to `applicant.get`.
 APPLICANT_TIMEOUT_S = 10.0
+#: What a proposal's page says when its applicant withdrew, by matching's reason.
+WITHDRAWN_TEXT = {
+    "found_elsewhere": "Die Bewerberin oder der Bewerber hat anderswo eine Ausbildung gefunden.",
+    "no_longer_interested": "Die Bewerberin oder der Bewerber sucht nicht mehr.",
+    "unreachable": "Die Bewerberin oder der Bewerber ist nicht mehr erreichbar.",
+    "other": "Die Bewerberin oder der Bewerber hat sich zurückgezogen.",
+}
 #: What staff mail each event is (their preferences name these kinds).
 KIND_OF = {
     "match.proposed": "match.proposed",
@@ -499,6 +510,25 @@ class Handlers:
         data: MatchWithdrawn = ctx.data
         ctx.write(store.withdraw_proposal(data.proposal_id, data.text, datetime.now(UTC)))
 
+    async def applicant_withdrawn(self, ctx: Any) -> None:
+        """`applicant.withdrawn`: their open proposals' links are revoked (matching also
+        sends `match.withdrawn` for each), and no more mail goes to them, not even a fair
+        timetable that names their address."""
+        data: ApplicantWithdrawn = ctx.data
+        text = WITHDRAWN_TEXT[data.reason]
+        now = datetime.now(UTC)
+        ctx.write(
+            *[store.withdraw_proposal(p, text, now) for p in data.withdrawn_proposals],
+            *await store.applicant_status(ctx.db, data.applicant_id, "withdrawn", ctx.occurred_at),
+        )
+
+    async def applicant_updated(self, ctx: Any) -> None:
+        """`applicant.updated`: an applicant who withdrew and came back gets mail again."""
+        data: ApplicantUpdated = ctx.data
+        ctx.write(
+            *await store.applicant_status(ctx.db, data.applicant_id, data.status, ctx.occurred_at)
+        )
+
     async def _placement(self, ctx: Any, data: MatchAccepted, about: dict[str, Any]) -> list[Mail]:
         """The company's contact person and the applicant hear who and what comes next."""
         record = await store.find_proposal(ctx.db, data.proposal_id)
@@ -611,9 +641,14 @@ class Handlers:
                     about,
                 )
             )
+        withdrawn = await store.withdrawn_applicants(
+            ctx.db, [a.applicant_id for a in fair.applicants if a.applicant_id]
+        )
         for applicant in fair.applicants:
             rows = letters.applicant_rows(fair, applicant.ref)
             if not applicant.email or not rows or fair.date is None:
+                continue
+            if applicant.applicant_id in withdrawn:
                 continue
             key = applicant.applicant_id or address_key(applicant.email)
             calendar = timetable(
@@ -866,14 +901,18 @@ class Handlers:
     async def _bounced(self, ctx: Any, outcome: Outcome, hint: str | None) -> list[Mail]:
         """A permanent refusal marks the address undeliverable and tells whoever is
         responsible for the person, once per address."""
-        bounced = outcome.mail.recipient
         error = outcome.fate.error if outcome.fate else ""
+        return await self._mark_and_tell(
+            ctx, outcome.mail.recipient, error or "", outcome.mail.delivery_id, hint
+        )
+
+    async def _mark_and_tell(
+        self, ctx: Any, bounced: Recipient, error: str, delivery_id: str, hint: str | None
+    ) -> list[Mail]:
+        """The address is marked undeliverable (the first mark stands); the mails that tell
+        the responsible staff, under ids derived from the address and the mark, so once."""
         marked = await store.mark_undeliverable(
-            ctx.db,
-            email_key(bounced.email),
-            error or "",
-            datetime.now(UTC),
-            outcome.mail.delivery_id,
+            ctx.db, email_key(bounced.email), error, datetime.now(UTC), delivery_id
         )
         staff = await store.all_staff(ctx.db)
         by_id = {m.staff_id: m for m in staff}
@@ -892,7 +931,7 @@ class Handlers:
             about = "das Team"
         if not told and team is not None and team.staff_id != bounced.key:
             told = [team]
-        since = marked.get("since") or datetime.now(UTC)
+        since = (marked.get("since") or datetime.now(UTC)).astimezone(UTC)
         letter = letters.bounce_letter(bounced, about, marked.get("error") or error or "", since)
         return [
             Mail(
@@ -906,6 +945,96 @@ class Handlers:
             for member in told
             if member.staff_id != bounced.key
         ]
+
+    async def record_bounce(self, ctx: Any) -> BounceRecorded:
+        """`notification.record_bounce`: a bounce the relay sent after it took a mail.
+
+        Permanent (5.x.x): the address is marked undeliverable, the delivery it names
+        becomes `bounced` (announced once as `notification.failed`), and the responsible
+        staff member is told once per address. Temporary (4.x.x): the relay still tries;
+        the delivery log notes it and nothing stops. A repeat changes nothing further.
+        """
+        found: list[BounceOutcome] = []
+        told_mails: list[Mail] = []
+        for bounce in bounces.read(ctx.data):
+            record = await store.find_delivery(ctx.db, bounce.delivery_id or "")
+            if record is not None and email_key(record["email"]) != email_key(bounce.email):
+                record = None  # the id names a mail to someone else: the address decides
+            delivery_id = record["_id"] if record else None
+            if not bounce.permanent:
+                if delivery_id:
+                    await store.note_bounce(ctx.db, delivery_id, bounce.error)
+                found.append(
+                    BounceOutcome(
+                        email=bounce.email,
+                        status=bounce.status,
+                        permanent=False,
+                        delivery_id=delivery_id,
+                        undeliverable=await store.is_undeliverable(ctx.db, email_key(bounce.email)),
+                    )
+                )
+                continue
+            recipient = await self._bounced_recipient(ctx.db, bounce.email, record)
+            if delivery_id and await store.bounce_delivery(
+                ctx.db, delivery_id, bounce.error, datetime.now(UTC)
+            ):
+                ctx.emit(
+                    NotificationFailed(
+                        delivery_id=delivery_id,
+                        staff_id=record.get("staff_id") if record else None,
+                        recipient_kind=recipient.kind,
+                        recipient_id=recipient.key,
+                        event_id=str((record or {}).get("event_id")),
+                        event_type=str((record or {}).get("event_type")),
+                        error=bounce.error,
+                        permanent=True,
+                        undeliverable=True,
+                    ),
+                    subject=delivery_id,
+                )
+            mails = await self._mark_and_tell(
+                ctx, recipient, bounce.error, delivery_id or "", (record or {}).get("decided_by")
+            )
+            told_before = {
+                d["_id"]
+                for d in await store.find_deliveries(ctx.db, [m.delivery_id for m in mails])
+            }
+            told_mails += mails
+            found.append(
+                BounceOutcome(
+                    email=bounce.email,
+                    status=bounce.status,
+                    permanent=True,
+                    delivery_id=delivery_id,
+                    undeliverable=True,
+                    staff_told=[m.recipient.key for m in mails if m.delivery_id not in told_before],
+                )
+            )
+        for outcome in await self.postman.deliver(ctx.db, told_mails):
+            if outcome.fate is not None and outcome.fate.final:
+                self._announce(ctx, outcome)
+        return BounceRecorded(bounces=found)
+
+    async def _bounced_recipient(
+        self, db: AsyncDatabase, email: str, record: dict[str, Any] | None
+    ) -> Recipient:
+        """Who the bounced address belongs to: the delivery's recipient, else a staff
+        member with that address, else a bare address."""
+        if record is not None:
+            kind, key = record.get("recipient_kind", "staff"), record.get("recipient_id")
+            name = ""
+            if kind == "staff":
+                doc = await store.staff_doc(db, key or "")
+                name = doc["name"] if doc else ""
+            elif kind == "contact":
+                contact = await store.contact(db, key or "")
+                name = contact.name if contact else ""
+            return Recipient(key or address_key(email), kind, name, email)
+        staff_id = await store.staff_by_email(db, email)
+        doc = await store.staff_doc(db, staff_id) if staff_id else None
+        if doc is not None:
+            return Recipient(doc["_id"], "staff", doc["name"], doc["email"])
+        return Recipient(address_key(email), "address", "", email)
 
     def _announce(self, ctx: Any, outcome: Outcome) -> None:
         """Stage `notification.sent` or `notification.failed` for a finished delivery."""

@@ -70,6 +70,12 @@ UTF8 = "utf-8"
 WIRE_POLICY = email.policy.compat32.clone(linesep="\r\n")
 
 
+def _canonical(text: str) -> str:
+    """Text in its canonical form before base64 (RFC 2046, 4.1.1): lines end in CRLF. The
+    encoder keeps line ends as they are, and a bare LF is a mail client's guess to fix."""
+    return text.replace("\r\n", "\n").replace("\n", "\r\n")
+
+
 def _one_line(name: str, value: str) -> str:
     """A header value must not carry a line break: it would end the header early."""
     if "\r" in value or "\n" in value:
@@ -102,9 +108,9 @@ def compose(
     recipients notices.
     """
     alternative = MIMEMultipart("alternative")
-    alternative.attach(MIMEText(rendered.text, "plain", UTF8))
+    alternative.attach(MIMEText(_canonical(rendered.text), "plain", UTF8))
     related = MIMEMultipart("related")
-    related.attach(MIMEText(rendered.html, "html", UTF8))
+    related.attach(MIMEText(_canonical(rendered.html), "html", UTF8))
     logo = MIMEImage(LOGO, "png")
     logo["Content-ID"] = f"<{LOGO_CID}>"
     logo["Content-Disposition"] = 'inline; filename="diko-altmark.png"'

@@ -9,7 +9,8 @@ the delivery log's retention.
   rest). Items of a digest that went out already that day (the hour was changed) move to
   the next day's.
 - `release|<moment>`: mail held for quiet hours leaves, each as its own e-mail, under the
-  delivery id it was queued with.
+  delivery id it was queued with; proposals decided or withdrawn meanwhile are left out
+  (a mail with none left is not sent).
 - `retention|deliveries`: once a day, deliveries older than `DIKO_DELIVERY_RETENTION_DAYS`
   are deleted (they hold addresses); the item schedules itself for the next day.
 """
@@ -176,9 +177,15 @@ class Scheduled:
                 doc["event"].get("event_type") if doc["kind"] != "notice" else "notification.send"
             )
             recipient = Recipient(doc["staff_id"], "staff", member["name"], member["email"])
-            letter = letter_for(
-                event_type, payload_of(event_type, doc["data"]), recipient, self.h.links
-            )
+            payload = payload_of(event_type, doc["data"])
+            if isinstance(payload, MatchProposed):
+                ids = [p.proposal_id for p in payload.proposals]
+                still_open = digest.open_proposals(payload, await store.find_proposals(ctx.db, ids))
+                if not still_open:  # decided, withdrawn or filled while it waited
+                    await self._drop(ctx, [doc["_id"]], "suppressed")
+                    continue
+                payload = payload.model_copy(update={"proposals": still_open})
+            letter = letter_for(event_type, payload, recipient, self.h.links)
             await store.set_status(ctx.db, doc["_id"], "pending")
             mails.append(Mail(doc["_id"], recipient, letter, dict(doc["event"])))
         outcomes = await self.h.postman.deliver(ctx.db, mails)

@@ -30,7 +30,7 @@ import re
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import DESCENDING, DeleteOne, IndexModel, UpdateOne
@@ -66,6 +66,8 @@ OPTOUTS = "optouts"
 CONTACTS = "contacts"
 COMPANIES = "companies"
 NOTICES = "notices"
+#: Applicants who withdrew (id, status, when): no mail goes to them. Only ids, no names.
+APPLICANTS = "applicants"
 
 INDEXES: Indexes = {
     SUBSCRIPTIONS: [IndexModel("topics")],
@@ -414,14 +416,40 @@ async def undeliverable(db: AsyncDatabase, keys: set[str]) -> set[str]:
 async def mark_undeliverable(
     db: AsyncDatabase, key: str, error: str, at: datetime, delivery_id: str
 ) -> dict[str, Any]:
-    """Mark an address undeliverable; the first mark stands (and names when it began)."""
-    doc = {"_id": key, "error": error, "since": at, "delivery_id": delivery_id}
+    """Mark an address undeliverable; the first mark stands (and names when it began).
+
+    `since` is kept to the millisecond, as the database keeps it, so that the mark read
+    back later is the same moment (the reports to staff derive their ids from it)."""
+    since = at.astimezone(UTC).replace(microsecond=at.microsecond // 1000 * 1000)
+    doc = {"_id": key, "error": error, "since": since, "delivery_id": delivery_id}
     try:
         await db[ADDRESSES].insert_one(doc)
     except DuplicateKeyError:
         existing = await db[ADDRESSES].find_one({"_id": key})
         return existing or doc
     return doc
+
+
+async def bounce_delivery(db: AsyncDatabase, delivery_id: str, error: str, at: datetime) -> bool:
+    """A delivery SMTP took came back as undeliverable; True only for the first report."""
+    changed = await db[DELIVERIES].update_one(
+        {"_id": delivery_id, "status": {"$in": ["sent", "pending"]}},
+        {"$set": {"status": "bounced", "error": error, "permanent": True, "bounced_at": at}},
+    )
+    return changed.modified_count == 1
+
+
+async def note_bounce(db: AsyncDatabase, delivery_id: str, error: str) -> None:
+    """A temporary bounce: the relay still tries; the log says what it reported."""
+    await db[DELIVERIES].update_one(
+        {"_id": delivery_id, "status": {"$ne": "bounced"}}, {"$set": {"error": error}}
+    )
+
+
+async def find_deliveries(db: AsyncDatabase, ids: Sequence[str]) -> list[dict[str, Any]]:
+    if not ids:
+        return []
+    return [doc async for doc in db[DELIVERIES].find({"_id": {"$in": list(ids)}}, {"_id": 1})]
 
 
 async def mark_deliverable(db: AsyncDatabase, key: str) -> None:
@@ -585,6 +613,30 @@ def withdraw_proposal(proposal_id: str, text: str, at: datetime) -> Write:
             upsert=True,
         ),
     )
+
+
+async def applicant_status(
+    db: AsyncDatabase, applicant_id: str, status: str, at: datetime
+) -> list[Write]:
+    """An applicant's status as matching last told it (an older event does not win).
+
+    Only withdrawn applicants are kept: an applicant who came back is deleted again."""
+    known = await db[APPLICANTS].find_one({"_id": applicant_id})
+    if known is not None and known["at"] > at:
+        return []
+    if status == "withdrawn":
+        doc = {"status": status, "at": at}
+        return [Write(APPLICANTS, UpdateOne({"_id": applicant_id}, {"$set": doc}, upsert=True))]
+    if known is None:
+        return []
+    return [Write(APPLICANTS, DeleteOne({"_id": applicant_id}))]
+
+
+async def withdrawn_applicants(db: AsyncDatabase, ids: Sequence[str]) -> set[str]:
+    if not ids:
+        return set()
+    found = db[APPLICANTS].find({"_id": {"$in": list(ids)}, "status": "withdrawn"}, {"_id": 1})
+    return {doc["_id"] async for doc in found}
 
 
 async def find_proposals(db: AsyncDatabase, ids: Sequence[str]) -> dict[str, ProposalRecord]:

@@ -105,6 +105,12 @@ class PrivateMailpit:
         response.raise_for_status()
         return response.json()
 
+    async def raw(self, message_id: str) -> bytes:
+        """The e-mail as it came over SMTP."""
+        response = await self.client.client.get(f"/api/v1/message/{message_id}/raw")
+        response.raise_for_status()
+        return response.content
+
     async def part(self, message_id: str, part_id: str) -> bytes:
         response = await self.client.client.get(f"/api/v1/message/{message_id}/part/{part_id}")
         response.raise_for_status()

@@ -547,8 +547,10 @@ def test_the_mime_message_carries_both_bodies_and_a_message_id_from_the_delivery
     assert parsed["Subject"] == mail.subject
     assert parsed["To"].addresses[0].display_name == "Jörg Weiß"
     assert parsed["Auto-Submitted"] == "auto-generated"
-    assert parsed.get_body(("plain",)).get_content() == mail.text
-    assert parsed.get_body(("html",)).get_content().rstrip("\n") == mail.html.rstrip("\n")
+    # Both bodies in canonical form (RFC 2046): every line ends in CRLF.
+    assert parsed.get_body(("plain",)).get_content() == mail.text.replace("\n", "\r\n")
+    html = parsed.get_body(("html",)).get_content()
+    assert html.rstrip("\r\n") == mail.html.replace("\n", "\r\n").rstrip("\r\n")
     [logo] = [part for part in parsed.walk() if part.get_content_type() == "image/png"]
     assert logo["Content-ID"] == "<logo@diko-altmark.brand>"
     assert logo.get_content_disposition() == "inline"

@@ -9,6 +9,7 @@ are not responsible for another's mail.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import uuid
@@ -46,16 +47,21 @@ from diko_shared.contract.companies import (
     FollowUpDue,
     PositionFilled,
 )
+from diko_shared.contract.envelope import new_envelope
 from diko_shared.contract.matching import (
+    ApplicantUpdated,
+    ApplicantWithdrawn,
     FairApplicantPlan,
     FairCompanyPlan,
     FairInterview,
     FairNumbers,
     FairPlanned,
     MatchAccepted,
+    MatchDeclined,
     MatchWithdrawn,
     Venue,
 )
+from diko_shared.contract.media import EpisodePublished
 from diko_shared.contract.notifications import (
     GetStaff,
     KindSetting,
@@ -63,6 +69,7 @@ from diko_shared.contract.notifications import (
     NoticeAction,
     NoticeRecipient,
     QuietHours,
+    RecordBounce,
     RegisterStaff,
     Responsibilities,
     SendNotification,
@@ -378,9 +385,10 @@ async def _decided(people: People, ids: list[str]) -> bool:
 
 
 async def company_with_contacts(
-    bus: Bus, town: str, *contacts: tuple[str, str | None, str | None]
+    bus: Bus, people: People, town: str, *contacts: tuple[str, str | None, str | None]
 ) -> tuple[str, list[str]]:
-    """A company in `town` with contact persons (name, role, e-mail), as companies tells."""
+    """A company in `town` with contact persons (name, role, e-mail), as companies tells,
+    once the service has taken in its copy of each (events of other queues come later)."""
     company_id = fresh("cmp")
     name = f"Tischlerei {town.split()[0]} {uuid.uuid4().hex[:4]}"
     await publish(
@@ -405,6 +413,13 @@ async def company_with_contacts(
             "companies",
         )
         ids.append(contact_id)
+
+    async def copied() -> bool:
+        found = await people.db["contacts"].count_documents({"_id": {"$in": ids}})
+        company = await people.db["companies"].find_one({"_id": company_id})
+        return found == len(ids) and company is not None
+
+    await eventually(copied, what="the company and its contact persons copied")
     return company_id, ids
 
 
@@ -420,6 +435,7 @@ async def test_an_accepted_match_tells_the_company_contact_and_the_applicant(
     )
     company_id, (trainer_id, _) = await company_with_contacts(
         bus,
+        people,
         "Seehausen (Altmark)",
         ("Jana Müller", "Ausbilder/in", trainer),
         ("Karl Müller", "Inhaber/in", owner),
@@ -505,7 +521,7 @@ async def test_a_fair_sends_each_contact_and_applicant_their_timetable_with_an_i
         address("ben", "example.org"),
     )
     company_id, _ = await company_with_contacts(
-        bus, "Osterburg (Altmark)", ("Uwe Hobel", "Ausbilder/in", contact_email)
+        bus, people, "Osterburg (Altmark)", ("Uwe Hobel", "Ausbilder/in", contact_email)
     )
     apl_a, apl_b = fresh("apl"), fresh("apl")
     fair = FairPlanned(
@@ -644,7 +660,7 @@ async def test_a_notice_goes_out_once_per_key_and_optional_ones_need_consent(
 ) -> None:
     contact = address("freigabe", "tischlerei.example")
     company_id, (contact_id,) = await company_with_contacts(
-        bus, "Tangermünde", ("Rita Rahmen", "Marketing", contact)
+        bus, people, "Tangermünde", ("Rita Rahmen", "Marketing", contact)
     )
     key = f"post-approval/{uuid.uuid4().hex}"
     notice = SendNotification(
@@ -722,9 +738,9 @@ async def test_a_permanent_refusal_marks_the_address_and_tells_the_responsible_s
 ) -> None:
     klara = address("klara")
     await staff(bus, "Klara Kümmer", klara, municipalities=["Kalbe (Milde)"])
-    gone = f"weg-{uuid.uuid4().hex[:8]}@betrieb.invalid"
+    gone = f"weg-{uuid.uuid4().hex[:8]}@betrieb.example.net"
     _, (contact_id,) = await company_with_contacts(
-        bus, "Kalbe (Milde)", ("Otto Fort", "Ausbilder/in", gone)
+        bus, people, "Kalbe (Milde)", ("Otto Fort", "Ausbilder/in", gone)
     )
     notice = SendNotification(
         idempotency_key=f"bounce/{uuid.uuid4().hex}",
@@ -752,6 +768,164 @@ async def test_a_permanent_refusal_marks_the_address_and_tells_the_responsible_s
     assert (second["status"], second["error"]) == ("failed", "die Adresse ist unzustellbar")
     await events.fence()
     assert len(await people.mailpit.client.search(f"to:{klara}")) == 1, "told once"
+
+
+def delivery_report(original: bytes, recipient: str, status: str, action: str) -> str:
+    """A relay's delivery status notification (RFC 3464) about `original`, as Postfix
+    writes one: a text for people, the status per recipient, the original returned."""
+    return (
+        "From: MAILER-DAEMON@relay.diko.example\r\n"
+        "To: diko@diko.example\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        "MIME-Version: 1.0\r\n"
+        "Content-Type: multipart/report; report-type=delivery-status;\r\n"
+        '\tboundary="0815/relay.diko.example"\r\n'
+        "\r\n"
+        "--0815/relay.diko.example\r\n"
+        "Content-Type: text/plain; charset=us-ascii\r\n"
+        "\r\n"
+        "Your message could not be delivered to one or more recipients.\r\n"
+        "\r\n"
+        "--0815/relay.diko.example\r\n"
+        "Content-Type: message/delivery-status\r\n"
+        "\r\n"
+        "Reporting-MTA: dns; relay.diko.example\r\n"
+        "Arrival-Date: Thu, 3 Dec 2026 10:00:00 +0100\r\n"
+        "\r\n"
+        f"Final-Recipient: rfc822; {recipient}\r\n"
+        f"Original-Recipient: rfc822;{recipient}\r\n"
+        f"Action: {action}\r\n"
+        f"Status: {status}\r\n"
+        "Remote-MTA: dns; mx.betrieb.example\r\n"
+        f"Diagnostic-Code: smtp; {status[0]}50 {status} <{recipient}>:\r\n"
+        "    Recipient address rejected: User unknown in local recipient table\r\n"
+        "\r\n"
+        "--0815/relay.diko.example\r\n"
+        "Content-Type: message/rfc822\r\n"
+        "\r\n" + original.decode("ascii") + "\r\n"
+        "--0815/relay.diko.example--\r\n"
+    )
+
+
+async def test_a_bounce_after_the_relay_took_the_mail_stops_mail_to_that_address(
+    bus: Bus, people: People, events: Tap, eyes: Eyes
+) -> None:
+    """Mailpit takes every mail; the relay's later report (RFC 3464) comes back as
+    `notification.record_bounce` with the original mail returned, as relays send it."""
+    tilo = address("tilo")
+    tilo_id = await staff(bus, "Tilo Tanger", tilo, municipalities=["Tangermünde"])
+    later = f"spaeter-{uuid.uuid4().hex[:8]}@betrieb.example"
+    _, (contact_id,) = await company_with_contacts(
+        bus, people, "Tangermünde", ("Ida Später", "Ausbilder/in", later)
+    )
+    notice = SendNotification(
+        idempotency_key=f"dsn/{uuid.uuid4().hex}",
+        to=NoticeRecipient(contact_id=contact_id),
+        subject="Ihre Angaben im Ausbildungsnetzwerk",
+        paragraphs=["Bitte prüfen Sie Ihre Angaben."],
+    )
+    first = await bus.ok(notice)
+    assert first["status"] == "sent", "Mailpit took it"
+    (taken,) = await people.mails_to(later)
+    original = await people.mailpit.raw(taken["ID"])
+    report = delivery_report(original, later, "5.1.1", "failed")
+
+    recorded = await bus.ok(RecordBounce(report=report))
+    (bounce,) = recorded["bounces"]
+    assert bounce == {
+        "email": later,
+        "status": "5.1.1",
+        "permanent": True,
+        "delivery_id": first["delivery_id"],
+        "undeliverable": True,
+        "staff_told": [tilo_id],
+    }
+    (failed,) = await events.wait_for(
+        lambda m: (
+            m.routing_key == "notification.failed" and m.data["delivery_id"] == first["delivery_id"]
+        )
+    )
+    assert (failed.data["permanent"], failed.data["undeliverable"]) == (True, True)
+    assert failed.data["error"].startswith("5.1.1 smtp; 550 5.1.1")
+    (logged,) = await deliveries(bus, recipient_id=contact_id)
+    assert (logged["status"], logged["permanent"]) == ("bounced", True)
+    assert "User unknown" in logged["error"]
+
+    (told,) = await people.mails_to(tilo)
+    assert told["Subject"] == "E-Mail-Adresse nicht zustellbar: Ida Später"
+    assert later in told["Text"]
+    assert "5.1.1" in told["Text"]
+    await look_at_mail(eyes, people, told, "mail-bounce-reported")
+
+    again = await bus.ok(RecordBounce(report=report))
+    assert again["bounces"][0]["staff_told"] == [], "told once per address"
+    assert again["bounces"][0]["undeliverable"] is True
+    next_notice = await bus.ok(
+        notice.model_copy(update={"idempotency_key": f"dsn/{uuid.uuid4().hex}"})
+    )
+    assert (next_notice["status"], next_notice["error"]) == (
+        "failed",
+        "die Adresse ist unzustellbar",
+    )
+    await events.fence()
+    assert len(await people.mailpit.client.search(f"to:{tilo}")) == 1
+    assert len(await people.mailpit.client.search(f"to:{later}")) == 1, "no mail after it"
+
+
+async def test_a_temporary_bounce_is_noted_and_mail_goes_on(bus: Bus, people: People) -> None:
+    """A `delayed` report (4.x.x): the relay still tries; nothing is marked or stopped."""
+    full = f"voll-{uuid.uuid4().hex[:8]}@betrieb.example"
+    notice = SendNotification(
+        idempotency_key=f"dsn/{uuid.uuid4().hex}",
+        to=NoticeRecipient(email=full, name="Frau Voll"),
+        subject="Ein Hinweis",
+        paragraphs=["Bitte prüfen Sie Ihre Angaben."],
+    )
+    first = await bus.ok(notice)
+    (taken,) = await people.mails_to(full)
+    headers = await people.mailpit.headers(taken["ID"])
+    recorded = await bus.ok(
+        RecordBounce(
+            email=full,
+            status="4.2.2",
+            diagnostic="smtp; 452 4.2.2 Mailbox full",
+            message_id=headers["Message-Id"][0],
+        )
+    )
+    assert recorded["bounces"] == [
+        {
+            "email": full,
+            "status": "4.2.2",
+            "permanent": False,
+            "delivery_id": first["delivery_id"],
+            "undeliverable": False,
+            "staff_told": [],
+        }
+    ]
+    (logged,) = await deliveries(bus, email=full)
+    assert (logged["status"], logged["error"]) == ("sent", "4.2.2 smtp; 452 4.2.2 Mailbox full")
+    second = await bus.ok(notice.model_copy(update={"idempotency_key": f"dsn/{uuid.uuid4().hex}"}))
+    assert second["status"] == "sent"
+    await people.mails_to(full, count=2)
+
+
+async def test_a_report_that_is_no_delivery_status_is_refused_in_german(
+    bus: Bus, people: People
+) -> None:
+    reply = await bus.request(
+        RecordBounce(report="From: someone@example.org\nSubject: Urlaub\n\nIch bin im Urlaub.\n")
+    )
+    assert reply["ok"] is False
+    assert reply["error"]["code"] == "validation_error"
+    (detail,) = reply["error"]["details"]
+    assert (detail["field"], detail["problem"]) == ("data.report", "kein message/delivery-status")
+    assert "keine Zustellstatusmeldung" in reply["error"]["message"]
+    body = new_envelope(
+        "notification.record_bounce", {"email": "a@betrieb.example"}, source="tests"
+    )
+    half = await bus.request_raw("notification.record_bounce", json.dumps(body).encode())
+    assert half["ok"] is False
+    assert half["error"]["code"] == "validation_error"
 
 
 # -- unsubscribing and the preference page ----------------------------------------------------
@@ -891,6 +1065,249 @@ async def test_a_withdrawn_proposal_revokes_its_links(
     assert await bus.depth("matching.match.decide") == 0, "a revoked link sends nothing"
     look = await eyes.look(accept, "page-action-withdrawn", width=PHONE)
     look.assert_sound()
+
+
+def small_fair(town: str, company_id: str, applicants: list[tuple[str, str, str]]) -> FairPlanned:
+    """A fair in `town`: one company, each applicant (id, name, e-mail) one interview."""
+    return FairPlanned(
+        fair_id=fresh("fair"),
+        title=f"Bewerberbörse {town}",
+        date=date(2027, 4, 17),
+        venue=Venue(name="Rathaus", street="Markt 1", postcode="39619", town=town),
+        start="10:00",
+        slot_minutes=20,
+        n_slots=4,
+        min_interviews=1,
+        summary=FairNumbers(
+            applicants=len(applicants),
+            companies=1,
+            slots=4,
+            interviews=len(applicants),
+            wishes=len(applicants),
+            granted_weight=float(len(applicants)),
+            possible_weight=float(len(applicants)),
+            worst_share=1.0,
+            below_minimum=0,
+            shortfall=0,
+            proven_optimal=True,
+            levels=[],
+        ),
+        stages=[],
+        companies=[
+            FairCompanyPlan(
+                ref=company_id,
+                company_id=company_id,
+                name="Tischlerei am See",
+                tables=1,
+                occupations=["Tischler/in"],
+            )
+        ],
+        applicants=[
+            FairApplicantPlan(
+                ref=key, applicant_id=key, name=name, email=email, wishes=[company_id]
+            )
+            for key, name, email in applicants
+        ],
+        interviews=[
+            FairInterview(
+                applicant=key,
+                company=company_id,
+                slot=i,
+                table=1,
+                starts=f"10:{20 * i:02d}",
+                ends=f"10:{20 * i + 20:02d}" if i < 2 else "11:00",
+                wish_rank=1,
+            )
+            for i, (key, _, _) in enumerate(applicants)
+        ],
+    )
+
+
+async def test_an_applicant_who_withdrew_gets_no_more_mail_until_they_come_back(
+    bus: Bus, people: People, http: httpx.AsyncClient
+) -> None:
+    """`applicant.withdrawn` revokes the proposals it names (the page says why) and keeps
+    fair timetables from them; `applicant.updated` with them active again lifts that."""
+    wanda = address("wanda")
+    await staff(bus, "Wanda See", wanda, municipalities=["Arendsee (Altmark)"])
+    chosen = proposal(
+        position("Tischlerei am See", "Arendsee (Altmark)"), 1, "Mia Weg", "Arendsee (Altmark)"
+    )
+    mia_id = chosen.applicant.applicant_id
+    await publish(bus, "match.proposed", proposed(chosen), "matching")
+    (mail,) = await people.mails_to(wanda)
+    accept = LINK.findall(mail["Text"])[0]
+    await publish(
+        bus,
+        "applicant.withdrawn",
+        ApplicantWithdrawn(
+            applicant_id=mia_id, reason="found_elsewhere", withdrawn_proposals=[chosen.proposal_id]
+        ),
+        "matching",
+    )
+
+    async def revoked() -> httpx.Response | None:
+        page = await http.get(accept)
+        return page if "Vorschlag zurückgezogen" in page.text else None
+
+    page = await eventually(revoked, what="the revoked page")
+    assert "hat anderswo eine Ausbildung gefunden" in page.text
+
+    trainer = address("see-ausbilder", "tischlerei.example")
+    mia, tom = address("mia", "example.org"), address("tom", "example.org")
+    company_id, _ = await company_with_contacts(
+        bus, people, "Arendsee (Altmark)", ("Sven Hobel", "Ausbilder/in", trainer)
+    )
+    tom_id = fresh("apl")
+    applicants = [(mia_id, "Mia Weg", mia), (tom_id, "Tom Bleib", tom)]
+    await publish(
+        bus, "fair.planned", small_fair("Arendsee (Altmark)", company_id, applicants), "matching"
+    )
+    await people.mails_to(tom)
+    await people.mails_to(trainer)
+    assert await people.none_to(mia), "no timetable to an applicant who withdrew"
+
+    await publish(
+        bus,
+        "applicant.updated",
+        ApplicantUpdated(
+            applicant_id=mia_id,
+            changed=["status"],
+            status="active",
+            home_town="Arendsee (Altmark)",
+            reach_km=25.0,
+            driving_licence=False,
+            school_certificate="realschule",
+            desired_occupations=["22342"],
+            earliest_start=date(2027, 8, 1),
+        ),
+        "matching",
+    )
+
+    async def back() -> bool:
+        return await people.db["applicants"].find_one({"_id": mia_id}) is None
+
+    await eventually(back, what="Mia active again")
+    await publish(
+        bus, "fair.planned", small_fair("Arendsee (Altmark)", company_id, applicants), "matching"
+    )
+    (timetable,) = await people.mails_to(mia)
+    assert timetable["Subject"] == "Dein Zeitplan für die Bewerberbörse Arendsee (Altmark)"
+
+
+# -- every staff mail and page, looked at ------------------------------------------------------
+
+
+async def test_each_staff_mail_and_the_pages_behind_its_links_are_looked_at(
+    bus: Bus, people: People, http: httpx.AsyncClient, eyes: Eyes
+) -> None:
+    """The proposal, the filled position and the podcast episode as staff get them, the
+    confirmation page, the page after a decision, the preference page of a company's
+    contact person and the page after a one-click unsubscribe: each a screenshot."""
+    gerd = address("gerd")
+    gerd_id = await staff(bus, "Gerd Gucker", gerd, municipalities=["Rochau"])
+    await bus.ok(
+        SetPreferences(
+            staff_id=gerd_id, kinds=[KindSetting(kind="episode.published", mode="immediate")]
+        )
+    )
+    where = position("Gärtnerei Rochau", "Rochau")
+    first = proposal(where, 1, "Paula Blatt", "Rochau")
+    await publish(bus, "match.proposed", proposed(first), "matching")
+    (offer,) = await people.mails_to(gerd)
+    assert offer["Subject"].startswith("Neuer Vorschlag")
+    look = await look_at_mail(eyes, people, offer, "mail-proposal")
+    look.assert_shows("Paula Blatt", "Vorschlag annehmen", "Vorschlag ablehnen")
+
+    accept = LINK.findall(offer["Text"])[0]
+    confirm = await eyes.look(accept, "page-action-confirm", width=PHONE)
+    confirm.assert_sound()
+    confirm.assert_shows("Paula Blatt")
+    await publish(
+        bus,
+        "match.declined",
+        MatchDeclined(
+            proposal_id=first.proposal_id,
+            position_id=where.position_id,
+            company_id=where.company_id,
+            applicant_id=first.applicant.applicant_id,
+            decided_by=gerd_id,
+        ),
+        "matching",
+    )
+
+    async def decided() -> bool:
+        return "abgelehnt" in (await http.get(accept)).text
+
+    await eventually(decided, what="the decision on the page")
+    after = await eyes.look(accept, "page-action-decided", width=PHONE)
+    after.assert_sound()
+    after.assert_shows("Sie haben diesen Vorschlag", "abgelehnt")
+    assert "<form" not in after.text
+
+    await publish(
+        bus,
+        "position.filled",
+        PositionFilled(
+            position_id=where.position_id,
+            company_id=where.company_id,
+            company_name="Gärtnerei Rochau",
+            occupation=where.occupation,
+            places=1,
+            town="Rochau",
+            start_date=date(2027, 8, 1),
+        ),
+        "companies",
+    )
+    mails = await people.mails_to(gerd, count=2)
+    (filled,) = [m for m in mails if m["Subject"].startswith("Ausbildungsstelle besetzt")]
+    await look_at_mail(eyes, people, filled, "mail-position-filled")
+
+    await publish(
+        bus,
+        "episode.published",
+        EpisodePublished(
+            episode_id=fresh("epi"),
+            title="DIKO trifft… die Gärtnerei Rochau",
+            description="Wie ein kleiner Betrieb Auszubildende findet.",
+            feed_url="https://media.diko.example/podcast/feed.xml",
+            published_at=datetime(2026, 12, 3, 9, 0, tzinfo=UTC),
+        ),
+        "media",
+    )
+    mails = await people.mails_to(gerd, count=3)
+    (episode,) = [m for m in mails if "Podcast" in m["Subject"] or "DIKO trifft" in m["Subject"]]
+    await look_at_mail(eyes, people, episode, "mail-episode")
+
+    trainer = address("rochau-ausbilder", "gaertnerei.example")
+    _, (contact_id,) = await company_with_contacts(
+        bus, people, "Rochau", ("Rosa Beet", "Ausbilder/in", trainer)
+    )
+    await bus.ok(
+        SendNotification(
+            idempotency_key=f"look/{uuid.uuid4().hex}",
+            to=NoticeRecipient(contact_id=contact_id),
+            subject="Ihre Angaben im Ausbildungsnetzwerk",
+            paragraphs=["bitte prüfen Sie die Angaben zu Ihrem Betrieb."],
+            transactional=True,
+            reason="Sie sind die Ansprechperson Ihres Betriebs bei DIKO.",
+        )
+    )
+    (notice,) = await people.mails_to(trainer)
+    page = await eyes.look(
+        PREFERENCES.findall(notice["HTML"])[0], "page-preferences-contact", width=PHONE
+    )
+    page.assert_sound()
+    headers = await people.mailpit.headers(notice["ID"])
+    (url,) = UNSUBSCRIBE.findall(headers["List-Unsubscribe"][0])
+    done = await eyes.look(
+        url,
+        "page-unsubscribe-done",
+        width=PHONE,
+        method="POST",
+        form={"List-Unsubscribe": "One-Click"},
+    )
+    done.assert_sound()
 
 
 # -- the delivery log -------------------------------------------------------------------------

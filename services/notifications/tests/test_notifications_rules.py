@@ -10,7 +10,7 @@ from html import unescape
 import pytest
 from icalendar import Calendar
 
-from diko_notifications import digest, letters, preferences, recipients
+from diko_notifications import bounces, digest, letters, preferences, recipients
 from diko_notifications.domain import ActionLinks
 from diko_notifications.ics import timetable
 from diko_notifications.links import PreferenceLinkInvalid, PreferenceLinks
@@ -30,7 +30,7 @@ from diko_notifications.recipients import (
 from diko_notifications.render import Footer, render_letter
 from diko_shared.contract.companies import FollowUpDue
 from diko_shared.contract.matching import FairPlanned, MatchProposed
-from diko_shared.contract.notifications import Responsibilities, SendNotification
+from diko_shared.contract.notifications import RecordBounce, Responsibilities, SendNotification
 from diko_shared.messaging.errors import Invalid
 
 SECRET = "s" * 40
@@ -327,7 +327,7 @@ def test_a_follow_up_reminder_names_the_company_topics_and_contact() -> None:
 
 def test_a_notice_carries_the_senders_button_and_its_reason() -> None:
     notice = SendNotification.model_validate_json(
-        json.dumps(SendNotification.model_config["json_schema_extra"]["examples"][0])
+        json.dumps(SendNotification.model_config["json_schema_extra"]["examples"][1])
     )  # type: ignore[index]
     mail = render_letter(letters.notice_letter(notice), CONTACT)
     assert 'href="https://media.diko.example/posts/approve/abc"' in mail.html
@@ -374,3 +374,83 @@ def test_a_digest_counts_groups_and_leaves_out_what_was_decided() -> None:
         7,
     )
     assert nothing is None, "an empty digest is not sent"
+
+
+# -- bounces reported after the relay took the mail ------------------------------------------
+
+#: A report as Postfix writes it, CRLF line ends and folded fields: one recipient failed,
+#: one delayed, one delivered; the original's headers returned (text/rfc822-headers).
+POSTFIX_REPORT = (
+    "From: MAILER-DAEMON@relay.diko.example\r\n"
+    "Subject: Undelivered Mail Returned to Sender\r\n"
+    "Content-Type: multipart/report; report-type=delivery-status;\r\n"
+    '\tboundary="4711/relay.diko.example"\r\n'
+    "\r\n"
+    "--4711/relay.diko.example\r\n"
+    "Content-Type: text/plain; charset=us-ascii\r\n"
+    "\r\n"
+    "I'm sorry to have to inform you that your message could not be delivered.\r\n"
+    "\r\n"
+    "--4711/relay.diko.example\r\n"
+    "Content-Type: message/delivery-status\r\n"
+    "\r\n"
+    "Reporting-MTA: dns; relay.diko.example\r\n"
+    "\r\n"
+    "Final-Recipient: rfc822; gone@betrieb.example\r\n"
+    "Action: failed\r\n"
+    "Status: 5.1.1\r\n"
+    "Diagnostic-Code: smtp; 550 5.1.1 <gone@betrieb.example>:\r\n"
+    "    Recipient address rejected: User unknown\r\n"
+    "\r\n"
+    "Final-Recipient: rfc822;full@betrieb.example\r\n"
+    "Action: delayed\r\n"
+    "Status: 4.2.2\r\n"
+    "\r\n"
+    "Final-Recipient: rfc822; fine@betrieb.example\r\n"
+    "Action: delivered\r\n"
+    "Status: 2.0.0\r\n"
+    "\r\n"
+    "--4711/relay.diko.example\r\n"
+    "Content-Type: text/rfc822-headers\r\n"
+    "\r\n"
+    "Message-ID: <dlv_0123456789abcdef0123@diko.example>\r\n"
+    "Subject: Ein Hinweis\r\n"
+    "\r\n"
+    "--4711/relay.diko.example--\r\n"
+)
+
+
+def test_a_relays_report_names_each_failed_recipient_and_the_delivery() -> None:
+    found = bounces.read(RecordBounce(report=POSTFIX_REPORT))
+    assert [(b.email, b.status, b.permanent, b.delivery_id) for b in found] == [
+        ("gone@betrieb.example", "5.1.1", True, "dlv_0123456789abcdef0123"),
+        ("full@betrieb.example", "4.2.2", False, "dlv_0123456789abcdef0123"),
+    ]
+    assert found[0].error == (
+        "5.1.1 smtp; 550 5.1.1 <gone@betrieb.example>: Recipient address rejected: User unknown"
+    )
+
+
+def test_a_bounce_given_as_fields_finds_its_delivery_in_the_message_id() -> None:
+    (bounce,) = bounces.read(
+        RecordBounce(
+            email="gone@betrieb.example",
+            status="5.2.1",
+            message_id="<dlv_00000000000000000000@diko.example>",
+        )
+    )
+    assert (bounce.delivery_id, bounce.permanent, bounce.error) == (
+        "dlv_00000000000000000000",
+        True,
+        "5.2.1",
+    )
+
+
+def test_a_report_without_a_failed_recipient_is_refused_in_german() -> None:
+    delivered = POSTFIX_REPORT.replace("Action: failed", "Action: delivered").replace(
+        "Action: delayed", "Action: relayed"
+    )
+    with pytest.raises(Invalid) as refused:
+        bounces.read(RecordBounce(report=delivered))
+    assert "nennt keinen Empfänger, dem nicht zugestellt werden konnte" in str(refused.value)
+    assert refused.value.details[0].field == "data.report"

@@ -14,8 +14,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
+from diko_shared.contract import rules
 from diko_shared.contract.base import Payload, examples
 from diko_shared.contract.catalogue import CATALOGUE
 from diko_shared.contract.common import (
@@ -59,7 +60,14 @@ IdempotencyKey = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), *OneLine
 ]
 RecipientKind = Literal["staff", "contact", "applicant", "address"]
-DeliveryStatus = Literal["pending", "held", "digest", "sent", "failed", "suppressed"]
+#: `bounced`: handed to SMTP, then reported back as undeliverable (`notification.record_bounce`).
+DeliveryStatus = Literal["pending", "held", "digest", "sent", "failed", "suppressed", "bounced"]
+#: An enhanced mail system status code (RFC 3463): class.subject.detail, e.g. `5.1.1`.
+EnhancedStatus = Annotated[str, StringConstraints(pattern=r"^[245]\.\d{1,3}\.\d{1,3}$")]
+#: A bounce message as received (RFC 3464 delivery status notification), up to 256 KB.
+BounceReport = Annotated[
+    str, StringConstraints(min_length=1, max_length=262_144), AfterValidator(rules.multi_line)
+]
 
 _STAFF = "stf_0123456789abcdef0123"
 _DELIVERY = "dlv_0123456789abcdef0123"
@@ -455,6 +463,95 @@ class NotificationFailed(Payload):
     )
 
 
+class RecordBounce(Payload):
+    """A bounce that came back after SMTP took the mail: the relay's delivery status
+    notification as received (`report`), or what it says (`email`, `status`, ...).
+
+    A permanent failure (status 5.x.x) marks the address undeliverable, stops further mail
+    to it, records the delivery as `bounced` and tells the responsible staff member once;
+    a temporary one (4.x.x, the relay still tries) is only noted in the delivery log."""
+
+    model_config = examples(
+        {
+            "email": "info@tischlerei-kalbe.example",
+            "status": "5.1.1",
+            "diagnostic": "smtp; 550 5.1.1 <info@tischlerei-kalbe.example>: user unknown",
+            "message_id": "<dlv_0123456789abcdef0123@diko.example>",
+        },
+        {
+            "report": (
+                "From: MAILER-DAEMON@relay.diko.example\n"
+                "To: diko@diko.example\n"
+                "Subject: Undelivered Mail Returned to Sender\n"
+                'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\n'
+                "\n--b\nContent-Type: text/plain\n\nThe mail could not be delivered.\n"
+                "\n--b\nContent-Type: message/delivery-status\n\n"
+                "Reporting-MTA: dns; relay.diko.example\n\n"
+                "Final-Recipient: rfc822; info@tischlerei-kalbe.example\n"
+                "Action: failed\nStatus: 5.1.1\n"
+                "Diagnostic-Code: smtp; 550 5.1.1 user unknown\n"
+                "\n--b\nContent-Type: text/rfc822-headers\n\n"
+                "Message-ID: <dlv_0123456789abcdef0123@diko.example>\n"
+                "\n--b--\n"
+            )
+        },
+    )
+
+    report: BounceReport | None = Field(
+        None, description="The bounce message as received (multipart/report, RFC 3464)"
+    )
+    email: Email | None = Field(None, description="The address that bounced")
+    status: EnhancedStatus | None = Field(
+        None, description="Its enhanced status code: 5.x.x permanent, 4.x.x temporary"
+    )
+    diagnostic: Text | None = Field(None, description="What the receiving server said")
+    message_id: Annotated[str, StringConstraints(max_length=300), *OneLine] | None = Field(
+        None, description="The Message-ID of the mail that bounced (names its delivery)"
+    )
+    delivery_id: DeliveryId | None = None
+
+    @model_validator(mode="after")
+    def _report_or_fields(self) -> RecordBounce:
+        if self.report is not None:
+            if self.email is not None or self.status is not None:
+                raise ValueError("give either report or email and status, not both")
+        elif self.email is None or self.status is None:
+            raise ValueError("give report, or email and status")
+        return self
+
+
+class BounceOutcome(Payload):
+    email: Email
+    status: EnhancedStatus
+    permanent: bool
+    delivery_id: DeliveryId | None = Field(None, description="The delivery it names, if known")
+    undeliverable: bool = Field(description="The address is marked: no more mail goes to it")
+    staff_told: list[StaffId] = Field(
+        default_factory=list, description="Who was told now (nobody if told before)"
+    )
+
+
+class BounceRecorded(Payload):
+    """What a bounce changed, per address it named."""
+
+    model_config = examples(
+        {
+            "bounces": [
+                {
+                    "email": "info@tischlerei-kalbe.example",
+                    "status": "5.1.1",
+                    "permanent": True,
+                    "delivery_id": _DELIVERY,
+                    "undeliverable": True,
+                    "staff_told": [_STAFF],
+                }
+            ]
+        }
+    )
+
+    bounces: list[BounceOutcome]
+
+
 class DigestItemCount(Payload):
     kind: MailKind
     count: Annotated[int, Field(ge=1)]
@@ -575,6 +672,13 @@ CATALOGUE.command(
     # Another service, an operator or another system asks for a notice.
     senders=("companies", "matching", "media", OPERATOR, INTEGRATOR),
 )
+CATALOGUE.command(
+    "notification.record_bounce",
+    OWNER,
+    RecordBounce,
+    BounceRecorded,
+    "Record a bounce the mail relay reported after it took a mail (RFC 3464 report).",
+)
 CATALOGUE.query("notification.deliveries", OWNER, ListDeliveries, DeliveryList, "The delivery log.")
 CATALOGUE.event("notification.sent", OWNER, NotificationSent, "An e-mail was handed to SMTP.")
 CATALOGUE.event(
@@ -588,6 +692,8 @@ CATALOGUE.reacts(
     "match.accepted",
     "match.declined",
     "match.withdrawn",
+    "applicant.withdrawn",
+    "applicant.updated",
     "position.filled",
     "episode.published",
     "fair.planned",

@@ -50,15 +50,17 @@ class Scheduled:
         log.info("digests going out", extra={"slot": slot, "people": len(by_staff)})
         mails: list[Mail] = []
         contents: dict[str, tuple[list[dict[str, Any]], dict[str, int]]] = {}
+        members = await store.staff_docs(ctx.db, list(by_staff))
+        digest_ids = {s: derived("dlv", "digest", s, day.isoformat()) for s in by_staff}
+        earlier_slots = await store.delivery_slots(ctx.db, list(digest_ids.values()))
         for staff_id, docs in sorted(by_staff.items()):
-            member = await store.staff_doc(ctx.db, staff_id)
+            member = members.get(staff_id)
             ids = [d["_id"] for d in docs]
             if member is None or not member.get("active", True):
                 await self._drop(ctx, ids, "suppressed")
                 continue
-            delivery_id = derived("dlv", "digest", staff_id, day.isoformat())
-            earlier = await store.find_delivery(ctx.db, delivery_id)
-            if earlier is not None and earlier.get("slot") not in (None, slot):
+            delivery_id = digest_ids[staff_id]
+            if earlier_slots.get(delivery_id) not in (None, slot):
                 await self._carry_over(ctx, staff_id, ids, day)
                 continue
             payloads = [
@@ -79,7 +81,7 @@ class Scheduled:
                 if isinstance(payload, MatchProposed)
                 for p in payload.proposals
             ]
-            records = await store.find_proposals(ctx.db, proposal_ids)
+            records = await store.find_proposals(ctx.db, proposal_ids) if proposal_ids else {}
             recipient = Recipient(staff_id, "staff", member["name"], member["email"])
             letter, counts = digest.digest_letter(
                 recipient, payloads, records, self.h.links, day, hour
@@ -100,6 +102,7 @@ class Scheduled:
                 )
             )
         outcomes = await self.h.postman.deliver(ctx.db, mails)
+        changes: list[tuple[list[str], str, dict[str, Any]]] = []
         for outcome in outcomes:
             fate = outcome.fate
             if fate is None or not fate.final:
@@ -107,16 +110,16 @@ class Scheduled:
             docs, counts = contents[outcome.mail.delivery_id]
             ids = [d["_id"] for d in docs]
             if fate.status == "sent":
-                for delivery_id in ids:
-                    await store.set_status(
-                        ctx.db,
-                        delivery_id,
+                changes.append(
+                    (
+                        ids,
                         "sent",
                         {
                             "digest_delivery_id": outcome.mail.delivery_id,
                             "sent_at": datetime.now(UTC),
                         },
                     )
+                )
                 ctx.emit(
                     DigestSent(
                         staff_id=outcome.mail.recipient.key,
@@ -127,9 +130,9 @@ class Scheduled:
                     subject=outcome.mail.recipient.key,
                 )
             else:
-                for delivery_id in ids:
-                    await store.set_status(ctx.db, delivery_id, "failed", {"error": fate.error})
+                changes.append((ids, "failed", {"error": fate.error}))
             ctx.write(store.dequeue(ids))
+        await store.set_statuses(ctx.db, changes)
         self._again_if_busy(ctx, "digest", slot, outcomes)
         await self.h._settle(ctx, outcomes, busy_elsewhere_ok=True)
 

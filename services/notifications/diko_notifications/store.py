@@ -33,7 +33,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import DESCENDING, DeleteOne, IndexModel, UpdateOne
+from pymongo import DESCENDING, DeleteOne, IndexModel, UpdateMany, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -146,6 +146,13 @@ def update_staff(staff_id: str, key: str, fields: Mapping[str, Any]) -> list[Wri
 
 async def staff_doc(db: AsyncDatabase, staff_id: str) -> dict[str, Any] | None:
     return await db[STAFF].find_one({"_id": staff_id})
+
+
+async def staff_docs(db: AsyncDatabase, staff_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Many staff records in one query (a digest run reads a thousand)."""
+    if not staff_ids:
+        return {}
+    return {doc["_id"]: doc async for doc in db[STAFF].find({"_id": {"$in": list(staff_ids)}})}
 
 
 async def staff_by_email(db: AsyncDatabase, email: str) -> str | None:
@@ -295,6 +302,27 @@ async def set_status(
     await db[DELIVERIES].update_one(
         {"_id": delivery_id}, {"$set": {"status": status, **(extra or {})}}
     )
+
+
+async def delivery_slots(db: AsyncDatabase, ids: Sequence[str]) -> dict[str, Any]:
+    """The digest slot of each of these deliveries that exists (one query)."""
+    if not ids:
+        return {}
+    found = db[DELIVERIES].find({"_id": {"$in": list(ids)}}, {"_id": 1, "slot": 1})
+    return {doc["_id"]: doc.get("slot") async for doc in found}
+
+
+async def set_statuses(
+    db: AsyncDatabase, changes: Sequence[tuple[Sequence[str], str, Mapping[str, Any]]]
+) -> None:
+    """Several `set_status` at once: (delivery ids, status, extra fields) each."""
+    ops = [
+        UpdateMany({"_id": {"$in": list(ids)}}, {"$set": {"status": status, **extra}})
+        for ids, status, extra in changes
+        if ids
+    ]
+    if ops:
+        await db[DELIVERIES].bulk_write(ops, ordered=False)
 
 
 async def take_lease(

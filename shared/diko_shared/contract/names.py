@@ -94,6 +94,8 @@ FIXED: dict[str, dict[str, tuple[str, ...]]] = {
             "notification.send",
             "staff.preferences",
             "staff.erase",
+            # named by the project, in the same pattern: a bounce the mail relay reported
+            "notification.record_bounce",
         ),
         "query": (
             "notification.deliveries",

@@ -103,7 +103,10 @@ def test_send_without_data_says_what_is_missing_and_how_to_get_an_example(
     result = diko(stack, "send", "company.register", env=COLUMNS)
     assert result.returncode == 2
     error = folded(result.stderr)
-    assert "--data is missing: company.register needs its fields name, address (RegisterCompany)" in error
+    assert (
+        "--data is missing: company.register needs its fields name, address (RegisterCompany)"
+        in error
+    )
     assert "diko contract example company.register" in error
     assert "diko send company.register --data @payload.json" in error
     assert result.stdout == "", "nothing may be sent"

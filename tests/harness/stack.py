@@ -237,6 +237,7 @@ class SessionStack:
             "DIKO_RETRY_DELAYS_MS": ",".join(map(str, TEST_RETRY_DELAYS_MS)),
             "DIKO_OUTBOX_LEASE_S": "2",
             "DIKO_OUTBOX_SWEEP_S": "0.3",
+            "DIKO_DUE_POLL_S": "0.3",
             "DIKO_LOG_LEVEL": "INFO",
         }
         env.update(overrides)

@@ -16,7 +16,7 @@ from typing import Literal
 from diko_shared.contract.envelope import ErrorCode
 from diko_shared.messaging.errors import DomainError
 
-DeliveryStatus = Literal["pending", "sent", "failed"]
+DeliveryStatus = Literal["pending", "held", "digest", "sent", "failed", "suppressed"]
 
 
 def message_id(delivery_id: str, sender_address: str) -> str:
@@ -49,7 +49,13 @@ class Fate:
 
     @property
     def final(self) -> bool:
-        return self.status != "pending"
+        """Sent or failed (or, for a notice, suppressed): nothing more will happen to it."""
+        return self.status in ("sent", "failed", "suppressed")
+
+    @property
+    def waiting(self) -> bool:
+        """Held for quiet hours or waiting for a digest: its time will come."""
+        return self.status in ("held", "digest")
 
     @property
     def exhausted(self) -> bool:

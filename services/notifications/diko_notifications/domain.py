@@ -13,22 +13,22 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 from diko_notifications.proposals import DecisionRecord, ProposalRecord, ProposalSummary
+from diko_notifications.recipients import Recipient
 from diko_shared.contract.common import Occupation
 from diko_shared.contract.companies import PositionFilled
 from diko_shared.contract.envelope import ErrorDetail
 from diko_shared.contract.matching import MatchProposed, Proposal, ProposedPosition
 from diko_shared.contract.media import EpisodePublished
-from diko_shared.contract.notifications import RegisterStaff, Subscribe, Subscription, Topic
+from diko_shared.contract.notifications import RegisterStaff
 from diko_shared.german import NBSP, long_date
 from diko_shared.messaging.errors import Conflict
 
-TOPICS: tuple[str, ...] = get_args(Topic)
 #: Where staff work: a moment in an e-mail is told as a day in Berlin, not in UTC.
 BERLIN = ZoneInfo("Europe/Berlin")
 #: The events staff are e-mailed about (their payloads).
@@ -63,15 +63,6 @@ def duplicate_email(email: str, existing_id: str) -> Conflict:
     return Conflict(
         f"Die E-Mail-Adresse {email} ist bereits registriert, unter der Kennung {existing_id}.",
         [ErrorDetail(field="data.email", problem=f"bereits registriert als {existing_id}")],
-    )
-
-
-def subscription(data: Subscribe) -> Subscription:
-    """The topics as given, each once, in the catalogue's order."""
-    return Subscription(
-        staff_id=data.staff_id,
-        topics=[topic for topic in TOPICS if topic in data.topics],
-        mode=data.mode,
     )
 
 
@@ -224,12 +215,31 @@ def _action(value: Any) -> Action:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file that travels with an e-mail (a fair's calendar entries)."""
+
+    filename: str
+    content: bytes
+    maintype: str
+    subtype: str
+
+
+@dataclass(frozen=True)
 class Letter:
-    """One e-mail before rendering: its templates' name, the subject and their values."""
+    """One e-mail before rendering: its templates' name, the subject and their values.
+
+    `kind` is what a staff member's preferences and the unsubscribe link name; a
+    `transactional` letter (a placement, a fair timetable, a bounce) goes out whatever the
+    recipient unsubscribed from, and says why in `transactional_note`.
+    """
 
     template: str
     subject: str
     values: Mapping[str, Any]
+    kind: str = "notice"
+    transactional: bool = False
+    transactional_note: str = ""
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -308,7 +318,7 @@ def proposal_subject(event: MatchProposed) -> str:
     return f"Neue Vorschläge: {len(applicants)} Bewerbungen für {len(positions)} Ausbildungsstellen"
 
 
-def proposal_letter(event: MatchProposed, staff: Staff, links: ActionLinks) -> Letter:
+def proposal_letter(event: MatchProposed, staff: Recipient, links: ActionLinks) -> Letter:
     """Who, which position, why, and the two links, grouped by position, best first."""
     groups: dict[str, list[Proposal]] = {}
     for proposal in event.proposals:
@@ -325,8 +335,8 @@ def proposal_letter(event: MatchProposed, staff: Staff, links: ActionLinks) -> L
     return Letter(
         template="match_proposed",
         subject=proposal_subject(event),
+        kind="match.proposed",
         values={
-            "staff": staff,
             "groups": views,
             "proposals_count": proposals_phrase(len(event.proposals)),
             "positions_count": number_word(len(groups)),
@@ -337,8 +347,9 @@ def proposal_letter(event: MatchProposed, staff: Staff, links: ActionLinks) -> L
     )
 
 
-def _proposal_view(proposal: Proposal, staff: Staff, links: ActionLinks) -> ProposalView:
+def _proposal_view(proposal: Proposal, staff: Recipient, links: ActionLinks) -> ProposalView:
     def link(decision: Decision) -> str:
+        assert staff.staff_id is not None, "proposals go to staff only"
         return links.url(Action(proposal.proposal_id, decision, staff.staff_id))
 
     return ProposalView(
@@ -357,12 +368,12 @@ def filled_subject(event: PositionFilled) -> str:
     return f"Ausbildungsstelle besetzt: {title}"
 
 
-def filled_letter(event: PositionFilled, staff: Staff) -> Letter:
+def filled_letter(event: PositionFilled, staff: Recipient) -> Letter:
     return Letter(
         template="position_filled",
         subject=filled_subject(event),
+        kind="position.filled",
         values={
-            "staff": staff,
             "position": _position_view(event),
             "places_sentence": places_sentence(event.places),
         },
@@ -373,7 +384,7 @@ def episode_subject(event: EpisodePublished) -> str:
     return f"Neue Podcastfolge: „{event.title}“"
 
 
-def episode_letter(event: EpisodePublished, staff: Staff) -> Letter:
+def episode_letter(event: EpisodePublished, staff: Recipient) -> Letter:
     """The title and day, what the episode is about, a link to listen and the podcast page.
 
     All of it comes with the event, so the e-mail goes out while media is down. The feed
@@ -383,8 +394,8 @@ def episode_letter(event: EpisodePublished, staff: Staff) -> Letter:
     return Letter(
         template="episode_published",
         subject=episode_subject(event),
+        kind="episode.published",
         values={
-            "staff": staff,
             "title": event.title,
             "feed_url": event.feed_url,
             "published": berlin_date(event.published_at),
@@ -396,7 +407,7 @@ def episode_letter(event: EpisodePublished, staff: Staff) -> Letter:
     )
 
 
-def letter(event: Event, staff: Staff, links: ActionLinks) -> Letter:
+def letter(event: Event, staff: Recipient, links: ActionLinks) -> Letter:
     """The e-mail about any event staff can subscribe to."""
     if isinstance(event, MatchProposed):
         return proposal_letter(event, staff, links)
@@ -530,11 +541,26 @@ def filled_page(record: ProposalRecord, *, status: int = 200) -> Page:
     )
 
 
+def withdrawn_page(record: ProposalRecord, *, status: int = 200) -> Page:
+    """matching withdrew the proposal: its links are revoked, in matching's words why."""
+    return Page(
+        status,
+        "Vorschlag zurückgezogen",
+        "Dieser Vorschlag ist nicht mehr aktuell; annehmen oder ablehnen lässt er sich nicht mehr.",
+        detail=record.withdrawn or "",
+        proposal=record.summary,
+        notes=(ASK_THE_TEAM,),
+        reference=record.proposal_id,
+    )
+
+
 def confirm_page(record: ProposalRecord | None, viewer: Viewer) -> Page:
     """GET: where the proposal stands, and the button only if the decision is still open."""
     action = viewer.action
     if record is not None and record.decision is not None:
         return decided_page(record.decision, record, viewer)
+    if record is not None and record.withdrawn:
+        return withdrawn_page(record)
     if record is not None and record.position_filled and action.decision == "accept":
         return filled_page(record)
     summary = _summary(record)
@@ -577,6 +603,8 @@ def settled_page(record: ProposalRecord | None, viewer: Viewer) -> Page | None:
         return decided_page(
             record.decision, record, viewer, status=status, notes=(NOTHING_CHANGED,)
         )
+    if record.withdrawn:
+        return withdrawn_page(record, status=409)
     if record.position_filled and viewer.action.decision == "accept":
         return filled_page(record, status=409)
     return None
@@ -644,6 +672,8 @@ def expired_page(record: ProposalRecord | None, viewer: Viewer | None, lifetime:
     message = f"Dieser Link ist abgelaufen: Links aus den E-Mails gelten {lifetime}."
     if record is not None and record.decision is not None and viewer is not None:
         detail = decided_sentence(record.decision, viewer)
+    elif record is not None and record.withdrawn:
+        detail = f"Der Vorschlag ist inzwischen zurückgezogen: {record.withdrawn}"
     elif record is not None and record.position_filled:
         detail = "Die Ausbildungsstelle dieses Vorschlags ist inzwischen besetzt."
     else:

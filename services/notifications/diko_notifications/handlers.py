@@ -1,107 +1,333 @@
 """One small function per message the notifications service consumes (wired in `app.py`).
 
-Registration and subscriptions are ordinary staged writes. The reactions send e-mail,
-a side effect no redelivery can take back, so they follow the platform guide's rule:
-record the intent first, check it before acting. Per event and recipient there is one
-delivery record under an id derived from both; it is created `pending` before the SMTP
-conversation and set to `sent` or `failed` right after it. A delivery sent or refused
-for good is never sent again; one that failed temporarily until its last retry is tried
-again when the event is replayed from the dead-letter queue. A lease on the delivery
-keeps two copies of the same event, handled at the same moment, from both sending.
+Staff, preferences and the copies of companies' contact persons are ordinary staged
+writes. The reactions send e-mail, a side effect no redelivery can take back, so they
+follow the platform guide's rule: record the intent first, check it before acting
+(`sending.Postman`). Who receives an event is fixed when it first arrives (`fanouts`);
+what each staff member receives now, later (quiet hours) or in the digest follows
+their preferences (`preferences.route`); waiting mail is a due item (`scheduled.py`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from diko_notifications import delivery, domain, proposals, store
+from diko_notifications import bounces, delivery, domain, letters, proposals, recipients, store
 from diko_notifications.delivery import Fate
-from diko_notifications.domain import ActionLinks, Staff
-from diko_notifications.mail import UNBUILDABLE, SmtpMailer, compose, unbuildable
+from diko_notifications.domain import ActionLinks, Letter, Staff
+from diko_notifications.ics import timetable
+from diko_notifications.preferences import Prefs, as_payload, route
 from diko_notifications.proposals import DecisionRecord
-from diko_notifications.render import render_letter
-from diko_shared.contract.companies import PositionFilled
+from diko_notifications.recipients import (
+    ContactCopy,
+    Recipient,
+    StaffMember,
+    Where,
+    address_key,
+    email_key,
+)
+from diko_notifications.sending import Mail, Outcome, Postman, record_of
+from diko_shared import due
+from diko_shared.contract.catalogue import CATALOGUE
+from diko_shared.contract.companies import (
+    CompanyMerged,
+    CompanyRegistered,
+    CompanyUpdated,
+    ConsentChanged,
+    ContactAdded,
+    ContactRemoved,
+    ContactUpdated,
+    FollowUpDue,
+    PositionFilled,
+)
 from diko_shared.contract.envelope import ErrorDetail, new_envelope
-from diko_shared.contract.matching import MatchAccepted, MatchDeclined, MatchProposed
+from diko_shared.contract.matching import (
+    ApplicantUpdated,
+    ApplicantWithdrawn,
+    FairPlanned,
+    GetApplicant,
+    MatchAccepted,
+    MatchDeclined,
+    MatchProposed,
+    MatchWithdrawn,
+)
+from diko_shared.contract.media import EpisodePublished
 from diko_shared.contract.notifications import (
+    BounceOutcome,
+    BounceRecorded,
     DeliveryList,
-    ListDeliveries,
+    GetStaff,
+    NotificationAccepted,
     NotificationFailed,
     NotificationSent,
+    Preferences,
     RegisterStaff,
+    Responsibilities,
+    SendNotification,
+    SetPreferences,
+    StaffRecord,
     StaffRef,
     Subscribe,
     Subscription,
+    UpdateStaff,
 )
+from diko_shared.due import Clock
 from diko_shared.messaging import topology
-from diko_shared.messaging.errors import NotFound, TransientError
-from diko_shared.messaging.handling import DERIVED_IDS, Context
+from diko_shared.messaging.errors import Conflict, NotFound, TransientError
+from diko_shared.messaging.handling import DERIVED_IDS
 from diko_shared.messaging.publisher import Outgoing, Publisher
-from diko_shared.service.metrics import Metrics
-from diko_shared.text import clean
 
 log = logging.getLogger(__name__)
 
+#: How long a handler waits for matching's answer to `applicant.get`.
+APPLICANT_TIMEOUT_S = 10.0
+#: What a proposal's page says when its applicant withdrew, by matching's reason.
+WITHDRAWN_TEXT = {
+    "found_elsewhere": "Die Bewerberin oder der Bewerber hat anderswo eine Ausbildung gefunden.",
+    "no_longer_interested": "Die Bewerberin oder der Bewerber sucht nicht mehr.",
+    "unreachable": "Die Bewerberin oder der Bewerber ist nicht mehr erreichbar.",
+    "other": "Die Bewerberin oder der Bewerber hat sich zurückgezogen.",
+}
+#: What staff mail each event is (their preferences name these kinds).
+KIND_OF = {
+    "match.proposed": "match.proposed",
+    "position.filled": "position.filled",
+    "episode.published": "episode.published",
+    "fair.planned": "fair.planned",
+    "consultation.follow_up_due": "consultation.follow_up_due",
+    "notification.send": "notice",
+}
+
+
+def derived(prefix: str, *parts: str) -> str:
+    """An id derived from `parts` alone (not from a message): the same for every sender."""
+    return f"{prefix}_{uuid.uuid5(DERIVED_IDS, '|'.join(parts)).hex[:20]}"
+
+
+def payload_of(event_type: str, data: Any) -> Any:
+    """A stored payload back as its model (strict models read dates from JSON strings)."""
+    return CATALOGUE.require(event_type).payload.model_validate_json(json.dumps(data))
+
+
+def letter_for(event_type: str, payload: Any, recipient: Recipient, links: ActionLinks) -> Letter:
+    """The staff e-mail about one event (or one part of it)."""
+    if isinstance(payload, MatchProposed):
+        return domain.proposal_letter(payload, recipient, links)
+    if isinstance(payload, PositionFilled):
+        return domain.filled_letter(payload, recipient)
+    if isinstance(payload, EpisodePublished):
+        return domain.episode_letter(payload, recipient)
+    if isinstance(payload, FollowUpDue):
+        return letters.follow_up_letter(payload)
+    if isinstance(payload, FairPlanned):
+        without = sum(1 for a in payload.applicants if not a.email)
+        return letters.fair_staff_letter(payload, without)
+    if isinstance(payload, SendNotification):
+        return letters.notice_letter(payload)
+    raise TypeError(f"no e-mail for {event_type}")
+
 
 @dataclass(frozen=True)
+class StaffItem:
+    """What one staff member receives of an event: the payload (maybe a part of it)."""
+
+    member: StaffMember
+    payload: Any
+
+
+@dataclass
 class Handlers:
     """The handlers, with what they need to write and send e-mails."""
 
     links: ActionLinks
-    mailer: SmtpMailer
+    postman: Postman
     publisher: Publisher
-    sender: str
-    sender_address: str
-    max_attempts: int
-    lease: timedelta
-    #: Counts e-mails by outcome (`diko_mail_attempts_total`); the alert on mail failures.
-    metrics: Metrics | None = None
+    clock: Clock
+    team_email: str
+    team_name: str
+    retention: timedelta
 
-    def __post_init__(self) -> None:
-        if self.metrics is not None:  # each outcome from 0, so that the first failure is a rise
-            for outcome in ("sent", "retry", "failed"):
-                self.metrics.mail_attempts.labels(outcome)
+    @property
+    def team_id(self) -> str | None:
+        return derived("stf", "team", email_key(self.team_email)) if self.team_email else None
+
+    async def start(self, db: AsyncDatabase) -> None:
+        """The team address as a staff record; the delivery log's daily retention run."""
+        if self.team_id:
+            await store.ensure_team(db, self.team_id, self.team_name, self.team_email)
+        now = await self.clock.now()
+        if await db[due.DUE].find_one({"_id": due.item_id("retention", "deliveries")}) is None:
+            write = due.schedule("retention", "deliveries", now, {})
+            await db[write.collection].bulk_write([write.op])
 
     # -- staff ---------------------------------------------------------------------------
 
-    async def register_staff(self, ctx: Context[RegisterStaff]) -> StaffRef:
+    async def register_staff(self, ctx: Any) -> StaffRef:
         """`staff.register`: one staff member per e-mail address."""
-        staff = domain.register(ctx.data, ctx.new_id("stf"))
+        data: RegisterStaff = ctx.data
+        responsibilities = recipients.checked(data.responsibilities)
+        staff = domain.register(data, ctx.new_id("stf"))
         holder = await store.claim_email(ctx.db, domain.email_key(staff.email), staff.staff_id)
         if holder != staff.staff_id:
             raise domain.duplicate_email(staff.email, holder)
-        ctx.write(store.insert_staff(staff, ctx.occurred_at))
+        ctx.write(store.insert_staff(staff, ctx.occurred_at, responsibilities))
         return StaffRef(staff_id=staff.staff_id)
 
-    async def subscribe(self, ctx: Context[Subscribe]) -> Subscription:
-        """`staff.subscribe`: the topics replace the staff member's earlier ones."""
-        if not await store.staff_exists(ctx.db, ctx.data.staff_id):
-            raise NotFound(
-                f"Unter der Kennung {ctx.data.staff_id} ist niemand registriert.",
-                [ErrorDetail(field="data.staff_id", problem="unbekannt")],
-            )
-        subscription = domain.subscription(ctx.data)
-        ctx.write(store.set_subscription(subscription, ctx.key, ctx.occurred_at))
-        return subscription
+    async def update_staff(self, ctx: Any) -> StaffRecord:
+        """`staff.update`: what is named changes; a new address is claimed like at registration."""
+        data: UpdateStaff = ctx.data
+        doc = await self._staff_or_not_found(ctx.db, data.staff_id)
+        fields: dict[str, Any] = {}
+        for name in ("name", "role", "active"):
+            if getattr(data, name) is not None:
+                fields[name] = getattr(data, name)
+        if data.responsibilities is not None:
+            fields["responsibilities"] = recipients.checked(data.responsibilities)
+        if data.email is not None:
+            new_key = email_key(data.email)
+            holder = await store.claim_email(ctx.db, new_key, data.staff_id)
+            if holder != data.staff_id:
+                raise domain.duplicate_email(data.email, holder)
+            if new_key != email_key(doc["email"]):
+                await store.release_email(ctx.db, email_key(doc["email"]), data.staff_id)
+            await store.mark_deliverable(ctx.db, new_key)
+            fields["email"] = data.email.strip()
+        ctx.write(store.update_staff(data.staff_id, ctx.key, fields))
+        return await self._staff_record(ctx.db, {**doc, **fields})
 
-    async def list_deliveries(self, ctx: Context[ListDeliveries]) -> DeliveryList:
-        """`notification.deliveries`: the log, newest first."""
-        data = ctx.data
-        deliveries = await store.list_deliveries(
-            ctx.db, event_id=data.event_id, staff_id=data.staff_id, limit=data.limit
+    async def get_staff(self, ctx: Any) -> StaffRecord:
+        data: GetStaff = ctx.data
+        staff_id = data.staff_id or await store.staff_by_email(ctx.db, data.email or "")
+        doc = await self._staff_or_not_found(
+            ctx.db, staff_id or "", field="email" if data.email else "staff_id"
         )
-        return DeliveryList(deliveries=deliveries)
+        return await self._staff_record(ctx.db, doc)
 
-    # -- reactions -----------------------------------------------------------------------
+    async def subscribe(self, ctx: Any) -> Subscription:
+        """`staff.subscribe`: the topics named get the mode, the other topics are off."""
+        data: Subscribe = ctx.data
+        await self._staff_or_not_found(ctx.db, data.staff_id)
+        before = await store.preferences_of(ctx.db, data.staff_id)
+        prefs = preferences_from_subscription(data, before)
+        ctx.write(store.set_preferences(data.staff_id, prefs, ctx.key, ctx.occurred_at))
+        topics = [
+            t
+            for t in ("match.proposed", "position.filled", "episode.published")
+            if t in data.topics
+        ]
+        return Subscription(staff_id=data.staff_id, topics=topics, mode=data.mode)
 
-    async def notify(self, ctx: Context[Any]) -> None:
-        """`match.proposed`, `position.filled`, `episode.published`: e-mail the subscribers.
+    async def set_preferences(self, ctx: Any) -> Preferences:
+        """`staff.preferences`: what is named changes, the rest stays."""
+        data: SetPreferences = ctx.data
+        doc = await self._staff_or_not_found(ctx.db, data.staff_id)
+        before = await store.preferences_of(ctx.db, data.staff_id)
+        prefs = preferences_changed(before, data)
+        if doc.get("team") and any(mode == "off" for mode in prefs.kinds.values()):
+            from diko_shared.messaging.errors import Invalid
+
+            raise Invalid(
+                "Die Team-Adresse bekommt, was sonst niemand bekommt; abschalten lässt sich "
+                "dort nichts.",
+                [
+                    ErrorDetail(
+                        field="data.kinds", problem="„off“ ist für die Team-Adresse nicht möglich"
+                    )
+                ],
+            )
+        ctx.write(store.set_preferences(data.staff_id, prefs, ctx.key, ctx.occurred_at))
+        return as_payload(data.staff_id, prefs)
+
+    async def list_deliveries(self, ctx: Any) -> DeliveryList:
+        """`notification.deliveries`: the log, newest first."""
+        found = await store.list_deliveries(ctx.db, ctx.data)
+        return DeliveryList(deliveries=found, retention_days=self.retention.total_seconds() / 86400)
+
+    async def _staff_or_not_found(
+        self, db: AsyncDatabase, staff_id: str, field: str = "staff_id"
+    ) -> dict[str, Any]:
+        doc = await store.staff_doc(db, staff_id) if staff_id else None
+        if doc is None:
+            raise NotFound(
+                "Diese Person ist nicht als Mitarbeiterin oder Mitarbeiter registriert.",
+                [ErrorDetail(field=f"data.{field}", problem="unbekannt")],
+            )
+        return doc
+
+    async def _staff_record(self, db: AsyncDatabase, doc: dict[str, Any]) -> StaffRecord:
+        prefs = await store.preferences_of(db, doc["_id"])
+        resp = doc.get("responsibilities") or {}
+        return StaffRecord(
+            staff_id=doc["_id"],
+            name=doc["name"],
+            email=doc["email"],
+            role=doc.get("role"),
+            active=bool(doc.get("active", True)),
+            team=bool(doc.get("team", False)),
+            undeliverable=await store.is_undeliverable(db, email_key(doc["email"])),
+            responsibilities=Responsibilities(
+                districts=list(resp.get("districts", [])),
+                municipalities=list(resp.get("municipalities", [])),
+                occupation_fields=list(resp.get("occupation_fields", [])),
+            ),
+            preferences=as_payload(doc["_id"], prefs),
+        )
+
+    # -- copies of companies and contact persons -----------------------------------------
+
+    async def keep_company(self, ctx: Any) -> None:
+        data: CompanyRegistered | CompanyUpdated = ctx.data
+        ctx.write(store.keep_company(data.company_id, {"name": data.name, "town": data.town}))
+
+    async def company_merged(self, ctx: Any) -> None:
+        data: CompanyMerged = ctx.data
+        await store.move_contacts(ctx.db, data.contact_ids, data.survivor_id)
+        ctx.write(store.keep_company(data.merged_id, {"merged_into": data.survivor_id}))
+
+    async def keep_contact(self, ctx: Any) -> None:
+        data: ContactAdded | ContactUpdated = ctx.data
+        ctx.write(
+            store.keep_contact(
+                data.contact_id,
+                {
+                    "company_id": data.company_id,
+                    "name": data.name,
+                    "role": data.role,
+                    "email": data.email,
+                    "preferred_channel": data.preferred_channel,
+                },
+            )
+        )
+        if data.email:
+            await store.mark_deliverable(ctx.db, email_key(data.email)) if isinstance(
+                data, ContactUpdated
+            ) and "email" in data.changed else None
+
+    async def forget_contact(self, ctx: Any) -> None:
+        data: ContactRemoved = ctx.data
+        ctx.write(store.forget_contact(data.contact_id))
+
+    async def consent_changed(self, ctx: Any) -> None:
+        """A contact person's consent (the newsletter's decides optional mail to them)."""
+        data: ConsentChanged = ctx.data
+        if data.contact_id is not None:
+            ctx.write(
+                store.contact_consent(data.contact_id, data.purpose, data.status, data.declared_at)
+            )
+
+    # -- staff mail about events ---------------------------------------------------------
+
+    async def notify(self, ctx: Any) -> None:
+        """`match.proposed`, `position.filled`, `episode.published`, `fair.planned`,
+        `consultation.follow_up_due`: to the staff it concerns, as each of them wants it.
 
         Every recipient is tried. If one is not finished (a temporary SMTP failure, or
         another handler is sending it right now) the message is retried as a whole, and the
@@ -109,182 +335,814 @@ class Handlers:
         retry, the event goes to the dead-letter queue instead of being acknowledged, so
         that `diko dlq replay notifications` sends it once the mail server is back.
         """
-        topic = ctx.spec.type
+        event_type = ctx.spec.type
+        data = ctx.data
+        if isinstance(data, PositionFilled):
+            await store.mark_position_filled(ctx.db, data.position_id)
+        if isinstance(data, MatchProposed):
+            await store.remember_proposals(ctx.db, proposals.summaries(data), datetime.now(UTC))
+        items = await self._staff_items(ctx, event_type, data)
+        outcomes = await self._to_staff(ctx, event_type, items)
+        if isinstance(data, FairPlanned):
+            outcomes += await self.postman.deliver(ctx.db, await self._fair_mails(ctx, data))
+        await self._settle(ctx, outcomes)
+
+    async def _staff_items(self, ctx: Any, event_type: str, data: Any) -> list[StaffItem]:
+        """Who among the staff receives what of this event, fixed when it first arrives."""
+        kind = KIND_OF[event_type]
+        staff = await store.all_staff(ctx.db)
+        by_id = {m.staff_id: m for m in staff}
+        prefs = await store.all_preferences(ctx.db)
+        bad = await store.undeliverable(ctx.db, {email_key(m.email) for m in staff})
+        team = by_id.get(self.team_id or "")
+
+        def wants(member: StaffMember) -> bool:
+            return prefs.get(member.staff_id, Prefs()).mode(kind) != "off" and (
+                email_key(member.email) not in bad
+            )
+
+        parts: list[Any]
+        if isinstance(data, MatchProposed):
+            parts = list(data.proposals)
+            wheres = [Where(p.position.town, p.position.occupation.code) for p in data.proposals]
+        elif isinstance(data, PositionFilled):
+            parts, wheres = [data], [Where(data.town, data.occupation.code)]
+        elif isinstance(data, FairPlanned):
+            parts, wheres = [data], [Where(data.venue.town if data.venue else None)]
+        elif isinstance(data, FollowUpDue):
+            parts = [data]
+            recorder = by_id.get(data.staff_id)
+            if recorder is not None and recorder.active and wants(recorder):
+                wheres = []
+                fixed = {data.staff_id: [0]}
+            else:
+                company = await store.company(ctx.db, data.company_id)
+                wheres = [Where((company or {}).get("town"))]
+        else:  # episode.published: whoever asked for it, wherever they work
+            parts, wheres = [data], []
+            fixed = {m.staff_id: [0] for m in staff if m.active and wants(m)}
+        if wheres:
+            fixed = recipients.assign(wheres, staff, wants, team)
         event = {
             "event_id": ctx.envelope.id,
             "event_source": ctx.envelope.source,
-            "event_type": topic,
+            "event_type": event_type,
             "at": ctx.occurred_at,
         }
-        if isinstance(ctx.data, PositionFilled):
-            await store.mark_position_filled(ctx.db, ctx.data.position_id)
-        subscribed = await store.subscribers(ctx.db, topic)
-        recipients = await store.fix_recipients(ctx.db, ctx.new_id("fan"), event, subscribed)
-        staff = await store.find_staff(ctx.db, recipients)
-        if staff and isinstance(ctx.data, MatchProposed):
-            await self._remember_proposals(ctx.db, ctx.data)
+        chosen = await store.fix_recipients(
+            ctx.db,
+            ctx.new_id("fan"),
+            event,
+            [{"staff_id": k, "items": v} for k, v in sorted(fixed.items())],
+        )
+        items: list[StaffItem] = []
+        for entry in chosen:
+            staff_id, indices = entry["staff_id"], entry["items"]
+            member = by_id.get(staff_id)
+            if member is None or not member.active:
+                continue
+            if isinstance(data, MatchProposed):
+                payload = data.model_copy(update={"proposals": [parts[i] for i in indices]})
+            else:
+                payload = parts[0]
+            items.append(StaffItem(member, payload))
+        return items
+
+    async def _to_staff(
+        self, ctx: Any, event_type: str, items: Sequence[StaffItem]
+    ) -> list[Outcome]:
+        """Send now what is to go now; queue for later what waits (quiet hours, the digest)."""
+        kind = KIND_OF[event_type]
+        now = await self.clock.now()
+        about = _about(ctx)
+        mails: list[Mail] = []
+        waiting: list[dict[str, Any]] = []
+        for item in items:
+            member = item.member
+            prefs = await store.preferences_of(ctx.db, member.staff_id)
+            way = route(prefs, kind, now)
+            if way.how == "off":
+                continue
+            recipient = member.as_recipient()
+            mail = Mail(
+                ctx.new_id("dlv", member.staff_id),
+                recipient,
+                letter_for(event_type, item.payload, recipient, self.links),
+                about,
+            )
+            if way.how == "now":
+                mails.append(mail)
+                continue
+            assert way.at is not None
+            slot = (
+                way.at.isoformat() if way.how == "hold" else f"{way.period}|{prefs.digest_hour:02d}"
+            )
+            extra = {"held_until": way.at} if way.how == "hold" else {"period": str(way.period)}
+            waiting.append(
+                record_of(
+                    Mail(mail.delivery_id, recipient, mail.letter, about, extra),
+                    "held" if way.how == "hold" else "digest",
+                    datetime.now(UTC),
+                )
+            )
+            ctx.write(
+                store.queue(
+                    {
+                        "_id": mail.delivery_id,
+                        "how": way.how,
+                        "slot": slot,
+                        "staff_id": member.staff_id,
+                        "kind": kind,
+                        "event": dict(about),
+                        "data": item.payload.model_dump(mode="json"),
+                        "queued_at": now,
+                    }
+                ),
+                due.schedule(
+                    "release" if way.how == "hold" else "digest",
+                    slot,
+                    way.at,
+                    {"slot": slot},
+                    correlation_id=ctx.correlation_id,
+                ),
+            )
+        if waiting:
+            await store.open_deliveries(ctx.db, waiting)
+        return await self.postman.deliver(ctx.db, mails)
+
+    # -- decisions, placements, withdrawals ----------------------------------------------
+
+    async def record_decision(self, ctx: Any) -> None:
+        """`match.accepted`, `match.declined`: what the proposal's action pages now say; an
+        acceptance also schedules the placement mails (`placement`, due at once), which ask
+        matching for the applicant and so must not hold up the decision's record.
+
+        The decision's time is the event's: when matching took it.
+        """
+        data: MatchAccepted | MatchDeclined = ctx.data
+        status = "accepted" if ctx.spec.type == "match.accepted" else "declined"
+        decision = DecisionRecord(status, data.decided_by, ctx.occurred_at)
+        ctx.write(store.record_decision(data.proposal_id, decision, datetime.now(UTC)))
+        if isinstance(data, MatchAccepted):
+            ctx.write(
+                due.schedule(
+                    "placement",
+                    data.proposal_id,
+                    await self.clock.now(),
+                    {"about": _about(ctx), "event": data.model_dump(mode="json")},
+                    correlation_id=ctx.correlation_id,
+                )
+            )
+
+    async def placement(self, ctx: Any) -> None:
+        """Due `placement|<proposal>`: the company's contact person and the applicant hear
+        who and what comes next (matching unreachable: tried again later)."""
+        data = MatchAccepted.model_validate_json(json.dumps(ctx.data["event"]))
+        about = dict(ctx.data["about"])
+        about["at"] = (
+            datetime.fromisoformat(about["at"]) if isinstance(about["at"], str) else about["at"]
+        )
+        mails = await self._placement(ctx, data, about)
+        await self._settle(ctx, await self.postman.deliver(ctx.db, mails), hint=data.decided_by)
+
+    async def withdraw(self, ctx: Any) -> None:
+        """`match.withdrawn`: the proposal's links are revoked; its page says why."""
+        data: MatchWithdrawn = ctx.data
+        ctx.write(store.withdraw_proposal(data.proposal_id, data.text, datetime.now(UTC)))
+
+    async def applicant_withdrawn(self, ctx: Any) -> None:
+        """`applicant.withdrawn`: their open proposals' links are revoked (matching also
+        sends `match.withdrawn` for each), and no more mail goes to them, not even a fair
+        timetable that names their address."""
+        data: ApplicantWithdrawn = ctx.data
+        text = WITHDRAWN_TEXT[data.reason]
+        now = datetime.now(UTC)
+        ctx.write(
+            *[store.withdraw_proposal(p, text, now) for p in data.withdrawn_proposals],
+            *await store.applicant_status(ctx.db, data.applicant_id, "withdrawn", ctx.occurred_at),
+        )
+
+    async def applicant_updated(self, ctx: Any) -> None:
+        """`applicant.updated`: an applicant who withdrew and came back gets mail again."""
+        data: ApplicantUpdated = ctx.data
+        ctx.write(
+            *await store.applicant_status(ctx.db, data.applicant_id, data.status, ctx.occurred_at)
+        )
+
+    async def _placement(self, ctx: Any, data: MatchAccepted, about: dict[str, Any]) -> list[Mail]:
+        """The company's contact person and the applicant hear who and what comes next."""
+        record = await store.find_proposal(ctx.db, data.proposal_id)
+        summary = record.summary if record else None
+        company = await store.company(ctx.db, data.company_id) or {}
+        contact = recipients.company_contact(await store.contacts_of(ctx.db, data.company_id))
+        applicant = await self._applicant(data.applicant_id)
+        staff = await store.staff_doc(ctx.db, data.decided_by) if data.decided_by else None
+        staff = staff or (await store.staff_doc(ctx.db, self.team_id) if self.team_id else None)
+        if applicant is None and summary is None:
+            log.warning(
+                "placement without applicant or proposal", extra={"proposal": data.proposal_id}
+            )
+            return []
+        name = (
+            summary.applicant if summary else f"{applicant['first_name']} {applicant['last_name']}"
+        )
+        placement = letters.Placement(
+            company=(summary.company if summary else company.get("name")) or "Ihr Betrieb",
+            town=(summary.town if summary else company.get("town")) or "",
+            applicant=name,
+            home_town=summary.home_town if summary else (applicant or {}).get("home_town"),
+            occupation=summary.occupation if summary else None,
+            start=datetime.fromisoformat(summary.start_date).date()
+            if summary and summary.start_date
+            else None,
+            staff_name=staff["name"] if staff else "Das DIKO-Team",
+            staff_email=staff["email"] if staff else "",
+            decided_at=about["at"],
+        )
+        mails = []
+        if contact is not None:
+            mails.append(
+                Mail(
+                    ctx.new_id("dlv", contact.contact_id),
+                    contact.as_recipient(),
+                    letters.placement_company_letter(placement),
+                    about,
+                )
+            )
+        if applicant is not None and applicant_allows_mail(applicant):
+            mails.append(
+                Mail(
+                    ctx.new_id("dlv", data.applicant_id),
+                    Recipient(
+                        data.applicant_id,
+                        "applicant",
+                        applicant["first_name"],
+                        applicant["email"],
+                        young=True,
+                    ),
+                    letters.placement_applicant_letter(placement, contact),
+                    about,
+                )
+            )
+        return mails
+
+    async def _applicant(
+        self, applicant_id: str, correlation: str | None = None
+    ) -> dict[str, Any] | None:
+        """The applicant's record, asked from matching (which owns it) at the moment of mailing:
+        no event broadcasts an applicant's address. None if matching does not know them."""
+        try:
+            reply = await self.publisher.request(
+                GetApplicant(applicant_id=applicant_id),
+                subject=applicant_id,
+                timeout=APPLICANT_TIMEOUT_S,
+            )
+        except TimeoutError:
+            raise TransientError("matching did not answer applicant.get in time") from None
+        if reply.get("ok"):
+            return dict(reply.get("data") or {})
+        if (reply.get("error") or {}).get("code") == "not_found":
+            return None
+        raise TransientError(f"applicant.get failed: {reply.get('error')}")
+
+    # -- fairs ---------------------------------------------------------------------------
+
+    async def _fair_mails(self, ctx: Any, fair: FairPlanned) -> list[Mail]:
+        """Each company's contact person and each applicant with an address: their timetable."""
+        about = _about(ctx)
+        now = await self.clock.now()
+        mails: list[Mail] = []
+        facts = letters.fair_facts(fair)
+        for company in fair.companies:
+            if company.company_id is None:
+                continue
+            contact = recipients.company_contact(
+                await store.contacts_of(ctx.db, company.company_id)
+            )
+            rows = letters.company_rows(fair, company.ref)
+            if contact is None or not rows or fair.date is None:
+                continue
+            calendar = timetable(
+                fair_id=fair.fair_id,
+                person=contact.contact_id,
+                title=fair.title,
+                day=fair.date,
+                location=facts["venue"],
+                rows=rows,
+                stamp=now,
+            )
+            mails.append(
+                Mail(
+                    ctx.new_id("dlv", contact.contact_id),
+                    contact.as_recipient(),
+                    letters.fair_person_letter(
+                        fair, rows, young=False, company=company.name, calendar=calendar
+                    ),
+                    about,
+                )
+            )
+        withdrawn = await store.withdrawn_applicants(
+            ctx.db, [a.applicant_id for a in fair.applicants if a.applicant_id]
+        )
+        for applicant in fair.applicants:
+            rows = letters.applicant_rows(fair, applicant.ref)
+            if not applicant.email or not rows or fair.date is None:
+                continue
+            if applicant.applicant_id in withdrawn:
+                continue
+            key = applicant.applicant_id or address_key(applicant.email)
+            calendar = timetable(
+                fair_id=fair.fair_id,
+                person=key,
+                title=fair.title,
+                day=fair.date,
+                location=facts["venue"],
+                rows=rows,
+                stamp=now,
+            )
+            first = applicant.name.split()[0]
+            recipient = Recipient(
+                key,
+                "applicant" if applicant.applicant_id else "address",
+                first,
+                applicant.email,
+                young=True,
+            )
+            mails.append(
+                Mail(
+                    ctx.new_id("dlv", key),
+                    recipient,
+                    letters.fair_person_letter(
+                        fair, rows, young=True, company="", calendar=calendar
+                    ),
+                    about,
+                )
+            )
+        return mails
+
+    # -- notices ---------------------------------------------------------------------------
+
+    async def send_notice(self, ctx: Any) -> NotificationAccepted:
+        """`notification.send`: one notice per sender and idempotency key, whatever repeats."""
+        data: SendNotification = ctx.data
+        key = f"{ctx.envelope.source}|{data.idempotency_key}"
+        notification_id = derived("ntf", "notice", key)
+        delivery_id = derived("dlv", "notice", key)
+        await store.claim_notice(ctx.db, key, notification_id)
+        existing = await store.find_delivery(ctx.db, delivery_id)
+        if (
+            existing is not None
+            and existing["status"] not in ("pending",)
+            and not store.fate_of(existing).exhausted
+        ):
+            return NotificationAccepted(
+                notification_id=notification_id,
+                delivery_id=delivery_id,
+                status=existing["status"],
+                duplicate=True,
+                error=existing.get("error"),
+            )
+        recipient = await self._notice_recipient(ctx, data)
+        if recipient is None:
+            return NotificationAccepted(
+                notification_id=notification_id,
+                status="no_address",
+                duplicate=False,
+                error="Für diese Person ist keine E-Mail-Adresse bekannt, die E-Mails möchte.",
+            )
+        about = {**_about(ctx), "event_id": notification_id}
+        letter = letters.notice_letter(data)
+        mail = Mail(delivery_id, recipient, letter, about)
+        if not data.transactional and not await self._optional_allowed(ctx.db, recipient):
+            await store.open_deliveries(ctx.db, [record_of(mail, "suppressed", datetime.now(UTC))])
+            return NotificationAccepted(
+                notification_id=notification_id,
+                delivery_id=delivery_id,
+                status="suppressed",
+                duplicate=False,
+                error="Die Person hat solche Nachrichten abbestellt.",
+            )
+        if recipient.kind == "staff":
+            member = StaffMember(recipient.key, recipient.name, recipient.email)
+            outcomes = await self._to_staff_notice(
+                ctx, member, data, mail, transactional=data.transactional
+            )
+        else:
+            outcomes = await self.postman.deliver(ctx.db, [mail])
+        await self._settle(ctx, outcomes)
+        record = await store.find_delivery(ctx.db, delivery_id)
+        status = record["status"] if record else "pending"
+        return NotificationAccepted(
+            notification_id=notification_id,
+            delivery_id=delivery_id,
+            status=status,
+            duplicate=existing is not None,
+            error=(record or {}).get("error"),
+        )
+
+    async def _to_staff_notice(
+        self,
+        ctx: Any,
+        member: StaffMember,
+        data: SendNotification,
+        mail: Mail,
+        *,
+        transactional: bool,
+    ) -> list[Outcome]:
+        prefs = await store.preferences_of(ctx.db, member.staff_id)
+        now = await self.clock.now()
+        way = route(prefs, "notice", now, transactional=transactional)
+        if way.how == "now":
+            return await self.postman.deliver(ctx.db, [mail])
+        if way.how == "off":
+            await store.open_deliveries(ctx.db, [record_of(mail, "suppressed", datetime.now(UTC))])
+            return []
+        assert way.at is not None
+        slot = way.at.isoformat() if way.how == "hold" else f"{way.period}|{prefs.digest_hour:02d}"
+        extra = {"held_until": way.at} if way.how == "hold" else {"period": str(way.period)}
+        await store.open_deliveries(
+            ctx.db,
+            [
+                record_of(
+                    Mail(mail.delivery_id, mail.recipient, mail.letter, mail.about, extra),
+                    "held" if way.how == "hold" else "digest",
+                    datetime.now(UTC),
+                )
+            ],
+        )
+        ctx.write(
+            store.queue(
+                {
+                    "_id": mail.delivery_id,
+                    "how": way.how,
+                    "slot": slot,
+                    "staff_id": member.staff_id,
+                    "kind": "notice",
+                    "event": dict(mail.about),
+                    "event_type": "notification.send",
+                    "data": data.model_dump(mode="json"),
+                    "queued_at": now,
+                }
+            ),
+            due.schedule(
+                "release" if way.how == "hold" else "digest", slot, way.at, {"slot": slot}
+            ),
+        )
+        return []
+
+    async def _notice_recipient(self, ctx: Any, data: SendNotification) -> Recipient | None:
+        to = data.to
+        if to.staff_id:
+            doc = await store.staff_doc(ctx.db, to.staff_id)
+            if doc is None:
+                raise NotFound(
+                    "Diese Person ist nicht als Mitarbeiterin oder Mitarbeiter registriert.",
+                    [ErrorDetail(field="data.to.staff_id", problem="unbekannt")],
+                )
+            return (
+                Recipient(doc["_id"], "staff", doc["name"], doc["email"])
+                if doc.get("active", True)
+                else None
+            )
+        if to.contact_id:
+            contact = await store.contact(ctx.db, to.contact_id)
+            if contact is None:
+                raise NotFound(
+                    "Diese Ansprechperson ist nicht bekannt.",
+                    [ErrorDetail(field="data.to.contact_id", problem="unbekannt")],
+                )
+            return contact.as_recipient() if contact.writable else None
+        if to.company_id:
+            contacts = await store.contacts_of(ctx.db, to.company_id)
+            if not contacts:
+                raise NotFound(
+                    "Für diesen Betrieb ist keine Ansprechperson bekannt.",
+                    [ErrorDetail(field="data.to.company_id", problem="keine Ansprechperson")],
+                )
+            chosen = recipients.company_contact(contacts)
+            return chosen.as_recipient() if chosen else None
+        if to.applicant_id:
+            applicant = await self._applicant(to.applicant_id)
+            if applicant is None:
+                raise NotFound(
+                    "Diese Bewerberin oder dieser Bewerber ist nicht bekannt.",
+                    [ErrorDetail(field="data.to.applicant_id", problem="unbekannt")],
+                )
+            if not applicant_allows_mail(applicant):
+                return None
+            return Recipient(
+                to.applicant_id,
+                "applicant",
+                applicant["first_name"],
+                applicant["email"],
+                young=True,
+            )
+        assert to.email is not None
+        return Recipient(address_key(to.email), "address", to.name or "", to.email.strip())
+
+    async def _optional_allowed(self, db: AsyncDatabase, recipient: Recipient) -> bool:
+        """Optional mail: a contact person needs their newsletter consent, anyone else must
+        not have unsubscribed."""
+        if recipient.kind == "contact":
+            contact = await store.contact(db, recipient.key)
+            return (
+                contact is not None
+                and contact.allows(transactional=False)
+                and not await store.opted_out(db, recipient.key)
+            )
+        return not await store.opted_out(db, recipient.key)
+
+    # -- outcomes and bounces ------------------------------------------------------------
+
+    async def _settle(
+        self,
+        ctx: Any,
+        outcomes: Sequence[Outcome],
+        hint: str | None = None,
+        *,
+        busy_elsewhere_ok: bool = False,
+    ) -> None:
+        """Announce what is done, tell staff about new bounces, and retry what is not done.
+
+        `busy_elsewhere_ok`: a delivery another process holds the lease of is not a failure
+        (a due run reschedules itself for when that lease ends instead).
+        """
         unfinished: list[str] = []
         exhausted: dict[str, Fate] = {}
-        for staff_id in recipients:
-            if staff_id not in staff:
-                continue
-            delivery_id, fate = await self._deliver(ctx, staff[staff_id], event)
+        for outcome in outcomes:
+            fate = outcome.fate
+            key = outcome.mail.recipient.key
             if fate is not None and fate.exhausted:
-                await self._publish_failed(ctx, delivery_id, staff_id, fate)
-                exhausted[staff_id] = fate
-            elif fate is None or not fate.final:
-                unfinished.append(f"{staff_id}: {fate.error if fate else 'being sent elsewhere'}")
+                await self._publish_failed(ctx, outcome)
+                exhausted[key] = fate
+            elif fate is not None and fate.final:
+                self._announce(ctx, outcome)
+            elif fate is None and busy_elsewhere_ok:
+                continue
+            elif fate is None or not fate.waiting:
+                unfinished.append(f"{key}: {fate.error if fate else 'being sent elsewhere'}")
+        bounce_mails: list[Mail] = []
+        for outcome in outcomes:
+            if outcome.bounced and outcome.mail.letter.kind != "bounce":
+                bounce_mails += await self._bounced(ctx, outcome, hint)
+        if bounce_mails:
+            for extra in await self.postman.deliver(ctx.db, bounce_mails):
+                if extra.fate is not None and extra.fate.final:
+                    self._announce(ctx, extra)
         if exhausted:
             raise delivery.undelivered(
-                {staff_id: fate.error or "?" for staff_id, fate in exhausted.items()}, unfinished
+                {k: f.error or "?" for k, f in exhausted.items()}, unfinished
             )
         if unfinished:
             raise TransientError(
                 f"{len(unfinished)} e-mail(s) not delivered yet: {'; '.join(unfinished)}"
             )
 
-    async def record_decision(self, ctx: Context[MatchAccepted | MatchDeclined]) -> None:
-        """`match.accepted`, `match.declined`: what the proposal's action pages now say.
-
-        The decision's time is the event's: when matching took it.
-        """
-        status = "accepted" if ctx.spec.type == "match.accepted" else "declined"
-        decision = DecisionRecord(status, ctx.data.decided_by, ctx.occurred_at)
-        ctx.write(store.record_decision(ctx.data.proposal_id, decision, datetime.now(UTC)))
-
-    async def _remember_proposals(self, db: AsyncDatabase, event: MatchProposed) -> None:
-        """What the action pages show, stored before any e-mail with their links leaves."""
-        await store.remember_proposals(db, proposals.summaries(event), datetime.now(UTC))
-
-    async def forget_expired_proposals(self, db: AsyncDatabase) -> None:
-        """Summaries whose links have all expired go: the names are matching's to keep."""
-        before = datetime.now(UTC) - proposals.retention(self.links.ttl)
-        await store.forget_proposals(db, before=before)
-
-    async def _deliver(
-        self, ctx: Context[Any], staff: Staff, event: dict[str, Any]
-    ) -> tuple[str, Fate | None]:
-        """Send one e-mail unless it was sent or refused for good; stage its outcome event.
-
-        A delivery that failed temporarily until an earlier round's last retry is tried
-        again: the message is being replayed from the dead-letter queue.
-        """
-        letter = domain.letter(ctx.data, staff, self.links)
-        delivery_id = ctx.new_id("dlv", staff.staff_id)
-        record = await store.open_delivery(
-            ctx.db,
-            {
-                "_id": delivery_id,
-                **event,
-                "staff_id": staff.staff_id,
-                "email": staff.email,
-                "subject": letter.subject,
-                "status": "pending",
-                "attempts": 0,
-                "error": None,
-                "permanent": False,
-                "created_at": datetime.now(UTC),
-            },
+    async def _bounced(self, ctx: Any, outcome: Outcome, hint: str | None) -> list[Mail]:
+        """A permanent refusal marks the address undeliverable and tells whoever is
+        responsible for the person, once per address."""
+        error = outcome.fate.error if outcome.fate else ""
+        return await self._mark_and_tell(
+            ctx, outcome.mail.recipient, error or "", outcome.mail.delivery_id, hint
         )
-        fate: Fate | None = store.fate_of(record)
-        if fate is not None and fate.to_send:
-            fate = await self._send_once(ctx, staff, letter, delivery_id)
-        if fate is not None and fate.final and not fate.exhausted:
-            self._announce(ctx, fate, delivery_id, staff.staff_id, letter.subject)
-        return delivery_id, fate
 
-    async def _send_once(
-        self, ctx: Context[Any], staff: Staff, letter: domain.Letter, delivery_id: str
-    ) -> Fate | None:
-        """Under the delivery's lease: check it is still to be sent, send, record the outcome.
-
-        None: another handler holds the lease, so this one must not send.
-        """
-        owner = uuid.uuid4().hex
-        if not await store.take_lease(ctx.db, delivery_id, owner, datetime.now(UTC), self.lease):
-            return None
-        try:
-            record = await store.find_delivery(ctx.db, delivery_id)
-            if record is None:
-                return None
-            before = store.fate_of(record)
-            if not before.to_send:
-                return before
-            try:
-                message = compose(
-                    render_letter(letter),
-                    sender=self.sender,
-                    to_name=clean(staff.name),
-                    to_address=staff.email,
-                    message_id=delivery.message_id(delivery_id, self.sender_address),
-                    date=datetime.now(UTC),
-                    headers={
-                        "X-Diko-Delivery": delivery_id,
-                        "X-Diko-Event": f"{ctx.spec.type} {ctx.envelope.id}",
-                    },
-                )
-            except UNBUILDABLE as exc:
-                result = unbuildable(exc)
-            else:
-                result = await self.mailer.send(message, self.sender_address)
-            fate = delivery.after_attempt(result, before, self.max_attempts)
-            await store.record_attempt(ctx.db, delivery_id, fate, datetime.now(UTC))
-            if self.metrics is not None:
-                outcome = "sent" if fate.status == "sent" else "retry" if fate.retry else "failed"
-                self.metrics.mail_attempts.labels(outcome).inc()
-        finally:
-            await store.release_lease(ctx.db, delivery_id, owner)
-        if fate.status == "failed" or fate.retry:
-            log.warning(
-                "e-mail not delivered",
-                extra={"delivery_id": delivery_id, "error": fate.error, "final": fate.final},
+    async def _mark_and_tell(
+        self, ctx: Any, bounced: Recipient, error: str, delivery_id: str, hint: str | None
+    ) -> list[Mail]:
+        """The address is marked undeliverable (the first mark stands); the mails that tell
+        the responsible staff, under ids derived from the address and the mark, so once."""
+        marked = await store.mark_undeliverable(
+            ctx.db, email_key(bounced.email), error, datetime.now(UTC), delivery_id
+        )
+        staff = await store.all_staff(ctx.db)
+        by_id = {m.staff_id: m for m in staff}
+        team = by_id.get(self.team_id or "")
+        about = "diese Person"
+        told: list[StaffMember] = []
+        if bounced.kind == "contact":
+            contact = await store.contact(ctx.db, bounced.key)
+            company = await store.company(ctx.db, contact.company_id) if contact else None
+            about = (company or {}).get("name") or "diesen Betrieb"
+            told = recipients.responsible(staff, Where((company or {}).get("town")))
+        elif bounced.kind == "applicant" and hint and hint in by_id:
+            told = [by_id[hint]]
+            about = "diese Vermittlung"
+        elif bounced.kind == "staff":
+            about = "das Team"
+        if not told and team is not None and team.staff_id != bounced.key:
+            told = [team]
+        since = (marked.get("since") or datetime.now(UTC)).astimezone(UTC)
+        letter = letters.bounce_letter(bounced, about, marked.get("error") or error or "", since)
+        return [
+            Mail(
+                derived(
+                    "dlv", "bounce", email_key(bounced.email), since.isoformat(), member.staff_id
+                ),
+                member.as_recipient(),
+                letter,
+                {**_about(ctx), "event_type": "bounce"},
             )
-        return fate
+            for member in told
+            if member.staff_id != bounced.key
+        ]
 
-    def _announce(
-        self, ctx: Context[Any], fate: Fate, delivery_id: str, staff_id: str, subject: str
-    ) -> None:
+    async def record_bounce(self, ctx: Any) -> BounceRecorded:
+        """`notification.record_bounce`: a bounce the relay sent after it took a mail.
+
+        Permanent (5.x.x): the address is marked undeliverable, the delivery it names
+        becomes `bounced` (announced once as `notification.failed`), and the responsible
+        staff member is told once per address. Temporary (4.x.x): the relay still tries;
+        the delivery log notes it and nothing stops. A repeat changes nothing further.
+        """
+        found: list[BounceOutcome] = []
+        told_mails: list[Mail] = []
+        for bounce in bounces.read(ctx.data):
+            record = await store.find_delivery(ctx.db, bounce.delivery_id or "")
+            if record is not None and email_key(record["email"]) != email_key(bounce.email):
+                record = None  # the id names a mail to someone else: the address decides
+            delivery_id = record["_id"] if record else None
+            if not bounce.permanent:
+                if delivery_id:
+                    await store.note_bounce(ctx.db, delivery_id, bounce.error)
+                found.append(
+                    BounceOutcome(
+                        email=bounce.email,
+                        status=bounce.status,
+                        permanent=False,
+                        delivery_id=delivery_id,
+                        undeliverable=await store.is_undeliverable(ctx.db, email_key(bounce.email)),
+                    )
+                )
+                continue
+            recipient = await self._bounced_recipient(ctx.db, bounce.email, record)
+            if delivery_id and await store.bounce_delivery(
+                ctx.db, delivery_id, bounce.error, datetime.now(UTC)
+            ):
+                ctx.emit(
+                    NotificationFailed(
+                        delivery_id=delivery_id,
+                        staff_id=record.get("staff_id") if record else None,
+                        recipient_kind=recipient.kind,
+                        recipient_id=recipient.key,
+                        event_id=str((record or {}).get("event_id")),
+                        event_type=str((record or {}).get("event_type")),
+                        error=bounce.error,
+                        permanent=True,
+                        undeliverable=True,
+                    ),
+                    subject=delivery_id,
+                )
+            mails = await self._mark_and_tell(
+                ctx, recipient, bounce.error, delivery_id or "", (record or {}).get("decided_by")
+            )
+            told_before = {
+                d["_id"]
+                for d in await store.find_deliveries(ctx.db, [m.delivery_id for m in mails])
+            }
+            told_mails += mails
+            found.append(
+                BounceOutcome(
+                    email=bounce.email,
+                    status=bounce.status,
+                    permanent=True,
+                    delivery_id=delivery_id,
+                    undeliverable=True,
+                    staff_told=[m.recipient.key for m in mails if m.delivery_id not in told_before],
+                )
+            )
+        for outcome in await self.postman.deliver(ctx.db, told_mails):
+            if outcome.fate is not None and outcome.fate.final:
+                self._announce(ctx, outcome)
+        return BounceRecorded(bounces=found)
+
+    async def _bounced_recipient(
+        self, db: AsyncDatabase, email: str, record: dict[str, Any] | None
+    ) -> Recipient:
+        """Who the bounced address belongs to: the delivery's recipient, else a staff
+        member with that address, else a bare address."""
+        if record is not None:
+            kind, key = record.get("recipient_kind", "staff"), record.get("recipient_id")
+            name = ""
+            if kind == "staff":
+                doc = await store.staff_doc(db, key or "")
+                name = doc["name"] if doc else ""
+            elif kind == "contact":
+                contact = await store.contact(db, key or "")
+                name = contact.name if contact else ""
+            return Recipient(key or address_key(email), kind, name, email)
+        staff_id = await store.staff_by_email(db, email)
+        doc = await store.staff_doc(db, staff_id) if staff_id else None
+        if doc is not None:
+            return Recipient(doc["_id"], "staff", doc["name"], doc["email"])
+        return Recipient(address_key(email), "address", "", email)
+
+    def _announce(self, ctx: Any, outcome: Outcome) -> None:
         """Stage `notification.sent` or `notification.failed` for a finished delivery."""
+        fate = outcome.fate
+        assert fate is not None
+        mail = outcome.mail
         if fate.status == "sent":
-            sent = NotificationSent(**_about(ctx, delivery_id, staff_id), subject=subject)
-            ctx.emit(sent, subject=delivery_id)
-        else:
-            ctx.emit(_failed(ctx, fate, delivery_id, staff_id), subject=delivery_id)
+            sent = NotificationSent(**_who(mail), subject=mail.letter.subject)
+            ctx.emit(sent, subject=mail.delivery_id)
+        elif fate.status == "failed":
+            ctx.emit(
+                _failed(
+                    mail, fate, outcome.bounced or fate.error == "die Adresse ist unzustellbar"
+                ),
+                subject=mail.delivery_id,
+            )
 
-    async def _publish_failed(
-        self, ctx: Context[Any], delivery_id: str, staff_id: str, fate: Fate
-    ) -> None:
+    async def _publish_failed(self, ctx: Any, outcome: Outcome) -> None:
         """Publish `notification.failed` for a delivery whose event goes to the dead letters.
 
         At once rather than staged: the platform drops what a handler staged when it raises.
         The delivery is recorded first; the id comes from the delivery and its attempts, so
         a repeat of this announcement is dropped and the next round's failure is news.
         """
+        fate = outcome.fate
+        assert fate is not None
         envelope = new_envelope(
             "notification.failed",
-            _failed(ctx, fate, delivery_id, staff_id),
-            source=ctx.service,
-            subject=delivery_id,
+            _failed(outcome.mail, fate, False),
+            source="notifications",
+            subject=outcome.mail.delivery_id,
             correlationid=ctx.correlation_id,
-            causationid=ctx.envelope.id,
-            id_=str(uuid.uuid5(DERIVED_IDS, f"{delivery_id}|failed|{fate.attempts}")),
+            id_=str(uuid.uuid5(DERIVED_IDS, f"{outcome.mail.delivery_id}|failed|{fate.attempts}")),
         )
         await self.publisher.publish(Outgoing.from_envelope(topology.EVENTS.name, envelope))
 
+    async def forget_expired_proposals(self, db: AsyncDatabase) -> None:
+        """Summaries whose links have all expired go: the names are matching's to keep."""
+        before = datetime.now(UTC) - proposals.retention(self.links.ttl)
+        await store.forget_proposals(db, before=before)
 
-def _about(ctx: Context[Any], delivery_id: str, staff_id: str) -> dict[str, str]:
-    """What `notification.sent` and `notification.failed` say about the delivery."""
+
+def _about(ctx: Any) -> dict[str, Any]:
+    """What the delivery log says a mail is about: the message that caused it."""
+    envelope = getattr(ctx, "envelope", None)
+    if envelope is not None:
+        return {
+            "event_id": envelope.id,
+            "event_source": envelope.source,
+            "event_type": ctx.spec.type,
+            "at": ctx.occurred_at,
+        }
     return {
-        "delivery_id": delivery_id,
-        "staff_id": staff_id,
-        "event_id": ctx.envelope.id,
-        "event_type": ctx.spec.type,
+        "event_id": ctx.id,
+        "event_source": "notifications",
+        "event_type": ctx.kind,
+        "at": ctx.now,
     }
 
 
-def _failed(ctx: Context[Any], fate: Fate, delivery_id: str, staff_id: str) -> NotificationFailed:
+def _who(mail: Mail) -> dict[str, Any]:
+    recipient = mail.recipient
+    return {
+        "delivery_id": mail.delivery_id,
+        "staff_id": recipient.staff_id,
+        "recipient_kind": recipient.kind,
+        "recipient_id": recipient.key,
+        "event_id": str(mail.about.get("event_id")),
+        "event_type": str(mail.about.get("event_type")),
+    }
+
+
+def _failed(mail: Mail, fate: Fate, undeliverable: bool) -> NotificationFailed:
     return NotificationFailed(
-        **_about(ctx, delivery_id, staff_id),
+        **_who(mail),
         error=fate.error or "unbekannt",
         permanent=fate.permanent,
+        undeliverable=undeliverable,
     )
+
+
+def applicant_allows_mail(applicant: dict[str, Any]) -> bool:
+    """Whether the applicant's record allows mail: an address, not withdrawn, and (once
+    matching carries it) `contact_by_email` not false."""
+    return (
+        bool(applicant.get("email"))
+        and applicant.get("status") != "withdrawn"
+        and applicant.get("contact_by_email", True) is not False
+    )
+
+
+def preferences_from_subscription(data: Subscribe, before: Prefs) -> Prefs:
+    from diko_notifications.preferences import from_subscription
+
+    return from_subscription(list(data.topics), data.mode, before)
+
+
+def preferences_changed(before: Prefs, data: SetPreferences) -> Prefs:
+    from diko_notifications.preferences import changed
+
+    return changed(
+        before,
+        {setting.kind: setting.mode for setting in data.kinds},
+        data.digest_hour,
+        data.quiet_hours,
+        data.weekends,
+        "quiet_hours" in data.clear,
+    )
+
+
+__all__ = ["Conflict", "ContactCopy", "Handlers", "Staff"]

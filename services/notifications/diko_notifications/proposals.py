@@ -36,6 +36,8 @@ class ProposalSummary:
     company: str
     town: str
     position_id: str | None = None
+    start_date: str | None = None
+    company_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ class ProposalRecord:
     summary: ProposalSummary | None = None
     decision: DecisionRecord | None = None
     position_filled: bool = False
+    #: matching withdrew it (`match.withdrawn`): its links are revoked, with matching's words.
+    withdrawn: str | None = None
 
 
 def summaries(event: MatchProposed) -> list[ProposalSummary]:
@@ -68,6 +72,8 @@ def summaries(event: MatchProposed) -> list[ProposalSummary]:
             company=proposal.position.company_name,
             town=proposal.position.town,
             position_id=proposal.position.position_id,
+            start_date=proposal.position.start_date.isoformat(),
+            company_id=proposal.position.company_id,
         )
         for proposal in event.proposals
     ]

@@ -12,6 +12,10 @@ text. Plain-text templates are not escaped, so that „Müller & Söhne“ stays
 Undefined values fail loudly instead of leaving a gap in an e-mail. Every value a
 template prints goes through `diko_shared.text.clean` (`finalize`), and so does the
 subject: a character the contract refuses, in data stored before it did, is dropped.
+
+E-mail templates are written with one style sheet in `layout.html` and classes; css-inline
+then moves every rule into `style` attributes, since many mail clients drop `<style>`
+(and nothing is loaded from elsewhere: remote style sheets are off).
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import css_inline
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from diko_notifications.domain import BUTTON, Letter
+from diko_notifications.recipients import Recipient
 from diko_shared.brand import COLOURS, FONT_STACK, NAME
 from diko_shared.text import as_line, finalize
 
@@ -45,6 +51,10 @@ ENVIRONMENT.globals.update(
 )
 
 
+#: Moves the style sheet into the elements; never fetches anything.
+INLINER = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
+
+
 @dataclass(frozen=True)
 class Rendered:
     """An e-mail's subject and its two bodies."""
@@ -54,13 +64,42 @@ class Rendered:
     html: str
 
 
-def render_letter(letter: Letter) -> Rendered:
+@dataclass(frozen=True)
+class Footer:
+    """The links at the foot of every e-mail: preferences and unsubscribing, and why a
+    transactional mail comes anyway."""
+
+    preferences_url: str = ""
+    unsubscribe_url: str = ""
+    preferences_label: str = "Einstellungen ändern"
+    unsubscribe_label: str = "Abbestellen"
+    transactional: str = ""
+
+
+def greeting(recipient: Recipient) -> str:
+    """`Hallo Birte Albrecht,` for staff, `Guten Tag Jana Müller,` for a company's contact,
+    `Hallo Lena,` for an applicant (their first name is enough)."""
+    if recipient.kind == "contact":
+        return f"Guten Tag {recipient.name},"
+    if recipient.kind == "address" and not recipient.name:
+        return "Guten Tag,"
+    return f"Hallo {recipient.name},"
+
+
+def render_letter(letter: Letter, recipient: Recipient, footer: Footer | None = None) -> Rendered:
     subject = as_line(letter.subject)
-    values = {**letter.values, "subject": subject}
+    values = {
+        **letter.values,
+        "subject": subject,
+        "greeting": greeting(recipient),
+        "closing": "Viele Grüße",
+        "footer": footer or Footer(),
+    }
+    html = ENVIRONMENT.get_template(f"{letter.template}.html").render(values)
     return Rendered(
         subject=subject,
         text=ENVIRONMENT.get_template(f"{letter.template}.txt").render(values),
-        html=ENVIRONMENT.get_template(f"{letter.template}.html").render(values),
+        html=INLINER.inline(html),
     )
 
 

@@ -33,7 +33,22 @@ class NotificationsSettings(ServiceSettings):
     smtp_timeout_s: float = Field(
         30.0, gt=0, description="How long one SMTP conversation may take before it counts as failed"
     )
+    smtp_connections: int = Field(
+        8, ge=1, le=64, description="SMTP connections kept open and used at the same time"
+    )
     mail_from: str = Field(DEFAULT_SENDER, description="From header and envelope sender")
+    team_email: str = Field(
+        "",
+        description="The team's address: what nobody responsible receives goes there; "
+        "empty: such mail is only logged",
+    )
+    team_name: str = Field("DIKO-Team", description="How e-mails to the team address greet it")
+    delivery_retention_days: float = Field(
+        90.0,
+        gt=0,
+        le=3650,
+        description="How long the delivery log keeps a delivery (it holds addresses)",
+    )
 
     link_secret: SecretStr = Field(
         min_length=32, description="Signs the accept/decline links in e-mails; keep it secret"
@@ -47,6 +62,14 @@ class NotificationsSettings(ServiceSettings):
     def _has_address(cls, value: str) -> str:
         if "@" not in parseaddr(value)[1]:
             raise ValueError("must be an address such as 'DIKO Altmark <noreply@diko.example>'")
+        return value
+
+    @field_validator("team_email")
+    @classmethod
+    def _team_address(cls, value: str) -> str:
+        value = value.strip()
+        if value and ("@" not in value or any(c.isspace() or c in "<>," for c in value)):
+            raise ValueError("must be a bare address such as team@diko.example")
         return value
 
     @property

@@ -1,13 +1,20 @@
-"""The notifications service's collections, their indexes, and its reads and writes.
+r"""The notifications service's collections, their indexes, and its reads and writes.
 
 | collection      | `_id`          | what                                                       |
 | --------------- | -------------- | ---------------------------------------------------------- |
-| `staff`         | staff id       | name, e-mail, role                                         |
+| `staff`         | staff id       | name, e-mail, role, responsibilities, active, team         |
 | `staff_emails`  | e-mail (lower) | which staff id an address belongs to: the uniqueness claim |
-| `subscriptions` | staff id       | topics and mode                                            |
+| `preferences`   | staff id       | per kind of mail: immediate, digest or off; quiet hours    |
+| `subscriptions` | staff id       | (older) topics and mode, read when no preferences exist    |
 | `fanouts`       | derived        | the recipients of one event, fixed when it first arrives   |
-| `deliveries`    | `dlv_…`        | one e-mail about one event to one staff member             |
+| `deliveries`    | `dlv_…`        | one e-mail about one thing to one recipient: the log       |
 | `sending`       | `dlv_…`        | a lease while an SMTP conversation for a delivery runs     |
+| `queued`        | `dlv_…`        | mail held for quiet hours or waiting for a digest          |
+| `addresses`     | e-mail (lower) | addresses that refused mail for good                       |
+| `optouts`       | recipient key  | contacts, applicants, addresses that unsubscribed          |
+| `contacts`      | `cnt_…`        | companies' contact persons (a copy), consents by purpose   |
+| `companies`     | `cmp_…`        | company name and town (a copy), for contacts and bounces   |
+| `notices`       | sender\|key     | the idempotency keys of `notification.send`                |
 | `proposals`     | `prp_…`        | what a proposal e-mail said, its decision, for its page    |
 
 Writes that must happen before an e-mail leaves (the claims, the delivery record and its
@@ -19,25 +26,28 @@ handler's context and committed by the platform.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import DESCENDING, IndexModel, UpdateOne
+from pymongo import DESCENDING, DeleteOne, IndexModel, UpdateMany, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from diko_notifications.delivery import Fate
 from diko_notifications.domain import Staff
+from diko_notifications.preferences import Prefs, from_document, from_subscription, to_document
 from diko_notifications.proposals import (
     DecisionRecord,
     ProposalRecord,
     ProposalSummary,
     Status,
 )
-from diko_shared.contract.notifications import Delivery, Subscription
+from diko_notifications.recipients import ContactCopy, StaffMember, area_of
+from diko_shared.contract.notifications import Delivery, ListDeliveries
 from diko_shared.store import guards
 from diko_shared.store.group_commit import Write
 from diko_shared.store.mongo import Indexes
@@ -49,15 +59,28 @@ FANOUTS = "fanouts"
 DELIVERIES = "deliveries"
 SENDING = "sending"
 PROPOSALS = "proposals"
+PREFERENCES = "preferences"
+QUEUED = "queued"
+ADDRESSES = "addresses"
+OPTOUTS = "optouts"
+CONTACTS = "contacts"
+COMPANIES = "companies"
+NOTICES = "notices"
+#: Applicants who withdrew (id, status, when): no mail goes to them. Only ids, no names.
+APPLICANTS = "applicants"
 
 INDEXES: Indexes = {
     SUBSCRIPTIONS: [IndexModel("topics")],
     DELIVERIES: [
         IndexModel([("event_id", 1), ("created_at", DESCENDING)]),
         IndexModel([("staff_id", 1), ("created_at", DESCENDING)]),
+        IndexModel([("recipient_id", 1), ("created_at", DESCENDING)]),
+        IndexModel([("email", 1), ("created_at", DESCENDING)]),
         IndexModel([("created_at", DESCENDING)]),
     ],
     PROPOSALS: [IndexModel("linked_at")],
+    QUEUED: [IndexModel("slot")],
+    CONTACTS: [IndexModel("company_id")],
 }
 
 
@@ -80,7 +103,14 @@ async def claim_email(db: AsyncDatabase, key: str, staff_id: str) -> str:
     return staff_id
 
 
-def insert_staff(staff: Staff, at: datetime) -> Write:
+async def release_email(db: AsyncDatabase, key: str, staff_id: str) -> None:
+    """Give up an address a staff member no longer uses (after a change of address)."""
+    await db[STAFF_EMAILS].delete_one({"_id": key, "staff_id": staff_id})
+
+
+def insert_staff(
+    staff: Staff, at: datetime, responsibilities: Mapping[str, Any], *, team: bool = False
+) -> Write:
     return guards.insert(
         STAFF,
         {
@@ -88,13 +118,65 @@ def insert_staff(staff: Staff, at: datetime) -> Write:
             "name": staff.name,
             "email": staff.email,
             "role": staff.role,
+            "responsibilities": dict(responsibilities),
+            "active": True,
+            "team": team,
             "registered_at": at,
         },
     )
 
 
+async def ensure_team(db: AsyncDatabase, staff_id: str, name: str, email: str) -> None:
+    """The team address as a staff record (`team: true`), created once at start-up."""
+    await db[STAFF].update_one(
+        {"_id": staff_id},
+        {
+            "$set": {"email": email, "team": True, "active": True},
+            "$setOnInsert": {"name": name, "role": None, "responsibilities": {}},
+        },
+        upsert=True,
+    )
+    with suppress(DuplicateKeyError):
+        await db[STAFF_EMAILS].insert_one({"_id": email.strip().lower(), "staff_id": staff_id})
+
+
+def update_staff(staff_id: str, key: str, fields: Mapping[str, Any]) -> list[Write]:
+    return guards.apply_once(STAFF, staff_id, key, {"$set": dict(fields)})
+
+
+async def staff_doc(db: AsyncDatabase, staff_id: str) -> dict[str, Any] | None:
+    return await db[STAFF].find_one({"_id": staff_id})
+
+
+async def staff_docs(db: AsyncDatabase, staff_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Many staff records in one query (a digest run reads a thousand)."""
+    if not staff_ids:
+        return {}
+    return {doc["_id"]: doc async for doc in db[STAFF].find({"_id": {"$in": list(staff_ids)}})}
+
+
+async def staff_by_email(db: AsyncDatabase, email: str) -> str | None:
+    held = await db[STAFF_EMAILS].find_one({"_id": email.strip().lower()})
+    return None if held is None else str(held["staff_id"])
+
+
 async def staff_exists(db: AsyncDatabase, staff_id: str) -> bool:
     return await db[STAFF].find_one({"_id": staff_id}, {"_id": 1}) is not None
+
+
+async def all_staff(db: AsyncDatabase) -> list[StaffMember]:
+    """Every staff member with their responsibilities (a small collection: scanned)."""
+    return [
+        StaffMember(
+            staff_id=doc["_id"],
+            name=doc["name"],
+            email=doc["email"],
+            area=area_of(doc.get("responsibilities")),
+            active=bool(doc.get("active", True)),
+            team=bool(doc.get("team", False)),
+        )
+        async for doc in db[STAFF].find({})
+    ]
 
 
 async def find_staff(db: AsyncDatabase, staff_ids: Sequence[str]) -> dict[str, Staff]:
@@ -106,39 +188,55 @@ async def find_staff(db: AsyncDatabase, staff_ids: Sequence[str]) -> dict[str, S
     }
 
 
-# -- subscriptions ---------------------------------------------------------------------------
+# -- preferences -----------------------------------------------------------------------------
 
 
-def set_subscription(subscription: Subscription, key: str, at: datetime) -> Write:
-    """Replace the topics, once per message: a redelivery must not undo a later change."""
-    fields = {"topics": subscription.topics, "mode": subscription.mode, "updated_at": at}
-    return guards.apply_once(SUBSCRIPTIONS, subscription.staff_id, key, {"$set": fields})
+async def all_preferences(db: AsyncDatabase) -> dict[str, Prefs]:
+    """Every staff member's preferences; a member who never chose has the defaults, one who
+    only ever used `staff.subscribe` before preferences existed has their topics."""
+    prefs = {doc["_id"]: from_document(doc) async for doc in db[PREFERENCES].find({})}
+    async for doc in db[SUBSCRIPTIONS].find({}):
+        if doc["_id"] not in prefs:
+            prefs[doc["_id"]] = from_subscription(
+                list(doc.get("topics", [])), doc.get("mode", "immediate"), Prefs()
+            )
+    return prefs
 
 
-async def subscribers(db: AsyncDatabase, topic: str) -> list[str]:
-    """Staff ids subscribed to `topic`, in a stable order."""
-    found = db[SUBSCRIPTIONS].find({"topics": topic, "mode": "immediate"}, {"_id": 1})
-    return sorted([doc["_id"] async for doc in found])
+async def preferences_of(db: AsyncDatabase, staff_id: str) -> Prefs:
+    doc = await db[PREFERENCES].find_one({"_id": staff_id})
+    if doc is not None:
+        return from_document(doc)
+    old = await db[SUBSCRIPTIONS].find_one({"_id": staff_id})
+    if old is not None:
+        return from_subscription(list(old.get("topics", [])), old.get("mode", "immediate"), Prefs())
+    return Prefs()
+
+
+def set_preferences(staff_id: str, prefs: Prefs, key: str, at: datetime) -> list[Write]:
+    """Replace the preferences, once per message: a redelivery must not undo a later change."""
+    fields = {**to_document(prefs), "updated_at": at}
+    return guards.apply_once(PREFERENCES, staff_id, key, {"$set": fields})
 
 
 # -- fan-out ---------------------------------------------------------------------------------
 
 
 async def fix_recipients(
-    db: AsyncDatabase, fanout_id: str, event: Mapping[str, Any], staff_ids: Sequence[str]
-) -> list[str]:
+    db: AsyncDatabase, fanout_id: str, event: Mapping[str, Any], recipients: Any
+) -> Any:
     """The recipients of an event: those given the first time, whatever is given later.
 
     So a retry an hour later neither adds who subscribed since nor drops who left.
     """
     try:
-        await db[FANOUTS].insert_one({"_id": fanout_id, **event, "recipients": list(staff_ids)})
+        await db[FANOUTS].insert_one({"_id": fanout_id, **event, "recipients": recipients})
     except DuplicateKeyError:
         fixed = await db[FANOUTS].find_one({"_id": fanout_id})
         if fixed is None:
             raise
-        return list(fixed["recipients"])
-    return list(staff_ids)
+        return fixed["recipients"]
+    return recipients
 
 
 # -- deliveries ------------------------------------------------------------------------------
@@ -146,14 +244,27 @@ async def fix_recipients(
 
 async def open_delivery(db: AsyncDatabase, record: Mapping[str, Any]) -> dict[str, Any]:
     """The delivery record: created as `pending` (the intent), or as it stands already."""
+    return (await open_deliveries(db, [record]))[record["_id"]]
+
+
+async def open_deliveries(
+    db: AsyncDatabase, records: Sequence[Mapping[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Create the records in one bulk insert; those that exist already are read as they stand."""
     try:
-        await db[DELIVERIES].insert_one(dict(record))
-    except DuplicateKeyError:
-        existing = await db[DELIVERIES].find_one({"_id": record["_id"]})
-        if existing is None:
+        await db[DELIVERIES].insert_many([dict(r) for r in records], ordered=False)
+    except BulkWriteError as exc:
+        if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
             raise
-        return existing
-    return dict(record)
+        taken = {records[e["index"]]["_id"] for e in exc.details["writeErrors"]}
+        found = {r["_id"]: dict(r) for r in records}
+        for delivery_id in taken:
+            existing = await db[DELIVERIES].find_one({"_id": delivery_id})
+            if existing is None:
+                raise
+            found[delivery_id] = existing
+        return found
+    return {r["_id"]: dict(r) for r in records}
 
 
 async def find_delivery(db: AsyncDatabase, delivery_id: str) -> dict[str, Any] | None:
@@ -185,6 +296,35 @@ async def record_attempt(db: AsyncDatabase, delivery_id: str, fate: Fate, at: da
     await db[DELIVERIES].update_one({"_id": delivery_id}, {"$set": fields})
 
 
+async def set_status(
+    db: AsyncDatabase, delivery_id: str, status: str, extra: Mapping[str, Any] | None = None
+) -> None:
+    await db[DELIVERIES].update_one(
+        {"_id": delivery_id}, {"$set": {"status": status, **(extra or {})}}
+    )
+
+
+async def delivery_slots(db: AsyncDatabase, ids: Sequence[str]) -> dict[str, Any]:
+    """The digest slot of each of these deliveries that exists (one query)."""
+    if not ids:
+        return {}
+    found = db[DELIVERIES].find({"_id": {"$in": list(ids)}}, {"_id": 1, "slot": 1})
+    return {doc["_id"]: doc.get("slot") async for doc in found}
+
+
+async def set_statuses(
+    db: AsyncDatabase, changes: Sequence[tuple[Sequence[str], str, Mapping[str, Any]]]
+) -> None:
+    """Several `set_status` at once: (delivery ids, status, extra fields) each."""
+    ops = [
+        UpdateMany({"_id": {"$in": list(ids)}}, {"$set": {"status": status, **extra}})
+        for ids, status, extra in changes
+        if ids
+    ]
+    if ops:
+        await db[DELIVERIES].bulk_write(ops, ordered=False)
+
+
 async def take_lease(
     db: AsyncDatabase, delivery_id: str, owner: str, now: datetime, ttl: timedelta
 ) -> bool:
@@ -213,23 +353,41 @@ async def release_lease(db: AsyncDatabase, delivery_id: str, owner: str) -> None
     await db[SENDING].delete_one({"_id": delivery_id, "owner": owner})
 
 
-async def list_deliveries(
-    db: AsyncDatabase, *, event_id: str | None, staff_id: str | None, limit: int
-) -> list[Delivery]:
-    """The log, newest first, filtered by event and/or staff member."""
-    query: dict[str, Any] = {}
-    if event_id is not None:
-        query["event_id"] = event_id
-    if staff_id is not None:
-        query["staff_id"] = staff_id
-    found = db[DELIVERIES].find(query).sort([("created_at", DESCENDING), ("_id", 1)]).limit(limit)
+async def list_deliveries(db: AsyncDatabase, query: ListDeliveries) -> list[Delivery]:
+    """The log, newest first, filtered by event, person, address, status and time."""
+    found_query: dict[str, Any] = {}
+    if query.event_id is not None:
+        found_query["event_id"] = query.event_id
+    if query.staff_id is not None:
+        found_query["staff_id"] = query.staff_id
+    if query.recipient_id is not None:
+        found_query["recipient_id"] = query.recipient_id
+    if query.email is not None:
+        found_query["email"] = {"$regex": f"^{re.escape(query.email.strip())}$", "$options": "i"}
+    if query.status is not None:
+        found_query["status"] = query.status
+    period: dict[str, Any] = {}
+    if query.since is not None:
+        period["$gte"] = query.since
+    if query.until is not None:
+        period["$lt"] = query.until
+    if period:
+        found_query["created_at"] = period
+    found = (
+        db[DELIVERIES]
+        .find(found_query)
+        .sort([("created_at", DESCENDING), ("_id", 1)])
+        .limit(query.limit)
+    )
     return [delivery_from(doc) async for doc in found]
 
 
 def delivery_from(doc: Mapping[str, Any]) -> Delivery:
     return Delivery(
         delivery_id=doc["_id"],
-        staff_id=doc["staff_id"],
+        staff_id=doc.get("staff_id"),
+        recipient_kind=doc.get("recipient_kind", "staff"),
+        recipient_id=doc.get("recipient_id", doc.get("staff_id")),
         email=doc["email"],
         event_id=doc["event_id"],
         event_type=doc["event_type"],
@@ -237,8 +395,191 @@ def delivery_from(doc: Mapping[str, Any]) -> Delivery:
         status=doc["status"],
         attempts=doc["attempts"],
         error=doc.get("error"),
+        permanent=bool(doc.get("permanent", False)),
+        created_at=doc.get("created_at"),
         sent_at=doc.get("sent_at"),
+        held_until=doc.get("held_until"),
     )
+
+
+async def forget_deliveries(db: AsyncDatabase, before: datetime) -> int:
+    """The delivery log's retention: deliveries (and fan-outs) created before `before` go."""
+    gone = await db[DELIVERIES].delete_many({"created_at": {"$lt": before}})
+    await db[FANOUTS].delete_many({"at": {"$lt": before}})
+    return int(gone.deleted_count)
+
+
+# -- held and digest mail --------------------------------------------------------------------
+
+
+def queue(doc: Mapping[str, Any]) -> Write:
+    """Mail that waits (quiet hours, a digest): one document per delivery, keyed by it."""
+    return Write(QUEUED, UpdateOne({"_id": doc["_id"]}, {"$setOnInsert": dict(doc)}, upsert=True))
+
+
+async def queued_in(db: AsyncDatabase, slot: str) -> list[dict[str, Any]]:
+    return [doc async for doc in db[QUEUED].find({"slot": slot})]
+
+
+async def requeue(db: AsyncDatabase, ids: Sequence[str], slot: str) -> None:
+    for delivery_id in ids:
+        await db[QUEUED].update_one({"_id": delivery_id}, {"$set": {"slot": slot}})
+
+
+def dequeue(ids: Sequence[str]) -> list[Write]:
+    return [Write(QUEUED, DeleteOne({"_id": delivery_id})) for delivery_id in ids]
+
+
+# -- addresses that refuse mail, and opt-outs ------------------------------------------------
+
+
+async def undeliverable(db: AsyncDatabase, keys: set[str]) -> set[str]:
+    """Which of these addresses (lower-cased) refused mail for good (a small collection)."""
+    if not keys:
+        return set()
+    found = db[ADDRESSES].find({"_id": {"$in": sorted(keys)}}, {"_id": 1})
+    return {doc["_id"] async for doc in found}
+
+
+async def mark_undeliverable(
+    db: AsyncDatabase, key: str, error: str, at: datetime, delivery_id: str
+) -> dict[str, Any]:
+    """Mark an address undeliverable; the first mark stands (and names when it began).
+
+    `since` is kept to the millisecond, as the database keeps it, so that the mark read
+    back later is the same moment (the reports to staff derive their ids from it)."""
+    since = at.astimezone(UTC).replace(microsecond=at.microsecond // 1000 * 1000)
+    doc = {"_id": key, "error": error, "since": since, "delivery_id": delivery_id}
+    try:
+        await db[ADDRESSES].insert_one(doc)
+    except DuplicateKeyError:
+        existing = await db[ADDRESSES].find_one({"_id": key})
+        return existing or doc
+    return doc
+
+
+async def bounce_delivery(db: AsyncDatabase, delivery_id: str, error: str, at: datetime) -> bool:
+    """A delivery SMTP took came back as undeliverable; True only for the first report."""
+    changed = await db[DELIVERIES].update_one(
+        {"_id": delivery_id, "status": {"$in": ["sent", "pending"]}},
+        {"$set": {"status": "bounced", "error": error, "permanent": True, "bounced_at": at}},
+    )
+    return changed.modified_count == 1
+
+
+async def note_bounce(db: AsyncDatabase, delivery_id: str, error: str) -> None:
+    """A temporary bounce: the relay still tries; the log says what it reported."""
+    await db[DELIVERIES].update_one(
+        {"_id": delivery_id, "status": {"$ne": "bounced"}}, {"$set": {"error": error}}
+    )
+
+
+async def find_deliveries(db: AsyncDatabase, ids: Sequence[str]) -> list[dict[str, Any]]:
+    if not ids:
+        return []
+    return [doc async for doc in db[DELIVERIES].find({"_id": {"$in": list(ids)}}, {"_id": 1})]
+
+
+async def mark_deliverable(db: AsyncDatabase, key: str) -> None:
+    await db[ADDRESSES].delete_one({"_id": key})
+
+
+async def is_undeliverable(db: AsyncDatabase, key: str) -> bool:
+    return await db[ADDRESSES].find_one({"_id": key}, {"_id": 1}) is not None
+
+
+async def opted_out(db: AsyncDatabase, recipient_key: str) -> bool:
+    return await db[OPTOUTS].find_one({"_id": recipient_key}, {"_id": 1}) is not None
+
+
+async def set_opt_out(db: AsyncDatabase, recipient_key: str, out: bool, at: datetime) -> None:
+    if out:
+        await db[OPTOUTS].update_one(
+            {"_id": recipient_key}, {"$setOnInsert": {"at": at}}, upsert=True
+        )
+    else:
+        await db[OPTOUTS].delete_one({"_id": recipient_key})
+
+
+# -- copies of companies and their contact persons -------------------------------------------
+
+
+def keep_company(company_id: str, fields: Mapping[str, Any]) -> Write:
+    return Write(COMPANIES, UpdateOne({"_id": company_id}, {"$set": dict(fields)}, upsert=True))
+
+
+async def company(db: AsyncDatabase, company_id: str) -> dict[str, Any] | None:
+    return await db[COMPANIES].find_one({"_id": company_id})
+
+
+def keep_contact(contact_id: str, fields: Mapping[str, Any]) -> Write:
+    return Write(CONTACTS, UpdateOne({"_id": contact_id}, {"$set": dict(fields)}, upsert=True))
+
+
+def forget_contact(contact_id: str) -> Write:
+    return Write(CONTACTS, DeleteOne({"_id": contact_id}))
+
+
+def contact_consent(contact_id: str, purpose: str, status: str, declared_at: datetime) -> Write:
+    """A contact person's consent, the later declaration winning (replays change nothing)."""
+    return Write(
+        CONTACTS,
+        UpdateOne(
+            {
+                "_id": contact_id,
+                "$or": [
+                    {f"consent_at.{purpose}": {"$exists": False}},
+                    {f"consent_at.{purpose}": {"$lt": declared_at}},
+                ],
+            },
+            {"$set": {f"consents.{purpose}": status, f"consent_at.{purpose}": declared_at}},
+        ),
+    )
+
+
+def contact_from(doc: Mapping[str, Any]) -> ContactCopy:
+    return ContactCopy(
+        contact_id=doc["_id"],
+        company_id=doc["company_id"],
+        name=doc["name"],
+        email=doc.get("email"),
+        role=doc.get("role"),
+        preferred_channel=doc.get("preferred_channel", "email"),
+        consents=dict(doc.get("consents") or {}),
+    )
+
+
+async def contact(db: AsyncDatabase, contact_id: str) -> ContactCopy | None:
+    doc = await db[CONTACTS].find_one({"_id": contact_id})
+    return contact_from(doc) if doc is not None and "name" in doc else None
+
+
+async def contacts_of(db: AsyncDatabase, company_id: str) -> list[ContactCopy]:
+    return [
+        contact_from(doc)
+        async for doc in db[CONTACTS].find({"company_id": company_id})
+        if "name" in doc
+    ]
+
+
+async def move_contacts(db: AsyncDatabase, contact_ids: Sequence[str], company_id: str) -> None:
+    for contact_id in contact_ids:
+        await db[CONTACTS].update_one({"_id": contact_id}, {"$set": {"company_id": company_id}})
+
+
+# -- notices (idempotency keys of notification.send) ------------------------------------------
+
+
+async def claim_notice(db: AsyncDatabase, key: str, notification_id: str) -> str:
+    """The notification id this key stands for: ours if first, else the earlier one's."""
+    try:
+        await db[NOTICES].insert_one({"_id": key, "notification_id": notification_id})
+    except DuplicateKeyError:
+        held = await db[NOTICES].find_one({"_id": key})
+        if held is None:
+            raise
+        return str(held["notification_id"])
+    return notification_id
 
 
 # -- proposals, for the action pages ---------------------------------------------------------
@@ -290,6 +631,51 @@ def record_decision(proposal_id: str, decision: DecisionRecord, at: datetime) ->
     )
 
 
+def withdraw_proposal(proposal_id: str, text: str, at: datetime) -> Write:
+    """matching withdrew the proposal: its links are revoked, the page says why."""
+    return Write(
+        PROPOSALS,
+        UpdateOne(
+            {"_id": proposal_id},
+            {"$set": {"withdrawn": text}, "$setOnInsert": {"linked_at": at}},
+            upsert=True,
+        ),
+    )
+
+
+async def applicant_status(
+    db: AsyncDatabase, applicant_id: str, status: str, at: datetime
+) -> list[Write]:
+    """An applicant's status as matching last told it (an older event does not win).
+
+    Only withdrawn applicants are kept: an applicant who came back is deleted again."""
+    known = await db[APPLICANTS].find_one({"_id": applicant_id})
+    if known is not None and known["at"] > at:
+        return []
+    if status == "withdrawn":
+        doc = {"status": status, "at": at}
+        return [Write(APPLICANTS, UpdateOne({"_id": applicant_id}, {"$set": doc}, upsert=True))]
+    if known is None:
+        return []
+    return [Write(APPLICANTS, DeleteOne({"_id": applicant_id}))]
+
+
+async def withdrawn_applicants(db: AsyncDatabase, ids: Sequence[str]) -> set[str]:
+    if not ids:
+        return set()
+    found = db[APPLICANTS].find({"_id": {"$in": list(ids)}, "status": "withdrawn"}, {"_id": 1})
+    return {doc["_id"] async for doc in found}
+
+
+async def find_proposals(db: AsyncDatabase, ids: Sequence[str]) -> dict[str, ProposalRecord]:
+    found: dict[str, ProposalRecord] = {}
+    for proposal_id in ids:
+        record = await find_proposal(db, proposal_id)
+        if record is not None:
+            found[proposal_id] = record
+    return found
+
+
 async def mark_position_filled(db: AsyncDatabase, position_id: str) -> None:
     """The position of these proposals has no place left: their pages no longer offer accepting.
 
@@ -311,6 +697,8 @@ async def find_proposal(db: AsyncDatabase, proposal_id: str) -> ProposalRecord |
             proposal_id=doc["_id"],
             **{name: doc[name] for name in SUMMARY_FIELDS},
             position_id=doc.get("position_id"),
+            start_date=doc.get("start_date"),
+            company_id=doc.get("company_id"),
         )
     decision = None
     if isinstance(found := doc.get("decision"), dict):
@@ -321,6 +709,7 @@ async def find_proposal(db: AsyncDatabase, proposal_id: str) -> ProposalRecord |
         summary=summary,
         decision=decision,
         position_filled=bool(doc.get("position_filled")),
+        withdrawn=doc.get("withdrawn"),
     )
 
 

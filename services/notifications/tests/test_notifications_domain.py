@@ -6,6 +6,7 @@ import json
 import re
 from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from diko_notifications import delivery, domain, proposals
 from diko_notifications.delivery import Fate, SendResult
 from diko_notifications.domain import Action, ActionLinks, LinkExpired, LinkInvalid
 from diko_notifications.mail import UNBUILDABLE, compose, unbuildable
+from diko_notifications.recipients import Recipient
 from diko_notifications.render import render_letter, render_page
 from diko_notifications.settings import load_settings
 from diko_shared.brand import COLOURS, FONT_STACK, LOGO_MAIL_PNG
@@ -28,13 +30,13 @@ from diko_shared.contract.matching import (
     Reason,
 )
 from diko_shared.contract.media import EpisodePublished
-from diko_shared.contract.notifications import RegisterStaff, Subscribe
+from diko_shared.contract.notifications import RegisterStaff
 from diko_shared.messaging.errors import Conflict, DomainError
 from diko_shared.settings import SettingsError
 
 SECRET = "a-test-secret-that-is-long-enough-for-the-settings"
 BASE_URL = "http://127.0.0.1:18003"
-STAFF = domain.Staff("stf_" + "a" * 20, "Birte Albrecht", "birte.albrecht@diko.example")
+STAFF = Recipient("stf_" + "a" * 20, "staff", "Birte Albrecht", "birte.albrecht@diko.example")
 TISCHLER = Occupation(code="22342", name="Tischler/in")
 
 
@@ -124,20 +126,6 @@ def test_a_second_registration_of_an_address_names_the_first() -> None:
     assert conflict.details[0].field == "data.email"
 
 
-def test_a_subscription_lists_each_topic_once_in_the_catalogue_order() -> None:
-    data = Subscribe(
-        staff_id=STAFF.staff_id,
-        topics=["position.filled", "match.proposed", "position.filled"],
-    )
-    subscription = domain.subscription(data)
-    assert subscription.topics == ["match.proposed", "position.filled"]
-    assert subscription.mode == "immediate"
-    assert domain.subscription(Subscribe(staff_id=STAFF.staff_id, topics=[])).topics == []
-
-
-# -- German text -----------------------------------------------------------------------------
-
-
 def test_dates_and_scores_are_written_the_german_way() -> None:
     assert domain.german_date(date(2027, 3, 1)) == "1.\u00a0März 2027"
     late_in_winter = datetime(2026, 11, 26, 23, 30, tzinfo=UTC)  # 00:30 in Berlin (CET)
@@ -197,9 +185,9 @@ def test_filled_and_episode_subjects() -> None:
 
 def test_a_proposal_mail_says_who_which_position_why_with_two_links_each() -> None:
     signer = links()
-    mail = render_letter(domain.letter(shortlist(), STAFF, signer))
+    mail = render_letter(domain.letter(shortlist(), STAFF, signer), STAFF)
 
-    for body in (mail.text, mail.html):
+    for body in (mail.text, unescape(mail.html)):
         assert "Hallo Birte Albrecht," in body
         for text in ("Lena Schröder", "Osterburg", "Jörg Weiß", "Tangerhütte"):
             assert text in body
@@ -219,8 +207,8 @@ def test_a_proposal_mail_says_who_which_position_why_with_two_links_each() -> No
         "gibt es zwei neue Vermittlungsvorschläge." in mail.text
     )
     assert "Die Links gelten 14\u00a0Tage." in mail.text
-    assert "weil Sie Vermittlungsvorschläge abonniert haben" in mail.text
-    one_day = render_letter(domain.letter(shortlist(), STAFF, links(days=1)))
+    assert "weil Sie für diese Ausbildungsstelle zuständig sind" in mail.text
+    one_day = render_letter(domain.letter(shortlist(), STAFF, links(days=1)), STAFF)
     assert "Die Links gelten einen Tag." in one_day.html
     assert "Vorschlag annehmen" in mail.html
     assert "Vorschlag ablehnen" in mail.html
@@ -228,18 +216,18 @@ def test_a_proposal_mail_says_who_which_position_why_with_two_links_each() -> No
 
 def test_names_are_escaped_in_html_and_left_alone_in_plain_text() -> None:
     company = "<script>alert('x')</script> Müller & Söhne"
-    mail = render_letter(domain.letter(shortlist(company), STAFF, links()))
+    mail = render_letter(domain.letter(shortlist(company), STAFF, links()), STAFF)
 
     assert "<script>" not in mail.html
-    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; Müller &amp; Söhne" in mail.html
+    assert "&lt;script&gt;alert('x')&lt;/script&gt; Müller &amp; Söhne" in mail.html
     assert company in mail.text
     assert company in mail.subject
 
 
 def test_a_filled_position_is_told_in_one_sentence_and_more_places_in_a_second() -> None:
-    one = render_letter(domain.letter(position_filled(places=1), STAFF, links()))
-    two = render_letter(domain.letter(position_filled(places=2), STAFF, links()))
-    three = render_letter(domain.letter(position_filled(places=3), STAFF, links()))
+    one = render_letter(domain.letter(position_filled(places=1), STAFF, links()), STAFF)
+    two = render_letter(domain.letter(position_filled(places=2), STAFF, links()), STAFF)
+    three = render_letter(domain.letter(position_filled(places=3), STAFF, links()), STAFF)
     said = (
         "die Ausbildungsstelle als Tischler/in bei Tischlerei Müller GmbH in Stendal ist besetzt."
     )
@@ -277,8 +265,8 @@ HREF = re.compile(r'href="([^"]+)"')
 
 
 def test_the_episode_mail_links_the_audio_and_the_page_and_names_the_feed() -> None:
-    mail = render_letter(domain.letter(PUBLISHED, STAFF, links()))
-    for body in (mail.text, mail.html):
+    mail = render_letter(domain.letter(PUBLISHED, STAFF, links()), STAFF)
+    for body in (mail.text, unescape(mail.html)):
         assert "„Holz, Hobel, Handwerk“" in body
         assert "am 27.\u00a0November 2026" in body, "the day in Berlin, not in UTC"
         assert "Jana Müller erzählt, wie ihr Betrieb ausbildet" in body
@@ -299,8 +287,8 @@ def test_an_episode_published_by_an_older_media_still_validates() -> None:
 
 def test_an_episode_without_its_audio_is_mailed_with_the_feed_only() -> None:
     event = EpisodePublished.model_validate_json(json.dumps(OLDER_MEDIA))
-    mail = render_letter(domain.letter(event, STAFF, links()))
-    for body in (mail.text, mail.html):
+    mail = render_letter(domain.letter(event, STAFF, links()), STAFF)
+    for body in (mail.text, unescape(mail.html)):
         assert "„Holz, Hobel, Handwerk“" in body
         assert "am 27.\u00a0November 2026" in body
         assert "Folge anhören" not in body
@@ -373,8 +361,11 @@ def every_page() -> list[domain.Page]:
 
 def test_every_mail_and_page_says_diko_altmark_as_the_brand_is_written() -> None:
     filled = position_filled(places=1)
-    mails = [render_letter(domain.letter(event, STAFF, links())) for event in (shortlist(), filled)]
-    bodies = [body for mail in mails for body in (mail.text, mail.html)]
+    mails = [
+        render_letter(domain.letter(event, STAFF, links()), STAFF)
+        for event in (shortlist(), filled)
+    ]
+    bodies = [body for mail in mails for body in (mail.text, unescape(mail.html))]
     pages = [page_html(page) for page in every_page()]
     for text in (*bodies, *pages):
         assert "DIKO Altmark" in text
@@ -387,12 +378,12 @@ def test_mails_and_pages_use_the_brands_colours_only() -> None:
     brand = {value.upper() for value in COLOURS.values()}
     events = (shortlist(), position_filled(places=1), PUBLISHED)
     for event in events:
-        html = render_letter(domain.letter(event, STAFF, links())).html
+        html = render_letter(domain.letter(event, STAFF, links()), STAFF).html
         used = {c.upper() for c in HEX_COLOUR.findall(html)}
         assert used, html
         assert used <= brand, used - brand
-        assert f"background:{COLOURS['nachtblau']}" in html
-        assert f"font-family:{FONT_STACK.replace(chr(39), '&#39;')}" in html
+        assert f"background: {COLOURS['nachtblau']}" in html
+        assert f"font-family: {FONT_STACK}" in unescape(html)
         assert 'src="cid:logo@diko-altmark.brand" alt="DIKO Altmark"' in html
     for page in every_page():
         html = page_html(page)
@@ -538,7 +529,7 @@ def test_a_summary_is_kept_as_long_as_its_links_and_a_day() -> None:
 
 
 def test_the_mime_message_carries_both_bodies_and_a_message_id_from_the_delivery() -> None:
-    mail = render_letter(domain.letter(shortlist(), STAFF, links()))
+    mail = render_letter(domain.letter(shortlist(), STAFF, links()), STAFF)
     message_id = delivery.message_id("dlv_" + "d" * 20, "noreply@diko.example")
     assert message_id == f"<dlv_{'d' * 20}@diko.example>"
     message = compose(
@@ -556,8 +547,10 @@ def test_the_mime_message_carries_both_bodies_and_a_message_id_from_the_delivery
     assert parsed["Subject"] == mail.subject
     assert parsed["To"].addresses[0].display_name == "Jörg Weiß"
     assert parsed["Auto-Submitted"] == "auto-generated"
-    assert parsed.get_body(("plain",)).get_content() == mail.text
-    assert parsed.get_body(("html",)).get_content() == mail.html
+    # Both bodies in canonical form (RFC 2046): every line ends in CRLF.
+    assert parsed.get_body(("plain",)).get_content() == mail.text.replace("\n", "\r\n")
+    html = parsed.get_body(("html",)).get_content()
+    assert html.rstrip("\r\n") == mail.html.replace("\n", "\r\n").rstrip("\r\n")
     [logo] = [part for part in parsed.walk() if part.get_content_type() == "image/png"]
     assert logo["Content-ID"] == "<logo@diko-altmark.brand>"
     assert logo.get_content_disposition() == "inline"
@@ -565,7 +558,7 @@ def test_the_mime_message_carries_both_bodies_and_a_message_id_from_the_delivery
 
 
 def test_a_name_with_a_line_break_cannot_become_a_header_and_that_is_permanent() -> None:
-    mail = render_letter(domain.letter(shortlist(), STAFF, links()))
+    mail = render_letter(domain.letter(shortlist(), STAFF, links()), STAFF)
     with pytest.raises(UNBUILDABLE) as refused:
         compose(
             mail,

@@ -32,7 +32,7 @@ from diko_shared.contract.common import (
     Text,
     Town,
 )
-from diko_shared.contract.senders import OPERATOR
+from diko_shared.contract.senders import INTEGRATOR, OPERATOR
 
 OWNER = "matching"
 
@@ -1038,7 +1038,15 @@ CATALOGUE.command(
     ApplicantRef,
     "Register an applicant with desired occupations, home town, reach and earliest start.",
 )
-CATALOGUE.query("applicant.get", OWNER, GetApplicant, Applicant, "An applicant's record.")
+CATALOGUE.query(
+    "applicant.get",
+    OWNER,
+    GetApplicant,
+    Applicant,
+    "An applicant's record.",
+    # notifications asks for an applicant's address when it writes to them.
+    senders=("notifications", OPERATOR, INTEGRATOR),
+)
 CATALOGUE.event("applicant.registered", OWNER, ApplicantRegistered, "An applicant was registered.")
 CATALOGUE.query(
     "match.shortlist", OWNER, GetShortlist, Shortlist, "A position's ranked candidates."

@@ -95,10 +95,14 @@ FIXED: dict[str, dict[str, tuple[str, ...]]] = {
             "notification.send",
             "staff.preferences",
             "staff.erase",
+            # named by the project, in the same pattern: a bounce the mail relay reported
+            "notification.record_bounce",
         ),
         "query": (
             "notification.deliveries",
             "staff.export",
+            # named by the project, in the same pattern: a staff member with preferences
+            "staff.get",
         ),
         "event": (
             "notification.sent",

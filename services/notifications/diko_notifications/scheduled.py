@@ -1,0 +1,205 @@
+"""What the due loop runs for notifications (`diko_shared.due`): digests, held mail, and
+the delivery log's retention.
+
+- `digest|<day>|<hour>`: every staff member whose digest leaves at that hour gets one
+  e-mail with everything queued for them. Its delivery id is derived from the person and
+  the day, so there is one digest per person and day whatever runs it: two replicas (the
+  due lease lets one run it; the delivery's lease and record stop the other), or a run
+  that dies while sending (the next run finds the digests sent so far and sends the
+  rest). Items of a digest that went out already that day (the hour was changed) move to
+  the next day's.
+- `release|<moment>`: mail held for quiet hours leaves, each as its own e-mail, under the
+  delivery id it was queued with; proposals decided or withdrawn meanwhile are left out
+  (a mail with none left is not sent).
+- `retention|deliveries`: once a day, deliveries older than `DIKO_DELIVERY_RETENTION_DAYS`
+  are deleted (they hold addresses); the item schedules itself for the next day.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from diko_notifications import digest, store
+from diko_notifications.handlers import Handlers, derived, letter_for, payload_of
+from diko_notifications.preferences import next_digest, quiet_until
+from diko_notifications.recipients import Recipient
+from diko_notifications.sending import Mail
+from diko_shared import due
+from diko_shared.contract.matching import MatchProposed
+from diko_shared.contract.notifications import DigestItemCount, DigestSent
+from diko_shared.due import DueContext
+
+log = logging.getLogger(__name__)
+
+
+class Scheduled:
+    def __init__(self, handlers: Handlers) -> None:
+        self.h = handlers
+
+    async def digest(self, ctx: DueContext) -> None:
+        slot = str(ctx.data["slot"])
+        day_text, _, hour_text = slot.partition("|")
+        day, hour = date.fromisoformat(day_text), int(hour_text)
+        items = [doc for doc in await store.queued_in(ctx.db, slot) if doc.get("how") == "digest"]
+        by_staff: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for doc in items:
+            by_staff[doc["staff_id"]].append(doc)
+        log.info("digests going out", extra={"slot": slot, "people": len(by_staff)})
+        mails: list[Mail] = []
+        contents: dict[str, tuple[list[dict[str, Any]], dict[str, int]]] = {}
+        members = await store.staff_docs(ctx.db, list(by_staff))
+        digest_ids = {s: derived("dlv", "digest", s, day.isoformat()) for s in by_staff}
+        earlier_slots = await store.delivery_slots(ctx.db, list(digest_ids.values()))
+        for staff_id, docs in sorted(by_staff.items()):
+            member = members.get(staff_id)
+            ids = [d["_id"] for d in docs]
+            if member is None or not member.get("active", True):
+                await self._drop(ctx, ids, "suppressed")
+                continue
+            delivery_id = digest_ids[staff_id]
+            if earlier_slots.get(delivery_id) not in (None, slot):
+                await self._carry_over(ctx, staff_id, ids, day)
+                continue
+            payloads = [
+                (
+                    d["kind"],
+                    payload_of(
+                        d["event"].get("event_type")
+                        if d["kind"] != "notice"
+                        else "notification.send",
+                        d["data"],
+                    ),
+                )
+                for d in docs
+            ]
+            proposal_ids = [
+                p.proposal_id
+                for _, payload in payloads
+                if isinstance(payload, MatchProposed)
+                for p in payload.proposals
+            ]
+            records = await store.find_proposals(ctx.db, proposal_ids) if proposal_ids else {}
+            recipient = Recipient(staff_id, "staff", member["name"], member["email"])
+            letter, counts = digest.digest_letter(
+                recipient, payloads, records, self.h.links, day, hour
+            )
+            if letter is None:
+                await self._drop(ctx, ids, "suppressed")
+                continue
+            contents[delivery_id] = (docs, counts)
+            about = {
+                "event_id": f"digest|{staff_id}|{day.isoformat()}",
+                "event_source": "notifications",
+                "event_type": "digest",
+                "at": ctx.now,
+            }
+            mails.append(
+                Mail(
+                    delivery_id, recipient, letter, about, {"slot": slot, "period": day.isoformat()}
+                )
+            )
+        outcomes = await self.h.postman.deliver(ctx.db, mails)
+        changes: list[tuple[list[str], str, dict[str, Any]]] = []
+        for outcome in outcomes:
+            fate = outcome.fate
+            if fate is None or not fate.final:
+                continue
+            docs, counts = contents[outcome.mail.delivery_id]
+            ids = [d["_id"] for d in docs]
+            if fate.status == "sent":
+                changes.append(
+                    (
+                        ids,
+                        "sent",
+                        {
+                            "digest_delivery_id": outcome.mail.delivery_id,
+                            "sent_at": datetime.now(UTC),
+                        },
+                    )
+                )
+                ctx.emit(
+                    DigestSent(
+                        staff_id=outcome.mail.recipient.key,
+                        delivery_id=outcome.mail.delivery_id,
+                        period=day,
+                        items=[DigestItemCount(kind=k, count=n) for k, n in counts.items()],
+                    ),
+                    subject=outcome.mail.recipient.key,
+                )
+            else:
+                changes.append((ids, "failed", {"error": fate.error}))
+            ctx.write(store.dequeue(ids))
+        await store.set_statuses(ctx.db, changes)
+        self._again_if_busy(ctx, "digest", slot, outcomes)
+        await self.h._settle(ctx, outcomes, busy_elsewhere_ok=True)
+
+    def _again_if_busy(self, ctx: DueContext, kind: str, slot: str, outcomes: list[Any]) -> None:
+        """Deliveries whose lease another process holds (it died sending them, or sends them
+        now): this item comes back when that lease has run out, without using a retry."""
+        if any(outcome.fate is None for outcome in outcomes):
+            later = ctx.now + self.h.postman.lease
+            ctx.write(due.schedule(kind, slot, later, {"slot": slot}))
+
+    async def _drop(self, ctx: DueContext, ids: list[str], status: str) -> None:
+        for delivery_id in ids:
+            await store.set_status(ctx.db, delivery_id, status)
+        ctx.write(store.dequeue(ids))
+
+    async def _carry_over(self, ctx: DueContext, staff_id: str, ids: list[str], day: date) -> None:
+        """This person's digest of the day went out at another hour: these wait a day."""
+        prefs = await store.preferences_of(ctx.db, staff_id)
+        at, period = next_digest(
+            prefs, datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+        )
+        slot = f"{period}|{prefs.digest_hour:02d}"
+        await store.requeue(ctx.db, ids, slot)
+        ctx.write(due.schedule("digest", slot, at, {"slot": slot}))
+
+    async def release(self, ctx: DueContext) -> None:
+        """Mail held for quiet hours leaves, unless the quiet was extended meanwhile."""
+        slot = str(ctx.data["slot"])
+        docs = [doc for doc in await store.queued_in(ctx.db, slot) if doc.get("how") == "hold"]
+        mails: list[Mail] = []
+        for doc in docs:
+            member = await store.staff_doc(ctx.db, doc["staff_id"])
+            if member is None or not member.get("active", True):
+                await self._drop(ctx, [doc["_id"]], "suppressed")
+                continue
+            prefs = await store.preferences_of(ctx.db, doc["staff_id"])
+            later = quiet_until(prefs, ctx.now)
+            if later is not None:
+                new_slot = later.isoformat()
+                await store.requeue(ctx.db, [doc["_id"]], new_slot)
+                await store.set_status(ctx.db, doc["_id"], "held", {"held_until": later})
+                ctx.write(due.schedule("release", new_slot, later, {"slot": new_slot}))
+                continue
+            event_type = (
+                doc["event"].get("event_type") if doc["kind"] != "notice" else "notification.send"
+            )
+            recipient = Recipient(doc["staff_id"], "staff", member["name"], member["email"])
+            payload = payload_of(event_type, doc["data"])
+            if isinstance(payload, MatchProposed):
+                ids = [p.proposal_id for p in payload.proposals]
+                still_open = digest.open_proposals(payload, await store.find_proposals(ctx.db, ids))
+                if not still_open:  # decided, withdrawn or filled while it waited
+                    await self._drop(ctx, [doc["_id"]], "suppressed")
+                    continue
+                payload = payload.model_copy(update={"proposals": still_open})
+            letter = letter_for(event_type, payload, recipient, self.h.links)
+            await store.set_status(ctx.db, doc["_id"], "pending")
+            mails.append(Mail(doc["_id"], recipient, letter, dict(doc["event"])))
+        outcomes = await self.h.postman.deliver(ctx.db, mails)
+        done = [o.mail.delivery_id for o in outcomes if o.fate is not None and o.fate.final]
+        ctx.write(store.dequeue(done))
+        self._again_if_busy(ctx, "release", slot, outcomes)
+        await self.h._settle(ctx, outcomes, busy_elsewhere_ok=True)
+
+    async def retention(self, ctx: DueContext) -> None:
+        """Deliveries older than the retention go; the next run is a day later."""
+        gone = await store.forget_deliveries(ctx.db, before=ctx.now - self.h.retention)
+        if gone:
+            log.info("delivery log pruned", extra={"deleted": gone})
+        ctx.write(due.schedule("retention", "deliveries", ctx.now + timedelta(days=1), {}))

@@ -1,0 +1,205 @@
+"""Handing e-mails to SMTP exactly once per delivery, many at a time.
+
+A delivery is one e-mail about one thing (an event, a notice, a digest) to one
+recipient, under an id derived from both. Its record is written `pending` before the
+SMTP conversation (all of a fan-out's records in one bulk insert) and set to `sent` or
+`failed` right after it; a delivery sent or refused for good is never sent again. A
+lease (an insert under the delivery id that only one process wins) keeps two handlers
+of the same thing from both talking to SMTP. Conversations run side by side, up to
+`DIKO_SMTP_CONNECTIONS` at a time over kept connections.
+
+An address known to be undeliverable (an earlier permanent refusal) gets nothing: its
+delivery fails at once, without SMTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from diko_notifications import delivery, store
+from diko_notifications.delivery import Fate, SendResult
+from diko_notifications.domain import Letter
+from diko_notifications.links import PreferenceLinks
+from diko_notifications.mail import UNBUILDABLE, SmtpMailer, compose, flatten, unbuildable
+from diko_notifications.recipients import Recipient, email_key
+from diko_notifications.render import Footer, render_letter
+from diko_shared.service.metrics import Metrics
+from diko_shared.text import clean
+
+log = logging.getLogger(__name__)
+
+UNDELIVERABLE = "die Adresse ist unzustellbar"
+
+
+@dataclass(frozen=True)
+class Mail:
+    """One e-mail to send: who, what, and what it is about (for the log)."""
+
+    delivery_id: str
+    recipient: Recipient
+    letter: Letter
+    about: Mapping[str, Any]  # event_id, event_source, event_type, at
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Where a delivery stands after this attempt; `bounced`: refused for good just now."""
+
+    mail: Mail
+    fate: Fate | None  # None: another handler holds its lease right now
+    bounced: bool = False
+
+    @property
+    def settled(self) -> bool:
+        return self.fate is not None and self.fate.final
+
+
+def record_of(mail: Mail, status: str, now: datetime) -> dict[str, Any]:
+    """The delivery log's entry for a mail, before any attempt."""
+    recipient = mail.recipient
+    return {
+        "_id": mail.delivery_id,
+        **mail.about,
+        "kind": mail.letter.kind,
+        "recipient_kind": recipient.kind,
+        "recipient_id": recipient.key,
+        "staff_id": recipient.staff_id,
+        "email": recipient.email,
+        "subject": mail.letter.subject,
+        "status": status,
+        "attempts": 0,
+        "error": None,
+        "permanent": False,
+        "created_at": now,
+        **mail.extra,
+    }
+
+
+class Postman:
+    """Sends mails once each, side by side."""
+
+    def __init__(
+        self,
+        mailer: SmtpMailer,
+        links: PreferenceLinks,
+        *,
+        sender: str,
+        sender_address: str,
+        max_attempts: int,
+        lease: timedelta,
+        parallel: int,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.mailer = mailer
+        self.links = links
+        self.sender = sender
+        self.sender_address = sender_address
+        self.max_attempts = max_attempts
+        self.lease = lease
+        self._parallel = asyncio.Semaphore(parallel)
+        #: Counts e-mails by outcome (`diko_mail_attempts_total`); the alert on mail failures.
+        self.metrics = metrics
+        if metrics is not None:  # each outcome from 0, so that the first failure is a rise
+            for outcome in ("sent", "retry", "failed"):
+                metrics.mail_attempts.labels(outcome)
+
+    async def deliver(
+        self, db: AsyncDatabase, mails: Sequence[Mail], *, max_attempts: int | None = None
+    ) -> list[Outcome]:
+        """Send each mail unless sent or refused for good already; every outcome, in order."""
+        if not mails:
+            return []
+        now = datetime.now(UTC)
+        records = await store.open_deliveries(db, [record_of(m, "pending", now) for m in mails])
+        bad = await store.undeliverable(db, {email_key(m.recipient.email) for m in mails})
+        attempts = max_attempts or self.max_attempts
+
+        async def one(mail: Mail) -> Outcome:
+            fate = store.fate_of(records[mail.delivery_id])
+            if not fate.to_send:
+                return Outcome(mail, fate)
+            async with self._parallel:
+                if email_key(mail.recipient.email) in bad:
+                    return Outcome(mail, await self._refuse(db, mail, fate))
+                return await self._send_once(db, mail, attempts)
+
+        return list(await asyncio.gather(*(one(mail) for mail in mails)))
+
+    async def _refuse(self, db: AsyncDatabase, mail: Mail, before: Fate) -> Fate:
+        """An address known to be undeliverable: failed for good, without SMTP."""
+        fate = Fate("failed", before.attempts, UNDELIVERABLE, permanent=True)
+        await store.record_attempt(db, mail.delivery_id, fate, datetime.now(UTC))
+        return fate
+
+    async def _send_once(self, db: AsyncDatabase, mail: Mail, max_attempts: int) -> Outcome:
+        """Under the delivery's lease: check it is still to be sent, send, record the outcome."""
+        owner = uuid.uuid4().hex
+        if not await store.take_lease(db, mail.delivery_id, owner, datetime.now(UTC), self.lease):
+            return Outcome(mail, None)
+        bounced = False
+        try:
+            record = await store.find_delivery(db, mail.delivery_id)
+            if record is None:
+                return Outcome(mail, None)
+            before = store.fate_of(record)
+            if not before.to_send:
+                return Outcome(mail, before)
+            result = await self._attempt(mail)
+            fate = delivery.after_attempt(result, before, max_attempts)
+            bounced = result.outcome == "permanent" and not result.detail.startswith(
+                "the e-mail could not be built"
+            )
+            await store.record_attempt(db, mail.delivery_id, fate, datetime.now(UTC))
+            if self.metrics is not None:
+                outcome = "sent" if fate.status == "sent" else "retry" if fate.retry else "failed"
+                self.metrics.mail_attempts.labels(outcome).inc()
+        finally:
+            await store.release_lease(db, mail.delivery_id, owner)
+        if fate.status == "failed" or fate.retry:
+            log.warning(
+                "e-mail not delivered",
+                extra={"delivery_id": mail.delivery_id, "error": fate.error, "final": fate.final},
+            )
+        return Outcome(mail, fate, bounced=bounced)
+
+    async def _attempt(self, mail: Mail) -> SendResult:
+        recipient = mail.recipient
+        letter = mail.letter
+        about = mail.about
+        unsubscribe = self.links.unsubscribe_url(recipient.key, letter.kind)
+        footer = Footer(
+            preferences_url=self.links.preferences_url(recipient.key),
+            unsubscribe_url=unsubscribe,
+            preferences_label="Einstellungen" if recipient.young else "Einstellungen ändern",
+            unsubscribe_label="Abmelden" if recipient.young else "Abbestellen",
+            transactional=letter.transactional_note,
+        )
+        try:
+            message = flatten(
+                compose(
+                    render_letter(letter, recipient, footer),
+                    sender=self.sender,
+                    to_name=clean(recipient.name),
+                    to_address=recipient.email,
+                    message_id=delivery.message_id(mail.delivery_id, self.sender_address),
+                    date=datetime.now(UTC),
+                    headers={
+                        "X-Diko-Delivery": mail.delivery_id,
+                        "X-Diko-Event": f"{about.get('event_type')} {about.get('event_id')}",
+                    },
+                    unsubscribe_url=unsubscribe,
+                    attachments=letter.attachments,
+                )
+            )
+        except UNBUILDABLE as exc:
+            return unbuildable(exc)
+        return await self.mailer.send(message, self.sender_address, recipient.email)

@@ -152,7 +152,7 @@ class GetStaff(Payload):
     @model_validator(mode="after")
     def _one_key(self) -> GetStaff:
         if (self.staff_id is None) == (self.email is None):
-            raise ValueError("give exactly one of staff_id and email")
+            raise rules.combination_error("genau eines von „staff_id“ und „email“")
         return self
 
 
@@ -165,7 +165,7 @@ class QuietHours(Payload):
     @model_validator(mode="after")
     def _not_empty(self) -> QuietHours:
         if self.start == self.end:
-            raise ValueError("start and end must differ")
+            raise rules.combination_error("eine Ruhezeit, deren Beginn nicht ihr Ende ist")
         return self
 
 
@@ -325,11 +325,11 @@ class NoticeRecipient(Payload):
             if getattr(self, k) is not None
         ]
         if len(given) != 1:
-            raise ValueError(
-                "give exactly one of staff_id, contact_id, company_id, applicant_id and email"
+            raise rules.combination_error(
+                "genau eines von „staff_id“, „contact_id“, „company_id“, „applicant_id“ und „email“"
             )
         if self.name is not None and self.email is None:
-            raise ValueError("name goes only with email")
+            raise rules.combination_error("„name“ nur zusammen mit „email“")
         return self
 
 
@@ -512,11 +512,12 @@ class RecordBounce(Payload):
 
     @model_validator(mode="after")
     def _report_or_fields(self) -> RecordBounce:
-        if self.report is not None:
-            if self.email is not None or self.status is not None:
-                raise ValueError("give either report or email and status, not both")
-        elif self.email is None or self.status is None:
-            raise ValueError("give report, or email and status")
+        given = self.report is not None, self.email is not None, self.status is not None
+        if given not in ((True, False, False), (False, True, True)):
+            raise rules.combination_error(
+                "entweder der Bericht („report“) oder die Adresse mit ihrem Status "
+                "(„email“ und „status“)"
+            )
         return self
 
 

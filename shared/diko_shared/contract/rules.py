@@ -68,7 +68,13 @@ MESSAGES = {
     "date_out_of_range": f"Das Datum muss {_RANGE} liegen.",
     "datetime_out_of_range": f"Der Zeitpunkt muss {_RANGE} (in UTC) liegen.",
     "email_invalid": "Die E-Mail-Adresse ist ungültig: {reason}",
+    "fields_combination": "Die Angaben passen nicht zusammen: Erwartet wird {expected}.",
 }
+
+
+def combination_error(expected: str) -> PydanticCustomError:
+    """A model's fields given in a combination it does not take (`expected`: German)."""
+    return _error("fields_combination", expected=expected)
 
 
 def _error(type_: str, **context: Any) -> PydanticCustomError:

@@ -135,6 +135,14 @@ FIXED: dict[str, dict[str, tuple[str, ...]]] = {
             "post.failed",
             "presentation.published",
             "site.rebuilt",
+            # v1.1
+            "episode.updated",
+            "episode.scheduled",
+            "post.rejected",
+            "post.scheduled",
+            "presentation.unpublished",
+            # named by the project (docs/contract.md): a post taken out of the queue
+            "post.withheld",
         ),
     },
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from diko_shared.settings import ServiceSettings
 
@@ -42,6 +42,68 @@ class MediaSettings(ServiceSettings):
         "empty: the page this service serves at /podcast",
     )
     podcast_copyright: str = Field("© DIKO Altmark", description="Copyright line of the feed")
+    podcast_guid: str = Field(
+        "",
+        pattern=r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$",
+        description="podcast:guid; empty: the UUIDv5 of the feed URL (set it before moving "
+        "the feed to another address, so that the podcast keeps its identity)",
+    )
+    podcast_locked: bool = Field(
+        True, description="podcast:locked: other platforms may not import the feed"
+    )
+    podcast_region: str = Field(
+        "Altmark", description="podcast:location of the channel: the region it is about"
+    )
+
+    link_secret: SecretStr = Field(
+        min_length=32,
+        description="Signs the approval, kit and upload links media hands out; keep it secret",
+    )
+    post_link_ttl_days: float = Field(
+        14.0, gt=0, le=365, description="How long a post's approval and kit links stay valid"
+    )
+    upload_link_ttl_hours: float = Field(
+        24.0, gt=0, le=24 * 30, description="How long an episode's upload link stays valid"
+    )
+    audio_max_bytes: int = Field(
+        500_000_000, ge=1_000_000, description="Largest audio file media takes (upload or URL)"
+    )
+    image_max_bytes: int = Field(
+        10_000_000, ge=100_000, description="Largest cover or logo media takes"
+    )
+    fetch_private_hosts: bool = Field(
+        False,
+        description="Whether media may fetch audio and images from loopback or private "
+        "addresses (a checkout, tests); never in production",
+    )
+    site_url: str = Field(
+        "",
+        pattern=r"^(https?://\S+)?$",
+        description="The project website; the episode page links a guest's company to its "
+        "presentation there (/betriebe/<company id>) when it consented; empty: no link",
+    )
+
+    instagram_api_url: str = Field(
+        "https://graph.instagram.com/v24.0",
+        pattern=r"^https?://\S+$",
+        description="The Instagram Graph API with its version (the test double on loopback "
+        "under make run and in tests)",
+    )
+    instagram_user_id: str = Field(
+        "", description="The Instagram professional account that publishes (IG user id)"
+    )
+    instagram_token: SecretStr = Field(
+        SecretStr(""), description="Its access token; empty: posts are not published"
+    )
+    instagram_status_poll_s: float = Field(
+        30.0, gt=0, le=3600, description="How soon media asks again about a container in progress"
+    )
+    instagram_retry_s: float = Field(
+        900.0, gt=0, description="How long media waits before trying again after a rate limit"
+    )
+    instagram_max_attempts: int = Field(
+        6, ge=1, le=50, description="Attempts at one post before it fails for good"
+    )
 
     @property
     def base_url(self) -> str:

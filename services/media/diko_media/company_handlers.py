@@ -62,7 +62,9 @@ class CompanyHandlers:
             if data.contact_id
             else f"consents.{data.purpose}"
         )
-        holder = company.get("contacts", {}).get(data.contact_id, {}) if data.contact_id else company
+        holder = (
+            company.get("contacts", {}).get(data.contact_id, {}) if data.contact_id else company
+        )
         kept = holder.get("consents", {}).get(data.purpose) or {}
         at = utc(data.declared_at)
         if kept.get("declared_at") is not None and utc(kept["declared_at"]) > at:
@@ -72,7 +74,11 @@ class CompanyHandlers:
         )
         if data.purpose in SHOWN:
             ctx.write(store.bump_feed(ctx.new_id("ver")))
-        if data.purpose == "social_media" and data.contact_id is None and data.status == "withdrawn":
+        if (
+            data.purpose == "social_media"
+            and data.contact_id is None
+            and data.status == "withdrawn"
+        ):
             await self._withhold_all(ctx, data.company_id, at)
 
     async def _withhold_all(self, ctx: Context[Any], company_id: str, at: datetime) -> None:
@@ -112,8 +118,7 @@ class CompanyHandlers:
         moved_contacts = {
             contact_id: consents
             for contact_id, consents in (merged.get("contacts") or {}).items()
-            if contact_id in data.contact_ids
-            and contact_id not in (survivor.get("contacts") or {})
+            if contact_id in data.contact_ids and contact_id not in (survivor.get("contacts") or {})
         }
         changes: dict[str, Any] = {"name": data.survivor_name}
         for contact_id, consents in moved_contacts.items():

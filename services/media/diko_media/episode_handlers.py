@@ -197,7 +197,9 @@ class EpisodeHandlers:
             EpisodeScheduled(episode_id=episode_id, title=document["title"], publish_at=utc(at)),
             subject=episode_id,
         )
-        return episodes.reply({**document, "status": "scheduled", "publish_at": utc(at)}, self.links)
+        return episodes.reply(
+            {**document, "status": "scheduled", "publish_at": utc(at)}, self.links
+        )
 
     async def _publish_now(self, ctx: Context[Any], episode_id: str, at: datetime) -> Episode:
         document = await store.find_episode(ctx.db, episode_id)

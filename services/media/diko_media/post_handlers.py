@@ -55,7 +55,6 @@ from diko_shared.contract.media import (
     Post,
     PostApproved,
     PostDrafted,
-    PostFormat,
     PostKit,
     PostRef,
     PostRejected,
@@ -155,7 +154,9 @@ class PostHandlers:
             company = await store.find_company(ctx.db, draft.company_id)
             ctx.send(self._approval_mail(post, company), subject=draft.post_id)
 
-    def _approval_mail(self, post: dict[str, Any], company: dict[str, Any] | None) -> SendNotification:
+    def _approval_mail(
+        self, post: dict[str, Any], company: dict[str, Any] | None
+    ) -> SendNotification:
         post_id = post["_id"]
         approve = self.links.approval(self.approvals.token(post_id))
         kit = self.links.kit(self.kits.token(post_id))
@@ -245,9 +246,11 @@ class PostHandlers:
                 f"Eine Podcastfolge {episode_id} gibt es nicht.",
                 [ErrorDetail(field="data.content.episode_id", problem="unbekannte Podcastfolge")],
             )
-        company = await store.find_company(ctx.db, episode["company_id"]) if episode.get(
-            "company_id"
-        ) else None
+        company = (
+            await store.find_company(ctx.db, episode["company_id"])
+            if episode.get("company_id")
+            else None
+        )
         guests = tuple(
             p["name"]
             for p in episode.get("persons") or []
@@ -389,9 +392,9 @@ class PostHandlers:
         return post
 
     async def _answer(self, ctx: Context[Any], post: dict[str, Any]) -> Post:
-        company = await store.find_company(ctx.db, post["company_id"]) if post.get(
-            "company_id"
-        ) else None
+        company = (
+            await store.find_company(ctx.db, post["company_id"]) if post.get("company_id") else None
+        )
         return reply(post, self.links, company)
 
     async def approve(self, ctx: Context[ApprovePost]) -> Post:
@@ -404,7 +407,9 @@ class PostHandlers:
                         "key": ctx.key}  # fmt: skip
             ctx.write(
                 store.change_post(
-                    data.post_id, ("draft", "approved"), {"status": "approved", "approval": approval}
+                    data.post_id,
+                    ("draft", "approved"),
+                    {"status": "approved", "approval": approval},
                 )
             )
             ctx.emit(
@@ -465,9 +470,9 @@ class PostHandlers:
         allowed = ("approved", "scheduled", "failed", "withheld")
         if post["status"] not in allowed and scheduled.get("key") != ctx.key:
             raise wrong_status(data.post_id, post["status"], "eingeplant")
-        company = await store.find_company(ctx.db, post["company_id"]) if post.get(
-            "company_id"
-        ) else None
+        company = (
+            await store.find_company(ctx.db, post["company_id"]) if post.get("company_id") else None
+        )
         if consent_of(post, company) not in ("given", "not_needed"):
             message = (
                 f"Für {post.get('company_name') or 'den Betrieb'} liegt keine Einwilligung in "
@@ -517,4 +522,3 @@ TITLES = {
     "presentation": "Wir stellen vor",
     "fair": "Bewerberbörse",
 }
-

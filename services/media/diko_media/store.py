@@ -188,9 +188,7 @@ async def find_companies(db: AsyncDatabase, ids: Iterable[str]) -> dict[str, dic
 
 
 def set_company(company_id: str, changes: Mapping[str, Any]) -> Write:
-    return Write(
-        COMPANIES, UpdateOne({"_id": company_id}, {"$set": dict(changes)}, upsert=True)
-    )
+    return Write(COMPANIES, UpdateOne({"_id": company_id}, {"$set": dict(changes)}, upsert=True))
 
 
 # -- images (covers, logos) and audio ----------------------------------------------------------

@@ -173,13 +173,15 @@ class PodcastPages:
         text = ((document or {}).get("transcript") or {}).get("text", "")
         body = text.encode()
         media_type = f"{episode.transcript_type}; charset=utf-8"
-        return cacheable(request, body, media_type, hashlib.sha256(body).hexdigest(), FEED_MAX_AGE_S)
+        return cacheable(
+            request, body, media_type, hashlib.sha256(body).hexdigest(), FEED_MAX_AGE_S
+        )
 
     async def episode_cover(self, request: Request) -> Response:
         episode_id = request.path_params["episode_id"]
-        document = await store.find_episode(self.db, episode_id) if EPISODE_ID.match(
-            episode_id
-        ) else None
+        document = (
+            await store.find_episode(self.db, episode_id) if EPISODE_ID.match(episode_id) else None
+        )
         image = (document or {}).get("image")
         if not image or image["extension"] != request.path_params["extension"]:
             return PlainTextResponse("Kein Titelbild zu dieser Folge.", status_code=404)
@@ -294,7 +296,8 @@ class PostFiles:
             post_id = self.kits.read(request.path_params["token"])
         except LinkExpired:
             return PlainTextResponse(
-                "Der Link zum Paket ist abgelaufen. Bitte fragen Sie DIKO Altmark nach einem neuen.",
+                "Der Link zum Paket ist abgelaufen. Bitte fragen Sie DIKO Altmark nach einem "
+                "neuen.",
                 status_code=410,
             )
         except LinkInvalid:
@@ -351,12 +354,17 @@ class Uploads:
         if int(length) > limit:
             return _refusal(413, "too_large", "Die Dateien sind größer als erlaubt.")
         if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-            return _refusal(415, "unsupported_media_type",
-                            "Bitte als multipart/form-data mit den Feldern audio und cover.")  # fmt: skip
+            return _refusal(
+                415,
+                "unsupported_media_type",
+                "Bitte als multipart/form-data mit den Feldern audio und cover.",
+            )
         try:
             form = await request.form(max_files=2, max_fields=4)
         except Exception:  # noqa: BLE001 - malformed multipart: say so
-            return _refusal(400, "validation_error", "Der Inhalt ist kein lesbares multipart/form-data.")
+            return _refusal(
+                400, "validation_error", "Der Inhalt ist kein lesbares multipart/form-data."
+            )
         try:
             update = await self._keep(form, episode_id)
         except DomainError as error:
@@ -364,7 +372,9 @@ class Uploads:
         finally:
             await form.close()
         if update is None:
-            return _refusal(400, "validation_error", "Bitte eine Datei im Feld audio oder cover senden.")
+            return _refusal(
+                400, "validation_error", "Bitte eine Datei im Feld audio oder cover senden."
+            )
         answer = await self.publisher.request(update, subject=episode_id, timeout=60.0)
         if not answer.get("ok"):
             return JSONResponse(answer, status_code=400)
@@ -394,11 +404,12 @@ class Uploads:
             path = Path(handle.name)
             await asyncio.to_thread(shutil.copyfileobj, upload.file, handle)
         try:
-            if path.stat().st_size > self.settings.audio_max_bytes:
+            size = (await asyncio.to_thread(path.stat)).st_size
+            if size > self.settings.audio_max_bytes:
                 raise episodes.invalid("audio", "Die Audiodatei ist größer als erlaubt.")
             reference = await keep_audio(self.db, path, "audio", _now())
         finally:
-            path.unlink(missing_ok=True)
+            await asyncio.to_thread(path.unlink, missing_ok=True)
         return "upl_" + reference["id"].removeprefix("aud_")
 
     async def _keep_cover(self, upload: UploadFile) -> str:

@@ -115,9 +115,7 @@ async def keep(db: AsyncDatabase, path: Path, info: AudioInfo, *, now: datetime)
     return info.audio_id
 
 
-async def read_range(
-    db: AsyncDatabase, record: dict, start: int, end: int
-) -> AsyncIterator[bytes]:
+async def read_range(db: AsyncDatabase, record: dict, start: int, end: int) -> AsyncIterator[bytes]:
     """The bytes `start` to `end` (inclusive) of a stored file, chunk by chunk."""
     size = int(record["chunk_size"])
     first, last = start // size, end // size

@@ -79,11 +79,11 @@ async def fetch_to_file(
             content_type = response.headers.get("content-type", "").split(";")[0].strip()
     except FetchRefused:
         handle.close()
-        path.unlink(missing_ok=True)
+        await asyncio.to_thread(path.unlink, missing_ok=True)
         raise
     except (httpx.HTTPError, TimeoutError) as exc:
         handle.close()
-        path.unlink(missing_ok=True)
+        await asyncio.to_thread(path.unlink, missing_ok=True)
         raise FetchRefused(f"{url} ließ sich nicht laden ({type(exc).__name__}).") from None
     handle.close()
     return Fetched(path, size, content_type)
@@ -91,8 +91,7 @@ async def fetch_to_file(
 
 def _too_large(size: int, limit: int) -> str:
     return (
-        f"Die Datei ist größer als erlaubt ({megabytes(size)} statt höchstens "
-        f"{megabytes(limit)})."
+        f"Die Datei ist größer als erlaubt ({megabytes(size)} statt höchstens {megabytes(limit)})."
     )
 
 

@@ -156,7 +156,7 @@ MEDIA = {2207004, 2207005, 2207009, 2207010, 2207026, 2207052}
 def classify(error: GraphError) -> Decision:
     code, sub = error.code, error.subcode
     message = error.error.get("message", "")
-    if code in TOKEN or error.error.get("type") == "OAuthException" and code is None:
+    if code in TOKEN or (error.error.get("type") == "OAuthException" and code is None):
         return Decision(
             "token_expired",
             "Der Zugangsschlüssel für Instagram ist abgelaufen oder ungültig "

@@ -38,9 +38,7 @@ from diko_shared.due import DueContext
 
 KIND = "post.publish"
 WITHDRAWN = "Der Betrieb hat seine Einwilligung in Beiträge in sozialen Medien widerrufen."
-NO_CONSENT = (
-    "Die Einwilligung des Betriebs in Beiträge in sozialen Medien liegt nicht (mehr) vor."
-)
+NO_CONSENT = "Die Einwilligung des Betriebs in Beiträge in sozialen Medien liegt nicht (mehr) vor."
 
 
 def schedule(post_id: str, at: datetime, correlation_id: str | None = None) -> Any:
@@ -65,9 +63,11 @@ class Publisher:
         post = await store.find_post(self.db, post_id)
         if post is None or post["status"] not in ("scheduled", "publishing"):
             return
-        company = await store.find_company(self.db, post["company_id"]) if post.get(
-            "company_id"
-        ) else None
+        company = (
+            await store.find_company(self.db, post["company_id"])
+            if post.get("company_id")
+            else None
+        )
         if consent_of(post, company) not in ("given", "not_needed"):
             self._withhold(ctx, post, company)
             return
@@ -123,9 +123,11 @@ class Publisher:
             if status != "FINISHED":
                 self._again(ctx, ctx.now + timedelta(seconds=self.poll_s))
                 return
-        company = await store.find_company(self.db, post["company_id"]) if post.get(
-            "company_id"
-        ) else None
+        company = (
+            await store.find_company(self.db, post["company_id"])
+            if post.get("company_id")
+            else None
+        )
         if consent_of(post, company) not in ("given", "not_needed"):
             self._withhold(ctx, post, company)
             return

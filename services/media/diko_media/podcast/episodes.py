@@ -17,6 +17,7 @@ from typing import Any
 
 from diko_media.files import notes
 from diko_media.links import Links
+from diko_shared.contract.envelope import ErrorDetail
 from diko_shared.contract.media import (
     Chapter,
     CreateEpisode,
@@ -26,7 +27,6 @@ from diko_shared.contract.media import (
     Transcript,
     UpdateEpisode,
 )
-from diko_shared.contract.envelope import ErrorDetail
 from diko_shared.geo.gazetteer import load_gazetteer
 from diko_shared.messaging.errors import Invalid, NotFound
 
@@ -191,9 +191,7 @@ def reply(document: Mapping[str, Any], links: Links) -> Episode:
     )
 
 
-def announcement(
-    document: Mapping[str, Any], links: Links, *, page_url: str
-) -> EpisodePublished:
+def announcement(document: Mapping[str, Any], links: Links, *, page_url: str) -> EpisodePublished:
     """The event that tells the other services an episode is in the feed."""
     audio = document.get("audio") or {}
     return EpisodePublished(
@@ -272,7 +270,9 @@ class Listed:
     location: Location | None
 
 
-def consented(company: Mapping[str, Any] | None, purpose: str, contact_id: str | None = None) -> bool:
+def consented(
+    company: Mapping[str, Any] | None, purpose: str, contact_id: str | None = None
+) -> bool:
     """Whether the copy of `company` holds a consent in force for `purpose`."""
     if company is None:
         return False
@@ -329,7 +329,7 @@ def listed(
         episode_id=document["_id"],
         title=document["title"],
         description=document["description"],
-        show_notes=document.get("show_notes"),
+        show_notes=notes.clean_html(document["show_notes"]) if document.get("show_notes") else None,
         number=document.get("episode_number"),
         season=document.get("season"),
         explicit=bool(document.get("explicit")),

@@ -34,7 +34,7 @@ ENVIRONMENT = Environment(
 
 
 def _notes(html: str | None) -> Markup:
-    return Markup(clean_html(html)) if html else Markup("")  # noqa: S704 - sanitised by nh3
+    return Markup(clean_html(html)) if html else Markup("")
 
 
 ENVIRONMENT.filters["notes"] = _notes

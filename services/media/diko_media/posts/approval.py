@@ -207,14 +207,14 @@ class ApprovalPages:
         return post
 
     async def _page(self, post: dict[str, Any], message: str = "") -> Page:
-        company = await store.find_company(self.db, post["company_id"]) if post.get(
-            "company_id"
-        ) else None
+        company = (
+            await store.find_company(self.db, post["company_id"])
+            if post.get("company_id")
+            else None
+        )
         standing, tone = where_it_stands(post)
         title = (
-            "Ihr Beitrag wartet auf Ihre Freigabe"
-            if post["status"] == "draft"
-            else "Ihr Beitrag"
+            "Ihr Beitrag wartet auf Ihre Freigabe" if post["status"] == "draft" else "Ihr Beitrag"
         )
         consent = consent_of(post, company)
         publish_note = (

@@ -65,9 +65,7 @@ def _caption(paragraphs: list[str], hashtags: tuple[str, ...], handle: str | Non
 
 def _alt(*parts: str) -> str:
     words = [p.strip() for p in parts if p and p.strip()]
-    return "Grafik von DIKO Altmark: " + " ".join(
-        w if w[-1] in ".!?…" else f"{w}." for w in words
-    )
+    return "Grafik von DIKO Altmark: " + " ".join(w if w[-1] in ".!?…" else f"{w}." for w in words)
 
 
 def weekday_date(day: date) -> str:
@@ -195,9 +193,7 @@ def episode(facts: EpisodeFacts, handle: str | None = None) -> Written:
     return Written("episode", (fields,), text, hashtags, (alt,))
 
 
-def presentation(
-    content: PresentationContent, company: str, handle: str | None = None
-) -> Written:
+def presentation(content: PresentationContent, company: str, handle: str | None = None) -> Written:
     place = " · ".join(p for p in (content.industry, content.town) if p)
     facts = [*content.facts, "", "", ""][:3]
     occupations = " · ".join(content.occupations) or "Sprich uns an!"
@@ -243,8 +239,10 @@ def presentation(
 
 def fair(content: FairContent, company: str | None, handle: str | None = None) -> Written:
     day = weekday_date(content.date)
-    hours = f"{clock(content.start)} bis {clock(content.end)} Uhr" if content.end else (
-        f"ab {clock(content.start)} Uhr"
+    hours = (
+        f"{clock(content.start)} bis {clock(content.end)} Uhr"
+        if content.end
+        else (f"ab {clock(content.start)} Uhr")
     )
     if company:
         band = f"{company} ist dabei!"
@@ -309,4 +307,3 @@ def with_overrides(
     else:
         text = written.caption
     return Written(written.kind, written.slides, text[:MAX_CAPTION], tags, written.alt_texts)
-

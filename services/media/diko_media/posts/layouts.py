@@ -213,9 +213,7 @@ def _pin_row(frame: Frame, name: str, start: float, end: float, template: str) -
     return [pin, text]
 
 
-def _layout(
-    name: str, frame: Frame, shapes: list[Shape], texts: list[TextBox]
-) -> Layout:
+def _layout(name: str, frame: Frame, shapes: list[Shape], texts: list[TextBox]) -> Layout:
     return Layout(
         name=name,
         width=WIDTH,
@@ -481,7 +479,9 @@ def fair(fmt: str) -> tuple[Layout, ...]:
             _headline(f, "So machst du mit"),
             *numbers,
             *steps,
-            *_band(f, "Anmeldung: Link in der Bio", "Kostenlos für alle, die eine Ausbildung suchen"),
+            *_band(
+                f, "Anmeldung: Link in der Bio", "Kostenlos für alle, die eine Ausbildung suchen"
+            ),
         ],
     )
     return first, second

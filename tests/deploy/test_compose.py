@@ -668,7 +668,7 @@ def test_services_use_the_diko_vhost_with_the_broker_user(compose, services) -> 
         url = environment(compose["services"][service])["DIKO_AMQP_URL"]
         parts = split_url(url)
         assert (parts.scheme, parts.hostname, parts.port) == ("amqp", "rabbitmq", 5672), url
-        assert parts.path == "/diko", f"{service}: virtual host diko (CONTRACTS.md): {url}"
+        assert parts.path == "/diko", f"{service}: virtual host diko (docs/contract.md): {url}"
         user, password = single_reference(parts.username), single_reference(parts.password)
         assert user is not None, url
         assert password is not None, url

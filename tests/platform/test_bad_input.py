@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Any
 
@@ -20,6 +21,12 @@ def envelope(type_: str = "tally.add", **data: Any) -> dict[str, Any]:
 
 def body(value: dict[str, Any]) -> bytes:
     return json.dumps(value).encode()
+
+
+def at_time(time: str) -> bytes:
+    value = envelope()
+    value["time"] = time
+    return body(value)
 
 
 def without(key: str) -> bytes:
@@ -79,6 +86,38 @@ CASES = [
         "validation_error",
     ),
     (
+        "time past the calendar's end in UTC",
+        "tally.add",
+        at_time("9999-12-31T23:30:00-01:00"),
+        "application/json",
+        "bad_envelope",
+        "validation_error",
+    ),
+    (
+        "time before the calendar's start in UTC",
+        "tally.add",
+        at_time("0001-01-01T00:30:00+01:00"),
+        "application/json",
+        "bad_envelope",
+        "validation_error",
+    ),
+    (
+        "control character in the data",
+        "tally.add",
+        body(envelope(item="pears", amount=1, note="a\u001bb")),
+        "application/json",
+        "validation_error",
+        "validation_error",
+    ),
+    (
+        "line break in the source",
+        "tally.add",
+        body({**envelope(), "source": "web\nsite"}),
+        "application/json",
+        "bad_envelope",
+        "validation_error",
+    ),
+    (
         "wrong content type",
         "tally.add",
         body(envelope()),
@@ -105,7 +144,22 @@ async def test_bad_request_gets_a_structured_error_reply(
     reply = await bus.request_raw(key, raw, content_type=content_type)
     assert reply["ok"] is False
     assert reply["error"]["code"] == code
-    assert reply["error"]["message"]
+    assert_german(reply["error"])
+
+
+#: Words of English error messages; German ones have none of them.
+ENGLISH = re.compile(r"\b(should|must|Input|Field|required|invalid|the|body|is not)\b")
+
+
+def assert_german(error: dict[str, Any]) -> None:
+    """A sentence for people in German, and every detail with a field, a type and German."""
+    message = error["message"]
+    assert message.endswith("."), message
+    assert not ENGLISH.search(message), message
+    for detail in error["details"]:
+        assert detail["field"], detail
+        assert detail["type"], detail
+        assert not ENGLISH.search(detail["problem"]), detail
 
 
 async def test_bad_messages_without_reply_to_are_dead_lettered_with_their_reason(
@@ -129,8 +183,25 @@ async def test_bad_messages_without_reply_to_are_dead_lettered_with_their_reason
 async def test_schema_violations_list_every_bad_field(bus: Bus, testsvc: ServiceProcess) -> None:
     raw = body(envelope(item="Not Valid!", amount=0, colour="red"))
     reply = await bus.request_raw("tally.add", raw)
-    fields = {d["field"] for d in reply["error"]["details"]}
-    assert fields == {"data.item", "data.amount", "data.colour"}
+    details = {d["field"]: d for d in reply["error"]["details"]}
+    assert set(details) == {"data.item", "data.amount", "data.colour"}
+    assert reply["error"]["message"] == "Die Nutzdaten (data) haben 3 ungültige Felder."
+    assert details["data.amount"]["type"] == "greater_than_equal"
+    assert details["data.amount"]["problem"] == "Die Zahl muss mindestens 1 sein."
+    assert details["data.colour"]["type"] == "extra_forbidden"
+    assert details["data.colour"]["problem"] == "Dieses Feld gibt es in dieser Nachricht nicht."
+
+
+async def test_a_time_the_platform_cannot_convert_is_refused_at_once(
+    bus: Bus, testsvc: ServiceProcess
+) -> None:
+    """Before, it passed, overflowed in the handler and was retried for minutes."""
+    retried = testsvc.metric("diko_retried_total", queue="testsvc.tally.add")
+    reply = await bus.request_raw("tally.add", at_time("9999-12-31T23:30:00-01:00"))
+    assert reply["error"]["code"] == "validation_error"
+    (detail,) = reply["error"]["details"]
+    assert (detail["field"], detail["type"]) == ("time", "datetime_out_of_range")
+    assert testsvc.metric("diko_retried_total", queue="testsvc.tally.add") == retried
 
 
 async def test_a_type_no_service_handles_is_answered_or_dead_lettered(
@@ -140,6 +211,7 @@ async def test_a_type_no_service_handles_is_answered_or_dead_lettered(
     reply = await bus.request_raw("tally.unheard-of", raw)
     assert reply["error"]["code"] == "unknown_type"
     assert "tally.unheard-of" in reply["error"]["message"]
+    assert_german(reply["error"])
 
     await bus.drain("diko.dlq")
     message_id = str(uuid.uuid4())

@@ -112,11 +112,12 @@ class Problems:
 
 
 def canonical_town(name: str, field: str, problems: Problems) -> str:
-    """The gazetteer's spelling of an Altmark town; an unknown one is a problem with hints."""
+    """The gazetteer's spelling of a German town (the Altmark first); an unknown one is a
+    problem with hints."""
     try:
         return load_gazetteer().lookup(name).name
     except UnknownPlaceError as exc:
-        hint = "" if exc.suggestions else " – erwartet wird ein Ort der Altmark"
+        hint = "" if exc.suggestions else " – erwartet wird ein Ort in Deutschland"
         problems.add(field, f"{exc}{hint}")
         return name
 

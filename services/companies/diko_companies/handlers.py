@@ -251,15 +251,20 @@ async def register_company(ctx: Context[RegisterCompany]) -> CompanyRef:
 
 
 async def _claim_duplicate_key(ctx: Context[Any], key: str, company_id: str) -> str | None:
-    """Hold the duplicate key for `company_id`; else the id of the company that holds it."""
-    claim = await store.claim_company_key(ctx.db, key, company_id)
+    """Hold the duplicate key for `company_id`; else the id of the company that holds it.
+
+    The claim is written at once (`ctx.claim`), so that two registrations of one company
+    handled at the same time cannot both pass; if this message then fails for good, the
+    platform gives the key back, so that it never blocks a correct one.
+    """
+    claim = await ctx.claim(store.COMPANY_KEYS, key, store.company_key_claim(company_id))
     holder = claim["company_id"]
     if holder == company_id:
         return None
     if await store.company_exists(ctx.db, holder):
         return holder
     abandoned = domain.claim_abandoned(claim["claimed_at"], datetime.now(UTC))
-    if abandoned and await store.take_over_company_key(ctx.db, key, holder, company_id):
+    if abandoned and await store.take_over_company_key(ctx.db, key, holder, company_id, ctx.key):
         return None
     raise TransientError(f"a registration of the same company ({holder}) is still in progress")
 
@@ -388,16 +393,13 @@ async def get_company(ctx: Context[GetCompany]) -> Company:
     base = {
         "company_id": company_id,
         **{name: stored.get(name) for name in records.COMPANY_FIELDS},
-        "consents": [
-            ConsentState.model_validate(s, strict=False)
-            for s in (stored.get("consents") or {}).values()
-        ],
+        "consents": [ConsentState.from_stored(s) for s in (stored.get("consents") or {}).values()],
         "presence": _presence(stored.get("presence")),
         "merged_into": stored.get("merged_into"),
         "contacts": [],
     }
     if stored.get("merged_into"):
-        return Company.model_validate(base, strict=False)
+        return Company.from_stored(base)
     contacts, positions, consultations = (
         await _contacts(ctx, stored),
         await store.read_many(ctx.db, store.POSITIONS, list(stored.get("position_ids") or [])),
@@ -409,18 +411,16 @@ async def get_company(ctx: Context[GetCompany]) -> Company:
     consultations.sort(key=lambda c: (str(c["held_on"]), c["_id"]), reverse=True)
     base["contacts"] = [_contact(c) for c in contacts]
     base["positions"] = [
-        PositionSummary.model_validate(
-            _only(p, PositionSummary) | {"position_id": p["_id"]}, strict=False
-        )
+        PositionSummary.from_stored(_only(p, PositionSummary) | {"position_id": p["_id"]})
         for p in positions
     ]
     base["consultations"] = [
-        ConsultationSummary.model_validate(
-            {**_only(c, ConsultationSummary), "consultation_id": c["_id"]}, strict=False
+        ConsultationSummary.from_stored(
+            {**_only(c, ConsultationSummary), "consultation_id": c["_id"]}
         )
         for c in consultations[:CONSULTATIONS_SHOWN]
     ]
-    return Company.model_validate(base, strict=False)
+    return Company.from_stored(base)
 
 
 def _only(document: dict[str, Any], model: Any) -> dict[str, Any]:
@@ -428,12 +428,9 @@ def _only(document: dict[str, Any], model: Any) -> dict[str, Any]:
 
 
 def _contact(document: dict[str, Any]) -> CompanyContact:
-    consents = [
-        ConsentState.model_validate(s, strict=False)
-        for s in (document.get("consents") or {}).values()
-    ]
+    consents = [ConsentState.from_stored(s) for s in (document.get("consents") or {}).values()]
     fields = _only(document, CompanyContact) | {"contact_id": document["_id"], "consents": consents}
-    return CompanyContact.model_validate(fields, strict=False)
+    return CompanyContact.from_stored(fields)
 
 
 def _presence(presence: dict[str, Any] | None) -> Presence | None:
@@ -489,7 +486,7 @@ async def company_history(ctx: Context[GetHistory]) -> CompanyHistory:
     more = start + data.limit < len(entries)
     return CompanyHistory(
         company_id=data.company_id,
-        entries=[HistoryEntry.model_validate(e, strict=False) for e in page],
+        entries=[HistoryEntry.from_stored(e) for e in page],
         next_cursor=f"o{start + data.limit}" if more else None,
     )
 

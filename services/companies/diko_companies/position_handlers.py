@@ -56,7 +56,7 @@ def _position(document: dict[str, Any], company_name: str | None = None) -> Posi
     fields = {k: v for k, v in document.items() if k in Position.model_fields}
     if company_name is not None:
         fields["company_name"] = company_name
-    return Position.model_validate({**fields, "position_id": document["_id"]}, strict=False)
+    return Position.from_stored({**fields, "position_id": document["_id"]})
 
 
 def _stage_row(ctx: Context[Any], document: dict[str, Any]) -> None:
@@ -79,7 +79,7 @@ def _updated(
         "changed": changed,
         **{k: after[k] for k in ("occupation", "start_date", "town", "school_certificate")},
     }
-    ctx.emit(PositionUpdated.model_validate(fields, strict=False), subject=after["_id"])
+    ctx.emit(PositionUpdated.from_stored(fields), subject=after["_id"])
 
 
 def _filled(ctx: Context[Any], position: Position) -> None:

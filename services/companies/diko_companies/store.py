@@ -19,6 +19,7 @@ from pymongo.errors import DuplicateKeyError
 from diko_companies.domain import HeldPlace, Take
 from diko_shared.contract.companies import Position
 from diko_shared.contract.matching import MatchAccepted
+from diko_shared.messaging.handling import CLAIMED_BY
 from diko_shared.store import guards
 from diko_shared.store.group_commit import Write
 from diko_shared.store.mongo import Indexes
@@ -92,21 +93,9 @@ async def company_exists(db: AsyncDatabase, company_id: str) -> bool:
     return await db[COMPANIES].find_one({"_id": company_id}, {"_id": 1}) is not None
 
 
-async def claim_company_key(db: AsyncDatabase, key: str, company_id: str) -> dict[str, Any]:
-    """Claim the duplicate key for `company_id`; returns the claim that holds it now.
-
-    The claim is written at once, not staged, so that two registrations of one company
-    handled at the same time cannot both pass. Its holder is ours on a redelivery.
-    """
-    claim = {"_id": key, "company_id": company_id, "claimed_at": datetime.now(UTC)}
-    try:
-        await db[COMPANY_KEYS].insert_one(claim)
-    except DuplicateKeyError:
-        held = await db[COMPANY_KEYS].find_one({"_id": key})
-        if held is not None:
-            return held
-        raise
-    return claim
+def company_key_claim(company_id: str) -> dict[str, Any]:
+    """The fields of a duplicate-key claim (`ctx.claim` adds `_id` and the message's key)."""
+    return {"company_id": company_id, "claimed_at": datetime.now(UTC)}
 
 
 def release_company_key(key: str) -> Write:
@@ -127,12 +116,18 @@ def pull_from(collection: str, document_id: str, field: str, value: str) -> Writ
 
 
 async def take_over_company_key(
-    db: AsyncDatabase, key: str, abandoned_by: str, company_id: str
+    db: AsyncDatabase, key: str, abandoned_by: str, company_id: str, message_key: str
 ) -> bool:
-    """Move an abandoned claim (its company never appeared) to `company_id`."""
+    """Move an abandoned claim (its company never appeared) to `company_id` and its message."""
     result = await db[COMPANY_KEYS].update_one(
         {"_id": key, "company_id": abandoned_by},
-        {"$set": {"company_id": company_id, "claimed_at": datetime.now(UTC)}},
+        {
+            "$set": {
+                "company_id": company_id,
+                "claimed_at": datetime.now(UTC),
+                CLAIMED_BY: message_key,
+            }
+        },
     )
     return result.modified_count == 1
 
@@ -148,7 +143,7 @@ def insert_position(position: Position, opened_at: datetime) -> Write:
 
 def _position(document: dict[str, Any]) -> Position:
     fields = {k: v for k, v in document.items() if k in Position.model_fields}
-    return Position.model_validate({**fields, "position_id": document["_id"]}, strict=False)
+    return Position.from_stored({**fields, "position_id": document["_id"]})
 
 
 async def find_position(db: AsyncDatabase, position_id: str) -> Position | None:

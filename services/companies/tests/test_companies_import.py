@@ -43,10 +43,11 @@ def report(path: Path) -> list[dict[str, str]]:
 
 
 def messy_csv(directory: Path, t: str) -> Path:
+    phone = f"03931 {uuid.uuid4().int % 10**7:07d}"  # no other test's company has it
     header = "Firma;Straße;PLZ;Ort;Branche;Ansprechpartner;E-Mail;Telefon;Website;Instagram;Notiz\n"
     utf8 = [
         f"Tischlerei Müller {t} GmbH;Breite Straße 12;39576;Stendal;Handwerk;Jana Müller;"
-        f"jana@mueller-{t}.example;03931 123456;mueller-{t}.example;@mueller_{t};Stammkunde\n",
+        f"jana@mueller-{t}.example;{phone};mueller-{t}.example;@mueller_{t};Stammkunde\n",
         ";;;;;;;;;;\n",
         f"Autohaus Krüger {t};Hallstraße 4;395 76;Stendal;Kfz;;;03931 555;;;\n",
         f"Friseur Falsch {t};Weg 1;3957;Stendal;;;;;;;PLZ falsch\n",

@@ -293,6 +293,25 @@ async def test_a_claim_whose_registration_failed_for_good_is_taken_over(
     assert claim["company_id"] == company_id
 
 
+async def test_a_registration_timed_at_the_calendars_edge_is_refused_and_blocks_nothing(
+    bus: Bus, companies: ServiceProcess, db: AsyncDatabase
+) -> None:
+    """It passed once, overflowed converting to UTC, was retried for minutes and meanwhile
+    held the company's duplicate key, so that the correct registration was refused."""
+    company = registration()
+    for time in ("9999-12-31T23:30:00-01:00", "0001-01-01T00:30:00+01:00"):
+        body = new_envelope("company.register", company, source="website")
+        body["time"] = time
+        reply = await bus.request_raw("company.register", json.dumps(body).encode())
+        assert reply["error"]["code"] == "validation_error"
+        assert [(d["field"], d["type"]) for d in reply["error"]["details"]] == [
+            ("time", "datetime_out_of_range")
+        ]
+    key = domain.duplicate_key(company.name, company.address.postcode)
+    assert await db[store.COMPANY_KEYS].find_one({"_id": key}) is None
+    assert (await bus.request(company))["ok"]
+
+
 async def test_an_unknown_company_is_not_found(bus: Bus, companies: ServiceProcess) -> None:
     reply = await bus.request(GetCompany(company_id="cmp_0123456789abcdef0123"))
     assert reply["error"]["code"] == "not_found"

@@ -137,10 +137,7 @@ def _canonical_town(name: str, where: str, problems: list[ErrorDetail]) -> str |
     try:
         return load_gazetteer().lookup(name).name
     except UnknownPlaceError as exc:
-        hint = f"; meinten Sie: {', '.join(exc.suggestions)}?" if exc.suggestions else ""
-        problems.append(
-            ErrorDetail(field=where, problem=f"unbekannter Ort in der Altmark: {name!r}{hint}")
-        )
+        problems.append(ErrorDetail(field=where, problem=str(exc)))
         return None
 
 

@@ -65,7 +65,7 @@ def insert_applicant(applicant: Applicant, registered_at: datetime) -> Write:
 
 def _applicant(document: Mapping[str, Any]) -> Applicant:
     fields = {k: v for k, v in document.items() if k in Applicant.model_fields}
-    return Applicant.model_validate({**fields, "applicant_id": document["_id"]}, strict=False)
+    return Applicant.from_stored({**fields, "applicant_id": document["_id"]})
 
 
 async def find_applicant(db: AsyncDatabase, applicant_id: str) -> Applicant | None:
@@ -103,7 +103,7 @@ def _position(document: Mapping[str, Any]) -> PositionCopy:
         position_id=document["_id"],
         company_id=document["company_id"],
         company_name=document["company_name"],
-        occupation=Occupation.model_validate(document["occupation"]),
+        occupation=Occupation.from_stored(document["occupation"]),
         places=document["places"],
         start_date=date.fromisoformat(document["start_date"]),
         town=document["town"],
@@ -171,7 +171,7 @@ async def claim_trigger(db: AsyncDatabase, trigger: str, key: str, at: datetime)
 
 def _stored(document: Mapping[str, Any]) -> StoredProposal:
     return StoredProposal(
-        proposal=Proposal.model_validate(document["proposal"], strict=False),
+        proposal=Proposal.from_stored(document["proposal"]),
         status=document["status"],
         trigger=document["trigger"],
     )

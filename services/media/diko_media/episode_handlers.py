@@ -121,7 +121,7 @@ class EpisodeHandlers:
             changes["audio"] = audio
             changed = sorted({*changed, "audio"})
             if document.get("chapters") and "chapters" not in changes:
-                chapters = [episodes.Chapter.model_validate(c) for c in document["chapters"]]
+                chapters = [episodes.Chapter.from_stored(c) for c in document["chapters"]]
                 episodes.check_chapters(chapters, audio["duration_s"], "data.audio_url")
         cover = await self._new_cover(ctx, data)
         if cover is not None and cover != document.get("image"):

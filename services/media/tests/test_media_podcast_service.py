@@ -446,7 +446,9 @@ async def test_wrong_notes_are_refused_in_german(bus: Bus, media: ServiceProcess
     assert unknown["error"] == {
         "code": "not_found",
         "message": f"Eine Podcastfolge epi_{'0' * 20} gibt es nicht.",
-        "details": [{"field": "data.episode_id", "problem": "unbekannte Podcastfolge"}],
+        "details": [
+            {"field": "data.episode_id", "problem": "unbekannte Podcastfolge", "type": "not_found"}
+        ],
     }
 
 

@@ -607,5 +607,5 @@ async def test_staff_reject_and_an_unknown_post_answer_in_german(
     assert unknown["error"] == {
         "code": "not_found",
         "message": f"Einen Post pst_{'0' * 20} gibt es nicht.",
-        "details": [{"field": "data.post_id", "problem": "unbekannter Post"}],
+        "details": [{"field": "data.post_id", "problem": "unbekannter Post", "type": "not_found"}],
     }

@@ -43,6 +43,7 @@ from diko_shared.messaging import topology
 from diko_shared.messaging.errors import NotFound, TransientError
 from diko_shared.messaging.handling import DERIVED_IDS, Context
 from diko_shared.messaging.publisher import Outgoing, Publisher
+from diko_shared.text import clean
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +206,7 @@ class Handlers:
                 message = compose(
                     render_letter(letter),
                     sender=self.sender,
-                    to_name=staff.name,
+                    to_name=clean(staff.name),
                     to_address=staff.email,
                     message_id=delivery.message_id(delivery_id, self.sender_address),
                     date=datetime.now(UTC),

@@ -9,7 +9,9 @@ which each service serves itself.
 Autoescaping is on for `.html` (and for anything else but `.txt`): names come from
 other services and from the public, and a company called `<script>…` must arrive as
 text. Plain-text templates are not escaped, so that „Müller & Söhne“ stays readable.
-Undefined values fail loudly instead of leaving a gap in an e-mail.
+Undefined values fail loudly instead of leaving a gap in an e-mail. Every value a
+template prints goes through `diko_shared.text.clean` (`finalize`), and so does the
+subject: a character the contract refuses, in data stored before it did, is dropped.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from diko_notifications.domain import BUTTON, Letter
 from diko_shared.brand import COLOURS, FONT_STACK, NAME
+from diko_shared.text import as_line, finalize
 
 #: The Content-ID of the logo inside every HTML e-mail (`<img src="cid:…">`).
 LOGO_CID = "logo@diko-altmark.brand"
@@ -32,6 +35,7 @@ ENVIRONMENT = Environment(
         enabled_extensions=("html",), disabled_extensions=("txt",), default=True
     ),
     undefined=StrictUndefined,
+    finalize=finalize,
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
@@ -51,9 +55,10 @@ class Rendered:
 
 
 def render_letter(letter: Letter) -> Rendered:
-    values = {**letter.values, "subject": letter.subject}
+    subject = as_line(letter.subject)
+    values = {**letter.values, "subject": subject}
     return Rendered(
-        subject=letter.subject,
+        subject=subject,
         text=ENVIRONMENT.get_template(f"{letter.template}.txt").render(values),
         html=ENVIRONMENT.get_template(f"{letter.template}.html").render(values),
     )

@@ -615,6 +615,44 @@ async def test_the_confirmation_page_names_applicant_occupation_company_and_town
     assert f'<p class="small">Referenz: {forgotten}</p>' in shown.text
 
 
+#: Characters the contract refuses in text, as data stored before the rule may hold them.
+POISON = "\x01\x0b\x1b\x7f\x85\ufffe\uffff"
+
+
+async def test_names_stored_with_control_characters_reach_mail_and_page_without_them(
+    bus: Bus,
+    stack: SessionStack,
+    mongo: AsyncMongoClient,
+    notifications: ServiceProcess,
+    mailpit: Mailpit,
+    http: httpx.AsyncClient,
+) -> None:
+    db = mongo[stack.database("notifications")]
+    rita = address("rita")
+    rita_id = await staff_member(bus, "Rita Voigt", rita, ["match.proposed"])
+    await db["staff"].update_one({"_id": rita_id}, {"$set": {"name": f"Rita{POISON} Voigt"}})
+    event = shortlist(f"Tischlerei Krüger {uuid.uuid4().hex[:6]}")
+    await publish(bus, "match.proposed", event, "matching")
+
+    (mail,) = await mail_to(mailpit, rita)
+    assert mail["To"][0]["Name"] == "Rita Voigt"
+    assert "Hallo Rita Voigt," in mail["Text"]
+    for part in (mail["Subject"], mail["Text"], mail["HTML"]):
+        assert not any(char in part for char in POISON)
+
+    first = event.proposals[0].proposal_id
+    await db["proposals"].update_one(
+        {"_id": first},
+        {"$set": {"applicant": f"Lena{POISON} Schröder", "town": f"Stendal{POISON}"}},
+    )
+    accept_first = LINK.findall(mail["Text"])[0]
+    shown = await http.get(accept_first)
+    assert shown.status_code == 200
+    assert "<strong>Lena Schröder</strong>" in shown.text
+    assert "<th>Ort</th><td>Stendal</td>" in shown.text
+    assert not any(char in shown.text for char in POISON)
+
+
 async def test_forged_and_expired_links_are_refused(
     bus: Bus, notifications: ServiceProcess, http: httpx.AsyncClient
 ) -> None:

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from diko_shared.cli.common import console, fail
+from diko_shared.contract import document
 from diko_shared.contract.catalogue import CATALOGUE
 from diko_shared.service import asyncapi
 
@@ -56,3 +57,14 @@ def write_asyncapi(
         text = json.dumps(asyncapi.document(service), indent=2, ensure_ascii=False, sort_keys=True)
         path.write_text(text + "\n", encoding="utf-8")
         console.print(f"wrote {path}")
+
+
+@app.command("doc")
+def write_document(
+    path: Annotated[Path, typer.Option(help="The contract document")] = Path("docs/contract.md"),
+) -> None:
+    """Fill the generated parts of the contract document from the catalogue."""
+    if not path.is_file():
+        fail(f"no contract document at {path}: run this in the repository's root", 2)
+    changed = document.write(path)
+    console.print(f"{'wrote' if changed else 'unchanged:'} {path}")

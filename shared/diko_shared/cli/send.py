@@ -10,6 +10,7 @@ import typer
 from pydantic import ValidationError
 
 from diko_shared.cli.common import SOURCE, broker, console, fail, run, settings
+from diko_shared.contract import problems
 from diko_shared.contract.catalogue import CATALOGUE
 from diko_shared.contract.envelope import new_envelope
 from diko_shared.messaging import topology
@@ -54,10 +55,11 @@ def send(
     try:
         spec.payload.model_validate_json(json.dumps(payload))
     except ValidationError as exc:
-        for error in exc.errors(include_url=False):
-            where = ".".join(str(p) for p in ("data", *error["loc"]))
-            console.print(f"[red]{where}[/]: {error['msg']}")
-        fail(f"validation_error: the data does not fit {spec.payload.__name__}", 2)
+        details = problems.of(exc, ("data",))
+        for detail in details:
+            console.print(f"[red]{detail.field}[/] [dim]({detail.type})[/]: {detail.problem}")
+        count = "1 ungültiges Feld" if len(details) == 1 else f"{len(details)} ungültige Felder"
+        fail(f"validation_error: die Nutzdaten von {type_} haben {count}; nichts gesendet.", 2)
     envelope = new_envelope(type_, payload, source=SOURCE, subject=subject)
     message = Outgoing.from_envelope(topology.COMMANDS.name, envelope)
 

@@ -1,8 +1,9 @@
 """The catalogue of message types: who owns each, its kind, its payload and reply models.
 
-The names are fixed by CONTRACTS.md; the models live in one module per owning service
-(`diko_shared.contract.companies`, ...). Everything that needs to know about a message
-(validation, topology, the AsyncAPI documents, the CLI) asks this catalogue.
+The names are fixed (`contract.names`, docs/contract.md); the models live in one module
+per owning service (`diko_shared.contract.companies`, ...). Everything that needs to know
+about a message (validation, topology, the AsyncAPI documents, the contract document, the
+CLI) asks this catalogue.
 """
 
 from __future__ import annotations

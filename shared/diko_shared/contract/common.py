@@ -2,38 +2,31 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
+from diko_shared.contract import rules
 from diko_shared.contract.base import Payload
 
-#: One line of text: no control characters. A line break in a name would end up in an
-#: e-mail header or a file name; a NUL byte in a document key.
-ONE_LINE = r"^[^\x00-\x1f\x7f-\x9f]*$"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: One line of text: no tab, line break or other control character (`contract.rules`). A
+#: line break in a name would end up in an e-mail header or a file name.
+ONE_LINE = r"^[^\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]*$"
 
-
-def _one_line(value: str) -> str:
-    if _CONTROL.search(value):
-        raise ValueError("must be one line of text, without line breaks or control characters")
-    return value
-
-
-OneLine = (AfterValidator(_one_line), Field(json_schema_extra={"pattern": ONE_LINE}))
+OneLine = (AfterValidator(rules.one_line), Field(json_schema_extra={"pattern": ONE_LINE}))
 
 Name = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), *OneLine
 ]
-Text = Annotated[str, StringConstraints(max_length=5000)]
+#: Text of several lines: line feeds and tabs are kept, CRLF and CR become LF.
+Text = Annotated[str, StringConstraints(max_length=5000), AfterValidator(rules.multi_line)]
+#: An address mail can go to, checked by email-validator (no DNS) and stored normalised:
+#: the domain in lower case, the part before the `@` as given (it is case-sensitive).
 Email = Annotated[
     str,
-    StringConstraints(
-        strip_whitespace=True,
-        max_length=254,
-        pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$",
-    ),
+    StringConstraints(strip_whitespace=True, max_length=254),
+    AfterValidator(rules.email_address),
+    Field(json_schema_extra={"format": "email"}),
 ]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40), *OneLine]
 Town = Annotated[

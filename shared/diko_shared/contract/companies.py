@@ -101,7 +101,9 @@ _STAFF = "stf_0123456789abcdef0123"
 class Address(Payload):
     street: Name
     postcode: Postcode
-    town: Town = Field(description="A town or village of the gazetteer")
+    town: Town = Field(
+        description="A German town or village (the Altmark first; see the gazetteer)"
+    )
 
 
 class Contact(Payload):
@@ -1115,7 +1117,9 @@ class OpenPosition(Payload):
     occupation: Occupation
     places: Places
     start_date: date
-    town: Town = Field(description="Where the apprentice works (a town of the gazetteer)")
+    town: Town = Field(
+        description="Where the apprentice works (a German town or village, the Altmark first)"
+    )
     school_certificate: SchoolCertificate = Field(
         "none", description="The least school-leaving certificate the company asks for"
     )

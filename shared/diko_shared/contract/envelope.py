@@ -7,17 +7,25 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from diko_shared.contract import rules
 from diko_shared.contract.base import Payload
 
 D = TypeVar("D")
 
-NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=False)]
+#: An attribute: one line of text (the contract's text rule, no tab or line break).
+NonEmpty = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=200, strip_whitespace=False),
+    AfterValidator(rules.one_line),
+]
+#: When the message happened: with an offset, convertible to UTC, between 1900 and 2999.
+Time = Annotated[AwareDatetime, AfterValidator(rules.check_time)]
 
 
 class Envelope(BaseModel, Generic[D]):
-    """A message as it travels: the attributes of CONTRACTS.md and the typed `data`.
+    """A message as it travels: the attributes of docs/contract.md and the typed `data`.
 
     Unknown top-level attributes are ignored rather than rejected: CloudEvents allows
     extension attributes, and a producer that adds one must not break consumers.
@@ -29,7 +37,7 @@ class Envelope(BaseModel, Generic[D]):
     id: NonEmpty
     source: NonEmpty
     type: NonEmpty
-    time: AwareDatetime
+    time: Time
     subject: NonEmpty | None = None
     correlationid: NonEmpty | None = None
     causationid: NonEmpty | None = None
@@ -68,7 +76,7 @@ def new_envelope(
 
 
 class ErrorCode(StrEnum):
-    """The error codes of CONTRACTS.md."""
+    """The error codes of docs/contract.md."""
 
     VALIDATION_ERROR = "validation_error"
     NOT_FOUND = "not_found"
@@ -79,12 +87,17 @@ class ErrorCode(StrEnum):
 
 
 class ErrorDetail(BaseModel):
-    """One problem with one field, e.g. `data.name`: `Field required`."""
+    """One problem with one field: `data.name`, `missing`, „Das Feld fehlt.“
+
+    `field` and `type` are for programs (the type is pydantic's error type or one of the
+    contract's own, e.g. `text_character`); `problem` is a German sentence for people.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     field: str
     problem: str
+    type: str | None = None
 
 
 class ErrorBody(BaseModel):

@@ -99,7 +99,9 @@ class RegisterApplicant(Payload):
     last_name: Name
     email: Email | None = None
     phone: Phone | None = None
-    home_town: Town = Field(description="Where the applicant lives (an Altmark town)")
+    home_town: Town = Field(
+        description="Where the applicant lives (a German town or village, the Altmark first)"
+    )
     reach_km: Annotated[float, Field(ge=0, le=300)] = Field(
         description="How far the applicant can travel to work, in km"
     )

@@ -404,7 +404,7 @@ class EpisodeScheduled(Payload):
 
 
 class AzubiContent(Payload):
-    """"Azubi gesucht": an open training position."""
+    """ "Azubi gesucht": an open training position."""
 
     kind: Literal["azubi_gesucht"] = "azubi_gesucht"
     occupation: Name
@@ -414,7 +414,7 @@ class AzubiContent(Payload):
 
 
 class SuccessContent(Payload):
-    """"Platz besetzt": a position was filled, optionally with a few words from the new Azubi."""
+    """ "Platz besetzt": a position was filled, optionally with a few words from the new Azubi."""
 
     kind: Literal["success"] = "success"
     occupation: Name
@@ -425,14 +425,14 @@ class SuccessContent(Payload):
 
 
 class EpisodeContent(Payload):
-    """"Neue Podcastfolge": an episode media knows."""
+    """ "Neue Podcastfolge": an episode media knows."""
 
     kind: Literal["episode"] = "episode"
     episode_id: EpisodeId
 
 
 class PresentationContent(Payload):
-    """"Unternehmen stellt sich vor": a carousel of three slides."""
+    """ "Unternehmen stellt sich vor": a carousel of three slides."""
 
     kind: Literal["presentation"] = "presentation"
     town: Town
@@ -450,7 +450,7 @@ class PresentationContent(Payload):
 
 
 class FairContent(Payload):
-    """"Bewerberbörse / Termin": an applicant fair, as a carousel of two slides."""
+    """ "Bewerberbörse / Termin": an applicant fair, as a carousel of two slides."""
 
     kind: Literal["fair"] = "fair"
     title: Name
@@ -511,6 +511,34 @@ class DraftPost(Payload):
                 "town": "Stendal",
                 "start_date": "2027-08-01",
                 "places": 2,
+            },
+        },
+        {
+            "company_id": _COMPANY,
+            "company_name": "Tischlerei Müller GmbH",
+            "position_id": _POSITION,
+            "content": {
+                "kind": "success",
+                "occupation": "Tischler/in",
+                "town": "Stendal",
+                "start_date": "2027-08-01",
+                "apprentice": "Lena",
+                "quote": "Ich freue mich auf die Werkstatt!",
+            },
+        },
+        {"content": {"kind": "episode", "episode_id": _EPISODE}},
+        {
+            "company_id": _COMPANY,
+            "company_name": "Tischlerei Müller GmbH",
+            "content": {
+                "kind": "fair",
+                "title": "Bewerberbörse Stendal",
+                "date": "2027-03-13",
+                "start": "09:00",
+                "end": "13:00",
+                "venue": "Berufsbildende Schulen Stendal",
+                "town": "Stendal",
+                "companies": 12,
             },
         },
     )

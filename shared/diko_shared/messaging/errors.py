@@ -1,14 +1,42 @@
 """How a handler says that a message cannot be processed, and why.
 
 A `DomainError` is final: the request is answered with its code, or (without
-`reply_to`) dead-lettered with it as the reason. Any other exception is taken for a
-passing fault (database restarting, SMTP server busy) and retried with back-off;
-`TransientError` says so explicitly.
+`reply_to`) dead-lettered with it as the reason. Any other exception is either
+
+- permanent (`is_permanent`): an error of our own code that the same message meets again
+  on every attempt (`OverflowError`, `ValueError`, `KeyError`, `TypeError`, … from data
+  it cannot handle, or a bug). Retrying it would only hold the message, and whatever it
+  claimed, for minutes: it is dead-lettered at once with reason `handler_error` (a
+  request is first answered `internal`), and an operator replays it once the code or
+  the data is fixed; or
+- transient: anything else (the database restarting, a dropped connection, the SMTP
+  server busy), retried with back-off. `TransientError` says so explicitly, also for a
+  fault that would otherwise look permanent (a garbled answer of another system).
 """
 
 from __future__ import annotations
 
+from bson.errors import BSONError
+
 from diko_shared.contract.envelope import ErrorCode, ErrorDetail
+
+#: Exceptions our code raises deterministically: the same message fails the same way again.
+PERMANENT: tuple[type[BaseException], ...] = (
+    ArithmeticError,  # OverflowError (a date at the calendar's edge), ZeroDivisionError
+    LookupError,  # KeyError, IndexError: a field or entry the code expected is missing
+    ValueError,  # also UnicodeError and pydantic's ValidationError: data it cannot read
+    TypeError,
+    AttributeError,
+    AssertionError,
+    NotImplementedError,
+    RecursionError,
+    BSONError,  # a document the database driver cannot encode
+)
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """Whether `exc` will happen again on every attempt (see the module's docstring)."""
+    return isinstance(exc, PERMANENT) and not isinstance(exc, TransientError)
 
 
 class DomainError(Exception):

@@ -14,8 +14,10 @@ that must not be applied twice (see `diko_shared.store.guards`).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -23,23 +25,59 @@ from typing import Any, Generic, TypeVar
 
 from faststream.rabbit import RabbitQueue
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from diko_shared.contract.base import Payload
 from diko_shared.contract.catalogue import CATALOGUE, MessageSpec
 from diko_shared.contract.envelope import Envelope, new_envelope
 from diko_shared.messaging import topology
+from diko_shared.messaging.errors import TransientError
 from diko_shared.messaging.publisher import Outgoing
 from diko_shared.store.group_commit import Write
+from diko_shared.store.mongo import INBOX
 
 P = TypeVar("P", bound=Payload)
+
+#: The field of a claim (`Context.claim`) that names the message holding it.
+CLAIMED_BY = "claimed_by"
 
 #: Namespace of the ids derived from a message, so that a redelivery derives the same ones.
 DERIVED_IDS = uuid.UUID("6f1d7c52-3d5e-4c55-9a58-0b7c9e1f2a10")
 
 
+#: Source and id together up to this length are written into the key as they are.
+PLAIN_KEY_PARTS = 128
+
+
 def message_key(queue: str, envelope: Envelope[Any]) -> str:
     """The deduplication key of a message for one consumer: queue, source and id."""
-    return f"{queue}|{envelope.source}|{envelope.id}"
+    return key_of(queue, envelope.source, envelope.id)
+
+
+def key_of(queue: str, source: str, id_: str) -> str:
+    """`<queue>|<source>|<id>`, or `<queue>|#<digest>` where that could be ambiguous.
+
+    Two different messages must never share a key: the second would be taken for a
+    repeat of the first and answered with its reply. Source and id may contain any
+    character, `|` too, so the plain form is used only where it reads back unambiguously:
+    neither part contains `|`, the source does not start with `#`, and both together
+    have at most `PLAIN_KEY_PARTS` characters (keys stay short). Every other pair gets
+    the SHA-256 of both parts, JSON-encoded, behind a `#`. A plain key has two `|`, a
+    digest key one, and a plain key's second part never starts with `#`: the two forms
+    cannot meet, and the ids derived from a key (`Context.new_id`) cannot either.
+    """
+    if "|" in queue:
+        raise ValueError(f"a queue name has no '|': {queue!r}")
+    plain = (
+        "|" not in source
+        and "|" not in id_
+        and not source.startswith("#")
+        and len(source) + len(id_) <= PLAIN_KEY_PARTS
+    )
+    if plain:
+        return f"{queue}|{source}|{id_}"
+    parts = json.dumps([source, id_], ensure_ascii=True, separators=(",", ":"))
+    return f"{queue}|#{hashlib.sha256(parts.encode()).hexdigest()}"
 
 
 @dataclass
@@ -53,6 +91,11 @@ class Context(Generic[P]):
     db: AsyncDatabase
     writes: list[Write] = field(default_factory=list)
     outgoing: list[Outgoing] = field(default_factory=list)
+
+    @property
+    def subscription_records(self) -> bool:
+        """Commands and events are recorded in the inbox; queries only read."""
+        return self.spec.kind != "query"
 
     @property
     def data(self) -> P:
@@ -72,9 +115,40 @@ class Context(Generic[P]):
         return self.envelope.correlationid or self.envelope.id
 
     def new_id(self, prefix: str, *parts: str) -> str:
-        """An id derived from this message and `parts`, e.g. `cmp_3f2a…`; stable on redelivery."""
+        """An id derived from this message and `parts`, e.g. `cmp_3f2a…`; stable on redelivery.
+
+        `prefix` and `parts` are identifiers of the service's own and must not contain `|`,
+        so that different calls can never derive the same id.
+        """
+        if any("|" in part for part in (prefix, *parts)):
+            raise ValueError(f"derived-id parts must not contain '|': {(prefix, *parts)!r}")
         name = "|".join((self.key, prefix, *parts))
         return f"{prefix}_{uuid.uuid5(DERIVED_IDS, name).hex[:20]}"
+
+    async def claim(self, collection: str, id_: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """Insert a claim under `id_` now, not staged: the document that holds `id_` after.
+
+        A concurrent decision (one company per name and postcode) is made by inserting
+        under a deterministic `_id`: of two messages, one insert wins. The claim names
+        this message (`claimed_by`), so a redelivery finds it its own. If the message
+        then fails for good (refused, dead-lettered), the pipeline deletes its claims, so
+        that a message that failed never blocks a later correct one. The returned
+        document is this message's claim, or another's that holds `id_`.
+        """
+        if not self.subscription_records:
+            raise TypeError(f"{self.spec.type!r} is a query; it only reads and claims nothing")
+        await self.db[INBOX].update_one(
+            {"_id": self.key}, {"$addToSet": {"claims": {"collection": collection, "_id": id_}}}
+        )
+        document = {**fields, "_id": id_, CLAIMED_BY: self.key}
+        try:
+            await self.db[collection].insert_one(document)
+        except DuplicateKeyError:
+            held = await self.db[collection].find_one({"_id": id_})
+            if held is None:
+                raise TransientError(f"the claim {id_!r} in {collection} vanished") from None
+            return held
+        return document
 
     def write(self, *writes: Write | Iterable[Write]) -> None:
         """Stage database writes; they are committed after the handler returns."""

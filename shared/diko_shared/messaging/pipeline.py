@@ -38,12 +38,13 @@ from pymongo import InsertOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from diko_shared import logs
+from diko_shared.contract import problems
 from diko_shared.contract.base import Empty, Payload
 from diko_shared.contract.catalogue import CATALOGUE
 from diko_shared.contract.envelope import Envelope, ErrorCode, ErrorDetail
 from diko_shared.messaging import topology
-from diko_shared.messaging.errors import DomainError, Rejected
-from diko_shared.messaging.handling import Context, Subscription, message_key
+from diko_shared.messaging.errors import DomainError, Rejected, is_permanent
+from diko_shared.messaging.handling import CLAIMED_BY, Context, Subscription, message_key
 from diko_shared.messaging.publisher import CONTENT_TYPE, Outgoing, Publisher, pack
 from diko_shared.messaging.relay import OutboxRelay
 from diko_shared.service.metrics import Metrics
@@ -86,18 +87,19 @@ def error_reply(code: ErrorCode | str, message: str, details: list[ErrorDetail])
     }
 
 
-def _field(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "(body)"
-
-
 def _rejection(exc: ValidationError, body: bytes, expected_type: str) -> Rejected:
-    """Say precisely why a body is not a valid envelope of the expected type."""
+    """Say precisely, in German, why a body is not a valid envelope of the expected type."""
     errors = exc.errors(include_url=False)
     if any(e["type"] == "json_invalid" for e in errors):
-        return Rejected("malformed_json", f"the body is not valid JSON: {errors[0]['msg']}")
+        return Rejected("malformed_json", problems.german(errors[0]), details=problems.of(exc))
     if any(not e["loc"] for e in errors):
-        return Rejected("malformed_envelope", "the body must be a JSON object (the envelope)")
-    details = [ErrorDetail(field=_field(e["loc"]), problem=e["msg"]) for e in errors]
+        return Rejected(
+            "malformed_envelope",
+            "Der Inhalt der Nachricht muss ein JSON-Objekt sein: der Umschlag mit den "
+            "Attributen specversion, id, source, type, time und data.",
+            details=problems.of(exc),
+        )
+    details = problems.of(exc)
     sent_type = json.loads(body).get("type")
     if isinstance(sent_type, str) and sent_type != expected_type:
         return _wrong_type(sent_type, expected_type)
@@ -106,21 +108,36 @@ def _rejection(exc: ValidationError, body: bytes, expected_type: str) -> Rejecte
         reason = "missing_field" if any(e["type"] == "missing" for e in broken) else "bad_envelope"
         names = ", ".join(sorted({str(e["loc"][0]) for e in broken}))
         return Rejected(
-            reason, f"envelope attribute(s) missing or invalid: {names}", details=details
+            reason,
+            f"Der Umschlag der Nachricht ist unvollständig oder ungültig: {names}.",
+            details=details,
         )
-    return Rejected("validation_error", f"{len(details)} invalid field(s) in data", details=details)
+    count = "1 ungültiges Feld" if len(details) == 1 else f"{len(details)} ungültige Felder"
+    return Rejected("validation_error", f"Die Nutzdaten (data) haben {count}.", details=details)
 
 
 def _wrong_type(sent_type: str, expected_type: str) -> Rejected:
     if CATALOGUE.get(sent_type) is None:
         return Rejected(
-            "unknown_type", f"unknown message type {sent_type!r}", code=ErrorCode.UNKNOWN_TYPE
+            "unknown_type",
+            f"Den Nachrichtentyp {sent_type!r} gibt es im Vertrag von diko nicht.",
+            code=ErrorCode.UNKNOWN_TYPE,
         )
     return Rejected(
         "wrong_queue",
-        f"a {sent_type!r} message was routed to the queue of {expected_type!r}",
-        details=[ErrorDetail(field="type", problem=f"expected {expected_type!r}")],
+        f"Eine Nachricht vom Typ {sent_type!r} kam in die Warteschlange für {expected_type!r}: "
+        "Routing-Schlüssel und Typ müssen übereinstimmen.",
+        details=[
+            ErrorDetail(
+                field="type", problem=f"Erwartet wird {expected_type!r}.", type="wrong_queue"
+            )
+        ],
     )
+
+
+def _bytes(count: int) -> str:
+    """`262.144 Bytes`, with the thousands separator German writes."""
+    return f"{count:,} Bytes".replace(",", ".")
 
 
 class Pipeline:
@@ -172,7 +189,7 @@ class Pipeline:
         """A command whose type no service handles: answered or dead-lettered, `unknown_type`."""
         raw: AbstractIncomingMessage = message.raw_message
         sent = raw.type or raw.routing_key or "?"
-        text = f"unknown message type {sent!r}: no diko service handles it"
+        text = f"Den Nachrichtentyp {sent!r} bearbeitet kein Dienst von diko."
         refusal = self.refuse(message, raw, queue, "unknown_type", ErrorCode.UNKNOWN_TYPE, text, [])
         self.metrics.handled.labels(queue, await self._settled(message, refusal)).inc()
 
@@ -212,10 +229,15 @@ class Pipeline:
                 message, raw, queue, exc.reason, exc.code, exc.message, exc.details
             )
         except DomainError as exc:
+            details = [
+                d if d.type else d.model_copy(update={"type": exc.code.value}) for d in exc.details
+            ]
             return await self.refuse(
-                message, raw, queue, exc.code.value, exc.code, exc.message, exc.details
+                message, raw, queue, exc.code.value, exc.code, exc.message, details
             )
-        except Exception as exc:  # noqa: BLE001 - anything else may pass: retry, then dead-letter
+        except Exception as exc:  # noqa: BLE001 - classified: give up now, or retry
+            if is_permanent(exc):
+                return await self._give_up(message, raw, queue, "handler_error", exc)
             return await self._retry_or_give_up(message, raw, queue, exc)
 
     def read(self, subscription: Subscription, raw: AbstractIncomingMessage) -> Envelope[Any]:
@@ -223,11 +245,16 @@ class Pipeline:
         body = raw.body
         limit = self.settings.max_body_bytes
         if len(body) > limit:
-            raise Rejected("too_large", f"the body has {len(body)} bytes; the limit is {limit}")
+            raise Rejected(
+                "too_large",
+                f"Die Nachricht ist {_bytes(len(body))} groß; erlaubt sind höchstens "
+                f"{_bytes(limit)}.",
+            )
         if raw.content_type != CONTENT_TYPE:
             raise Rejected(
                 "wrong_content_type",
-                f"content_type must be {CONTENT_TYPE!r}, not {raw.content_type!r}",
+                f"Die AMQP-Eigenschaft content_type muss {CONTENT_TYPE!r} sein, "
+                f"nicht {raw.content_type!r}.",
             )
         expected = subscription.spec.type
         try:
@@ -278,7 +305,12 @@ class Pipeline:
                 return "duplicate"
             # Received before but never finished (a crash, a retry): handle it again.
         ctx = Context(envelope, subscription.spec, self.service, queue, self.db)
-        result = await subscription.handler(ctx)
+        try:
+            result = await subscription.handler(ctx)
+        except Exception as exc:
+            if self._fails_for_good(exc, raw):
+                await self._release_claims(key)
+            raise
         reply = ok_reply(result)
         outbox: list[Write] = []
         if ctx.outgoing:
@@ -302,6 +334,28 @@ class Pipeline:
         if ctx.outgoing:
             self.relay.hand_over(key, ctx.outgoing)
         return "processed"
+
+    def _fails_for_good(self, exc: Exception, raw: AbstractIncomingMessage) -> bool:
+        """Whether this failure of a handler ends the message: no attempt will follow."""
+        if isinstance(exc, DomainError) or is_permanent(exc):
+            return True
+        return _attempt(raw) > len(self.settings.retry_delays_ms)
+
+    async def _release_claims(self, key: str) -> None:
+        """Delete what the message claimed (`Context.claim`): it must not block a later one.
+
+        Only when its handler failed for good; a commit that failed may have written
+        documents that rely on the claims, so those stay (a claim whose message never
+        finishes is for its owner to take over, as after a crash).
+        """
+        try:
+            record = await self.db[INBOX].find_one({"_id": key}) or {}
+            for claim in record.get("claims", []):
+                await self.db[claim["collection"]].delete_one(
+                    {"_id": claim["_id"], CLAIMED_BY: key}
+                )
+        except Exception:
+            log.warning("could not release the claims of a failed message", exc_info=True)
 
     async def _reply(self, raw: AbstractIncomingMessage, reply: dict[str, Any] | None) -> None:
         """Answer a request that asked for it; a requester that has gone is not an error."""
@@ -364,19 +418,12 @@ class Pipeline:
     async def _retry_or_give_up(
         self, message: RabbitMessage, raw: AbstractIncomingMessage, queue: str, exc: Exception
     ) -> str:
-        attempt = int((raw.headers or {}).get(ATTEMPT_HEADER, 1))
+        attempt = _attempt(raw)
         delays = self.settings.retry_delays_ms
-        error = f"{type(exc).__name__}: {exc}"
         if attempt > len(delays):
-            # A requester still waiting learns that it failed; the message itself goes to
-            # the dead-letter queue, where an operator can replay it once the cause is fixed.
-            text = f"failed after {attempt} attempts; kept in {self.service}.dlq for an operator"
-            await self._reply(raw, error_reply(ErrorCode.INTERNAL, text, []))
-            await self.dead_letter(
-                message, raw, queue, "retries_exhausted", f"after {attempt} attempts: {error}"
-            )
-            return "dead_lettered"
+            return await self._give_up(message, raw, queue, "retries_exhausted", exc)
         delay = delays[attempt - 1]
+        error = _described(exc)
         headers = {
             **(raw.headers or {}),
             ATTEMPT_HEADER: attempt + 1,
@@ -391,6 +438,51 @@ class Pipeline:
             extra={"queue": queue, "attempt": attempt, "delay_ms": delay, "error": error},
         )
         return "retried"
+
+    async def _give_up(
+        self,
+        message: RabbitMessage,
+        raw: AbstractIncomingMessage,
+        queue: str,
+        reason: str,
+        exc: Exception,
+    ) -> str:
+        """Answer a waiting requester `internal` and dead-letter the message for an operator.
+
+        `retries_exhausted`: a fault that may pass kept failing; `handler_error`: our code
+        failed in a way every attempt would repeat. Either way the message waits in the
+        dead-letter queue, to be replayed once the cause is fixed.
+        """
+        attempt = _attempt(raw)
+        dlq = f"{self.service}.dlq"
+        if reason == "retries_exhausted":
+            text = (
+                f"Die Nachricht ist nach {attempt} Versuchen gescheitert und liegt in {dlq}, "
+                "bis ein Betreiber sie erneut zustellt."
+            )
+        else:
+            text = (
+                f"Die Nachricht ließ sich wegen eines Fehlers in diko ({type(exc).__name__}) "
+                f"nicht verarbeiten; ein neuer Versuch würde genauso scheitern. Sie liegt in "
+                f"{dlq}, bis ein Betreiber sie nach der Behebung erneut zustellt."
+            )
+        await self._reply(raw, error_reply(ErrorCode.INTERNAL, text, []))
+        error = _described(exc)
+        if reason == "retries_exhausted":
+            error = f"after {attempt} attempts: {error}"
+        else:
+            log.error("handler failed permanently", exc_info=exc, extra={"queue": queue})
+        await self.dead_letter(message, raw, queue, reason, error)
+        return "dead_lettered"
+
+
+def _attempt(raw: AbstractIncomingMessage) -> int:
+    """Which attempt this delivery is: 1, or what the retry before it wrote."""
+    return int((raw.headers or {}).get(ATTEMPT_HEADER, 1))
+
+
+def _described(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _copy(

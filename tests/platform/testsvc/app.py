@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from datetime import timedelta
 from typing import Any
 
 from pymongo import ReturnDocument
@@ -11,7 +12,7 @@ from pymongo import ReturnDocument
 from diko_shared import due
 from diko_shared.contract.envelope import Envelope
 from diko_shared.due import DueContext
-from diko_shared.messaging.errors import Invalid, NotFound
+from diko_shared.messaging.errors import Conflict, Invalid, NotFound
 from diko_shared.messaging.handling import Context
 from diko_shared.service.app import Service
 from diko_shared.settings import ServiceSettings
@@ -24,6 +25,8 @@ from testsvc.contract import (
     GetTally,
     Remind,
     Reminded,
+    Reserve,
+    Reserved,
     TallyAdded,
     TallyTotal,
 )
@@ -86,6 +89,22 @@ async def flaky(ctx: Context[FlakyWork]) -> FlakyDone:
     return FlakyDone(item=ctx.data.item, attempts=attempts["n"])
 
 
+async def reserve(ctx: Context[Reserve]) -> Reserved:
+    """Claim a name at once, like a duplicate guard; then fail if asked to, after the claim."""
+    name = ctx.data.name
+    claim = await ctx.claim("reservations", name, {"holder": ctx.envelope.id})
+    if claim["holder"] != ctx.envelope.id:
+        raise Conflict(f"{name!r} ist bereits reserviert.")
+    if ctx.data.fail == "domain":
+        raise Invalid(f"{name!r} lässt sich nicht reservieren.")
+    if ctx.data.fail == "permanent":
+        ctx.occurred_at + timedelta(days=3_000_000)  # OverflowError: past the year 9999
+    if ctx.data.fail == "transient":
+        raise RuntimeError(f"the reservation of {name!r} failed for now")
+    ctx.write(guards.insert("reserved", {"_id": name, "holder": ctx.envelope.id}))
+    return Reserved(name=name, holder=ctx.envelope.id)
+
+
 async def get_tally(ctx: Context[GetTally]) -> TallyTotal:
     doc = await ctx.db["totals"].find_one({"_id": ctx.data.item})
     if doc is None:
@@ -132,6 +151,7 @@ def build() -> Service:
     service.on_request("tally.add", add_to_tally)
     service.on_request("tally.flaky", flaky)
     service.on_request("tally.get", get_tally)
+    service.on_request("tally.reserve", reserve)
     service.on_request("tally.remind", remind)
     service.on_event("tally.added", on_tally_added)
     service.on_due("reminder", run_reminder)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -71,8 +71,21 @@ class GetTally(Payload):
     item: Item
 
 
+class Reserve(Payload):
+    """Claim `name` for this message, then fail as `fail` says, or keep it."""
+
+    name: Item
+    fail: Literal["no", "domain", "permanent", "transient"] = "no"
+
+
+class Reserved(Payload):
+    name: str
+    holder: str
+
+
 CATALOGUE.command("tally.add", SERVICE, AddToTally, TallyTotal, "Add to a tally.")
 CATALOGUE.command("tally.flaky", SERVICE, FlakyWork, FlakyDone, "Work that fails for a while.")
+CATALOGUE.command("tally.reserve", SERVICE, Reserve, Reserved, "Claim a name, maybe fail.")
 CATALOGUE.command("tally.remind", SERVICE, Remind, Empty, "Schedule a reminder.")
 CATALOGUE.event("tally.reminded", SERVICE, Reminded, "A reminder's time has come.")
 CATALOGUE.query("tally.get", SERVICE, GetTally, TallyTotal, "Read a tally.")

@@ -115,16 +115,16 @@ def generate_profiles(
 ) -> dict[str, Any]:
     """A realistic Altmark profile instance (JSON-ready) for trials and benchmarks.
 
-    Homes and training places follow the gazetteer, weighted towards the towns;
-    wished and offered occupations follow the catalogue's popularity; reach,
-    licences, certificates and start dates follow the usual shapes of an
+    Homes and training places follow the gazetteer's Altmark list, weighted towards
+    the towns; wished and offered occupations follow the catalogue's popularity;
+    reach, licences, certificates and start dates follow the usual shapes of an
     apprenticeship year starting 1 August.
     """
     rng = np.random.default_rng(seed)
     gaz = load_gazetteer()
     cat = load_occupations()
-    names = [p.name for p in gaz.places]
-    weights = _place_weights(names, [p.kind for p in gaz.places])
+    names = [p.name for p in gaz.altmark_list]
+    weights = _place_weights(names, [p.kind for p in gaz.altmark_list])
     firm_weights = weights**1.5 / (weights**1.5).sum()  # firms cluster more than homes
     pop = cat.code_popularity()
     codes = list(pop)
@@ -250,7 +250,7 @@ def generate_fair(
     rng = np.random.default_rng(seed)
     gaz = load_gazetteer()
     cat = load_occupations()
-    towns = [p.name for p in gaz.places if p.kind == "Stadt"]
+    towns = [p.name for p in gaz.altmark_list if p.kind == "Stadt"]
     codes = cat.codes()
     popularity = rng.pareto(1.2, n_companies) + 1.0
     popularity /= popularity.sum()

@@ -6,9 +6,10 @@ print from any browser or hand the file to a PDF printer.
 
 from __future__ import annotations
 
-from html import escape
+import html
 
 from diko_matching.engine.fair import FairInstance, FairPlan, Interview
+from diko_shared.text import clean
 
 _STYLE = """
 body { font-family: "DejaVu Sans", Arial, sans-serif; margin: 2em; color: #111; }
@@ -21,6 +22,11 @@ th, td { border: 1px solid #999; padding: 0.35em 0.6em; text-align: left; }
 th { background: #eee; }
 td.frei { color: #888; }
 """
+
+
+def escape(text: str) -> str:
+    """`text` for HTML, without the characters the contract refuses (names come from files)."""
+    return html.escape(clean(text))
 
 
 def _page(title: str, sections: list[str]) -> str:

@@ -36,6 +36,7 @@ from diko_media.graphics.layout import (
     Shape,
     TextBox,
 )
+from diko_shared.text import clean
 
 ELLIPSIS = "…"
 SIZE_STEP = 2
@@ -74,11 +75,12 @@ def printable(text: str, weight: Weight) -> str:
     """`text` with only characters the font can draw: no empty boxes for emoji and the like.
 
     A letter the font lacks is replaced by its decomposition where that helps (ǆ → dž),
-    and dropped otherwise; runs of white space become one space.
+    and dropped otherwise; runs of white space become one space; what the contract
+    refuses in text (`diko_shared.text.clean`) never reaches the font.
     """
     covered = coverage(weight)
     kept = []
-    for char in unicodedata.normalize("NFC", text):
+    for char in unicodedata.normalize("NFC", clean(text)):
         if char.isspace():
             kept.append(" ")
         elif ord(char) in covered:

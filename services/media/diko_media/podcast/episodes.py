@@ -163,7 +163,7 @@ def reply(document: Mapping[str, Any], links: Links) -> Episode:
     """The episode as `episode.get` answers it."""
     audio = document.get("audio") or {}
     status = document.get("status", "draft")
-    return Episode.model_validate(
+    return Episode.from_stored(
         {
             "episode_id": document["_id"],
             "title": document["title"],
@@ -186,8 +186,7 @@ def reply(document: Mapping[str, Any], links: Links) -> Episode:
             "transcript_url": transcript_url(document, links),
             "chapters_url": links.chapters(document["_id"]) if document.get("chapters") else None,
             "page_url": links.episode_page(document["_id"]) if status == "published" else None,
-        },
-        strict=False,
+        }
     )
 
 
@@ -320,8 +319,8 @@ def listed(
     transcript = document.get("transcript")
     cues: tuple[notes.Cue, ...] = ()
     if transcript:
-        cues = tuple(notes.cues(Transcript.model_validate(transcript)))
-    chapters = tuple(Chapter.model_validate(c) for c in document.get("chapters") or [])
+        cues = tuple(notes.cues(Transcript.from_stored(transcript)))
+    chapters = tuple(Chapter.from_stored(c) for c in document.get("chapters") or [])
     persons = tuple(
         p for p in (_person(p, companies, links) for p in document.get("persons") or []) if p
     )

@@ -7,6 +7,10 @@ URL), `podcast:locked` with the owner's e-mail, `podcast:person` for hosts and g
 `podcast:episode` beside their iTunes twins; and `content:encoded` with the sanitised
 show notes.
 
+Every text and attribute goes through `diko_shared.text.clean`: one character XML 1.0
+forbids, in an episode stored before the contract refused it, would break the feed for
+good.
+
 Built by hand on the standard library's ElementTree: neither feedgen (its podcast
 extension writes the iTunes tags only) nor podgen (no release since 2020) writes the
 Podcasting 2.0 namespace, so a library would leave every podcast: tag to us anyway.
@@ -23,6 +27,7 @@ from xml.etree.ElementTree import Element, SubElement, indent, register_namespac
 
 from diko_media.files.notes import CHAPTERS_TYPE
 from diko_media.podcast.episodes import Listed, newest_first
+from diko_shared.text import clean
 
 ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 ATOM = "http://www.w3.org/2005/Atom"
@@ -92,7 +97,7 @@ def _describe_channel(node: Element, channel: Channel, items: list[Listed]) -> N
     _text(node, "generator", "diko-media")
     if items:
         _text(node, "lastBuildDate", rfc822(items[0].published_at))
-    SubElement(
+    _node(
         node,
         _ns(ATOM, "link"),
         {"href": channel.feed_url, "rel": "self", "type": CONTENT_TYPE.split(";")[0]},
@@ -101,10 +106,10 @@ def _describe_channel(node: Element, channel: Channel, items: list[Listed]) -> N
     _text(image, "url", channel.image_url)
     _text(image, "title", channel.title)
     _text(image, "link", channel.link)
-    SubElement(node, _ns(ITUNES, "image"), {"href": channel.image_url})
-    category = SubElement(node, _ns(ITUNES, "category"), {"text": channel.category})
+    _node(node, _ns(ITUNES, "image"), {"href": channel.image_url})
+    category = _node(node, _ns(ITUNES, "category"), {"text": channel.category})
     if channel.subcategory:
-        SubElement(category, _ns(ITUNES, "category"), {"text": channel.subcategory})
+        _node(category, _ns(ITUNES, "category"), {"text": channel.subcategory})
     _text(node, _ns(ITUNES, "explicit"), _flag(channel.explicit))
     _text(node, _ns(ITUNES, "author"), channel.author)
     owner = SubElement(node, _ns(ITUNES, "owner"))
@@ -113,7 +118,7 @@ def _describe_channel(node: Element, channel: Channel, items: list[Listed]) -> N
     _text(node, _ns(ITUNES, "type"), "episodic")
     _text(node, _ns(PODCAST, "guid"), channel.podcast_guid)
     locked = _text(node, _ns(PODCAST, "locked"), "yes" if channel.locked else "no")
-    locked.set("owner", channel.owner_email)
+    locked.set("owner", clean(channel.owner_email))
     if channel.region:
         _text(node, _ns(PODCAST, "location"), channel.region)
 
@@ -125,7 +130,7 @@ def _item(node: Element, channel: Channel, episode: Listed) -> None:
     _text(item, "description", episode.description)
     if episode.show_notes:
         _text(item, _ns(CONTENT, "encoded"), episode.show_notes)
-    SubElement(
+    _node(
         item,
         "enclosure",
         {"url": episode.audio_url, "length": str(episode.audio_bytes), "type": episode.audio_type},
@@ -143,9 +148,9 @@ def _item(node: Element, channel: Channel, episode: Listed) -> None:
         _text(item, _ns(ITUNES, "season"), str(episode.season))
         _text(item, _ns(PODCAST, "season"), str(episode.season))
     if episode.image_url:
-        SubElement(item, _ns(ITUNES, "image"), {"href": episode.image_url})
+        _node(item, _ns(ITUNES, "image"), {"href": episode.image_url})
     if episode.transcript_url and episode.transcript_type:
-        SubElement(
+        _node(
             item,
             _ns(PODCAST, "transcript"),
             {
@@ -156,9 +161,7 @@ def _item(node: Element, channel: Channel, episode: Listed) -> None:
             },
         )
     if episode.chapters_url:
-        SubElement(
-            item, _ns(PODCAST, "chapters"), {"url": episode.chapters_url, "type": CHAPTERS_TYPE}
-        )
+        _node(item, _ns(PODCAST, "chapters"), {"url": episode.chapters_url, "type": CHAPTERS_TYPE})
     for person in episode.persons:
         attributes = {"role": person.role, "group": "cast"}
         if person.img:
@@ -166,11 +169,12 @@ def _item(node: Element, channel: Channel, episode: Listed) -> None:
         href = person.href or person.company_url
         if href:
             attributes["href"] = href
-        _text(item, _ns(PODCAST, "person"), person.name).attrib.update(attributes)
+        person_node = _text(item, _ns(PODCAST, "person"), person.name)
+        person_node.attrib.update({k: clean(v) for k, v in attributes.items()})
     if episode.location is not None:
         location = _text(item, _ns(PODCAST, "location"), episode.location.name)
         if episode.location.geo:
-            location.set("geo", episode.location.geo)
+            location.set("geo", clean(episode.location.geo))
 
 
 def rfc822(moment: datetime) -> str:
@@ -181,8 +185,12 @@ def rfc822(moment: datetime) -> str:
 
 def _text(parent: Element, tag: str, text: str) -> Element:
     child = SubElement(parent, tag)
-    child.text = text
+    child.text = clean(text)
     return child
+
+
+def _node(parent: Element, tag: str, attributes: dict[str, str]) -> Element:
+    return SubElement(parent, tag, {name: clean(value) for name, value in attributes.items()})
 
 
 def _flag(value: bool) -> str:

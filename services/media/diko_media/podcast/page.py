@@ -2,7 +2,9 @@
 
 Pure: the channel and the listed episodes in, HTML bytes out. The feed's episodes
 (published, newest first) so that pages and feed never disagree. Jinja2 autoescapes
-every value: titles and descriptions come from staff, and `<b>&` must arrive as text;
+every value: titles and descriptions come from staff, and `<b>&` must arrive as text,
+and through `diko_shared.text.clean` (`finalize`), so no control character stored before
+the contract refused it reaches the page;
 show notes are HTML, sanitised again before they are marked safe. Days are told in
 Berlin, like every date staff and listeners read: 23:30 UTC on the 26th is the 27th.
 """
@@ -20,6 +22,7 @@ from diko_media.files.notes import clean_html, timestamp
 from diko_media.podcast.episodes import Listed, newest_first
 from diko_media.podcast.feed import Channel
 from diko_shared.german import NBSP, long_date
+from diko_shared.text import finalize
 
 CONTENT_TYPE = "text/html; charset=utf-8"
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -28,6 +31,7 @@ ENVIRONMENT = Environment(
     loader=PackageLoader("diko_media.podcast", "templates"),
     autoescape=select_autoescape(enabled_extensions=("html",), default=True),
     undefined=StrictUndefined,
+    finalize=finalize,
     trim_blocks=True,
     lstrip_blocks=True,
 )

@@ -26,6 +26,7 @@ from diko_media.posts.drafting import consent_of
 from diko_media.signing import LinkExpired, LinkInvalid, Signer
 from diko_shared.contract.media import ApprovePost, RejectPost
 from diko_shared.messaging.publisher import Publisher
+from diko_shared.text import finalize
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ ENVIRONMENT = Environment(
     loader=PackageLoader("diko_media.posts", "templates"),
     autoescape=select_autoescape(enabled_extensions=("html",), default=True),
     undefined=StrictUndefined,
+    finalize=finalize,
     trim_blocks=True,
     lstrip_blocks=True,
 )

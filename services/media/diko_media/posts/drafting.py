@@ -197,7 +197,7 @@ def reply(post: Mapping[str, Any], links: Links, company: Mapping[str, Any] | No
     first = stored[0] if stored else (post.get("image") or {"width": 1080, "height": 1350})
     approval = post.get("approval") or {}
     instagram = post.get("instagram") or {}
-    return Post.model_validate(
+    return Post.from_stored(
         {
             "post_id": post_id,
             "kind": post["kind"],
@@ -223,6 +223,5 @@ def reply(post: Mapping[str, Any], links: Links, company: Mapping[str, Any] | No
             "permalink": instagram.get("permalink"),
             "failure": (post.get("failure") or {}).get("reason"),
             "created_at": post["created_at"],
-        },
-        strict=False,
+        }
     )

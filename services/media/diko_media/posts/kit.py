@@ -16,6 +16,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from diko_shared.brand import COLOURS
+from diko_shared.text import finalize
 
 #: Zip entries carry this time: the same post, the same bytes.
 FIXED_TIME = (2026, 1, 1, 0, 0, 0)
@@ -24,6 +25,7 @@ ENVIRONMENT = Environment(
     loader=PackageLoader("diko_media.posts", "templates"),
     autoescape=select_autoescape(enabled_extensions=("html",), default=True),
     undefined=StrictUndefined,
+    finalize=finalize,
     trim_blocks=True,
     lstrip_blocks=True,
 )

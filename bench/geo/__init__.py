@@ -1,0 +1,1 @@
+"""Benchmark of the gazetteer: load, lookups, radius queries, nationwide geocoding."""

@@ -42,7 +42,7 @@ from harness.waiting import eventually
 PORT = free_port()
 BASE = f"http://127.0.0.1:{PORT}"
 MP3 = silent_mp3(50)
-TOO_LONG = silent_mp3(95)  # 1.5 MB: more than this module's DIKO_AUDIO_MAX_BYTES
+TOO_LONG = silent_mp3(1100)  # 1.1 MB: more than this module's DIKO_AUDIO_MAX_BYTES
 WEBSITE = "https://www.diko.example/podcast"
 COMPANY = "cmp_" + uuid.uuid4().hex[:20]
 CONTACT = "cnt_" + uuid.uuid4().hex[:20]

@@ -47,6 +47,18 @@ KIND_TITLES = {
     "fair": "Instagram-Beitrag „Bewerberbörse“",
 }
 
+#: The page's heading, by the post's state.
+TITLES = {
+    "draft": "Ihr Beitrag wartet auf Ihre Freigabe",
+    "approved": "Ihr Beitrag ist freigegeben",
+    "scheduled": "Ihr Beitrag ist freigegeben",
+    "publishing": "Ihr Beitrag ist freigegeben",
+    "failed": "Ihr Beitrag ist freigegeben",
+    "published": "Ihr Beitrag ist veröffentlicht",
+    "rejected": "Ihr Beitrag wurde abgelehnt",
+    "withheld": "Ihr Beitrag wird nicht veröffentlicht",
+}
+
 ENVIRONMENT = Environment(
     loader=PackageLoader("diko_media.posts", "templates"),
     autoescape=select_autoescape(enabled_extensions=("html",), default=True),
@@ -168,7 +180,8 @@ class ApprovalPages:
         fresh = await store.find_post(self.db, post["_id"]) or post
         if answer.get("ok"):
             thanks = (
-                "Danke! Sie haben den Beitrag freigegeben."
+                "Danke! Sie haben den Beitrag freigegeben. Wir sagen Ihnen Bescheid, wenn er "
+                "erscheint."
                 if action == "approve"
                 else "Danke! Wir haben Ihren Grund erhalten und melden uns mit einem neuen Entwurf."
             )
@@ -208,16 +221,18 @@ class ApprovalPages:
             )
         return post
 
-    async def _page(self, post: dict[str, Any], message: str = "") -> Page:
+    async def _page(self, post: dict[str, Any], thanks: str = "") -> Page:
+        """The page for the post as it stands; `thanks` replaces the sentence about its state
+        right after the contact person decided (or says what went wrong)."""
         company = (
             await store.find_company(self.db, post["company_id"])
             if post.get("company_id")
             else None
         )
         standing, tone = where_it_stands(post)
-        title = (
-            "Ihr Beitrag wartet auf Ihre Freigabe" if post["status"] == "draft" else "Ihr Beitrag"
-        )
+        if thanks and post["status"] == "rejected":
+            reason = (post.get("rejection") or {}).get("reason", "")
+            thanks = f"{thanks} Ihr Grund: {reason}" if reason else thanks
         consent = consent_of(post, company)
         publish_note = (
             "Nach Ihrer Freigabe veröffentlicht DIKO Altmark den Beitrag auf seinem "
@@ -231,9 +246,9 @@ class ApprovalPages:
             for n, s in enumerate(post.get("slides") or [], 1)
         ]
         return Page(
-            title,
-            message=" ".join(m for m in (message, standing) if m),
-            tone=tone if not message else ("warn" if tone == "warn" else "state"),
+            TITLES.get(post["status"], "Ihr Beitrag"),
+            message=thanks or standing,
+            tone="state" if thanks else tone,
             post=post,
             slides=slides,
             can_decide=post["status"] == "draft",

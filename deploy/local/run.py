@@ -4,7 +4,8 @@
 Standard library only, like stack.py. A service is a directory `services/<name>/` with a
 `pyproject.toml` and a package `diko_<name>` that has a `__main__.py`; it is started as
 `.venv/bin/python -m diko_<name>` with the environment of `.local/stack.env` plus
-`DIKO_HTTP_PORT`, and counts as up when `GET /healthz` answers 200.
+`DIKO_HTTP_PORT`, logged in to the broker as its own user (`DIKO_AMQP_URL`), and counts
+as up when `GET /healthz` answers 200.
 
     python3 deploy/local/run.py run    # foreground; Ctrl-C (SIGINT) or SIGTERM stops all
     python3 deploy/local/run.py up     # detached; pid files and logs in .local/run/
@@ -25,6 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from urllib.parse import urlsplit, urlunsplit
 
 from processes import (
     ProcessError,
@@ -40,6 +42,8 @@ from processes import (
 REPO = Path(__file__).resolve().parents[2]
 RUN_DIR = REPO / ".local" / "run"
 STACK_ENV = REPO / ".local" / "stack.env"
+#: The broker users' passwords, written by `make stack` (deploy/local/stack.py).
+BROKER_PASSWORDS = REPO / ".local" / "rabbitmq" / "users"
 VENV_PYTHON = REPO / ".venv" / "bin" / "python"
 
 # The HTTP ports of the known services (issue 2); a service not listed gets 8005 on.
@@ -135,15 +139,30 @@ def read_stack_env() -> dict[str, str]:
 def service_env(service: Service, stack_env: dict[str, str]) -> dict[str, str]:
     """The caller's environment plus the stack's addresses and the service's port.
 
-    Nothing else is added: every DIKO_ setting a service needs comes from stack.env, so
-    a service started here behaves like one started by hand with that file.
+    Every DIKO_ setting a service needs comes from stack.env, except the broker user:
+    stack.env's DIKO_AMQP_URL is the operator's, and a service logs in as itself.
     """
     return {
         **os.environ,
         **stack_env,
+        "DIKO_AMQP_URL": service_amqp_url(service, stack_env),
         "DIKO_HTTP_PORT": str(service.port),
         "PYTHONUNBUFFERED": "1",  # log lines reach the log file as they are written
     }
+
+
+def service_amqp_url(service: Service, stack_env: dict[str, str]) -> str:
+    """stack.env's broker address, logged in as the service's own user."""
+    password_file = BROKER_PASSWORDS / service.name
+    if not password_file.exists():
+        raise RunError(
+            f"the local broker has no user {service.name!r}: run `make stack`; a new service "
+            "needs a user in deploy/rabbitmq/definitions.json "
+            "(`.venv/bin/python -m diko_shared.messaging.access`)"
+        )
+    parts = urlsplit(stack_env.get("DIKO_AMQP_URL", ""))
+    netloc = f"{service.name}:{password_file.read_text().strip()}@{parts.hostname}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def running_pid(service: Service) -> int | None:
@@ -230,7 +249,7 @@ def print_summary(services: list[Service], stack_env: dict[str, str]) -> None:
     smtp = f"{stack_env.get('DIKO_SMTP_HOST', '?')}:{stack_env.get('DIKO_SMTP_PORT', '?')}"
     print()
     amqp = masked(stack_env.get("DIKO_AMQP_URL", "?"))
-    print(f"  AMQP       {amqp}  (full URL in .local/stack.env)")
+    print(f"  AMQP       {amqp}  (the operator's; each service logs in as itself)")
     print(f"  MongoDB    {stack_env.get('DIKO_MONGO_URL', '?')}")
     print(f"  Mailpit    {mailpit}  (UI; API {mailpit}/api/v1/messages; SMTP {smtp})")
     for service in services:

@@ -19,8 +19,10 @@ addresses to `.local/stack.env` for scripts, tests and services.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -52,14 +54,28 @@ SETTINGS_FILE = LOCAL / "stack-settings.json"
 
 RABBIT_HOME = LOCAL / "rabbitmq"  # HOME of the node and of rabbitmqctl: the Erlang cookie
 RABBIT_SBIN = Path("/usr/lib/rabbitmq/bin")
-RABBIT_PASSWORD_FILE = RABBIT_HOME / "diko-password"
+#: One password file per broker user (mode 0600, random on first use); the test harness
+#: keeps the passwords of its own users here too.
+RABBIT_USERS_DIR = RABBIT_HOME / "users"
+#: Users, rights and topology of the deployment (generated from the contract by
+#: `python -m diko_shared.messaging.access`); imported with this checkout's passwords.
+DEFINITIONS_TEMPLATE = REPO / "deploy" / "rabbitmq" / "definitions.json"
+#: What the node last imported: the template's hash, to import again when it changes.
+DEFINITIONS_STAMP = RABBIT_HOME / "definitions.stamp"
+#: The node's config file as last started, to restart a node whose config is older.
+RABBIT_CONFIG_STAMP = RABBIT_HOME / "config.stamp"
+PASSWORD_PLACEHOLDER = re.compile(r"@@password:([A-Za-z0-9._-]+)@@")
 #: Signs the accept/decline links of the notifications service on this machine.
 LINK_SECRET_FILE = LOCAL / "link-secret"
 RABBIT_PID_FILE = RABBIT_HOME / "rabbitmq.pid"
 RABBIT_CONSOLE_LOG = LOG / "rabbitmq-console.log"
 RABBIT_LOG_DIR = LOG / "rabbitmq"
-AMQP_USER = "diko"
+#: The `diko` command line's user: what DIKO_AMQP_URL in stack.env logs in as.
+AMQP_USER = "operator"
 AMQP_VHOST = "diko"
+#: Users of earlier versions of this script that no longer exist: `diko` was an
+#: administrator with every right; `guest` is RabbitMQ's default.
+RETIRED_USERS = ("diko", "guest")
 
 FERRET_VERSION = "v1.24.2"
 FERRET_MODULE = "github.com/FerretDB/FerretDB"
@@ -122,6 +138,12 @@ class Settings:
     mongo_port: int = 27027
     smtp_port: int = 1025
     mailpit_port: int = 8025
+    #: RabbitMQ's Prometheus endpoint; 0: the AMQP port + 10010 (15692 by default).
+    metrics_port: int = 0
+
+    @property
+    def rabbit_metrics_port(self) -> int:
+        return self.metrics_port or self.amqp_port + 10010
 
 
 SETTINGS = {
@@ -131,6 +153,7 @@ SETTINGS = {
     "mongo_port": "DIKO_STACK_MONGO_PORT",
     "smtp_port": "DIKO_STACK_SMTP_PORT",
     "mailpit_port": "DIKO_STACK_MAILPIT_PORT",
+    "metrics_port": "DIKO_STACK_METRICS_PORT",
 }
 
 
@@ -410,29 +433,58 @@ def local_secret(path: Path, length: int = 24) -> str:
     return secret
 
 
-def rabbit_password() -> str:
-    """The `diko` user's password."""
-    return local_secret(RABBIT_PASSWORD_FILE)
+def user_password(user: str) -> str:
+    """The password of a broker user of this checkout (random on first use, then kept)."""
+    return local_secret(RABBIT_USERS_DIR / user)
+
+
+def amqp_url(settings: Settings, user: str = AMQP_USER, vhost: str = AMQP_VHOST) -> str:
+    """The local broker's URL for `user` (passwords are URL-safe: no quoting needed)."""
+    return f"amqp://{user}:{user_password(user)}@127.0.0.1:{settings.amqp_port}/{vhost}"
+
+
+def rabbit_config(settings: Settings) -> dict[str, str]:
+    """The node's config files: loopback listeners only, Prometheus metrics, no guest.
+
+    `loopback_users = none` only lifts the loopback-only rule; the guest account itself
+    is never created (definitions are imported instead) or deleted, and every user has
+    a random password.
+    """
+    return {
+        "rabbitmq.conf": (
+            "# Written by deploy/local/stack.py on every start; edit the script, not this file.\n"
+            f"listeners.tcp.default = 127.0.0.1:{settings.amqp_port}\n"
+            "loopback_users = none\n"
+            "# the node's log file is in .local/log/rabbitmq; the console would only repeat it\n"
+            "log.console = false\n"
+            "# Prometheus metrics, as the compose deployment's broker serves them on 15692\n"
+            "prometheus.tcp.ip = 127.0.0.1\n"
+            f"prometheus.tcp.port = {settings.rabbit_metrics_port}\n"
+        ),
+        "enabled_plugins": "[rabbitmq_prometheus].\n",
+        "rabbitmq-env.conf": (
+            "# Empty on purpose: keeps /etc/rabbitmq/rabbitmq-env.conf out of the local node.\n"
+        ),
+    }
+
+
+def config_stamp(settings: Settings) -> str:
+    return hashlib.sha256(json.dumps(rabbit_config(settings), sort_keys=True).encode()).hexdigest()
 
 
 def write_rabbit_config(settings: Settings) -> None:
-    """The node's config files: loopback listener only, no plugins, no guest restrictions.
-
-    `loopback_users = none` only lifts the loopback-only rule; the guest account itself
-    is deleted after start-up, and `diko` has a random password.
-    """
+    """Write the config files and remember which config the node starts with."""
     RABBIT_HOME.mkdir(parents=True, exist_ok=True)
     RABBIT_LOG_DIR.mkdir(parents=True, exist_ok=True)
-    (RABBIT_HOME / "rabbitmq.conf").write_text(
-        "# Written by deploy/local/stack.py on every start; edit the script, not this file.\n"
-        f"listeners.tcp.default = 127.0.0.1:{settings.amqp_port}\n"
-        "loopback_users = none\n"
-        "# the node's log file is in .local/log/rabbitmq; the console would only repeat it\n"
-        "log.console = false\n"
-    )
-    (RABBIT_HOME / "enabled_plugins").write_text("[].\n")
-    (RABBIT_HOME / "rabbitmq-env.conf").write_text(
-        "# Empty on purpose: keeps /etc/rabbitmq/rabbitmq-env.conf out of the local node.\n"
+    for name, text in rabbit_config(settings).items():
+        (RABBIT_HOME / name).write_text(text)
+    RABBIT_CONFIG_STAMP.write_text(config_stamp(settings) + "\n")
+
+
+def rabbit_config_is_current(settings: Settings) -> bool:
+    """Whether the running node was started with the config this script writes now."""
+    return RABBIT_CONFIG_STAMP.exists() and RABBIT_CONFIG_STAMP.read_text().strip() == config_stamp(
+        settings
     )
 
 
@@ -462,10 +514,13 @@ def rabbitmqctl(
         ) from exc
 
 
-#: Debian packages the stack (and, with `up --browser`, the tests) need, by what proves
+#: Debian packages the stack (and, with `up --test-tools`, the tests) need, by what proves
 #: each is installed. Missing ones are installed together, with one `apt-get update`.
 RABBIT_PACKAGE = ("rabbitmq-server", RABBIT_SBIN / "rabbitmq-server")
 BROWSER_PACKAGE = ("chromium", Path("/usr/bin/chromium"))
+#: promtool checks and unit-tests the alert rules of deploy/monitoring.
+PROMETHEUS_PACKAGE = ("prometheus", Path("/usr/bin/promtool"))
+TEST_PACKAGES = (BROWSER_PACKAGE, PROMETHEUS_PACKAGE)
 
 
 def ensure_debian_packages(packages: Sequence[tuple[str, Path]]) -> None:
@@ -579,35 +634,45 @@ def ctl_step(settings: Settings, *args: str, stdin: str | None = None, tolerate:
         )
 
 
-def ensure_amqp_account(settings: Settings) -> None:
-    """vhost `diko`, user `diko` with full rights there, no `guest`: checked over AMQP first.
+def rendered_definitions() -> tuple[str, str]:
+    """The deployment's definitions with this checkout's passwords, and the template's hash."""
+    template = DEFINITIONS_TEMPLATE.read_text(encoding="utf-8")
+    rendered = PASSWORD_PLACEHOLDER.sub(lambda m: user_password(m[1]), template)
+    return rendered, hashlib.sha256(template.encode()).hexdigest()
 
-    The AMQP checks take milliseconds, so a second `up` skips the rabbitmqctl calls
-    (about a second each).
+
+def definition_users() -> list[str]:
+    """The users the deployment's definitions create."""
+    return [user["name"] for user in json.loads(DEFINITIONS_TEMPLATE.read_text())["users"]]
+
+
+def ensure_amqp_account(settings: Settings) -> None:
+    """Users, rights and topology of deploy/rabbitmq/definitions.json; no `diko`, no `guest`.
+
+    Checked over AMQP first (milliseconds): when the template is the one imported last
+    (which also removed the retired users) and every user logs in, no rabbitmqctl call
+    is needed.
     """
-    password = rabbit_password()
+    rendered, digest = rendered_definitions()
     port = settings.amqp_port
-    diko_ok = amqp_login(port, AMQP_USER, password, AMQP_VHOST) is None
-    guest_gone = amqp_login(port, "guest", "guest", "/") is not None
-    if diko_ok and guest_gone:
+    users = definition_users()
+    current = DEFINITIONS_STAMP.exists() and DEFINITIONS_STAMP.read_text().strip() == digest
+    if current and all(
+        amqp_login(port, user, user_password(user), AMQP_VHOST) is None for user in users
+    ):
         return
-    say(f"provisioning vhost {AMQP_VHOST!r} and user {AMQP_USER!r}, removing 'guest'")
+    say(f"importing {DEFINITIONS_TEMPLATE.relative_to(REPO)}: users {', '.join(users)}")
     ctl_step(settings, "await_startup", "--timeout", "90")
-    ctl_step(settings, "add_vhost", AMQP_VHOST, tolerate="already exists")
-    users = rabbitmqctl(settings, "list_users", "--silent").stdout.split()
-    # Without a password argument rabbitmqctl reads it from stdin: it stays out of `ps`.
-    if AMQP_USER in users:
-        ctl_step(settings, "change_password", AMQP_USER, stdin=password + "\n")
-    else:
-        ctl_step(settings, "add_user", AMQP_USER, stdin=password + "\n")
-    ctl_step(settings, "set_user_tags", AMQP_USER, "administrator")
-    ctl_step(settings, "set_permissions", "-p", AMQP_VHOST, AMQP_USER, ".*", ".*", ".*")
-    ctl_step(settings, "delete_user", "guest", tolerate="not found")
-    reason = amqp_login(port, AMQP_USER, password, AMQP_VHOST)
-    if reason:
-        raise fail_with_log(
-            f"user {AMQP_USER!r} still cannot log in: {reason}", rabbit_logs(settings), ""
-        )
+    ctl_step(settings, "import_definitions", stdin=rendered)
+    existing = rabbitmqctl(settings, "list_users", "--silent").stdout.split()
+    for user in RETIRED_USERS:
+        if user in existing:
+            ctl_step(settings, "delete_user", user, tolerate="not found")
+    for user in users:
+        reason = amqp_login(port, user, user_password(user), AMQP_VHOST)
+        if reason:
+            raise fail_with_log(f"user {user!r} cannot log in: {reason}", rabbit_logs(settings), "")
+    DEFINITIONS_STAMP.write_text(digest + "\n")
 
 
 def listening(port: int) -> str | None:
@@ -621,10 +686,10 @@ def rabbit_ready(settings: Settings) -> str | None:
 
 
 def rabbit_healthy(settings: Settings) -> str | None:
-    """None when `diko` can open its vhost: what every service needs."""
-    if not RABBIT_PASSWORD_FILE.exists():
-        return "no password yet (run `up`)"
-    return amqp_login(settings.amqp_port, AMQP_USER, rabbit_password(), AMQP_VHOST)
+    """None when `operator` can open its vhost (the services' users are set up with it)."""
+    if not (RABBIT_USERS_DIR / AMQP_USER).exists():
+        return "no users yet (run `up`)"
+    return amqp_login(settings.amqp_port, AMQP_USER, user_password(AMQP_USER), AMQP_VHOST)
 
 
 # --------------------------------------------------------------------------- FerretDB, Mailpit
@@ -754,7 +819,10 @@ COMPONENTS = {
         stop=stop_rabbitmq,
         ready=rabbit_ready,
         healthy=rabbit_healthy,
-        address=lambda s: f"amqp://127.0.0.1:{s.amqp_port}/{AMQP_VHOST}  (node {s.rabbit_node})",
+        address=lambda s: (
+            f"amqp://127.0.0.1:{s.amqp_port}/{AMQP_VHOST}  (node {s.rabbit_node}; "
+            f"metrics http://127.0.0.1:{s.rabbit_metrics_port}/metrics)"
+        ),
         # A test that died between `ctl stop_app` and `ctl start_app` leaves the node up
         # but the broker stopped; start_app is a no-op on a running broker.
         revive=lambda s: ctl_step(s, "start_app"),
@@ -808,7 +876,8 @@ def ensure_running(component: Component, settings: Settings) -> None:
 def stack_env_lines(settings: Settings) -> list[str]:
     """The addresses every script, test and service reads, as KEY=value lines."""
     return [
-        f"DIKO_AMQP_URL=amqp://{AMQP_USER}:{rabbit_password()}@127.0.0.1:{settings.amqp_port}/{AMQP_VHOST}",
+        f"DIKO_AMQP_URL={amqp_url(settings)}",
+        f"DIKO_RABBITMQ_METRICS_URL=http://127.0.0.1:{settings.rabbit_metrics_port}",
         f"DIKO_MONGO_URL=mongodb://127.0.0.1:{settings.mongo_port}/",
         "DIKO_SMTP_HOST=127.0.0.1",
         f"DIKO_SMTP_PORT={settings.smtp_port}",
@@ -880,10 +949,11 @@ def any_running() -> bool:
     return any(component.pid() is not None for component in COMPONENTS.values())
 
 
-def cmd_up(settings: Settings, browser: bool = False) -> int:
+def cmd_up(settings: Settings, test_tools: bool = False) -> int:
     """Provision and start everything that is not running yet, then write stack.env.
 
-    With `browser`, Debian's Chromium is installed too (the tests look at pages in it).
+    With `test_tools`, Debian's Chromium (the tests look at pages in it) and Prometheus
+    (its promtool checks the alert rules) are installed too.
     """
     began = time.monotonic()
     previous = saved_settings()
@@ -898,10 +968,13 @@ def cmd_up(settings: Settings, browser: bool = False) -> int:
     for component in COMPONENTS.values():
         if component.pid() is None:
             component.require_free_ports(settings)  # fail before minutes of building
-    ensure_debian_packages([RABBIT_PACKAGE, *([BROWSER_PACKAGE] if browser else [])])
+    ensure_debian_packages([RABBIT_PACKAGE, *(TEST_PACKAGES if test_tools else [])])
     jobs = start_builds()
     try:
         ensure_running(COMPONENTS["rabbitmq"], settings)
+        if not rabbit_config_is_current(settings):
+            say("RabbitMQ runs with an older config of this script: restarting it")
+            cmd_restart(settings, "rabbitmq")
         ensure_amqp_account(settings)
         if jobs:
             say("waiting for the Go builds")
@@ -969,6 +1042,17 @@ def cmd_ctl(settings: Settings, args: list[str]) -> int:
     return 0  # not reached: execve does not return
 
 
+def cmd_url(settings: Settings, user: str) -> int:
+    """Print the local broker's URL for one of the deployment's users (a service's, say)."""
+    if user not in definition_users():
+        raise StackError(
+            f"{user!r} is not a user of the local broker",
+            f"one of: {', '.join(definition_users())}",
+        )
+    print(amqp_url(settings, user))
+    return 0
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     """Command line of the script."""
     parser = argparse.ArgumentParser(
@@ -978,7 +1062,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="provision and start everything (idempotent)")
     up.add_argument(
-        "--browser", action="store_true", help="also install Debian's Chromium (for the tests)"
+        "--test-tools",
+        "--browser",
+        dest="test_tools",
+        action="store_true",
+        help="also install what the tests need: Debian's Chromium and Prometheus (promtool)",
     )
     down = sub.add_parser("down", help="stop everything, keep data")
     down.add_argument(
@@ -989,6 +1077,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     restart.add_argument("component", choices=sorted(COMPONENTS))
     ctl = sub.add_parser("ctl", help="rabbitmqctl against the local node, e.g. `ctl stop_app`")
     ctl.add_argument("args", nargs=argparse.REMAINDER)
+    url = sub.add_parser("url", help="the broker URL of one user, e.g. `url matching`")
+    url.add_argument("user", nargs="?", default=AMQP_USER)
     return parser.parse_args(argv)
 
 
@@ -1001,9 +1091,11 @@ def main(argv: Sequence[str]) -> int:
             return cmd_status(settings)
         if args.command == "ctl":
             return cmd_ctl(settings, args.args)
+        if args.command == "url":
+            return cmd_url(settings, args.user)
         with StackLock():
             if args.command == "up":
-                return cmd_up(settings, args.browser)
+                return cmd_up(settings, args.test_tools)
             if args.command == "down":
                 return cmd_down(settings, args.purge)
             return cmd_restart(settings, args.component)

@@ -13,7 +13,7 @@ from faststream.rabbit import Channel, RabbitBroker
 from pydantic import ValidationError
 from rich.console import Console
 
-from diko_shared.settings import PlatformSettings
+from diko_shared.settings import CliSettings
 
 T = TypeVar("T")
 
@@ -23,10 +23,13 @@ errors = Console(stderr=True, soft_wrap=True)
 SOURCE = "diko-cli"
 
 
-def settings() -> PlatformSettings:
+def settings() -> CliSettings:
+    """The CLI's own settings: DIKO_AMQP_URL (the operator's user), optionally DIKO_MONGO_URL."""
     try:
-        return PlatformSettings()  # type: ignore[call-arg]
-    except ValidationError as exc:
+        return CliSettings()  # type: ignore[call-arg]
+    except ValueError as exc:
+        if not isinstance(exc, ValidationError):  # a DIKO_*_FILE that cannot be read
+            fail(str(exc), 2)
         missing = ", ".join(f"DIKO_{str(e['loc'][0]).upper()}" for e in exc.errors())
         fail(f"{missing} not set: run `make stack` (writes .local/stack.env) or export it", 2)
 

@@ -60,8 +60,9 @@ def status(
     async def go() -> list[tuple[str, str, str]]:
         checks: list[tuple[str, str, object]] = [
             ("RabbitMQ", config.amqp_url.split("@")[-1], probe_broker()),
-            ("database", config.mongo_url.split("@")[-1], probe_database()),
         ]
+        if config.mongo_url:  # the CLI of a compose deployment has no database user
+            checks.append(("database", config.mongo_url.split("@")[-1], probe_database()))
         mailpit = os.environ.get("DIKO_MAILPIT_URL") or _stack_value("DIKO_MAILPIT_URL")
         if mailpit:
             checks.append(("Mailpit", mailpit, probe_http(f"{mailpit}/api/v1/info")))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from diko_shared.contract.base import Payload
+from diko_shared.contract.senders import DEFAULT_REQUEST_SENDERS
 
 Kind = Literal["command", "query", "event"]
 
@@ -36,11 +37,23 @@ class MessageSpec:
     payload: type[Payload]
     reply: type[Payload] | None = None
     summary: str = ""
+    #: Who may send it (diko_shared.contract.senders): an event only its owner; a command
+    #: or query the principals named at registration, by default operator and integrators.
+    senders: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.senders:
+            senders = (self.owner,) if self.kind == "event" else DEFAULT_REQUEST_SENDERS
+            object.__setattr__(self, "senders", senders)
 
     @property
     def is_request(self) -> bool:
         """Commands and queries are addressed to their owner and may be answered."""
         return self.kind in ("command", "query")
+
+    def may_send(self, principal: str | None) -> bool:
+        """Whether `principal` (a service name, `operator` or `integrator`) may send it."""
+        return principal is not None and principal in self.senders
 
 
 @dataclass
@@ -65,14 +78,29 @@ class Catalogue:
         return spec
 
     def command(
-        self, type_: str, owner: str, payload: type[Payload], reply: type[Payload], summary: str
+        self,
+        type_: str,
+        owner: str,
+        payload: type[Payload],
+        reply: type[Payload],
+        summary: str,
+        *,
+        senders: tuple[str, ...] = (),
     ) -> MessageSpec:
-        return self.add(MessageSpec(type_, owner, "command", payload, reply, summary))
+        """`senders`: who may send it, if not operator and integrators (the default)."""
+        return self.add(MessageSpec(type_, owner, "command", payload, reply, summary, senders))
 
     def query(
-        self, type_: str, owner: str, payload: type[Payload], reply: type[Payload], summary: str
+        self,
+        type_: str,
+        owner: str,
+        payload: type[Payload],
+        reply: type[Payload],
+        summary: str,
+        *,
+        senders: tuple[str, ...] = (),
     ) -> MessageSpec:
-        return self.add(MessageSpec(type_, owner, "query", payload, reply, summary))
+        return self.add(MessageSpec(type_, owner, "query", payload, reply, summary, senders))
 
     def event(self, type_: str, owner: str, payload: type[Payload], summary: str) -> MessageSpec:
         return self.add(MessageSpec(type_, owner, "event", payload, None, summary))

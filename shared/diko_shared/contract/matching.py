@@ -32,6 +32,7 @@ from diko_shared.contract.common import (
     Text,
     Town,
 )
+from diko_shared.contract.senders import OPERATOR
 
 OWNER = "matching"
 
@@ -1032,7 +1033,16 @@ CATALOGUE.event("applicant.registered", OWNER, ApplicantRegistered, "An applican
 CATALOGUE.query(
     "match.shortlist", OWNER, GetShortlist, Shortlist, "A position's ranked candidates."
 )
-CATALOGUE.command("match.decide", OWNER, DecideMatch, Decision, "Accept or decline a proposal.")
+# Staff decide: through notifications' action pages (the link in the e-mail) or the diko
+# command line. Nobody else, not even another system, accepts a proposal for them.
+CATALOGUE.command(
+    "match.decide",
+    OWNER,
+    DecideMatch,
+    Decision,
+    "Accept or decline a proposal.",
+    senders=("notifications", OPERATOR),
+)
 CATALOGUE.event("match.proposed", OWNER, MatchProposed, "New proposals with scores and reasons.")
 CATALOGUE.event("match.accepted", OWNER, MatchAccepted, "Staff accepted a proposal.")
 CATALOGUE.event("match.declined", OWNER, MatchDeclined, "Staff declined a proposal.")

@@ -28,6 +28,7 @@ from diko_shared.contract.common import (
     Text,
     Url,
 )
+from diko_shared.contract.senders import DEFAULT_REQUEST_SENDERS
 
 OWNER = "notifications"
 
@@ -551,6 +552,7 @@ CATALOGUE.command(
     SendNotification,
     NotificationAccepted,
     "Send a templated notice to a staff member, contact person or applicant, once per key.",
+    senders=(*DEFAULT_REQUEST_SENDERS, "media"),
 )
 CATALOGUE.query("notification.deliveries", OWNER, ListDeliveries, DeliveryList, "The delivery log.")
 CATALOGUE.event("notification.sent", OWNER, NotificationSent, "An e-mail was handed to SMTP.")

@@ -233,7 +233,7 @@ class Service:
     def _subscribe_unrouted(self) -> None:
         """Answer (or dead-letter) commands whose type no service handles: `unknown_type`."""
         pipeline = self.pipeline
-        queue = topology.unrouted_queue()
+        queue = topology.provisioned(topology.unrouted_queue())
 
         async def consume(message: RabbitMessage) -> None:
             await self._shielded(pipeline.handle_unrouted(message, queue.name))
@@ -245,12 +245,13 @@ class Service:
     async def start(self) -> None:
         """Connect (waiting for broker and database), declare, and start consuming."""
         self._check_coverage()
+        self._check_broker_user()
         await self._wait_for("database", self.database_ready)
         await mongo.create_indexes(
             self.db, {**mongo.PLATFORM_INDEXES, **due.INDEXES, **self.indexes}
         )
         await self._wait_for("broker", self.broker.connect)
-        await topology.declare(self.broker, self.settings.retry_delays_ms)
+        await topology.prepare(self.broker, self.name, self.settings.retry_delays_ms)
         for callback in self._on_start:
             await callback()
         await self.broker.start()
@@ -278,6 +279,16 @@ class Service:
             await callback()
         await self.client.close()
         log.info("service stopped")
+
+    def _check_broker_user(self) -> None:
+        """A service logs in as the broker user of its name: that is how others know it."""
+        user = self.publisher.user_id
+        if user != self.name:
+            raise RuntimeError(
+                f"DIKO_AMQP_URL logs in as {user!r}, but the {self.name} service must log in "
+                f"as its own broker user {self.name!r}: its events are believed only from "
+                "that user (deploy/README.md, Users and permissions)"
+            )
 
     def _check_coverage(self) -> None:
         """The catalogue is the contract: every message it gives this service needs a handler."""

@@ -17,6 +17,7 @@ from faststream.specification.base import Specification
 
 from diko_shared.contract.catalogue import CATALOGUE, MessageSpec
 from diko_shared.contract.envelope import Envelope
+from diko_shared.contract.senders import describe
 from diko_shared.messaging import topology
 
 DOCUMENTED_SERVER = "amqp://rabbitmq:5672/diko"
@@ -44,7 +45,20 @@ def _describe(spec: MessageSpec) -> str:
     text = spec.summary
     if spec.reply is not None:
         text += f' Replies `{{"ok": true, "data": {spec.reply.__name__}}}` or an error.'
-    return text
+    return text + " " + _senders(spec)
+
+
+def _senders(spec: MessageSpec) -> str:
+    """Who may send it (diko_shared.contract.senders): the broker user is the sender."""
+    if spec.kind == "event":
+        return (
+            f"Sent only by {spec.owner} (broker user `{spec.owner}`); from anyone else it "
+            "is dead-lettered as `forged`."
+        )
+    return (
+        f"May be sent by: {describe(spec.senders)} (the broker user of the connection, "
+        "AMQP `user_id`); anyone else is answered `forbidden`."
+    )
 
 
 def specification(service: str, *, version: str = "0.1.0", description: str = "") -> Specification:
@@ -53,7 +67,10 @@ def specification(service: str, *, version: str = "0.1.0", description: str = ""
         DOCUMENTED_SERVER,
         apply_types=False,
         description="RabbitMQ virtual host `diko`: commands on diko.commands, events on "
-        "diko.events, dead letters on diko.dlx (routing key: the queue name)",
+        "diko.events, dead letters on diko.dlx (routing key: the queue name). The sender of "
+        "a message is the broker user it was published as (AMQP `user_id`, which RabbitMQ "
+        "checks), not its `source`: each diko service logs in as its own name, the diko "
+        "command line as `operator`, another system as `integrator-<name>`.",
     )
     for spec in CATALOGUE.owned_by(service):
         if spec.is_request:
@@ -64,7 +81,7 @@ def specification(service: str, *, version: str = "0.1.0", description: str = ""
     for event_type in sorted(CATALOGUE.reactions(service)):
         spec = CATALOGUE.require(event_type)
         queue = topology.reaction_queue(service, event_type)
-        broker.subscriber(queue, topology.EVENTS, title=queue.name, description=spec.summary)(
+        broker.subscriber(queue, topology.EVENTS, title=queue.name, description=_describe(spec))(
             _operation(spec)
         )
     for spec in CATALOGUE.owned_by(service):
@@ -73,7 +90,7 @@ def specification(service: str, *, version: str = "0.1.0", description: str = ""
                 exchange=topology.EVENTS,
                 routing_key=spec.type,
                 title=spec.type,
-                description=spec.summary,
+                description=_describe(spec),
                 schema=Envelope[spec.payload],  # type: ignore[name-defined]
             )
     return AsyncAPI(

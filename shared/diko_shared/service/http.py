@@ -25,13 +25,7 @@ def platform_routes(service: Service) -> list[Route]:
 
     async def readyz(_: Request) -> Response:
         """Ready: the broker and the database answer now. Load balancers route by this."""
-        checks: dict[str, Any] = {}
-        for name, probe in (("broker", service.broker_ready), ("database", service.database_ready)):
-            try:
-                await asyncio.wait_for(probe(), READINESS_TIMEOUT_S)
-                checks[name] = "ok"
-            except Exception as exc:  # noqa: BLE001 - reported, not raised
-                checks[name] = f"unavailable: {type(exc).__name__}: {exc}".strip()
+        checks = await readiness(service)
         ready = all(v == "ok" for v in checks.values())
         body = {"status": "ready" if ready else "not ready", "service": service.name, **checks}
         if service.clock.is_test:
@@ -39,6 +33,9 @@ def platform_routes(service: Service) -> list[Route]:
         return JSONResponse(body, status_code=200 if ready else 503)
 
     async def metrics(_: Request) -> Response:
+        """Prometheus; `diko_ready` is what /readyz would answer now (alerts watch it)."""
+        for name, state in (await readiness(service)).items():
+            service.metrics.ready.labels(name).set(1 if state == "ok" else 0)
         return Response(generate_latest(service.registry), media_type=CONTENT_TYPE_LATEST)
 
     async def asyncapi_json(_: Request) -> Response:
@@ -55,3 +52,15 @@ def platform_routes(service: Service) -> list[Route]:
         Route("/asyncapi", asyncapi_html),
         Route("/asyncapi.json", asyncapi_json),
     ]
+
+
+async def readiness(service: Service) -> dict[str, Any]:
+    """ "ok" or why not, for the broker and the database, each asked now."""
+    checks: dict[str, Any] = {}
+    for name, probe in (("broker", service.broker_ready), ("database", service.database_ready)):
+        try:
+            await asyncio.wait_for(probe(), READINESS_TIMEOUT_S)
+            checks[name] = "ok"
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            checks[name] = f"unavailable: {type(exc).__name__}: {exc}".strip()
+    return checks

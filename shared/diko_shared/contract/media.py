@@ -28,6 +28,7 @@ from diko_shared.contract.common import (
     Town,
     Url,
 )
+from diko_shared.contract.senders import DEFAULT_REQUEST_SENDERS
 
 OWNER = "media"
 
@@ -857,7 +858,13 @@ class PostWithheld(Payload):
 
 CATALOGUE.command("episode.create", OWNER, CreateEpisode, EpisodeRef, "Create a podcast episode.")
 CATALOGUE.command(
-    "episode.update", OWNER, UpdateEpisode, EpisodeChange, "Change an episode (partial)."
+    "episode.update",
+    OWNER,
+    UpdateEpisode,
+    EpisodeChange,
+    "Change an episode (partial).",
+    # media itself: its signed upload link turns the upload into this command
+    senders=(*DEFAULT_REQUEST_SENDERS, OWNER),
 )
 CATALOGUE.command(
     "episode.schedule",
@@ -881,8 +888,23 @@ CATALOGUE.event("episode.updated", OWNER, EpisodeUpdated, "An episode changed.")
 CATALOGUE.event("episode.scheduled", OWNER, EpisodeScheduled, "An episode was scheduled.")
 
 CATALOGUE.command("post.draft", OWNER, DraftPost, PostRef, "Draft a post from a layout.")
-CATALOGUE.command("post.approve", OWNER, ApprovePost, Post, "Approve a drafted post.")
-CATALOGUE.command("post.reject", OWNER, RejectPost, Post, "Reject a drafted post, with a reason.")
+# media itself sends these too: its approval page turns the contact's answer into them
+CATALOGUE.command(
+    "post.approve",
+    OWNER,
+    ApprovePost,
+    Post,
+    "Approve a drafted post.",
+    senders=(*DEFAULT_REQUEST_SENDERS, OWNER),
+)
+CATALOGUE.command(
+    "post.reject",
+    OWNER,
+    RejectPost,
+    Post,
+    "Reject a drafted post, with a reason.",
+    senders=(*DEFAULT_REQUEST_SENDERS, OWNER),
+)
 CATALOGUE.command(
     "post.schedule", OWNER, SchedulePost, Post, "Publish an approved post on Instagram at a time."
 )

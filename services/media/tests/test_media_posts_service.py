@@ -371,6 +371,39 @@ async def test_a_withdrawn_consent_takes_a_scheduled_post_out_of_the_queue(
     await published(events, post_id)
 
 
+async def test_a_post_scheduled_for_later_goes_out_at_its_time_and_once(
+    bus: Bus, db: AsyncDatabase, media: ServiceProcess, double: GraphDouble, events: Tap
+) -> None:
+    company = unique("cmp")
+    await consented(bus, db, company)
+    _, later = await opened(bus, events, company)
+    _, sooner = await opened(bus, events, company)
+    now = await due.Clock(db, CLOCK).now()
+    await approved_and_scheduled(bus, later, now + timedelta(hours=2))
+    await approved_and_scheduled(bus, sooner, now + timedelta(hours=1))
+    (note,) = await events.wait_for(of("post.scheduled", later))
+    assert datetime.fromisoformat(note.data["publish_at"]) == now + timedelta(hours=2)
+
+    # The clock passes the sooner post's time only: it goes out, which shows that the due
+    # items were looked at after that moment; the later one still waits.
+    await due.set_test_clock(db, CLOCK, now + timedelta(hours=1, minutes=30))
+    await published(events, sooner)
+    assert (await bus.ok(GetPost(post_id=later)))["status"] == "scheduled"
+    assert not events.matching(of("post.published", later))
+    images = [item["images"] for item in (await double.state())["media"].values()]
+    later_jpeg = (await bus.ok(GetPost(post_id=later)))["slides"][0]["jpeg_url"]
+    assert [later_jpeg] not in images
+
+    await due.set_test_clock(db, CLOCK, now + timedelta(hours=2, seconds=1))
+    await published(events, later)
+    await due.set_test_clock(db, CLOCK, now + timedelta(hours=3))
+    await events.fence()
+    assert len(events.matching(of("post.published", later))) == 1
+    images = [item["images"] for item in (await double.state())["media"].values()]
+    assert images.count([later_jpeg]) == 1
+    assert (await bus.ok(GetPost(post_id=later)))["status"] == "published"
+
+
 async def test_a_carousel_is_published_with_its_children_and_their_alt_texts(
     bus: Bus, media: ServiceProcess, double: GraphDouble, events: Tap
 ) -> None:

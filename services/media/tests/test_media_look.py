@@ -20,9 +20,12 @@ from diko_shared.contract.common import Occupation
 from diko_shared.contract.companies import CompanyRegistered, ConsentChanged, PositionOpened
 from diko_shared.contract.media import (
     Chapter,
+    CompanyLook,
     CreateEpisode,
+    DraftPost,
     EpisodePerson,
     GetPostKit,
+    PresentationContent,
     PublishEpisode,
     Transcript,
 )
@@ -214,6 +217,40 @@ async def test_the_approval_page_while_the_post_waits(
         "Was sollen wir ändern?",
         "Ablehnen und Grund senden",
         "Paket mit Bildern, Text, Hashtags und Anleitung herunterladen",
+    )
+
+
+@pytest.mark.parametrize("width", [PHONE, DESKTOP])
+async def test_a_carousel_in_the_companys_colour_on_the_approval_page(
+    bus: Bus, media: ServiceProcess, mails: Tap, eyes: Eyes, width: int
+) -> None:
+    content = PresentationContent(
+        town="Stendal",
+        industry="Handwerk",
+        about="Wir bauen Möbel, Treppen und Küchen nach Maß – seit drei Generationen.",
+        facts=["seit 1952", "14 Mitarbeitende", "2 Azubis pro Jahr"],
+        occupations=["Tischler/in", "Holzmechaniker/in"],
+        website="https://www.tischlerei-mueller.example/",
+    )
+    name = "Tischlerei Müller & Söhne GmbH"
+    ref = await bus.ok(
+        DraftPost(content=content, company_id=COMPANY, company_name=name, format="square",
+                  look=CompanyLook(colour="#7A2E1F"))
+    )  # fmt: skip
+    (mail,) = await mails.wait_for(
+        lambda s: s.data["idempotency_key"] == f"post-approval/{ref['post_id']}", timeout=90
+    )
+    look = await eyes.look(mail.data["action"]["url"], f"media-approval-carousel-{width}",
+                           width=width)  # fmt: skip
+    look.assert_sound()
+    look.assert_shows(
+        "Instagram-Beitrag „Wir stellen vor“ für Tischlerei Müller & Söhne GmbH · "
+        "Karussell mit 3 Bildern",
+        "Bild 1: Grafik von DIKO Altmark: Wir stellen vor.",
+        "Bild 2: Grafik von DIKO Altmark:",
+        "Bild 3: Grafik von DIKO Altmark:",
+        "Kontakt: tischlerei-mueller.example",
+        "Beitrag freigeben",
     )
 
 

@@ -33,6 +33,10 @@ from diko_media.post_handlers import PostHandlers
 from diko_media.posts.approval import ApprovalPages
 from diko_media.settings import MediaSettings
 from diko_media.signing import Signer
+from diko_media.site import store as site_store
+from diko_media.site.build import SiteBuilder
+from diko_media.site.handlers import SiteHandlers, both, site_info
+from diko_media.site.serve import SiteFiles
 from diko_media.web import PodcastPages, PostFiles, Uploads, channel
 from diko_shared.brand import web as brand
 from diko_shared.service.app import Service
@@ -75,10 +79,16 @@ def build(settings: MediaSettings | None = None) -> Service:
     service.on_request("post.schedule", posts.schedule)
     service.on_request("post.get", posts.get)
     service.on_request("post.kit", posts.kit)
-    service.on_event("position.opened", posts.on_position_opened)
-    service.on_event("position.filled", posts.on_position_filled)
-    service.on_event("episode.published", posts.on_episode_published)
-    service.on_event("fair.planned", posts.on_fair_planned)
+    site = SiteHandlers(links, settings.site_root)
+    service.on_event("position.opened", both(posts.on_position_opened, site.position_opened))
+    service.on_event("position.filled", both(posts.on_position_filled, site.position_filled))
+    service.on_event("position.updated", site.position_updated)
+    service.on_event("position.closed", site.position_closed)
+    service.on_event("position.reopened", site.position_reopened)
+    service.on_event("episode.published", both(posts.on_episode_published, site.episode_published))
+    service.on_event("fair.planned", both(posts.on_fair_planned, site.fair_planned))
+    service.on_request("presentation.publish", site.publish)
+    service.on_request("presentation.unpublish", site.unpublish)
 
     graph = Graph(
         settings.instagram_api_url,
@@ -96,10 +106,16 @@ def build(settings: MediaSettings | None = None) -> Service:
     service.on_due(post_publisher.KIND, instagram.run)
 
     companies = CompanyHandlers()
-    service.on_event("company.registered", companies.registered)
-    service.on_event("company.updated", companies.updated)
-    service.on_event("company.merged", companies.merged)
-    service.on_event("company.consent_changed", companies.consent_changed)
+    service.on_event("company.registered", both(companies.registered, site.company_registered))
+    service.on_event("company.updated", both(companies.updated, site.company_updated))
+    service.on_event("company.merged", both(companies.merged, site.company_merged))
+    service.on_event(
+        "company.consent_changed", both(companies.consent_changed, site.consent_changed)
+    )
+
+    builder = SiteBuilder(settings.site_directory, site_info(settings), links)
+    service.on_due(site_store.BUILD, builder.run)
+    service.on_start(lambda: site_store.build_soon(service.db))
 
     async def forget_stale_audio() -> None:
         before = datetime.now(UTC) - STALE_AUDIO
@@ -129,5 +145,6 @@ def build(settings: MediaSettings | None = None) -> Service:
         Route(AUDIO_PATH, pages.audio, methods=["GET", "HEAD"]),
         Route(UPLOAD_PATH, upload.receive, methods=["POST"]),
         *brand.routes(),
+        *SiteFiles(settings.site_directory).routes(),
     )
     return service

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 
 from diko_shared.settings import ServiceSettings
@@ -11,6 +14,20 @@ PODCAST_DESCRIPTION = (
     "was ihre Azubis bei ihnen lernen. Netzwerkpartner stellen ihre Weiterbildungs- und "
     "Beratungsangebote vor. Für alle, die in der Altmark eine Ausbildung suchen oder "
     "anbieten – vom Netzwerk DIKO Altmark."
+)
+
+IMPRESSUM = (
+    "Angaben gemäß § 5 DDG\n\nDIKO Altmark – Netzwerk für Ausbildung in der Altmark\n"
+    "Der Betreiber trägt hier Anschrift, Vertretungsberechtigte, Kontakt und "
+    "Registereintrag ein (Einstellung DIKO_SITE_IMPRESSUM)."
+)
+PRIVACY = (
+    "Diese Website setzt keine Cookies, lädt nichts von fremden Servern und enthält "
+    "weder Werbung noch Tracking.\n\nBeim Aufruf einer Seite verarbeitet der Webserver "
+    "Ihre IP-Adresse, um die Seite auszuliefern. Betriebe erscheinen hier nur, wenn sie "
+    "eingewilligt haben; ein Widerruf nimmt ihre Seite von der Website.\n\n"
+    "Der Betreiber trägt hier Verantwortlichen, Zwecke, Rechtsgrundlagen und Ihre Rechte "
+    "ein (Einstellung DIKO_SITE_PRIVACY)."
 )
 
 
@@ -83,6 +100,24 @@ class MediaSettings(ServiceSettings):
         "presentation there (/betriebe/<company id>) when it consented; empty: no link",
     )
 
+    site_dir: str = Field(
+        "",
+        description="Where the website is built (`current` links to the served build; in "
+        "compose a volume nginx serves); empty: a directory under the system's temp dir",
+    )
+    site_name: str = Field("DIKO Altmark", description="The website's name in titles and tags")
+    site_contact_email: str = Field(
+        "kontakt@diko.example",
+        description="The network's address on the website: applicants write here when a "
+        "company named no contact person; set it in production",
+    )
+    site_impressum: str = Field(
+        IMPRESSUM, description="The Impressum's text (paragraphs apart by an empty line)"
+    )
+    site_privacy: str = Field(
+        PRIVACY, description="The Datenschutzerklärung's text (paragraphs apart by an empty line)"
+    )
+
     instagram_api_url: str = Field(
         "https://graph.instagram.com/v24.0",
         pattern=r"^https?://\S+$",
@@ -104,6 +139,17 @@ class MediaSettings(ServiceSettings):
     instagram_max_attempts: int = Field(
         6, ge=1, le=50, description="Attempts at one post before it fails for good"
     )
+
+    @property
+    def site_root(self) -> str:
+        """The website's address: DIKO_SITE_URL, or media's own /site."""
+        return (self.site_url or self.base_url + "/site").rstrip("/")
+
+    @property
+    def site_directory(self) -> Path:
+        if self.site_dir:
+            return Path(self.site_dir)
+        return Path(tempfile.gettempdir()) / f"diko-media-site-{self.mongo_database or 'media'}"
 
     @property
     def base_url(self) -> str:

@@ -19,9 +19,11 @@ from diko_shared.contract.base import Payload, examples
 from diko_shared.contract.catalogue import CATALOGUE
 from diko_shared.contract.common import (
     CompanyId,
+    Email,
     EpisodeId,
     Name,
     OneLine,
+    Phone,
     PositionId,
     PostId,
     Text,
@@ -933,3 +935,141 @@ CATALOGUE.reacts(
     "company.merged",
     "company.consent_changed",
 )
+
+
+# -- the project website (diko_media.site) --------------------------------------------------
+
+_SITE_COMPANY = "cmp_0123456789abcdef0123"
+
+
+class PresentationContact(Payload):
+    """The person a company chose to be reached through on its presentation page."""
+
+    name: Name
+    role: Name | None = Field(None, description="e.g. Ausbilderin, Inhaber")
+    email: Email | None = Field(None, description="E-mail or phone: at least one of them")
+    phone: Phone | None = None
+
+
+class PublishPresentation(Payload):
+    """Publish a company's presentation: its own words and the person to contact.
+
+    The page appears only while the company's consent to the website stands; without it
+    the presentation is kept and shown as soon as the consent is given.
+    """
+
+    model_config = examples(
+        {
+            "company_id": _SITE_COMPANY,
+            "about": "Wir sind eine Tischlerei mit zwölf Leuten in Stendal und bauen Möbel, "
+            "Treppen und Fenster für Kunden in der ganzen Altmark.",
+            "training": "Bei uns lernst du vom ersten Tag an an echten Aufträgen mit.",
+            "contact": {
+                "name": "Jana Müller",
+                "role": "Ausbilderin",
+                "email": "ausbildung@tischlerei-mueller.example",
+            },
+        }
+    )
+
+    company_id: CompanyId
+    about: Text = Field(description="Who the company is, in its own words")
+    training: Text | None = Field(None, description="What and how it trains")
+    contact: PresentationContact | None = Field(
+        None, description="Whom applicants reach; none: the network's contact"
+    )
+
+
+class UnpublishPresentation(Payload):
+    """Take a company's presentation off the website (its page goes at the next rebuild)."""
+
+    model_config = examples({"company_id": _SITE_COMPANY})
+
+    company_id: CompanyId
+
+
+class Presentation(Payload):
+    """A company's presentation and whether the website shows it."""
+
+    model_config = examples(
+        {
+            "company_id": _SITE_COMPANY,
+            "status": "published",
+            "shown": True,
+            "url": "https://www.diko-altmark.example/betriebe/cmp_0123456789abcdef0123",
+        }
+    )
+
+    company_id: CompanyId
+    status: Literal["published", "unpublished"]
+    shown: bool = Field(description="Published and the company consented to the website")
+    reason: Name | None = Field(None, description="Why it is not shown, in German")
+    url: Url
+
+
+class PresentationPublished(Payload):
+    model_config = examples(
+        {
+            "company_id": _SITE_COMPANY,
+            "shown": True,
+            "url": "https://www.diko-altmark.example/betriebe/cmp_0123456789abcdef0123",
+        }
+    )
+
+    company_id: CompanyId
+    shown: bool = Field(description="False while the company's consent to the website is missing")
+    url: Url
+
+
+class PresentationUnpublished(Payload):
+    model_config = examples({"company_id": _SITE_COMPANY})
+
+    company_id: CompanyId
+
+
+class SiteRebuilt(Payload):
+    """The website was rebuilt: a new directory is in place."""
+
+    model_config = examples(
+        {
+            "build_id": "sit_0123456789abcdef0123",
+            "url": "https://www.diko-altmark.example/",
+            "full": False,
+            "pages": 2618,
+            "written": 7,
+            "removed": 1,
+            "seconds": 0.21,
+        }
+    )
+
+    build_id: Annotated[str, StringConstraints(pattern=r"^sit_[0-9a-f]{20}$")]
+    url: Url
+    full: bool = Field(description="Every page was rendered (else only the changed ones)")
+    pages: Annotated[int, Field(ge=0)] = Field(description="Files the site holds now")
+    written: Annotated[int, Field(ge=0)] = Field(description="Files new or changed")
+    removed: Annotated[int, Field(ge=0)] = Field(description="Files gone since the last build")
+    seconds: Annotated[float, Field(ge=0)]
+
+
+CATALOGUE.command(
+    "presentation.publish",
+    OWNER,
+    PublishPresentation,
+    Presentation,
+    "Publish a company's presentation on the website (shown while it consents).",
+)
+CATALOGUE.command(
+    "presentation.unpublish",
+    OWNER,
+    UnpublishPresentation,
+    Presentation,
+    "Take a company's presentation off the website.",
+)
+CATALOGUE.event(
+    "presentation.published", OWNER, PresentationPublished, "A presentation was published."
+)
+CATALOGUE.event(
+    "presentation.unpublished", OWNER, PresentationUnpublished, "A presentation was taken off."
+)
+CATALOGUE.event("site.rebuilt", OWNER, SiteRebuilt, "The website was rebuilt.")
+CATALOGUE.reacts(OWNER, "position.updated", "position.closed", "position.reopened")

@@ -131,11 +131,14 @@ async def site(bus: Bus, media: ServiceProcess) -> str:
                Occupation(code="63302", name="Fachverkäufer/in im Lebensmittelhandwerk"),
                "Tangerhütte", date(year, 8, 1)),
     )  # fmt: skip
-    fair = FairPlanned.model_validate(
-        {**FairPlanned.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
-         "date": (date.today() + timedelta(days=30)).isoformat()}
-    )  # fmt: skip
+    example = FairPlanned.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
+    day = (date.today() + timedelta(days=30)).isoformat()
+    fair = FairPlanned.model_validate_json(json.dumps({**example, "date": day}))
     await publish(bus, fair)
+    await eventually(
+        lambda: shows("", "Tischler/in", "Bäcker/in", "Bewerberbörse Stendal"),
+        timeout=REBUILT_S, what="the start page with the positions and the fair",
+    )  # fmt: skip
     reply = await bus.ok(
         PublishPresentation(
             company_id=MUELLER,
@@ -148,10 +151,6 @@ async def site(bus: Bus, media: ServiceProcess) -> str:
     )  # fmt: skip
     assert reply["shown"] is True
     assert reply["url"] == f"{SITE}betriebe/{MUELLER}/"
-    await eventually(
-        lambda: shows("", "Tischler/in", "Bäcker/in", "Bewerberbörse Stendal"),
-        timeout=REBUILT_S, what="the start page with the positions and the fair",
-    )  # fmt: skip
     await eventually(lambda: shows(f"betriebe/{MUELLER}/", "Jana Müller"), timeout=REBUILT_S,
                      what="the presentation")  # fmt: skip
     return SITE

@@ -213,6 +213,7 @@ class Renderer:
         )
         return {
             "newest": newest_first(self.positions.values())[:NEWEST],
+            "distances": {},
             "episode": self.data.episodes[0] if self.data.episodes else None,
             "fair": fairs[0] if fairs else None,
             "companies": self.data.companies,
@@ -234,6 +235,8 @@ class Renderer:
             company=company,
             positions=self.by_company.get(company_id, []),
             episodes=self.data.company_episodes(company_id),
+            companies={company_id: company},
+            distances={},
             og_type="profile",
         )
 

@@ -57,7 +57,7 @@ def hexid(prefix: str, n: int) -> str:
 
 
 def towns() -> list[tuple[str, str]]:
-    places = [p for p in load_gazetteer().altmark_list() if p.kind in ("Stadt", "Gemeinde")]
+    places = [p for p in load_gazetteer().altmark_list if p.kind in ("Stadt", "Gemeinde")]
     return [(p.name, p.postcode) for p in places][:60]
 
 

@@ -150,8 +150,8 @@ async def site(bus: Bus, media: ServiceProcess) -> str:
         )  # type: ignore[arg-type]
     )  # fmt: skip
     assert reply["shown"] is True
-    assert reply["url"] == f"{SITE}betriebe/{MUELLER}/"
-    await eventually(lambda: shows(f"betriebe/{MUELLER}/", "Jana Müller"), timeout=REBUILT_S,
+    assert reply["url"] == f"{SITE}betriebe/{MUELLER}"
+    await eventually(lambda: shows(f"betriebe/{MUELLER}", "Jana Müller"), timeout=REBUILT_S,
                      what="the presentation")  # fmt: skip
     return SITE
 
@@ -159,12 +159,12 @@ async def site(bus: Bus, media: ServiceProcess) -> str:
 PAGES = {
     "start": "",
     "positions": "stellen/",
-    "position": f"stellen/{TISCHLER}/",
-    "occupation": "stellen/beruf/tischler-in/",
-    "town": "stellen/ort/stendal/25-km/",
-    "year": f"stellen/beginn/{date.today().year + 1}/",
+    "position": f"stellen/{TISCHLER}",
+    "occupation": "stellen/beruf/tischler-in",
+    "town": "stellen/ort/stendal-25-km",
+    "year": f"stellen/beginn/{date.today().year + 1}",
     "companies": "betriebe/",
-    "company": f"betriebe/{MUELLER}/",
+    "company": f"betriebe/{MUELLER}",
     "podcast": "podcast/",
     "impressum": "impressum/",
     "privacy": "datenschutz/",
@@ -206,9 +206,9 @@ async def test_what_the_pages_say(site: str, eyes: Eyes) -> None:
     )  # fmt: skip
     impressum = await eyes.look(site + PAGES["impressum"], "site-impressum-text", width=PHONE)
     impressum.assert_shows("DIKO Altmark e. V.", "Breite Straße 1, 39576 Stendal")
-    town = await eyes.look(site + "stellen/ort/stendal/25-km/", "site-town-text", width=PHONE)
+    town = await eyes.look(site + "stellen/ort/stendal-25-km", "site-town-text", width=PHONE)
     town.assert_shows("bis 25 km Umkreis", "Tischler/in", "Bäcker/in", "km entfernt")
-    near = await get("stellen/ort/stendal/10-km/")
+    near = await get("stellen/ort/stendal-10-km")
     assert TISCHLER in near.text
     assert BAECKEREI not in near.text  # Tangerhütte lies 19 km from Stendal
 
@@ -241,19 +241,19 @@ async def test_a_position_carries_job_posting_data(site: str) -> None:
 
 async def test_sitemap_robots_and_the_missing_page(site: str) -> None:
     sitemap = (await get("sitemap.xml")).text
-    assert f"<loc>{site}betriebe/{MUELLER}/</loc>" in sitemap
-    assert f"<loc>{site}stellen/{TISCHLER}/</loc>" in sitemap
+    assert f"<loc>{site}betriebe/{MUELLER}</loc>" in sitemap
+    assert f"<loc>{site}stellen/{TISCHLER}</loc>" in sitemap
     assert HIDDEN not in sitemap
     assert SECRET_POSITION not in sitemap
     robots = (await get("robots.txt")).text
     assert f"Sitemap: {site}sitemap.xml" in robots
-    missing = await get("stellen/pos_00000000000000000000/")
+    missing = await get("stellen/pos_00000000000000000000")
     assert missing.status_code == 404
     assert "Diese Seite gibt es nicht" in missing.text
     assert "default-src 'none'" in missing.headers["content-security-policy"]
-    hidden = await get(f"betriebe/{HIDDEN}/")
+    hidden = await get(f"betriebe/{HIDDEN}")
     assert hidden.status_code == 404
-    assert (await get(f"stellen/{SECRET_POSITION}/")).status_code == 404
+    assert (await get(f"stellen/{SECRET_POSITION}")).status_code == 404
 
 
 async def test_a_company_that_withdraws_its_consent_leaves_the_site(
@@ -261,10 +261,10 @@ async def test_a_company_that_withdraws_its_consent_leaves_the_site(
 ) -> None:
     rebuilt = await bus.tap(pattern="site.rebuilt")
     await publish(bus, consent(BAECKER, "withdrawn"))
-    await eventually(lambda: gone(f"betriebe/{BAECKER}/"), timeout=REBUILT_S,
+    await eventually(lambda: gone(f"betriebe/{BAECKER}"), timeout=REBUILT_S,
                      what="the withdrawn company's page gone")  # fmt: skip
-    assert await gone(f"stellen/{BAECKEREI}/")
-    for path in ("", "stellen/", "betriebe/", "sitemap.xml", "stellen/beruf/baecker-in/"):
+    assert await gone(f"stellen/{BAECKEREI}")
+    for path in ("", "stellen/", "betriebe/", "sitemap.xml", "stellen/beruf/baecker-in"):
         response = await get(path)
         assert "Bäckerei Sonnenschein" not in response.text
         assert BAECKEREI not in response.text
@@ -275,12 +275,12 @@ async def test_a_company_that_withdraws_its_consent_leaves_the_site(
     assert event.data["full"] is False
 
     await publish(bus, consent(BAECKER, "given"))
-    await eventually(lambda: shows(f"betriebe/{BAECKER}/", "Bäckerei Sonnenschein"),
+    await eventually(lambda: shows(f"betriebe/{BAECKER}", "Bäckerei Sonnenschein"),
                      timeout=REBUILT_S, what="the company back with its consent")  # fmt: skip
 
 
 async def test_a_filled_or_closed_position_disappears(site: str, bus: Bus) -> None:
-    await eventually(lambda: shows(f"stellen/{FILLED}/", "Fachverkäufer/in"), timeout=REBUILT_S,
+    await eventually(lambda: shows(f"stellen/{FILLED}", "Fachverkäufer/in"), timeout=REBUILT_S,
                      what="the position before it is filled")  # fmt: skip
     await publish(bus, PositionFilled(position_id=FILLED, company_id=BAECKER,
                                       company_name="Bäckerei Sonnenschein",
@@ -288,14 +288,14 @@ async def test_a_filled_or_closed_position_disappears(site: str, bus: Bus) -> No
                                                             "im Lebensmittelhandwerk"),
                                       places=2, town="Tangerhütte",
                                       start_date=date(date.today().year + 1, 8, 1)))  # fmt: skip
-    await eventually(lambda: gone(f"stellen/{FILLED}/"), timeout=REBUILT_S, what="filled: gone")
+    await eventually(lambda: gone(f"stellen/{FILLED}"), timeout=REBUILT_S, what="filled: gone")
     assert "Fachverkäufer" not in (await get("stellen/")).text
     await publish(bus, PositionClosed(position_id=MECHATRONIK, company_id=MUELLER,
                                       reason="withdrawn"))  # fmt: skip
-    await eventually(lambda: gone(f"stellen/{MECHATRONIK}/"), timeout=REBUILT_S,
+    await eventually(lambda: gone(f"stellen/{MECHATRONIK}"), timeout=REBUILT_S,
                      what="closed: gone")  # fmt: skip
-    assert await gone(f"stellen/beginn/{date.today().year + 2}/")
-    assert "Mechatroniker" not in (await get(f"betriebe/{MUELLER}/")).text
+    assert await gone(f"stellen/beginn/{date.today().year + 2}")
+    assert "Mechatroniker" not in (await get(f"betriebe/{MUELLER}")).text
 
 
 async def test_a_presentation_taken_off_and_an_update(site: str, bus: Bus) -> None:
@@ -303,9 +303,9 @@ async def test_a_presentation_taken_off_and_an_update(site: str, bus: Bus) -> No
     reply = await bus.ok(UnpublishPresentation(company_id=MUELLER))
     assert reply["status"] == "unpublished"
     assert reply["shown"] is False
-    await eventually(lambda: gone(f"betriebe/{MUELLER}/"), timeout=REBUILT_S,
+    await eventually(lambda: gone(f"betriebe/{MUELLER}"), timeout=REBUILT_S,
                      what="the presentation taken off")  # fmt: skip
-    assert await gone(f"stellen/{TISCHLER}/")
+    assert await gone(f"stellen/{TISCHLER}")
     await events.wait_type("presentation.unpublished")
     await bus.ok(PublishPresentation(company_id=MUELLER, about="Neu: wir bauen auch Küchen."))
     await publish(bus, CompanyUpdated(company_id=MUELLER, changed=["website"],
@@ -313,7 +313,7 @@ async def test_a_presentation_taken_off_and_an_update(site: str, bus: Bus) -> No
                                       postcode="39576",
                                       website="https://tischlerei-mueller.example"))  # fmt: skip
     await eventually(
-        lambda: shows(f"betriebe/{MUELLER}/", "Neu: wir bauen auch Küchen.",
+        lambda: shows(f"betriebe/{MUELLER}", "Neu: wir bauen auch Küchen.",
                       "https://tischlerei-mueller.example"),
         timeout=REBUILT_S, what="the presentation back, with the website",
     )  # fmt: skip

@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from markupsafe import Markup
+
 from diko_media.links import Links
 from diko_media.site import assets
 from diko_media.site import store as site_store
@@ -35,9 +37,24 @@ from diko_shared.due import DueContext
 KEEP = 1
 
 
+SUFFIXES = (".html", ".xml", ".txt")
+
+
 def file_of(path: str) -> str:
-    """The file a page path is written to."""
-    return path + "index.html" if path.endswith("/") or path == "" else path
+    """The file a page path is written to: `stellen/` → `stellen/index.html`,
+    `stellen/pos_…` → `stellen/pos_….html` (one file, no directory per page: a rebuild
+    links thousands of files, and a directory each would double that)."""
+    if path.endswith("/") or path == "":
+        return path + "index.html"
+    return path if path.endswith(SUFFIXES) else path + ".html"
+
+
+def path_of(name: str) -> str:
+    if name.endswith("index.html"):
+        return name.removesuffix("index.html")
+    if name.endswith(".html") and name != "404.html":
+        return name.removesuffix(".html")
+    return name
 
 
 @dataclass
@@ -61,6 +78,8 @@ class SiteBuilder:
     #: The files of the current build and the SHA-256 of each.
     files: dict[str, str] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: Rendered list entries, kept between builds (see Renderer).
+    rows: dict[tuple[str, str, int | None], Markup] = field(default_factory=dict)
 
     @property
     def current(self) -> Path:
@@ -100,7 +119,8 @@ class SiteBuilder:
         if full or self.data is None:
             self.data = SiteData(self.links)
             await self.data.load_all(db)
-            renderer = Renderer(self.data, self.info)
+            self.rows = {}
+            renderer = Renderer(self.data, self.info, self.rows)
             pages = all_paths(self.data)
             outcome = await asyncio.to_thread(self._write_full, renderer, pages, build_id)
         else:
@@ -108,11 +128,15 @@ class SiteBuilder:
             await self.data.reload(db, marks)
             after = self._concerned(marks)
             companies = {m.partition(":")[2] for m in marks if m.startswith("company:")}
-            renderer = Renderer(self.data, self.info)
+            changed = {p.position_id for p in (*before, *after)}
+            self.rows = {k: v for k, v in self.rows.items() if k[0] not in changed}
+            renderer = Renderer(self.data, self.info, self.rows)
             keys = touched(self.data, [*before, *after], companies)
             pages = renderer.expand(keys, (p for p in self._paths()))
             outcome = await asyncio.to_thread(self._write_changed, renderer, pages, build_id)
         outcome.seconds = time.perf_counter() - began
+        # Deleting an old build's thousands of files is slow and nobody waits for it.
+        asyncio.get_running_loop().run_in_executor(None, self._prune)
         return outcome
 
     def _concerned(self, marks: list[str]) -> list[Position]:
@@ -125,7 +149,7 @@ class SiteBuilder:
 
     def _paths(self) -> set[str]:
         """The page paths of the current build (files back to paths)."""
-        return {f.removesuffix("index.html") for f in self.files}
+        return {path_of(f) for f in self.files if not f.startswith("assets/")}
 
     # -- writing (in a worker thread) ---------------------------------------------------
 
@@ -184,8 +208,12 @@ class SiteBuilder:
         link.unlink(missing_ok=True)
         link.symlink_to(Path("builds") / build_id)
         os.replace(link, self.current)
+
+    def _prune(self) -> None:
+        """Delete the builds before the previous one (a reader may still be on that)."""
+        current = self.current.resolve().name
         builds = sorted(
-            (p for p in (self.root / "builds").iterdir() if p != final),
+            (p for p in (self.root / "builds").iterdir() if p.name != current),
             key=lambda p: p.stat().st_mtime,
             reverse=True,
         )

@@ -67,7 +67,7 @@ class SiteHandlers:
     site_url: str
 
     def presentation_url(self, company_id: str) -> str:
-        return f"{self.site_url.rstrip('/')}/betriebe/{company_id}/"
+        return f"{self.site_url.rstrip('/')}/betriebe/{company_id}"
 
     # -- companies --------------------------------------------------------------------
 

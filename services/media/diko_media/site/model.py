@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -25,6 +25,7 @@ from diko_shared.geo.gazetteer import Gazetteer, load_gazetteer
 from diko_shared.geo.records import Place
 
 
+@lru_cache(maxsize=65_536)
 def slug(text: str) -> str:
     """`Tischler/in` → `tischler-in`, `Möckern` → `moeckern`: readable, stable paths."""
     folded = text.lower().replace("ä", "ae").replace("ö", "oe").replace("ü", "ue")
@@ -158,6 +159,7 @@ class SiteData:
     fairs: dict[str, Fair] = field(default_factory=dict)
     gazetteer: Gazetteer = field(default_factory=load_gazetteer)
     _places: dict[str, Place | None] = field(default_factory=dict)
+    _km: dict[tuple[str, str], float | None] = field(default_factory=dict)
 
     # -- what is shown ------------------------------------------------------------------
 
@@ -174,11 +176,15 @@ class SiteData:
             self._places[town] = self.gazetteer.get(town)
         return self._places[town]
 
-    def distance_km(self, a: str, b: str) -> float | None:
-        pa, pb = self.place(a), self.place(b)
-        if pa is None or pb is None:
-            return None
-        return self.gazetteer.distance_km(pa, pb)
+    def town_km(self, a: str, b: str) -> float | None:
+        """Distance between two towns, remembered (the listings ask for the same pairs)."""
+        if a == b:
+            return 0.0
+        key = (a, b) if a < b else (b, a)
+        if key not in self._km:
+            pa, pb = self.place(a), self.place(b)
+            self._km[key] = None if pa is None or pb is None else self.gazetteer.distance_km(pa, pb)
+        return self._km[key]
 
     def company_episodes(self, company_id: str) -> list[Listed]:
         return [e for e in self.episodes if self._episode_company.get(e.episode_id) == company_id]
@@ -210,8 +216,9 @@ class SiteData:
         found = [listed(d, shown, self.links) for d in documents]
         self.episodes = newest_first([e for e in found if e is not None])
 
-    async def reload(self, db: AsyncDatabase, marks: Iterable[str]) -> None:
-        """Read again what the marks name (`kind:id`)."""
+    async def reload(self, db: AsyncDatabase, marks: list[str]) -> None:
+        """Read again what the marks name (`kind:id`); the episodes when they or a company
+        changed (an episode names its guest's company only while it is shown)."""
         for mark in marks:
             kind, _, id_ = mark.partition(":")
             if kind == "company":
@@ -230,7 +237,8 @@ class SiteData:
                 self._put_position(id_, await db[site_store.POSITIONS].find_one({"_id": id_}))
             elif kind == "fair":
                 self._put_fair(id_, await db[site_store.FAIRS].find_one({"_id": id_}))
-        await self.load_episodes(db)
+        if any(m.startswith(("episodes:", "company:")) for m in marks):
+            await self.load_episodes(db)
 
     def _refresh_company(self, company_id: str) -> None:
         document = self.raw_companies.get(company_id)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import posixpath
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -20,13 +19,15 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
+from markupsafe import escape as escape_html
 
 from diko_media.site.model import Company, Position, SiteData, slug
 from diko_shared.german import NBSP, long_date
-from diko_shared.text import finalize
+from diko_shared.text import clean, finalize
 
 BERLIN = ZoneInfo("Europe/Berlin")
-PER_PAGE = 40
+#: Positions per listing page: a page stays far under 300 KB, and a change touches few.
+PER_PAGE = 100
 #: The distances the open positions can be filtered by around a town.
 RADII_KM = (10, 25)
 NEWEST = 6
@@ -74,49 +75,70 @@ class SiteInfo:
 
 
 def listing_pages(key: str, count: int) -> list[str]:
-    """The paths of a paginated listing of `count` entries (at least its first page)."""
+    """The paths of a paginated listing of `count` entries (at least its first page):
+    `stellen/`, `stellen/seite-2`; `stellen/beruf/tischler-in`, `…/tischler-in-seite-2`."""
     pages = max(1, math.ceil(count / PER_PAGE))
-    return [key] + [f"{key}seite-{n}/" for n in range(2, pages + 1)]
+    return [key] + [f"{key}{_next(key)}{n}" for n in range(2, pages + 1)]
+
+
+def _next(key: str) -> str:
+    return "seite-" if key.endswith("/") else "-seite-"
+
+
+def split_page(path: str) -> tuple[str, int]:
+    """A listing page's key and number: `stellen/ort/stendal-10-km-seite-3` → (…-km, 3)."""
+    head, marker, number = path.rpartition("seite-")
+    if marker and number.isdigit():
+        if head.endswith("/"):
+            return head, int(number)
+        if head.endswith("-"):
+            return head[:-1], int(number)
+    return path, 1
 
 
 def facets(data: SiteData) -> dict[str, list[Position]]:
     """Every filtered list of open positions by its key: occupation, start year, town."""
     positions = newest_first(data.positions.values())
     found: dict[str, list[Position]] = {"stellen/": positions}
+    by_town: dict[str, list[Position]] = {}
     for p in positions:
-        found.setdefault(f"stellen/beruf/{slug(p.occupation)}/", []).append(p)
-        found.setdefault(f"stellen/beginn/{p.year}/", []).append(p)
-    for town in sorted({p.town for p in positions}):
+        found.setdefault(f"stellen/beruf/{slug(p.occupation)}", []).append(p)
+        found.setdefault(f"stellen/beginn/{p.year}", []).append(p)
+        by_town.setdefault(p.town, []).append(p)
+    for town in sorted(by_town):
         for radius in RADII_KM:
-            found[town_key(town, radius)] = near(data, town, radius, positions)
+            found[town_key(town, radius)] = near(data, town, radius, by_town)
     return found
 
 
 def town_key(town: str, radius: int) -> str:
-    return f"stellen/ort/{slug(town)}/{radius}-km/"
+    return f"stellen/ort/{slug(town)}-{radius}-km"
 
 
-def near(data: SiteData, town: str, radius: int, positions: Iterable[Position]) -> list[Position]:
-    """Positions in the town and within `radius` km of it, nearest first."""
-    hits = []
-    for p in positions:
-        km = 0.0 if p.town == town else data.distance_km(town, p.town)
+def near(
+    data: SiteData, town: str, radius: int, by_town: dict[str, list[Position]]
+) -> list[Position]:
+    """Positions in the town and within `radius` km of it, nearest first (newest first
+    within one town)."""
+    hits: list[tuple[float, list[Position]]] = []
+    for other, listed in by_town.items():
+        km = data.town_km(town, other)
         if km is not None and km <= radius:
-            hits.append((round(km), p))
+            hits.append((km, listed))
     hits.sort(key=lambda h: h[0])
-    return [p for _, p in hits]
+    return [p for _, listed in hits for p in listed]
 
 
 def newest_first(positions: Iterable[Position]) -> list[Position]:
     return sorted(positions, key=lambda p: (p.posted_at, p.position_id), reverse=True)
 
 
-def all_paths(data: SiteData) -> set[str]:
-    paths = {"", "betriebe/", "podcast/", "impressum/", "datenschutz/", "sitemap.xml",
-             "robots.txt", "404.html"}  # fmt: skip
-    paths.update(f"betriebe/{c}/" for c in data.companies)
-    paths.update(f"stellen/{p}/" for p in data.positions)
-    for key, listed in facets(data).items():
+def all_paths(data: SiteData, found: dict[str, list[Position]] | None = None) -> set[str]:
+    paths = {"", "stellen/", "betriebe/", "podcast/", "impressum/", "datenschutz/",
+             "sitemap.xml", "robots.txt", "404.html"}  # fmt: skip
+    paths.update(f"betriebe/{c}" for c in data.companies)
+    paths.update(f"stellen/{p}" for p in data.positions)
+    for key, listed in (facets(data) if found is None else found).items():
         paths.update(listing_pages(key, len(listed)))
     return paths
 
@@ -124,17 +146,16 @@ def all_paths(data: SiteData) -> set[str]:
 def touched(data: SiteData, positions: Iterable[Position], companies: Iterable[str]) -> set[str]:
     """The pages a change of these positions and companies touches (before or after it)."""
     towns = {p.town for p in data.positions.values()}
-    paths = {"", "betriebe/", "sitemap.xml", "podcast/"}
+    paths = {"", "stellen/", "betriebe/", "sitemap.xml", "podcast/"}
     for company_id in companies:
-        paths.add(f"betriebe/{company_id}/")
-    paths.update(f"stellen/{key}" for key in ("",))
+        paths.add(f"betriebe/{company_id}")
     for p in positions:
-        paths.add(f"stellen/{p.position_id}/")
-        paths.add(f"betriebe/{p.company_id}/")
-        paths.add(f"stellen/beruf/{slug(p.occupation)}/")
-        paths.add(f"stellen/beginn/{p.year}/")
+        paths.add(f"stellen/{p.position_id}")
+        paths.add(f"betriebe/{p.company_id}")
+        paths.add(f"stellen/beruf/{slug(p.occupation)}")
+        paths.add(f"stellen/beginn/{p.year}")
         for town in towns | {p.town}:
-            km = 0.0 if town == p.town else data.distance_km(town, p.town)
+            km = data.town_km(town, p.town)
             for radius in RADII_KM:
                 if km is not None and km <= radius:
                     paths.add(town_key(town, radius))
@@ -147,12 +168,23 @@ def touched(data: SiteData, positions: Iterable[Position], companies: Iterable[s
 class Renderer:
     """Renders one build's pages from one state of the data; listings are computed once."""
 
-    def __init__(self, data: SiteData, info: SiteInfo) -> None:
+    def __init__(
+        self,
+        data: SiteData,
+        info: SiteInfo,
+        rows: dict[tuple[str, str, int | None], Markup] | None = None,
+    ) -> None:
+        """`rows`: the list entries of earlier builds, kept by the builder without those of
+        the positions and companies that changed since."""
         self.data = data
         self.info = info
         self.today = info.today()
         self.positions = data.positions
         self.facets = facets(data)
+        self.towns = sorted({p.town for p in self.positions.values()})
+        self.filters = self._filters()
+        self._rows = {} if rows is None else rows
+        self._chip_blocks: dict[tuple[str, str, str | None], Markup] = {}
         self.by_company: dict[str, list[Position]] = {}
         for p in newest_first(self.positions.values()):
             self.by_company.setdefault(p.company_id, []).append(p)
@@ -197,8 +229,8 @@ class Renderer:
             companies = sorted(self.data.companies.values(), key=lambda c: c.name.lower())
             return self._page("companies.html", path, title="Betriebe, die ausbilden",
                               companies=companies, open_count=self._open_count)  # fmt: skip
-        parts = path.strip("/").split("/")
-        if parts[0] == "betriebe" and len(parts) == 2:
+        parts = path.split("/")
+        if parts[0] == "betriebe" and len(parts) == 2 and parts[1]:
             return self._company(path, parts[1])
         if parts[0] == "stellen" and len(parts) == 2 and parts[1].startswith("pos_"):
             return self._position(path, parts[1])
@@ -258,10 +290,7 @@ class Renderer:
         )
 
     def _listing(self, path: str) -> bytes | None:
-        key, number = path, 1
-        head, _, tail = path.rstrip("/").rpartition("/seite-")
-        if tail.isdigit() and head:
-            key, number = head + "/", int(tail)
+        key, number = split_page(path)
         listed = self.facets.get(key)
         if listed is None or (not listed and key != "stellen/"):
             return None
@@ -283,14 +312,54 @@ class Renderer:
             pages=pages,
             key=key,
             distances=distances,
-            filters=self._filters(),
             radii=RADII_KM,
+            town_base=key.rsplit("-", 2)[0] if key.startswith("stellen/ort/") else None,
             companies=self.data.companies,
         )
 
+    def _row(self, p: Position, prefix: str, distances: dict[str, int]) -> Markup:
+        """One position in a list (a function, not a template: the listings show tens of
+        thousands per build), remembered per link depth and distance."""
+        km = distances.get(p.position_id)
+        key = (p.position_id, prefix, km)
+        found = self._rows.get(key)
+        if found is None:
+            company = self.data.companies[p.company_id]
+            free = f"{p.free} {'Platz' if p.free == 1 else 'Plätze'} frei"
+            where = escape_html(clean(p.town)) + (f" ({km} km entfernt)" if km else "")
+            found = Markup(
+                f'<li class="card">\n  <h3><a href="{prefix}stellen/{p.position_id}">'
+                f"{escape_html(clean(p.occupation))}</a></h3>\n"
+                f'  <p class="company">{escape_html(clean(company.name))}</p>\n'
+                f'  <p class="facts">{where} · Beginn '
+                f"{long_date(p.start_date, space=NBSP)} · {free}</p>\n</li>\n"
+            )
+            self._rows[key] = found
+        return found
+
+    def _chips(self, kind: str, prefix: str, current: str | None) -> Markup:
+        """The filter links of one kind, the current one marked (remembered: the pages of
+        one listing share them)."""
+        found = self._chip_blocks.get((kind, prefix, current))
+        if found is None:
+            found = self._chip_block(kind, prefix, current)
+            self._chip_blocks[(kind, prefix, current)] = found
+        return found
+
+    def _chip_block(self, kind: str, prefix: str, current: str | None) -> Markup:
+        items = []
+        for label, target, n in self.filters[kind]:
+            base = target.rsplit("-", 2)[0] if kind == "towns" else target
+            mark = ' aria-current="page"' if current and base == current else ""
+            count = "" if kind == "towns" else f" ({n})"
+            items.append(
+                f'      <li><a href="{prefix}{target}"{mark}>{escape_html(clean(label))}'
+                f"{count}</a></li>\n"
+            )
+        return Markup("".join(items))
+
     def _km(self, centre: str, town: str) -> int:
-        km = 0.0 if centre == town else self.data.distance_km(centre, town)
-        return round(km or 0.0)
+        return round(self.data.town_km(centre, town) or 0.0)
 
     def _listing_heading(self, key: str) -> tuple[str, str | None]:
         parts = key.strip("/").split("/")
@@ -301,12 +370,12 @@ class Renderer:
             return f"Ausbildung als {listed[0].occupation}", None
         if parts[1] == "beginn":
             return f"Ausbildungsbeginn {parts[2]}", None
-        radius = parts[3].removesuffix("-km")
-        town = next(t for t in self._towns() if slug(t) == parts[2])
+        town_slug, radius, _ = parts[2].rsplit("-", 2)
+        town = next(t for t in self._towns() if slug(t) == town_slug)
         return f"Ausbildungsplätze in {town} und bis {radius} km Umkreis", town
 
     def _towns(self) -> list[str]:
-        return sorted({p.town for p in self.positions.values()})
+        return self.towns
 
     def _filters(self) -> dict[str, list[tuple[str, str, int]]]:
         """The filter links: label, target key, how many positions each shows."""
@@ -318,10 +387,10 @@ class Renderer:
             years[p.year] = years.get(p.year, 0) + 1
         return {
             "occupations": sorted(
-                ((label, f"stellen/beruf/{key}/", n) for key, (label, n) in occupations.items()),
+                ((label, f"stellen/beruf/{key}", n) for key, (label, n) in occupations.items()),
                 key=lambda f: f[0].lower(),
             ),
-            "years": [(str(y), f"stellen/beginn/{y}/", n) for y, n in sorted(years.items())],
+            "years": [(str(y), f"stellen/beginn/{y}", n) for y, n in sorted(years.items())],
             "towns": [
                 (town, town_key(town, RADII_KM[0]), len(self.facets[town_key(town, RADII_KM[0])]))
                 for town in self._towns()
@@ -329,7 +398,11 @@ class Renderer:
         }
 
     def _sitemap(self) -> bytes:
-        paths = sorted(p for p in all_paths(self.data) if p.endswith("/") or p == "")
+        paths = sorted(
+            p
+            for p in all_paths(self.data, self.facets)
+            if not p.endswith((".xml", ".txt", ".html"))
+        )
         lines = ['<?xml version="1.0" encoding="UTF-8"?>',
                  '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']  # fmt: skip
         lines += [f"<url><loc>{escape(self.info.absolute(p))}</loc></url>" for p in paths]
@@ -337,7 +410,7 @@ class Renderer:
         return "\n".join(lines).encode()
 
     def _page(self, template: str, path: str, *, title: str, **values: Any) -> bytes:
-        here = path if path.endswith("/") or path == "" else posixpath.dirname(path) + "/"
+        prefix = "../" * path.count("/")
 
         def url(target: str) -> str:
             """A link from this page to `target` (a site path), relative (absolute from the
@@ -346,10 +419,14 @@ class Renderer:
                 return target
             if path == "404.html":
                 return self.info.absolute(target)
-            relative = posixpath.relpath("/" + target, "/" + here)
-            if target.endswith("/") or target == "":
-                relative = "./" if relative == "." else relative + "/"
-            return relative
+            return prefix + target or "./"
+
+        def rows(positions: Iterable[Position]) -> Markup:
+            distances = values.get("distances", {})
+            return Markup("".join(self._row(p, prefix, distances) for p in positions))
+
+        def chips(kind: str, current: str | None) -> Markup:
+            return self._chips(kind, prefix, current)
 
         values.setdefault("description", "Ausbildungsplätze, Betriebe und der Podcast des "
                           "Netzwerks DIKO Altmark für junge Leute in der Altmark.")  # fmt: skip
@@ -359,6 +436,8 @@ class Renderer:
             title=title,
             path=path,
             url=url,
+            rows=rows,
+            chips=chips,
             canonical=self.info.absolute(path),
             site=self.info,
             links=self.data.links,

@@ -57,6 +57,8 @@ class SiteFiles:
             if path and not path.endswith("/"):
                 return RedirectResponse(f"{PREFIX}/{path}/", status_code=301)
             target = target / "index.html"
+        elif not target.is_file() and not path.endswith("/"):
+            target = target.with_name(target.name + ".html")  # pages without `.html`
         if not target.is_file():
             return self._missing(base)
         body = target.read_bytes()

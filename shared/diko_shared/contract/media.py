@@ -13,7 +13,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
 
 from diko_shared.contract.base import Payload, examples
 from diko_shared.contract.catalogue import CATALOGUE
@@ -949,6 +950,15 @@ class PresentationContact(Payload):
     role: Name | None = Field(None, description="e.g. Ausbilderin, Inhaber")
     email: Email | None = Field(None, description="E-mail or phone: at least one of them")
     phone: Phone | None = None
+
+    @model_validator(mode="after")
+    def _reachable(self) -> PresentationContact:
+        if self.email is None and self.phone is None:
+            raise PydanticCustomError(
+                "contact_unreachable",
+                "Die Ansprechperson braucht eine E-Mail-Adresse oder eine Telefonnummer.",
+            )
+        return self
 
 
 class PublishPresentation(Payload):

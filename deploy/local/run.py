@@ -18,6 +18,8 @@ second checkout can run its services beside the first.
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
 import os
 import signal
 import subprocess
@@ -250,10 +252,23 @@ def await_health(started: dict[Service, subprocess.Popen]) -> None:
     if not wait_until(all_healthy, HEALTH_TIMEOUT, interval=0.25):
         service = next(iter(pending))
         raise RunError(
-            f"{service.name} did not answer GET {service.health} on port {service.port} within "
-            f"{HEALTH_TIMEOUT:.0f} s; last lines of {service.log_file.relative_to(REPO)}:\n"
-            f"{log_tail(service.log_file)}"
+            f"{service.name} did not start within {HEALTH_TIMEOUT:.0f} s "
+            f"({start_stage(service.port)}); is the stack running (`make stack-status`)? "
+            f"Last lines of {service.log_file.relative_to(REPO)}:\n{log_tail(service.log_file)}"
         )
+
+
+def start_stage(port: int) -> str:
+    """What a starting service's /healthz says it is doing, e.g. waiting for the broker."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2.0)
+    try:
+        conn.request("GET", "/healthz")
+        body = json.loads(conn.getresponse().read())
+    except (OSError, http.client.HTTPException, ValueError):
+        return "no answer on /healthz"
+    finally:
+        conn.close()
+    return str(body.get("stage") or body.get("status") or body) if isinstance(body, dict) else "?"
 
 
 def stop(service: Service) -> None:
@@ -289,23 +304,51 @@ def masked(url: str) -> str:
     return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
 
 
-def print_summary(services: list[Service], stack_env: dict[str, str]) -> None:
-    """Where everything is: the stack's addresses and each service's endpoints."""
+def service_pages(port: int) -> list[str]:
+    """The pages for people a running service lists at `GET /` (e.g. media's /podcast)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5.0)
+    try:
+        conn.request("GET", "/")
+        response = conn.getresponse()
+        index = json.loads(response.read()) if response.status == 200 else {}
+    except (OSError, http.client.HTTPException, ValueError):
+        return []
+    finally:
+        conn.close()
+    pages = index.get("pages") if isinstance(index, dict) else None
+    return [str(page) for page in pages] if isinstance(pages, list) else []
+
+
+def summary_lines(
+    services: list[Service], stack_env: dict[str, str], pages: dict[str, list[str]]
+) -> list[str]:
+    """Where everything is, in two aligned columns: the stack, then each service's pages."""
     mailpit = stack_env.get("DIKO_MAILPIT_URL", "?")
     smtp = f"{stack_env.get('DIKO_SMTP_HOST', '?')}:{stack_env.get('DIKO_SMTP_PORT', '?')}"
-    print()
-    amqp = masked(stack_env.get("DIKO_AMQP_URL", "?"))
-    print(f"  AMQP       {amqp}  (the operator's; each service logs in as itself)")
-    print(f"  MongoDB    {stack_env.get('DIKO_MONGO_URL', '?')}")
-    print(f"  Mailpit    {mailpit}  (UI; API {mailpit}/api/v1/messages; SMTP {smtp})")
-    for service in services:
+    rows = [
+        ("AMQP", f"{masked(stack_env.get('DIKO_AMQP_URL', '?'))}  (full URL in .local/stack.env)"),
+        ("MongoDB", stack_env.get("DIKO_MONGO_URL", "?")),
+        ("Mailpit", f"{mailpit}  (the mail; `diko mail list`; SMTP {smtp})"),
+    ]
+    for service in sorted(services, key=lambda s: s.name):
         base = f"http://127.0.0.1:{service.port}"
-        if service.broker:
-            print(f"  {service.name:<10} {base}  /healthz /readyz /metrics /asyncapi")
-        else:
-            print(f"  {service.name:<10} {base}  (Instagram Graph API double; {service.health})")
+        if not service.broker:
+            rows.append((service.name, f"{base}{service.health}  (Instagram Graph API double)"))
+            continue
+        for number, path in enumerate(pages.get(service.name) or ["/asyncapi"]):
+            rows.append((service.name if number == 0 else "", f"{base}{path}"))
     if services:
-        print(f"  logs       {RUN_DIR.relative_to(REPO)}/<service>.log")
+        rows.append(("", "every service: /asyncapi /asyncapi.json /healthz /readyz /metrics"))
+        rows.append(("logs", f"{RUN_DIR.relative_to(REPO)}/<service>.log"))
+    width = max(len(label) for label, _ in rows)
+    return [f"  {label:<{width}}  {value}".rstrip() for label, value in rows]
+
+
+def print_summary(services: list[Service], stack_env: dict[str, str]) -> None:
+    """Where everything is: the stack's addresses and each service's pages."""
+    pages = {service.name: ["/asyncapi", *service_pages(service.port)] for service in services}
+    print()
+    print("\n".join(summary_lines(services, stack_env, pages)))
     print()
 
 

@@ -27,6 +27,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -95,6 +96,19 @@ FERRET_PATCH_NEW = "\tIDColumn = DefaultColumn + \"->'_id'\"\n"
 MAILPIT_VERSION = "v1.33.1"
 MAILPIT_MODULE = "github.com/axllent/mailpit"
 MAILPIT_BIN = BIN / "mailpit"
+MAILPIT_SRC = SRC / f"mailpit-{MAILPIT_VERSION.lstrip('v')}"
+# Mailpit's web UI is built with npm from the lock beside this script: upstream's lock
+# of v1.33.1 names rapidoc 12.1.0 and sass-embedded 1.108.1, which the npm registry
+# does not serve. Ours is upstream's, re-resolved with rapidoc ^9.3.4 (the range
+# upstream used until v1.30); `npm ci --omit=peer` leaves out sass-embedded, an optional
+# peer of the Sass plugin, which then compiles with `sass`. See deploy/local/README.md.
+MAILPIT_LOCK = Path(__file__).resolve().parent / "mailpit" / "package-lock.json"
+MAILPIT_UPSTREAM_LOCK_SHA256 = "b4325c24efede5de5401f88b16c1bd73cf794e979191d4c02012b71836e924f1"
+MAILPIT_PACKAGE_OLD = '"rapidoc": "^12.0.0"'
+MAILPIT_PACKAGE_NEW = '"rapidoc": "^9.3.4"'
+MAILPIT_UI_DIST = MAILPIT_SRC / "server" / "ui" / "dist"
+MAILPIT_UI_ASSETS = ("app.js", "app.css")
+NODE_MIN_MAJOR = 18
 MAILPIT_DIR = LOCAL / "mailpit"
 MAILPIT_PID_FILE = MAILPIT_DIR / "mailpit.pid"
 MAILPIT_LOG = LOG / "mailpit.log"
@@ -221,15 +235,87 @@ def fail_with_log(message: str, logs: Sequence[Path], hint: str) -> StackError:
 # --------------------------------------------------------------------------- building
 
 
-@dataclass
 class BuildJob:
-    """A `go build` / `go install` running in the background, so that both build at once."""
+    """One binary's recipe running in a background thread, so that both build at once.
 
-    name: str
-    process: subprocess.Popen
-    log: Path
-    binary: Path
-    stamp: str
+    A recipe is a series of steps (commands whose output goes to the job's log); the
+    step running now is kept so that a failed `up` can stop it.
+    """
+
+    def __init__(self, name: str, binary: Path, stamp: str, log: Path) -> None:
+        self.name = name
+        self.binary = binary
+        self.stamp = stamp
+        self.log = log
+        self.began = time.monotonic()
+        self.seconds = 0.0  # how long the recipe took, once it is done
+        self.error: BaseException | None = None
+        self.current: subprocess.Popen | None = None
+        self.cancelled = False
+        self.thread: threading.Thread | None = None
+
+    def start(self, recipe: Callable[[BuildJob], None]) -> BuildJob:
+        """Run `recipe(self)` in the background; `finish_builds` collects its outcome."""
+
+        def body() -> None:
+            try:
+                recipe(self)
+            except BaseException as exc:  # noqa: BLE001 - re-raised by finish_builds
+                self.error = exc
+            finally:
+                self.seconds = time.monotonic() - self.began
+
+        self.thread = threading.Thread(target=body, name=f"build-{self.name}", daemon=True)
+        self.thread.start()
+        return self
+
+    def step(
+        self,
+        argv: Sequence[str],
+        cwd: Path,
+        env: dict[str, str] | None = None,
+        hint: str = GO_HINT,
+    ) -> None:
+        """Run one command of the recipe into the log, with its duration; fail loudly."""
+        if self.cancelled:
+            raise StackError(f"building {self.name} was cancelled")
+        began = time.monotonic()
+        with self.log.open("ab") as out:
+            out.write(f"\n==== {' '.join(argv)}\n".encode())
+            out.flush()
+            self.current = subprocess.Popen(
+                list(argv),
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            try:
+                code = self.current.wait(timeout=BUILD_TIMEOUT)
+            except subprocess.TimeoutExpired as exc:
+                self.current.kill()
+                raise fail_with_log(
+                    f"building {self.name}: `{' '.join(argv[:3])}` took longer than "
+                    f"{BUILD_TIMEOUT / 60:.0f} min",
+                    [self.log],
+                    hint,
+                ) from exc
+            out.write(f"==== exit {code} after {time.monotonic() - began:.1f} s\n".encode())
+        if code != 0 and not self.cancelled:
+            raise fail_with_log(
+                f"building {self.name}: `{' '.join(argv[:3])}` failed (exit {code})",
+                [self.log],
+                hint,
+            )
+        if self.cancelled:
+            raise StackError(f"building {self.name} was cancelled")
+
+    def note(self, line: str) -> None:
+        """A line of the recipe's own (a patch applied, a file checked) in the log."""
+        with self.log.open("a", encoding="utf-8") as out:
+            out.write(f"==== {line}\n")
 
 
 def stamp_file(binary: Path) -> Path:
@@ -287,65 +373,156 @@ def make_writable(root: Path) -> None:
             path.chmod(path.stat().st_mode | 0o200)
 
 
-def prepare_ferretdb_source(go: str, log: Path) -> None:
-    """Copy FerretDB's module source, add its version file and apply the _id index patch.
+def copy_module(go: str, module: str, version: str, target: Path, log: Path) -> None:
+    """A writable copy of a Go module's source at `target` (fetched through the Go proxy)."""
+    if target.exists():
+        make_writable(target)
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    info = json.loads(run_logged([go, "mod", "download", "-json", f"{module}@{version}"], log))
+    if not info.get("Dir"):
+        raise fail_with_log(f"go mod download gave no directory for {module}", [log], GO_HINT)
+    shutil.copytree(info["Dir"], target, symlinks=True)
+    make_writable(target)
+
+
+def replace_once(path: Path, old: str, new: str, what: str) -> None:
+    """Apply a one-place patch, refusing loudly when upstream no longer has the line."""
+    source = path.read_text(encoding="utf-8")
+    if source.count(old) != 1:
+        raise StackError(
+            f"{what}: {path.name} no longer contains {old.strip()!r} exactly once",
+            "review the patch in deploy/local/stack.py and deploy/local/README.md",
+        )
+    path.write_text(source.replace(old, new), encoding="utf-8")
+
+
+def build_ferretdb(job: BuildJob) -> None:
+    """Copy FerretDB's module source, add its version file, apply the _id index patch, build.
 
     A plain `go install …@v1.24.2` panics at start because build/version/version.txt is
     generated by upstream's release tooling; the copy lets us write it ourselves.
     """
-    if FERRET_SRC.exists():
-        make_writable(FERRET_SRC)
-        shutil.rmtree(FERRET_SRC)
-    info = json.loads(
-        run_logged(
-            [go, "mod", "download", "-json", f"{FERRET_MODULE}@{FERRET_VERSION}"], log, cwd=LOCAL
-        )
-    )
-    if not info.get("Dir"):
-        raise fail_with_log(
-            f"go mod download gave no directory for {FERRET_MODULE}", [log], GO_HINT
-        )
-    shutil.copytree(info["Dir"], FERRET_SRC, symlinks=True)
-    make_writable(FERRET_SRC)
+    go = go_binary()
+    copy_module(go, FERRET_MODULE, FERRET_VERSION, FERRET_SRC, job.log)
     (FERRET_SRC / "build/version/version.txt").write_text(FERRET_VERSION + "\n")
-    target = FERRET_SRC / FERRET_PATCH_FILE
-    source = target.read_text()
-    if source.count(FERRET_PATCH_OLD) != 1:
+    replace_once(
+        FERRET_SRC / FERRET_PATCH_FILE,
+        FERRET_PATCH_OLD,
+        FERRET_PATCH_NEW,
+        f"FerretDB {FERRET_VERSION}: the _id index patch",
+    )
+    job.step([go, "build", "-buildvcs=false", "-o", str(FERRET_BIN), "./cmd/ferretdb"], FERRET_SRC)
+    version = subprocess.run(
+        [str(FERRET_BIN), "--version"], capture_output=True, text=True, timeout=30, check=False
+    )
+    if version.returncode != 0 or FERRET_VERSION not in version.stdout:
+        output = version.stdout + version.stderr
+        raise StackError(f"the built ferretdb does not report {FERRET_VERSION}:\n{output}")
+
+
+def node_tools() -> tuple[str, str]:
+    """`node` (18 or newer) and `npm`, which build Mailpit's web UI; else how to get them."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not (node and npm):
         raise StackError(
-            f"FerretDB {FERRET_VERSION}: {FERRET_PATCH_FILE} no longer contains the line "
-            f"{FERRET_PATCH_OLD.strip()!r} that the _id index patch replaces",
-            "review the patch in deploy/local/stack.py and deploy/local/README.md",
+            "Node.js and npm are needed to build Mailpit's web UI but are not on PATH",
+            "apt-get install nodejs npm (make stack does this where apt-get is available)",
         )
-    target.write_text(source.replace(FERRET_PATCH_OLD, FERRET_PATCH_NEW))
+    done = subprocess.run([node, "--version"], capture_output=True, text=True, check=False)
+    major = done.stdout.strip().lstrip("v").split(".")[0]
+    if not major.isdigit() or int(major) < NODE_MIN_MAJOR:
+        raise StackError(
+            f"Mailpit's web UI needs Node.js {NODE_MIN_MAJOR} or newer; {node} is "
+            f"{done.stdout.strip() or 'unknown'}",
+            "install a newer Node.js (e.g. from https://nodejs.org) and run `make stack` again",
+        )
+    return node, npm
+
+
+def build_mailpit(job: BuildJob) -> None:
+    """Mailpit from its module source with its web UI, as upstream's Dockerfile builds it.
+
+    `go install` alone gives a binary without the UI's assets (`server/ui/dist/` is built
+    by npm and embedded by `go build`), so its web page stays blank. The steps: copy the
+    module, install the UI's npm packages exactly as `deploy/local/mailpit/package-lock.json`
+    pins them, bundle the UI with upstream's esbuild script, then `go build` embeds it.
+    """
+    go = go_binary()
+    node, npm = node_tools()
+    copy_module(go, MAILPIT_MODULE, MAILPIT_VERSION, MAILPIT_SRC, job.log)
+    upstream_lock = MAILPIT_SRC / "package-lock.json"
+    digest = hashlib.sha256(upstream_lock.read_bytes()).hexdigest()
+    if digest != MAILPIT_UPSTREAM_LOCK_SHA256:
+        raise StackError(
+            f"Mailpit {MAILPIT_VERSION}: its package-lock.json is not the one "
+            f"deploy/local/mailpit/package-lock.json was made from (sha256 {digest[:12]}…)",
+            "re-resolve the lock as deploy/local/README.md describes",
+        )
+    replace_once(
+        MAILPIT_SRC / "package.json",
+        MAILPIT_PACKAGE_OLD,
+        MAILPIT_PACKAGE_NEW,
+        f"Mailpit {MAILPIT_VERSION}: the rapidoc range",
+    )
+    shutil.copyfile(MAILPIT_LOCK, upstream_lock)
+    job.note(f"package.json: {MAILPIT_PACKAGE_OLD} -> {MAILPIT_PACKAGE_NEW}; lock from deploy/")
+    npm_env = {**os.environ, "npm_config_update_notifier": "false", "MINIFY": "true"}
+    npm_hint = "check that the npm registry is reachable (npm config get registry)"
+    job.step(
+        [npm, "ci", "--omit=peer", "--ignore-scripts", "--no-audit", "--no-fund"],
+        MAILPIT_SRC,
+        npm_env,
+        npm_hint,
+    )
+    job.step([node, "esbuild.config.mjs"], MAILPIT_SRC, npm_env, npm_hint)
+    missing = [name for name in MAILPIT_UI_ASSETS if not (MAILPIT_UI_DIST / name).is_file()]
+    if missing:
+        raise fail_with_log(
+            f"Mailpit's UI build left no {', '.join(missing)} in server/ui/dist", [job.log], ""
+        )
+    ldflags = f"-s -w -X {MAILPIT_MODULE}/config.Version={MAILPIT_VERSION}"
+    job.step(
+        [go, "build", "-buildvcs=false", "-trimpath", "-ldflags", ldflags, "-o", str(MAILPIT_BIN)],
+        MAILPIT_SRC,
+        {**os.environ, "CGO_ENABLED": "0"},
+    )
+
+
+def mailpit_stamp() -> str:
+    """Mailpit's recipe: its version and the lock its web UI is built from."""
+    lock = hashlib.sha256(MAILPIT_LOCK.read_bytes()).hexdigest()[:16]
+    return f"mailpit {MAILPIT_VERSION} + web UI (npm lock {lock})"
+
+
+FERRET_STAMP = f"ferretdb {FERRET_VERSION} + sqlite _id index patch"
 
 
 def start_builds() -> list[BuildJob]:
-    """Start the builds of whichever Go binaries are missing, in parallel."""
-    ferret_stamp = f"ferretdb {FERRET_VERSION} + sqlite _id index patch"
-    mailpit_stamp = f"mailpit {MAILPIT_VERSION}"
-    need_ferret = not is_built(FERRET_BIN, ferret_stamp)
-    need_mailpit = not is_built(MAILPIT_BIN, mailpit_stamp)
+    """Start the builds of whichever binaries are missing or stale, in parallel."""
+    need_ferret = not is_built(FERRET_BIN, FERRET_STAMP)
+    need_mailpit = not is_built(MAILPIT_BIN, mailpit_stamp())
     if not (need_ferret or need_mailpit):
         return []
-    go = go_binary()
+    go_binary()
+    if need_mailpit:
+        node_tools()  # before minutes of work: say now what is missing
     BIN.mkdir(parents=True, exist_ok=True)
     LOG.mkdir(parents=True, exist_ok=True)
     jobs = []
     if need_mailpit:
         log = LOG / "build-mailpit.log"
-        say(f"building Mailpit {MAILPIT_VERSION} (~2 min; log: {log.relative_to(REPO)})")
-        env = {**os.environ, "GOBIN": str(BIN)}
-        argv = [go, "install", f"{MAILPIT_MODULE}@{MAILPIT_VERSION}"]
-        jobs.append(
-            BuildJob("mailpit", spawn(argv, log, REPO, env), log, MAILPIT_BIN, mailpit_stamp)
+        say(
+            f"building Mailpit {MAILPIT_VERSION} with its web UI (npm + go, ~3 min; "
+            f"log: {log.relative_to(REPO)})"
         )
+        job = BuildJob("mailpit", MAILPIT_BIN, mailpit_stamp(), log)
+        jobs.append(job.start(build_mailpit))
     if need_ferret:
         log = LOG / "build-ferretdb.log"
         say(f"building FerretDB {FERRET_VERSION}, patched (~2 min; log: {log.relative_to(REPO)})")
-        prepare_ferretdb_source(go, log)
-        argv = [go, "build", "-buildvcs=false", "-o", str(FERRET_BIN), "./cmd/ferretdb"]
-        process = spawn(argv, log, cwd=FERRET_SRC)
-        jobs.append(BuildJob("ferretdb", process, log, FERRET_BIN, ferret_stamp))
+        job = BuildJob("ferretdb", FERRET_BIN, FERRET_STAMP, log)
+        jobs.append(job.start(build_ferretdb))
     return jobs
 
 
@@ -353,37 +530,36 @@ def finish_builds(jobs: list[BuildJob]) -> None:
     """Wait for the builds (with a timeout), check the binaries and record their stamps."""
     deadline = time.monotonic() + BUILD_TIMEOUT
     for job in jobs:
-        try:
-            code = job.process.wait(timeout=max(1.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired as exc:
+        assert job.thread is not None
+        job.thread.join(timeout=max(1.0, deadline - time.monotonic()))
+        if job.thread.is_alive():
             raise fail_with_log(
                 f"building {job.name} took longer than {BUILD_TIMEOUT / 60:.0f} min",
                 [job.log],
                 GO_HINT,
-            ) from exc
-        if code != 0 or not job.binary.exists():
-            raise fail_with_log(f"building {job.name} failed (exit {code})", [job.log], GO_HINT)
+            )
+        if job.error is not None:
+            stamp_file(job.binary).unlink(missing_ok=True)
+            raise job.error
+        if not job.binary.exists():
+            raise fail_with_log(f"building {job.name} left no binary", [job.log], GO_HINT)
         stamp_file(job.binary).write_text(job.stamp + "\n")
-        say(f"built {job.binary.relative_to(REPO)}")
-    if any(job.name == "ferretdb" for job in jobs):
-        version = subprocess.run(
-            [str(FERRET_BIN), "--version"], capture_output=True, text=True, timeout=30, check=False
-        )
-        if version.returncode != 0 or FERRET_VERSION not in version.stdout:
-            stamp_file(FERRET_BIN).unlink(missing_ok=True)
-            output = version.stdout + version.stderr
-            raise StackError(f"the built ferretdb does not report {FERRET_VERSION}:\n{output}")
+        say(f"built {job.binary.relative_to(REPO)} in {job.seconds:.0f} s")
 
 
 def cancel_builds(jobs: list[BuildJob]) -> None:
     """Stop builds still running when `up` fails elsewhere, so none is left behind."""
     for job in jobs:
-        if job.process.poll() is None:
-            job.process.terminate()
+        job.cancelled = True
+        process = job.current
+        if process is not None and process.poll() is None:
+            process.terminate()
             try:
-                job.process.wait(timeout=10)
+                process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                job.process.kill()
+                process.kill()
+        if job.thread is not None:
+            job.thread.join(timeout=15)
 
 
 # --------------------------------------------------------------------------- RabbitMQ
@@ -521,19 +697,20 @@ BROWSER_PACKAGE = ("chromium", Path("/usr/bin/chromium"))
 #: promtool checks and unit-tests the alert rules of deploy/monitoring.
 PROMETHEUS_PACKAGE = ("prometheus", Path("/usr/bin/promtool"))
 TEST_PACKAGES = (BROWSER_PACKAGE, PROMETHEUS_PACKAGE)
+#: Node.js and npm build Mailpit's web UI; installed only when `node`/`npm` are missing.
+NODE_PACKAGES = (("nodejs", Path("/usr/bin/node")), ("npm", Path("/usr/bin/npm")))
 
 
 #: axe-core for the accessibility checks of the tests, pinned by its npm lock file.
 AXE_DIR = REPO / "tests" / "harness" / "axe"
 AXE_MARKER = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
-NPM_PACKAGE = ("npm", Path("/usr/bin/npm"))
 
 
 def ensure_axe() -> None:
     """`npm ci` in tests/harness/axe once; afterwards the tests need no network."""
     if AXE_MARKER.exists():
         return
-    ensure_debian_packages([NPM_PACKAGE])
+    ensure_debian_packages([p for p in NODE_PACKAGES if not shutil.which(p[1].name)])
     log = LOG / "npm.log"
     say(f"installing axe-core with npm ci (log: {log.relative_to(REPO)})")
     with log.open("ab") as out:
@@ -763,9 +940,12 @@ def start_mailpit(settings: Settings) -> None:
 
 
 def mailpit_ready(settings: Settings) -> str | None:
-    """None when Mailpit's HTTP API answers."""
-    status = http_status(settings.mailpit_port, "/api/v1/info")
-    return None if status == 200 else f"GET /api/v1/info answered {status}"
+    """None when Mailpit's HTTP API answers and its web page has its assets."""
+    for path in ("/api/v1/info", *(f"/dist/{name}" for name in MAILPIT_UI_ASSETS)):
+        status = http_status(settings.mailpit_port, path)
+        if status != 200:
+            return f"GET {path} answered {status}"
+    return None
 
 
 def start_server(
@@ -995,7 +1175,10 @@ def cmd_up(settings: Settings, test_tools: bool = False) -> int:
     for component in COMPONENTS.values():
         if component.pid() is None:
             component.require_free_ports(settings)  # fail before minutes of building
-    ensure_debian_packages([RABBIT_PACKAGE, *(TEST_PACKAGES if test_tools else [])])
+    packages = [RABBIT_PACKAGE, *(TEST_PACKAGES if test_tools else [])]
+    if not is_built(MAILPIT_BIN, mailpit_stamp()):
+        packages += [p for p in NODE_PACKAGES if not shutil.which(p[1].name)]
+    ensure_debian_packages(packages)
     if test_tools:
         ensure_axe()
     jobs = start_builds()
@@ -1006,10 +1189,15 @@ def cmd_up(settings: Settings, test_tools: bool = False) -> int:
             cmd_restart(settings, "rabbitmq")
         ensure_amqp_account(settings)
         if jobs:
-            say("waiting for the Go builds")
+            say("waiting for the builds")
             finish_builds(jobs)
     finally:
         cancel_builds(jobs)
+    for job in jobs:
+        rebuilt = COMPONENTS[job.name]
+        if rebuilt.pid() is not None:
+            say(f"{job.name} runs an older binary; restarting it")
+            rebuilt.stop(settings)
     ensure_running(COMPONENTS["ferretdb"], settings)
     ensure_running(COMPONENTS["mailpit"], settings)
     write_stack_env(settings)

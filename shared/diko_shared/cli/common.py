@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import NoReturn, TypeVar
 
 import aio_pika
@@ -12,6 +13,7 @@ import typer
 from faststream.rabbit import Channel, RabbitBroker
 from pydantic import ValidationError
 from rich.console import Console
+from rich.text import Text
 
 from diko_shared.settings import CliSettings
 
@@ -35,8 +37,21 @@ def settings() -> CliSettings:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {message}")
+    """Print `message` (plain text, never read as markup) and exit with `code`."""
+    errors.print(Text.assemble(("error:", "bold red"), " ", message))
     raise typer.Exit(code)
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """ ": did you mean X?" with the closest known names, or the list of all of them."""
+    known = sorted(set(known))
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    if not close:
+        # "register" or "company" alone: every name it is a part of
+        close = [k for k in known if name and name.lower() in k.lower()][:5]
+    if close:
+        return f"; did you mean {' or '.join(close)}?"
+    return f"; known: {', '.join(known)}"
 
 
 def broker(url: str) -> RabbitBroker:

@@ -530,6 +530,10 @@ class RunMatching(Payload):
 
 
 class BlockingPair(Payload):
+    """An applicant and a position who would both rather have each other than their match."""
+
+    model_config = examples({"applicant_id": _APPLICANT, "position_id": _POSITION})
+
     applicant_id: ApplicantId
     position_id: PositionId
 
@@ -857,12 +861,18 @@ class FairNumbers(Payload):
 
 
 class FairMissing(Payload):
+    model_config = examples({"company": _COMPANY, "reason": "no_common_slot"})
+
     company: str = Field(description="The company's `ref`")
     reason: Literal["no_common_slot", "company_full", "busy", "not_scheduled"]
 
 
 class FairShortfall(Payload):
     """Why an applicant got fewer interviews than their minimum: each wish without one."""
+
+    model_config = examples(
+        {"needed": 2, "interviews": 1, "missing": [{"company": _COMPANY, "reason": "busy"}]}
+    )
 
     needed: int
     interviews: int

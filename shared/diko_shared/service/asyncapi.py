@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from faststream.rabbit import RabbitBroker, RabbitMessage
 from faststream.specification import AsyncAPI
@@ -20,7 +21,30 @@ from diko_shared.contract.envelope import Envelope
 from diko_shared.contract.senders import describe
 from diko_shared.messaging import topology
 
+#: The broker of the committed documents (docs/asyncapi/): the compose deployment's
+#: address, a placeholder. A running service documents the broker it actually uses.
 DOCUMENTED_SERVER = "amqp://rabbitmq:5672/diko"
+SERVER_DESCRIPTION = (
+    "RabbitMQ virtual host `diko`: commands on diko.commands, events on diko.events, "
+    "dead letters on diko.dlx (routing key: the queue name). The sender of a message is "
+    "the broker user it was published as (AMQP `user_id`, which RabbitMQ checks), not its "
+    "`source`: each diko service logs in as its own name, the diko command line as "
+    "`operator`, another system as `integrator-<name>`."
+)
+PLACEHOLDER_NOTE = (
+    " The address is a placeholder (the compose deployment's broker); a running "
+    "service's /asyncapi.json names the broker it uses."
+)
+
+
+def public_broker_url(url: str) -> str:
+    """The broker's address as a document may show it: no user, password or query."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _operation(spec: MessageSpec) -> Any:
@@ -61,16 +85,23 @@ def _senders(spec: MessageSpec) -> str:
     )
 
 
-def specification(service: str, *, version: str = "0.1.0", description: str = "") -> Specification:
-    """The AsyncAPI 3.0 document of one service's side of the contract."""
+def specification(
+    service: str,
+    *,
+    version: str = "0.1.0",
+    description: str = "",
+    broker_url: str | None = None,
+) -> Specification:
+    """The AsyncAPI 3.0 document of one service's side of the contract.
+
+    `broker_url` is the broker the service uses (credentials are never shown); without
+    it, the document names the placeholder DOCUMENTED_SERVER and says so.
+    """
+    server = public_broker_url(broker_url) if broker_url else DOCUMENTED_SERVER
     broker = RabbitBroker(
-        DOCUMENTED_SERVER,
+        server,
         apply_types=False,
-        description="RabbitMQ virtual host `diko`: commands on diko.commands, events on "
-        "diko.events, dead letters on diko.dlx (routing key: the queue name). The sender of "
-        "a message is the broker user it was published as (AMQP `user_id`, which RabbitMQ "
-        "checks), not its `source`: each diko service logs in as its own name, the diko "
-        "command line as `operator`, another system as `integrator-<name>`.",
+        description=SERVER_DESCRIPTION + ("" if broker_url else PLACEHOLDER_NOTE),
     )
     for spec in CATALOGUE.owned_by(service):
         if spec.is_request:
@@ -89,6 +120,7 @@ def specification(service: str, *, version: str = "0.1.0", description: str = ""
             broker.publisher(
                 exchange=topology.EVENTS,
                 routing_key=spec.type,
+                persist=True,  # as the platform publishes: persistent, confirmed, mandatory
                 title=spec.type,
                 description=_describe(spec),
                 schema=Envelope[spec.payload],  # type: ignore[name-defined]

@@ -112,20 +112,18 @@ def _company_windows(
     rows: list[Row] = []
     for c in sorted(by_company):
         wishes = by_company[c]
+        cols = np.array([index[w] for w in wishes], dtype=np.int64)
+        firsts = np.array([min(common[w]) for w in wishes])
+        lasts = np.array([max(common[w]) for w in wishes])
+        there = np.zeros(inst.n_slots + 1, dtype=np.int64)
+        there[1:] = np.cumsum([t in present[c] for t in range(inst.n_slots)])
         tables = inst.companies[c].tables
-        starts = sorted({min(common[w]) for w in wishes})
-        ends = sorted({max(common[w]) for w in wishes})
-        for first in starts:
-            for last in ends:
-                if last < first:
-                    continue
-                inside = [
-                    index[w] for w in wishes if first <= min(common[w]) <= max(common[w]) <= last
-                ]
-                capacity = tables * sum(1 for t in present[c] if first <= t <= last)
+        for first in np.unique(firsts):
+            for last in np.unique(lasts[lasts >= first]):
+                inside = cols[(firsts >= first) & (lasts <= last)]
+                capacity = tables * int(there[last + 1] - there[first])
                 if len(inside) > capacity:
-                    cols = np.array(inside, dtype=np.int64)
-                    rows.append((cols, np.ones(len(cols)), -np.inf, float(capacity)))
+                    rows.append((inside, np.ones(len(inside)), -np.inf, float(capacity)))
     return rows
 
 

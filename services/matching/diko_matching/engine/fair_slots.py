@@ -15,7 +15,7 @@ import numpy as np
 
 from diko_matching.engine.fair_instance import FairInstance, wish_weights
 from diko_matching.engine.fair_model import common_slots
-from diko_matching.engine.fair_stages import REL_GAP
+from diko_matching.engine.fair_stages import step_gap
 from diko_matching.engine.milp_stage import OPTIMAL, Stage
 
 #: Placing is what turns a decision into a schedule, so it always gets at least this long.
@@ -92,7 +92,7 @@ def _by_milp(
         constraints=LinearConstraint(matrix.tocsr(), -np.inf, upper),
         options={
             "time_limit": max(deadline - time.perf_counter(), PLACEMENT_FLOOR_S),
-            "mip_rel_gap": REL_GAP,
+            "mip_rel_gap": step_gap(1.0, float(weight.sum())),
             "disp": False,
         },
     )

@@ -38,8 +38,21 @@ from scipy.sparse import coo_array
 from diko_matching.engine.fair_model import GrantModel, Row
 from diko_matching.engine.milp_stage import OPTIMAL, Stage, not_run, stage_from_result
 
-#: The relative gap HiGHS must close before it calls a stage optimal.
+#: The relative gap HiGHS must close before it calls a stage optimal, where a stage has
+#: no coarser step of its own.
 REL_GAP = 1e-9
+
+
+def step_gap(step: float, largest: float) -> float:
+    """A relative gap that proves optimality when the objective moves in `step`s.
+
+    Every stage's objective takes discrete values: whole numbers (shortfall, weight,
+    count), or shares that differ by at least 1/T² for the largest wish weight T. Once
+    the bound is less than half a step from the solution found (relative to at most
+    `largest`), no better value exists: the solution is optimal, and HiGHS need not
+    close the rest of the gap, which it spends most of its time on.
+    """
+    return max(REL_GAP, 0.5 * step / max(largest, 1e-12))
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +118,7 @@ class Program:
         *,
         maximise: bool,
         deadline: float,
+        gap: float = REL_GAP,
     ) -> tuple[Stage, np.ndarray | None]:
         """Optimise `vals · x[cols]` within the time left; not run if none is left."""
         left = deadline - time.perf_counter()
@@ -125,7 +139,7 @@ class Program:
             integrality=np.array(self.integer),
             bounds=Bounds(np.array(self.lb), np.array(self.ub)),
             constraints=LinearConstraint(matrix, [r[2] for r in rows], [r[3] for r in rows]),
-            options={"time_limit": left, "mip_rel_gap": REL_GAP, "disp": False},
+            options={"time_limit": left, "mip_rel_gap": gap, "disp": False},
         )
         stage = stage_from_result(name, res, time.perf_counter() - started, maximise)
         return stage, (None if res.x is None else np.asarray(res.x))
@@ -167,7 +181,11 @@ def _minimum(model: GrantModel, prog: Program, deadline: float, out: Outcome) ->
     for a, s in zip(reachable, short, strict=True):
         cols = model.app_cols[a]
         prog.add_row([*cols, s], np.ones(len(cols) + 1), float(model.need[a]), np.inf)
-    stage, x = prog.solve("minimum", short, np.ones(len(short)), maximise=False, deadline=deadline)
+    most = float(sum(model.need.values()))
+    gap = step_gap(1.0, most)
+    stage, x = prog.solve(
+        "minimum", short, np.ones(len(short)), maximise=False, deadline=deadline, gap=gap
+    )
     out.stages.append(stage.shifted(unreachable))
     if x is None:
         return False
@@ -179,7 +197,8 @@ def _minimum(model: GrantModel, prog: Program, deadline: float, out: Outcome) ->
 
 def _wishes(model: GrantModel, prog: Program, deadline: float, out: Outcome) -> bool:
     cols = np.arange(model.n)
-    stage, x = prog.solve("wishes", cols, model.weight, maximise=True, deadline=deadline)
+    gap = step_gap(1.0, float(model.weight.sum()))
+    stage, x = prog.solve("wishes", cols, model.weight, maximise=True, deadline=deadline, gap=gap)
     out.stages.append(stage)
     if x is None:
         return False
@@ -200,6 +219,8 @@ def _leximin(model: GrantModel, prog: Program, deadline: float, out: Outcome) ->
     # Per applicant: (indicator column, level) for each level it may sit on exactly.
     at: dict[str, list[tuple[int, Fraction]]] = {a: [] for a in free}
     settled = 0  # how many of `free` sit on the levels so far (the count is kept as a row)
+    largest = max((totals[a] for a in free), default=1)
+    level_gap = step_gap(1.0 / largest**2, 1.0)  # two shares differ by at least 1/T²
     k = 0
     while free:
         k += 1
@@ -213,7 +234,9 @@ def _leximin(model: GrantModel, prog: Program, deadline: float, out: Outcome) ->
                 0.0,
                 np.inf,
             )
-        stage, x = prog.solve(f"fairness {k}", [t], [1.0], maximise=True, deadline=deadline)
+        stage, x = prog.solve(
+            f"fairness {k}", [t], [1.0], maximise=True, deadline=deadline, gap=level_gap
+        )
         if x is None:
             out.stages.append(stage)
             return
@@ -252,6 +275,7 @@ def _leximin(model: GrantModel, prog: Program, deadline: float, out: Outcome) ->
                 np.ones(len(everyone)),
                 maximise=False,
                 deadline=deadline,
+                gap=step_gap(1.0, len(free)),
             )
             out.stages.append(counted)
             if x is None:

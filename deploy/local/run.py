@@ -51,6 +51,13 @@ VENV_PYTHON = REPO / ".venv" / "bin" / "python"
 # The HTTP ports of the known services (issue 2); a service not listed gets 8005 on.
 SERVICE_PORTS = {"companies": 8001, "matching": 8002, "notifications": 8003, "media": 8004}
 FIRST_EXTRA_PORT = 8005
+#: media publishes to Instagram; locally it talks to the Graph API double on this port
+#: (`python -m diko_media.instagram.double`), unless DIKO_INSTAGRAM_API_URL names an API.
+GRAPH_DOUBLE_PORT = 8099
+GRAPH_DOUBLE_USER = "17841400000000001"
+GRAPH_DOUBLE_TOKEN = "local-double-token"
+GRAPH_DOUBLE_NAME = "instagram-double"
+GRAPH_DOUBLE_MODULE = "diko_media.instagram.double"
 HEALTH_TIMEOUT = 90.0  # a cold start imports FastStream, pydantic and builds indexes
 STOP_TIMEOUT = 20.0
 
@@ -70,11 +77,19 @@ class Service:
 
     name: str
     port: int
+    #: Another module than `diko_<name>` (the Graph API double), its arguments, the path
+    #: that answers 200 once it is up, and whether it logs in to the broker.
+    main: str = ""
+    args: tuple[str, ...] = ()
+    health: str = "/healthz"
+    broker: bool = True
+    #: Settings for this process beyond stack.env's (KEY, value).
+    settings: tuple[tuple[str, str], ...] = ()
 
     @property
     def module(self) -> str:
         """The importable package, started with `python -m`."""
-        return f"diko_{self.name}"
+        return self.main or f"diko_{self.name}"
 
     @property
     def pid_file(self) -> Path:
@@ -123,7 +138,34 @@ def discover() -> tuple[list[Service], list[str]]:
         if port is None:
             port, extra_port = extra_port, extra_port + 1
         services.append(Service(name, port + offset))
+    if any(s.name == "media" for s in services) and not os.environ.get("DIKO_INSTAGRAM_API_URL"):
+        services = with_graph_double(services, GRAPH_DOUBLE_PORT + offset)
     return services, skipped
+
+
+def with_graph_double(services: list[Service], port: int) -> list[Service]:
+    """The Graph API double started before media, and media set to publish through it."""
+    double = Service(
+        GRAPH_DOUBLE_NAME,
+        port,
+        main=GRAPH_DOUBLE_MODULE,
+        args=("--port", str(port), "--user", GRAPH_DOUBLE_USER, "--token", GRAPH_DOUBLE_TOKEN),
+        health="/_double/state",
+        broker=False,
+    )
+    settings = (
+        ("DIKO_INSTAGRAM_API_URL", f"http://127.0.0.1:{port}/v24.0"),
+        ("DIKO_INSTAGRAM_USER_ID", GRAPH_DOUBLE_USER),
+        ("DIKO_INSTAGRAM_TOKEN", GRAPH_DOUBLE_TOKEN),
+        ("DIKO_INSTAGRAM_STATUS_POLL_S", "2"),
+        ("DIKO_INSTAGRAM_RETRY_S", "30"),
+    )
+    result = [double]
+    for service in services:
+        if service.name == "media":
+            service = Service(service.name, service.port, settings=settings)
+        result.append(service)
+    return result
 
 
 def read_stack_env() -> dict[str, str]:
@@ -144,13 +186,16 @@ def service_env(service: Service, stack_env: dict[str, str]) -> dict[str, str]:
     Every DIKO_ setting a service needs comes from stack.env, except the broker user:
     stack.env's DIKO_AMQP_URL is the operator's, and a service logs in as itself.
     """
-    return {
+    env = {
         **os.environ,
         **stack_env,
-        "DIKO_AMQP_URL": service_amqp_url(service, stack_env),
         "DIKO_HTTP_PORT": str(service.port),
         "PYTHONUNBUFFERED": "1",  # log lines reach the log file as they are written
+        **dict(service.settings),
     }
+    if service.broker:
+        env["DIKO_AMQP_URL"] = service_amqp_url(service, stack_env)
+    return env
 
 
 def service_amqp_url(service: Service, stack_env: dict[str, str]) -> str:
@@ -181,7 +226,7 @@ def start(service: Service, stack_env: dict[str, str]) -> subprocess.Popen:
         )
     if not VENV_PYTHON.exists():
         raise RunError(f"{VENV_PYTHON.relative_to(REPO)} is missing: run `make venv` first")
-    argv = [str(VENV_PYTHON), "-m", service.module]
+    argv = [str(VENV_PYTHON), "-m", service.module, *service.args]
     process = spawn(argv, service.log_file, cwd=REPO, env=service_env(service, stack_env))
     service.pid_file.write_text(f"{process.pid}\n")
     return process
@@ -199,7 +244,7 @@ def await_health(started: dict[Service, subprocess.Popen]) -> None:
                     f"last lines of {service.log_file.relative_to(REPO)}:\n"
                     f"{log_tail(service.log_file)}"
                 )
-            if http_status(service.port, "/healthz", timeout=1.0) == 200:
+            if http_status(service.port, service.health, timeout=1.0) == 200:
                 say(f"{service.name} is up on port {service.port}")
                 del pending[service]
         return not pending
@@ -241,7 +286,8 @@ def stop_recorded() -> int:
     """Stop every service that has a pid file in .local/run/ (even if its code is gone)."""
     stopped = 0
     for pid_file in sorted(RUN_DIR.glob("*.pid")):
-        service = Service(pid_file.stem, 0)
+        main = GRAPH_DOUBLE_MODULE if pid_file.stem == GRAPH_DOUBLE_NAME else ""
+        service = Service(pid_file.stem, 0, main=main)
         if running_pid(service) is not None:
             stop(service)
             stopped += 1
@@ -286,6 +332,9 @@ def summary_lines(
     ]
     for service in sorted(services, key=lambda s: s.name):
         base = f"http://127.0.0.1:{service.port}"
+        if not service.broker:
+            rows.append((service.name, f"{base}{service.health}  (Instagram Graph API double)"))
+            continue
         for number, path in enumerate(pages.get(service.name) or ["/asyncapi"]):
             rows.append((service.name if number == 0 else "", f"{base}{path}"))
     if services:

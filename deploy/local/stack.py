@@ -701,6 +701,32 @@ TEST_PACKAGES = (BROWSER_PACKAGE, PROMETHEUS_PACKAGE)
 NODE_PACKAGES = (("nodejs", Path("/usr/bin/node")), ("npm", Path("/usr/bin/npm")))
 
 
+#: axe-core for the accessibility checks of the tests, pinned by its npm lock file.
+AXE_DIR = REPO / "tests" / "harness" / "axe"
+AXE_MARKER = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def ensure_axe() -> None:
+    """`npm ci` in tests/harness/axe once; afterwards the tests need no network."""
+    if AXE_MARKER.exists():
+        return
+    ensure_debian_packages([p for p in NODE_PACKAGES if not shutil.which(p[1].name)])
+    log = LOG / "npm.log"
+    say(f"installing axe-core with npm ci (log: {log.relative_to(REPO)})")
+    with log.open("ab") as out:
+        done = subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund"],
+            cwd=AXE_DIR,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=APT_TIMEOUT,
+            check=False,
+        )
+    if done.returncode != 0 or not AXE_MARKER.exists():
+        raise fail_with_log("`npm ci` of axe-core failed", [log], "cd tests/harness/axe && npm ci")
+
+
 def ensure_debian_packages(packages: Sequence[tuple[str, Path]]) -> None:
     """Install the Debian packages whose marker file is missing, in one apt-get run."""
     missing = [name for name, marker in packages if not marker.exists()]
@@ -1153,6 +1179,8 @@ def cmd_up(settings: Settings, test_tools: bool = False) -> int:
     if not is_built(MAILPIT_BIN, mailpit_stamp()):
         packages += [p for p in NODE_PACKAGES if not shutil.which(p[1].name)]
     ensure_debian_packages(packages)
+    if test_tools:
+        ensure_axe()
     jobs = start_builds()
     try:
         ensure_running(COMPONENTS["rabbitmq"], settings)

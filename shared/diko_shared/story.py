@@ -50,6 +50,7 @@ from diko_shared.contract.media import CreateEpisode, GetPost, PublishEpisode
 from diko_shared.contract.notifications import RegisterStaff, Subscribe
 from diko_shared.messaging import topology
 from diko_shared.messaging.publisher import Publisher, Unroutable
+from diko_shared.silence import silent_mp3
 
 SOURCE = "diko-demo"
 DEMO_STAFF_NAME = "Birte Albrecht"
@@ -65,6 +66,8 @@ SERVICE_QUEUES = {
 }
 CONNECT_TIMEOUT_S = 5.0
 READYZ_TIMEOUT_S = 5.0
+#: Uploading an episode's audio (under 2 MB of silence) to media.
+UPLOAD_TIMEOUT_S = 60.0
 START_SERVICES = "start the services with `make up` (their logs are in .local/run/)"
 START_STACK = "start the local stack with `make stack`"
 
@@ -591,20 +594,30 @@ class Story:
         self.say("   the position is filled, and staff were told by e-mail")
 
     async def episode(self) -> None:
+        """Create the episode, upload its audio through the episode's signed link (media
+        reads length and size from the file), publish it."""
         r, episode = self.result, self._cast().episode
         created = await self.ask(
             CreateEpisode(
                 title=episode.title,
                 description=episode.description,
-                audio_url=episode.audio_url,
-                audio_bytes=episode.audio_bytes,
-                audio_type="audio/mpeg",
-                duration_s=episode.duration_s,
                 company_id=r.company_id,
                 episode_number=episode.number,
             )
         )
         r.episode_id, r.episode_title = created["episode_id"], episode.title
+        audio = silent_mp3(episode.duration_s)
+        async with httpx.AsyncClient(timeout=UPLOAD_TIMEOUT_S) as client:
+            uploaded = await client.post(
+                created["upload_url"],
+                files={"audio": (f"diko-trifft-{episode.number:03d}.mp3", audio, "audio/mpeg")},
+            )
+        if uploaded.status_code != 200:
+            raise StoryFailed(
+                f"media did not take the episode's audio: HTTP {uploaded.status_code} "
+                f"{uploaded.text[:300]}",
+                service="media",
+            )
         await self.ask(PublishEpisode(episode_id=r.episode_id))
         published = await self.event("episode.published", episode_id=r.episode_id)
         r.feed_url = published.data["feed_url"]

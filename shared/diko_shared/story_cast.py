@@ -84,8 +84,6 @@ LAST_NAMES = (
 #: Towns around Stendal, each within the cast's reach (40 km, 55 km with a licence).
 HOME_TOWNS = ("Osterburg", "Tangermünde", "Tangerhütte", "Bismark", "Arneburg", "Seehausen")
 REACH_KM = 40
-AUDIO_BASE = "https://media.diko.example/podcast"
-AUDIO_BYTES_PER_S = 16_000  # 128 kbit/s MP3
 
 
 @dataclass(frozen=True)
@@ -106,8 +104,6 @@ class Episode:
     number: int
     title: str
     description: str
-    audio_url: str
-    audio_bytes: int
     duration_s: int
 
 
@@ -159,8 +155,6 @@ def run(number: int, today: date) -> Run:
             number=number,
             title=title,
             description=plan.episode_description,
-            audio_url=f"{AUDIO_BASE}/diko-trifft-{number:03d}.mp3",
-            audio_bytes=plan.duration_s * AUDIO_BYTES_PER_S,
             duration_s=plan.duration_s,
         ),
     )

@@ -6,12 +6,13 @@ model or field added later is covered without anyone remembering to add it.
 
 from __future__ import annotations
 
+import json
 import types
 import typing
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from diko_shared.contract.catalogue import CATALOGUE, MessageSpec
 from diko_shared.contract.names import FIXED
@@ -106,8 +107,8 @@ def samples() -> dict[type[BaseModel], dict[str, Any]]:
     found: dict[type[BaseModel], dict[str, Any]] = {}
 
     def visit(model: type[BaseModel], value: Any) -> None:
-        if not isinstance(value, dict):
-            return
+        if not isinstance(value, dict) or not _fits(model, value):
+            return  # a member of a union that this value is not (another `kind`)
         found.setdefault(model, value)
         for name, field in model.model_fields.items():
             if name not in value:
@@ -130,6 +131,14 @@ def samples() -> dict[type[BaseModel], dict[str, Any]]:
         if not model.model_fields:
             found.setdefault(model, {})
     return found
+
+
+def _fits(model: type[BaseModel], value: dict[str, Any]) -> bool:
+    try:
+        model.model_validate_json(json.dumps(value))
+    except ValidationError:
+        return False
+    return True
 
 
 def text_fields(model: type[BaseModel]) -> list[str]:

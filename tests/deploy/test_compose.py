@@ -57,8 +57,9 @@ BROKER_TOOL_USERS = ("operator", "monitor")
 #: Names of variables and settings that hold a secret.
 SECRET_NAME = re.compile(r"PASSWORD|PASSWD|_PASS$|SECRET|TOKEN|PRIVATE_KEY|API_KEY")
 #: Credentials for an outside server that may need none: they must be in .env, but may
-#: be empty (`${NAME?…}`). Every other secret is required and non-empty (`${NAME:?…}`).
-OPTIONAL_CREDENTIALS = {"DIKO_SMTP_USER", "DIKO_SMTP_PASSWORD"}
+#: be empty (`${NAME?…}`), as for a relay without authentication or media without
+#: Instagram. Every other secret is required and non-empty (`${NAME:?…}`).
+OPTIONAL_CREDENTIALS = {"DIKO_SMTP_USER", "DIKO_SMTP_PASSWORD", "DIKO_INSTAGRAM_TOKEN"}
 #: What the operator replaces in .env (see its header).
 PLACEHOLDER = "change-me-"
 

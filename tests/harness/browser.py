@@ -48,6 +48,13 @@ LOCAL_SCHEMES = frozenset({"data", "blob", "about"})
 #: The font faces a page has loaded (`Lato 400`), once its fonts are ready.
 LOADED_FONTS = """document.fonts.ready.then(() => Array.from(document.fonts)
     .filter(f => f.status === 'loaded').map(f => `${f.family.replaceAll('"', '')} ${f.weight}`))"""
+#: axe-core from npm (tests/harness/axe/package.json, installed by stack.py up --test-tools).
+AXE = REPO / "tests" / "harness" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+#: The rules axe runs: WCAG 2.0 and 2.1, levels A and AA, and its best practices.
+AXE_RUN = """axe.run(document, {runOnly: {type: 'tag', values:
+    ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})
+    .then(r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+        nodes: v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary)})))"""
 #: Phone and desktop widths the screenshots are taken at.
 PHONE = 390
 DESKTOP = 1280
@@ -71,6 +78,10 @@ class Look:
     fonts: list[str] = field(default_factory=list)
     #: What the `probe` script passed to `look` returned (computed styles, say).
     probed: Any = None
+    #: What axe-core found wrong, when `look` was asked to run it (`axe=True`).
+    violations: list[dict[str, Any]] | None = None
+    #: The response's headers (lower-case names).
+    headers: dict[str, str] = field(default_factory=dict)
 
     def assert_sound(self) -> None:
         """A page a person can use: loaded, not blank, nothing fetched from another host."""
@@ -82,6 +93,11 @@ class Look:
         assert self.failed_requests == [], f"{self.url} has failed requests: {self.failed_requests}"
         assert self.console_errors == [], f"{self.url} logs errors: {self.console_errors}"
         assert len(self.text.strip()) >= 20, f"{self.url} shows (almost) nothing: {self.text!r}"
+
+    def assert_accessible(self) -> None:
+        """axe-core found no violation of WCAG 2.1 A/AA or its best practices."""
+        assert self.violations is not None, "look(..., axe=True) runs axe-core"
+        assert self.violations == [], f"{self.url}: axe-core finds {self.violations}"
 
     def assert_shows(self, *phrases: str) -> None:
         """Every phrase is visible on the page (white space folded)."""
@@ -107,10 +123,13 @@ class Eyes:
         method: str = "GET",
         form: dict[str, str] | None = None,
         probe: str | None = None,
+        axe: bool = False,
     ) -> Look:
         """Load `url` (or POST `form` to it) like a person, screenshot it as `name`.png.
 
-        `probe` is a JavaScript expression evaluated in the loaded page (`look.probed`).
+        `probe` is a JavaScript expression evaluated in the loaded page (`look.probed`);
+        `axe` runs axe-core on it (`look.violations`), evaluated from outside the page so
+        that a Content-Security-Policy without scripts does not stop it.
         """
         context = await self.browser.new_context(
             viewport={"width": width, "height": height}, locale="de-DE"
@@ -129,13 +148,17 @@ class Eyes:
         page.on("console", lambda m: _note_error(m, errors))
         page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
         try:
-            status = await _open(page, url, method, form)
+            status, headers = await _open(page, url, method, form)
             await page.wait_for_load_state("networkidle", timeout=15_000)
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             shot = SCREENSHOTS / f"{name}.png"
             await page.screenshot(path=str(shot), full_page=full_page)
             fonts = await page.evaluate(LOADED_FONTS)
             probed = await page.evaluate(probe) if probe else None
+            violations = None
+            if axe:
+                await page.evaluate(AXE.read_text())
+                violations = await page.evaluate(AXE_RUN)
             return Look(
                 url=url,
                 status=status,
@@ -148,6 +171,8 @@ class Eyes:
                 loaded=[url for url in loaded if url not in failed],
                 fonts=fonts,
                 probed=probed,
+                violations=violations,
+                headers=headers,
             )
         finally:
             await context.close()
@@ -160,10 +185,12 @@ class Eyes:
         return await context.new_page()
 
 
-async def _open(page: Page, url: str, method: str, form: dict[str, str] | None) -> int | None:
+async def _open(
+    page: Page, url: str, method: str, form: dict[str, str] | None
+) -> tuple[int | None, dict[str, str]]:
     if method == "GET":
         response = await page.goto(url, wait_until="load", timeout=30_000)
-        return response.status if response else None
+        return (response.status, response.headers) if response else (None, {})
     # A form post as a browser sends it: build the form in an empty page and submit it.
     await page.set_content("<form method='post'></form>")
     await page.evaluate(
@@ -179,7 +206,7 @@ async def _open(page: Page, url: str, method: str, form: dict[str, str] | None) 
     async with page.expect_navigation(wait_until="load", timeout=30_000) as navigation:
         await page.evaluate("document.forms[0].submit()")
     response = await navigation.value
-    return response.status if response else None
+    return (response.status, response.headers) if response else (None, {})
 
 
 def _note_foreign(request: Request, foreign: list[str]) -> None:

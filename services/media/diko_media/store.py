@@ -1,24 +1,25 @@
 """The media service's collections, the writes its handlers stage, and its queries.
 
-Posts and their images live apart: `post.get` never loads the bytes, and the image route
-loads nothing else. Both are addressed by the post id (`{"_id": <str>}`, which FerretDB
-serves from its index). Episodes are few, so the feed may filter them freely.
+Everything is addressed by string `_id` (the filter FerretDB serves from its index):
+posts and their images, episodes, audio and its chunks, images, and the copies of what
+companies told media (names, towns, consents). The few queries over other fields (the
+published episodes, a company's posts) run over small collections.
+
+State changes that must happen once (a post approved, an episode published) are
+conditional updates that record the key of the message that made them, so that a
+redelivery of that message recognises its own work and announces it again.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DeleteOne, IndexModel, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-from diko_media.domain import PostDraft
-from diko_media.graphics.render import Rendered
-from diko_shared.contract.media import Episode, Post
 from diko_shared.store import guards
 from diko_shared.store.group_commit import Write
 from diko_shared.store.mongo import Indexes
@@ -26,113 +27,217 @@ from diko_shared.store.mongo import Indexes
 POSTS = "posts"
 POST_IMAGES = "post_images"
 EPISODES = "episodes"
+AUDIO = "audio"
+AUDIO_CHUNKS = "audio_chunks"
+IMAGES = "images"
+COMPANIES = "companies"
+FEED_STATE = "feed_state"
+#: The one document whose `version` changes whenever the feed or the podcast pages would.
+FEED = "podcast"
 
 INDEXES: Indexes = {
-    EPISODES: [IndexModel([("status", ASCENDING), ("published_at", DESCENDING)])],
+    EPISODES: [IndexModel([("status", ASCENDING)])],
+    POSTS: [IndexModel([("company_id", ASCENDING)])],
 }
 
+#: Post states from which a withdrawn consent takes a post out of the queue.
+QUEUED = ("draft", "approved", "scheduled", "publishing", "failed")
+
+
+# -- the feed's version ------------------------------------------------------------------------
+
+
+def bump_feed(version: str) -> Write:
+    """Stage a new version of everything the podcast shows (feed, pages): caches drop theirs."""
+    return Write(FEED_STATE, UpdateOne({"_id": FEED}, {"$set": {"version": version}}, upsert=True))
+
+
+async def feed_version(db: AsyncDatabase) -> str:
+    document = await db[FEED_STATE].find_one({"_id": FEED})
+    return str((document or {}).get("version", ""))
+
+
+# -- posts -------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
-class PostImage:
+class SlideImage:
     png: bytes
-    sha256: str
+    jpeg: bytes
+    png_sha256: str
+    jpeg_sha256: str
 
 
-@dataclass(frozen=True)
-class EpisodeRecord:
-    """An episode and the key of the message that published it (None while a draft)."""
-
-    episode: Episode
-    published_by: str | None
+def slide_id(post_id: str, number: int) -> str:
+    return f"{post_id}/{number}"
 
 
-# -- posts --------------------------------------------------------------------------------
+def insert_post(document: Mapping[str, Any], images: Iterable[SlideImage]) -> list[Write]:
+    """The post and its slides' images, under ids from the post id: a repeat finds them."""
+    writes = [guards.insert(POSTS, document)]
+    for number, image in enumerate(images, 1):
+        writes.append(
+            guards.insert(
+                POST_IMAGES,
+                {
+                    "_id": slide_id(document["_id"], number),
+                    "png": image.png,
+                    "jpeg": image.jpeg,
+                    "png_sha256": image.png_sha256,
+                    "jpeg_sha256": image.jpeg_sha256,
+                },
+            )
+        )
+    return writes
 
 
-def insert_post(draft: PostDraft, image: Rendered) -> list[Write]:
-    """The post (a draft) and its image, under the post id: a repeat finds them there."""
-    digest = hashlib.sha256(image.png).hexdigest()
-    post = {
-        "_id": draft.post_id,
-        "kind": draft.kind,
-        "status": "draft",
-        "layout": draft.layout,
-        "company_id": draft.company_id,
-        "position_id": draft.position_id,
-        "fields": dict(draft.fields),
-        "caption": draft.caption,
-        "hashtags": list(draft.hashtags),
-        "image": {"width": image.width, "height": image.height, "sha256": digest},
-        "created_at": draft.created_at,
-    }
-    png = {"_id": draft.post_id, "png": image.png, "sha256": digest}
-    return [guards.insert(POSTS, post), guards.insert(POST_IMAGES, png)]
-
-
-async def find_post(db: AsyncDatabase, post_id: str) -> Mapping[str, Any] | None:
+async def find_post(db: AsyncDatabase, post_id: str) -> dict[str, Any] | None:
     return await db[POSTS].find_one({"_id": post_id})
 
 
-def post_from(document: Mapping[str, Any], *, image_url: str) -> Post:
-    return Post(
-        post_id=document["_id"],
-        kind=document["kind"],
-        status=document["status"],
-        company_id=document["company_id"],
-        position_id=document.get("position_id"),
-        caption=document["caption"],
-        hashtags=list(document["hashtags"]),
-        image_url=image_url,
-        image_width=document["image"]["width"],
-        image_height=document["image"]["height"],
-        created_at=document["created_at"],
-    )
+async def find_slide(db: AsyncDatabase, post_id: str, number: int) -> dict[str, Any] | None:
+    return await db[POST_IMAGES].find_one({"_id": slide_id(post_id, number)})
 
 
-async def find_image(db: AsyncDatabase, post_id: str) -> PostImage | None:
-    document = await db[POST_IMAGES].find_one({"_id": post_id})
-    if document is None:
-        return None
-    return PostImage(png=bytes(document["png"]), sha256=document["sha256"])
+def change_post(
+    post_id: str, expected: Iterable[str], changes: Mapping[str, Any], *, unset: Iterable[str] = ()
+) -> Write:
+    """Stage a change of a post that holds only while it is in one of the `expected` states."""
+    update: dict[str, Any] = {"$set": dict(changes)}
+    fields = list(unset)
+    if fields:
+        update["$unset"] = dict.fromkeys(fields, "")
+    return Write(POSTS, UpdateOne({"_id": post_id, "status": {"$in": list(expected)}}, update))
 
 
-# -- episodes -----------------------------------------------------------------------------
+async def set_post(db: AsyncDatabase, post_id: str, changes: Mapping[str, Any]) -> None:
+    """Write at once (the publisher records each step before the next call to Instagram)."""
+    await db[POSTS].update_one({"_id": post_id}, {"$set": dict(changes)})
 
 
-def insert_episode(episode: Episode, *, created_at: datetime) -> Write:
-    document = episode.model_dump(exclude={"episode_id"})
-    return guards.insert(
-        EPISODES, {"_id": episode.episode_id, **document, "created_at": created_at}
-    )
+async def posts_of(db: AsyncDatabase, company_id: str) -> list[dict[str, Any]]:
+    return await db[POSTS].find({"company_id": company_id}).to_list(None)
 
 
-async def find_episode(db: AsyncDatabase, episode_id: str) -> EpisodeRecord | None:
-    document = await db[EPISODES].find_one({"_id": episode_id})
-    return None if document is None else _record(document)
+async def episode_posts(db: AsyncDatabase, episode_id: str) -> list[dict[str, Any]]:
+    return await db[POSTS].find({"episode_id": episode_id}).to_list(None)
+
+
+# -- episodes ----------------------------------------------------------------------------------
+
+
+def insert_episode(document: Mapping[str, Any]) -> Write:
+    return guards.insert(EPISODES, document)
+
+
+async def find_episode(db: AsyncDatabase, episode_id: str) -> dict[str, Any] | None:
+    return await db[EPISODES].find_one({"_id": episode_id})
+
+
+def change_episode(
+    episode_id: str, changes: Mapping[str, Any], *, unset: Iterable[str] = ()
+) -> Write:
+    update: dict[str, Any] = {}
+    if changes:
+        update["$set"] = dict(changes)
+    fields = list(unset)
+    if fields:
+        update["$unset"] = dict.fromkeys(fields, "")
+    return Write(EPISODES, UpdateOne({"_id": episode_id}, update))
 
 
 async def publish_episode(
-    db: AsyncDatabase, episode_id: str, *, at: datetime, key: str
-) -> EpisodeRecord | None:
-    """Publish a draft at once, noting which message did it; None if it is no draft.
+    db: AsyncDatabase, episode_id: str, *, at: datetime, key: str, from_status: Iterable[str]
+) -> dict[str, Any] | None:
+    """Publish at once, noting which message (or due item) did it; None if not allowed.
 
-    A single conditional update decides who publishes: of two messages racing (two
-    replicas), one wins, and the other sees the episode published by someone else.
+    A single conditional update decides who publishes: of two racing, one wins, and the
+    other sees the episode published by someone else.
     """
-    document = await db[EPISODES].find_one_and_update(
-        {"_id": episode_id, "status": "draft"},
-        {"$set": {"status": "published", "published_at": at, "published_by": key}},
+    return await db[EPISODES].find_one_and_update(
+        {"_id": episode_id, "status": {"$in": list(from_status)}},
+        {
+            "$set": {"status": "published", "published_at": at, "published_by": key},
+            "$unset": {"publish_at": ""},
+        },
         return_document=ReturnDocument.AFTER,
     )
-    return None if document is None else _record(document)
 
 
-async def published_episodes(db: AsyncDatabase) -> list[Episode]:
-    cursor = db[EPISODES].find({"status": "published"})
-    return [_record(document).episode async for document in cursor]
+async def published_episodes(db: AsyncDatabase) -> list[dict[str, Any]]:
+    return await db[EPISODES].find({"status": "published"}).to_list(None)
 
 
-def _record(document: Mapping[str, Any]) -> EpisodeRecord:
-    fields = {name: document.get(name) for name in Episode.model_fields if name != "episode_id"}
-    episode = Episode.from_stored({**fields, "episode_id": document["_id"]})
-    return EpisodeRecord(episode=episode, published_by=document.get("published_by"))
+async def episodes_of(db: AsyncDatabase, company_id: str) -> list[dict[str, Any]]:
+    return await db[EPISODES].find({"company_id": company_id}).to_list(None)
+
+
+# -- companies (copies) ------------------------------------------------------------------------
+
+
+async def find_company(db: AsyncDatabase, company_id: str) -> dict[str, Any] | None:
+    return await db[COMPANIES].find_one({"_id": company_id})
+
+
+async def find_companies(db: AsyncDatabase, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    found = await db[COMPANIES].find({"_id": {"$in": wanted}}).to_list(None)
+    return {document["_id"]: document for document in found}
+
+
+def set_company(company_id: str, changes: Mapping[str, Any]) -> Write:
+    return Write(COMPANIES, UpdateOne({"_id": company_id}, {"$set": dict(changes)}, upsert=True))
+
+
+# -- images (covers, logos) and audio ----------------------------------------------------------
+
+
+async def find_image(db: AsyncDatabase, image_id: str) -> dict[str, Any] | None:
+    return await db[IMAGES].find_one({"_id": image_id})
+
+
+async def save_image(db: AsyncDatabase, document: Mapping[str, Any]) -> None:
+    """Images are named by their content (`img_<sha256>`): saving one twice changes nothing."""
+    await db[IMAGES].replace_one({"_id": document["_id"]}, dict(document), upsert=True)
+
+
+async def find_audio(db: AsyncDatabase, audio_id: str) -> dict[str, Any] | None:
+    return await db[AUDIO].find_one({"_id": audio_id})
+
+
+def chunk_id(audio_id: str, number: int) -> str:
+    return f"{audio_id}/{number:06d}"
+
+
+async def save_audio_chunk(db: AsyncDatabase, audio_id: str, number: int, data: bytes) -> None:
+    await db[AUDIO_CHUNKS].replace_one(
+        {"_id": chunk_id(audio_id, number)}, {"data": data}, upsert=True
+    )
+
+
+async def find_audio_chunk(db: AsyncDatabase, audio_id: str, number: int) -> bytes | None:
+    document = await db[AUDIO_CHUNKS].find_one({"_id": chunk_id(audio_id, number)})
+    return None if document is None else bytes(document["data"])
+
+
+async def save_audio(db: AsyncDatabase, document: Mapping[str, Any]) -> None:
+    await db[AUDIO].replace_one({"_id": document["_id"]}, dict(document), upsert=True)
+
+
+async def forget_audio(db: AsyncDatabase, audio_id: str, chunks: int) -> None:
+    deletes = [DeleteOne({"_id": chunk_id(audio_id, n)}) for n in range(chunks)]
+    if deletes:
+        await db[AUDIO_CHUNKS].bulk_write(deletes, ordered=False)
+    await db[AUDIO].delete_one({"_id": audio_id})
+
+
+async def stale_audio(db: AsyncDatabase, before: datetime) -> list[dict[str, Any]]:
+    """Audio that is unfinished or no episode uses, older than `before` (hourly chore)."""
+    used = {
+        (document.get("audio") or {}).get("id")
+        for document in await db[EPISODES].find({}, {"audio.id": 1}).to_list(None)
+    }
+    old = await db[AUDIO].find({"created_at": {"$lt": before}}).to_list(None)
+    return [a for a in old if a["_id"] not in used or not a.get("complete")]

@@ -6,20 +6,18 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
 from PIL import Image, ImageChops
 
-from diko_media import domain
 from diko_media.graphics.brand import Weight
 from diko_media.graphics.layout import MIN_LEGIBLE_PX, Box, Layout, TextBox
 from diko_media.graphics.render import ELLIPSIS, coverage, render
 from diko_media.podcast.cover import COVER_SIZE, render_cover
-from diko_media.posts import caption
+from diko_media.posts import caption, content
 from diko_media.posts.layouts import AZUBI_GESUCHT, LAYOUTS
-from diko_shared.contract.common import Occupation
-from diko_shared.contract.companies import PositionOpened
+from diko_shared.contract.media import AzubiContent
 
 LPG = "Landwirtschaftliche Produktions- und Vermarktungsgenossenschaft Altmärkische Wische eG"
 TISCHLEREI = {
@@ -61,7 +59,7 @@ def ink_bounds(spec: TextBox, text_values: dict[str, str]) -> tuple[int, int, in
         width=AZUBI_GESUCHT.width,
         height=AZUBI_GESUCHT.height,
         background="weiss",
-        texts=(replace(spec, colour="tinte"),),
+        texts=(replace(spec, colour="tinte", on="weiss"),),
     )
     drawn = pixels(render(alone, text_values).png)
     blank = Image.new("RGB", drawn.size, (255, 255, 255))
@@ -81,7 +79,7 @@ def test_the_layout_shows_company_occupation_town_and_start() -> None:
     assert placed.text("company").text == "Tischlerei Müller GmbH"
     assert placed.text("occupation").text == "Tischler/in"
     assert placed.text("town").text == "Stendal"
-    assert placed.text("start").text == "Start ab 1. August 2027"
+    assert placed.text("band_1").text == "Start ab 1. August 2027"
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -173,10 +171,12 @@ def test_the_same_fields_give_the_same_bytes() -> None:
 
 
 def test_every_registered_layout_is_valid_and_renders() -> None:
+    assert len(LAYOUTS) == 16  # five kinds (eight slides: carousels of three and two) × 2
     for name, layout in LAYOUTS.items():
         assert layout.name == name
         image = pixels(render(layout, dict.fromkeys(layout.fields, "Prüfung")).png)
         assert image.size == (layout.width, layout.height)
+        assert (layout.width, layout.height) in ((1080, 1350), (1080, 1080))
 
 
 def test_a_layout_below_the_legible_minimum_is_refused() -> None:
@@ -204,19 +204,6 @@ def test_the_podcast_cover_is_square_and_large_enough_for_apple() -> None:
 # -- caption ------------------------------------------------------------------------------
 
 
-def position(**changes: object) -> PositionOpened:
-    data: dict[str, object] = {
-        "position_id": "pos_0123456789abcdef0123",
-        "company_id": "cmp_0123456789abcdef0123",
-        "company_name": "Tischlerei Müller GmbH",
-        "occupation": Occupation(code="22342", name="Tischler/in"),
-        "places": 2,
-        "start_date": date(2027, 8, 1),
-        "town": "Stendal",
-    }
-    return PositionOpened(**{**data, **changes})
-
-
 def test_german_dates() -> None:
     assert caption.german_date(date(2027, 8, 1)) == "1. August 2027"
     assert caption.german_date(date(2028, 3, 15)) == "15. März 2028"
@@ -224,12 +211,15 @@ def test_german_dates() -> None:
 
 
 def test_the_draft_fills_the_layout_and_writes_the_caption() -> None:
-    created = datetime(2026, 11, 26, 10, tzinfo=UTC)
-    draft = domain.azubi_gesucht(position(), post_id="pst_0123456789abcdef0123", created_at=created)
-    assert draft.fields == TISCHLEREI
-    assert draft.layout == AZUBI_GESUCHT.name
-    assert draft.hashtags == ("#Ausbildung", "#Altmark", "#AzubiGesucht", "#Tischler", "#Stendal")
-    assert draft.caption == (
+    body = AzubiContent(
+        occupation="Tischler/in", town="Stendal", start_date=date(2027, 8, 1), places=2
+    )
+    written = content.azubi(body, "Tischlerei Müller GmbH")
+    assert written.slides == (TISCHLEREI,)
+    assert written.hashtags == (
+        "#Ausbildung", "#Altmark", "#AzubiGesucht", "#Tischler", "#Stendal",
+    )  # fmt: skip
+    assert written.caption == (
         "Azubi gesucht in Stendal!\n\n"
         "Tischlerei Müller GmbH bildet aus: Tischler/in, Start ab 1. August 2027. "
         "Zwei Ausbildungsplätze sind frei.\n\n"

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from lxml import etree
+from media_harness import media_env
 from pymongo import AsyncMongoClient
 
 from diko_media import store
@@ -24,7 +25,7 @@ from diko_media.podcast.page import render_page
 from diko_shared import text
 from harness.processes import ServiceProcess, free_port
 from harness.stack import SessionStack
-from media_samples import CHANNEL, episode
+from media_samples import CHANNEL, document, listing
 
 #: What once got into text: C0 and C1 controls, DEL, non-characters (BSON cannot hold a
 #: lone surrogate, so none can have been stored).
@@ -41,7 +42,7 @@ def stack_slice() -> Iterator[SessionStack]:
 @pytest.fixture(scope="module")
 def media(stack_slice: SessionStack) -> Iterator[ServiceProcess]:
     port = free_port()
-    env = stack_slice.service_env("media", DIKO_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}")
+    env = media_env(stack_slice, f"http://127.0.0.1:{port}")
     process = ServiceProcess("media-stored-text", "diko_media", port, env)
     process.start()
     yield process
@@ -70,7 +71,7 @@ async def test_a_poisoned_episode_in_the_database_leaves_feed_and_page_whole(
     title = f"DIKO trifft die Tischlerei Müller {tag}"
     description = f"Jana Müller erzählt\r\nvon der Ausbildung {tag}."
     stored = {
-        **episode(3).model_dump(exclude={"episode_id"}),
+        **document(3),
         "_id": f"epi_{uuid.uuid4().hex[:20]}",
         "title": poisoned(title),
         "description": poisoned(description) + "\x00",
@@ -94,28 +95,31 @@ async def test_a_poisoned_episode_in_the_database_leaves_feed_and_page_whole(
 
 
 def test_the_feed_writer_drops_what_xml_cannot_carry_from_every_text_and_link() -> None:
-    dirty = episode(5).model_copy(  # as read before the rule: model_copy does not validate
-        update={
-            "title": f"Folge{POISON} fünf",
-            "description": f"Über{POISON} Holz",
-            "audio_url": f"https://media.diko.example/audio/5{POISON}.mp3",
-        }
+    dirty = document(  # as stored before the rule
+        5,
+        title=f"Folge{POISON} fünf",
+        description=f"Über{POISON} Holz",
+        audio=None,
+        audio_url=f"https://media.diko.example/audio/5{POISON}.mp3",
+        audio_bytes=100,
+        audio_type="audio/mpeg",
+        duration_s=60,
+        persons=[{"name": f"Jana{POISON} Müller", "role": "host"}],
     )
-    body = build_feed(CHANNEL, [dirty])
+    body = build_feed(CHANNEL, listing([dirty]))
     root = etree.fromstring(body)
     item = root.find("channel/item")
     assert item is not None
     assert item.findtext("title") == "Folge fünf"
     assert item.findtext("description") == "Über Holz"
     assert item.find("enclosure").get("url") == "https://media.diko.example/audio/5.mp3"
+    assert item.findtext("{https://podcastindex.org/namespace/1.0}person") == "Jana Müller"
     assert text.forbidden(body.decode()) is None
 
 
 def test_the_page_and_the_post_image_text_drop_it_too() -> None:
-    dirty = episode(6).model_copy(
-        update={"title": f"Folge{POISON} sechs", "description": f"Über{POISON} Holz"}
-    )
-    html = render_page(CHANNEL, [dirty]).decode()
+    dirty = document(6, title=f"Folge{POISON} sechs", description=f"Über{POISON} Holz")
+    html = render_page(CHANNEL, listing([dirty])).decode()
     assert "Folge sechs" in html
     assert text.forbidden(html) is None
     assert printable(f"Azubi{POISON} gesucht", "bold") == "Azubi gesucht"

@@ -138,6 +138,8 @@ FIXED: dict[str, dict[str, tuple[str, ...]]] = {
             "post.rejected",
             "post.scheduled",
             "presentation.unpublished",
+            # named by the project, in the same pattern: a post taken out of the queue
+            "post.withheld",
         ),
     },
 }

@@ -1,7 +1,10 @@
-"""The network's look as the renderer uses it: the shared brand's colours, Lato and logo.
+"""The network's look as the renderer uses it: the shared brand's colours, Lato and logo,
+and the roles a layout paints with, which a company's own colour may take over.
 
 The colours, fonts and logo themselves live in `diko_shared.brand`, so that the post
-images, the podcast cover, the podcast page and the e-mails are one brand.
+images, the podcast cover, the podcast page and the e-mails are one brand. Layouts name
+roles for what a company may recolour (`grund`, the ground; `grund_text` on it;
+`grund_tief` for shapes on it) and brand colours for the rest.
 """
 
 from __future__ import annotations
@@ -13,9 +16,20 @@ from PIL import ImageColor
 
 from diko_shared.brand import COLOURS, FONT_FILES, LOGO_PNG, Weight
 
-__all__ = ["BRAND", "FONT_FILES", "LOGO_PNG", "RGB", "Palette", "Weight"]
+__all__ = ["BRAND", "FONT_FILES", "LOGO_PNG", "RGB", "Palette", "Weight", "brand_palette"]
 
 RGB = tuple[int, int, int]
+
+#: A darker green of the brand's meadow for small text on white: `wiese` itself reaches
+#: only 4.05:1 there, below WCAG AA.
+TANNE = "#2C6B3A"
+
+#: The roles a company's look may take over, as the brand fills them.
+ROLES: Mapping[str, str] = {
+    "grund": COLOURS["nachtblau"],
+    "grund_text": COLOURS["weiss"],
+    "grund_tief": COLOURS["tiefblau"],
+}
 
 
 @dataclass(frozen=True)
@@ -35,6 +49,14 @@ class Palette:
     def __contains__(self, name: object) -> bool:
         return name in self.colours
 
+    def with_colours(self, **colours: str) -> Palette:
+        """This palette with some colours (roles) replaced."""
+        return Palette({**self.colours, **colours})
 
-#: DIKO Altmark's colours (`diko_shared.brand.COLOURS`).
-BRAND = Palette(COLOURS)
+
+def brand_palette() -> Palette:
+    return Palette({**COLOURS, "tanne": TANNE, **ROLES})
+
+
+#: DIKO Altmark's colours (`diko_shared.brand.COLOURS`) and the roles as the brand fills them.
+BRAND = brand_palette()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from diko_media.graphics.brand import BRAND, Palette, Weight
+from diko_media.graphics.contrast import AA_NORMAL, ratio
 from diko_shared.brand import LOGO_HEIGHT, LOGO_WIDTH
 
 #: The smallest text size any layout may use, in pixels of a 1080 px wide image: about
@@ -20,6 +21,8 @@ MIN_LEGIBLE_PX = 28
 
 Align = Literal["left", "center"]
 VAlign = Literal["top", "middle", "bottom"]
+#: When a shape is drawn: always, only without a company logo, or only with one.
+When = Literal["always", "no_logo", "logo"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class Rect:
     box: Box
     colour: str
     radius: int = 0
+    when: When = "always"
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class Circle:
     cy: int
     radius: int
     colour: str
+    when: When = "always"
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,7 @@ class Pin:
     size: int
     colour: str
     hole: str
+    when: When = "always"
 
 
 @dataclass(frozen=True)
@@ -88,13 +94,29 @@ class Logo:
     x: int
     y: int
     width: int
+    when: When = "always"
 
     @property
     def height(self) -> int:
         return round(self.width * LOGO_HEIGHT / LOGO_WIDTH)
 
 
-Shape = Rect | Circle | Pin | Logo
+@dataclass(frozen=True)
+class CompanyLogo:
+    """A company's logo, fitted into `box` (kept in proportion, centred) on a white plate.
+
+    Drawn only when the post has a company logo: the plate keeps any logo readable,
+    whatever colour the ground has.
+    """
+
+    box: Box
+    padding: int = 16
+    radius: int = 16
+    colour: str = "weiss"
+    when: When = "logo"
+
+
+Shape = Rect | Circle | Pin | Logo | CompanyLogo
 
 
 @dataclass(frozen=True)
@@ -113,6 +135,8 @@ class TextBox:
     align: Align = "left"
     valign: VAlign = "top"
     uppercase: bool = False
+    #: The colour the text sits on, for the contrast check; empty: the layout's background.
+    on: str = ""
 
     @property
     def fields(self) -> frozenset[str]:
@@ -146,12 +170,29 @@ class Layout:
         """Every field a post must supply for this layout."""
         return frozenset().union(*(t.fields for t in self.texts))
 
+    def background_of(self, text: TextBox) -> str:
+        return text.on or self.background
+
+    def contrast_problems(self, palette: Palette) -> list[str]:
+        """Text boxes whose colour does not reach WCAG AA on what they sit on."""
+        problems = []
+        for text in self.texts:
+            value = ratio(palette.rgb(text.colour), palette.rgb(self.background_of(text)))
+            if value < AA_NORMAL:
+                problems.append(
+                    f"text box {text.name!r}: {text.colour} on {self.background_of(text)} "
+                    f"reaches {value:.2f}:1, below {AA_NORMAL}:1"
+                )
+        return problems
+
     def _problems(self) -> list[str]:
         problems = []
         colours = [self.background, *(s.colour for s in self.shapes if not isinstance(s, Logo))]
         colours += [s.hole for s in self.shapes if isinstance(s, Pin)]
-        colours += [t.colour for t in self.texts]
+        colours += [t.colour for t in self.texts] + [self.background_of(t) for t in self.texts]
         problems += [f"no colour {c!r} in the palette" for c in colours if c not in self.palette]
+        if not problems:
+            problems += self.contrast_problems(self.palette)
         for logo in (s for s in self.shapes if isinstance(s, Logo)):
             if not Box(logo.x, logo.y, logo.width, logo.height).inside(self.width, self.height):
                 problems.append("the logo reaches past the canvas")

@@ -1,10 +1,10 @@
 """Drawing a layout with Pillow: text fitted into its boxes, smooth shapes, deterministic PNG.
 
 Text is fitted in three steps, each tried only when the one before cannot make it fit:
-wrap it into lines at the largest size; shrink it, size by size, down to the box's minimum
-(legibility comes first); at the minimum, cut it after the last line that fits and end that
-line with "…". Long words break at their own hyphens and slashes first, and only at the
-minimum size between letters.
+wrap it into lines at the largest size; shrink it down to the box's minimum (legibility
+comes first; the largest size that fits is found by bisection); at the minimum, cut it
+after the last line that fits and end that line with "…". Long words break at their own
+hyphens and slashes first, and only at the minimum size between letters.
 
 Pillow's basic layout engine is used on purpose: it ships with every Pillow wheel (the
 complex one depends on a system library), so the same fields give the same bytes on every
@@ -26,7 +26,16 @@ from fontTools.ttLib import TTFont
 from PIL import Image, ImageDraw, ImageFont
 
 from diko_media.graphics.brand import FONT_FILES, LOGO_PNG, Palette, Weight
-from diko_media.graphics.layout import Circle, Layout, Logo, Pin, Rect, Shape, TextBox
+from diko_media.graphics.layout import (
+    Circle,
+    CompanyLogo,
+    Layout,
+    Logo,
+    Pin,
+    Rect,
+    Shape,
+    TextBox,
+)
 from diko_shared.text import clean
 
 ELLIPSIS = "…"
@@ -40,11 +49,19 @@ WORD_BREAK = re.compile(r"(?<=[-/])(?=\w)")
 #: the enlarged mask would hold more pixels than `MAX_MASK_PIXELS` (covers are 3000 px).
 SUPERSAMPLE = 4
 MAX_MASK_PIXELS = 16_000_000
+#: zlib level of the PNGs: 9 took three times as long for a tenth smaller file.
+PNG_COMPRESS_LEVEL = 3
+#: JPEG for Instagram (the only image format its API takes) and the kits.
+JPEG_QUALITY = 92
 
 Bounds = tuple[int, int, int, int]
 
 # FreeType faces are not safe to share between threads; rendering runs in worker threads.
 _RENDERING = threading.Lock()
+#: Ink boxes of the texts measured during one rendering (under `_RENDERING`): fitting a text
+#: measures the same candidates again and again. Emptied when a rendering starts, so that
+#: every rendering measures its own texts.
+_MEASURED: dict[tuple[str, int, str], tuple[int, int, int, int]] = {}
 
 
 @lru_cache(maxsize=64)  # a face costs memory; fitting tries many sizes, drawing uses few
@@ -101,12 +118,13 @@ class Placed:
 
 @dataclass(frozen=True)
 class Rendered:
-    """A rendered image: PNG bytes and where each text went."""
+    """A rendered image: PNG bytes and where each text went (and the JPEG, if asked for)."""
 
     png: bytes
     width: int
     height: int
     texts: tuple[Placed, ...]
+    jpeg: bytes | None = None
 
     def text(self, name: str) -> Placed:
         for placed in self.texts:
@@ -115,26 +133,54 @@ class Rendered:
         raise KeyError(name)
 
 
-def render(layout: Layout, values: Mapping[str, str]) -> Rendered:
-    """Draw `layout` with the texts filled from `values`; the same input gives the same bytes."""
+def render(
+    layout: Layout,
+    values: Mapping[str, str],
+    *,
+    palette: Palette | None = None,
+    logo: Image.Image | None = None,
+    jpeg: bool = False,
+) -> Rendered:
+    """Draw `layout` with the texts filled from `values`; the same input gives the same bytes.
+
+    `palette` replaces the layout's (a company's colours; check its contrast first with
+    `Layout.contrast_problems`); `logo` is a company's logo for its `CompanyLogo` shapes.
+    """
     missing = layout.fields - values.keys()
     if missing:
         raise ValueError(f"layout {layout.name!r} needs the fields {sorted(missing)}")
     fields = dict(values)
+    colours = palette or layout.palette
     with _RENDERING:
-        image = Image.new(
-            "RGB", (layout.width, layout.height), layout.palette.rgb(layout.background)
-        )
+        _MEASURED.clear()
+        image = Image.new("RGB", (layout.width, layout.height), colours.rgb(layout.background))
         for shape in layout.shapes:
-            _draw_shape(image, shape, layout.palette)
+            if _drawn(shape, has_logo=logo is not None):
+                _draw_shape(image, shape, colours, logo)
         draw = ImageDraw.Draw(image)
-        placed = tuple(_draw_text(draw, spec, fields, layout.palette) for spec in layout.texts)
-        return Rendered(_png(image), layout.width, layout.height, placed)
+        placed = tuple(_draw_text(draw, spec, fields, colours) for spec in layout.texts)
+        return Rendered(
+            _png(image),
+            layout.width,
+            layout.height,
+            placed,
+            jpeg=_jpeg(image) if jpeg else None,
+        )
+
+
+def _drawn(shape: Shape, *, has_logo: bool) -> bool:
+    return shape.when == "always" or (shape.when == "logo") == has_logo
 
 
 def _png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=9)
+    image.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+    return buffer.getvalue()
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=JPEG_QUALITY, subsampling=0)
     return buffer.getvalue()
 
 
@@ -142,13 +188,33 @@ def _png(image: Image.Image) -> bytes:
 
 
 def fit(spec: TextBox, text: str) -> Fitted:
-    """The largest size at which `text` fits the box, or the cut text at the minimum size."""
-    for size in _sizes(spec):
-        face = font(spec.weight, size)
-        lines = wrap(text, face, spec.box.width, hard=False)
-        if lines is not None and _fits(spec, face, lines):
-            return Fitted(size, tuple(lines), truncated=False)
-    return _cut(spec, text)
+    """The largest size at which `text` fits the box, or the cut text at the minimum size.
+
+    What fits at one size fits at every smaller one, so the sizes are bisected: about five
+    wrappings instead of one per size for a text that must shrink.
+    """
+    sizes = _sizes(spec)
+    fitted = _at(spec, text, sizes[0])
+    if fitted is not None:
+        return fitted
+    best, low, high = None, 1, len(sizes) - 1  # sizes[low - 1] does not fit
+    while low <= high:
+        middle = (low + high) // 2
+        attempt = _at(spec, text, sizes[middle])
+        if attempt is None:
+            low = middle + 1
+        else:
+            best, high = attempt, middle - 1
+    return best if best is not None else _cut(spec, text)
+
+
+def _at(spec: TextBox, text: str, size: int) -> Fitted | None:
+    """`text` wrapped at `size`, if it fits the box."""
+    face = font(spec.weight, size)
+    lines = wrap(text, face, spec.box.width, hard=False)
+    if lines is not None and _fits(spec, face, lines):
+        return Fitted(size, tuple(lines), truncated=False)
+    return None
 
 
 def _sizes(spec: TextBox) -> list[int]:
@@ -188,9 +254,19 @@ def ellipsise(line: str, face: ImageFont.FreeTypeFont, width: int) -> str:
             words[0] = words[0][:-1]
 
 
+def ink_box(face: ImageFont.FreeTypeFont, text: str) -> tuple[int, int, int, int]:
+    """The ink of `text` around its baseline's start (left, top, right, bottom)."""
+    key = (str(face.path), face.size, text)
+    box = _MEASURED.get(key)
+    if box is None:
+        left, top, right, bottom = face.getbbox(text, anchor="ls")
+        box = _MEASURED[key] = (int(left), int(top), int(right), int(bottom))
+    return box
+
+
 def ink_width(face: ImageFont.FreeTypeFont, text: str) -> int:
     """How much width `text` needs so that none of its ink leaves the box."""
-    left, _, right, _ = face.getbbox(text, anchor="ls")
+    left, _, right, _ = ink_box(face, text)
     return right - min(left, 0)
 
 
@@ -256,8 +332,8 @@ def _split_letters(part: str, fits: Callable[[str], bool]) -> list[str]:
 def _block(spec: TextBox, face: ImageFont.FreeTypeFont, lines: list[str]) -> tuple[int, int, int]:
     """Height of the lines' ink block, the first baseline's offset in it, and the line pitch."""
     pitch = round(face.size * spec.line_spacing)
-    _, probe_top, _, probe_bottom = face.getbbox(LINE_PROBE, anchor="ls")
-    boxes = [face.getbbox(line, anchor="ls") for line in lines if line]
+    _, probe_top, _, probe_bottom = ink_box(face, LINE_PROBE)
+    boxes = [ink_box(face, line) for line in lines if line]
     top = min([probe_top, *(b[1] for b in boxes)])
     bottom = max([probe_bottom, *(b[3] for b in boxes)])
     return (len(lines) - 1) * pitch + bottom - top, -top, pitch
@@ -291,7 +367,7 @@ def _draw_text(
 
 
 def _line_x(spec: TextBox, face: ImageFont.FreeTypeFont, line: str) -> int:
-    left, _, right, _ = face.getbbox(line, anchor="ls")
+    left, _, right, _ = ink_box(face, line)
     if spec.align == "center":
         return spec.box.x + (spec.box.width - (right - left)) // 2 - left
     return spec.box.x - min(left, 0)
@@ -320,11 +396,43 @@ def _logo(width: int, height: int) -> Image.Image:
         return logo.convert("RGB").resize((width, height), Image.Resampling.LANCZOS)
 
 
-def _draw_shape(image: Image.Image, shape: Shape, palette: Palette) -> None:
+def _draw_shape(
+    image: Image.Image, shape: Shape, palette: Palette, logo: Image.Image | None = None
+) -> None:
     """Draw a shape with smooth edges: a mask drawn larger, scaled down, filled with colour."""
     if isinstance(shape, Logo):
         image.paste(_logo(shape.width, shape.height), (shape.x, shape.y))
         return
+    if isinstance(shape, CompanyLogo):
+        if logo is not None:
+            _draw_company_logo(image, shape, palette, logo)
+        return
+    left, top, right, bottom = _shape_bounds(shape)
+    image.paste(palette.rgb(shape.colour), (left, top, right, bottom), _mask(shape))
+    if isinstance(shape, Pin):
+        _draw_shape(image, _pin_hole(shape), palette)
+
+
+def _draw_company_logo(
+    image: Image.Image, shape: CompanyLogo, palette: Palette, logo: Image.Image
+) -> None:
+    """A white plate, and the logo fitted inside its padding (centred, in proportion)."""
+    _draw_shape(image, Rect(shape.box, shape.colour, radius=shape.radius), palette)
+    room_w = shape.box.width - 2 * shape.padding
+    room_h = shape.box.height - 2 * shape.padding
+    scale = min(room_w / logo.width, room_h / logo.height)
+    size = (max(1, round(logo.width * scale)), max(1, round(logo.height * scale)))
+    fitted = logo.convert("RGBA").resize(size, Image.Resampling.LANCZOS)
+    x = shape.box.x + (shape.box.width - size[0]) // 2
+    y = shape.box.y + (shape.box.height - size[1]) // 2
+    image.paste(fitted, (x, y), fitted)
+
+
+@lru_cache(maxsize=256)
+def _mask(shape: Rect | Circle | Pin) -> Image.Image:
+    """The shape's coverage, drawn larger and scaled down: the layouts have few shapes, so
+    each is traced once per process (the enlarged masks were the costly part of a
+    rendering); the mask does not depend on the palette."""
     left, top, right, bottom = _shape_bounds(shape)
     width, height = right - left, bottom - top
     scale = _supersample(shape, width * height)
@@ -332,9 +440,7 @@ def _draw_shape(image: Image.Image, shape: Shape, palette: Palette) -> None:
     _trace(ImageDraw.Draw(mask), shape, left, top, scale)
     if scale > 1:
         mask = mask.resize((width, height), Image.Resampling.BOX)
-    image.paste(palette.rgb(shape.colour), (left, top, right, bottom), mask)
-    if isinstance(shape, Pin):
-        _draw_shape(image, _pin_hole(shape), palette)
+    return mask
 
 
 def _supersample(shape: Rect | Circle | Pin, pixels: int) -> int:

@@ -1,24 +1,26 @@
-"""The podcast's web page: what listeners see at the channel's link instead of a 404.
+"""The podcast's web pages: the overview at the channel's link and one page per episode.
 
-Pure: the channel and the episodes in, HTML bytes out. The feed's episodes (published,
-newest first) so that page and feed never disagree. Jinja2 autoescapes every value:
-titles and descriptions come from staff, and `<b>&` must arrive as text. Every value goes
-through `diko_shared.text.clean` (`finalize`): no control character stored before the
-contract refused it reaches the page. Days are told in Berlin, like every date staff and
-listeners read: 23:30 UTC on the 26th is the 27th.
+Pure: the channel and the listed episodes in, HTML bytes out. The feed's episodes
+(published, newest first) so that pages and feed never disagree. Jinja2 autoescapes
+every value: titles and descriptions come from staff, and `<b>&` must arrive as text,
+and through `diko_shared.text.clean` (`finalize`), so no control character stored before
+the contract refused it reaches the page;
+show notes are HTML, sanitised again before they are marked safe. Days are told in
+Berlin, like every date staff and listeners read: 23:30 UTC on the 26th is the 27th.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
-from diko_media.podcast.feed import Channel, in_feed
-from diko_shared.contract.media import Episode
+from diko_media.files.notes import clean_html, timestamp
+from diko_media.podcast.episodes import Listed, newest_first
+from diko_media.podcast.feed import Channel
 from diko_shared.german import NBSP, long_date
 from diko_shared.text import finalize
 
@@ -35,26 +37,12 @@ ENVIRONMENT = Environment(
 )
 
 
-@dataclass(frozen=True)
-class EpisodeView:
-    """One episode as the page shows it."""
-
-    episode_id: str
-    title: str
-    number: int | None
-    published: str
-    published_iso: str
-    duration: str
-    description: str
-    audio_url: str
-    audio_type: str
+def _notes(html: str | None) -> Markup:
+    return Markup(clean_html(html)) if html else Markup("")
 
 
-def render_page(channel: Channel, episodes: Iterable[Episode]) -> bytes:
-    """The page, UTF-8 encoded; the same episodes always give the same bytes (the ETag)."""
-    views = [_view(episode) for episode in in_feed(episodes)]
-    html = ENVIRONMENT.get_template("podcast.html").render(channel=channel, episodes=views)
-    return html.encode()
+ENVIRONMENT.filters["notes"] = _notes
+ENVIRONMENT.filters["timestamp"] = timestamp
 
 
 def berlin_day(moment: datetime) -> date:
@@ -74,18 +62,30 @@ def minutes(seconds: int) -> str:
     return f"{count}{NBSP}Minute" if count == 1 else f"{count}{NBSP}Minuten"
 
 
-def _view(episode: Episode) -> EpisodeView:
-    published = episode.published_at
-    if published is None:
-        raise ValueError("a published episode has a publication time")
-    return EpisodeView(
-        episode_id=episode.episode_id,
-        title=episode.title,
-        number=episode.episode_number,
-        published=berlin_date(published),
-        published_iso=berlin_day(published).isoformat(),
-        duration=minutes(episode.duration_s),
-        description=episode.description.strip(),
-        audio_url=episode.audio_url,
-        audio_type=episode.audio_type,
+ENVIRONMENT.filters["berlin_date"] = berlin_date
+ENVIRONMENT.filters["berlin_iso"] = lambda moment: berlin_day(moment).isoformat()
+ENVIRONMENT.filters["minutes"] = minutes
+
+
+def render_page(channel: Channel, episodes: Iterable[Listed]) -> bytes:
+    """The overview, UTF-8 encoded; the same episodes always give the same bytes (the ETag)."""
+    html = ENVIRONMENT.get_template("podcast.html").render(
+        channel=channel, episodes=newest_first(list(episodes)), brand_root="brand"
     )
+    return html.encode()
+
+
+def render_episode_page(channel: Channel, episode: Listed) -> bytes:
+    """One episode's page: player, show notes, chapters, transcript, guests."""
+    html = ENVIRONMENT.get_template("episode.html").render(
+        channel=channel, episode=episode, brand_root="../../brand"
+    )
+    return html.encode()
+
+
+def render_missing(channel: Channel) -> bytes:
+    """What a link to an episode that is not (or not yet) published shows."""
+    html = ENVIRONMENT.get_template("missing.html").render(
+        channel=channel, brand_root="../../brand"
+    )
+    return html.encode()

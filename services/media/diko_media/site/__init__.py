@@ -1,0 +1,1 @@
+"""The project website: built from media's read model, served under /site."""

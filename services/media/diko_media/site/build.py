@@ -1,0 +1,227 @@
+"""Building the website into a new directory and swapping it in, whole or in part.
+
+The site lives under `DIKO_SITE_DIR`: `builds/<build id>/` holds one complete site,
+`current` is a symbolic link to the one served. A build writes a new directory next to
+it and replaces the link with `os.replace` (atomic on POSIX): a reader (media's /site,
+or nginx on the same volume) sees the old site or the new one, never half of one. The
+previous build stays until the next swap, so that a request already reading it ends.
+
+A full build renders every page. After that, a build renders only the pages its change
+marks touch and hard-links every other file from the current directory, so one event
+costs a few page renders and a directory of links. A process that finds the last build
+recorded in the database was not its own (another replica built, or it just started)
+builds in full.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from markupsafe import Markup
+
+from diko_media.links import Links
+from diko_media.site import assets
+from diko_media.site import store as site_store
+from diko_media.site.model import Position, SiteData
+from diko_media.site.pages import Renderer, SiteInfo, all_paths, touched
+from diko_shared.contract.media import SiteRebuilt
+from diko_shared.due import DueContext
+
+#: Builds kept besides the current one (a reader may still be on it).
+KEEP = 1
+
+
+SUFFIXES = (".html", ".xml", ".txt")
+
+
+def file_of(path: str) -> str:
+    """The file a page path is written to: `stellen/` → `stellen/index.html`,
+    `stellen/pos_…` → `stellen/pos_….html` (one file, no directory per page: a rebuild
+    links thousands of files, and a directory each would double that)."""
+    if path.endswith("/") or path == "":
+        return path + "index.html"
+    return path if path.endswith(SUFFIXES) else path + ".html"
+
+
+def path_of(name: str) -> str:
+    if name.endswith("index.html"):
+        return name.removesuffix("index.html")
+    if name.endswith(".html") and name != "404.html":
+        return name.removesuffix(".html")
+    return name
+
+
+@dataclass
+class Outcome:
+    build_id: str
+    full: bool
+    files: int
+    written: int
+    removed: int
+    seconds: float
+
+
+@dataclass
+class SiteBuilder:
+    root: Path
+    info: SiteInfo
+    links: Links
+    data: SiteData | None = None
+    #: Every build this process made: a build recorded by another is a reason to start over.
+    mine: set[str] = field(default_factory=set)
+    #: The files of the current build and the SHA-256 of each.
+    files: dict[str, str] = field(default_factory=dict)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: Rendered list entries, kept between builds (see Renderer).
+    rows: dict[tuple[str, str, int | None], Markup] = field(default_factory=dict)
+
+    @property
+    def current(self) -> Path:
+        return self.root / "current"
+
+    async def run(self, ctx: DueContext) -> None:
+        """The due item `site.build`: build what changed, record it, announce it."""
+        async with self.lock:
+            marks = await site_store.changes(ctx.db)
+            last = await site_store.last_build(ctx.db)
+            full = (
+                self.data is None
+                or (last is not None and last not in self.mine)
+                or not self.current.exists()
+            )
+            if not marks and not full:
+                return
+            build_id = ctx.new_id("sit")
+            outcome = await self.build(ctx.db, list(marks), build_id, full=full)
+            self.mine.add(build_id)
+        ctx.write(*site_store.built(marks), site_store.record_build(build_id, ctx.now))
+        if outcome.full or outcome.written or outcome.removed:
+            ctx.emit(
+                SiteRebuilt(
+                    build_id=build_id,
+                    url=self.info.url,
+                    full=outcome.full,
+                    pages=outcome.files,
+                    written=outcome.written,
+                    removed=outcome.removed,
+                    seconds=round(outcome.seconds, 3),
+                )
+            )
+
+    async def build(self, db, marks: list[str], build_id: str, *, full: bool) -> Outcome:
+        began = time.perf_counter()
+        if full or self.data is None:
+            self.data = SiteData(self.links)
+            await self.data.load_all(db)
+            self.rows = {}
+            renderer = Renderer(self.data, self.info, self.rows)
+            pages = all_paths(self.data)
+            outcome = await asyncio.to_thread(self._write_full, renderer, pages, build_id)
+        else:
+            before = self._concerned(marks)
+            await self.data.reload(db, marks)
+            after = self._concerned(marks)
+            companies = {m.partition(":")[2] for m in marks if m.startswith("company:")}
+            changed = {p.position_id for p in (*before, *after)}
+            self.rows = {k: v for k, v in self.rows.items() if k[0] not in changed}
+            renderer = Renderer(self.data, self.info, self.rows)
+            keys = touched(self.data, [*before, *after], companies)
+            pages = renderer.expand(keys, (p for p in self._paths()))
+            outcome = await asyncio.to_thread(self._write_changed, renderer, pages, build_id)
+        outcome.seconds = time.perf_counter() - began
+        # Deleting an old build's thousands of files is slow and nobody waits for it.
+        asyncio.get_running_loop().run_in_executor(None, self._prune)
+        return outcome
+
+    def _concerned(self, marks: list[str]) -> list[Position]:
+        """The open positions the marks concern, as the data has them now."""
+        assert self.data is not None
+        positions = self.data.all_positions
+        ids = {m.partition(":")[2] for m in marks if m.startswith("position:")}
+        companies = {m.partition(":")[2] for m in marks if m.startswith("company:")}
+        return [p for p in positions.values() if p.position_id in ids or p.company_id in companies]
+
+    def _paths(self) -> set[str]:
+        """The page paths of the current build (files back to paths)."""
+        return {path_of(f) for f in self.files if not f.startswith("assets/")}
+
+    # -- writing (in a worker thread) ---------------------------------------------------
+
+    def _write_full(self, renderer: Renderer, pages: set[str], build_id: str) -> Outcome:
+        target = self._fresh(build_id)
+        files: dict[str, str] = {}
+        for name, body in assets.files().items():
+            files[name] = _write(target / name, body)
+        for path in pages:
+            body = renderer.render(path)
+            if body is not None:
+                files[file_of(path)] = _write(target / file_of(path), body)
+        written = sum(1 for f, h in files.items() if self.files.get(f) != h)
+        removed = len(set(self.files) - set(files))
+        self._swap(target, build_id)
+        self.files = files
+        return Outcome(build_id, True, len(files), written, removed, 0.0)
+
+    def _write_changed(self, renderer: Renderer, pages: set[str], build_id: str) -> Outcome:
+        target = self._fresh(build_id)
+        source = self.current.resolve()
+        files = dict(self.files)
+        rendered: dict[str, bytes | None] = {file_of(p): renderer.render(p) for p in pages}
+        written = removed = 0
+        for name, body in rendered.items():
+            if body is None:
+                removed += files.pop(name, None) is not None
+            else:
+                digest = hashlib.sha256(body).hexdigest()
+                written += files.get(name) != digest
+                files[name] = digest
+        for name in files:
+            destination = target / name
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            body = rendered.get(name)
+            if body is None:
+                os.link(source / name, destination)
+            else:
+                destination.write_bytes(body)
+        self._swap(target, build_id)
+        self.files = files
+        return Outcome(build_id, False, len(files), written, removed, 0.0)
+
+    def _fresh(self, build_id: str) -> Path:
+        target = self.root / "builds" / f"{build_id}.tmp"
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        return target
+
+    def _swap(self, target: Path, build_id: str) -> None:
+        """Put the finished directory in place, point `current` at it, drop old builds."""
+        final = target.with_name(build_id)
+        shutil.rmtree(final, ignore_errors=True)
+        target.rename(final)
+        link = self.root / "current.tmp"
+        link.unlink(missing_ok=True)
+        link.symlink_to(Path("builds") / build_id)
+        os.replace(link, self.current)
+
+    def _prune(self) -> None:
+        """Delete the builds before the previous one (a reader may still be on that)."""
+        current = self.current.resolve().name
+        builds = sorted(
+            (p for p in (self.root / "builds").iterdir() if p.name != current),
+            key=lambda p: p.stat().st_mtime,
+            reverse=True,
+        )
+        for old in builds[KEEP:]:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _write(path: Path, body: bytes) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(body)
+    return hashlib.sha256(body).hexdigest()

@@ -1,0 +1,107 @@
+"""Media's read model of the website: what the site shows, copied from the events that
+feed it, and the marks that say which parts changed since the last build.
+
+`site_positions` holds each position as companies announced it (open, filled, closed);
+`site_fairs` the fairs matching planned; `presentations` what companies said about
+themselves through `presentation.publish`. Companies themselves are media's copy in
+`companies` (company_handlers.py), episodes media's own `episodes`.
+
+Every handler that changes what the site shows stages a mark under `site_changes`
+(`<kind>:<id>`, with a token of its own) and the due item `site.build`. The build reads
+the marks, renders what they touch and deletes each mark only if its token is still the
+one it read, so a change that arrives during a build is built by the next one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import DeleteOne, UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+
+from diko_shared import due
+from diko_shared.store.group_commit import Write
+
+POSITIONS = "site_positions"
+FAIRS = "site_fairs"
+PRESENTATIONS = "presentations"
+CHANGES = "site_changes"
+STATE = "site_state"
+#: The due item that builds the site; every change moves it to now.
+BUILD = "site.build"
+
+
+def set_position(position_id: str, fields: Mapping[str, Any], at: datetime) -> Write:
+    """Upsert a position, unless a later event about it was applied already."""
+    return Write(
+        POSITIONS,
+        UpdateOne(
+            {"_id": position_id, "$or": [{"at": {"$lte": at}}, {"at": {"$exists": False}}]},
+            {"$set": {**fields, "at": at}},
+            upsert=False,
+        ),
+    )
+
+
+def insert_position(position_id: str, fields: Mapping[str, Any], at: datetime) -> Write:
+    """Create the position if it is new (opened or reopened carry everything it needs)."""
+    return Write(
+        POSITIONS,
+        UpdateOne({"_id": position_id}, {"$setOnInsert": {**fields, "at": at}}, upsert=True),
+    )
+
+
+def set_fair(fair_id: str, fields: Mapping[str, Any]) -> Write:
+    return Write(FAIRS, UpdateOne({"_id": fair_id}, {"$set": dict(fields)}, upsert=True))
+
+
+def set_presentation(company_id: str, fields: Mapping[str, Any]) -> Write:
+    return Write(PRESENTATIONS, UpdateOne({"_id": company_id}, {"$set": dict(fields)}, upsert=True))
+
+
+def changed(kind: str, id_: str, token: str, now: datetime) -> list[Write]:
+    """Mark what changed and have the site built as soon as the due loop comes by."""
+    return [
+        Write(
+            CHANGES,
+            UpdateOne({"_id": f"{kind}:{id_}"}, {"$set": {"token": token}}, upsert=True),
+        ),
+        due.schedule(BUILD, token, now, {}),
+    ]
+
+
+def built(marks: Mapping[str, str]) -> list[Write]:
+    """Forget the marks a build took in, each only if no newer change replaced it."""
+    return [
+        Write(CHANGES, DeleteOne({"_id": mark, "token": token})) for mark, token in marks.items()
+    ]
+
+
+def record_build(build_id: str, at: datetime) -> Write:
+    return Write(
+        STATE,
+        UpdateOne({"_id": "site"}, {"$set": {"build_id": build_id, "at": at}}, upsert=True),
+    )
+
+
+async def changes(db: AsyncDatabase) -> dict[str, str]:
+    return {d["_id"]: d["token"] for d in await db[CHANGES].find({}).to_list(None)}
+
+
+async def last_build(db: AsyncDatabase) -> str | None:
+    document = await db[STATE].find_one({"_id": "site"})
+    return None if document is None else document.get("build_id")
+
+
+async def find_presentation(db: AsyncDatabase, company_id: str) -> dict[str, Any] | None:
+    return await db[PRESENTATIONS].find_one({"_id": company_id})
+
+
+async def build_soon(db: AsyncDatabase) -> None:
+    """At start-up: a build under a key of this start, so that a process whose directory
+    is empty (a new container, a new volume) has a site at once."""
+    write = due.schedule(BUILD, f"start-{uuid.uuid4().hex}", datetime.now(UTC), {})
+    await db[write.collection].bulk_write([write.op])

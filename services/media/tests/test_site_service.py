@@ -1,0 +1,329 @@
+"""The project website, built by the running media service from events as their owners
+publish them, served under /site and looked at in headless Chromium: every page type
+sound at phone and desktop width with zero axe-core violations, the JobPosting data with
+the properties job search requires, and a company gone from the site once it withdraws
+its consent (and a position once it is filled or closed), within one rebuild."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from media_harness import as_event, media_env
+
+from diko_shared.contract.common import Occupation
+from diko_shared.contract.companies import (
+    CompanyRegistered,
+    CompanyUpdated,
+    ConsentChanged,
+    PositionClosed,
+    PositionFilled,
+    PositionOpened,
+)
+from diko_shared.contract.matching import FairPlanned
+from diko_shared.contract.media import PublishPresentation, UnpublishPresentation
+from harness.browser import DESKTOP, PHONE, Eyes
+from harness.bus import Bus
+from harness.processes import ServiceProcess, free_port
+from harness.stack import SessionStack
+from harness.waiting import eventually
+
+PORT = free_port()
+BASE = f"http://127.0.0.1:{PORT}"
+SITE = f"{BASE}/site/"
+MUELLER = "cmp_" + uuid.uuid4().hex[:20]
+BAECKER = "cmp_" + uuid.uuid4().hex[:20]
+HIDDEN = "cmp_" + uuid.uuid4().hex[:20]
+TISCHLER = "pos_" + uuid.uuid4().hex[:20]
+MECHATRONIK = "pos_" + uuid.uuid4().hex[:20]
+BAECKEREI = "pos_" + uuid.uuid4().hex[:20]
+SECRET_POSITION = "pos_" + uuid.uuid4().hex[:20]
+FILLED = "pos_" + uuid.uuid4().hex[:20]
+#: A rebuild waits for the due loop and renders pages; a loaded machine stretches both.
+REBUILT_S = 60.0
+#: What job search requires of a JobPosting (and the address it needs in a place).
+REQUIRED = ("title", "description", "datePosted", "validThrough", "hiringOrganization",
+            "jobLocation", "employmentType")  # fmt: skip
+MAX_PAGE_BYTES = 300_000
+
+
+@pytest.fixture(scope="module")
+def site_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("site")
+
+
+@pytest.fixture(scope="module")
+def media(stack: SessionStack, site_dir: Path) -> Iterator[ServiceProcess]:
+    env = media_env(stack, BASE, DIKO_SITE_DIR=str(site_dir),
+                    DIKO_SITE_CONTACT_EMAIL="ausbildung@diko-altmark.example",
+                    DIKO_SITE_IMPRESSUM="Angaben gemäß § 5 DDG\n\nDIKO Altmark e. V.\n"
+                    "Breite Straße 1, 39576 Stendal")  # fmt: skip
+    process = ServiceProcess("media-site", "diko_media", PORT, env)
+    process.start()
+    yield process
+    process.stop()
+
+
+async def publish(bus: Bus, *events: object) -> None:
+    for event in events:
+        await bus.publisher.publish(as_event(event))  # type: ignore[arg-type]
+
+
+def consent(company_id: str, status: str) -> ConsentChanged:
+    return ConsentChanged(company_id=company_id, purpose="website", status=status,
+                          declared_at=datetime.now(UTC))  # fmt: skip
+
+
+def opened(position_id: str, company_id: str, name: str, occupation: Occupation, town: str,
+           start: date, **extra: object) -> PositionOpened:  # fmt: skip
+    return PositionOpened(position_id=position_id, company_id=company_id, company_name=name,
+                          occupation=occupation, places=2, start_date=start, town=town,
+                          **extra)  # type: ignore[arg-type]  # fmt: skip
+
+
+async def get(path: str) -> httpx.Response:
+    async with httpx.AsyncClient(timeout=30.0) as client:
+        return await client.get(SITE + path)
+
+
+async def shows(path: str, *phrases: str) -> bool:
+    response = await get(path)
+    return response.status_code == 200 and all(p in response.text for p in phrases)
+
+
+async def gone(path: str) -> bool:
+    return (await get(path)).status_code == 404
+
+
+@pytest.fixture(scope="module")
+async def site(bus: Bus, media: ServiceProcess) -> str:
+    year = date.today().year + 1
+    await publish(
+        bus,
+        CompanyRegistered(company_id=MUELLER, name="Tischlerei Müller & Söhne GmbH",
+                          town="Stendal", postcode="39576", industry="Handwerk"),
+        CompanyRegistered(company_id=BAECKER, name="Bäckerei Sonnenschein",
+                          town="Tangerhütte", postcode="39517"),
+        CompanyRegistered(company_id=HIDDEN, name="Betrieb ohne Einwilligung",
+                          town="Salzwedel", postcode="29410"),
+        consent(MUELLER, "given"),
+        consent(BAECKER, "given"),
+    )  # fmt: skip
+    await publish(
+        bus,
+        opened(TISCHLER, MUELLER, "Tischlerei Müller & Söhne GmbH",
+               Occupation(code="22342", name="Tischler/in"), "Stendal", date(year, 8, 1),
+               school_certificate="hauptschule",
+               description="Du baust mit uns Möbel <b>& Treppen</b> – vom Entwurf bis zum Einbau."),
+        opened(MECHATRONIK, MUELLER, "Tischlerei Müller & Söhne GmbH",
+               Occupation(code="26112", name="Mechatroniker/in"), "Stendal", date(year + 1, 8, 1)),
+        opened(BAECKEREI, BAECKER, "Bäckerei Sonnenschein",
+               Occupation(code="29202", name="Bäcker/in"), "Tangerhütte", date(year, 9, 1)),
+        opened(SECRET_POSITION, HIDDEN, "Betrieb ohne Einwilligung",
+               Occupation(code="29202", name="Bäcker/in"), "Salzwedel", date(year, 9, 1)),
+        opened(FILLED, BAECKER, "Bäckerei Sonnenschein",
+               Occupation(code="63302", name="Fachverkäufer/in im Lebensmittelhandwerk"),
+               "Tangerhütte", date(year, 8, 1)),
+    )  # fmt: skip
+    example = FairPlanned.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
+    day = (date.today() + timedelta(days=30)).isoformat()
+    fair = FairPlanned.model_validate_json(json.dumps({**example, "date": day}))
+    await publish(bus, fair)
+    await eventually(
+        lambda: shows("", "Tischler/in", "Bäcker/in", "Bewerberbörse Stendal"),
+        timeout=REBUILT_S, what="the start page with the positions and the fair",
+    )  # fmt: skip
+    reply = await bus.ok(
+        PublishPresentation(
+            company_id=MUELLER,
+            about="Wir sind eine Tischlerei mit zwölf Leuten in Stendal und bauen Möbel, Treppen "
+            "und Fenster für Kunden in der ganzen Altmark.",
+            training="Bei uns arbeitest du vom ersten Tag an an echten Aufträgen mit.",
+            contact={"name": "Jana Müller", "role": "Ausbilderin",
+                     "email": "ausbildung@tischlerei-mueller.example"},
+        )  # type: ignore[arg-type]
+    )  # fmt: skip
+    assert reply["shown"] is True
+    assert reply["url"] == f"{SITE}betriebe/{MUELLER}"
+    await eventually(lambda: shows(f"betriebe/{MUELLER}", "Jana Müller"), timeout=REBUILT_S,
+                     what="the presentation")  # fmt: skip
+    return SITE
+
+
+PAGES = {
+    "start": "",
+    "positions": "stellen/",
+    "position": f"stellen/{TISCHLER}",
+    "occupation": "stellen/beruf/tischler-in",
+    "town": "stellen/ort/stendal-25-km",
+    "year": f"stellen/beginn/{date.today().year + 1}",
+    "companies": "betriebe/",
+    "company": f"betriebe/{MUELLER}",
+    "podcast": "podcast/",
+    "impressum": "impressum/",
+    "privacy": "datenschutz/",
+}
+
+
+@pytest.mark.parametrize("width", [PHONE, DESKTOP])
+@pytest.mark.parametrize("kind", list(PAGES))
+async def test_every_page_type_is_sound_and_accessible(
+    site: str, eyes: Eyes, kind: str, width: int
+) -> None:
+    look = await eyes.look(site + PAGES[kind], f"site-{kind}-{width}", width=width, axe=True)
+    look.assert_sound()
+    look.assert_accessible()
+    assert "default-src 'none'" in look.headers["content-security-policy"]
+    assert "script-src" not in look.headers["content-security-policy"]
+    assert any(font.startswith("Lato") for font in look.fonts)
+    response = await get(PAGES[kind])
+    assert len(response.content) < MAX_PAGE_BYTES
+    html = response.text
+    canonical = re.search(r'<link rel="canonical" href="([^"]+)">', html)
+    assert canonical is not None
+    assert canonical.group(1) == site + PAGES[kind]
+    assert f'<meta property="og:url" content="{site + PAGES[kind]}">' in html
+    assert '<meta property="og:title"' in html
+    assert '<meta property="og:image"' in html
+
+
+async def test_what_the_pages_say(site: str, eyes: Eyes) -> None:
+    start = await eyes.look(site, "site-start-text", width=PHONE)
+    start.assert_shows("Deine Ausbildung in der Altmark", "Neue Ausbildungsplätze",
+                       "Tischler/in", "Bewerberbörse Stendal", "Nächste Bewerberbörse")  # fmt: skip
+    assert "Betrieb ohne Einwilligung" not in start.text
+    position = await eyes.look(site + PAGES["position"], "site-position-text", width=PHONE)
+    position.assert_shows(
+        "Ausbildung als Tischler/in", "Tischlerei Müller & Söhne GmbH",
+        "Du baust mit uns Möbel <b>& Treppen</b>", "Hauptschulabschluss",
+        "So bewirbst du dich", "ausbildung@tischlerei-mueller.example",
+    )  # fmt: skip
+    impressum = await eyes.look(site + PAGES["impressum"], "site-impressum-text", width=PHONE)
+    impressum.assert_shows("DIKO Altmark e. V.", "Breite Straße 1, 39576 Stendal")
+    town = await eyes.look(site + "stellen/ort/stendal-25-km", "site-town-text", width=PHONE)
+    town.assert_shows("bis 25 km Umkreis", "Tischler/in", "Bäcker/in", "km entfernt")
+    near = await get("stellen/ort/stendal-10-km")
+    assert TISCHLER in near.text
+    assert BAECKEREI not in near.text  # Tangerhütte lies 19 km from Stendal
+
+
+async def test_a_position_carries_job_posting_data(site: str) -> None:
+    html = (await get(PAGES["position"])).text
+    (block,) = re.findall(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
+    posting = json.loads(block)
+    assert posting["@context"].startswith("https://schema.org")
+    assert posting["@type"] == "JobPosting"
+    missing = [name for name in REQUIRED if not posting.get(name)]
+    assert missing == []
+    assert posting["title"] == "Ausbildung Tischler/in"
+    assert "&lt;b&gt;&amp; Treppen&lt;/b&gt;" in posting["description"]
+    assert "<b>" not in posting["description"]
+    posted = date.fromisoformat(posting["datePosted"])
+    assert posted == date.today() or posted == date.today() - timedelta(days=1)
+    assert datetime.fromisoformat(posting["validThrough"]) > datetime.now(UTC)
+    assert posting["hiringOrganization"] == {"@type": "Organization",
+                                             "name": "Tischlerei Müller & Söhne GmbH"}  # fmt: skip
+    address = posting["jobLocation"]["address"]
+    assert posting["jobLocation"]["@type"] == "Place"
+    assert address["@type"] == "PostalAddress"
+    assert address["addressLocality"] == "Stendal"
+    assert address["addressCountry"] == "DE"
+    assert address["postalCode"] == "39576"
+    assert address["addressRegion"] == "Sachsen-Anhalt"
+    assert posting["employmentType"] == ["FULL_TIME"]
+
+
+async def test_sitemap_robots_and_the_missing_page(site: str) -> None:
+    sitemap = (await get("sitemap.xml")).text
+    assert f"<loc>{site}betriebe/{MUELLER}</loc>" in sitemap
+    assert f"<loc>{site}stellen/{TISCHLER}</loc>" in sitemap
+    assert HIDDEN not in sitemap
+    assert SECRET_POSITION not in sitemap
+    robots = (await get("robots.txt")).text
+    assert f"Sitemap: {site}sitemap.xml" in robots
+    missing = await get("stellen/pos_00000000000000000000")
+    assert missing.status_code == 404
+    assert "Diese Seite gibt es nicht" in missing.text
+    assert "default-src 'none'" in missing.headers["content-security-policy"]
+    hidden = await get(f"betriebe/{HIDDEN}")
+    assert hidden.status_code == 404
+    assert (await get(f"stellen/{SECRET_POSITION}")).status_code == 404
+
+
+async def test_a_company_that_withdraws_its_consent_leaves_the_site(
+    site: str, bus: Bus, site_dir: Path
+) -> None:
+    rebuilt = await bus.tap(pattern="site.rebuilt")
+    await publish(bus, consent(BAECKER, "withdrawn"))
+    await eventually(lambda: gone(f"betriebe/{BAECKER}"), timeout=REBUILT_S,
+                     what="the withdrawn company's page gone")  # fmt: skip
+    assert await gone(f"stellen/{BAECKEREI}")
+    for path in ("", "stellen/", "betriebe/", "sitemap.xml", "stellen/beruf/baecker-in"):
+        response = await get(path)
+        assert "Bäckerei Sonnenschein" not in response.text
+        assert BAECKEREI not in response.text
+    files = [p for p in (site_dir / "current").resolve().rglob("*") if p.is_file()]
+    assert not any(BAECKER in str(p) or BAECKEREI in str(p) for p in files)
+    assert not any(b"Sonnenschein" in p.read_bytes() for p in files)
+    (event,) = await rebuilt.wait_for(lambda s: s.data["removed"] > 0, timeout=REBUILT_S)
+    assert event.data["full"] is False
+
+    await publish(bus, consent(BAECKER, "given"))
+    await eventually(lambda: shows(f"betriebe/{BAECKER}", "Bäckerei Sonnenschein"),
+                     timeout=REBUILT_S, what="the company back with its consent")  # fmt: skip
+
+
+async def test_a_filled_or_closed_position_disappears(site: str, bus: Bus) -> None:
+    await eventually(lambda: shows(f"stellen/{FILLED}", "Fachverkäufer/in"), timeout=REBUILT_S,
+                     what="the position before it is filled")  # fmt: skip
+    await publish(bus, PositionFilled(position_id=FILLED, company_id=BAECKER,
+                                      company_name="Bäckerei Sonnenschein",
+                                      occupation=Occupation(code="63302", name="Fachverkäufer/in "
+                                                            "im Lebensmittelhandwerk"),
+                                      places=2, town="Tangerhütte",
+                                      start_date=date(date.today().year + 1, 8, 1)))  # fmt: skip
+    await eventually(lambda: gone(f"stellen/{FILLED}"), timeout=REBUILT_S, what="filled: gone")
+    assert "Fachverkäufer" not in (await get("stellen/")).text
+    await publish(bus, PositionClosed(position_id=MECHATRONIK, company_id=MUELLER,
+                                      reason="withdrawn"))  # fmt: skip
+    await eventually(lambda: gone(f"stellen/{MECHATRONIK}"), timeout=REBUILT_S,
+                     what="closed: gone")  # fmt: skip
+    assert await gone(f"stellen/beginn/{date.today().year + 2}")
+    assert "Mechatroniker" not in (await get(f"betriebe/{MUELLER}")).text
+
+
+async def test_a_presentation_taken_off_and_an_update(site: str, bus: Bus) -> None:
+    events = await bus.tap(pattern="presentation.*")
+    reply = await bus.ok(UnpublishPresentation(company_id=MUELLER))
+    assert reply["status"] == "unpublished"
+    assert reply["shown"] is False
+    await eventually(lambda: gone(f"betriebe/{MUELLER}"), timeout=REBUILT_S,
+                     what="the presentation taken off")  # fmt: skip
+    assert await gone(f"stellen/{TISCHLER}")
+    await events.wait_type("presentation.unpublished")
+    await bus.ok(PublishPresentation(company_id=MUELLER, about="Neu: wir bauen auch Küchen."))
+    await publish(bus, CompanyUpdated(company_id=MUELLER, changed=["website"],
+                                      name="Tischlerei Müller & Söhne GmbH", town="Stendal",
+                                      postcode="39576",
+                                      website="https://tischlerei-mueller.example"))  # fmt: skip
+    await eventually(
+        lambda: shows(f"betriebe/{MUELLER}", "Neu: wir bauen auch Küchen.",
+                      "https://tischlerei-mueller.example"),
+        timeout=REBUILT_S, what="the presentation back, with the website",
+    )  # fmt: skip
+    (published,) = await events.wait_type("presentation.published")
+    assert published.data["shown"] is True
+
+
+async def test_publishing_a_presentation_of_an_unknown_company_is_refused(
+    site: str, bus: Bus
+) -> None:
+    reply = await bus.request(PublishPresentation(company_id="cmp_" + "f" * 20, about="Hallo"))
+    assert reply["error"]["code"] == "not_found"
+    assert "kennt media nicht" in reply["error"]["message"]

@@ -24,6 +24,13 @@ Who handles what, at a glance:
 | `applicant.registered` | event | `handlers.propose_for_applicant` |
 | `applicant.updated` | event | `handlers.applicant_changed` |
 | `match.declined` | event | `handlers.propose_after_decline` |
+| `applicant.export`, `applicant.erase` | query, command | `rights.owner` |
+| `<service>.person_exported`, `<service>.person_erased` | event | `rights.owner` |
+| `contact.*`, `staff.*`: `export_requested`, `erased` | event | `rights.RIGHTS` |
+
+The data-subject rights (`rights.py`) run on `diko_shared.rights`: the owner's part
+collects the other services' parts and confirmations, the participant's answers the
+requests of companies (contacts) and notifications (staff).
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from functools import partial
 
 from pydantic import Field
 
-from diko_matching import choosing, domain, explaining, handlers, runs, store
+from diko_matching import choosing, domain, explaining, handlers, rights, runs, store
 from diko_matching.engine import ScoringWeights
 from diko_matching.fairs import handlers as fairs
 from diko_matching.fairs.planner import Planner
@@ -114,6 +121,10 @@ def build(settings: MatchingSettings | None = None) -> Service:
     service.on_event("applicant.updated", partial(handlers.applicant_changed, **both))
     service.on_event("match.declined", partial(handlers.propose_after_decline, **both))
     service.add_routes(*fair_routes(lambda: service.db), *brand.routes())
+    rights.RIGHTS.wire(service)
+    rights.owner(index, settings.public_base_url or f"http://127.0.0.1:{settings.http_port}").wire(
+        service
+    )
     service.on_start(_load(service, index))
     service.on_start(_warm_up(policy))
     service.on_stop(planner.close)

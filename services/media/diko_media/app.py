@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from diko_media import store
+from diko_media import rights, store
 from diko_media.handlers import Handlers
 from diko_media.links import COVER_PATH, FEED_PATH, PAGE_PATH, POST_IMAGE_PATH, Links
 from diko_media.settings import MediaSettings
@@ -32,6 +32,7 @@ def build(settings: MediaSettings | None = None) -> Service:
     service.on_request("episode.create", handlers.create_episode)
     service.on_request("episode.publish", handlers.publish_episode)
     service.on_request("episode.get", handlers.get_episode)
+    rights.RIGHTS.wire(service)  # its part in exports and erasures (diko_shared.rights)
 
     pages = Pages(service.db, podcast)
     service.add_routes(

@@ -54,6 +54,10 @@ FIXED: dict[str, dict[str, tuple[str, ...]]] = {
             "contact.removed",
             "contact.erased",
             "consultation.follow_up_due",
+            # named by the project, in the same pattern: data-subject rights (contract.rights)
+            "contact.export_requested",
+            "companies.person_exported",
+            "companies.person_erased",
         ),
     },
     "matching": {
@@ -85,6 +89,10 @@ FIXED: dict[str, dict[str, tuple[str, ...]]] = {
             "fair.planned",
             # v1.1
             "match.withdrawn",
+            # named by the project, in the same pattern: data-subject rights (contract.rights)
+            "applicant.export_requested",
+            "matching.person_exported",
+            "matching.person_erased",
         ),
     },
     "notifications": {
@@ -105,6 +113,10 @@ FIXED: dict[str, dict[str, tuple[str, ...]]] = {
             "notification.failed",
             "digest.sent",
             "staff.erased",
+            # named by the project, in the same pattern: data-subject rights (contract.rights)
+            "staff.export_requested",
+            "notifications.person_exported",
+            "notifications.person_erased",
         ),
     },
     "media": {
@@ -134,6 +146,9 @@ FIXED: dict[str, dict[str, tuple[str, ...]]] = {
             "post.rejected",
             "post.scheduled",
             "presentation.unpublished",
+            # named by the project, in the same pattern: data-subject rights (contract.rights)
+            "media.person_exported",
+            "media.person_erased",
         ),
     },
 }

@@ -1,0 +1,253 @@
+"""An applicant's export and erasure across the four services, after the whole story.
+
+The story registers the applicant, proposes them, sends the e-mails, staff accept through
+the e-mail's link, the place is taken; then matching plans a fair with them. The export
+must contain every record any service holds that mentions the applicant, found here by
+reading every collection of every service's database; the erasure, requested while
+notifications is down, must leave their name and e-mail address nowhere.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+from pymongo import AsyncMongoClient
+
+from diko_shared.contract.matching import GetApplicant, PlanFair, RegisterApplicant
+from diko_shared.contract.rights import EraseApplicant, ExportApplicant
+from diko_shared.rights.holdings import searchable
+from diko_shared.story import Story, StoryResult
+from e2e.accept import accept_by_link
+from harness.browser import Eyes
+from harness.bus import Bus
+from harness.mailpit import Mailpit
+from harness.stack import SessionStack
+from harness.waiting import eventually
+
+from .conftest import PLATFORM, System, every_document
+
+#: Collections of the rights machinery itself: the export, the proof and the tombstones.
+RIGHTS = {"rights_exports", "rights_erasures", "rights_erased", "rights_secret"}
+
+
+@pytest.fixture(scope="module")
+async def story(stack: SessionStack, system: System, bus: Bus, mailpit: Mailpit) -> dict[str, Any]:
+    """The story played once, then a fair planned with its applicant and company."""
+    async with Story(
+        stack.amqp_url,
+        timeout=120,
+        say=lambda _: None,
+        staff_email=f"birte.albrecht+{secrets.token_hex(3)}@diko.example",
+        decide=accept_by_link(mailpit, bus),
+    ) as played:
+        result: StoryResult = await played.play()
+    applicant = await bus.ok(GetApplicant(applicant_id=result.applicant_id))
+    await bus.ok(
+        PlanFair.model_validate_json(
+            json.dumps(
+                {
+                    "title": "Bewerberbörse Stendal",
+                    "date": "2027-03-13",
+                    "venue": {"name": "Berufsbildende Schulen Stendal", "town": "Stendal"},
+                    "n_slots": 4,
+                    "min_interviews": 1,
+                    "time_limit_s": 20.0,
+                    "companies": [{"company_id": result.company_id, "tables": 1}],
+                    "applicants": [
+                        {"applicant_id": result.applicant_id, "wishes": [result.company_id]}
+                    ],
+                }
+            )
+        ),
+        timeout=90,
+    )
+    return {"result": result, "applicant": applicant}
+
+
+def needles(story: dict[str, Any]) -> list[str]:
+    applicant = story["applicant"]
+    return [
+        story["result"].applicant_id,
+        f"{applicant['first_name']} {applicant['last_name']}",
+        applicant["email"],
+    ]
+
+
+async def mentioning(
+    mongo: AsyncMongoClient, stack: SessionStack, words: list[str]
+) -> dict[tuple[str, str], set[str]]:
+    """Every (service, collection) whose documents mention a word, with the documents' ids."""
+    found: dict[tuple[str, str], set[str]] = {}
+    async for service, collection, document in every_document(mongo, stack):
+        text = searchable(document)
+        if any(word in text for word in words):
+            found.setdefault((service, collection), set()).add(str(document["_id"]))
+    return found
+
+
+async def dead_letters(bus: Bus) -> list[tuple[str, str, str]]:
+    """Every dead letter of the four services: (queue, reason, error)."""
+    found = []
+    for service in ("companies", "matching", "notifications", "media"):
+        for seen in await bus.drain(f"{service}.dlq"):
+            headers = seen.headers
+            found.append(
+                (
+                    str(headers.get("x-diko-queue")),
+                    str(headers.get("x-diko-reason")),
+                    str(headers.get("x-diko-error"))[:300],
+                )
+            )
+    return found
+
+
+async def complete_export(receipt: dict[str, Any], bus: Bus) -> dict[str, Any]:
+    last: dict[str, Any] = {}
+
+    async def arrived() -> dict[str, Any] | None:
+        async with httpx.AsyncClient() as client:
+            response = await client.get(receipt["json_url"])
+        response.raise_for_status()
+        last.update(response.json())
+        return last if last["complete"] else None
+
+    try:
+        return await eventually(arrived, timeout=60, interval=0.5, what="every service's part")
+    except TimeoutError:
+        raise AssertionError(
+            f"parts still outstanding: {last.get('outstanding')}; {await dead_letters(bus)}"
+        ) from None
+
+
+async def test_the_export_holds_every_record_that_mentions_the_applicant(
+    story: dict[str, Any], bus: Bus, mongo: AsyncMongoClient, stack: SessionStack, eyes: Eyes
+) -> None:
+    applicant_id = story["result"].applicant_id
+    receipt = await bus.ok(ExportApplicant(applicant_id=applicant_id))
+    assert receipt["person"] == {"kind": "applicant", "person_id": applicant_id}
+    assert "matching" in receipt["contributed"]
+    document = await complete_export(receipt, bus)
+    assert document["outstanding"] == []
+
+    exported = {
+        (service, part["collection"]): {str(r["_id"]) for r in part["records"]}
+        for service, contribution in document["services"].items()
+        for part in contribution["collections"]
+    }
+    proposal_ids = {
+        r["_id"]
+        for r in next(
+            p["records"]
+            for p in document["services"]["matching"]["collections"]
+            if p["collection"] == "proposals"
+        )
+    }
+    held = await mentioning(mongo, stack, [*needles(story), *proposal_ids])
+    missing = {
+        where: ids - exported.get(where, set())
+        for where, ids in held.items()
+        if where[1] not in PLATFORM | RIGHTS and ids - exported.get(where, set())
+    }
+    assert missing == {}, f"records the export leaves out: {missing}"
+    # the story left a record in each of these, and the export names where it came from
+    for where in [
+        ("matching", "applicants"),
+        ("matching", "proposals"),
+        ("matching", "fairs"),
+        ("companies", "places"),
+        ("notifications", "proposals"),
+    ]:
+        assert exported.get(where), f"nothing from {where}"
+    [record] = next(
+        p["records"]
+        for p in document["services"]["matching"]["collections"]
+        if p["collection"] == "applicants"
+    )
+    assert record["email"] == story["applicant"]["email"]
+
+    # the German summary, as the person sees it
+    look = await eyes.look(receipt["html_url"], "rights-export-summary")
+    look.assert_sound()
+    applicant = story["applicant"]
+    look.assert_shows(
+        "Auskunft über Ihre gespeicherten Daten",
+        "Vollständig: Alle vier Dienste haben ihre Angaben geliefert.",
+        "Vermittlung (matching)",
+        "Betriebe und Ausbildungsstellen (companies)",
+        "Sammlung „applicants“",
+        applicant["first_name"],
+        applicant["email"],
+    )
+    # the link is signed: another token, or none, shows nothing
+    async with httpx.AsyncClient() as client:
+        forged = receipt["json_url"].rsplit("=", 1)[0] + "=" + "0" * 64
+        assert (await client.get(forged)).status_code == 404
+        assert (await client.get(receipt["json_url"].split("?")[0])).status_code == 404
+
+
+async def test_erasure_reaches_a_service_that_was_down_and_leaves_no_trace(
+    story: dict[str, Any], bus: Bus, mongo: AsyncMongoClient, stack: SessionStack, system: System
+) -> None:
+    applicant_id = story["result"].applicant_id
+    words = needles(story)[1:]  # the name and the e-mail address
+    before = await mentioning(mongo, stack, words)
+    assert ("notifications", "proposals") in before, "the story left the name there"
+
+    system["notifications"].stop()
+    try:
+        proof = await bus.ok(EraseApplicant(applicant_id=applicant_id, reason="Antrag vom 3.12."))
+        assert [c["service"] for c in proof["confirmations"]] == ["matching"]
+        assert "notifications" in proof["outstanding"] and not proof["complete"]
+
+        async def others_confirmed() -> dict[str, Any] | None:
+            again = await bus.ok(EraseApplicant(applicant_id=applicant_id))
+            confirmed = {c["service"] for c in again["confirmations"]}
+            return again if {"companies", "matching", "media"} <= confirmed else None
+
+        proof = await eventually(others_confirmed, timeout=60, interval=0.5, what="confirmations")
+        assert proof["outstanding"] == ["notifications"]
+        assert proof["erasure_id"].startswith("ers_")
+        companies = next(c for c in proof["confirmations"] if c["service"] == "companies")
+        assert companies["removed"]["places"] == 1
+        assert any("besetzt" in note for note in companies["kept"])
+    finally:
+        system["notifications"].start(timeout=120)
+
+    async def complete() -> dict[str, Any] | None:
+        again = await bus.ok(EraseApplicant(applicant_id=applicant_id))
+        return again if again["complete"] else None
+
+    proof = await eventually(complete, timeout=90, interval=0.5, what="notifications' confirmation")
+    notifications = next(c for c in proof["confirmations"] if c["service"] == "notifications")
+    assert notifications["removed"].get("proposals", 0) >= 1
+
+    left = await mentioning(mongo, stack, words)
+    assert left == {}, f"the name or e-mail address is still in {left}"
+    missing = await bus.request(GetApplicant(applicant_id=applicant_id))
+    assert missing["error"]["code"] == "not_found"
+    gone = await bus.request(ExportApplicant(applicant_id=applicant_id))
+    assert "gelöscht" in gone["error"]["message"]
+
+    # the same person registers again: a new applicant, nothing of the old one
+    applicant = story["applicant"]
+    again = await bus.ok(
+        RegisterApplicant(
+            first_name=applicant["first_name"],
+            last_name=applicant["last_name"],
+            email=applicant["email"],
+            home_town=applicant["home_town"],
+            reach_km=applicant["reach_km"],
+            driving_licence=applicant["driving_licence"],
+            school_certificate=applicant["school_certificate"],
+            desired_occupations=applicant["desired_occupations"],
+            earliest_start=date.fromisoformat(applicant["earliest_start"]),
+        )
+    )
+    assert again["applicant_id"] != applicant_id
+    fresh = await bus.ok(GetApplicant(applicant_id=again["applicant_id"]))
+    assert fresh["status"] == "active"

@@ -33,32 +33,32 @@ class System:
         return self.processes[name]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def stack() -> Iterator[SessionStack]:
     with SessionStack.create() as own:
         yield own
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 async def bus(stack: SessionStack) -> AsyncIterator[Bus]:
     async with Bus(stack.amqp_url) as connected:
         yield connected
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 async def mailpit(stack: SessionStack) -> AsyncIterator[Mailpit]:
     async with Mailpit(stack.mailpit_url) as client:
         yield client
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 async def mongo(stack: SessionStack) -> AsyncIterator[AsyncMongoClient]:
     client: AsyncMongoClient = AsyncMongoClient(stack.mongo_url, tz_aware=True)
     yield client
     await client.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def system(stack: SessionStack) -> Iterator[System]:
     link_secret = secrets.token_urlsafe(32)
     processes = {}

@@ -16,13 +16,14 @@ from typing import Any
 
 import httpx
 import pytest
+from e2e.accept import accept_by_link
 from pymongo import AsyncMongoClient
 
+from diko_shared.contract.envelope import new_envelope
 from diko_shared.contract.matching import GetApplicant, PlanFair, RegisterApplicant
 from diko_shared.contract.rights import EraseApplicant, ExportApplicant
 from diko_shared.rights.holdings import searchable
 from diko_shared.story import Story, StoryResult
-from e2e.accept import accept_by_link
 from harness.browser import Eyes
 from harness.bus import Bus
 from harness.mailpit import Mailpit
@@ -202,7 +203,8 @@ async def test_erasure_reaches_a_service_that_was_down_and_leaves_no_trace(
     try:
         proof = await bus.ok(EraseApplicant(applicant_id=applicant_id, reason="Antrag vom 3.12."))
         assert [c["service"] for c in proof["confirmations"]] == ["matching"]
-        assert "notifications" in proof["outstanding"] and not proof["complete"]
+        assert "notifications" in proof["outstanding"]
+        assert not proof["complete"]
 
         async def others_confirmed() -> dict[str, Any] | None:
             again = await bus.ok(EraseApplicant(applicant_id=applicant_id))
@@ -228,6 +230,12 @@ async def test_erasure_reaches_a_service_that_was_down_and_leaves_no_trace(
 
     left = await mentioning(mongo, stack, words)
     assert left == {}, f"the name or e-mail address is still in {left}"
+    for service in ("companies", "matching", "notifications", "media"):
+        for seen in await bus.drain(f"{service}.dlq"):
+            assert not any(w in searchable(seen.body) for w in words), seen.headers
+    for service in ("companies", "matching", "notifications", "media"):
+        log = system[service].log_path.read_text(errors="replace")
+        assert not [w for w in words if w in log], f"{service}'s log names the applicant"
     missing = await bus.request(GetApplicant(applicant_id=applicant_id))
     assert missing["error"]["code"] == "not_found"
     gone = await bus.request(ExportApplicant(applicant_id=applicant_id))
@@ -251,3 +259,38 @@ async def test_erasure_reaches_a_service_that_was_down_and_leaves_no_trace(
     assert again["applicant_id"] != applicant_id
     fresh = await bus.ok(GetApplicant(applicant_id=again["applicant_id"]))
     assert fresh["status"] == "active"
+
+
+async def test_a_replayed_registration_does_not_bring_an_erased_applicant_back(
+    story: dict[str, Any], bus: Bus, mongo: AsyncMongoClient, stack: SessionStack
+) -> None:
+    """An old registration sent again after its processed record was pruned is refused."""
+    registration = RegisterApplicant(
+        first_name="Mia",
+        last_name="Wiederkehr",
+        email="mia.wiederkehr@example.org",
+        home_town="Stendal",
+        reach_km=20,
+        driving_licence=False,
+        school_certificate="hauptschule",
+        desired_occupations=["22342"],
+        earliest_start=date(2027, 8, 1),
+    )
+    envelope = new_envelope("applicant.register", registration, source="website")
+    body = json.dumps(envelope).encode()
+    first = await bus.request_raw("applicant.register", body)
+    applicant_id = first["data"]["applicant_id"]
+    proof = await bus.ok(EraseApplicant(applicant_id=applicant_id))
+    assert proof["confirmations"][0]["removed"]["applicants"] == 1
+
+    # the inbox forgets the message after DIKO_INBOX_RETENTION_DAYS; here at once
+    matching = mongo[stack.database("matching")]
+    for collection in ("inbox", "processed"):
+        await matching[collection].delete_many({"_id": {"$regex": envelope["id"]}})
+    replayed = await bus.request_raw("applicant.register", body)
+    assert replayed["ok"] is False
+    assert replayed["error"]["code"] == "conflict"
+    assert "gelöscht" in replayed["error"]["message"]
+    gone = await bus.request(GetApplicant(applicant_id=applicant_id))
+    assert gone["error"]["code"] == "not_found"
+    assert not await mentioning(mongo, stack, ["Mia Wiederkehr", "mia.wiederkehr@example.org"])

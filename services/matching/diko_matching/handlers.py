@@ -39,8 +39,9 @@ from diko_shared.contract.matching import (
     UpdateApplicant,
     WithdrawApplicant,
 )
-from diko_shared.messaging.errors import NotFound, TransientError
+from diko_shared.messaging.errors import Conflict, NotFound, TransientError
 from diko_shared.messaging.handling import Context
+from diko_shared.rights.participant import is_erased
 
 # -- applicants ----------------------------------------------------------------------------
 
@@ -48,7 +49,10 @@ from diko_shared.messaging.handling import Context
 async def register_applicant(ctx: Context[RegisterApplicant], *, index: Index) -> ApplicantRef:
     """`applicant.register`: a known home town and known, distinct occupations."""
     home_town = domain.check_registration(ctx.data)
-    applicant = domain.new_applicant(ctx.data, ctx.new_id("apl"), home_town)
+    applicant_id = ctx.new_id("apl")
+    if await is_erased(ctx.db, applicant_id):  # an old registration replayed after erasure
+        raise Conflict(f"Bewerber/in {applicant_id} wurde gelöscht; bitte neu anmelden")
+    applicant = domain.new_applicant(ctx.data, applicant_id, home_town)
     await store.insert_applicant(ctx.db, applicant, ctx.occurred_at)
     await index.announce(ctx.db, [("applicant", applicant.applicant_id)])
     ctx.emit(domain.registered(applicant), subject=applicant.applicant_id)

@@ -356,13 +356,13 @@ for _service, (_exported, _erased_by) in CONTRIBUTIONS.items():
         f"{_service}.person_exported",
         _service,
         _exported,
-        f"{_service}'s part of an export: what it holds about the person, by collection.",
+        f"The {_service} service's part of an export: what it holds, by collection.",
     )
     CATALOGUE.event(
         f"{_service}.person_erased",
         _service,
         _erased_by,
-        f"{_service} erased what it held about the person (its confirmation for the proof).",
+        f"The {_service} service erased what it held about the person (for the proof).",
     )
     _requests = [f"{k}.export_requested" for k, o in OWNERS.items() if o != _service]
     _erasures = [f"{k}.erased" for k, o in OWNERS.items() if o != _service]

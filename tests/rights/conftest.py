@@ -22,6 +22,8 @@ from harness.stack import SessionStack
 
 SERVICES = ("companies", "matching", "notifications", "media")
 #: The platform's own collections: searched by the erasure, listed apart in the export.
+#: Matching's test clock: the retention test moves it a year on (so it runs last).
+CLOCK = "rights"
 PLATFORM = {"inbox", "processed", "outbox", "due", "due_claims", "test_clock"}
 
 
@@ -64,8 +66,12 @@ def system(stack: SessionStack) -> Iterator[System]:
     processes = {}
     for name in SERVICES:
         port = free_port()
+        clock = {"DIKO_TEST_CLOCK": CLOCK} if name == "matching" else {}
         env = stack.service_env(
-            name, DIKO_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}", DIKO_LINK_SECRET=link_secret
+            name,
+            DIKO_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+            DIKO_LINK_SECRET=link_secret,
+            **clock,
         )
         processes[name] = ServiceProcess(name, f"diko_{name}", port, env)
     try:

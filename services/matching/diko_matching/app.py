@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, timedelta
 from functools import partial
 
 from pydantic import Field
@@ -72,6 +72,15 @@ class MatchingSettings(ServiceSettings):
         le=500,
         description="Most proposals one position gets on one day (Berlin), whatever the cause",
     )
+    applicant_retention_days: int = Field(
+        365,
+        ge=1,
+        le=3650,
+        description=(
+            "Days after an applicant's registration or last change after which they are "
+            "erased everywhere (GDPR storage limitation), with the proof of applicant.erase"
+        ),
+    )
     scoring_weights: ScoringWeights = Field(
         default_factory=ScoringWeights,
         description=(
@@ -99,9 +108,10 @@ def build(settings: MatchingSettings | None = None) -> Service:
         indexes=store.INDEXES,
     )
     with_index = {"index": index}
+    kept = {"index": index, "retention": timedelta(days=settings.applicant_retention_days)}
     both = {"index": index, "policy": policy}
-    service.on_request("applicant.register", partial(handlers.register_applicant, **with_index))
-    service.on_request("applicant.update", partial(handlers.update_applicant, **with_index))
+    service.on_request("applicant.register", partial(handlers.register_applicant, **kept))
+    service.on_request("applicant.update", partial(handlers.update_applicant, **kept))
     service.on_request("applicant.withdraw", partial(handlers.withdraw_applicant, **with_index))
     service.on_request("applicant.get", handlers.get_applicant)
     service.on_request("match.decide", partial(handlers.decide_match, **with_index))
@@ -122,9 +132,11 @@ def build(settings: MatchingSettings | None = None) -> Service:
     service.on_event("match.declined", partial(handlers.propose_after_decline, **both))
     service.add_routes(*fair_routes(lambda: service.db), *brand.routes())
     rights.RIGHTS.wire(service)
-    rights.owner(index, settings.public_base_url or f"http://127.0.0.1:{settings.http_port}").wire(
-        service
+    owner = rights.owner(
+        index, settings.public_base_url or f"http://127.0.0.1:{settings.http_port}"
     )
+    owner.wire(service)
+    service.on_due(rights.RETENTION, partial(rights.retention_due, owner=owner))
     service.on_start(_load(service, index))
     service.on_start(_warm_up(policy))
     service.on_stop(planner.close)

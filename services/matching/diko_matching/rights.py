@@ -10,19 +10,25 @@ taken once) name only ids and stay; the change feed's entries (ids) expire after
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
 from diko_matching import decisions, store
 from diko_matching.index import APPLICANTS, FEED, POSITIONS, PROPOSALS, Index
+from diko_shared import due
 from diko_shared.contract.rights import Person
 from diko_shared.messaging.handling import Context
 from diko_shared.rights.holdings import DELETE, KEEP, SCRUB, Holding
 from diko_shared.rights.owner import Facts, Owner
 from diko_shared.rights.participant import Rights
+from diko_shared.store.group_commit import Write
 
 APPLICANT = ("applicant",)
+#: The due item that erases an applicant after the retention period without a change.
+RETENTION = "applicant_retention"
+RETENTION_REASON = "Aufbewahrungsfrist abgelaufen: lange keine Änderung der Bewerbung"
 INTEGRITY = "nur Kennungen, damit jede Entscheidung und jeder Platz nur einmal gilt"
 
 HOLDINGS = (
@@ -118,6 +124,20 @@ async def applicant_facts(db: AsyncDatabase, applicant_id: str) -> Facts | None:
     name = f"{document.get('first_name', '')} {document.get('last_name', '')}".strip()
     needles = [value for value in (name, document.get("email")) if value]
     return Facts(related_ids=sorted(proposals), needles=needles)
+
+
+def keep_until(ctx: Context[Any], applicant_id: str, until: datetime) -> Write:
+    """Schedule (or move) the applicant's erasure for when the retention period ends."""
+    data = {"applicant_id": applicant_id}
+    return due.schedule(RETENTION, applicant_id, until, data, correlation_id=ctx.correlation_id)
+
+
+async def retention_due(ctx: due.DueContext, *, owner: Owner) -> None:
+    """The retention period ended: the applicant is erased as `applicant.erase` would."""
+    person = Person(kind="applicant", person_id=ctx.data["applicant_id"])
+    if await ctx.db[APPLICANTS].find_one({"_id": person.person_id}, {"_id": 1}) is None:
+        return  # erased on request meanwhile
+    await owner.erase_person(ctx, person, RETENTION_REASON, ctx.now)
 
 
 def owner(index: Index, base_url: str) -> Owner:

@@ -70,7 +70,7 @@ class Facts:
 FactsReader = Callable[[AsyncDatabase, str], Awaitable[Facts | None]]
 #: The owner's own steps around its erasure (matching withdraws open proposals before, and
 #: tells its read model after): called with the message's context, the person, related ids.
-EraseStep = Callable[[Context[Any], Person, Sequence[str]], Awaitable[None]]
+EraseStep = Callable[[Any, Person, Sequence[str]], Awaitable[None]]
 
 _WHO = {"applicant": "Bewerber/in", "contact": "Ansprechperson", "staff": "Mitarbeiter/in"}
 
@@ -195,7 +195,16 @@ class Owner:
 
     async def erase(self, ctx: Context[Any]) -> ErasureProof:
         """`<kind>.erase`: erase here, ask the others, answer with the proof so far."""
-        person = self.person(ctx.data)
+        return await self.erase_person(ctx, self.person(ctx.data), ctx.data.reason, ctx.occurred_at)
+
+    async def erase_person(
+        self,
+        ctx: Context[Any] | due.DueContext,
+        person: Person,
+        reason: str | None,
+        at: datetime,
+    ) -> ErasureProof:
+        """Erase here, ask the others; from a request, or from retention's due item."""
         ers = erasure_id(person.person_id)
         proof = await ctx.db[ERASURES].find_one({"_id": ers})
         own = self.rights.service
@@ -206,10 +215,9 @@ class Owner:
             proof = {
                 "_id": ers,
                 "person": person.model_dump(),
-                "requested_at": ctx.occurred_at,
-                "reason": ctx.data.reason,
+                "requested_at": at,
+                "reason": reason,
                 "related_ids": facts.related_ids,
-                "needles": [],
                 "confirmations": {},
             }
             try:
@@ -242,7 +250,7 @@ class Owner:
         proof["confirmations"][own] = confirmation
         _, _, _, erased = REQUESTS[self.kind]
         ctx.emit(
-            erased(erasure_id=ers, person=person, related_ids=related, erased_at=ctx.occurred_at),
+            erased(erasure_id=ers, person=person, related_ids=related, erased_at=at),
             subject=person.person_id,
         )
         return self.proof(proof)

@@ -13,7 +13,7 @@ about a person again, so that a dead letter replayed later cannot bring one back
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,6 +33,8 @@ from diko_shared.messaging.handling import Context
 from diko_shared.rights import holdings as found
 from diko_shared.rights.holdings import Holding
 
+Identify = Callable[[AsyncDatabase, Person], Awaitable[list[str]]]
+
 #: Tombstones of erased people: `_id` = person id, the erasure's id, when, what went.
 ERASED = "rights_erased"
 
@@ -43,6 +45,9 @@ class Rights:
 
     service: str
     holdings: Sequence[Holding]
+    #: What the service's own copy of the person says that finds them where no id stands
+    #: (an address that bounced is kept by the address): read before anything is erased.
+    identify: Identify | None = None
 
     def purpose(self, collection: str) -> str:
         return next((h.purpose for h in self.holdings if h.collection == collection), "")
@@ -52,7 +57,13 @@ class Rights:
 
     async def part(self, db: AsyncDatabase, person: Person, related: Sequence[str]) -> found.Found:
         """What this service holds about the person."""
-        return await found.find(db, self.holdings, person.kind, self.needles(person, related))
+        needles = [*self.needles(person, related), *await self.own_needles(db, person)]
+        return await found.find(db, self.holdings, person.kind, needles)
+
+    async def own_needles(self, db: AsyncDatabase, person: Person) -> list[str]:
+        if self.identify is None:
+            return []
+        return [n for n in await self.identify(db, person) if n]
 
     async def erase(
         self,
@@ -64,7 +75,8 @@ class Rights:
         extra_needles: Sequence[str] = (),
     ) -> dict[str, Any]:
         """Erase what this service holds; the tombstone with the counts (the same on a repeat)."""
-        needles = [*self.needles(person, related), *extra_needles]
+        own = await self.own_needles(db, person)
+        needles = [*self.needles(person, related), *extra_needles, *own]
         tombstone = await db[ERASED].find_one({"_id": person.person_id})
         if tombstone is None or tombstone.get("erasure_id") != erasure_id:
             removed = await found.count(db, self.holdings, person.kind, needles)

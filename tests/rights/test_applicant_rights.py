@@ -33,7 +33,14 @@ from harness.waiting import eventually
 from .conftest import PLATFORM, System, every_document
 
 #: Collections of the rights machinery itself: the export, the proof and the tombstones.
-RIGHTS = {"rights_exports", "rights_erasures", "rights_erased", "rights_secret"}
+RIGHTS = {
+    "rights_exports",
+    "rights_export_parts",
+    "rights_erasures",
+    "rights_confirmations",
+    "rights_erased",
+    "rights_secret",
+}
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from diko_shared.contract.rights import EraseApplicant
 from harness.bus import Bus
 from harness.stack import SessionStack
 from harness.waiting import eventually
+from matching_bus import partial
 
 from .conftest import CLOCK, System
 from .test_applicant_rights import mentioning
@@ -48,7 +49,8 @@ async def test_an_applicant_unchanged_for_a_year_is_erased_everywhere(
     assert abs(first_due - (datetime.now(UTC) + DEFAULT)) < timedelta(minutes=10)
 
     # a change restarts the period
-    await bus.ok(UpdateApplicant(applicant_id=applicant_id, reach_km=30))
+    changed = await partial(bus, UpdateApplicant(applicant_id=applicant_id, reach_km=30))
+    assert changed["ok"], changed
     item = await matching[due.DUE].find_one({"_id": due.item_id(RETENTION, applicant_id)})
     assert item["due_at"].replace(tzinfo=UTC) > first_due
 

@@ -50,7 +50,12 @@ from diko_shared.rights import summary
 from diko_shared.rights.participant import ERASED, Rights
 
 EXPORTS = "rights_exports"
+#: Each service's part of an export, one document each (`<export id>|<service>`): FerretDB
+#: loses one of two concurrent updates of one document, and the parts arrive together.
+PARTS = "rights_export_parts"
 ERASURES = "rights_erasures"
+#: Each service's confirmation of an erasure (`<erasure id>|<service>`), for the same reason.
+CONFIRMATIONS = "rights_confirmations"
 SECRET = "rights_secret"
 EXPIRY = "rights_export_expiry"
 
@@ -126,20 +131,19 @@ class Owner:
             "person": person.model_dump(),
             "requested_at": requested_at,
             "expires_at": expires_at,
-            "parts": {
-                self.rights.service: {
-                    "at": requested_at,
-                    "collections": [
-                        {"collection": n, "purpose": self.rights.purpose(n), "records": r}
-                        for n, r in own.collections.items()
-                    ],
-                    "elsewhere": own.elsewhere,
-                }
-            },
         }
+        part = {
+            "at": requested_at,
+            "collections": [
+                {"collection": n, "purpose": self.rights.purpose(n), "records": r}
+                for n, r in own.collections.items()
+            ],
+            "elsewhere": own.elsewhere,
+        }
+        await _keep(ctx.db, PARTS, f"{export_id}|{self.rights.service}", part)
         try:
             await ctx.db[EXPORTS].insert_one(document)
-        except DuplicateKeyError:  # a redelivery: the document (and perhaps parts) is there
+        except DuplicateKeyError:  # a redelivery: the document is there
             document = await ctx.db[EXPORTS].find_one({"_id": export_id}) or document
         _, _, requested, _ = REQUESTS[self.kind]
         ctx.emit(
@@ -161,7 +165,7 @@ class Owner:
         export_id = document["_id"]
         token = await self.token(db, export_id, document["expires_at"])
         base = f"{self.base_url().rstrip('/')}/rights/exports/{export_id}"
-        contributed = sorted(document["parts"])
+        contributed = sorted(await _by_service(db, PARTS, export_id))
         return ExportReceipt(
             export_id=export_id,
             person=Person.model_validate(document["person"]),
@@ -178,18 +182,18 @@ class Owner:
         data = ctx.data
         if data.person.kind != self.kind:
             return
+        if await ctx.db[EXPORTS].find_one({"_id": data.export_id}, {"_id": 1}) is None:
+            return  # expired, or the person was erased meanwhile
         part = {
             "at": ctx.occurred_at,
             "collections": [c.model_dump() for c in data.collections],
             "elsewhere": data.elsewhere,
         }
-        await ctx.db[EXPORTS].update_one(
-            {"_id": data.export_id}, {"$set": {f"parts.{data.service}": part}}
-        )
+        await _keep(ctx.db, PARTS, f"{data.export_id}|{data.service}", part)
 
     async def expire(self, ctx: due.DueContext) -> None:
-        """The export's links end: the document is deleted."""
-        await ctx.db[EXPORTS].delete_one({"_id": ctx.data["export_id"]})
+        """The export's links end: the document and its parts are deleted."""
+        await _forget_export(ctx.db, ctx.data["export_id"])
 
     # -- erasure -----------------------------------------------------------------------------
 
@@ -208,8 +212,8 @@ class Owner:
         ers = erasure_id(person.person_id)
         proof = await ctx.db[ERASURES].find_one({"_id": ers})
         own = self.rights.service
-        if proof is not None and own in proof.get("confirmations", {}):
-            return self.proof(proof)
+        if proof is not None and own in await _by_service(ctx.db, CONFIRMATIONS, ers):
+            return await self.proof(ctx.db, proof)
         if proof is None:
             facts = await self._facts(ctx.db, person.person_id)
             proof = {
@@ -218,7 +222,6 @@ class Owner:
                 "requested_at": at,
                 "reason": reason,
                 "related_ids": facts.related_ids,
-                "confirmations": {},
             }
             try:
                 await ctx.db[ERASURES].insert_one(proof)
@@ -237,29 +240,25 @@ class Owner:
         if self.after_erase is not None:
             await self.after_erase(ctx, person, related)
         # an export made before holds everything: it goes with the person
-        await ctx.db[EXPORTS].delete_many({"person.person_id": person.person_id})
+        async for export in ctx.db[EXPORTS].find({"person.person_id": person.person_id}):
+            await _forget_export(ctx.db, export["_id"])
         confirmation = {
             "service": own,
             "erased_at": tombstone["erased_at"],
             "removed": tombstone["removed"],
             "kept": tombstone["kept"],
         }
-        await ctx.db[ERASURES].update_one(
-            {"_id": ers}, {"$set": {f"confirmations.{own}": confirmation}}
-        )
-        proof["confirmations"][own] = confirmation
+        await _keep(ctx.db, CONFIRMATIONS, f"{ers}|{own}", confirmation)
         _, _, _, erased = REQUESTS[self.kind]
         ctx.emit(
             erased(erasure_id=ers, person=person, related_ids=related, erased_at=at),
             subject=person.person_id,
         )
-        return self.proof(proof)
+        return await self.proof(ctx.db, proof)
 
-    def proof(self, document: dict[str, Any]) -> ErasureProof:
-        confirmations = [
-            Confirmation.from_stored(c)
-            for _, c in sorted(document.get("confirmations", {}).items())
-        ]
+    async def proof(self, db: AsyncDatabase, document: dict[str, Any]) -> ErasureProof:
+        stored = await _by_service(db, CONFIRMATIONS, document["_id"])
+        confirmations = [Confirmation.from_stored(c) for _, c in sorted(stored.items())]
         confirmed = {c.service for c in confirmations}
         outstanding = [s for s in SERVICES if s not in confirmed]
         return ErasureProof(
@@ -283,9 +282,8 @@ class Owner:
             "removed": data.removed,
             "kept": data.kept,
         }
-        await ctx.db[ERASURES].update_one(
-            {"_id": data.erasure_id}, {"$set": {f"confirmations.{data.service}": confirmation}}
-        )
+        if await ctx.db[ERASURES].find_one({"_id": data.erasure_id}, {"_id": 1}) is not None:
+            await _keep(ctx.db, CONFIRMATIONS, f"{data.erasure_id}|{data.service}", confirmation)
 
     # -- signed links ------------------------------------------------------------------------
 
@@ -311,7 +309,14 @@ class Owner:
             expires_at = document["expires_at"]
             if expires_at.tzinfo is None:
                 expires_at = expires_at.replace(tzinfo=UTC)
-            return document if await now() < expires_at else None
+            if await now() >= expires_at:
+                return None
+            parts = await _by_service(db(), PARTS, export_id)
+            document["parts"] = {
+                service: {k: v for k, v in part.items() if k != "_id"}
+                for service, part in parts.items()
+            }
+            return document
 
         async def as_html(request: Request) -> Response:
             document = await load(request)
@@ -352,3 +357,24 @@ async def link_secret(db: AsyncDatabase) -> bytes:
         except DuplicateKeyError:
             document = await db[SECRET].find_one({"_id": "export_links"}) or document
     return bytes.fromhex(document["secret"])
+
+
+async def _keep(db: AsyncDatabase, collection: str, id_: str, fields: dict[str, Any]) -> None:
+    """One service's part or confirmation under its own `_id` (a repeat writes the same)."""
+    await db[collection].replace_one({"_id": id_}, {"_id": id_, **fields}, upsert=True)
+
+
+async def _by_service(db: AsyncDatabase, collection: str, parent: str) -> dict[str, Any]:
+    """The parts (or confirmations) of one export (or erasure), by service, read by `_id`."""
+    found = {}
+    for service in SERVICES:
+        document = await db[collection].find_one({"_id": f"{parent}|{service}"})
+        if document is not None:
+            found[service] = document
+    return found
+
+
+async def _forget_export(db: AsyncDatabase, export_id: str) -> None:
+    for service in SERVICES:
+        await db[PARTS].delete_one({"_id": f"{export_id}|{service}"})
+    await db[EXPORTS].delete_one({"_id": export_id})

@@ -160,8 +160,14 @@ def export_html(document: Mapping[str, Any]) -> str:
         requested_at=_when(data["requested_at"]),
         expires_at=_when(data["expires_at"]),
         services=services,
-        outstanding=[SERVICE_NAMES[s] for s in data["outstanding"]],
+        outstanding=listed([SERVICE_NAMES[s] for s in data["outstanding"]]),
     )
+
+
+def listed(names: list[str]) -> str:
+    """„A“, „B“ und „C“: the names themselves may hold commas and "und"."""
+    quoted = [f"„{name}“" for name in names]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} und {quoted[-1]}"
 
 
 def gone_html() -> str:

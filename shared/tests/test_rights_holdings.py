@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from diko_shared.messaging.publisher import Outgoing, pack
 from diko_shared.rights.holdings import SCRUBBED, Holding, mentions, scrub, searchable
 from diko_shared.rights.owner import erasure_id
-from diko_shared.rights.summary import export_html, export_json
+from diko_shared.rights.summary import export_html, export_json, listed
 
 APL = "apl_0123456789abcdef0123"
 
@@ -104,3 +104,9 @@ def test_the_summary_says_what_is_missing_in_german() -> None:
     assert '<th scope="row">Vorname</th><td>Lena</td>' in html
     assert '<th scope="row">Führerschein</th><td>ja</td>' in html
     assert "3. Dezember 2026, 13:00 Uhr" in html
+
+
+def test_names_are_listed_as_german_prose() -> None:
+    assert listed([]) == ""
+    assert listed(["Vermittlung"]) == "„Vermittlung“"
+    assert listed(["A", "B, C und D", "E"]) == "„A“, „B, C und D“ und „E“"

@@ -22,7 +22,7 @@ from harness.stack import SessionStack
 
 SERVICES = ("companies", "matching", "notifications", "media")
 #: The platform's own collections: searched by the erasure, listed apart in the export.
-#: Matching's test clock: the retention test moves it a year on (so it runs last).
+#: Matching's test clock: the retention test moves it a year on and back.
 CLOCK = "rights"
 PLATFORM = {"inbox", "processed", "outbox", "due", "due_claims", "test_clock"}
 

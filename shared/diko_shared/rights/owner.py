@@ -312,10 +312,7 @@ class Owner:
             if await now() >= expires_at:
                 return None
             parts = await _by_service(db(), PARTS, export_id)
-            document["parts"] = {
-                service: {k: v for k, v in part.items() if k != "_id"}
-                for service, part in parts.items()
-            }
+            document["parts"] = parts
             return document
 
         async def as_html(request: Request) -> Response:
@@ -368,7 +365,7 @@ async def _by_service(db: AsyncDatabase, collection: str, parent: str) -> dict[s
     """The parts (or confirmations) of one export (or erasure), by service, read by `_id`."""
     found = {}
     for service in SERVICES:
-        document = await db[collection].find_one({"_id": f"{parent}|{service}"})
+        document = await db[collection].find_one({"_id": f"{parent}|{service}"}, {"_id": 0})
         if document is not None:
             found[service] = document
     return found

@@ -167,7 +167,9 @@ def export_html(document: Mapping[str, Any]) -> str:
 def listed(names: list[str]) -> str:
     """„A“, „B“ und „C“: the names themselves may hold commas and "und"."""
     quoted = [f"„{name}“" for name in names]
-    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} und {quoted[-1]}"
+    if len(quoted) < 2:
+        return "".join(quoted)
+    return f"{', '.join(quoted[:-1])} und {quoted[-1]}"
 
 
 def gone_html() -> str:

@@ -68,7 +68,8 @@ def test_scrub_overwrites_personal_fields_only_where_the_person_is() -> None:
 def test_one_erasure_per_person() -> None:
     assert erasure_id(APL) == erasure_id(APL)
     assert erasure_id(APL) != erasure_id("apl_0123456789abcdef0124")
-    assert erasure_id(APL).startswith("ers_") and len(erasure_id(APL)) == 24
+    assert erasure_id(APL).startswith("ers_")
+    assert len(erasure_id(APL)) == 24
 
 
 def test_the_summary_says_what_is_missing_in_german() -> None:

@@ -149,8 +149,10 @@ async def find(
     found = Found()
     for holding in relevant(holdings, kind):
         records = [as_json(d) for d in await documents(db, holding, needles)]
-        if records:
-            found.collections[holding.collection] = records
+        if records:  # two holdings of one collection (two ways it names people): one list
+            listed = found.collections.setdefault(holding.collection, [])
+            seen = {r["_id"] for r in listed}
+            listed.extend(r for r in records if r["_id"] not in seen)
     copies = await platform_copies(db, needles)
     found.elsewhere = [
         f"{name}: {len(ids)} {COPY_NAMES[name]}" for name, ids in copies.items() if ids
@@ -179,10 +181,12 @@ async def count(
 ) -> dict[str, int]:
     """How many records of each collection an erasure will remove or anonymise."""
     counts: dict[str, int] = {}
+    counted: dict[str, set[Any]] = {}
     for holding in relevant(holdings, kind):
-        n = len(await documents(db, holding, needles))
-        if n:
-            counts[holding.collection] = n
+        ids = {d["_id"] for d in await documents(db, holding, needles)}
+        if ids:
+            counts[holding.collection] = len(ids | counted.get(holding.collection, set()))
+            counted.setdefault(holding.collection, set()).update(ids)
     copies = await platform_copies(db, needles)
     counts.update({name: len(ids) for name, ids in copies.items() if ids})
     return counts

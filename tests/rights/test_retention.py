@@ -79,7 +79,12 @@ async def test_an_applicant_unchanged_for_a_year_is_erased_everywhere(
             "notifications",
         }
         assert not await mentioning(mongo, stack, ["Tom Ablauf", "tom.ablauf@example.org"])
-        done = system["matching"].metric("diko_due_total", kind=RETENTION, outcome="done")
-        assert done == done_before + registered_now
+
+        async def all_counted() -> bool:
+            done = system["matching"].metric("diko_due_total", kind=RETENTION, outcome="done")
+            return done == done_before + registered_now
+
+        await eventually(all_counted, timeout=60, interval=0.5, what="one run per applicant")
+        assert await matching["applicants"].count_documents({}) == 0
     finally:  # the package's other tests keep matching's present
         await due.set_test_clock(matching, CLOCK, datetime.now(UTC))

@@ -26,6 +26,7 @@ from diko_shared.rights.holdings import searchable
 from diko_shared.story import Story, StoryResult
 from harness.browser import Eyes
 from harness.bus import Bus
+from harness.cli import diko
 from harness.mailpit import Mailpit
 from harness.stack import SessionStack
 from harness.waiting import eventually
@@ -301,3 +302,27 @@ async def test_a_replayed_registration_does_not_bring_an_erased_applicant_back(
     gone = await bus.request(GetApplicant(applicant_id=applicant_id))
     assert gone["error"]["code"] == "not_found"
     assert not await mentioning(mongo, stack, ["Mia Wiederkehr", "mia.wiederkehr@example.org"])
+
+
+async def test_dead_letters_that_name_a_person_are_purged_and_the_others_kept(
+    system: System, bus: Bus, stack: SessionStack
+) -> None:
+    """After an erasure the operator purges the dead letters that mention the person."""
+    await bus.drain("matching.dlq")
+    for first_name in ("Paula", "Greta"):
+        broken = new_envelope(
+            "applicant.register",
+            {"first_name": first_name, "last_name": "Falsch", "email": "kein-at-zeichen"},
+            source="website",
+        )
+        await bus.publish_raw("applicant.register", json.dumps(broken).encode())
+
+    async def both_dead() -> bool:
+        return await bus.depth("matching.dlq") == 2
+
+    await eventually(both_dead, timeout=60, interval=0.5, what="two dead letters")
+    result = diko(stack, "dlq", "purge", "matching", "--mentioning", "Paula")
+    assert result.returncode == 0, result.stderr
+    assert "purged 1 dead letter(s)" in result.stdout
+    [kept] = await bus.drain("matching.dlq")
+    assert kept.data["first_name"] == "Greta"

@@ -192,6 +192,9 @@ async def test_the_export_holds_every_record_that_mentions_the_applicant(
         applicant["first_name"],
         applicant["email"],
     )
+    phone = await eyes.look(receipt["html_url"], "rights-export-summary-phone", width=390)
+    phone.assert_sound()
+    phone.assert_shows("Auskunft über Ihre gespeicherten Daten", applicant["email"])
     # the link is signed: another token, or none, shows nothing
     async with httpx.AsyncClient() as client:
         forged = receipt["json_url"].rsplit("=", 1)[0] + "=" + "0" * 64

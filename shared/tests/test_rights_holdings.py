@@ -104,7 +104,7 @@ def test_the_summary_says_what_is_missing_in_german() -> None:
     )
     assert '<th scope="row">Vorname</th><td>Lena</td>' in html
     assert '<th scope="row">Führerschein</th><td>ja</td>' in html
-    assert "3. Dezember 2026, 13:00 Uhr" in html
+    assert "3.\u00a0Dezember 2026, 13:00\u00a0Uhr" in html
 
 
 def test_names_are_listed_as_german_prose() -> None:

@@ -129,7 +129,7 @@ def _when(value: str) -> str:
         except ValueError:
             return value
         local = moment.astimezone(BERLIN)
-        return f"{german.long_date(local.date())}, {local:%H:%M} Uhr"
+        return f"{german.long_date(local.date(), space=german.NBSP)}, {local:%H:%M}\u00a0Uhr"
     return value
 
 

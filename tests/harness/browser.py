@@ -149,7 +149,8 @@ class Eyes:
         page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
         try:
             status, headers = await _open(page, url, method, form)
-            await page.wait_for_load_state("networkidle", timeout=15_000)
+            # generous: on a machine shared by many test runs a page's fonts can take long
+            await page.wait_for_load_state("networkidle", timeout=60_000)
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             shot = SCREENSHOTS / f"{name}.png"
             await page.screenshot(path=str(shot), full_page=full_page)

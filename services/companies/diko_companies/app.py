@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from diko_companies import handlers, position_handlers, store
+from diko_companies import handlers, position_handlers, rights, store
+from diko_shared.brand import web as brand
 from diko_shared.service.app import Service
 from diko_shared.settings import ServiceSettings, load_settings
 
@@ -18,9 +19,10 @@ class CompaniesSettings(ServiceSettings):
 
 
 def build(settings: CompaniesSettings | None = None) -> Service:
+    settings = settings or load_settings(CompaniesSettings, "companies")
     service = Service(
         NAME,
-        settings or load_settings(CompaniesSettings, "companies"),
+        settings,
         description="Companies, contacts, consents, consultations and training positions; "
         "duplicates, merge and history; places taken by matches",
         indexes=store.INDEXES,
@@ -50,6 +52,11 @@ def build(settings: CompaniesSettings | None = None) -> Service:
     service.on_request("position.search", position_handlers.search_positions)
     # reactions
     service.on_event("match.accepted", position_handlers.take_place)
+    # data-subject rights: contact persons' export and erasure, parts of the others'
+    rights.RIGHTS.wire(service)
+    base_url = settings.public_base_url or f"http://127.0.0.1:{settings.http_port}"
+    rights.owner(base_url).wire(service)
+    service.add_routes(*brand.routes())
     # due items
     service.on_due(handlers.FOLLOW_UP, handlers.follow_up_due)
 

@@ -24,18 +24,25 @@ Who handles what, at a glance:
 | `applicant.registered` | event | `handlers.propose_for_applicant` |
 | `applicant.updated` | event | `handlers.applicant_changed` |
 | `match.declined` | event | `handlers.propose_after_decline` |
+| `applicant.export`, `applicant.erase` | query, command | `rights.owner` |
+| `<service>.person_exported`, `<service>.person_erased` | event | `rights.owner` |
+| `contact.*`, `staff.*`: `export_requested`, `erased` | event | `rights.RIGHTS` |
+
+The data-subject rights (`rights.py`) run on `diko_shared.rights`: the owner's part
+collects the other services' parts and confirmations, the participant's answers the
+requests of companies (contacts) and notifications (staff).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, timedelta
 from functools import partial
 
 from pydantic import Field
 
-from diko_matching import choosing, domain, explaining, handlers, runs, store
+from diko_matching import choosing, domain, explaining, handlers, rights, runs, store
 from diko_matching.engine import ScoringWeights
 from diko_matching.fairs import handlers as fairs
 from diko_matching.fairs.planner import Planner
@@ -65,6 +72,15 @@ class MatchingSettings(ServiceSettings):
         le=500,
         description="Most proposals one position gets on one day (Berlin), whatever the cause",
     )
+    applicant_retention_days: int = Field(
+        365,
+        ge=1,
+        le=3650,
+        description=(
+            "Days after an applicant's registration or last change after which they are "
+            "erased everywhere (GDPR storage limitation), with the proof of applicant.erase"
+        ),
+    )
     scoring_weights: ScoringWeights = Field(
         default_factory=ScoringWeights,
         description=(
@@ -92,9 +108,10 @@ def build(settings: MatchingSettings | None = None) -> Service:
         indexes=store.INDEXES,
     )
     with_index = {"index": index}
+    kept = {"index": index, "retention": timedelta(days=settings.applicant_retention_days)}
     both = {"index": index, "policy": policy}
-    service.on_request("applicant.register", partial(handlers.register_applicant, **with_index))
-    service.on_request("applicant.update", partial(handlers.update_applicant, **with_index))
+    service.on_request("applicant.register", partial(handlers.register_applicant, **kept))
+    service.on_request("applicant.update", partial(handlers.update_applicant, **kept))
     service.on_request("applicant.withdraw", partial(handlers.withdraw_applicant, **with_index))
     service.on_request("applicant.get", handlers.get_applicant)
     service.on_request("match.decide", partial(handlers.decide_match, **with_index))
@@ -114,6 +131,12 @@ def build(settings: MatchingSettings | None = None) -> Service:
     service.on_event("applicant.updated", partial(handlers.applicant_changed, **both))
     service.on_event("match.declined", partial(handlers.propose_after_decline, **both))
     service.add_routes(*fair_routes(lambda: service.db), *brand.routes())
+    rights.RIGHTS.wire(service)
+    owner = rights.owner(
+        index, settings.public_base_url or f"http://127.0.0.1:{settings.http_port}"
+    )
+    owner.wire(service)
+    service.on_due(rights.RETENTION, partial(rights.retention_due, owner=owner))
     service.on_start(_load(service, index))
     service.on_start(_warm_up(policy))
     service.on_stop(planner.close)

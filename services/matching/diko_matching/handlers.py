@@ -8,9 +8,10 @@ runs in `runs.py`, explanations in `explaining.py`, fairs in `fairs/`.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from diko_matching import choosing, decisions, domain, proposing, store
+from diko_matching import choosing, decisions, domain, proposing, rights, store
 from diko_matching.index import Index, PositionEntry
 from diko_shared.contract.companies import (
     CompanyMerged,
@@ -39,18 +40,25 @@ from diko_shared.contract.matching import (
     UpdateApplicant,
     WithdrawApplicant,
 )
-from diko_shared.messaging.errors import NotFound, TransientError
+from diko_shared.messaging.errors import Conflict, NotFound, TransientError
 from diko_shared.messaging.handling import Context
+from diko_shared.rights.participant import is_erased
 
 # -- applicants ----------------------------------------------------------------------------
 
 
-async def register_applicant(ctx: Context[RegisterApplicant], *, index: Index) -> ApplicantRef:
+async def register_applicant(
+    ctx: Context[RegisterApplicant], *, index: Index, retention: timedelta
+) -> ApplicantRef:
     """`applicant.register`: a known home town and known, distinct occupations."""
     home_town = domain.check_registration(ctx.data)
-    applicant = domain.new_applicant(ctx.data, ctx.new_id("apl"), home_town)
+    applicant_id = ctx.new_id("apl")
+    if await is_erased(ctx.db, applicant_id):  # an old registration replayed after erasure
+        raise Conflict(f"Bewerber/in {applicant_id} wurde gelöscht; bitte neu anmelden")
+    applicant = domain.new_applicant(ctx.data, applicant_id, home_town)
     await store.insert_applicant(ctx.db, applicant, ctx.occurred_at)
     await index.announce(ctx.db, [("applicant", applicant.applicant_id)])
+    ctx.write(rights.keep_until(ctx, applicant_id, ctx.occurred_at + retention))
     ctx.emit(domain.registered(applicant), subject=applicant.applicant_id)
     return ApplicantRef(applicant_id=applicant.applicant_id)
 
@@ -67,7 +75,9 @@ async def _applicant(ctx: Context[Any], applicant_id: str) -> Applicant:
     return applicant
 
 
-async def update_applicant(ctx: Context[UpdateApplicant], *, index: Index) -> ApplicantChange:
+async def update_applicant(
+    ctx: Context[UpdateApplicant], *, index: Index, retention: timedelta
+) -> ApplicantChange:
     """`applicant.update`: the fields sent; `applicant.updated` if any changed."""
     current = await _applicant(ctx, ctx.data.applicant_id)
     redone = await store.change_of(ctx.db, current.applicant_id, ctx.key)
@@ -79,6 +89,7 @@ async def update_applicant(ctx: Context[UpdateApplicant], *, index: Index) -> Ap
             await store.save_applicant(ctx.db, applicant, ctx.occurred_at, ctx.key, changed)
             await index.announce(ctx.db, [("applicant", applicant.applicant_id)])
     if changed:
+        ctx.write(rights.keep_until(ctx, applicant.applicant_id, ctx.occurred_at + retention))
         ctx.emit(domain.updated(applicant, changed), subject=applicant.applicant_id)
     return ApplicantChange(
         applicant_id=applicant.applicant_id, status=applicant.status, changed=changed

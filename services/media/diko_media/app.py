@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from starlette.routing import Route
 
-from diko_media import store
+from diko_media import rights, store
 from diko_media.company_handlers import CompanyHandlers
 from diko_media.episode_handlers import PUBLISH as EPISODE_PUBLISH
 from diko_media.episode_handlers import EpisodeHandlers
@@ -63,6 +63,7 @@ def build(settings: MediaSettings | None = None) -> Service:
     kits = Signer(secret, "kit", post_ttl)
     uploads = Signer(secret, "upload", timedelta(hours=settings.upload_link_ttl_hours))
     podcast = channel(settings, links)
+    rights.RIGHTS.wire(service)  # its part in exports and erasures (diko_shared.rights)
 
     episodes = EpisodeHandlers(links, podcast.link, settings, service.clock, uploads)
     service.on_request("episode.create", episodes.create)

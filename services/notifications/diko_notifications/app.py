@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from starlette.routing import Route
 
-from diko_notifications import store
+from diko_notifications import rights, store
 from diko_notifications.domain import ActionLinks
 from diko_notifications.handlers import Handlers
 from diko_notifications.links import PreferenceLinks
@@ -98,6 +98,9 @@ def build(settings: NotificationsSettings | None = None) -> Service:
     service.on_start(lambda: handlers.start(service.db))
     service.on_stop(mailer.close)
     service.hourly(lambda: handlers.forget_expired_proposals(service.db))
+    # data-subject rights: staff members' export and erasure, parts of the others'
+    rights.RIGHTS.wire(service)
+    rights.owner(settings.base_url).wire(service)
 
     pages = ActionPages(links, service.publisher, service.db, timeout_s=DECIDE_TIMEOUT_S)
     preference_pages = PreferencePages(preference_links, service.publisher, service.db)

@@ -15,6 +15,7 @@ from diko_shared.cli.common import console, fail, run, settings
 from diko_shared.contract.catalogue import CATALOGUE
 from diko_shared.messaging import identity, pipeline, topology
 from diko_shared.messaging.publisher import broker_user
+from diko_shared.rights.holdings import searchable
 
 app = typer.Typer(help="Dead-letter queues: one per service (<service>.dlq) and diko.dlq.")
 
@@ -169,9 +170,23 @@ def replay(
 def purge(
     service: Annotated[str, typer.Argument(help="The service whose dead letters to delete")],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask")] = False,
+    mentioning: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--mentioning",
+            help="Only letters that mention this id, name or address (repeatable): "
+            "after an erasure (docs/rights.md)",
+        ),
+    ] = None,
 ) -> None:
-    """Delete every dead letter of a service."""
+    """Delete every dead letter of a service, or those that mention a person."""
     name = _queues(service)[0]
+    if mentioning:
+        console.print(
+            f"purged {run(lambda: _purge_mentioning(name, mentioning))} dead letter(s)"
+            f" mentioning them from {name}"
+        )
+        return
     if not yes:
         typer.confirm(f"Delete every message in {name}?", abort=True)
 
@@ -183,6 +198,20 @@ def purge(
             return result.message_count
 
     console.print(f"purged {run(go)} dead letter(s) from {name}")
+
+
+async def _purge_mentioning(queue: str, needles: list[str]) -> int:
+    """Delete the letters whose body mentions a needle; the others stay in the queue."""
+    connection, channel = await _channel()
+    async with connection:
+        purged = 0
+        for message in await _take_all(channel, queue):
+            if any(needle in searchable(message.body) for needle in needles):
+                await message.ack()
+                purged += 1
+            else:
+                await message.nack(requeue=True)
+        return purged
 
 
 async def _republish(

@@ -25,6 +25,8 @@ CONTRACT_MODULES = (
     "diko_shared.contract.notifications",
     "diko_shared.contract.media",
 )
+#: Contract modules that span the services (data-subject rights), loaded after them.
+CROSS_SERVICE_MODULES = ("diko_shared.contract.rights",)
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,9 @@ class MessageSpec:
     #: Who may send it (diko_shared.contract.senders): an event only its owner; a command
     #: or query the principals named at registration, by default operator and integrators.
     senders: tuple[str, ...] = ()
+    #: A query that records its request like a command (deduplicated, may stage writes and
+    #: events): a data export reads, but must ask the other services and keep the result.
+    recorded: bool = False
 
     def __post_init__(self) -> None:
         if not self.senders:
@@ -99,8 +104,11 @@ class Catalogue:
         summary: str,
         *,
         senders: tuple[str, ...] = (),
+        recorded: bool = False,
     ) -> MessageSpec:
-        return self.add(MessageSpec(type_, owner, "query", payload, reply, summary, senders))
+        """`recorded`: handled like a command (inbox, staged writes), see MessageSpec."""
+        spec = MessageSpec(type_, owner, "query", payload, reply, summary, senders, recorded)
+        return self.add(spec)
 
     def event(self, type_: str, owner: str, payload: type[Payload], summary: str) -> MessageSpec:
         return self.add(MessageSpec(type_, owner, "event", payload, None, summary))
@@ -158,5 +166,5 @@ def _load() -> None:
     if _loaded:
         return
     _loaded = True
-    for module in CONTRACT_MODULES:
+    for module in (*CONTRACT_MODULES, *CROSS_SERVICE_MODULES):
         importlib.import_module(module)

@@ -54,6 +54,10 @@ FIXED: dict[str, dict[str, tuple[str, ...]]] = {
             "contact.removed",
             "contact.erased",
             "consultation.follow_up_due",
+            # named by the project, in the same pattern: data-subject rights (contract.rights)
+            "contact.export_requested",
+            "companies.person_exported",
+            "companies.person_erased",
         ),
     },
     "matching": {
@@ -85,6 +89,10 @@ FIXED: dict[str, dict[str, tuple[str, ...]]] = {
             "fair.planned",
             # v1.1
             "match.withdrawn",
+            # named by the project, in the same pattern: data-subject rights (contract.rights)
+            "applicant.export_requested",
+            "matching.person_exported",
+            "matching.person_erased",
         ),
     },
     "notifications": {
@@ -109,6 +117,10 @@ FIXED: dict[str, dict[str, tuple[str, ...]]] = {
             "notification.failed",
             "digest.sent",
             "staff.erased",
+            # named by the project, in the same pattern: data-subject rights (contract.rights)
+            "staff.export_requested",
+            "notifications.person_exported",
+            "notifications.person_erased",
         ),
     },
     "media": {
@@ -140,6 +152,9 @@ FIXED: dict[str, dict[str, tuple[str, ...]]] = {
             "presentation.unpublished",
             # named by the project, in the same pattern: a post taken out of the queue
             "post.withheld",
+            # named by the project, in the same pattern: data-subject rights (contract.rights)
+            "media.person_exported",
+            "media.person_erased",
         ),
     },
 }

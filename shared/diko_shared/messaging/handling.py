@@ -95,7 +95,7 @@ class Context(Generic[P]):
     @property
     def subscription_records(self) -> bool:
         """Commands and events are recorded in the inbox; queries only read."""
-        return self.spec.kind != "query"
+        return self.spec.kind != "query" or self.spec.recorded
 
     @property
     def data(self) -> P:
@@ -203,7 +203,7 @@ class Subscription:
     @property
     def records_processing(self) -> bool:
         """Queries only read, so they need no processed-message record and no outbox."""
-        return self.spec.kind != "query"
+        return self.spec.kind != "query" or self.spec.recorded
 
 
 def request_subscription(service: str, type_: str, handler: Handler) -> Subscription:

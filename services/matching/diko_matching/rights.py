@@ -1,0 +1,163 @@
+"""What matching holds about people, and its part in their export and erasure.
+
+Matching owns applicants: it takes `applicant.export` and `applicant.erase` (see
+`diko_shared.rights.owner`). Before it erases, it withdraws the applicant's open proposals
+(`match.withdrawn`, ids only), so that no one decides about an erased person; after, it
+tells its read model. The claims that keep integrity (a proposal decided once, a place
+taken once) name only ids and stay; the change feed's entries (ids) expire after two days.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from diko_matching import decisions, store
+from diko_matching.index import APPLICANTS, FEED, POSITIONS, PROPOSALS, Index
+from diko_shared import due
+from diko_shared.contract.rights import Person
+from diko_shared.messaging.handling import Context
+from diko_shared.rights.holdings import DELETE, KEEP, SCRUB, Holding
+from diko_shared.rights.owner import Facts, Owner
+from diko_shared.rights.participant import Rights
+from diko_shared.store.group_commit import Write
+
+APPLICANT = ("applicant",)
+#: The due item that erases an applicant after the retention period without a change.
+RETENTION = "applicant_retention"
+RETENTION_REASON = "Aufbewahrungsfrist abgelaufen: lange keine Änderung der Bewerbung"
+INTEGRITY = "nur Kennungen, damit jede Entscheidung und jeder Platz nur einmal gilt"
+
+HOLDINGS = (
+    Holding(
+        APPLICANTS,
+        APPLICANT,
+        fields=("_id",),
+        erase=DELETE,
+        purpose="Bewerbung: wer eine Ausbildung sucht, wo und ab wann (Vermittlung)",
+    ),
+    Holding(
+        PROPOSALS,
+        APPLICANT,
+        fields=("applicant_id",),
+        erase=SCRUB,
+        purpose="Vorschläge an Betriebe mit Punktzahl und Gründen",
+        kept="der Vorschlag ohne Name und Wohnort (die Stelle zählt ihre besetzten Plätze)",
+    ),
+    Holding(
+        store.PLACEMENTS,
+        APPLICANT,
+        fields=("_id", "proposal_id"),
+        erase=DELETE,
+        purpose="dass eine Person nur einmal vermittelt wird",
+    ),
+    Holding(
+        store.TRIGGERS,
+        APPLICANT,
+        contains=("_id",),
+        erase=DELETE,
+        purpose="dass für eine neue Bewerbung nur einmal vorgeschlagen wird",
+    ),
+    Holding(
+        store.DECISIONS,
+        APPLICANT,
+        fields=("_id", "proposal_id", "applicant_id"),
+        erase=KEEP,
+        purpose="Entscheidungen über Vorschläge (angenommen, abgelehnt, zurückgezogen)",
+        kept=INTEGRITY,
+    ),
+    Holding(
+        store.SEATS,
+        APPLICANT,
+        fields=("proposal_id", "applicant_id"),
+        erase=KEEP,
+        purpose="besetzte Plätze einer Stelle",
+        kept=INTEGRITY,
+    ),
+    Holding(
+        store.QUOTA,
+        APPLICANT,
+        fields=("proposal_id", "applicant_id"),
+        erase=KEEP,
+        purpose="die tägliche Höchstzahl an Vorschlägen je Stelle",
+        kept=INTEGRITY,
+    ),
+    Holding(
+        FEED,
+        APPLICANT,
+        contains=("changes",),
+        erase=KEEP,
+        purpose="Änderungsmeldungen zwischen den Prozessen des Dienstes (zwei Tage)",
+        kept="Kennungen, bis die Meldung nach zwei Tagen gelöscht wird",
+    ),
+    Holding(
+        store.RUNS,
+        APPLICANT,
+        scan=True,
+        erase=SCRUB,
+        purpose="Zuordnungsläufe: welche Person welcher Stelle zugeordnet wurde",
+        kept="der Lauf ohne Namen",
+    ),
+    Holding(
+        store.FAIRS,
+        APPLICANT,
+        scan=True,
+        erase=SCRUB,
+        purpose="Bewerberbörsen: Gesprächspläne der Betriebe und der Bewerber/innen",
+        kept="der Gesprächsplan ohne Namen",
+    ),
+    Holding(POSITIONS, (), purpose="Kopien der Ausbildungsstellen (keine Personen)"),
+)
+
+RIGHTS = Rights("matching", HOLDINGS)
+
+
+async def applicant_facts(db: AsyncDatabase, applicant_id: str) -> Facts | None:
+    """The applicant's proposals (for the others) and name and e-mail (for copies here)."""
+    document = await db[APPLICANTS].find_one({"_id": applicant_id})
+    if document is None:
+        return None
+    proposals = [p["_id"] async for p in db[PROPOSALS].find({"applicant_id": applicant_id})]
+    name = f"{document.get('first_name', '')} {document.get('last_name', '')}".strip()
+    needles = [value for value in (name, document.get("email")) if value]
+    return Facts(related_ids=sorted(proposals), needles=needles)
+
+
+def keep_until(ctx: Context[Any], applicant_id: str, until: datetime) -> Write:
+    """Schedule (or move) the applicant's erasure for when the retention period ends."""
+    data = {"applicant_id": applicant_id}
+    return due.schedule(RETENTION, applicant_id, until, data, correlation_id=ctx.correlation_id)
+
+
+async def retention_due(ctx: due.DueContext, *, owner: Owner) -> None:
+    """The retention period ended: the applicant is erased as `applicant.erase` would."""
+    person = Person(kind="applicant", person_id=ctx.data["applicant_id"])
+    if await ctx.db[APPLICANTS].find_one({"_id": person.person_id}, {"_id": 1}) is None:
+        return  # erased on request meanwhile
+    await owner.erase_person(ctx, person, RETENTION_REASON, ctx.now)
+
+
+def owner(index: Index, base_url: str) -> Owner:
+    """Matching as the owner of applicants."""
+
+    async def withdraw_open(ctx: Context[Any], person: Person, related: Sequence[str]) -> None:
+        await index.catch_up(ctx.db)
+        for entry in index.proposals_of_applicant(person.person_id):
+            if entry.status in ("proposed", "withdrawn"):
+                await decisions.withdraw(ctx, index, entry.proposal_id, "applicant_withdrawn")
+
+    async def tell_index(ctx: Context[Any], person: Person, related: Sequence[str]) -> None:
+        changed = [("applicant", person.person_id), *(("proposal", p) for p in related)]
+        await index.announce(ctx.db, changed)
+
+    return Owner(
+        RIGHTS,
+        "applicant",
+        applicant_facts,
+        base_url=lambda: base_url,
+        before_erase=withdraw_open,
+        after_erase=tell_index,
+    )

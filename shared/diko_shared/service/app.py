@@ -331,7 +331,7 @@ class Service:
         return asyncapi.specification(self.name, version=self.version, description=self.description)
 
     def asyncapi_document(self) -> dict[str, Any]:
-        return self.asyncapi_specification().to_jsonable()
+        return asyncapi.document(self.name, version=self.version, description=self.description)
 
     def asgi(self) -> Starlette:
         @asynccontextmanager

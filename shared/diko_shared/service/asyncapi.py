@@ -15,7 +15,8 @@ from faststream.rabbit import RabbitBroker, RabbitMessage
 from faststream.specification import AsyncAPI
 from faststream.specification.base import Specification
 
-from diko_shared.contract.catalogue import CATALOGUE, MessageSpec
+from diko_shared.contract import described
+from diko_shared.contract.catalogue import CATALOGUE, Catalogue, MessageSpec
 from diko_shared.contract.envelope import Envelope
 from diko_shared.messaging import topology
 
@@ -47,7 +48,13 @@ def _describe(spec: MessageSpec) -> str:
     return text
 
 
-def specification(service: str, *, version: str = "0.1.0", description: str = "") -> Specification:
+def specification(
+    service: str,
+    *,
+    version: str = "0.1.0",
+    description: str = "",
+    catalogue: Catalogue = CATALOGUE,
+) -> Specification:
     """The AsyncAPI 3.0 document of one service's side of the contract."""
     broker = RabbitBroker(
         DOCUMENTED_SERVER,
@@ -55,19 +62,19 @@ def specification(service: str, *, version: str = "0.1.0", description: str = ""
         description="RabbitMQ virtual host `diko`: commands on diko.commands, events on "
         "diko.events, dead letters on diko.dlx (routing key: the queue name)",
     )
-    for spec in CATALOGUE.owned_by(service):
+    for spec in catalogue.owned_by(service):
         if spec.is_request:
             queue = topology.request_queue(spec)
             broker.subscriber(
                 queue, topology.COMMANDS, title=queue.name, description=_describe(spec)
             )(_operation(spec))
-    for event_type in sorted(CATALOGUE.reactions(service)):
-        spec = CATALOGUE.require(event_type)
+    for event_type in sorted(catalogue.reactions(service)):
+        spec = catalogue.require(event_type)
         queue = topology.reaction_queue(service, event_type)
         broker.subscriber(queue, topology.EVENTS, title=queue.name, description=spec.summary)(
             _operation(spec)
         )
-    for spec in CATALOGUE.owned_by(service):
+    for spec in catalogue.owned_by(service):
         if spec.kind == "event":
             broker.publisher(
                 exchange=topology.EVENTS,
@@ -85,5 +92,7 @@ def specification(service: str, *, version: str = "0.1.0", description: str = ""
     ).to_specification()
 
 
-def document(service: str, **kwargs: Any) -> dict[str, Any]:
-    return specification(service, **kwargs).to_jsonable()
+def document(service: str, *, catalogue: Catalogue = CATALOGUE, **kwargs: Any) -> dict[str, Any]:
+    """The document as JSON, with the contract's versions (`contract.described`)."""
+    jsonable = specification(service, catalogue=catalogue, **kwargs).to_jsonable()
+    return described.annotate(jsonable, service, catalogue)

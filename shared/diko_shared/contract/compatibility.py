@@ -177,7 +177,7 @@ def check(
 def _compare(old: Entry, new: Entry, release: str) -> Iterator[Breach]:
     name = f"{old.type} ({old.kind}, version {new.version})"
     if new.kind != old.kind:
-        yield Breach(name, "(message)", f"is a {new.kind} now, a {old.kind} in {release}")
+        yield Breach(name, "(message)", f"is {_a(new.kind)} now, {_a(old.kind)} in {release}")
         return
     if new.owner != old.owner:
         yield Breach(name, "(message)", f"owned by {new.owner} now, by {old.owner} in {release}")
@@ -406,8 +406,8 @@ class _Wording:
 
     def type(self, writer: str, reader: str) -> str:
         if self.rules.forward:
-            return f"type widened from {reader} to {writer}; {self.breaks}"
-        return f"type narrowed from {writer} to {reader}; {self.breaks}"
+            return f"may now be {writer}; readers of {self.release} accept only {reader}"
+        return f"no longer accepts {writer}, only {reader}; {self.breaks}"
 
     def values(self, values: list[Any]) -> str:
         shown = ", ".join(json.dumps(v, ensure_ascii=False) for v in values)
@@ -459,6 +459,10 @@ class _Wording:
         if self.rules.forward:
             return f"open to further fields now; readers of {self.release} refuse them"
         return f"closed to further fields now; {self.release} allowed them"
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
 
 
 def _types(schema: Schema) -> set[str] | None:

@@ -17,7 +17,8 @@ STACK_ENV := .local/stack.env
 PACKAGE_FILES := $(wildcard shared/pyproject.toml services/*/pyproject.toml)
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k dlq -x"`.
 PYTEST_ARGS ?=
-# `make test` also has the stack install Debian's Chromium, in which tests look at pages.
+# `make test` also has the stack install what the tests need: Debian's Chromium, in which tests
+# look at pages, and Prometheus, whose promtool checks the alert rules.
 STACK_UP_ARGS ?=
 # Run one benchmark only, e.g. `make bench BENCH=pipeline`.
 BENCH ?= *
@@ -25,7 +26,7 @@ BENCH ?= *
 # Export the stack's addresses (DIKO_AMQP_URL, ...) to the command that follows.
 WITH_STACK_ENV := set -a && . ./$(STACK_ENV) && set +a &&
 
-.PHONY: help stack stack-down stack-clean stack-status venv lock test lint fmt run up down bench
+.PHONY: generated help stack stack-down stack-clean stack-status venv lock test lint fmt run up down bench image image-test
 
 help: ## list the targets
 	@echo "diko: make <target>"
@@ -74,8 +75,13 @@ lock: | $(VENV)/bin/python ## re-pin constraints.txt after adding or changing a 
 	@echo "lock: constraints.txt pins $$(grep -c '==' constraints.txt) packages"
 
 test: ## start the stack, provision .venv and Chromium, and run the whole suite against the real stack
-	@$(MAKE) --no-print-directory -j2 stack venv STACK_UP_ARGS=--browser
+	@$(MAKE) --no-print-directory -j2 stack venv STACK_UP_ARGS=--test-tools
 	@$(WITH_STACK_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+generated: venv ## rewrite what is generated from the contract: AsyncAPI documents, docs/contract.md, the broker's definitions
+	$(VENV)/bin/diko contract asyncapi
+	$(VENV)/bin/diko contract doc
+	$(VENV)/bin/python -m diko_shared.messaging.access
 
 lint: venv ## ruff check and ruff format --check
 	$(VENV)/bin/ruff check .
@@ -95,6 +101,14 @@ up: ## like run, but detached (pids and logs in .local/run/)
 
 down: ## stop the services started by `make up` (the stack keeps running: make stack-down)
 	@$(RUN) down
+
+image: ## build each service's image with podman on a debootstrap base (deploy/README.md, "The image")
+	@python3 deploy/local/image.py build
+
+image-test: ## run each image against the local stack: ready, healthy, non-root, read-only, a query via the broker
+	@$(MAKE) --no-print-directory -j2 stack venv
+	@python3 deploy/local/image.py build
+	@$(WITH_STACK_ENV) $(VENV)/bin/pytest -m image tests/image $(PYTEST_ARGS)
 
 bench: ## run each benchmark bench/<name>/__main__.py (BENCH=<name> for one); results in bench/results/
 	@$(MAKE) --no-print-directory -j2 stack venv

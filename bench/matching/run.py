@@ -1,4 +1,4 @@
-"""Matching engine benchmarks: whole process against the `matching` package, nationwide scale, fair.
+"""Matching engine benchmarks: whole process against the `matching` package, nationwide scale.
 
 Run from the repository root: `python -m bench.matching` (or `make bench
 BENCH=matching`). Options: `--quick` (small sizes only, no nationwide run),
@@ -165,30 +165,6 @@ def bench_nationwide(work: Path) -> dict:
     return result
 
 
-def bench_fair(n_companies: int, n_applicants: int, n_slots: int, time_limit: float) -> dict:
-    from diko_matching.engine.fair import FairInstance, plan_fair
-    from diko_matching.engine.generate import generate_fair
-
-    inst = FairInstance.parse(generate_fair(n_companies, n_applicants, n_slots, seed=1))
-    t = time.perf_counter()
-    plan = plan_fair(inst, time_limit=time_limit)
-    seconds = time.perf_counter() - t
-    return {
-        "companies": n_companies,
-        "applicants": n_applicants,
-        "slots": n_slots,
-        "time_limit_s": time_limit,
-        "seconds": seconds,
-        "summary": plan.summary,
-        "stages": [s.to_dict() for s in plan.stages],
-    }
-
-
-def _num(x: float | None, spec: str) -> str:
-    """A stage's number, or a dash where the stage has none (not run, no solution)."""
-    return "–" if x is None else format(x, spec)
-
-
 def _plot(rows: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
@@ -237,7 +213,7 @@ def _fmt(x: float | None, fmt: str, suffix: str = "") -> str:
     return "–" if x is None else format(x, fmt) + suffix
 
 
-def _table(rows: list[dict], nationwide: dict | None, fair: dict | None) -> str:
+def _table(rows: list[dict], nationwide: dict | None) -> str:
     lines = [
         "| applicants | positions | ours, median (min) s | matching 1.4.3, median s "
         "| speed-up, median (min) | same result | ours peak MiB | matching peak MiB |",
@@ -275,25 +251,6 @@ def _table(rows: list[dict], nationwide: dict | None, fair: dict | None) -> str:
             f"{n['blocking_pairs_position']}) | {n['blocking_check_applicant_s']:.2f} |",
             f"| whole process (peak memory {n['peak_gib']:.2f} GiB) | {n['process_s']:.1f} |",
         ]
-    if fair:
-        s = fair["summary"]
-        lines += [
-            "",
-            f"Fair: {fair['companies']} companies, {fair['applicants']} applicants, "
-            f"{fair['slots']} slots, time limit {fair['time_limit_s']:.0f} s: "
-            f"{fair['seconds']:.1f} s, {s['interviews']} interviews, weight "
-            f"{s['granted_weight']:.0f} of {s['possible_weight']:.0f}; the worst-off "
-            f"applicant got {_num(s['worst_share'], '.0%')} of their wishes' weight; "
-            f"{s['below_minimum']} applicants could not get the minimum number of interviews",
-            "",
-            "| stage | status | objective | bound | gap | seconds |",
-            "| --- | --- | ---: | ---: | ---: | ---: |",
-        ]
-        lines += [
-            f"| {st['name']} | {st['status']} | {_num(st['objective'], '.4f')} "
-            f"| {_num(st['bound'], '.4f')} | {_num(st['gap'], '.2e')} | {st['seconds']:.1f} |"
-            for st in fair["stages"]
-        ]
     return "\n".join(lines)
 
 
@@ -322,9 +279,7 @@ def main() -> None:
         if not args.quick:
             print("nationwide (own process, cold numba cache) ...", flush=True)
             nationwide = bench_nationwide(work)
-        print("fair 40 x 300 x 16 ...", flush=True)
-        fair = bench_fair(40, 300, 16, time_limit=120.0)
-    table = _table(rows, nationwide, fair)
+    table = _table(rows, nationwide)  # the fair has its own benchmark: bench.fair
     print()
     print(table)
     report = {
@@ -336,7 +291,6 @@ def main() -> None:
         },
         "stable": rows,
         "nationwide": nationwide,
-        "fair": fair,
     }
     (RESULTS / "matching.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     with (RESULTS / "matching_stable.csv").open("w", newline="") as fh:

@@ -39,7 +39,7 @@ from bench.pipeline.contract import Record  # noqa: E402
 from diko_shared.contract.envelope import new_envelope  # noqa: E402
 from diko_shared.messaging import topology  # noqa: E402
 from diko_shared.messaging.publisher import Outgoing, Publisher  # noqa: E402
-from harness.stack import SessionStack  # noqa: E402
+from harness.stack import HARNESS_USER, SessionStack  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "pipeline.json"
 RAW_QUEUE = "bench.raw"
@@ -103,14 +103,16 @@ async def publish_all(
 
 
 async def raw_floor(stack: SessionStack, count: int, window: int, prefetch: int) -> Run:
+    # The raw floor has no diko user: the harness's (every right in the session's virtual
+    # host) declares its queue, publishes and consumes.
+    raw_url = stack.amqp_url_as(HARNESS_USER)
     broker = RabbitBroker(
-        stack.amqp_url,
+        raw_url,
         apply_types=False,
         log_level=10,
         default_channel=Channel(on_return_raises=True),
     )
     await broker.connect()
-    await topology.declare(broker, [])
     queue = await broker.declare_queue(topology.consumer_queue(RAW_QUEUE, RAW_QUEUE))
     await queue.bind(await broker.declare_exchange(topology.COMMANDS), routing_key=RAW_QUEUE)
     publisher = Publisher(broker, "bench-load")
@@ -119,7 +121,7 @@ async def raw_floor(stack: SessionStack, count: int, window: int, prefetch: int)
         sys.executable,
         "-m",
         "bench.pipeline.raw_consumer",
-        stack.amqp_url,
+        raw_url,
         stack.mongo_url,
         database,
         RAW_QUEUE,

@@ -4,7 +4,8 @@
 Standard library only, like stack.py. A service is a directory `services/<name>/` with a
 `pyproject.toml` and a package `diko_<name>` that has a `__main__.py`; it is started as
 `.venv/bin/python -m diko_<name>` with the environment of `.local/stack.env` plus
-`DIKO_HTTP_PORT`, and counts as up when `GET /healthz` answers 200.
+`DIKO_HTTP_PORT`, logged in to the broker as its own user (`DIKO_AMQP_URL`), and counts
+as up when `GET /healthz` answers 200.
 
     python3 deploy/local/run.py run    # foreground; Ctrl-C (SIGINT) or SIGTERM stops all
     python3 deploy/local/run.py up     # detached; pid files and logs in .local/run/
@@ -17,6 +18,8 @@ second checkout can run its services beside the first.
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
 import os
 import signal
 import subprocess
@@ -25,6 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from urllib.parse import urlsplit, urlunsplit
 
 from processes import (
     ProcessError,
@@ -40,6 +44,8 @@ from processes import (
 REPO = Path(__file__).resolve().parents[2]
 RUN_DIR = REPO / ".local" / "run"
 STACK_ENV = REPO / ".local" / "stack.env"
+#: The broker users' passwords, written by `make stack` (deploy/local/stack.py).
+BROKER_PASSWORDS = REPO / ".local" / "rabbitmq" / "users"
 VENV_PYTHON = REPO / ".venv" / "bin" / "python"
 
 # The HTTP ports of the known services (issue 2); a service not listed gets 8005 on.
@@ -135,15 +141,30 @@ def read_stack_env() -> dict[str, str]:
 def service_env(service: Service, stack_env: dict[str, str]) -> dict[str, str]:
     """The caller's environment plus the stack's addresses and the service's port.
 
-    Nothing else is added: every DIKO_ setting a service needs comes from stack.env, so
-    a service started here behaves like one started by hand with that file.
+    Every DIKO_ setting a service needs comes from stack.env, except the broker user:
+    stack.env's DIKO_AMQP_URL is the operator's, and a service logs in as itself.
     """
     return {
         **os.environ,
         **stack_env,
+        "DIKO_AMQP_URL": service_amqp_url(service, stack_env),
         "DIKO_HTTP_PORT": str(service.port),
         "PYTHONUNBUFFERED": "1",  # log lines reach the log file as they are written
     }
+
+
+def service_amqp_url(service: Service, stack_env: dict[str, str]) -> str:
+    """stack.env's broker address, logged in as the service's own user."""
+    password_file = BROKER_PASSWORDS / service.name
+    if not password_file.exists():
+        raise RunError(
+            f"the local broker has no user {service.name!r}: run `make stack`; a new service "
+            "needs a user in deploy/rabbitmq/definitions.json "
+            "(`.venv/bin/python -m diko_shared.messaging.access`)"
+        )
+    parts = urlsplit(stack_env.get("DIKO_AMQP_URL", ""))
+    netloc = f"{service.name}:{password_file.read_text().strip()}@{parts.hostname}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def running_pid(service: Service) -> int | None:
@@ -186,10 +207,23 @@ def await_health(started: dict[Service, subprocess.Popen]) -> None:
     if not wait_until(all_healthy, HEALTH_TIMEOUT, interval=0.25):
         service = next(iter(pending))
         raise RunError(
-            f"{service.name} did not answer GET /healthz on port {service.port} within "
-            f"{HEALTH_TIMEOUT:.0f} s; last lines of {service.log_file.relative_to(REPO)}:\n"
-            f"{log_tail(service.log_file)}"
+            f"{service.name} did not start within {HEALTH_TIMEOUT:.0f} s "
+            f"({start_stage(service.port)}); is the stack running (`make stack-status`)? "
+            f"Last lines of {service.log_file.relative_to(REPO)}:\n{log_tail(service.log_file)}"
         )
+
+
+def start_stage(port: int) -> str:
+    """What a starting service's /healthz says it is doing, e.g. waiting for the broker."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2.0)
+    try:
+        conn.request("GET", "/healthz")
+        body = json.loads(conn.getresponse().read())
+    except (OSError, http.client.HTTPException, ValueError):
+        return "no answer on /healthz"
+    finally:
+        conn.close()
+    return str(body.get("stage") or body.get("status") or body) if isinstance(body, dict) else "?"
 
 
 def stop(service: Service) -> None:
@@ -224,20 +258,48 @@ def masked(url: str) -> str:
     return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
 
 
-def print_summary(services: list[Service], stack_env: dict[str, str]) -> None:
-    """Where everything is: the stack's addresses and each service's endpoints."""
+def service_pages(port: int) -> list[str]:
+    """The pages for people a running service lists at `GET /` (e.g. media's /podcast)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5.0)
+    try:
+        conn.request("GET", "/")
+        response = conn.getresponse()
+        index = json.loads(response.read()) if response.status == 200 else {}
+    except (OSError, http.client.HTTPException, ValueError):
+        return []
+    finally:
+        conn.close()
+    pages = index.get("pages") if isinstance(index, dict) else None
+    return [str(page) for page in pages] if isinstance(pages, list) else []
+
+
+def summary_lines(
+    services: list[Service], stack_env: dict[str, str], pages: dict[str, list[str]]
+) -> list[str]:
+    """Where everything is, in two aligned columns: the stack, then each service's pages."""
     mailpit = stack_env.get("DIKO_MAILPIT_URL", "?")
     smtp = f"{stack_env.get('DIKO_SMTP_HOST', '?')}:{stack_env.get('DIKO_SMTP_PORT', '?')}"
-    print()
-    amqp = masked(stack_env.get("DIKO_AMQP_URL", "?"))
-    print(f"  AMQP       {amqp}  (full URL in .local/stack.env)")
-    print(f"  MongoDB    {stack_env.get('DIKO_MONGO_URL', '?')}")
-    print(f"  Mailpit    {mailpit}  (UI; API {mailpit}/api/v1/messages; SMTP {smtp})")
-    for service in services:
+    rows = [
+        ("AMQP", f"{masked(stack_env.get('DIKO_AMQP_URL', '?'))}  (full URL in .local/stack.env)"),
+        ("MongoDB", stack_env.get("DIKO_MONGO_URL", "?")),
+        ("Mailpit", f"{mailpit}  (the mail; `diko mail list`; SMTP {smtp})"),
+    ]
+    for service in sorted(services, key=lambda s: s.name):
         base = f"http://127.0.0.1:{service.port}"
-        print(f"  {service.name:<10} {base}  /healthz /readyz /metrics /asyncapi")
+        for number, path in enumerate(pages.get(service.name) or ["/asyncapi"]):
+            rows.append((service.name if number == 0 else "", f"{base}{path}"))
     if services:
-        print(f"  logs       {RUN_DIR.relative_to(REPO)}/<service>.log")
+        rows.append(("", "every service: /asyncapi /asyncapi.json /healthz /readyz /metrics"))
+        rows.append(("logs", f"{RUN_DIR.relative_to(REPO)}/<service>.log"))
+    width = max(len(label) for label, _ in rows)
+    return [f"  {label:<{width}}  {value}".rstrip() for label, value in rows]
+
+
+def print_summary(services: list[Service], stack_env: dict[str, str]) -> None:
+    """Where everything is: the stack's addresses and each service's pages."""
+    pages = {service.name: ["/asyncapi", *service_pages(service.port)] for service in services}
+    print()
+    print("\n".join(summary_lines(services, stack_env, pages)))
     print()
 
 

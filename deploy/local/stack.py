@@ -19,12 +19,15 @@ addresses to `.local/stack.env` for scripts, tests and services.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -52,14 +55,28 @@ SETTINGS_FILE = LOCAL / "stack-settings.json"
 
 RABBIT_HOME = LOCAL / "rabbitmq"  # HOME of the node and of rabbitmqctl: the Erlang cookie
 RABBIT_SBIN = Path("/usr/lib/rabbitmq/bin")
-RABBIT_PASSWORD_FILE = RABBIT_HOME / "diko-password"
+#: One password file per broker user (mode 0600, random on first use); the test harness
+#: keeps the passwords of its own users here too.
+RABBIT_USERS_DIR = RABBIT_HOME / "users"
+#: Users, rights and topology of the deployment (generated from the contract by
+#: `python -m diko_shared.messaging.access`); imported with this checkout's passwords.
+DEFINITIONS_TEMPLATE = REPO / "deploy" / "rabbitmq" / "definitions.json"
+#: What the node last imported: the template's hash, to import again when it changes.
+DEFINITIONS_STAMP = RABBIT_HOME / "definitions.stamp"
+#: The node's config file as last started, to restart a node whose config is older.
+RABBIT_CONFIG_STAMP = RABBIT_HOME / "config.stamp"
+PASSWORD_PLACEHOLDER = re.compile(r"@@password:([A-Za-z0-9._-]+)@@")
 #: Signs the accept/decline links of the notifications service on this machine.
 LINK_SECRET_FILE = LOCAL / "link-secret"
 RABBIT_PID_FILE = RABBIT_HOME / "rabbitmq.pid"
 RABBIT_CONSOLE_LOG = LOG / "rabbitmq-console.log"
 RABBIT_LOG_DIR = LOG / "rabbitmq"
-AMQP_USER = "diko"
+#: The `diko` command line's user: what DIKO_AMQP_URL in stack.env logs in as.
+AMQP_USER = "operator"
 AMQP_VHOST = "diko"
+#: Users of earlier versions of this script that no longer exist: `diko` was an
+#: administrator with every right; `guest` is RabbitMQ's default.
+RETIRED_USERS = ("diko", "guest")
 
 FERRET_VERSION = "v1.24.2"
 FERRET_MODULE = "github.com/FerretDB/FerretDB"
@@ -79,6 +96,19 @@ FERRET_PATCH_NEW = "\tIDColumn = DefaultColumn + \"->'_id'\"\n"
 MAILPIT_VERSION = "v1.33.1"
 MAILPIT_MODULE = "github.com/axllent/mailpit"
 MAILPIT_BIN = BIN / "mailpit"
+MAILPIT_SRC = SRC / f"mailpit-{MAILPIT_VERSION.lstrip('v')}"
+# Mailpit's web UI is built with npm from the lock beside this script: upstream's lock
+# of v1.33.1 names rapidoc 12.1.0 and sass-embedded 1.108.1, which the npm registry
+# does not serve. Ours is upstream's, re-resolved with rapidoc ^9.3.4 (the range
+# upstream used until v1.30); `npm ci --omit=peer` leaves out sass-embedded, an optional
+# peer of the Sass plugin, which then compiles with `sass`. See deploy/local/README.md.
+MAILPIT_LOCK = Path(__file__).resolve().parent / "mailpit" / "package-lock.json"
+MAILPIT_UPSTREAM_LOCK_SHA256 = "b4325c24efede5de5401f88b16c1bd73cf794e979191d4c02012b71836e924f1"
+MAILPIT_PACKAGE_OLD = '"rapidoc": "^12.0.0"'
+MAILPIT_PACKAGE_NEW = '"rapidoc": "^9.3.4"'
+MAILPIT_UI_DIST = MAILPIT_SRC / "server" / "ui" / "dist"
+MAILPIT_UI_ASSETS = ("app.js", "app.css")
+NODE_MIN_MAJOR = 18
 MAILPIT_DIR = LOCAL / "mailpit"
 MAILPIT_PID_FILE = MAILPIT_DIR / "mailpit.pid"
 MAILPIT_LOG = LOG / "mailpit.log"
@@ -122,6 +152,12 @@ class Settings:
     mongo_port: int = 27027
     smtp_port: int = 1025
     mailpit_port: int = 8025
+    #: RabbitMQ's Prometheus endpoint; 0: the AMQP port + 10010 (15692 by default).
+    metrics_port: int = 0
+
+    @property
+    def rabbit_metrics_port(self) -> int:
+        return self.metrics_port or self.amqp_port + 10010
 
 
 SETTINGS = {
@@ -131,6 +167,7 @@ SETTINGS = {
     "mongo_port": "DIKO_STACK_MONGO_PORT",
     "smtp_port": "DIKO_STACK_SMTP_PORT",
     "mailpit_port": "DIKO_STACK_MAILPIT_PORT",
+    "metrics_port": "DIKO_STACK_METRICS_PORT",
 }
 
 
@@ -198,15 +235,87 @@ def fail_with_log(message: str, logs: Sequence[Path], hint: str) -> StackError:
 # --------------------------------------------------------------------------- building
 
 
-@dataclass
 class BuildJob:
-    """A `go build` / `go install` running in the background, so that both build at once."""
+    """One binary's recipe running in a background thread, so that both build at once.
 
-    name: str
-    process: subprocess.Popen
-    log: Path
-    binary: Path
-    stamp: str
+    A recipe is a series of steps (commands whose output goes to the job's log); the
+    step running now is kept so that a failed `up` can stop it.
+    """
+
+    def __init__(self, name: str, binary: Path, stamp: str, log: Path) -> None:
+        self.name = name
+        self.binary = binary
+        self.stamp = stamp
+        self.log = log
+        self.began = time.monotonic()
+        self.seconds = 0.0  # how long the recipe took, once it is done
+        self.error: BaseException | None = None
+        self.current: subprocess.Popen | None = None
+        self.cancelled = False
+        self.thread: threading.Thread | None = None
+
+    def start(self, recipe: Callable[[BuildJob], None]) -> BuildJob:
+        """Run `recipe(self)` in the background; `finish_builds` collects its outcome."""
+
+        def body() -> None:
+            try:
+                recipe(self)
+            except BaseException as exc:  # noqa: BLE001 - re-raised by finish_builds
+                self.error = exc
+            finally:
+                self.seconds = time.monotonic() - self.began
+
+        self.thread = threading.Thread(target=body, name=f"build-{self.name}", daemon=True)
+        self.thread.start()
+        return self
+
+    def step(
+        self,
+        argv: Sequence[str],
+        cwd: Path,
+        env: dict[str, str] | None = None,
+        hint: str = GO_HINT,
+    ) -> None:
+        """Run one command of the recipe into the log, with its duration; fail loudly."""
+        if self.cancelled:
+            raise StackError(f"building {self.name} was cancelled")
+        began = time.monotonic()
+        with self.log.open("ab") as out:
+            out.write(f"\n==== {' '.join(argv)}\n".encode())
+            out.flush()
+            self.current = subprocess.Popen(
+                list(argv),
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            try:
+                code = self.current.wait(timeout=BUILD_TIMEOUT)
+            except subprocess.TimeoutExpired as exc:
+                self.current.kill()
+                raise fail_with_log(
+                    f"building {self.name}: `{' '.join(argv[:3])}` took longer than "
+                    f"{BUILD_TIMEOUT / 60:.0f} min",
+                    [self.log],
+                    hint,
+                ) from exc
+            out.write(f"==== exit {code} after {time.monotonic() - began:.1f} s\n".encode())
+        if code != 0 and not self.cancelled:
+            raise fail_with_log(
+                f"building {self.name}: `{' '.join(argv[:3])}` failed (exit {code})",
+                [self.log],
+                hint,
+            )
+        if self.cancelled:
+            raise StackError(f"building {self.name} was cancelled")
+
+    def note(self, line: str) -> None:
+        """A line of the recipe's own (a patch applied, a file checked) in the log."""
+        with self.log.open("a", encoding="utf-8") as out:
+            out.write(f"==== {line}\n")
 
 
 def stamp_file(binary: Path) -> Path:
@@ -264,65 +373,156 @@ def make_writable(root: Path) -> None:
             path.chmod(path.stat().st_mode | 0o200)
 
 
-def prepare_ferretdb_source(go: str, log: Path) -> None:
-    """Copy FerretDB's module source, add its version file and apply the _id index patch.
+def copy_module(go: str, module: str, version: str, target: Path, log: Path) -> None:
+    """A writable copy of a Go module's source at `target` (fetched through the Go proxy)."""
+    if target.exists():
+        make_writable(target)
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    info = json.loads(run_logged([go, "mod", "download", "-json", f"{module}@{version}"], log))
+    if not info.get("Dir"):
+        raise fail_with_log(f"go mod download gave no directory for {module}", [log], GO_HINT)
+    shutil.copytree(info["Dir"], target, symlinks=True)
+    make_writable(target)
+
+
+def replace_once(path: Path, old: str, new: str, what: str) -> None:
+    """Apply a one-place patch, refusing loudly when upstream no longer has the line."""
+    source = path.read_text(encoding="utf-8")
+    if source.count(old) != 1:
+        raise StackError(
+            f"{what}: {path.name} no longer contains {old.strip()!r} exactly once",
+            "review the patch in deploy/local/stack.py and deploy/local/README.md",
+        )
+    path.write_text(source.replace(old, new), encoding="utf-8")
+
+
+def build_ferretdb(job: BuildJob) -> None:
+    """Copy FerretDB's module source, add its version file, apply the _id index patch, build.
 
     A plain `go install …@v1.24.2` panics at start because build/version/version.txt is
     generated by upstream's release tooling; the copy lets us write it ourselves.
     """
-    if FERRET_SRC.exists():
-        make_writable(FERRET_SRC)
-        shutil.rmtree(FERRET_SRC)
-    info = json.loads(
-        run_logged(
-            [go, "mod", "download", "-json", f"{FERRET_MODULE}@{FERRET_VERSION}"], log, cwd=LOCAL
-        )
-    )
-    if not info.get("Dir"):
-        raise fail_with_log(
-            f"go mod download gave no directory for {FERRET_MODULE}", [log], GO_HINT
-        )
-    shutil.copytree(info["Dir"], FERRET_SRC, symlinks=True)
-    make_writable(FERRET_SRC)
+    go = go_binary()
+    copy_module(go, FERRET_MODULE, FERRET_VERSION, FERRET_SRC, job.log)
     (FERRET_SRC / "build/version/version.txt").write_text(FERRET_VERSION + "\n")
-    target = FERRET_SRC / FERRET_PATCH_FILE
-    source = target.read_text()
-    if source.count(FERRET_PATCH_OLD) != 1:
+    replace_once(
+        FERRET_SRC / FERRET_PATCH_FILE,
+        FERRET_PATCH_OLD,
+        FERRET_PATCH_NEW,
+        f"FerretDB {FERRET_VERSION}: the _id index patch",
+    )
+    job.step([go, "build", "-buildvcs=false", "-o", str(FERRET_BIN), "./cmd/ferretdb"], FERRET_SRC)
+    version = subprocess.run(
+        [str(FERRET_BIN), "--version"], capture_output=True, text=True, timeout=30, check=False
+    )
+    if version.returncode != 0 or FERRET_VERSION not in version.stdout:
+        output = version.stdout + version.stderr
+        raise StackError(f"the built ferretdb does not report {FERRET_VERSION}:\n{output}")
+
+
+def node_tools() -> tuple[str, str]:
+    """`node` (18 or newer) and `npm`, which build Mailpit's web UI; else how to get them."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not (node and npm):
         raise StackError(
-            f"FerretDB {FERRET_VERSION}: {FERRET_PATCH_FILE} no longer contains the line "
-            f"{FERRET_PATCH_OLD.strip()!r} that the _id index patch replaces",
-            "review the patch in deploy/local/stack.py and deploy/local/README.md",
+            "Node.js and npm are needed to build Mailpit's web UI but are not on PATH",
+            "apt-get install nodejs npm (make stack does this where apt-get is available)",
         )
-    target.write_text(source.replace(FERRET_PATCH_OLD, FERRET_PATCH_NEW))
+    done = subprocess.run([node, "--version"], capture_output=True, text=True, check=False)
+    major = done.stdout.strip().lstrip("v").split(".")[0]
+    if not major.isdigit() or int(major) < NODE_MIN_MAJOR:
+        raise StackError(
+            f"Mailpit's web UI needs Node.js {NODE_MIN_MAJOR} or newer; {node} is "
+            f"{done.stdout.strip() or 'unknown'}",
+            "install a newer Node.js (e.g. from https://nodejs.org) and run `make stack` again",
+        )
+    return node, npm
+
+
+def build_mailpit(job: BuildJob) -> None:
+    """Mailpit from its module source with its web UI, as upstream's Dockerfile builds it.
+
+    `go install` alone gives a binary without the UI's assets (`server/ui/dist/` is built
+    by npm and embedded by `go build`), so its web page stays blank. The steps: copy the
+    module, install the UI's npm packages exactly as `deploy/local/mailpit/package-lock.json`
+    pins them, bundle the UI with upstream's esbuild script, then `go build` embeds it.
+    """
+    go = go_binary()
+    node, npm = node_tools()
+    copy_module(go, MAILPIT_MODULE, MAILPIT_VERSION, MAILPIT_SRC, job.log)
+    upstream_lock = MAILPIT_SRC / "package-lock.json"
+    digest = hashlib.sha256(upstream_lock.read_bytes()).hexdigest()
+    if digest != MAILPIT_UPSTREAM_LOCK_SHA256:
+        raise StackError(
+            f"Mailpit {MAILPIT_VERSION}: its package-lock.json is not the one "
+            f"deploy/local/mailpit/package-lock.json was made from (sha256 {digest[:12]}…)",
+            "re-resolve the lock as deploy/local/README.md describes",
+        )
+    replace_once(
+        MAILPIT_SRC / "package.json",
+        MAILPIT_PACKAGE_OLD,
+        MAILPIT_PACKAGE_NEW,
+        f"Mailpit {MAILPIT_VERSION}: the rapidoc range",
+    )
+    shutil.copyfile(MAILPIT_LOCK, upstream_lock)
+    job.note(f"package.json: {MAILPIT_PACKAGE_OLD} -> {MAILPIT_PACKAGE_NEW}; lock from deploy/")
+    npm_env = {**os.environ, "npm_config_update_notifier": "false", "MINIFY": "true"}
+    npm_hint = "check that the npm registry is reachable (npm config get registry)"
+    job.step(
+        [npm, "ci", "--omit=peer", "--ignore-scripts", "--no-audit", "--no-fund"],
+        MAILPIT_SRC,
+        npm_env,
+        npm_hint,
+    )
+    job.step([node, "esbuild.config.mjs"], MAILPIT_SRC, npm_env, npm_hint)
+    missing = [name for name in MAILPIT_UI_ASSETS if not (MAILPIT_UI_DIST / name).is_file()]
+    if missing:
+        raise fail_with_log(
+            f"Mailpit's UI build left no {', '.join(missing)} in server/ui/dist", [job.log], ""
+        )
+    ldflags = f"-s -w -X {MAILPIT_MODULE}/config.Version={MAILPIT_VERSION}"
+    job.step(
+        [go, "build", "-buildvcs=false", "-trimpath", "-ldflags", ldflags, "-o", str(MAILPIT_BIN)],
+        MAILPIT_SRC,
+        {**os.environ, "CGO_ENABLED": "0"},
+    )
+
+
+def mailpit_stamp() -> str:
+    """Mailpit's recipe: its version and the lock its web UI is built from."""
+    lock = hashlib.sha256(MAILPIT_LOCK.read_bytes()).hexdigest()[:16]
+    return f"mailpit {MAILPIT_VERSION} + web UI (npm lock {lock})"
+
+
+FERRET_STAMP = f"ferretdb {FERRET_VERSION} + sqlite _id index patch"
 
 
 def start_builds() -> list[BuildJob]:
-    """Start the builds of whichever Go binaries are missing, in parallel."""
-    ferret_stamp = f"ferretdb {FERRET_VERSION} + sqlite _id index patch"
-    mailpit_stamp = f"mailpit {MAILPIT_VERSION}"
-    need_ferret = not is_built(FERRET_BIN, ferret_stamp)
-    need_mailpit = not is_built(MAILPIT_BIN, mailpit_stamp)
+    """Start the builds of whichever binaries are missing or stale, in parallel."""
+    need_ferret = not is_built(FERRET_BIN, FERRET_STAMP)
+    need_mailpit = not is_built(MAILPIT_BIN, mailpit_stamp())
     if not (need_ferret or need_mailpit):
         return []
-    go = go_binary()
+    go_binary()
+    if need_mailpit:
+        node_tools()  # before minutes of work: say now what is missing
     BIN.mkdir(parents=True, exist_ok=True)
     LOG.mkdir(parents=True, exist_ok=True)
     jobs = []
     if need_mailpit:
         log = LOG / "build-mailpit.log"
-        say(f"building Mailpit {MAILPIT_VERSION} (~2 min; log: {log.relative_to(REPO)})")
-        env = {**os.environ, "GOBIN": str(BIN)}
-        argv = [go, "install", f"{MAILPIT_MODULE}@{MAILPIT_VERSION}"]
-        jobs.append(
-            BuildJob("mailpit", spawn(argv, log, REPO, env), log, MAILPIT_BIN, mailpit_stamp)
+        say(
+            f"building Mailpit {MAILPIT_VERSION} with its web UI (npm + go, ~3 min; "
+            f"log: {log.relative_to(REPO)})"
         )
+        job = BuildJob("mailpit", MAILPIT_BIN, mailpit_stamp(), log)
+        jobs.append(job.start(build_mailpit))
     if need_ferret:
         log = LOG / "build-ferretdb.log"
         say(f"building FerretDB {FERRET_VERSION}, patched (~2 min; log: {log.relative_to(REPO)})")
-        prepare_ferretdb_source(go, log)
-        argv = [go, "build", "-buildvcs=false", "-o", str(FERRET_BIN), "./cmd/ferretdb"]
-        process = spawn(argv, log, cwd=FERRET_SRC)
-        jobs.append(BuildJob("ferretdb", process, log, FERRET_BIN, ferret_stamp))
+        job = BuildJob("ferretdb", FERRET_BIN, FERRET_STAMP, log)
+        jobs.append(job.start(build_ferretdb))
     return jobs
 
 
@@ -330,37 +530,36 @@ def finish_builds(jobs: list[BuildJob]) -> None:
     """Wait for the builds (with a timeout), check the binaries and record their stamps."""
     deadline = time.monotonic() + BUILD_TIMEOUT
     for job in jobs:
-        try:
-            code = job.process.wait(timeout=max(1.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired as exc:
+        assert job.thread is not None
+        job.thread.join(timeout=max(1.0, deadline - time.monotonic()))
+        if job.thread.is_alive():
             raise fail_with_log(
                 f"building {job.name} took longer than {BUILD_TIMEOUT / 60:.0f} min",
                 [job.log],
                 GO_HINT,
-            ) from exc
-        if code != 0 or not job.binary.exists():
-            raise fail_with_log(f"building {job.name} failed (exit {code})", [job.log], GO_HINT)
+            )
+        if job.error is not None:
+            stamp_file(job.binary).unlink(missing_ok=True)
+            raise job.error
+        if not job.binary.exists():
+            raise fail_with_log(f"building {job.name} left no binary", [job.log], GO_HINT)
         stamp_file(job.binary).write_text(job.stamp + "\n")
-        say(f"built {job.binary.relative_to(REPO)}")
-    if any(job.name == "ferretdb" for job in jobs):
-        version = subprocess.run(
-            [str(FERRET_BIN), "--version"], capture_output=True, text=True, timeout=30, check=False
-        )
-        if version.returncode != 0 or FERRET_VERSION not in version.stdout:
-            stamp_file(FERRET_BIN).unlink(missing_ok=True)
-            output = version.stdout + version.stderr
-            raise StackError(f"the built ferretdb does not report {FERRET_VERSION}:\n{output}")
+        say(f"built {job.binary.relative_to(REPO)} in {job.seconds:.0f} s")
 
 
 def cancel_builds(jobs: list[BuildJob]) -> None:
     """Stop builds still running when `up` fails elsewhere, so none is left behind."""
     for job in jobs:
-        if job.process.poll() is None:
-            job.process.terminate()
+        job.cancelled = True
+        process = job.current
+        if process is not None and process.poll() is None:
+            process.terminate()
             try:
-                job.process.wait(timeout=10)
+                process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                job.process.kill()
+                process.kill()
+        if job.thread is not None:
+            job.thread.join(timeout=15)
 
 
 # --------------------------------------------------------------------------- RabbitMQ
@@ -410,29 +609,58 @@ def local_secret(path: Path, length: int = 24) -> str:
     return secret
 
 
-def rabbit_password() -> str:
-    """The `diko` user's password."""
-    return local_secret(RABBIT_PASSWORD_FILE)
+def user_password(user: str) -> str:
+    """The password of a broker user of this checkout (random on first use, then kept)."""
+    return local_secret(RABBIT_USERS_DIR / user)
+
+
+def amqp_url(settings: Settings, user: str = AMQP_USER, vhost: str = AMQP_VHOST) -> str:
+    """The local broker's URL for `user` (passwords are URL-safe: no quoting needed)."""
+    return f"amqp://{user}:{user_password(user)}@127.0.0.1:{settings.amqp_port}/{vhost}"
+
+
+def rabbit_config(settings: Settings) -> dict[str, str]:
+    """The node's config files: loopback listeners only, Prometheus metrics, no guest.
+
+    `loopback_users = none` only lifts the loopback-only rule; the guest account itself
+    is never created (definitions are imported instead) or deleted, and every user has
+    a random password.
+    """
+    return {
+        "rabbitmq.conf": (
+            "# Written by deploy/local/stack.py on every start; edit the script, not this file.\n"
+            f"listeners.tcp.default = 127.0.0.1:{settings.amqp_port}\n"
+            "loopback_users = none\n"
+            "# the node's log file is in .local/log/rabbitmq; the console would only repeat it\n"
+            "log.console = false\n"
+            "# Prometheus metrics, as the compose deployment's broker serves them on 15692\n"
+            "prometheus.tcp.ip = 127.0.0.1\n"
+            f"prometheus.tcp.port = {settings.rabbit_metrics_port}\n"
+        ),
+        "enabled_plugins": "[rabbitmq_prometheus].\n",
+        "rabbitmq-env.conf": (
+            "# Empty on purpose: keeps /etc/rabbitmq/rabbitmq-env.conf out of the local node.\n"
+        ),
+    }
+
+
+def config_stamp(settings: Settings) -> str:
+    return hashlib.sha256(json.dumps(rabbit_config(settings), sort_keys=True).encode()).hexdigest()
 
 
 def write_rabbit_config(settings: Settings) -> None:
-    """The node's config files: loopback listener only, no plugins, no guest restrictions.
-
-    `loopback_users = none` only lifts the loopback-only rule; the guest account itself
-    is deleted after start-up, and `diko` has a random password.
-    """
+    """Write the config files and remember which config the node starts with."""
     RABBIT_HOME.mkdir(parents=True, exist_ok=True)
     RABBIT_LOG_DIR.mkdir(parents=True, exist_ok=True)
-    (RABBIT_HOME / "rabbitmq.conf").write_text(
-        "# Written by deploy/local/stack.py on every start; edit the script, not this file.\n"
-        f"listeners.tcp.default = 127.0.0.1:{settings.amqp_port}\n"
-        "loopback_users = none\n"
-        "# the node's log file is in .local/log/rabbitmq; the console would only repeat it\n"
-        "log.console = false\n"
-    )
-    (RABBIT_HOME / "enabled_plugins").write_text("[].\n")
-    (RABBIT_HOME / "rabbitmq-env.conf").write_text(
-        "# Empty on purpose: keeps /etc/rabbitmq/rabbitmq-env.conf out of the local node.\n"
+    for name, text in rabbit_config(settings).items():
+        (RABBIT_HOME / name).write_text(text)
+    RABBIT_CONFIG_STAMP.write_text(config_stamp(settings) + "\n")
+
+
+def rabbit_config_is_current(settings: Settings) -> bool:
+    """Whether the running node was started with the config this script writes now."""
+    return RABBIT_CONFIG_STAMP.exists() and RABBIT_CONFIG_STAMP.read_text().strip() == config_stamp(
+        settings
     )
 
 
@@ -462,10 +690,15 @@ def rabbitmqctl(
         ) from exc
 
 
-#: Debian packages the stack (and, with `up --browser`, the tests) need, by what proves
+#: Debian packages the stack (and, with `up --test-tools`, the tests) need, by what proves
 #: each is installed. Missing ones are installed together, with one `apt-get update`.
 RABBIT_PACKAGE = ("rabbitmq-server", RABBIT_SBIN / "rabbitmq-server")
 BROWSER_PACKAGE = ("chromium", Path("/usr/bin/chromium"))
+#: promtool checks and unit-tests the alert rules of deploy/monitoring.
+PROMETHEUS_PACKAGE = ("prometheus", Path("/usr/bin/promtool"))
+TEST_PACKAGES = (BROWSER_PACKAGE, PROMETHEUS_PACKAGE)
+#: Node.js and npm build Mailpit's web UI; installed only when `node`/`npm` are missing.
+NODE_PACKAGES = (("nodejs", Path("/usr/bin/node")), ("npm", Path("/usr/bin/npm")))
 
 
 def ensure_debian_packages(packages: Sequence[tuple[str, Path]]) -> None:
@@ -579,35 +812,45 @@ def ctl_step(settings: Settings, *args: str, stdin: str | None = None, tolerate:
         )
 
 
-def ensure_amqp_account(settings: Settings) -> None:
-    """vhost `diko`, user `diko` with full rights there, no `guest`: checked over AMQP first.
+def rendered_definitions() -> tuple[str, str]:
+    """The deployment's definitions with this checkout's passwords, and the template's hash."""
+    template = DEFINITIONS_TEMPLATE.read_text(encoding="utf-8")
+    rendered = PASSWORD_PLACEHOLDER.sub(lambda m: user_password(m[1]), template)
+    return rendered, hashlib.sha256(template.encode()).hexdigest()
 
-    The AMQP checks take milliseconds, so a second `up` skips the rabbitmqctl calls
-    (about a second each).
+
+def definition_users() -> list[str]:
+    """The users the deployment's definitions create."""
+    return [user["name"] for user in json.loads(DEFINITIONS_TEMPLATE.read_text())["users"]]
+
+
+def ensure_amqp_account(settings: Settings) -> None:
+    """Users, rights and topology of deploy/rabbitmq/definitions.json; no `diko`, no `guest`.
+
+    Checked over AMQP first (milliseconds): when the template is the one imported last
+    (which also removed the retired users) and every user logs in, no rabbitmqctl call
+    is needed.
     """
-    password = rabbit_password()
+    rendered, digest = rendered_definitions()
     port = settings.amqp_port
-    diko_ok = amqp_login(port, AMQP_USER, password, AMQP_VHOST) is None
-    guest_gone = amqp_login(port, "guest", "guest", "/") is not None
-    if diko_ok and guest_gone:
+    users = definition_users()
+    current = DEFINITIONS_STAMP.exists() and DEFINITIONS_STAMP.read_text().strip() == digest
+    if current and all(
+        amqp_login(port, user, user_password(user), AMQP_VHOST) is None for user in users
+    ):
         return
-    say(f"provisioning vhost {AMQP_VHOST!r} and user {AMQP_USER!r}, removing 'guest'")
+    say(f"importing {DEFINITIONS_TEMPLATE.relative_to(REPO)}: users {', '.join(users)}")
     ctl_step(settings, "await_startup", "--timeout", "90")
-    ctl_step(settings, "add_vhost", AMQP_VHOST, tolerate="already exists")
-    users = rabbitmqctl(settings, "list_users", "--silent").stdout.split()
-    # Without a password argument rabbitmqctl reads it from stdin: it stays out of `ps`.
-    if AMQP_USER in users:
-        ctl_step(settings, "change_password", AMQP_USER, stdin=password + "\n")
-    else:
-        ctl_step(settings, "add_user", AMQP_USER, stdin=password + "\n")
-    ctl_step(settings, "set_user_tags", AMQP_USER, "administrator")
-    ctl_step(settings, "set_permissions", "-p", AMQP_VHOST, AMQP_USER, ".*", ".*", ".*")
-    ctl_step(settings, "delete_user", "guest", tolerate="not found")
-    reason = amqp_login(port, AMQP_USER, password, AMQP_VHOST)
-    if reason:
-        raise fail_with_log(
-            f"user {AMQP_USER!r} still cannot log in: {reason}", rabbit_logs(settings), ""
-        )
+    ctl_step(settings, "import_definitions", stdin=rendered)
+    existing = rabbitmqctl(settings, "list_users", "--silent").stdout.split()
+    for user in RETIRED_USERS:
+        if user in existing:
+            ctl_step(settings, "delete_user", user, tolerate="not found")
+    for user in users:
+        reason = amqp_login(port, user, user_password(user), AMQP_VHOST)
+        if reason:
+            raise fail_with_log(f"user {user!r} cannot log in: {reason}", rabbit_logs(settings), "")
+    DEFINITIONS_STAMP.write_text(digest + "\n")
 
 
 def listening(port: int) -> str | None:
@@ -621,10 +864,10 @@ def rabbit_ready(settings: Settings) -> str | None:
 
 
 def rabbit_healthy(settings: Settings) -> str | None:
-    """None when `diko` can open its vhost: what every service needs."""
-    if not RABBIT_PASSWORD_FILE.exists():
-        return "no password yet (run `up`)"
-    return amqp_login(settings.amqp_port, AMQP_USER, rabbit_password(), AMQP_VHOST)
+    """None when `operator` can open its vhost (the services' users are set up with it)."""
+    if not (RABBIT_USERS_DIR / AMQP_USER).exists():
+        return "no users yet (run `up`)"
+    return amqp_login(settings.amqp_port, AMQP_USER, user_password(AMQP_USER), AMQP_VHOST)
 
 
 # --------------------------------------------------------------------------- FerretDB, Mailpit
@@ -671,9 +914,12 @@ def start_mailpit(settings: Settings) -> None:
 
 
 def mailpit_ready(settings: Settings) -> str | None:
-    """None when Mailpit's HTTP API answers."""
-    status = http_status(settings.mailpit_port, "/api/v1/info")
-    return None if status == 200 else f"GET /api/v1/info answered {status}"
+    """None when Mailpit's HTTP API answers and its web page has its assets."""
+    for path in ("/api/v1/info", *(f"/dist/{name}" for name in MAILPIT_UI_ASSETS)):
+        status = http_status(settings.mailpit_port, path)
+        if status != 200:
+            return f"GET {path} answered {status}"
+    return None
 
 
 def start_server(
@@ -754,7 +1000,10 @@ COMPONENTS = {
         stop=stop_rabbitmq,
         ready=rabbit_ready,
         healthy=rabbit_healthy,
-        address=lambda s: f"amqp://127.0.0.1:{s.amqp_port}/{AMQP_VHOST}  (node {s.rabbit_node})",
+        address=lambda s: (
+            f"amqp://127.0.0.1:{s.amqp_port}/{AMQP_VHOST}  (node {s.rabbit_node}; "
+            f"metrics http://127.0.0.1:{s.rabbit_metrics_port}/metrics)"
+        ),
         # A test that died between `ctl stop_app` and `ctl start_app` leaves the node up
         # but the broker stopped; start_app is a no-op on a running broker.
         revive=lambda s: ctl_step(s, "start_app"),
@@ -808,7 +1057,8 @@ def ensure_running(component: Component, settings: Settings) -> None:
 def stack_env_lines(settings: Settings) -> list[str]:
     """The addresses every script, test and service reads, as KEY=value lines."""
     return [
-        f"DIKO_AMQP_URL=amqp://{AMQP_USER}:{rabbit_password()}@127.0.0.1:{settings.amqp_port}/{AMQP_VHOST}",
+        f"DIKO_AMQP_URL={amqp_url(settings)}",
+        f"DIKO_RABBITMQ_METRICS_URL=http://127.0.0.1:{settings.rabbit_metrics_port}",
         f"DIKO_MONGO_URL=mongodb://127.0.0.1:{settings.mongo_port}/",
         "DIKO_SMTP_HOST=127.0.0.1",
         f"DIKO_SMTP_PORT={settings.smtp_port}",
@@ -880,10 +1130,11 @@ def any_running() -> bool:
     return any(component.pid() is not None for component in COMPONENTS.values())
 
 
-def cmd_up(settings: Settings, browser: bool = False) -> int:
+def cmd_up(settings: Settings, test_tools: bool = False) -> int:
     """Provision and start everything that is not running yet, then write stack.env.
 
-    With `browser`, Debian's Chromium is installed too (the tests look at pages in it).
+    With `test_tools`, Debian's Chromium (the tests look at pages in it) and Prometheus
+    (its promtool checks the alert rules) are installed too.
     """
     began = time.monotonic()
     previous = saved_settings()
@@ -898,16 +1149,27 @@ def cmd_up(settings: Settings, browser: bool = False) -> int:
     for component in COMPONENTS.values():
         if component.pid() is None:
             component.require_free_ports(settings)  # fail before minutes of building
-    ensure_debian_packages([RABBIT_PACKAGE, *([BROWSER_PACKAGE] if browser else [])])
+    packages = [RABBIT_PACKAGE, *(TEST_PACKAGES if test_tools else [])]
+    if not is_built(MAILPIT_BIN, mailpit_stamp()):
+        packages += [p for p in NODE_PACKAGES if not shutil.which(p[1].name)]
+    ensure_debian_packages(packages)
     jobs = start_builds()
     try:
         ensure_running(COMPONENTS["rabbitmq"], settings)
+        if not rabbit_config_is_current(settings):
+            say("RabbitMQ runs with an older config of this script: restarting it")
+            cmd_restart(settings, "rabbitmq")
         ensure_amqp_account(settings)
         if jobs:
-            say("waiting for the Go builds")
+            say("waiting for the builds")
             finish_builds(jobs)
     finally:
         cancel_builds(jobs)
+    for job in jobs:
+        rebuilt = COMPONENTS[job.name]
+        if rebuilt.pid() is not None:
+            say(f"{job.name} runs an older binary; restarting it")
+            rebuilt.stop(settings)
     ensure_running(COMPONENTS["ferretdb"], settings)
     ensure_running(COMPONENTS["mailpit"], settings)
     write_stack_env(settings)
@@ -969,6 +1231,17 @@ def cmd_ctl(settings: Settings, args: list[str]) -> int:
     return 0  # not reached: execve does not return
 
 
+def cmd_url(settings: Settings, user: str) -> int:
+    """Print the local broker's URL for one of the deployment's users (a service's, say)."""
+    if user not in definition_users():
+        raise StackError(
+            f"{user!r} is not a user of the local broker",
+            f"one of: {', '.join(definition_users())}",
+        )
+    print(amqp_url(settings, user))
+    return 0
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     """Command line of the script."""
     parser = argparse.ArgumentParser(
@@ -978,7 +1251,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="provision and start everything (idempotent)")
     up.add_argument(
-        "--browser", action="store_true", help="also install Debian's Chromium (for the tests)"
+        "--test-tools",
+        "--browser",
+        dest="test_tools",
+        action="store_true",
+        help="also install what the tests need: Debian's Chromium and Prometheus (promtool)",
     )
     down = sub.add_parser("down", help="stop everything, keep data")
     down.add_argument(
@@ -989,6 +1266,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     restart.add_argument("component", choices=sorted(COMPONENTS))
     ctl = sub.add_parser("ctl", help="rabbitmqctl against the local node, e.g. `ctl stop_app`")
     ctl.add_argument("args", nargs=argparse.REMAINDER)
+    url = sub.add_parser("url", help="the broker URL of one user, e.g. `url matching`")
+    url.add_argument("user", nargs="?", default=AMQP_USER)
     return parser.parse_args(argv)
 
 
@@ -1001,9 +1280,11 @@ def main(argv: Sequence[str]) -> int:
             return cmd_status(settings)
         if args.command == "ctl":
             return cmd_ctl(settings, args.args)
+        if args.command == "url":
+            return cmd_url(settings, args.user)
         with StackLock():
             if args.command == "up":
-                return cmd_up(settings, args.browser)
+                return cmd_up(settings, args.test_tools)
             if args.command == "down":
                 return cmd_down(settings, args.purge)
             return cmd_restart(settings, args.component)

@@ -1,5 +1,5 @@
 // One MongoDB user per diko service, allowed to read and write its own database only
-// (DESIGN.md: "its own database user"): user `companies` gets readWrite on
+// (every service has a database user of its own): user `companies` gets readWrite on
 // `diko_companies`, and so on. The users are defined in their own database, so each
 // service's DIKO_MONGO_URL ends in /diko_<service> (its authentication database).
 //

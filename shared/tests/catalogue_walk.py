@@ -54,6 +54,18 @@ def holds_text(annotation: Any) -> bool:
     return False
 
 
+def is_mapping(annotation: Any) -> bool:
+    """Whether the field maps keys to its values (e.g. a fair file's companies by id)."""
+    if typing.get_origin(annotation) is Annotated:
+        return is_mapping(typing.get_args(annotation)[0])
+    origin = typing.get_origin(annotation)
+    if origin is dict:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(is_mapping(a) for a in typing.get_args(annotation) if a is not type(None))
+    return False
+
+
 def is_list(annotation: Any) -> bool:
     """Whether the field is a list (possibly optional): the poisoned text goes into one entry."""
     if typing.get_origin(annotation) is Annotated:
@@ -101,6 +113,8 @@ def samples() -> dict[type[BaseModel], dict[str, Any]]:
             if name not in value:
                 continue
             items = value[name] if isinstance(value[name], list) else [value[name]]
+            if is_mapping(field.annotation) and isinstance(value[name], dict):
+                items = list(value[name].values())
             for nested in nested_models(field.annotation):
                 for item in items:
                     visit(nested, item)
@@ -109,6 +123,9 @@ def samples() -> dict[type[BaseModel], dict[str, Any]]:
         for model in filter(None, (spec.payload, spec.reply)):
             for example in examples_of(model):
                 visit(model, example)
+    for model in catalogue_models():  # a nested model may carry an example of its own
+        for example in examples_of(model):
+            visit(model, example)
     for model in catalogue_models():  # a model without fields needs no example
         if not model.model_fields:
             found.setdefault(model, {})

@@ -18,7 +18,7 @@ SERVICES = ("companies", "matching", "notifications", "media")
 def test_the_committed_document_is_current(service: str) -> None:
     committed = json.loads((DOCS / f"{service}.json").read_text(encoding="utf-8"))
     assert committed == asyncapi.document(service), (
-        f"docs/asyncapi/{service}.json is stale: run `diko contract asyncapi`"
+        f"docs/asyncapi/{service}.json is stale: run `make generated`"
     )
 
 

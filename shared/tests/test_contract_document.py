@@ -17,7 +17,7 @@ LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 
 
 def test_the_committed_document_is_current() -> None:
-    assert document.render(TEXT) == TEXT, "docs/contract.md is stale: run `diko contract doc`"
+    assert document.render(TEXT) == TEXT, "docs/contract.md is stale: run `make generated`"
 
 
 def test_every_served_message_and_every_fixed_name_is_in_the_catalogue_table() -> None:

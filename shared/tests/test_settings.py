@@ -18,6 +18,11 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
         "DIKO_RETRY_DELAYS_MS",
         "DIKO_PREFETCH",
         "DIKO_LOG_LEVEL",
+        "DIKO_AMQP_PASSWORD",
+        "DIKO_MONGO_PASSWORD",
+        "DIKO_AMQP_URL_FILE",
+        "DIKO_AMQP_PASSWORD_FILE",
+        "DIKO_MONGO_PASSWORD_FILE",
     ):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
@@ -91,3 +96,63 @@ def test_a_password_left_at_the_env_example_placeholder_is_refused(
     env.setenv(name, url)
     with pytest.raises(SettingsError, match=f"{name}: .*change-me placeholder"):
         load_settings(ServiceSettings, "media")
+
+
+# -- secrets from files ------------------------------------------------------------------
+
+
+def test_any_setting_can_come_from_a_file_as_docker_secrets_are_given(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    secret = tmp_path / "amqp-url"
+    secret.write_text("amqp://matching:from-a-file@rabbitmq:5672/diko\n")
+    env.setenv("DIKO_AMQP_URL_FILE", str(secret))
+    env.setenv("DIKO_MONGO_URL", "mongodb://h/")
+    settings = load_settings(ServiceSettings, "matching")
+    assert settings.amqp_url == "amqp://matching:from-a-file@rabbitmq:5672/diko"
+
+
+def test_a_password_file_goes_into_the_url_quoted(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "amqp").write_text("pa ss/wörd\n")
+    (tmp_path / "mongo").write_text("mongo-secret")
+    env.setenv("DIKO_AMQP_URL", "amqp://matching@rabbitmq:5672/diko")
+    env.setenv("DIKO_AMQP_PASSWORD_FILE", str(tmp_path / "amqp"))
+    env.setenv("DIKO_MONGO_URL", "mongodb://matching@mongo:27017/diko_matching")
+    env.setenv("DIKO_MONGO_PASSWORD_FILE", str(tmp_path / "mongo"))
+    settings = load_settings(ServiceSettings, "matching")
+    assert settings.amqp_url == "amqp://matching:pa%20ss%2Fw%C3%B6rd@rabbitmq:5672/diko"
+    assert settings.mongo_url == "mongodb://matching:mongo-secret@mongo:27017/diko_matching"
+    shown = repr(settings)
+    assert "pa%20ss" not in shown
+    assert "mongo-secret" not in shown
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        (
+            {"DIKO_AMQP_PASSWORD": "x" * 20, "DIKO_AMQP_PASSWORD_FILE": "{dir}/pw"},
+            "DIKO_AMQP_PASSWORD and DIKO_AMQP_PASSWORD_FILE are both set",
+        ),
+        ({"DIKO_AMQP_PASSWORD_FILE": "{dir}/missing"}, "DIKO_AMQP_PASSWORD_FILE: cannot read"),
+        (
+            {"DIKO_AMQP_URL": "amqp://u:in-url@h/diko", "DIKO_AMQP_PASSWORD": "y" * 20},
+            "DIKO_AMQP_URL carries a password and one is given separately too",
+        ),
+        ({"DIKO_AMQP_PASSWORD": "change-me-rabbitmq"}, "change-me placeholder"),
+    ],
+)
+def test_a_secret_given_wrongly_is_named_and_not_shown(
+    env: pytest.MonkeyPatch, tmp_path: Path, variables: dict[str, str], expected: str
+) -> None:
+    (tmp_path / "pw").write_text("file-secret-value\n")
+    env.setenv("DIKO_AMQP_URL", "amqp://matching@rabbitmq:5672/diko")
+    env.setenv("DIKO_MONGO_URL", "mongodb://h/")
+    for name, value in variables.items():
+        env.setenv(name, value.format(dir=tmp_path))
+    with pytest.raises(SettingsError) as failed:
+        load_settings(ServiceSettings, "matching")
+    message = str(failed.value)
+    assert expected in message
+    for secret in ("file-secret-value", "x" * 20, "y" * 20, "in-url"):
+        assert secret not in message

@@ -34,14 +34,25 @@ def test_dead_letter_queues_keep_letters_however_often_they_are_looked_at() -> N
         assert limit == topology.DLQ_DELIVERY_LIMIT >= 100_000  # not -1: RabbitMQ 3 drops
 
 
-def test_wait_queues_return_messages_to_their_queue_after_their_delay() -> None:
+def test_each_service_has_wait_queues_that_return_messages_after_their_delay() -> None:
     waits = [b for b in topology.bindings([200, 500, 200]) if b.exchange is topology.WAIT]
-    assert [w.queue.name for w in waits] == ["diko.wait.200ms", "diko.wait.500ms"]
-    for wait, delay in zip(waits, (200, 500), strict=True):
-        assert wait.queue.arguments["x-message-ttl"] == delay
+    expected = [f"{s}.wait.{d}ms" for s in CATALOGUE.services() for d in (200, 500)]
+    assert [w.queue.name for w in waits] == expected
+    for wait in waits:
+        service, _, delay = wait.queue.name.removesuffix("ms").partition(".wait.")
+        assert wait.queue.arguments["x-message-ttl"] == int(delay)
         assert wait.queue.arguments["x-dead-letter-exchange"] == ""
-        assert wait.arguments == {"x-match": "all", topology.DELAY_HEADER: str(delay)}
-        assert not topology.DELAY_HEADER.startswith("x-")  # headers exchanges ignore x-…
+        assert wait.arguments == {"x-match": "all", **topology.retry_headers(service, int(delay))}
+    for header in topology.retry_headers("companies", 200):
+        assert not header.startswith("x-")  # headers exchanges ignore x-…
+
+
+def test_a_service_declares_only_its_own_queues() -> None:
+    for service in CATALOGUE.services():
+        own = [b.queue.name for b in topology.own_bindings(service, [1000])]
+        assert own
+        assert all(topology.queue_service(name) == service for name in own)
+        assert f"{service}.dlq" not in own  # provisioned: the service may not delete it
 
 
 def test_commands_nobody_handles_go_to_the_unrouted_queue() -> None:

@@ -48,6 +48,12 @@ RABBITMQ_CONF = REPO / "deploy" / "rabbitmq" / "rabbitmq.conf"
 RABBITMQ_PLUGINS = REPO / "deploy" / "rabbitmq" / "enabled_plugins"
 
 INFRASTRUCTURE = ("rabbitmq", "mongo", "mailpit")
+#: Profile `monitoring`: Prometheus and Grafana, official images.
+MONITORING = ("prometheus", "grafana")
+#: Profile `tools`: the operator's command line, a command that runs and exits.
+TOOLS = ("cli",)
+#: The broker users of the deployment (deploy/rabbitmq/definitions.json) besides the services.
+BROKER_TOOL_USERS = ("operator", "monitor")
 #: Names of variables and settings that hold a secret.
 SECRET_NAME = re.compile(r"PASSWORD|PASSWD|_PASS$|SECRET|TOKEN|PRIVATE_KEY|API_KEY")
 #: Credentials for an outside server that may need none: they must be in .env, but may
@@ -322,7 +328,7 @@ def test_durations_are_go_durations(compose) -> None:
 
 
 def test_every_service_package_has_a_compose_service_and_no_other(compose, services) -> None:
-    defined = set(compose["services"]) - set(INFRASTRUCTURE)
+    defined = set(compose["services"]) - set(INFRASTRUCTURE) - set(MONITORING) - set(TOOLS)
     assert defined == set(services), (
         f"compose services {sorted(defined)} differ from the packages {services} in services/"
     )
@@ -374,6 +380,14 @@ def test_service_publishes_its_port_on_loopback(compose, service, ports) -> None
     assert env["DIKO_HTTP_HOST"] == "0.0.0.0", "inside the container, listen on every address"
 
 
+def test_service_runs_on_a_read_only_root_without_privileges(compose, service) -> None:
+    spec = compose["services"][service]
+    assert spec["read_only"] is True
+    assert spec["tmpfs"] == ["/tmp"]
+    assert spec["cap_drop"] == ["ALL"]
+    assert spec["security_opt"] == ["no-new-privileges:true"]
+
+
 def test_service_gets_only_its_own_settings(compose, service) -> None:
     """No env_file: .env holds the MongoDB root password and every service's password."""
     spec = compose["services"][service]
@@ -401,6 +415,11 @@ def test_every_published_port_is_bound_to_loopback(compose) -> None:
 
 def test_every_container_has_a_healthcheck_and_restart_policy(compose) -> None:
     for name, spec in compose["services"].items():
+        if name in TOOLS:  # runs a command and exits: no server to check, nothing to restart
+            assert spec["profiles"] == ["tools"], f"{name} only runs when asked for"
+            assert spec["healthcheck"] == {"disable": True}
+            assert spec["restart"] == "no"
+            continue
         check = spec.get("healthcheck") or {}
         assert check.get("test"), f"{name} has no healthcheck"
         assert not check.get("disable"), f"{name}: healthcheck disabled"
@@ -466,9 +485,11 @@ STATE_ON_DISK = {
     "mongo": "/data/db",
     "mailpit": "/data",  # MP_DATABASE: without it, mail is lost with the container
     "matching": "/home/diko/.cache/numba",  # numba's compiled kernels
+    "prometheus": "/prometheus",  # the metrics of the last 30 days
+    "grafana": "/var/lib/grafana",  # its users and preferences
 }
-#: Services that keep everything in their database (media its images too).
-STATELESS = ("companies", "notifications", "media")
+#: Services that keep everything in their database (media its images too), and the CLI.
+STATELESS = ("companies", "notifications", "media", "cli")
 
 
 def service_block(name: str) -> str:
@@ -516,9 +537,14 @@ def test_mailpit_keeps_its_database_in_its_volume(compose) -> None:
 
 def test_mounted_config_files_exist(compose) -> None:
     for name, spec in compose["services"].items():
-        for source in mounts(spec).values():
+        for target, source in mounts(spec).items():
             if source.startswith("."):
-                assert (REPO / source).is_file(), f"{name} mounts {source}, which does not exist"
+                exists = (
+                    (REPO / source).is_dir()
+                    if target.endswith(("provisioning", "diko"))
+                    else (REPO / source).is_file()
+                )
+                assert exists, f"{name} mounts {source}, which does not exist"
 
 
 # -- secrets ----------------------------------------------------------------------------
@@ -528,20 +554,48 @@ def all_references(compose: dict[str, Any]) -> list[tuple[tuple[Any, ...], Refer
     return [(path, ref) for path, text in strings(compose) for ref in references(text)]
 
 
+SECRETS_DIR = "/run/secrets/"
+
+
 def test_no_password_or_secret_is_written_down(compose) -> None:
+    """A secret reaches a container as a file (DIKO_X_FILE, Grafana's X__FILE) or, for the
+    infrastructure's own first-start settings, as a required reference to .env."""
+    declared = compose.get("secrets") or {}
     for name, spec in compose["services"].items():
+        given = spec.get("secrets") or []
         for key, value in environment(spec).items():
-            if SECRET_NAME.search(key):
-                ref = single_reference(value)
-                assert ref is not None, f"{name}: {key} must be a ${{…:?…}} reference to .env"
-        for key, value in environment(spec).items():
-            if "://" not in value:
+            if not SECRET_NAME.search(key):
                 continue
-            parts = split_url(value)
-            if parts.password is not None:
-                ref = single_reference(parts.password)
-                assert ref is not None, f"{name}: {key} carries a literal password"
-                assert SECRET_NAME.search(ref.name), f"{name}: {key}: {ref.name} names no secret"
+            if key.endswith("_FILE"):
+                assert value.startswith(SECRETS_DIR), f"{name}: {key}={value} is no secret file"
+                secret = value.removeprefix(SECRETS_DIR)
+                assert secret in given, f"{name}: {key} reads {secret}, not given to it"
+                assert secret in declared, f"{name}: {key} reads an undeclared secret"
+                continue
+            ref = single_reference(value)
+            assert ref is not None, f"{name}: {key} must be a ${{…:?…}} reference to .env"
+        for key, value in environment(spec).items():
+            if "://" in value:
+                parts = split_url(value)
+                if name not in INFRASTRUCTURE:
+                    assert parts.password is None, f"{name}: {key} carries a password"
+
+
+def test_every_secret_comes_from_a_variable_compose_requires(compose) -> None:
+    """`secrets: x: environment: VAR` alone would give an empty file for an unset VAR."""
+    required = {
+        ref.name: ref
+        for path, ref in all_references(compose)
+        if path[0] == "x-diko-required-secrets"
+    }
+    for name, spec in compose["secrets"].items():
+        assert set(spec) == {"environment"}, f"secret {name}: from .env only"
+        variable = spec["environment"]
+        assert variable in required, f"secret {name}: {variable} is not in x-diko-required-secrets"
+        optional = variable in OPTIONAL_CREDENTIALS
+        assert required[variable].op == ("?" if optional else ":?"), required[variable].text
+    used = {s for spec in compose["services"].values() for s in spec.get("secrets") or []}
+    assert used == set(compose["secrets"]), "a secret is declared but given to nobody"
 
 
 def test_no_secret_has_a_default(compose) -> None:
@@ -568,7 +622,14 @@ def secret_variables(compose: dict[str, Any]) -> list[str]:
 
 def test_compose_refuses_to_start_without_any_one_secret(compose, operator_env) -> None:
     names = secret_variables(compose)
-    assert {"RABBITMQ_PASSWORD", "MONGO_ROOT_PASSWORD", "DIKO_LINK_SECRET"} <= set(names)
+    assert {
+        "RABBITMQ_COMPANIES_PASSWORD",
+        "RABBITMQ_OPERATOR_PASSWORD",
+        "MONGO_ROOT_PASSWORD",
+        "MONGO_MEDIA_PASSWORD",
+        "DIKO_LINK_SECRET",
+        "GRAFANA_ADMIN_PASSWORD",
+    } <= set(names)
     for name in names:
         without = {k: v for k, v in operator_env.items() if k != name}
         with pytest.raises(MissingVariable) as missing:
@@ -619,18 +680,26 @@ def test_dot_env_is_ignored_by_git_and_the_example_is_not() -> None:
 # -- broker and database: each service's own credentials --------------------------------
 
 
+def secret_variable(compose: dict[str, Any], spec: dict[str, Any], key: str) -> str:
+    """The .env variable behind a DIKO_*_FILE setting of a service, through its secret."""
+    path = environment(spec)[key]
+    assert path.startswith(SECRETS_DIR), f"{key}={path}"
+    return compose["secrets"][path.removeprefix(SECRETS_DIR)]["environment"]
+
+
 def test_each_service_reaches_mongodb_as_its_own_user(compose, services) -> None:
     users = {}
     for service in services:
-        url = environment(compose["services"][service])["DIKO_MONGO_URL"]
+        spec = compose["services"][service]
+        url = environment(spec)["DIKO_MONGO_URL"]
         parts = split_url(url)
         assert (parts.scheme, parts.hostname, parts.port) == ("mongodb", "mongo", 27017), url
         assert parts.username == service, f"{service} must log in as {service!r}: {url}"
         assert parts.path == f"/diko_{service}", f"{service}: authentication database: {url}"
-        ref = single_reference(parts.password)
-        assert ref is not None, f"{service}: the password must be a reference: {url}"
-        assert ref.name == f"MONGO_{service.upper()}_PASSWORD", url
-        users[service] = ref.name
+        assert parts.password is None, f"{service}: the password is a secret file: {url}"
+        variable = secret_variable(compose, spec, "DIKO_MONGO_PASSWORD_FILE")
+        assert variable == f"MONGO_{service.upper()}_PASSWORD", variable
+        users[service] = variable
     assert len(set(users.values())) == len(users), "two services share a database password"
     mongo_env = environment(compose["services"]["mongo"])
     for service, variable in users.items():
@@ -662,37 +731,65 @@ def test_mongo_runs_the_init_script_with_a_root_user(compose) -> None:
         assert single_reference(env.get(key, "")) is not None, key
 
 
-def test_services_use_the_diko_vhost_with_the_broker_user(compose, services) -> None:
-    broker_env = environment(compose["services"]["rabbitmq"])
+DEFINITIONS = REPO / "deploy" / "rabbitmq" / "definitions.json"
+RABBITMQ_ENTRYPOINT = REPO / "deploy" / "rabbitmq" / "entrypoint.sh"
+
+
+def test_each_service_reaches_rabbitmq_as_its_own_user(compose, services) -> None:
+    broker = compose["services"]["rabbitmq"]
+    users = {u["name"] for u in json.loads(DEFINITIONS.read_text())["users"]}
     for service in services:
-        url = environment(compose["services"][service])["DIKO_AMQP_URL"]
+        spec = compose["services"][service]
+        url = environment(spec)["DIKO_AMQP_URL"]
         parts = split_url(url)
         assert (parts.scheme, parts.hostname, parts.port) == ("amqp", "rabbitmq", 5672), url
         assert parts.path == "/diko", f"{service}: virtual host diko (docs/contract.md): {url}"
-        user, password = single_reference(parts.username), single_reference(parts.password)
-        assert user is not None, url
-        assert password is not None, url
-        assert broker_env["DIKO_BROKER_USER"] == user.text
-        assert broker_env["DIKO_BROKER_PASSWORD"] == password.text
+        assert parts.username == service, f"{service} must log in as {service!r}: {url}"
+        assert parts.password is None, f"{service}: the password is a secret file: {url}"
+        secret = environment(spec)["DIKO_AMQP_PASSWORD_FILE"].removeprefix(SECRETS_DIR)
+        assert secret == f"rabbitmq-{service}-password"
+        assert secret in broker["secrets"], f"the broker needs {secret} to create {service}"
+        assert service in users, f"deploy/rabbitmq/definitions.json has no user {service}"
+    for user in BROKER_TOOL_USERS:
+        assert f"rabbitmq-{user}-password" in broker["secrets"], user
+        assert user in users, user
+    assert set(broker["secrets"]) == {f"rabbitmq-{user}-password" for user in users}
 
 
-def test_rabbitmq_conf_takes_vhost_and_user_from_the_environment(compose) -> None:
+def test_the_cli_logs_in_as_the_operator_without_a_database(compose) -> None:
+    cli = compose["services"]["cli"]
+    env = environment(cli)
+    assert split_url(env["DIKO_AMQP_URL"]).username == "operator"
+    assert env["DIKO_AMQP_PASSWORD_FILE"] == "/run/secrets/rabbitmq-operator-password"
+    assert cli["secrets"] == ["rabbitmq-operator-password"]
+    assert "DIKO_MONGO_URL" not in env
+    assert cli["entrypoint"] == ["diko"]
+
+
+def test_rabbitmq_loads_the_definitions_its_entrypoint_writes(compose) -> None:
     lines = [
         line.partition("=")
         for line in RABBITMQ_CONF.read_text(encoding="utf-8").splitlines()
         if line.strip() and not line.lstrip().startswith("#")
     ]
     conf = {key.strip(): value.strip() for key, _, value in lines}
-    assert conf["default_vhost"] == "diko"
-    assert conf["default_user"] == "$(DIKO_BROKER_USER)"
-    assert conf["default_pass"] == "$(DIKO_BROKER_PASSWORD)"
-    broker_env = environment(compose["services"]["rabbitmq"])
-    for value in conf.values():
-        for name in re.findall(r"\$\((\w+)\)", value):
-            assert name in broker_env, f"rabbitmq.conf reads $({name}), which compose never sets"
-    assert mounts(compose["services"]["rabbitmq"]).get("/etc/rabbitmq/conf.d/20-diko.conf") == (
-        "./deploy/rabbitmq/rabbitmq.conf"
+    assert conf["load_definitions"] == "/run/diko-rabbitmq/definitions.json"
+    for seeded in (
+        "default_user",
+        "default_pass",
+        "default_vhost",
+        "default_user_tags.administrator",
+    ):
+        assert seeded not in conf, f"{seeded}: no default user, no administrator"
+    broker = compose["services"]["rabbitmq"]
+    assert broker["tmpfs"] == ["/run/diko-rabbitmq"], "the passwords stay in memory"
+    assert mounts(broker)["/etc/rabbitmq/conf.d/20-diko.conf"] == "./deploy/rabbitmq/rabbitmq.conf"
+    assert mounts(broker)["/etc/rabbitmq/diko/definitions.json"] == (
+        "./deploy/rabbitmq/definitions.json"
     )
+    script = RABBITMQ_ENTRYPOINT.read_text(encoding="utf-8")
+    assert "/etc/rabbitmq/diko/definitions.json" in script
+    assert conf["load_definitions"] in script
 
 
 def test_rabbitmq_plugins(compose) -> None:
@@ -761,7 +858,8 @@ def setting_names(cls: type[ServiceSettings]) -> dict[str, FieldInfo]:
 def test_every_required_setting_is_provided_and_every_given_one_exists(compose, service) -> None:
     cls = settings_class(service)
     known = setting_names(cls)
-    given = {key.upper() for key in environment(compose["services"][service])}
+    # DIKO_X_FILE gives DIKO_X from a file (a Docker secret).
+    given = {key.upper().removesuffix("_FILE") for key in environment(compose["services"][service])}
     required = {name for name, field in known.items() if field.is_required()}
     assert sorted(required - given) == [], f"{cls.__name__} requires these; compose lacks them"
     unknown = {name for name in given if name.startswith("DIKO_")} - set(known)
@@ -777,15 +875,25 @@ def test_every_required_setting_is_provided_and_every_given_one_exists(compose, 
 
 
 def test_settings_validate_with_the_values_of_env_example(
-    compose, resolved, service, ports, monkeypatch, tmp_path
+    compose, resolved, operator_env, service, ports, monkeypatch, tmp_path
 ) -> None:
     cls = settings_class(service)
     for name in [n for n in os.environ if n.upper().startswith("DIKO_")]:
         monkeypatch.delenv(name)
-    for name, value in environment(resolved["services"][service]).items():
-        monkeypatch.setenv(name, value)
+    spec = resolved["services"][service]
+    secrets_dir = tmp_path / "secrets"  # as compose writes them to /run/secrets/
+    secrets_dir.mkdir()
+    for secret in spec.get("secrets") or []:
+        variable = resolved["secrets"][secret]["environment"]
+        (secrets_dir / secret).write_text(operator_env[variable])
+    for name, value in environment(spec).items():
+        monkeypatch.setenv(name, value.replace(SECRETS_DIR, f"{secrets_dir}/"))
     monkeypatch.chdir(tmp_path)  # no .local/stack.env here
     settings = cls()
+    password = operator_env[f"RABBITMQ_{service.upper()}_PASSWORD"]
+    assert settings.amqp_url == f"amqp://{service}:{password}@rabbitmq:5672/diko"
+    password = operator_env[f"MONGO_{service.upper()}_PASSWORD"]
+    assert settings.mongo_url == f"mongodb://{service}:{password}@mongo:27017/diko_{service}"
     assert settings.http_port == ports[service]
     assert settings.http_host == "0.0.0.0"
     default_port = cls.model_fields["http_port"].default
@@ -848,14 +956,22 @@ def test_compose_go_loads_the_file_as_docker_compose_would(
     result = load_with_compose_go(compose_config, operator_env, tmp_path)
     assert result.returncode == 0, result.stderr
     project = yaml.safe_load(result.stdout)
-    assert set(project["services"]) == {*services, *INFRASTRUCTURE}
+    # .env.example's profiles: mailpit and monitoring; the CLI (profile tools) only on demand.
+    assert set(project["services"]) == {*services, *INFRASTRUCTURE, *MONITORING}
     for service in services:
         spec = project["services"][service]
         assert spec["build"]["args"] == {"SERVICE": service}
         assert [(p["host_ip"], p["target"], p["published"]) for p in spec["ports"]] == [
             ("127.0.0.1", ports[service], str(ports[service]))
         ]
-        assert spec["environment"]["DIKO_MONGO_URL"].startswith(f"mongodb://{service}:")
+        assert (
+            spec["environment"]["DIKO_MONGO_URL"]
+            == f"mongodb://{service}@mongo:27017/diko_{service}"
+        )
+        assert {s["source"] for s in spec["secrets"]} >= {
+            f"rabbitmq-{service}-password",
+            f"mongo-{service}-password",
+        }
         assert "${" not in json.dumps(spec["environment"]), "interpolation left a reference"
         for dependency in ("rabbitmq", "mongo"):
             assert spec["depends_on"][dependency]["condition"] == "service_healthy"
@@ -866,7 +982,10 @@ def test_compose_go_loads_the_file_as_docker_compose_would(
     assert volumes["matching"] == [("volume", "matching-numba-cache", STATE_ON_DISK["matching"])]
     assert volumes["mailpit"] == [("volume", "mailpit-data", "/data")]
     for name in STATELESS:
-        assert volumes[name] == [], name
+        if name in project["services"]:
+            assert volumes[name] == [], name
+    for name, secret in project["secrets"].items():
+        assert secret["environment"], name
 
 
 def test_compose_go_refuses_a_missing_secret(compose_config, operator_env, tmp_path) -> None:
@@ -902,6 +1021,9 @@ def test_the_readmes_override_files_work(compose_config, operator_env, tmp_path)
 
 
 # -- Debian's docker-compose 1.29.2, where installed -----------------------------------
+# Compose v1 (end of life since 2023) does not know secrets taken from environment
+# variables (Compose v2.23 and later, deploy/README.md requires v2.24). It must refuse the
+# file, naming them, rather than start a deployment without its passwords.
 
 
 def docker_compose_v1(env_file: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
@@ -924,51 +1046,83 @@ def write_env(path: Path, env: Mapping[str, str]) -> Path:
     return path
 
 
-def test_docker_compose_v1_accepts_the_file(operator_env, tmp_path) -> None:
+def test_docker_compose_v1_refuses_the_file_naming_the_secrets(operator_env, tmp_path) -> None:
     result = docker_compose_v1(write_env(tmp_path / "env", operator_env), tmp_path)
-    assert result.returncode == 0, result.stderr
-
-
-def test_docker_compose_v1_refuses_a_missing_secret(operator_env, tmp_path) -> None:
-    env = {k: v for k, v in operator_env.items() if k != "MONGO_MEDIA_PASSWORD"}
-    result = docker_compose_v1(write_env(tmp_path / "env", env), tmp_path)
     assert result.returncode != 0
-    assert "MONGO_MEDIA_PASSWORD" in result.stderr
+    assert "secrets.rabbitmq-operator-password value 'environment'" in result.stderr
 
 
-REFUSE_PLACEHOLDER = REPO / "deploy" / "rabbitmq" / "refuse-placeholder.sh"
-
-
-def test_rabbitmq_starts_through_the_placeholder_check(compose) -> None:
+def test_rabbitmq_starts_through_the_diko_entrypoint(compose) -> None:
     broker = compose["services"]["rabbitmq"]
-    script = "/usr/local/bin/diko-refuse-placeholder.sh"
+    script = "/usr/local/bin/diko-entrypoint.sh"
     assert broker["entrypoint"] == ["/bin/sh", script]
     assert broker["command"] == ["rabbitmq-server"]  # an entrypoint clears the image's CMD
-    assert mounts(broker)[script] == "./deploy/rabbitmq/refuse-placeholder.sh"
+    assert mounts(broker)[script] == "./deploy/rabbitmq/entrypoint.sh"
 
 
-@pytest.mark.parametrize(
-    ("password", "refused"),
-    [("change-me-rabbitmq", True), ("change-me", True), ("9f86d081884c7d65", False)],
-)
-def test_the_placeholder_check_refuses_change_me_and_hands_over_otherwise(
-    tmp_path: Path, password: str, refused: bool
-) -> None:
-    image_entrypoint = tmp_path / "docker-entrypoint.sh"  # stands in for the image's own
+def run_entrypoint(tmp_path: Path, passwords: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """deploy/rabbitmq/entrypoint.sh with these secrets, the real template, and a stand-in
+    for the image's own entrypoint."""
+    image_entrypoint = tmp_path / "bin" / "docker-entrypoint.sh"
+    image_entrypoint.parent.mkdir()
     image_entrypoint.write_text('#!/bin/sh\necho "image entrypoint: $*"\n', encoding="utf-8")
     image_entrypoint.chmod(0o755)
-    result = subprocess.run(
-        ["/bin/sh", str(REFUSE_PLACEHOLDER), "rabbitmq-server"],
-        env={"PATH": f"{tmp_path}:/usr/bin:/bin", "DIKO_BROKER_PASSWORD": password},
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    for user, password in passwords.items():
+        (secrets / f"rabbitmq-{user}-password").write_text(password + "\n")
+    return subprocess.run(
+        ["/bin/sh", str(RABBITMQ_ENTRYPOINT), "rabbitmq-server"],
+        env={
+            "PATH": f"{image_entrypoint.parent}:/usr/bin:/bin",
+            "DIKO_DEFINITIONS_TEMPLATE": str(DEFINITIONS),
+            "DIKO_DEFINITIONS": str(tmp_path / "run" / "definitions.json"),
+            "DIKO_SECRETS_DIR": str(secrets),
+        },
         capture_output=True,
         text=True,
         timeout=10,
         check=False,
     )
-    if refused:
-        assert result.returncode == 1
-        assert "RABBITMQ_PASSWORD in .env is still the change-me placeholder" in result.stderr
-        assert "image entrypoint" not in result.stdout
+
+
+def broker_users() -> list[str]:
+    return [u["name"] for u in json.loads(DEFINITIONS.read_text())["users"]]
+
+
+def test_the_entrypoint_writes_every_password_and_hands_over(tmp_path: Path) -> None:
+    passwords = {user: secrets.token_hex(16) for user in broker_users()}
+    result = run_entrypoint(tmp_path, passwords)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "image entrypoint: rabbitmq-server\n"
+    written = tmp_path / "run" / "definitions.json"
+    assert written.stat().st_mode & 0o077 == 0, "only the broker may read the passwords"
+    definitions = json.loads(written.read_text())
+    assert {u["name"]: u["password"] for u in definitions["users"]} == passwords
+    assert "@@" not in written.read_text()
+
+
+@pytest.mark.parametrize(
+    ("password", "problem"),
+    [
+        (None, "the secret rabbitmq-matching-password is missing"),
+        ("", "is empty"),
+        ("change-me-rabbitmq-matching", "still the change-me placeholder"),
+        ("short-9f86d08", "shorter than 16 characters"),
+        ("9f86d081884c7d65|rm -rf", "only letters, digits and - . _ ~"),
+    ],
+)
+def test_the_entrypoint_refuses_a_missing_or_weak_password(
+    tmp_path: Path, password: str | None, problem: str
+) -> None:
+    passwords = {user: secrets.token_hex(16) for user in broker_users()}
+    if password is None:
+        del passwords["matching"]
     else:
-        assert result.returncode == 0, result.stderr
-        assert result.stdout == "image entrypoint: rabbitmq-server\n"
+        passwords["matching"] = password
+    result = run_entrypoint(tmp_path, passwords)
+    assert result.returncode == 1
+    assert problem in result.stderr
+    assert "'matching'" in result.stderr or "rabbitmq-matching-password" in result.stderr
+    assert "image entrypoint" not in result.stdout
+    assert not (tmp_path / "run" / "definitions.json").exists()

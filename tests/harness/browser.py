@@ -1,6 +1,6 @@
 """Looking at what diko shows a person, as a person would: in Debian's headless Chromium.
 
-`make test` has the stack install Debian's `chromium` (`stack.py up --browser`);
+`make test` has the stack install Debian's `chromium` (`stack.py up --test-tools`);
 Playwright drives it (`executable_path`), so no browser is downloaded. A look loads a
 page, waits until the network is idle, and reports what a person would notice: the
 visible text, every request that went to another host (diko works offline, from its
@@ -209,7 +209,7 @@ async def eyes() -> AsyncIterator[Eyes]:
     Playwright gives each launch a fresh, empty profile of its own.
     """
     if not CHROMIUM.exists():  # noqa: ASYNC240 - once per session, before the browser starts
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (stack.py up --browser)")
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (stack.py up --test-tools)")
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS)

@@ -1,4 +1,12 @@
-"""The broker as a test sees it: commands, raw bodies, events and dead letters."""
+"""The broker as a test sees it: commands, raw bodies, events and dead letters.
+
+Each message goes out under the identity production would use, chosen by the bus so
+that tests need not think about it: a command as `operator` (the `diko` command line,
+which may send every command), an event as the service that owns it (as if that service
+had sent it), anything else (fences, messages put straight into a queue no service
+consumes) as the harness. Taps and dead-letter queues are read as the harness. A test
+that means to send as someone else says so: `publish_raw(..., sender="media")`.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +15,17 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from faststream.rabbit import Channel, RabbitBroker
 
 from diko_shared.contract.base import Payload
+from diko_shared.contract.catalogue import CATALOGUE
+from diko_shared.contract.senders import OPERATOR
 from diko_shared.messaging import topology
-from diko_shared.messaging.publisher import Publisher
+from diko_shared.messaging.publisher import Outgoing, Publisher
+from harness.stack import HARNESS_USER, url_as
 from harness.waiting import eventually
 
 
@@ -51,6 +61,85 @@ def _seen(message: AbstractIncomingMessage) -> Seen:
 
 
 FENCE_PREFIX = "diko.fence."
+
+
+def sender_for(exchange: str, routing_key: str) -> str:
+    """Who production would have publish this: see the module docstring."""
+    if routing_key.startswith(FENCE_PREFIX):
+        return HARNESS_USER
+    if exchange == topology.COMMANDS.name:
+        return OPERATOR
+    if exchange == topology.EVENTS.name:
+        spec = CATALOGUE.get(routing_key)
+        return spec.owner if spec is not None and spec.kind == "event" else HARNESS_USER
+    if exchange == "":  # straight into the queue named by the routing key
+        for spec in CATALOGUE:
+            if spec.is_request and topology.request_queue(spec).name == routing_key:
+                return OPERATOR
+        _service, on, event_type = routing_key.partition(".on.")
+        spec = CATALOGUE.get(event_type) if on else None
+        if spec is not None and spec.kind == "event":
+            return spec.owner
+    return HARNESS_USER
+
+
+def idle_safe(url: str) -> str:
+    """`url` without AMQP heartbeats.
+
+    The bus lives for the whole session, and synchronous tests (the engine's, say) keep
+    its event loop from running for minutes on a busy machine: with heartbeats the broker
+    would close its connections as dead, and the next test to use them would fail.
+    """
+    return f"{url}{'&' if '?' in url else '?'}heartbeat=0"
+
+
+def _broker(url: str, source: str) -> RabbitBroker:
+    return RabbitBroker(
+        url,
+        apply_types=False,
+        default_channel=Channel(on_return_raises=True),
+        log_level=10,
+        app_id=source,
+    )
+
+
+class Senders:
+    """One confirmed publisher per broker user, connected when first needed."""
+
+    def __init__(self, amqp_url: str, source: str) -> None:
+        self.amqp_url = amqp_url
+        self.source = source
+        self.publishers: dict[str, Publisher] = {}
+
+    async def publisher(self, user: str) -> Publisher:
+        if user not in self.publishers:
+            broker = _broker(idle_safe(url_as(self.amqp_url, user)), self.source)
+            await broker.connect()
+            self.publishers[user] = Publisher(broker, self.source, user_id=user)
+        return self.publishers[user]
+
+    async def close(self) -> None:
+        for publisher in self.publishers.values():
+            await publisher.broker.stop()
+        self.publishers.clear()
+
+
+class IdentityPublisher(Publisher):
+    """The bus's publisher: requests as `operator`, each other message as `sender_for` says."""
+
+    def __init__(self, broker: RabbitBroker, source: str, senders: Senders) -> None:
+        super().__init__(broker, source, user_id=OPERATOR)
+        self.senders = senders
+
+    async def publish(
+        self, message: Outgoing, *, timeout: float = 10.0, mandatory: bool = True
+    ) -> None:
+        user = sender_for(message.exchange, message.routing_key)
+        if user == OPERATOR:
+            await super().publish(message, timeout=timeout, mandatory=mandatory)
+            return
+        sender = await self.senders.publisher(user)
+        await sender.publish(message, timeout=timeout, mandatory=mandatory)
 
 
 class Tap:
@@ -103,45 +192,49 @@ class Tap:
         return await self.wait_for(lambda m: m.routing_key == type_, count=count, timeout=timeout)
 
 
-def without_heartbeats(amqp_url: str) -> str:
-    """The URL with AMQP heartbeats off (`heartbeat=0`).
-
-    The session's bus lives on the session's event loop, which runs only while an async
-    test does: a minute of synchronous tests in between (the matching engine's, on a
-    loaded machine) would miss the broker's heartbeats, and the broker would close the
-    connection under the next test. On loopback a dead peer shows as a closed socket.
-    """
-    parts = urlsplit(amqp_url)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "heartbeat"]
-    return urlunsplit(parts._replace(query=urlencode([*query, ("heartbeat", "0")])))
-
-
 class Bus:
-    """A test's connection to the broker: FastStream for requests, aio-pika for raw access."""
+    """A test's connection to the broker: FastStream for requests, aio-pika for raw access.
+
+    `amqp_url` names the virtual host; the bus logs in as whoever each message needs
+    (`harness.stack` keeps the passwords). `connection` and `channel` are the harness's.
+    """
 
     def __init__(self, amqp_url: str, source: str = "tests") -> None:
-        self.amqp_url = amqp_url = without_heartbeats(amqp_url)
-        self.broker = RabbitBroker(
-            amqp_url,
-            apply_types=False,
-            default_channel=Channel(on_return_raises=True),
-            log_level=10,
-            app_id=source,
-        )
-        self.publisher = Publisher(self.broker, source)
+        self.amqp_url = amqp_url
+        self.broker = _broker(idle_safe(url_as(amqp_url, OPERATOR)), source)
+        self.senders = Senders(amqp_url, source)
+        self._tap_channels: list[aio_pika.abc.AbstractChannel] = []
+        self.publisher: Publisher = IdentityPublisher(self.broker, source, self.senders)
         self.connection: AbstractRobustConnection | None = None
         self.channel: aio_pika.abc.AbstractChannel | None = None
+        self._channels: dict[str, aio_pika.abc.AbstractChannel] = {}
+        self._connections: dict[str, AbstractRobustConnection] = {}
 
     async def start(self) -> None:
         await self.broker.connect()
-        await topology.declare(self.broker, [200, 500])
-        self.connection = await aio_pika.connect_robust(self.amqp_url)
+        self.connection = await aio_pika.connect_robust(
+            idle_safe(url_as(self.amqp_url, HARNESS_USER))
+        )
         self.channel = await self.connection.channel(publisher_confirms=True)
 
     async def close(self) -> None:
         await self.broker.stop()
+        await self.senders.close()
+        for connection in self._connections.values():
+            await connection.close()
         if self.connection is not None:
             await self.connection.close()
+
+    async def _channel_as(self, user: str) -> aio_pika.abc.AbstractChannel:
+        """A confirmed channel logged in as `user`, for raw publishes."""
+        if user == HARNESS_USER:
+            assert self.channel is not None
+            return self.channel
+        if user not in self._channels:
+            connection = await aio_pika.connect_robust(idle_safe(url_as(self.amqp_url, user)))
+            self._connections[user] = connection
+            self._channels[user] = await connection.channel(publisher_confirms=True)
+        return self._channels[user]
 
     async def __aenter__(self) -> Bus:
         await self.start()
@@ -172,12 +265,16 @@ class Bus:
         reply_to: str | None = None,
         message_id: str | None = None,
         type_: str | None = None,
+        sender: str | None = None,
     ) -> None:
-        """Publish bytes exactly as given, as a careless integrator might."""
-        assert self.channel is not None
-        target = (
-            await self.channel.get_exchange(exchange) if exchange else self.channel.default_exchange
-        )
+        """Publish bytes exactly as given, as a careless integrator might.
+
+        As `sender` (a broker user) if given, else as `sender_for` chooses; the AMQP
+        `user_id` is the sender's, as every diko publisher sets it.
+        """
+        user = sender or sender_for(exchange, routing_key)
+        channel = await self._channel_as(user)
+        target = await channel.get_exchange(exchange) if exchange else channel.default_exchange
         await target.publish(
             aio_pika.Message(
                 body,
@@ -186,6 +283,7 @@ class Bus:
                 type=type_ or routing_key,
                 reply_to=reply_to,
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                user_id=user,
             ),
             routing_key=routing_key,
         )
@@ -197,12 +295,14 @@ class Bus:
         *,
         content_type: str | None = "application/json",
         timeout: float = 30.0,
+        sender: str = OPERATOR,
     ) -> dict[str, Any]:
-        """Publish raw bytes with a reply queue and return the decoded reply."""
+        """Publish raw bytes as `sender` with a reply queue and return the decoded reply."""
         assert self.channel is not None
         reply_queue = await self.channel.declare_queue(exclusive=True, auto_delete=True)
         correlation_id = str(uuid.uuid4())
-        exchange = await self.channel.get_exchange(topology.COMMANDS.name)
+        channel = await self._channel_as(sender)
+        exchange = await channel.get_exchange(topology.COMMANDS.name)
         await exchange.publish(
             aio_pika.Message(
                 body,
@@ -211,6 +311,7 @@ class Bus:
                 correlation_id=correlation_id,
                 reply_to=reply_queue.name,
                 type=routing_key,
+                user_id=sender,
             ),
             routing_key=routing_key,
         )
@@ -225,6 +326,7 @@ class Bus:
         """Collect what is published to `exchange` with a routing key matching `pattern`."""
         assert self.connection is not None
         channel = await self.connection.channel()
+        self._tap_channels.append(channel)
         queue = await channel.declare_queue(exclusive=True, auto_delete=True)
         await queue.bind(exchange, pattern)
         await queue.bind(exchange, FENCE_PREFIX + "#")
@@ -236,6 +338,17 @@ class Bus:
 
         await queue.consume(collect)
         return tap
+
+    async def close_taps(self) -> None:
+        """Delete the queues of every tap opened so far.
+
+        The bus lives for the whole session; a tap left bound to `#` would take every
+        later event, so no later test could see an event go unrouted.
+        """
+        channels, self._tap_channels = self._tap_channels, []
+        for channel in channels:
+            if not channel.is_closed:
+                await channel.close()
 
     async def drain(self, queue_name: str) -> list[Seen]:
         """Take every message currently in a queue (e.g. a dead-letter queue)."""

@@ -25,6 +25,15 @@ async def bus(stack: SessionStack) -> AsyncIterator[Bus]:
         yield connected
 
 
+@pytest.fixture(autouse=True)
+async def _taps_end_with_their_test(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """A test's taps stop collecting when it ends (only for tests that use the bus)."""
+    yield
+    if "bus" in request.fixturenames:
+        bus: Bus = request.getfixturevalue("bus")
+        await bus.close_taps()
+
+
 @pytest.fixture(scope="session")
 async def mailpit(stack: SessionStack) -> AsyncIterator[Mailpit]:
     async with Mailpit(stack.mailpit_url) as client:

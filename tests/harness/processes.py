@@ -15,6 +15,9 @@ import httpx
 from harness.stack import REPO
 
 LOG_DIR = REPO / ".local" / "test-logs"
+#: How long `stop` waits after SIGTERM before it kills: a service must be gone by then.
+KILL_TIMEOUT_S = 30.0
+START_LINE = "\n--- start {} ---"
 
 
 def free_port() -> int:
@@ -53,10 +56,16 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, *, extra_env: dict[str, str] | None = None, timeout: float = 90.0) -> None:
+        """Launch the process and wait until it is ready."""
+        self.launch(extra_env=extra_env)
+        self.wait_ready(timeout)
+
+    def launch(self, *, extra_env: dict[str, str] | None = None) -> None:
+        """Start the process and return at once (it may still be waiting for the stack)."""
         env = {**self.env, **(extra_env or {})}
         self.starts += 1
         with self.log_path.open("ab") as log:
-            log.write(f"\n--- start {self.starts} ---\n".encode())
+            log.write(f"{START_LINE.format(self.starts)}\n".encode())
             self.process = subprocess.Popen(
                 [sys.executable, "-m", self.module],
                 cwd=REPO,
@@ -64,7 +73,6 @@ class ServiceProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        self.wait_ready(timeout)
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         """Wait until /readyz answers 200; fail with the log tail if the process dies or hangs."""
@@ -94,13 +102,31 @@ class ServiceProcess:
 
     def stop(self) -> None:
         """SIGTERM and wait for a graceful shutdown; SIGKILL if it hangs."""
-        if self.process is None or self.process.poll() is not None:
-            return
+        self.terminate()
+
+    def terminate(self, timeout: float = KILL_TIMEOUT_S) -> int | None:
+        """SIGTERM; the exit status if the process ended within `timeout`, else None.
+
+        A process that is still there after `timeout` is killed (and None returned), so
+        that a test about prompt shutdown fails instead of leaving it behind.
+        """
+        if self.process is None:
+            return None
+        if self.process.poll() is not None:
+            return self.process.returncode
         self.process.send_signal(signal.SIGTERM)
         try:
-            self.process.wait(30)
+            return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
+            return None
+
+    def log_of_last_start(self) -> str:
+        """What the process logged since it was last started."""
+        if not self.log_path.exists():
+            return ""
+        text = self.log_path.read_text(errors="replace")
+        return text.rsplit(START_LINE.format(self.starts), 1)[-1]
 
     def get(self, path: str, **kwargs: object) -> httpx.Response:
         return httpx.get(f"{self.base_url}{path}", timeout=10.0, **kwargs)  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+import testsvc.contract  # its messages (and its broker user) exist from the start
 from harness.processes import ServiceProcess
 from harness.stack import SessionStack
 

@@ -12,14 +12,16 @@ from diko_shared.messaging import topology
 from diko_shared.messaging.publisher import Outgoing, Publisher, Unroutable
 from harness.bus import Bus
 from harness.processes import ServiceProcess
-from harness.stack import SessionStack
+from harness.stack import HARNESS_USER, SessionStack
 
 
 @pytest.fixture
 async def broker(stack: SessionStack, bus: Bus) -> AsyncIterator[RabbitBroker]:
-    """A broker connection of its own; `bus` has declared the topology."""
+    """A broker connection of the harness, which may publish any routing key anywhere."""
     broker = RabbitBroker(
-        stack.amqp_url, default_channel=Channel(on_return_raises=True), logger=None
+        stack.amqp_url_as(HARNESS_USER),
+        default_channel=Channel(on_return_raises=True),
+        logger=None,
     )
     await broker.connect()
     yield broker
@@ -55,17 +57,36 @@ def test_a_service_exports_the_count_of_unrouted_events(testsvc: ServiceProcess)
 
 
 async def test_a_queue_declared_otherwise_by_another_version_is_named_at_start() -> None:
-    with SessionStack.create() as fresh:  # a virtual host of its own, nothing declared yet
-        broker = RabbitBroker(fresh.amqp_url, logger=None)
-        await broker.connect()
+    # A virtual host of its own with the users, but no topology yet.
+    with SessionStack.create(provision=False) as fresh:
+        harness = RabbitBroker(fresh.amqp_url_as(HARNESS_USER), logger=None)
+        service = RabbitBroker(fresh.amqp_url_as("notifications"), logger=None)
+        await harness.connect()
         try:
-            channel = await broker.config.channel_manager.get_channel(Channel())
+            channel = await harness.config.channel_manager.get_channel(Channel())
             await channel.declare_queue(  # as a version without a delivery limit did
-                "notifications.dlq", durable=True, arguments={"x-queue-type": "quorum"}
+                "notifications.on.match.proposed",
+                durable=True,
+                arguments={"x-queue-type": "quorum"},
             )
+            fresh.import_definitions()  # keeps the queue that is there
+            await service.connect()
             with pytest.raises(
-                topology.TopologyMismatch, match=r"'notifications\.dlq'.*delete_queue"
+                topology.TopologyMismatch,
+                match=r"'notifications\.on\.match\.proposed'.*delete_queue",
             ):
-                await topology.declare(broker, [200, 500])
+                await topology.prepare(service, "notifications", [200, 500])
         finally:
-            await broker.stop()
+            await harness.stop()
+            await service.stop()
+
+
+async def test_a_broker_without_the_provisioned_topology_is_named_at_start() -> None:
+    with SessionStack.create(provision=False) as fresh:
+        service = RabbitBroker(fresh.amqp_url_as("notifications"), logger=None)
+        await service.connect()
+        try:
+            with pytest.raises(topology.TopologyMissing, match=r"no exchange 'diko\.unrouted'"):
+                await topology.prepare(service, "notifications", [200, 500])
+        finally:
+            await service.stop()

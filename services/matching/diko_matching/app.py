@@ -5,26 +5,44 @@ Who handles what, at a glance:
 | message | kind | handler |
 | --- | --- | --- |
 | `applicant.register` | command | `handlers.register_applicant` |
+| `applicant.update` | command | `handlers.update_applicant` |
+| `applicant.withdraw` | command | `handlers.withdraw_applicant` |
 | `applicant.get` | query | `handlers.get_applicant` |
+| `match.decide` | command | `handlers.decide_match` (`decisions.py`) |
+| `match.run` | command | `runs.run` |
 | `match.shortlist` | query | `handlers.get_shortlist` |
-| `match.decide` | command | `handlers.decide_match` |
+| `match.explain` | query | `explaining.explain` |
+| `fair.plan` | command | `fairs.handlers.plan_fair` |
+| `fair.get` | query | `fairs.handlers.get_fair` |
 | `position.opened` | event | `handlers.propose_for_position` |
-| `position.filled` | event | `handlers.mark_position_filled` |
+| `position.updated` | event | `handlers.position_changed` |
+| `position.closed` | event | `handlers.position_closed` |
+| `position.reopened` | event | `handlers.position_reopened` |
+| `position.filled` | event | `handlers.position_filled` |
+| `company.updated` | event | `handlers.company_renamed` |
+| `company.merged` | event | `handlers.company_merged` |
 | `applicant.registered` | event | `handlers.propose_for_applicant` |
+| `applicant.updated` | event | `handlers.applicant_changed` |
+| `match.declined` | event | `handlers.propose_after_decline` |
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import date
 from functools import partial
 
 from pydantic import Field
 
-from diko_matching import domain, handlers, store
+from diko_matching import choosing, domain, explaining, handlers, runs, store
 from diko_matching.engine import ScoringWeights
+from diko_matching.fairs import handlers as fairs
+from diko_matching.fairs.planner import Planner
+from diko_matching.fairs.web import fair_routes
+from diko_matching.index import ApplicantEntry, Index, PositionEntry
+from diko_shared.brand import web as brand
 from diko_shared.contract.common import Occupation
-from diko_shared.contract.matching import Applicant
 from diko_shared.service.app import Service
 from diko_shared.settings import ServiceSettings, load_settings
 
@@ -39,7 +57,13 @@ class MatchingSettings(ServiceSettings):
         10,
         ge=1,
         le=100,
-        description="Most proposals one new position or applicant gives (top k)",
+        description="Open proposals a position with a free place (or an applicant) should have",
+    )
+    proposals_per_position_per_day: int = Field(
+        20,
+        ge=1,
+        le=500,
+        description="Most proposals one position gets on one day (Berlin), whatever the cause",
     )
     scoring_weights: ScoringWeights = Field(
         default_factory=ScoringWeights,
@@ -54,22 +78,56 @@ class MatchingSettings(ServiceSettings):
 def build(settings: MatchingSettings | None = None) -> Service:
     """The service with every subscription; `python -m diko_matching` runs it."""
     settings = settings or load_settings(MatchingSettings, "matching")
-    policy = domain.Policy(settings.proposals_per_trigger, settings.scoring_weights)
+    policy = domain.Policy(
+        settings.proposals_per_trigger,
+        settings.proposals_per_position_per_day,
+        settings.scoring_weights,
+    )
+    index = Index()
+    planner = Planner()
     service = Service(
         NAME,
         settings,
-        description="Applicants, scored proposals with reasons, and staff decisions",
+        description="Applicants, proposals with reasons, decisions, stable runs, applicant fairs",
         indexes=store.INDEXES,
     )
-    service.on_request("applicant.register", handlers.register_applicant)
+    with_index = {"index": index}
+    both = {"index": index, "policy": policy}
+    service.on_request("applicant.register", partial(handlers.register_applicant, **with_index))
+    service.on_request("applicant.update", partial(handlers.update_applicant, **with_index))
+    service.on_request("applicant.withdraw", partial(handlers.withdraw_applicant, **with_index))
     service.on_request("applicant.get", handlers.get_applicant)
-    service.on_request("match.shortlist", handlers.get_shortlist)
-    service.on_request("match.decide", handlers.decide_match)
-    service.on_event("position.opened", partial(handlers.propose_for_position, policy=policy))
-    service.on_event("position.filled", handlers.mark_position_filled)
-    service.on_event("applicant.registered", partial(handlers.propose_for_applicant, policy=policy))
+    service.on_request("match.decide", partial(handlers.decide_match, **with_index))
+    service.on_request("match.run", partial(runs.run, **both))
+    service.on_request("match.shortlist", partial(handlers.get_shortlist, **with_index))
+    service.on_request("match.explain", partial(explaining.explain, **both))
+    service.on_request("fair.plan", partial(fairs.plan_fair, **both, planner=planner))
+    service.on_request("fair.get", fairs.get_fair)
+    service.on_event("position.opened", partial(handlers.propose_for_position, **both))
+    service.on_event("position.updated", partial(handlers.position_changed, **both))
+    service.on_event("position.closed", partial(handlers.position_closed, **with_index))
+    service.on_event("position.reopened", partial(handlers.position_reopened, **both))
+    service.on_event("position.filled", partial(handlers.position_filled, **with_index))
+    service.on_event("company.updated", partial(handlers.company_renamed, **with_index))
+    service.on_event("company.merged", partial(handlers.company_merged, **with_index))
+    service.on_event("applicant.registered", partial(handlers.propose_for_applicant, **both))
+    service.on_event("applicant.updated", partial(handlers.applicant_changed, **both))
+    service.on_event("match.declined", partial(handlers.propose_after_decline, **both))
+    service.add_routes(*fair_routes(lambda: service.db), *brand.routes())
+    service.on_start(_load(service, index))
     service.on_start(_warm_up(policy))
+    service.on_stop(planner.close)
+    service.hourly(lambda: store.forget_old(service.db))
     return service
+
+
+def _load(service: Service, index: Index) -> Callable[[], Awaitable[None]]:
+    """Read applicants, position copies and proposals into the read model before messages flow."""
+
+    async def load() -> None:
+        await index.load(service.db)
+
+    return load
 
 
 def _warm_up(policy: domain.Policy) -> Callable[[], Awaitable[None]]:
@@ -77,7 +135,22 @@ def _warm_up(policy: domain.Policy) -> Callable[[], Awaitable[None]]:
     messages flow, so that the first proposal does not stall the event loop."""
 
     async def score_a_sample() -> None:
-        position = domain.PositionCopy(
+        sample = Index()
+        applicant = ApplicantEntry(
+            applicant_id="apl_00000000000000000000",
+            status="active",
+            name="Beispiel Beispiel",
+            email=None,
+            home_town="Tangermünde",
+            lat=52.54,
+            lon=11.97,
+            reach_km=20.0,
+            licence=False,
+            school="hauptschule",
+            wishes=("22342",),
+            earliest_start=date(2027, 8, 1),
+        )
+        position = PositionEntry(
             position_id="pos_00000000000000000000",
             company_id="cmp_00000000000000000000",
             company_name="Beispiel GmbH",
@@ -85,22 +158,13 @@ def _warm_up(policy: domain.Policy) -> Callable[[], Awaitable[None]]:
             places=1,
             start_date=date(2027, 8, 1),
             town="Stendal",
-            school_certificate="none",
+            lat=52.6,
+            lon=11.86,
+            school="none",
             status="open",
         )
-        applicant = Applicant(
-            applicant_id="apl_00000000000000000000",
-            first_name="Beispiel",
-            last_name="Beispiel",
-            home_town="Tangermünde",
-            reach_km=20,
-            driving_licence=False,
-            school_certificate="hauptschule",
-            desired_occupations=["22342"],
-            earliest_start=date(2027, 8, 1),
-            status="active",
-        )
-        domain.proposals_for_position(position, [applicant], policy, 1)
-        domain.proposals_for_applicant(applicant, [position], policy, 1)
+        sample.applicants[applicant.applicant_id] = applicant
+        await asyncio.to_thread(choosing.rank_for_position, sample, position, policy.weights)
+        choosing.explain(applicant, position, policy.weights)
 
     return score_a_sample

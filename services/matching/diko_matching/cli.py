@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import json
 import math
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -192,20 +193,16 @@ def shortlist(
 @app.command()
 def fair(
     instance: Annotated[Path, typer.Argument(help="Fair instance JSON.")],
-    out: Annotated[Path, typer.Option(help="Folder for the printable HTML timetables.")] = Path(
-        "zeitplaene"
-    ),
+    out: Annotated[
+        Path, typer.Option(help="Folder for the timetables (HTML, PDF, one .ics per person).")
+    ] = Path("zeitplaene"),
     time_limit: Annotated[
-        float, typer.Option(help="Seconds for all three stages together.")
+        float, typer.Option(help="Seconds for all stages of the optimisation together.")
     ] = 60.0,
     pretty: Annotated[bool, typer.Option(help="Indent the JSON output.")] = False,
 ) -> None:
     """Applicant-fair interview schedule: print it with its summary, write timetables."""
     from diko_matching.engine.fair import FairInstance, plan_fair
-    from diko_matching.engine.timetable import (
-        applicant_timetables_html,
-        company_timetables_html,
-    )
 
     if not (math.isfinite(time_limit) and time_limit > 0):
         _fail(f"--time-limit must be a positive number of seconds, not {time_limit}")
@@ -214,18 +211,65 @@ def fair(
         inst = FairInstance.parse(data)
     except InstanceError as exc:
         _fail(str(exc))
-    plan = plan_fair(inst, time_limit=time_limit)
-    companies_html = out / "unternehmen.html"
-    applicants_html = out / "bewerber.html"
+    with _stdout_to_stderr():  # HiGHS writes the odd diagnostic line to standard output
+        plan = plan_fair(inst, time_limit=time_limit)
+    report = plan.to_dict(inst)
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        companies_html.write_text(company_timetables_html(inst, plan), encoding="utf-8")
-        applicants_html.write_text(applicant_timetables_html(inst, plan), encoding="utf-8")
+        report["timetables"] = _write_timetables(inst, report, data, out)
     except OSError as exc:
         _fail(f"cannot write the timetables to {out}: {exc.strerror or exc}")
-    report = plan.to_dict(inst)
-    report["timetables"] = {"companies": str(companies_html), "applicants": str(applicants_html)}
     _emit(report, pretty)
+
+
+@contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send what C code prints to file descriptor 1 to stderr, keeping stdout for the JSON."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _write_timetables(inst: Any, report: dict[str, Any], data: Any, out: Path) -> dict[str, Any]:
+    """The timetables as the service serves them: HTML, PDF and an .ics per person."""
+    from diko_matching.fairs import calendars, documents, printing
+    from diko_matching.fairs.model import fair_of, file_fair_id, setup_of
+
+    fair = fair_of(file_fair_id(data), setup_of(inst), report)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "overview": ("uebersicht.html", documents.overview_html(fair)),
+        "companies": ("unternehmen.html", documents.companies_html(fair)),
+        "applicants": ("bewerber.html", documents.applicants_html(fair)),
+        "companies_pdf": ("unternehmen.pdf", printing.companies_pdf(fair)),
+        "applicants_pdf": ("bewerber.pdf", printing.applicants_pdf(fair)),
+    }
+    written: dict[str, Any] = {}
+    for key, (name, content) in files.items():
+        path = out / name
+        if isinstance(content, str):
+            path.write_text(content, encoding="utf-8")
+        else:
+            path.write_bytes(content)
+        written[key] = str(path)
+    if fair.date is not None:
+        calendar_dir = out / "kalender"
+        calendar_dir.mkdir(exist_ok=True)
+        for side, refs, make in (
+            ("unternehmen", [c.ref for c in fair.companies], calendars.company_ics),
+            ("bewerber", [a.ref for a in fair.applicants], calendars.applicant_ics),
+        ):
+            for ref in refs:
+                body = make(fair, ref)
+                if body is not None:
+                    (calendar_dir / f"{side}-{ref}.ics").write_bytes(body)
+        written["calendars"] = str(calendar_dir)
+    return written
 
 
 def _check_fair(data: Any, what: str) -> None:

@@ -1,41 +1,39 @@
 """The rules of the matching service: pure functions, no I/O.
 
-Scoring is the engine's (`diko_matching.engine`, the same formula and German sentences
-as `diko match`): this module turns the service's records into engine profiles and the
-engine's scores into the contract's proposals. Validation collects every problem of a
-message before it answers; problem texts are German, as staff read them.
+Validation collects every problem of a message before it answers; problem texts are
+German, as staff read them. Scoring is the engine's (`choosing.py` calls it on the
+read model); this module holds what the service decides around it: copies of
+positions, changes of applicants, how many proposals a position should have, the day
+a proposal counts against, and the words for every refusal and withdrawal.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import date
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
-from diko_matching.engine import (
-    ApplicantProfile,
-    Criterion,
-    PositionProfile,
-    ProfileInstance,
-    Score,
-    ScoringWeights,
-    shortlist_for_applicant,
-    shortlist_for_position,
-)
+from diko_matching.engine import ScoringWeights
 from diko_shared.contract.common import Occupation, SchoolCertificate
-from diko_shared.contract.companies import PositionFilled, PositionOpened
+from diko_shared.contract.companies import (
+    PositionFilled,
+    PositionOpened,
+    PositionReopened,
+    PositionUpdated,
+)
 from diko_shared.contract.envelope import ErrorDetail
 from diko_shared.contract.matching import (
     Applicant,
     ApplicantRegistered,
+    ApplicantUpdated,
     Candidate,
     Proposal,
-    ProposedApplicant,
-    ProposedPosition,
-    Reason,
     RegisterApplicant,
+    UpdateApplicant,
+    WithdrawReason,
 )
 from diko_shared.geo import UnknownPlaceError, load_gazetteer
 from diko_shared.messaging.errors import Conflict, Invalid
@@ -43,14 +41,8 @@ from diko_shared.occupations import load_occupations
 
 #: Namespace of proposal ids: one id per (position, applicant) pair, whoever proposes it.
 PROPOSAL_IDS = uuid.UUID("2b4e5f0a-8c1d-4f7e-9a36-5d0c7e1b9f42")
-
-#: The contract's certificates as the engine names them.
-ENGINE_SCHOOL: dict[SchoolCertificate, str] = {
-    "none": "ohne",
-    "hauptschule": "hauptschule",
-    "realschule": "realschule",
-    "abitur": "abitur",
-}
+#: Days, for the daily cap, are days in Berlin.
+BERLIN = ZoneInfo("Europe/Berlin")
 
 #: The criterion of a reason, by the first part of the engine's reason key.
 CRITERION_OF_KEY = {
@@ -61,26 +53,61 @@ CRITERION_OF_KEY = {
     "wish": "preference",
 }
 
-DecisionWord = Literal["accept", "decline"]
-ProposalStatus = Literal["proposed", "accepted", "declined"]
-STATUS_OF_DECISION: dict[DecisionWord, ProposalStatus] = {
-    "accept": "accepted",
-    "decline": "declined",
+ProposalStatus = Literal["proposed", "accepted", "declined", "withdrawn"]
+DECIDED_TEXT = {"accept": "angenommen", "decline": "abgelehnt", "withdraw": "zurückgezogen"}
+
+#: Why a proposal was withdrawn, as staff read it.
+WITHDRAWN_TEXT: dict[str, str] = {
+    "applicant_withdrawn": "Die Bewerberin oder der Bewerber hat sich zurückgezogen.",
+    "applicant_placed": "Die Bewerberin oder der Bewerber ist bereits vermittelt.",
+    "applicant_changed": "Die Angaben der Bewerberin oder des Bewerbers haben sich geändert; "
+    "die Stelle passt nicht mehr.",
+    "position_filled": "Die Stelle ist inzwischen besetzt.",
+    "position_closed": "Die Stelle wurde geschlossen.",
+    "position_changed": "Die Stelle hat sich geändert und passt nicht mehr.",
 }
-DECIDED_TEXT = {"accept": "angenommen", "decline": "abgelehnt"}
+
+#: Fields of an applicant that `applicant.update` may change, and which may be cleared.
+APPLICANT_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "home_town",
+    "reach_km",
+    "driving_licence",
+    "school_certificate",
+    "desired_occupations",
+    "earliest_start",
+)
+CLEARABLE = frozenset({"email", "phone"})
+#: Fields that change whom the applicant suits (the others are names and contact data).
+PROFILE_FIELDS = frozenset(
+    {
+        "home_town",
+        "reach_km",
+        "driving_licence",
+        "school_certificate",
+        "desired_occupations",
+        "earliest_start",
+    }
+)
+#: Fields of a position whose change can make a proposed pair unsuitable.
+POSITION_FIELDS = frozenset({"occupation", "start_date", "town", "school_certificate"})
 
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """How many proposals one trigger makes, and the engine's weights."""
+    """How many proposals a position or applicant gets, the daily cap, the engine's weights."""
 
     proposals_per_trigger: int = 10
+    proposals_per_position_per_day: int = 20
     weights: ScoringWeights = field(default_factory=ScoringWeights)
 
 
 @dataclass(frozen=True, slots=True)
 class PositionCopy:
-    """Matching's own copy of an open training position (from `position.opened`)."""
+    """Matching's own copy of a training position (from companies' events)."""
 
     position_id: str
     company_id: str
@@ -90,26 +117,7 @@ class PositionCopy:
     start_date: date
     town: str
     school_certificate: SchoolCertificate
-    status: Literal["open", "filled"]
-
-
-@dataclass(frozen=True, slots=True)
-class StoredProposal:
-    """A proposal as stored: the proposal itself, its status, and the trigger that made it."""
-
-    proposal: Proposal
-    status: ProposalStatus
-    trigger: str
-
-
-@dataclass(frozen=True, slots=True)
-class DecisionClaim:
-    """The one decision taken on a proposal, and the message that took it."""
-
-    proposal_id: str
-    decision: DecisionWord
-    key: str
-    decided_by: str | None
+    status: Literal["open", "filled", "closed"]
 
 
 # -- applicants ----------------------------------------------------------------------------
@@ -119,18 +127,22 @@ def check_registration(data: RegisterApplicant) -> str:
     """The canonical home town; `Invalid` naming every bad field otherwise."""
     problems: list[ErrorDetail] = []
     home = _canonical_town(data.home_town, "data.home_town", problems)
+    _check_occupations(data.desired_occupations, problems)
+    if problems or home is None:
+        raise Invalid(f"{len(problems)} ungültige Angabe(n)", problems)
+    return home
+
+
+def _check_occupations(codes: list[str], problems: list[ErrorDetail]) -> None:
     catalogue = load_occupations()
     seen: set[str] = set()
-    for i, code in enumerate(data.desired_occupations):
+    for i, code in enumerate(codes):
         where = f"data.desired_occupations.{i}"
         if not catalogue.names(code):
             problems.append(ErrorDetail(field=where, problem=f"unbekannter KldB-Code {code}"))
         elif code in seen:
             problems.append(ErrorDetail(field=where, problem=f"KldB-Code {code} doppelt genannt"))
         seen.add(code)
-    if problems or home is None:
-        raise Invalid(f"{len(problems)} ungültige Angabe(n)", problems)
-    return home
 
 
 def _canonical_town(name: str, where: str, problems: list[ErrorDetail]) -> str | None:
@@ -171,15 +183,65 @@ def registered(applicant: Applicant) -> ApplicantRegistered:
     )
 
 
+def changed_applicant(current: Applicant, data: UpdateApplicant) -> tuple[Applicant, list[str]]:
+    """The applicant after a partial update, and the fields that changed.
+
+    A field left out stays; `email` and `phone` sent as null are cleared; any other
+    field sent as null, an unknown town or occupation is named in one `Invalid`.
+    A withdrawn applicant's record can still be corrected (no proposals follow).
+    """
+    sent = data.model_fields_set & set(APPLICANT_FIELDS)
+    problems: list[ErrorDetail] = []
+    values: dict[str, object] = {}
+    for name in sorted(sent):
+        value = getattr(data, name)
+        if value is None and name not in CLEARABLE:
+            problems.append(
+                ErrorDetail(field=f"data.{name}", problem="darf nicht leer sein (null)")
+            )
+            continue
+        values[name] = value
+    if "home_town" in values:
+        values["home_town"] = _canonical_town(str(values["home_town"]), "data.home_town", problems)
+    if "desired_occupations" in values:
+        _check_occupations(list(values["desired_occupations"]), problems)  # type: ignore[call-overload]
+    if problems:
+        raise Invalid(f"{len(problems)} ungültige Angabe(n)", problems)
+    changed = [
+        name
+        for name in APPLICANT_FIELDS
+        if name in values and values[name] != getattr(current, name)
+    ]
+    return current.model_copy(update={n: values[n] for n in changed}), changed
+
+
+def updated(applicant: Applicant, changed: list[str]) -> ApplicantUpdated:
+    return ApplicantUpdated(
+        applicant_id=applicant.applicant_id,
+        changed=changed,
+        status=applicant.status,
+        home_town=applicant.home_town,
+        reach_km=applicant.reach_km,
+        driving_licence=applicant.driving_licence,
+        school_certificate=applicant.school_certificate,
+        desired_occupations=applicant.desired_occupations,
+        earliest_start=applicant.earliest_start,
+    )
+
+
 # -- positions -----------------------------------------------------------------------------
 
 
-def position_copy(event: PositionOpened) -> PositionCopy:
-    """The open position as matching keeps it, its town canonical; `Invalid` if unknown."""
+def _canonical_or_invalid(town: str) -> str:
     problems: list[ErrorDetail] = []
-    town = _canonical_town(event.town, "data.town", problems)
-    if town is None:
+    canonical = _canonical_town(town, "data.town", problems)
+    if canonical is None:
         raise Invalid(problems[0].problem, problems)
+    return canonical
+
+
+def position_copy(event: PositionOpened | PositionReopened) -> PositionCopy:
+    """The open position as matching keeps it, its town canonical; `Invalid` if unknown."""
     return PositionCopy(
         position_id=event.position_id,
         company_id=event.company_id,
@@ -187,14 +249,14 @@ def position_copy(event: PositionOpened) -> PositionCopy:
         occupation=event.occupation,
         places=event.places,
         start_date=event.start_date,
-        town=town,
+        town=_canonical_or_invalid(event.town),
         school_certificate=event.school_certificate,
         status="open",
     )
 
 
 def filled_copy(event: PositionFilled) -> PositionCopy:
-    """A filled position, for when `position.filled` arrives before `position.opened`."""
+    """A filled position (also for when `position.filled` arrives before `position.opened`)."""
     place = load_gazetteer().get(event.town)
     return PositionCopy(
         position_id=event.position_id,
@@ -207,6 +269,31 @@ def filled_copy(event: PositionFilled) -> PositionCopy:
         school_certificate="none",
         status="filled",
     )
+
+
+def edited_copy(current: PositionCopy, event: PositionUpdated) -> PositionCopy:
+    """The copy after `position.updated`: its places, status and edited fields."""
+    changes: dict[str, object] = {"places": event.places}
+    if event.status is not None:
+        changes["status"] = event.status
+    if event.occupation is not None:
+        changes["occupation"] = event.occupation
+    if event.start_date is not None:
+        changes["start_date"] = event.start_date
+    if event.town is not None:
+        changes["town"] = _canonical_or_invalid(event.town)
+    if event.school_certificate is not None:
+        changes["school_certificate"] = event.school_certificate
+    return replace(current, **changes)  # type: ignore[arg-type]
+
+
+def with_status(copy: PositionCopy, status: str) -> PositionCopy:
+    return replace(copy, status=status)  # type: ignore[arg-type]
+
+
+def edit_changes_fit(event: PositionUpdated) -> bool:
+    """Whether an edit changed what makes a pair suitable (then proposals are checked)."""
+    return bool(POSITION_FIELDS & set(event.changed))
 
 
 # -- proposals -----------------------------------------------------------------------------
@@ -222,102 +309,17 @@ def trigger_id(kind: Literal["position", "applicant"], subject_id: str) -> str:
     return f"{kind}|{subject_id}"
 
 
-def proposals_for_position(
-    position: PositionCopy, applicants: Sequence[Applicant], policy: Policy, limit: int
-) -> list[Proposal]:
-    """The position's best `limit` acceptable applicants among `applicants`, best first."""
-    active = [a for a in applicants if a.status == "active"]
-    if limit <= 0 or position.status != "open" or not active:
-        return []
-    by_id = {a.applicant_id: a for a in active}
-    scores = shortlist_for_position(
-        _instance(active, [position], policy), position.position_id, k=limit
-    )
-    return ranked(_proposal(s, position, by_id[s.applicant_id]) for s in scores)
+def berlin_day(moment: datetime) -> str:
+    """The day in Berlin on which a message happened: the day its proposals count against."""
+    return moment.astimezone(BERLIN).date().isoformat()
 
 
-def proposals_for_applicant(
-    applicant: Applicant, positions: Sequence[PositionCopy], policy: Policy, limit: int
-) -> list[Proposal]:
-    """The applicant's best `limit` acceptable open positions among `positions`, best first."""
-    open_ = [p for p in positions if p.status == "open"]
-    if limit <= 0 or applicant.status != "active" or not open_:
-        return []
-    by_id = {p.position_id: p for p in open_}
-    scores = shortlist_for_applicant(
-        _instance([applicant], open_, policy), applicant.applicant_id, k=limit
-    )
-    return ranked(_proposal(s, by_id[s.position_id], applicant) for s in scores)
+def wanted_open(policy: Policy, free_places: int) -> int:
+    """How many open proposals a position with free places should have.
 
-
-def _instance(
-    applicants: Sequence[Applicant], positions: Sequence[PositionCopy], policy: Policy
-) -> ProfileInstance:
-    return ProfileInstance(
-        applicants={a.applicant_id: _applicant_profile(a) for a in applicants},
-        positions={p.position_id: _position_profile(p) for p in positions},
-        weights=policy.weights,
-    )
-
-
-def _applicant_profile(applicant: Applicant) -> ApplicantProfile:
-    return ApplicantProfile(
-        home=applicant.home_town,
-        occupations=list(applicant.desired_occupations),
-        reach_km=applicant.reach_km,
-        licence=applicant.driving_licence,
-        school=ENGINE_SCHOOL[applicant.school_certificate],
-        available_from=applicant.earliest_start,
-    )
-
-
-def _position_profile(position: PositionCopy) -> PositionProfile:
-    return PositionProfile(
-        company=position.company_id,
-        town=position.town,
-        occupation=position.occupation.code,
-        places=position.places,
-        school=ENGINE_SCHOOL[position.school_certificate],
-        start=position.start_date,
-    )
-
-
-def _proposal(score: Score, position: PositionCopy, applicant: Applicant) -> Proposal:
-    most = sum(c.max_points for c in score.criteria)
-    return Proposal(
-        proposal_id=proposal_id(position.position_id, applicant.applicant_id),
-        position=ProposedPosition(
-            position_id=position.position_id,
-            company_id=position.company_id,
-            company_name=position.company_name,
-            occupation=position.occupation,
-            town=position.town,
-            start_date=position.start_date,
-        ),
-        applicant=ProposedApplicant(
-            applicant_id=applicant.applicant_id,
-            name=f"{applicant.first_name} {applicant.last_name}",
-            home_town=applicant.home_town,
-        ),
-        score=_share(score.total, most),
-        rank=1,
-        reasons=[_reason(c) for c in score.criteria],
-    )
-
-
-def _reason(criterion: Criterion) -> Reason:
-    return Reason(
-        criterion=CRITERION_OF_KEY[criterion.key.split(".", 1)[0]],
-        key=criterion.key,
-        score=_share(criterion.points, criterion.max_points),
-        weight=criterion.max_points,
-        text=criterion.sentence,
-    )
-
-
-def _share(points: float, most: float) -> float:
-    """Points as a share of the most there are, 0 to 1 (0 when a criterion weighs nothing)."""
-    return round(min(1.0, max(0.0, points / most)), 4) if most > 0 else 0.0
+    The shortlist's length, or more when the position has more free places than that.
+    """
+    return max(policy.proposals_per_trigger, free_places) if free_places > 0 else 0
 
 
 def ranked(proposals: Iterable[Proposal]) -> list[Proposal]:
@@ -326,7 +328,16 @@ def ranked(proposals: Iterable[Proposal]) -> list[Proposal]:
     return [p.model_copy(update={"rank": i}) for i, p in enumerate(ordered, start=1)]
 
 
-def shortlist(proposals: Iterable[StoredProposal], limit: int) -> list[Candidate]:
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A stored proposal as the shortlist lists it."""
+
+    proposal: Proposal
+    status: ProposalStatus
+    withdrawn_reason: WithdrawReason | None = None
+
+
+def shortlist(proposals: Iterable[Listed], limit: int) -> list[Candidate]:
     """A position's candidates: every proposal made for it, best first, with status."""
     stored = sorted(proposals, key=lambda s: (-s.proposal.score, s.proposal.proposal_id))
     return [
@@ -337,6 +348,7 @@ def shortlist(proposals: Iterable[StoredProposal], limit: int) -> list[Candidate
             rank=rank,
             reasons=s.proposal.reasons,
             status=s.status,
+            withdrawn_reason=s.withdrawn_reason,
         )
         for rank, s in enumerate(stored[:limit], start=1)
     ]
@@ -345,35 +357,74 @@ def shortlist(proposals: Iterable[StoredProposal], limit: int) -> list[Candidate
 # -- decisions -----------------------------------------------------------------------------
 
 
+def already_decided(proposal_id: str, decision: str, reason: str | None = None) -> Conflict:
+    """The answer to a decision on a proposal decided otherwise (decisions are final)."""
+    text = DECIDED_TEXT[decision]
+    why = f": {WITHDRAWN_TEXT[reason]}" if decision == "withdraw" and reason else ""
+    return Conflict(
+        f"Vorschlag {proposal_id} wurde bereits {text}{why}",
+        [
+            ErrorDetail(
+                field="data.decision",
+                problem=f"bereits {text}; eine Entscheidung lässt sich nicht umkehren",
+            )
+        ],
+    )
+
+
+def applicant_unavailable(applicant_id: str, placed_by: str | None) -> Conflict:
+    """An acceptance for an applicant who is placed already or has withdrawn."""
+    if placed_by is None:
+        return Conflict(
+            f"Bewerber/in {applicant_id} hat sich zurückgezogen; der Vorschlag lässt sich "
+            "nicht mehr annehmen",
+            [ErrorDetail(field="data.proposal_id", problem="Bewerber/in zurückgezogen")],
+        )
+    return Conflict(
+        f"Bewerber/in {applicant_id} ist bereits vermittelt (Vorschlag {placed_by}); "
+        "ein zweiter Vorschlag lässt sich nicht annehmen",
+        [ErrorDetail(field="data.proposal_id", problem=f"bereits vermittelt über {placed_by}")],
+    )
+
+
+def position_unavailable(
+    position: PositionCopy, why: Literal["filled", "closed", "full"]
+) -> Conflict:
+    """An acceptance for a position without a free place."""
+    if why == "closed":
+        text = f"Die Ausbildungsstelle {position.position_id} wurde geschlossen"
+        problem = "die Stelle ist geschlossen"
+    else:
+        places = (
+            "ihr einziger Platz ist vergeben"
+            if position.places == 1
+            else f"alle {position.places} Plätze sind vergeben"
+        )
+        text = (
+            f"Die Ausbildungsstelle {position.position_id} ({position.occupation.name} bei "
+            f"{position.company_name}) ist bereits besetzt: {places}"
+        )
+        problem = "die Stelle hat keinen freien Platz"
+    return Conflict(
+        f"{text}; der Vorschlag lässt sich nicht mehr annehmen",
+        [ErrorDetail(field="data.decision", problem=problem)],
+    )
+
+
 def check_acceptable(position: PositionCopy | None) -> None:
-    """A proposal can be accepted only while its position has a place left.
-
-    Companies would refuse the acceptance of a filled position; refusing it here keeps
-    matching's story (proposal accepted, applicant placed) the same as companies'.
-    """
-    if position is not None and position.status != "open":
-        raise Conflict(
-            f"Die Ausbildungsstelle {position.position_id} ist bereits besetzt; "
-            "der Vorschlag lässt sich nicht mehr annehmen",
-            [ErrorDetail(field="data.decision", problem="die Stelle hat keinen freien Platz")],
-        )
+    """A proposal can be accepted only while its position is open."""
+    if position is None:
+        return
+    if position.status == "closed":
+        raise position_unavailable(position, "closed")
+    if position.status == "filled":
+        raise position_unavailable(position, "filled")
 
 
-def takes_decision(claim: DecisionClaim, decision: DecisionWord, key: str) -> bool:
-    """Whether the message `key` took the decision (True) or repeats it (False).
-
-    The first decision on a proposal is final: the same decision again is answered
-    alike without a second event, the other one is a conflict.
-    """
-    if claim.decision != decision:
-        raise Conflict(
-            f"Vorschlag {claim.proposal_id} wurde bereits {DECIDED_TEXT[claim.decision]}",
-            [
-                ErrorDetail(
-                    field="data.decision",
-                    problem=f"bereits {DECIDED_TEXT[claim.decision]}; "
-                    "eine Entscheidung lässt sich nicht umkehren",
-                )
-            ],
-        )
-    return claim.key == key
+def applicant_placed_cannot_withdraw(applicant_id: str, proposal_id: str) -> Conflict:
+    """A withdrawal of an applicant who is placed: the place is the company's to free."""
+    return Conflict(
+        f"Bewerber/in {applicant_id} ist bereits vermittelt (Vorschlag {proposal_id}); "
+        "ein Rückzug lässt sich hier nicht mehr erfassen – bitte mit dem Betrieb klären",
+        [ErrorDetail(field="data.applicant_id", problem=f"bereits vermittelt über {proposal_id}")],
+    )

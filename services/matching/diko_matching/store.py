@@ -1,48 +1,62 @@
-"""The matching service's collections: what handlers stage, what they claim, what they read.
+"""The matching service's collections: documents, claims and the few reads by `_id`.
 
-Documents are addressed by string `_id` (FerretDB serves only that from an index); the
-few scans (active applicants, open positions, a position's proposals) run over
-collections of hundreds of documents at Altmark scale. What must hold under concurrency
-and redelivery (only the first message about a position or applicant proposes; a pair
-is proposed once; a proposal is decided once) is settled by inserting a document under
-a deterministic `_id`: the one operation that is atomic on MongoDB and on FerretDB alike.
-Such claims are written at once, not staged, and name the message that made them, so
-that a redelivery of that message recognises its own claims.
+Documents are addressed by string `_id` (FerretDB serves only that from an index);
+choosing whom to propose reads the in-memory index (`index.py`) instead of scanning.
+
+What must hold under concurrency and redelivery is settled by **claims**: a document
+inserted under a deterministic `_id`, the one operation that is atomic on MongoDB and
+on FerretDB alike, naming the message (its key) that made it. A redelivery of that
+message recognises its own claims; another message finds them taken:
+
+- `triggers/position|<id>`, `triggers/applicant|<id>`: only the first message about a
+  new position or applicant proposes;
+- `proposals/<pair's proposal id>`: a pair is proposed once, ever;
+- `quota/<position>|<day>|<n>`: at most the daily cap of proposals per position and day;
+- `decisions/<proposal id>`: a proposal is accepted, declined or withdrawn once;
+- `placements/<applicant id>`: an applicant is placed once, or withdrawn, never both;
+- `seats/<position>|<n>`: no place of a position is taken twice;
+- `runs/<run id>`, `fairs/<fair id>`: a run or plan computed once is kept for its
+  redelivery.
+
+Claims that a failing decision must give back (an acceptance that finds no place) are
+deleted by the message that made them, before it answers; a claim whose message never
+finished (dead-lettered) is taken over after `CLAIM_GRACE`.
+
+Changes to applicants, position copies and proposals are written at once (not staged)
+and then announced in the change feed (`Index.announce`), so that every process's index
+sees the document as written. Such writes are idempotent ($set of the new state), so a
+redelivery repeats them harmlessly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, UpdateOne
+from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from diko_matching.domain import (
-    DecisionClaim,
-    DecisionWord,
-    PositionCopy,
-    ProposalStatus,
-    StoredProposal,
-)
+from diko_matching.domain import PositionCopy
+from diko_matching.index import APPLICANTS, FEED, POSITIONS, PROPOSALS
 from diko_shared.contract.common import Occupation
 from diko_shared.contract.matching import Applicant, Proposal
-from diko_shared.store import guards
-from diko_shared.store.group_commit import Write
-from diko_shared.store.mongo import Indexes
+from diko_shared.store.mongo import PROCESSED, Indexes
 
-#: Applicants with their personal data: `_id` = applicant id.
-APPLICANTS = "applicants"
-#: Matching's copy of training positions: `_id` = position id.
-POSITIONS = "positions"
-#: Proposals: `_id` = proposal id, derived from the pair (see `domain.proposal_id`).
-PROPOSALS = "proposals"
-#: Which message may propose for a position or applicant: `_id` = `domain.trigger_id`.
 TRIGGERS = "triggers"
-#: The decision on a proposal: `_id` = proposal id, inserted once.
+QUOTA = "quota"
 DECISIONS = "decisions"
+PLACEMENTS = "placements"
+SEATS = "seats"
+RUNS = "runs"
+FAIRS = "fairs"
+
+#: A claim whose message has not finished after this long belongs to a message that
+#: never will (its retries end after about six minutes): another message may take it over.
+CLAIM_GRACE = timedelta(minutes=15)
 
 INDEXES: Indexes = {
     APPLICANTS: [IndexModel([("status", ASCENDING)])],
@@ -51,16 +65,28 @@ INDEXES: Indexes = {
         IndexModel([("position_id", ASCENDING)]),
         IndexModel([("applicant_id", ASCENDING)]),
     ],
+    FEED: [IndexModel([("at", ASCENDING)])],
+    QUOTA: [IndexModel([("at", ASCENDING)])],
 }
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
 
 
 # -- applicants ----------------------------------------------------------------------------
 
 
-def insert_applicant(applicant: Applicant, registered_at: datetime) -> Write:
+def applicant_document(applicant: Applicant, at: datetime) -> dict[str, Any]:
     document = applicant.model_dump(mode="json", exclude={"applicant_id"})
-    document.update(_id=applicant.applicant_id, registered_at=registered_at)
-    return guards.insert(APPLICANTS, document)
+    document.update(_id=applicant.applicant_id, registered_at=at, updated_at=at)
+    return document
+
+
+async def insert_applicant(db: AsyncDatabase, applicant: Applicant, at: datetime) -> None:
+    """Store a new applicant; its redelivery finds it there (the id comes from the message)."""
+    with contextlib.suppress(DuplicateKeyError):
+        await db[APPLICANTS].insert_one(applicant_document(applicant, at))
 
 
 def _applicant(document: Mapping[str, Any]) -> Applicant:
@@ -73,13 +99,39 @@ async def find_applicant(db: AsyncDatabase, applicant_id: str) -> Applicant | No
     return None if document is None else _applicant(document)
 
 
-async def active_applicants(db: AsyncDatabase) -> list[Applicant]:
-    return [_applicant(d) async for d in db[APPLICANTS].find({"status": "active"})]
+async def save_applicant(
+    db: AsyncDatabase, applicant: Applicant, at: datetime, key: str, changed: list[str]
+) -> None:
+    """Write the applicant's record as changed, with the change and the message that made it.
+
+    A redelivery of the message finds `last_change` (`change_of`) and announces the same
+    change again instead of finding nothing left to change.
+    """
+    fields = applicant.model_dump(mode="json", exclude={"applicant_id"})
+    update: dict[str, Any] = {
+        "$set": {
+            **{k: v for k, v in fields.items() if v is not None},
+            "updated_at": at,
+            "last_change": {"key": key, "changed": changed},
+        }
+    }
+    unset = {k: "" for k, v in fields.items() if v is None}
+    if unset:
+        update["$unset"] = unset
+    await db[APPLICANTS].update_one({"_id": applicant.applicant_id}, update)
 
 
-def mark_placed(applicant_id: str) -> Write:
-    """An accepted applicant is placed: no longer proposed for new positions."""
-    return Write(APPLICANTS, UpdateOne({"_id": applicant_id}, {"$set": {"status": "placed"}}))
+async def change_of(db: AsyncDatabase, applicant_id: str, key: str) -> list[str] | None:
+    """The fields the message `key` changed, if it is the last one that changed the record."""
+    document = await db[APPLICANTS].find_one({"_id": applicant_id}, {"last_change": 1})
+    last = (document or {}).get("last_change") or {}
+    return list(last["changed"]) if last.get("key") == key else None
+
+
+async def set_applicant_status(db: AsyncDatabase, applicant_id: str, status: str) -> None:
+    await db[APPLICANTS].update_one(
+        {"_id": applicant_id}, {"$set": {"status": status, "updated_at": now()}}
+    )
 
 
 # -- positions -----------------------------------------------------------------------------
@@ -113,13 +165,15 @@ def _position(document: Mapping[str, Any]) -> PositionCopy:
 
 
 async def keep_position(db: AsyncDatabase, position: PositionCopy, at: datetime) -> PositionCopy:
-    """Store the copy at once (before anyone is scored against it); returns the stored one.
-
-    Written before the handler reads the applicants, so that an applicant registered at
-    the same moment is seen either by this handler or by the applicant's, never by
-    neither. A copy that exists already (a repeat, or `position.filled` came first) stays.
-    """
-    document = {"_id": position.position_id, **_position_document(position), "received_at": at}
+    """Store a new copy at once; a copy that exists already (a repeat, an event that came
+    first) stays as it is. Returns the stored one."""
+    document = {
+        "_id": position.position_id,
+        **_position_document(position),
+        "status_at": at,
+        "fields_at": at,
+        "received_at": at,
+    }
     try:
         await db[POSITIONS].insert_one(document)
     except DuplicateKeyError:
@@ -130,15 +184,65 @@ async def keep_position(db: AsyncDatabase, position: PositionCopy, at: datetime)
     return position
 
 
-def mark_filled(position: PositionCopy, at: datetime) -> Write:
-    """Mark the copy filled; create it filled if `position.opened` has not arrived yet."""
+async def upsert_position(
+    db: AsyncDatabase, position: PositionCopy, at: datetime, *, status: bool, fields: bool
+) -> bool:
+    """Write a copy's status and/or fields from an event, unless a newer event wrote them.
+
+    Events about one position travel on different queues and may arrive out of order;
+    each part of the copy remembers the time of the event that wrote it. Returns
+    whether anything was written. A copy that does not exist yet is created.
+    """
     document = _position_document(position)
-    del document["status"]
-    update = {
-        "$set": {"status": "filled", "filled_at": at},
-        "$setOnInsert": {**document, "received_at": at},
-    }
-    return Write(POSITIONS, UpdateOne({"_id": position.position_id}, update, upsert=True))
+    existing = await db[POSITIONS].find_one({"_id": position.position_id})
+    if existing is None:
+        try:
+            await db[POSITIONS].insert_one(
+                {
+                    "_id": position.position_id,
+                    **document,
+                    "status_at": at,
+                    "fields_at": at,
+                    "received_at": at,
+                }
+            )
+            return True
+        except DuplicateKeyError:
+            existing = await db[POSITIONS].find_one({"_id": position.position_id})
+            if existing is None:
+                raise
+    changes: dict[str, Any] = {}
+    if status and _older(existing.get("status_at"), at):
+        changes.update(status=document["status"], status_at=at)
+    if fields and _older(existing.get("fields_at"), at):
+        changes.update({k: v for k, v in document.items() if k != "status"}, fields_at=at)
+    if not changes:
+        return False
+    await db[POSITIONS].update_one({"_id": position.position_id}, {"$set": changes})
+    return True
+
+
+def _older(stored: datetime | None, at: datetime) -> bool:
+    if stored is None:
+        return True
+    if stored.tzinfo is None:
+        stored = stored.replace(tzinfo=UTC)
+    return stored <= at
+
+
+async def rename_company(
+    db: AsyncDatabase, position_ids: list[str], company_id: str, company_name: str
+) -> list[str]:
+    """Point copies at a company (after a merge or a new name); returns those changed."""
+    changed = []
+    for position_id in position_ids:
+        result = await db[POSITIONS].update_one(
+            {"_id": position_id},
+            {"$set": {"company_id": company_id, "company_name": company_name}},
+        )
+        if result.matched_count:
+            changed.append(position_id)
+    return changed
 
 
 async def find_position(db: AsyncDatabase, position_id: str) -> PositionCopy | None:
@@ -146,27 +250,23 @@ async def find_position(db: AsyncDatabase, position_id: str) -> PositionCopy | N
     return None if document is None else _position(document)
 
 
-async def open_positions(db: AsyncDatabase) -> list[PositionCopy]:
-    return [_position(d) async for d in db[POSITIONS].find({"status": "open"})]
-
-
 # -- triggers and proposals ----------------------------------------------------------------
 
 
-async def claim_trigger(db: AsyncDatabase, trigger: str, key: str, at: datetime) -> bool:
-    """Whether the message `key` is the one that proposes for `trigger`.
+async def claim_trigger(db: AsyncDatabase, trigger: str, key: str) -> bool:
+    """Whether the message `key` is the one that proposes for a new position or applicant."""
+    held = await _claim(db, TRIGGERS, trigger, {"key": key})
+    return held["key"] == key
 
-    The first message about a position or applicant claims it; its redelivery finds its
-    own claim, a repeat (another message about the same subject) finds someone else's.
-    """
-    try:
-        await db[TRIGGERS].insert_one({"_id": trigger, "key": key, "at": at})
-    except DuplicateKeyError:
-        held = await db[TRIGGERS].find_one({"_id": trigger})
-        if held is None:
-            raise
-        return held["key"] == key
-    return True
+
+@dataclass(frozen=True, slots=True)
+class StoredProposal:
+    """A proposal as stored: the proposal, its status, the message that made it."""
+
+    proposal: Proposal
+    status: str
+    trigger: str
+    withdrawn_reason: str | None = None
 
 
 def _stored(document: Mapping[str, Any]) -> StoredProposal:
@@ -174,15 +274,8 @@ def _stored(document: Mapping[str, Any]) -> StoredProposal:
         proposal=Proposal.from_stored(document["proposal"]),
         status=document["status"],
         trigger=document["trigger"],
+        withdrawn_reason=document.get("withdrawn_reason"),
     )
-
-
-async def proposals_of_position(db: AsyncDatabase, position_id: str) -> list[StoredProposal]:
-    return [_stored(d) async for d in db[PROPOSALS].find({"position_id": position_id})]
-
-
-async def proposals_of_applicant(db: AsyncDatabase, applicant_id: str) -> list[StoredProposal]:
-    return [_stored(d) async for d in db[PROPOSALS].find({"applicant_id": applicant_id})]
 
 
 async def find_proposal(db: AsyncDatabase, proposal_id: str) -> StoredProposal | None:
@@ -190,81 +283,181 @@ async def find_proposal(db: AsyncDatabase, proposal_id: str) -> StoredProposal |
     return None if document is None else _stored(document)
 
 
-async def claim_proposals(
-    db: AsyncDatabase, proposals: Iterable[Proposal], key: str, at: datetime
-) -> list[Proposal]:
-    """Store each proposal under its pair's id; returns those that this message holds.
-
-    A pair another trigger proposed first (an applicant and a position that arrived at
-    the same moment) is left to it, so that no pair is proposed twice.
-    """
-    held: list[Proposal] = []
-    for proposal in proposals:
-        document = {
-            "_id": proposal.proposal_id,
-            "position_id": proposal.position.position_id,
-            "applicant_id": proposal.applicant.applicant_id,
-            "proposal": proposal.model_dump(mode="json"),
-            "status": "proposed",
-            "trigger": key,
-            "proposed_at": at,
-        }
-        try:
-            await db[PROPOSALS].insert_one(document)
-        except DuplicateKeyError:
-            existing = await find_proposal(db, proposal.proposal_id)
-            if existing is None:
-                raise
-            if existing.trigger == key:
-                held.append(existing.proposal)
-            continue
-        held.append(proposal)
-    return held
+def proposal_document(
+    proposal: Proposal, key: str, cause: str, day: str, run_id: str | None = None
+) -> dict[str, Any]:
+    return {
+        "_id": proposal.proposal_id,
+        "position_id": proposal.position.position_id,
+        "applicant_id": proposal.applicant.applicant_id,
+        "proposal": proposal.model_dump(mode="json"),
+        "status": "proposed",
+        "trigger": key,
+        "cause": cause,
+        "run_id": run_id,
+        "day": day,
+        "proposed_at": now(),
+    }
 
 
-# -- decisions -----------------------------------------------------------------------------
+async def claim_proposal(
+    db: AsyncDatabase, document: dict[str, Any]
+) -> tuple[StoredProposal, dict[str, Any]]:
+    """Store a proposal under its pair's id unless the pair was proposed before."""
+    held = await _claim(db, PROPOSALS, document["_id"], document)
+    return _stored(held), held
 
 
-async def decision_taken(db: AsyncDatabase, proposal_id: str) -> bool:
-    return await db[DECISIONS].count_documents({"_id": proposal_id}, limit=1) > 0
-
-
-async def claim_decision(
+async def set_proposal_status(
     db: AsyncDatabase,
     proposal_id: str,
-    decision: DecisionWord,
-    key: str,
-    decided_by: str | None,
-    at: datetime,
-) -> DecisionClaim:
-    """Take `decision` on the proposal unless one was taken; returns the one that holds."""
-    document = {
-        "_id": proposal_id,
-        "decision": decision,
-        "key": key,
-        "decided_by": decided_by,
-        "at": at,
-    }
-    try:
-        await db[DECISIONS].insert_one(document)
-    except DuplicateKeyError:
-        held = await db[DECISIONS].find_one({"_id": proposal_id})
-        if held is None:
-            raise
-        document = held
-    return DecisionClaim(
-        proposal_id=proposal_id,
-        decision=document["decision"],
-        key=document["key"],
-        decided_by=document["decided_by"],
+    status: str,
+    *,
+    decided_by: str | None = None,
+    note: str | None = None,
+    reason: str | None = None,
+) -> None:
+    changes: dict[str, Any] = {"status": status, "decided_at": now()}
+    if decided_by is not None:
+        changes["decided_by"] = decided_by
+    if note is not None:
+        changes["note"] = note
+    if reason is not None:
+        changes["withdrawn_reason"] = reason
+    await db[PROPOSALS].update_one({"_id": proposal_id}, {"$set": changes})
+
+
+async def rename_proposal_company(
+    db: AsyncDatabase, proposal_id: str, company_id: str, company_name: str
+) -> None:
+    await db[PROPOSALS].update_one(
+        {"_id": proposal_id},
+        {
+            "$set": {
+                "proposal.position.company_id": company_id,
+                "proposal.position.company_name": company_name,
+            }
+        },
     )
 
 
-def record_decision(
-    proposal_id: str, status: ProposalStatus, claim: DecisionClaim, note: str | None, at: datetime
-) -> Write:
-    """The proposal's status after its decision (written by the deciding message only)."""
-    update = {
-        "$set": {"status": status, "decided_by": claim.decided_by, "note": note, "decided_at": at}
-    }
-    return Write(PROPOSALS, UpdateOne({"_id": proposal_id}, update))
+async def claim_quota(
+    db: AsyncDatabase, position_id: str, day: str, first: int, cap: int, proposal_id: str, key: str
+) -> bool:
+    """Take a free one of the position's `cap` proposals of the day, from `first` on."""
+    for number in range(max(1, first), cap + 1):
+        document = {"position_id": position_id, "day": day, "proposal_id": proposal_id, "key": key}
+        held = await _claim(db, QUOTA, f"{position_id}|{day}|{number}", document)
+        if held["proposal_id"] == proposal_id:
+            return True
+    return False
+
+
+async def release_quota(
+    db: AsyncDatabase, position_id: str, day: str, cap: int, proposal_id: str, key: str
+) -> None:
+    """Give back the day's slot a proposal took when the pair turned out to be taken."""
+    for number in range(1, cap + 1):
+        await db[QUOTA].delete_one(
+            {"_id": f"{position_id}|{day}|{number}", "proposal_id": proposal_id, "key": key}
+        )
+
+
+# -- decisions, placements and seats ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A claim as stored: what it holds, which message made it, when."""
+
+    id: str
+    fields: Mapping[str, Any]
+    key: str
+    at: datetime
+
+    def __getitem__(self, name: str) -> Any:
+        return self.fields.get(name)
+
+
+def _claim_of(document: Mapping[str, Any]) -> Claim:
+    at = document.get("at") or now()
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return Claim(document["_id"], document, document["key"], at)
+
+
+async def _claim(
+    db: AsyncDatabase, collection: str, id_: str, document: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Insert the claim unless it is taken; returns the claim that holds."""
+    record = {**document, "_id": id_}
+    record.setdefault("at", now())
+    try:
+        await db[collection].insert_one(record)
+    except DuplicateKeyError:
+        held = await db[collection].find_one({"_id": id_})
+        if held is None:  # given back in between: try once more
+            await db[collection].insert_one(record)
+            return record
+        return held
+    return record
+
+
+async def find_claim(db: AsyncDatabase, collection: str, id_: str) -> Claim | None:
+    document = await db[collection].find_one({"_id": id_})
+    return None if document is None else _claim_of(document)
+
+
+async def claim(
+    db: AsyncDatabase, collection: str, id_: str, fields: Mapping[str, Any], key: str
+) -> Claim:
+    """Take the claim for the message `key`, or learn who holds it."""
+    return _claim_of(await _claim(db, collection, id_, {**fields, "key": key}))
+
+
+async def release(db: AsyncDatabase, collection: str, id_: str, key: str) -> None:
+    """Give back a claim this message holds (and only then)."""
+    await db[collection].delete_one({"_id": id_, "key": key})
+
+
+async def take_over(db: AsyncDatabase, collection: str, held: Claim) -> None:
+    """Delete an abandoned claim, so that the caller can claim anew."""
+    await db[collection].delete_one({"_id": held.id, "key": held.key})
+
+
+async def finished(db: AsyncDatabase, key: str) -> bool:
+    """Whether the message `key` was processed: its claims are final then."""
+    return await db[PROCESSED].find_one({"_id": key}, {"_id": 1}) is not None
+
+
+def abandoned(held: Claim) -> bool:
+    return now() - held.at > CLAIM_GRACE
+
+
+async def seats_of(db: AsyncDatabase, position_id: str, places: int) -> list[Claim | None]:
+    """The claims on places 1..places of a position (None: free)."""
+    return [await find_claim(db, SEATS, f"{position_id}|{n}") for n in range(1, places + 1)]
+
+
+# -- runs and fairs --------------------------------------------------------------------------
+
+
+async def keep_once(
+    db: AsyncDatabase, collection: str, id_: str, document: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Store a computed result under its id, or return the one stored first."""
+    return await _claim(db, collection, id_, document)
+
+
+async def find_document(db: AsyncDatabase, collection: str, id_: str) -> dict[str, Any] | None:
+    return await db[collection].find_one({"_id": id_})
+
+
+# -- housekeeping ------------------------------------------------------------------------------
+
+
+async def forget_old(db: AsyncDatabase) -> None:
+    """Feed entries and day quotas older than two days are no longer read by anyone."""
+    cutoff = now() - timedelta(days=2)
+    await db[FEED].delete_many({"at": {"$lt": cutoff}})
+    await db[QUOTA].delete_many({"at": {"$lt": cutoff}})

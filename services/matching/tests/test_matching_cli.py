@@ -159,9 +159,19 @@ def test_fair_prints_the_plan_and_writes_timetables(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["summary"]["interviews"] == len(report["interviews"])
-    assert [s["name"] for s in report["stages"]] == ["minimum", "wishes", "fairness"]
-    assert "Zeitplan" in (out_dir / "bewerber.html").read_text(encoding="utf-8")
+    names = [s["name"] for s in report["stages"]]
+    assert names[:3] == ["minimum", "wishes", "fairness 1"]
+    assert names[-1] == "slots"
+    assert report["summary"]["proven_optimal"] is True
+    assert "Zeitplan für" in (out_dir / "bewerber.html").read_text(encoding="utf-8")
     assert "Tisch 1" in (out_dir / "unternehmen.html").read_text(encoding="utf-8")
+    assert "Stufen der Optimierung" in (out_dir / "uebersicht.html").read_text(encoding="utf-8")
+    for pdf in ("unternehmen.pdf", "bewerber.pdf"):
+        assert (out_dir / pdf).read_bytes().startswith(b"%PDF-")
+    calendars = sorted((out_dir / "kalender").glob("*.ics"))
+    assert len(calendars) == 4 + 20
+    assert all(c.read_bytes().startswith(b"BEGIN:VCALENDAR") for c in calendars)
+    assert report["timetables"]["calendars"] == str(out_dir / "kalender")
     bad = runner.invoke(
         app,
         [

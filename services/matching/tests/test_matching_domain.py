@@ -1,9 +1,9 @@
-"""The matching service's rules, without broker or database."""
+"""The matching service's rules and choices, without broker or database."""
 
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -11,12 +11,12 @@ import pytest
 from diko_matching import domain
 from diko_matching.engine import ScoringWeights
 from diko_shared.contract.common import Occupation
-from diko_shared.contract.companies import PositionFilled, PositionOpened
-from diko_shared.contract.matching import Applicant, RegisterApplicant
-from diko_shared.messaging.errors import Conflict, Invalid
+from diko_shared.contract.companies import PositionFilled, PositionOpened, PositionUpdated
+from diko_shared.contract.matching import Applicant, RegisterApplicant, UpdateApplicant
+from diko_shared.messaging.errors import Invalid
+from matching_samples import applicant, best_for_applicant, best_for_position, position
 
 CRITERIA = ["occupation", "distance", "school", "start", "preference"]
-POLICY = domain.Policy()
 
 
 def registration(**changes: Any) -> RegisterApplicant:
@@ -29,37 +29,6 @@ def registration(**changes: Any) -> RegisterApplicant:
         "earliest_start": "2027-08-01",
     }
     return RegisterApplicant.model_validate({**data, **changes}, strict=False)
-
-
-def applicant(number: int, home: str, **changes: Any) -> Applicant:
-    data = {
-        "applicant_id": f"apl_{number:020x}",
-        "first_name": "Bewerber",
-        "last_name": f"Nr. {number}",
-        "home_town": home,
-        "reach_km": 25,
-        "driving_licence": False,
-        "school_certificate": "realschule",
-        "desired_occupations": ["25212"],
-        "earliest_start": "2027-08-01",
-        "status": "active",
-    }
-    return Applicant.model_validate({**data, **changes}, strict=False)
-
-
-def position(number: int, town: str = "Stendal", **changes: Any) -> domain.PositionCopy:
-    data: dict[str, Any] = {
-        "position_id": f"pos_{number:020x}",
-        "company_id": f"cmp_{number:020x}",
-        "company_name": "Autohaus Beispiel GmbH",
-        "occupation": Occupation(code="25212", name="Kraftfahrzeugmechatroniker/in"),
-        "places": 2,
-        "start_date": date(2027, 8, 1),
-        "town": town,
-        "school_certificate": "realschule",
-        "status": "open",
-    }
-    return domain.PositionCopy(**{**data, **changes})
 
 
 # -- registration --------------------------------------------------------------------------
@@ -102,6 +71,65 @@ def test_the_registered_event_carries_no_name_or_contact() -> None:
     assert new.status == "active"
 
 
+def stored(**changes: Any) -> Applicant:
+    data = {
+        "applicant_id": "apl_0123456789abcdef0123",
+        "first_name": "Lena",
+        "last_name": "Schröder",
+        "email": "lena@example.org",
+        "phone": "03931 1",
+        "home_town": "Osterburg (Altmark)",
+        "reach_km": 30.0,
+        "driving_licence": False,
+        "school_certificate": "realschule",
+        "desired_occupations": ["25212"],
+        "earliest_start": "2027-08-01",
+        "status": "active",
+    }
+    return Applicant.model_validate({**data, **changes}, strict=False)
+
+
+def update(**fields: Any) -> UpdateApplicant:
+    return UpdateApplicant.model_validate(
+        {"applicant_id": "apl_0123456789abcdef0123", **fields}, strict=False
+    )
+
+
+def test_an_update_changes_the_fields_sent_and_names_them() -> None:
+    changed, names = domain.changed_applicant(
+        stored(), update(home_town="tangermuende", reach_km=30, phone=None)
+    )
+    assert names == ["phone", "home_town"]  # reach_km was sent unchanged
+    assert (changed.home_town, changed.phone, changed.email) == (
+        "Tangermünde",
+        None,
+        "lena@example.org",
+    )
+    event = domain.updated(changed, names).model_dump()
+    assert event["changed"] == ["phone", "home_town"]
+    assert not {"first_name", "last_name", "email", "phone"} & set(event)
+
+
+def test_an_update_that_changes_nothing_names_nothing() -> None:
+    assert domain.changed_applicant(stored(), update(reach_km=30))[1] == []
+    assert domain.changed_applicant(stored(), update())[1] == []
+
+
+def test_an_update_names_every_bad_field() -> None:
+    with pytest.raises(Invalid) as caught:
+        domain.changed_applicant(
+            stored(),
+            update(first_name=None, home_town="Atlantis", desired_occupations=["25212", "25212"]),
+        )
+    problems = {d.field: d.problem for d in caught.value.details}
+    assert set(problems) == {
+        "data.first_name",
+        "data.home_town",
+        "data.desired_occupations.1",
+    }
+    assert "darf nicht leer sein" in problems["data.first_name"]
+
+
 # -- positions -----------------------------------------------------------------------------
 
 
@@ -137,7 +165,27 @@ def test_a_filled_position_arriving_first_is_kept_filled() -> None:
     )
     copy = domain.filled_copy(event)
     assert (copy.town, copy.status) == ("Tangermünde", "filled")
-    assert domain.proposals_for_applicant(applicant(1, "Stendal"), [copy], POLICY, 10) == []
+
+
+def test_an_edited_position_takes_the_fields_the_event_carries() -> None:
+    copy = domain.position_copy(opened("Stendal"))
+    edit = PositionUpdated(
+        position_id=copy.position_id,
+        company_id=copy.company_id,
+        places=3,
+        places_taken=1,
+        status="open",
+        changed=["places", "town"],
+        town="tangermuende",
+    )
+    edited = domain.edited_copy(copy, edit)
+    assert (edited.places, edited.town, edited.occupation) == (3, "Tangermünde", copy.occupation)
+    assert domain.edit_changes_fit(edit)
+    places_only = PositionUpdated(
+        position_id=copy.position_id, company_id=copy.company_id, places=3, places_taken=1
+    )
+    assert not domain.edit_changes_fit(places_only)
+    assert domain.with_status(copy, "closed").status == "closed"
 
 
 # -- proposals -----------------------------------------------------------------------------
@@ -150,15 +198,27 @@ def test_the_proposal_id_is_derived_from_the_pair() -> None:
     assert a != domain.proposal_id("pos_0123456789abcdef0123", "apl_0123456789abcdef0124")
 
 
+def test_days_are_days_in_berlin() -> None:
+    assert domain.berlin_day(datetime(2027, 3, 13, 22, 59, tzinfo=UTC)) == "2027-03-13"
+    assert domain.berlin_day(datetime(2027, 3, 13, 23, 0, tzinfo=UTC)) == "2027-03-14"
+    assert domain.berlin_day(datetime(2027, 7, 1, 21, 59, tzinfo=UTC)) == "2027-07-01"
+    assert domain.berlin_day(datetime(2027, 7, 1, 22, 0, tzinfo=UTC)) == "2027-07-02"
+
+
+def test_a_position_wants_a_shortlist_while_it_has_a_free_place() -> None:
+    policy = domain.Policy(proposals_per_trigger=10)
+    assert domain.wanted_open(policy, 0) == 0
+    assert domain.wanted_open(policy, 2) == 10
+    assert domain.wanted_open(policy, 25) == 25
+
+
 def test_a_position_is_proposed_to_those_within_reach_with_reasons_per_criterion() -> None:
     near = applicant(1, "Tangermünde")  # 10 km from Stendal
-    related = applicant(2, "Tangermünde", desired_occupations=["25222"])  # same 3 KldB digits
-    far = applicant(3, "Salzwedel", reach_km=30)  # 55 km
-    licence = applicant(4, "Gardelegen", reach_km=20, driving_licence=True)  # 33 km ≤ 20 + 15
-    unrelated = applicant(5, "Stendal", desired_occupations=["71402"])
-    proposals = domain.proposals_for_position(
-        position(1), [near, related, far, licence, unrelated], POLICY, 10
-    )
+    related = applicant(2, "Tangermünde", wishes=("25222",))  # same 3 KldB digits
+    far = applicant(3, "Salzwedel", reach_km=30.0)  # 55 km
+    licence = applicant(4, "Gardelegen", reach_km=20.0, licence=True)  # 33 km ≤ 20 + 15
+    unrelated = applicant(5, "Stendal", wishes=("71402",))
+    proposals = best_for_position(position(1), [near, related, far, licence, unrelated], 10)
     by_applicant = {p.applicant.applicant_id: p for p in proposals}
     assert set(by_applicant) == {near.applicant_id, related.applicant_id, licence.applicant_id}
     assert [p.rank for p in proposals] == [1, 2, 3]
@@ -185,19 +245,18 @@ def test_a_position_is_proposed_to_those_within_reach_with_reasons_per_criterion
     assert "mit Führerschein" in by_applicant[licence.applicant_id].reasons[1].text
 
 
-def test_the_shortlist_is_cut_to_the_limit_and_skips_placed_applicants() -> None:
+def test_placed_and_withdrawn_applicants_are_not_proposed() -> None:
     placed = applicant(1, "Stendal", status="placed")
-    others = [applicant(n, "Tangermünde") for n in range(2, 6)]
-    proposals = domain.proposals_for_position(position(1), [placed, *others], POLICY, 2)
+    gone = applicant(2, "Stendal", status="withdrawn")
+    others = [applicant(n, "Tangermünde") for n in range(3, 7)]
+    proposals = best_for_position(position(1), [placed, gone, *others], 2)
     assert len(proposals) == 2
-    assert placed.applicant_id not in {p.applicant.applicant_id for p in proposals}
-    assert domain.proposals_for_position(position(1), others, POLICY, 0) == []
-    assert domain.proposals_for_position(position(1, status="filled"), others, POLICY, 5) == []
+    assert {p.applicant.applicant_id for p in proposals} <= {o.applicant_id for o in others}
 
 
 def test_school_and_start_lower_the_score_and_are_explained() -> None:
-    demanding = position(1, school_certificate="abitur", start_date=date(2027, 6, 1))
-    [proposal] = domain.proposals_for_position(demanding, [applicant(1, "Stendal")], POLICY, 5)
+    demanding = position(1, school="abitur", start_date=date(2027, 6, 1))
+    [proposal] = best_for_position(demanding, [applicant(1, "Stendal")], 5)
     reasons = {r.criterion: r for r in proposal.reasons}
     assert reasons["school"].key == "school.below"
     assert reasons["school"].text == (
@@ -210,18 +269,18 @@ def test_school_and_start_lower_the_score_and_are_explained() -> None:
 
 def test_an_applicant_who_cannot_start_in_time_is_never_proposed() -> None:
     """Available from 1 March 2028, 213 days after the start: beyond the 120 days tolerated."""
-    late = applicant(1, "Stendal", earliest_start="2028-03-01")
-    soon = applicant(2, "Stendal", earliest_start="2027-11-29")  # 120 days: still proposed
-    proposals = domain.proposals_for_position(position(1), [late, soon], POLICY, 5)
+    late = applicant(1, "Stendal", earliest_start=date(2028, 3, 1))
+    soon = applicant(2, "Stendal", earliest_start=date(2027, 11, 29))  # 120 days: proposed
+    proposals = best_for_position(position(1), [late, soon], 5)
     assert [p.applicant.applicant_id for p in proposals] == [soon.applicant_id]
-    assert domain.proposals_for_applicant(late, [position(1)], POLICY, 5) == []
+    assert best_for_applicant(late, [position(1)], 5) == []
     later = position(2, start_date=date(2028, 2, 1))
-    assert len(domain.proposals_for_applicant(late, [position(1), later], POLICY, 5)) == 1
+    assert len(best_for_applicant(late, [position(1), later], 5)) == 1
 
 
 def test_weights_come_from_the_policy() -> None:
-    policy = domain.Policy(5, ScoringWeights(distance=0.0, occupation=65.0))
-    [proposal] = domain.proposals_for_position(position(1), [applicant(1, "Arneburg")], policy, 5)
+    policy = domain.Policy(5, 20, ScoringWeights(distance=0.0, occupation=65.0))
+    [proposal] = best_for_position(position(1), [applicant(1, "Arneburg")], 5, policy)
     reasons = {r.criterion: r for r in proposal.reasons}
     assert reasons["distance"].weight == 0
     assert reasons["distance"].score == 0
@@ -230,7 +289,7 @@ def test_weights_come_from_the_policy() -> None:
 
 
 def test_an_applicant_is_proposed_the_open_positions_that_suit_them() -> None:
-    lena = applicant(1, "Osterburg", desired_occupations=["26212", "25212"], reach_km=30)
+    lena = applicant(1, "Osterburg", wishes=("26212", "25212"), reach_km=30.0)
     stendal = position(1)  # 21 km, second wish
     seehausen = position(
         2, "Seehausen", occupation=Occupation(code="26212", name="Elektroniker/in")
@@ -238,21 +297,19 @@ def test_an_applicant_is_proposed_the_open_positions_that_suit_them() -> None:
     salzwedel = position(3, "Salzwedel")  # 41 km
     office = position(4, occupation=Occupation(code="71402", name="Kaufmann/-frau"))
     filled = position(5, status="filled")
-    proposals = domain.proposals_for_applicant(
-        lena, [stendal, seehausen, salzwedel, office, filled], POLICY, 10
-    )
+    proposals = best_for_applicant(lena, [stendal, seehausen, salzwedel, office, filled], 10)
     assert [p.position.position_id for p in proposals] == [
         seehausen.position_id,
         stendal.position_id,
     ]
     assert proposals[1].reasons[4].text.endswith("an zweiter Stelle.")
     assert proposals[1].reasons[4].text.startswith("Unter zwei Wunschberufen steht ")
-    assert domain.proposals_for_applicant(lena, [stendal], POLICY, 0) == []
+    assert best_for_applicant(lena, [stendal], 0) == []
 
 
 def test_ranking_breaks_ties_by_id() -> None:
     twins = [applicant(n, "Stendal") for n in (2, 1)]
-    proposals = domain.proposals_for_position(position(1), twins, POLICY, 5)
+    proposals = best_for_position(position(1), twins, 5)
     assert proposals[0].score == proposals[1].score
     assert proposals[0].proposal_id < proposals[1].proposal_id
     again = domain.ranked(reversed(proposals))
@@ -260,33 +317,39 @@ def test_ranking_breaks_ties_by_id() -> None:
 
 
 def test_the_shortlist_lists_every_proposal_with_its_status() -> None:
-    proposals = domain.proposals_for_position(
-        position(1),
-        [applicant(n, town) for n, town in enumerate(["Stendal", "Bismark"])],
-        POLICY,
-        5,
+    proposals = best_for_position(
+        position(1), [applicant(n, town) for n, town in enumerate(["Stendal", "Bismark"])], 5
     )
-    stored = [
-        domain.StoredProposal(proposals[1], "declined", "k2"),
-        domain.StoredProposal(proposals[0], "proposed", "k1"),
+    listed = [
+        domain.Listed(proposals[1], "withdrawn", "applicant_placed"),
+        domain.Listed(proposals[0], "proposed"),
     ]
-    candidates = domain.shortlist(stored, limit=10)
-    assert [(c.rank, c.proposal_id, c.status) for c in candidates] == [
-        (1, proposals[0].proposal_id, "proposed"),
-        (2, proposals[1].proposal_id, "declined"),
+    candidates = domain.shortlist(listed, limit=10)
+    assert [(c.rank, c.proposal_id, c.status, c.withdrawn_reason) for c in candidates] == [
+        (1, proposals[0].proposal_id, "proposed", None),
+        (2, proposals[1].proposal_id, "withdrawn", "applicant_placed"),
     ]
     assert candidates[0].reasons == proposals[0].reasons
-    assert len(domain.shortlist(stored, limit=1)) == 1
+    assert len(domain.shortlist(listed, limit=1)) == 1
 
 
-# -- decisions -----------------------------------------------------------------------------
+# -- refusals ------------------------------------------------------------------------------
 
 
-def test_the_first_decision_holds() -> None:
-    claim = domain.DecisionClaim("prp_0123456789abcdef0123", "accept", "key-1", None)
-    assert domain.takes_decision(claim, "accept", "key-1") is True  # its own, redelivered
-    assert domain.takes_decision(claim, "accept", "key-2") is False  # the same again
-    with pytest.raises(Conflict) as caught:
-        domain.takes_decision(claim, "decline", "key-3")
-    assert "bereits angenommen" in caught.value.message
-    assert caught.value.details[0].field == "data.decision"
+def test_refusals_say_what_stands_in_the_way() -> None:
+    taken = domain.already_decided("prp_0123456789abcdef0123", "withdraw", "position_closed")
+    assert taken.message == (
+        "Vorschlag prp_0123456789abcdef0123 wurde bereits zurückgezogen: "
+        "Die Stelle wurde geschlossen."
+    )
+    assert taken.details[0].field == "data.decision"
+    placed = domain.applicant_unavailable("apl_0123456789abcdef0123", "prp_00000000000000000001")
+    assert "bereits vermittelt (Vorschlag prp_00000000000000000001)" in placed.message
+    assert "zurückgezogen" in domain.applicant_unavailable("apl_0123456789abcdef0123", None).message
+    copy = domain.position_copy(opened("Stendal"))
+    full = domain.position_unavailable(copy, "full")
+    assert full.message.endswith(
+        "ist bereits besetzt: ihr einziger Platz ist vergeben; "
+        "der Vorschlag lässt sich nicht mehr annehmen"
+    )
+    assert "geschlossen" in domain.position_unavailable(copy, "closed").message

@@ -9,122 +9,32 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
-from collections.abc import Iterator
-from datetime import date
 from typing import Any
 
-import pytest
-
-from diko_shared.contract.common import Occupation
-from diko_shared.contract.companies import PositionFilled, PositionOpened
-from diko_shared.contract.envelope import new_envelope
+from diko_shared.contract.companies import PositionFilled
 from diko_shared.contract.matching import (
     ApplicantRegistered,
     DecideMatch,
     GetApplicant,
     GetShortlist,
-    RegisterApplicant,
 )
-from diko_shared.messaging import topology
-from diko_shared.messaging.publisher import Outgoing
-from harness.bus import Bus, Seen, Tap
+from harness.bus import Bus
 from harness.processes import ServiceProcess
-from harness.stack import SessionStack
-from harness.waiting import eventually
+from matching_bus import (
+    applicant,
+    event_message,
+    handled,
+    new_id,
+    one_proposed,
+    open_position,
+    position,
+    proposed_for,
+    register,
+    settled,
+)
 
-PORT = 18002
 CRITERIA = ["occupation", "distance", "school", "start", "preference"]
 KEYS = ["occupation.exact", "distance.within_reach", "school.met", "start.within_window"]
-
-
-@pytest.fixture(scope="module")
-def matching(stack: SessionStack) -> Iterator[ServiceProcess]:
-    process = ServiceProcess("matching", "diko_matching", PORT, stack.service_env("matching"))
-    process.start()
-    yield process
-    process.stop()
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:20]}"
-
-
-def applicant(code: str, home_town: str, **changes: Any) -> RegisterApplicant:
-    data = {
-        "first_name": "Lena",
-        "last_name": "Schröder",
-        "email": "lena.schroeder@example.org",
-        "home_town": home_town,
-        "reach_km": 25,
-        "school_certificate": "realschule",
-        "desired_occupations": [code],
-        "earliest_start": "2027-08-01",
-    }
-    return RegisterApplicant.model_validate({**data, **changes}, strict=False)
-
-
-def position(code: str, name: str, town: str = "Stendal") -> PositionOpened:
-    return PositionOpened(
-        position_id=new_id("pos"),
-        company_id=new_id("cmp"),
-        company_name="Ausbildungsbetrieb Beispiel GmbH",
-        occupation=Occupation(code=code, name=name),
-        places=2,
-        start_date=date(2027, 8, 1),
-        town=town,
-        school_certificate="hauptschule",
-    )
-
-
-def event_message(type_: str, payload: PositionOpened | PositionFilled) -> Outgoing:
-    envelope = new_envelope(type_, payload, source="companies", subject=payload.position_id)
-    return Outgoing.from_envelope(topology.EVENTS.name, envelope)
-
-
-def handled(matching: ServiceProcess, type_: str, outcome: str = "processed") -> float:
-    return matching.metric("diko_messages_total", queue=f"matching.on.{type_}", outcome=outcome)
-
-
-async def settled(
-    matching: ServiceProcess, type_: str, before: float, count: int, outcome: str = "processed"
-) -> None:
-    """Wait until the service has handled `count` more `type_` events than `before`."""
-
-    async def done() -> bool:
-        return handled(matching, type_, outcome) >= before + count
-
-    await eventually(done, what=f"{count} {type_} event(s) {outcome}")
-
-
-async def register(bus: Bus, matching: ServiceProcess, *applicants: RegisterApplicant) -> list[str]:
-    """Register applicants and wait until matching has reacted to their registration."""
-    before = handled(matching, "applicant.registered")
-    ids = [(await bus.ok(a))["applicant_id"] for a in applicants]
-    await settled(matching, "applicant.registered", before, len(ids))
-    return ids
-
-
-async def open_position(bus: Bus, matching: ServiceProcess, opened: PositionOpened) -> None:
-    before = handled(matching, "position.opened")
-    await bus.publisher.publish(event_message("position.opened", opened))
-    await settled(matching, "position.opened", before, 1)
-
-
-def proposed_for(tap: Tap, subject_id: str) -> list[Seen]:
-    return tap.matching(
-        lambda m: m.routing_key == "match.proposed" and m.data["subject_id"] == subject_id
-    )
-
-
-async def one_proposed(tap: Tap, subject_id: str) -> dict[str, Any]:
-    """Wait for the `match.proposed` about `subject_id`; fail if a second one follows."""
-    await tap.wait_for(
-        lambda m: m.routing_key == "match.proposed" and m.data["subject_id"] == subject_id
-    )
-    await tap.fence()
-    [event] = proposed_for(tap, subject_id)
-    return event.data
 
 
 # -- applicants ----------------------------------------------------------------------------
@@ -423,10 +333,10 @@ async def test_a_declined_proposal_stays_declined(bus: Bus, matching: ServicePro
     assert (await bus.ok(GetApplicant(applicant_id=applicant_id)))["status"] == "active"
 
 
-async def test_a_proposal_of_a_filled_position_cannot_be_accepted(
+async def test_a_filled_position_withdraws_its_open_proposals(
     bus: Bus, matching: ServiceProcess
 ) -> None:
-    proposal = await proposal_for(bus, matching, "82312", "Friseur/in")
+    proposal = await proposal_for(bus, matching, "53112", "Fachkraft für Schutz und Sicherheit")
     tap = await bus.tap(pattern="match.*")
     copy = proposal["position"]
     fields = ("position_id", "company_id", "company_name", "occupation", "town", "start_date")
@@ -437,14 +347,30 @@ async def test_a_proposal_of_a_filled_position_cannot_be_accepted(
     await bus.publisher.publish(event_message("position.filled", filled))
     await settled(matching, "position.filled", before, 1)
 
+    [withdrawn] = await tap.wait_type("match.withdrawn")
     refused = await bus.request(DecideMatch(proposal_id=proposal["proposal_id"], decision="accept"))
-    declined = await bus.ok(DecideMatch(proposal_id=proposal["proposal_id"], decision="decline"))
+    declined = await bus.request(
+        DecideMatch(proposal_id=proposal["proposal_id"], decision="decline")
+    )
 
-    assert refused["ok"] is False
-    assert refused["error"]["code"] == "conflict"
-    assert "bereits besetzt" in refused["error"]["message"]
-    assert declined == {"proposal_id": proposal["proposal_id"], "status": "declined"}
+    assert withdrawn.data == {
+        "proposal_id": proposal["proposal_id"],
+        "position_id": copy["position_id"],
+        "company_id": copy["company_id"],
+        "applicant_id": proposal["applicant"]["applicant_id"],
+        "reason": "position_filled",
+        "text": "Die Stelle ist inzwischen besetzt.",
+    }
+    for reply in (refused, declined):
+        assert reply["ok"] is False
+        assert reply["error"]["code"] == "conflict"
+    assert "inzwischen besetzt" in refused["error"]["message"]
+    assert "zurückgezogen" in declined["error"]["message"]
     await tap.fence()
     assert tap.of_type("match.accepted") == []
+    assert len(tap.of_type("match.withdrawn")) == 1
     applicant_id = proposal["applicant"]["applicant_id"]
     assert (await bus.ok(GetApplicant(applicant_id=applicant_id)))["status"] == "active"
+    shortlist = await bus.ok(GetShortlist(position_id=copy["position_id"]))
+    [candidate] = shortlist["candidates"]
+    assert (candidate["status"], candidate["withdrawn_reason"]) == ("withdrawn", "position_filled")

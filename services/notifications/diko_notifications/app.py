@@ -43,6 +43,7 @@ def build(settings: NotificationsSettings | None = None) -> Service:
         sender_address=settings.sender_address,
         max_attempts=settings.max_attempts,
         lease=timedelta(seconds=settings.smtp_timeout_s) + LEASE_MARGIN,
+        metrics=service.metrics,
     )
     service.on_request("staff.register", handlers.register_staff)
     service.on_request("staff.subscribe", handlers.subscribe)

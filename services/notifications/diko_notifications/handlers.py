@@ -43,6 +43,7 @@ from diko_shared.messaging import topology
 from diko_shared.messaging.errors import NotFound, TransientError
 from diko_shared.messaging.handling import DERIVED_IDS, Context
 from diko_shared.messaging.publisher import Outgoing, Publisher
+from diko_shared.service.metrics import Metrics
 from diko_shared.text import clean
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,13 @@ class Handlers:
     sender_address: str
     max_attempts: int
     lease: timedelta
+    #: Counts e-mails by outcome (`diko_mail_attempts_total`); the alert on mail failures.
+    metrics: Metrics | None = None
+
+    def __post_init__(self) -> None:
+        if self.metrics is not None:  # each outcome from 0, so that the first failure is a rise
+            for outcome in ("sent", "retry", "failed"):
+                self.metrics.mail_attempts.labels(outcome)
 
     # -- staff ---------------------------------------------------------------------------
 
@@ -221,6 +229,9 @@ class Handlers:
                 result = await self.mailer.send(message, self.sender_address)
             fate = delivery.after_attempt(result, before, self.max_attempts)
             await store.record_attempt(ctx.db, delivery_id, fate, datetime.now(UTC))
+            if self.metrics is not None:
+                outcome = "sent" if fate.status == "sent" else "retry" if fate.retry else "failed"
+                self.metrics.mail_attempts.labels(outcome).inc()
         finally:
             await store.release_lease(ctx.db, delivery_id, owner)
         if fate.status == "failed" or fate.retry:

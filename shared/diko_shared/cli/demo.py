@@ -15,7 +15,6 @@ from dataclasses import asdict
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from diko_shared.cli.common import console, fail, run, settings
 from diko_shared.cli.stack import SERVICE_PORTS, _stack_value, service_url
@@ -52,7 +51,7 @@ def demo(
     except StoryFailed as exc:
         console.print("\n[bold red]The story stopped.[/] Where to look:")
         where_to_look(staff_email)
-        fail(escape(str(exc)))
+        fail(str(exc))  # fail prints plain text: brackets in a reason stay as they are
     console.print("\n[bold green]The story happened.[/] Where to look:")
     console.print(f"  post       {result.post_image_url}")
     console.print(f"  podcast    {service_url('media')}/podcast  (feed {result.feed_url})")

@@ -13,7 +13,8 @@ from rich.table import Table
 
 from diko_shared.cli.common import console, fail, run, settings
 from diko_shared.contract.catalogue import CATALOGUE
-from diko_shared.messaging import pipeline, topology
+from diko_shared.messaging import identity, pipeline, topology
+from diko_shared.messaging.publisher import broker_user
 
 app = typer.Typer(help="Dead-letter queues: one per service (<service>.dlq) and diko.dlq.")
 
@@ -24,6 +25,7 @@ RESET_HEADERS = (
     pipeline.ERROR_HEADER,
     pipeline.FAILED_AT_HEADER,
     topology.DELAY_HEADER,
+    topology.RETRY_SERVICE_HEADER,
     "x-death",
     "x-first-death-exchange",
     "x-first-death-queue",
@@ -145,6 +147,9 @@ def replay(
                     await message.nack(requeue=True)
                     continue
                 fresh = {k: v for k, v in headers.items() if k not in RESET_HEADERS}
+                # Replayed under the operator's user, the letter keeps its first sender:
+                # our dead letters name it, the broker's keep the original user_id.
+                fresh.setdefault(identity.SENDER_HEADER, message.user_id or "")
                 try:
                     await _republish(channel, message, fresh, target)
                 except aio_pika.exceptions.DeliveryError as exc:
@@ -195,6 +200,7 @@ async def _republish(
             type=message.type,
             app_id=message.app_id,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            user_id=broker_user(settings().amqp_url),  # RabbitMQ checks it against the login
         ),
         routing_key=queue,
         mandatory=True,

@@ -25,9 +25,8 @@ def events(
         connection = await aio_pika.connect_robust(settings().amqp_url)
         async with connection:
             channel = await connection.channel()
-            exchange = await channel.declare_exchange(
-                topology.EVENTS.name, aio_pika.ExchangeType.TOPIC, durable=True
-            )
+            # The deployment provisions the exchange; the operator may only look it up.
+            exchange = await channel.get_exchange(topology.EVENTS.name)
             queue = await channel.declare_queue(exclusive=True, auto_delete=True)
             await queue.bind(exchange, pattern)
             if not as_json:

@@ -9,6 +9,8 @@ solve` does not pay for the broker and database clients that `diko send` needs.
 from __future__ import annotations
 
 import importlib
+import inspect
+import logging
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -24,6 +26,7 @@ BUILTIN = {
     "dlq": "diko_shared.cli.dlq:app",
     "stack": "diko_shared.cli.stack:app",
     "contract": "diko_shared.cli.contract:app",
+    "mail": "diko_shared.cli.mail:app",
 }
 
 
@@ -40,6 +43,23 @@ def _as_click(name: str, target: Any) -> Any:
         single.command(name)(target)
         command = get_command(single)
     command.name = name
+    return _plain_help(command)
+
+
+def _plain_help(command: Any) -> Any:
+    """Show every help text as written, in this command and all below it.
+
+    Typer's default reads help texts as Rich markup, which swallows anything in square
+    brackets ("{position: [applicants]}" became "{position: }"); help texts here are
+    plain text, including those of commands that services register.
+    """
+    command.rich_markup_mode = None
+    if not command.short_help and command.help:
+        # Click would cut the summary in a command list at "..."; its first paragraph
+        # is short, and wraps instead.
+        command.short_help = " ".join(inspect.cleandoc(command.help).split("\n\n")[0].split())
+    for sub in getattr(command, "commands", {}).values():
+        _plain_help(sub)
     return command
 
 
@@ -63,6 +83,7 @@ shell = typer.Typer(
     help="Operate diko: send commands, watch events, handle dead letters, check the stack.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,
 )
 
 
@@ -72,4 +93,8 @@ def _root() -> None:
 
 
 def main() -> None:
+    # The CLI speaks through its own messages. Without a handler, a library's log record
+    # (aiormq's "error when creating transport" when the broker is away) would reach
+    # stderr through logging's last resort, as a stray line beside the CLI's own answer.
+    logging.getLogger().addHandler(logging.NullHandler())
     shell()

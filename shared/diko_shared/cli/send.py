@@ -9,9 +9,9 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from diko_shared.cli.common import SOURCE, broker, console, fail, run, settings
+from diko_shared.cli.common import SOURCE, broker, console, did_you_mean, fail, run, settings
 from diko_shared.contract import problems
-from diko_shared.contract.catalogue import CATALOGUE
+from diko_shared.contract.catalogue import CATALOGUE, MessageSpec
 from diko_shared.contract.envelope import new_envelope
 from diko_shared.messaging import topology
 from diko_shared.messaging.publisher import Outgoing, Publisher, Unroutable
@@ -40,17 +40,21 @@ def send(
         str, typer.Argument(metavar="TYPE", help="Message type, e.g. company.register")
     ],
     data: Annotated[
-        str, typer.Option("--data", "-d", help="The payload: JSON, or @file.json")
-    ] = "{}",
+        str | None,
+        typer.Option(
+            "--data",
+            "-d",
+            help="The payload: JSON, or @file.json (`diko contract example TYPE` shows one)",
+        ),
+    ] = None,
     subject: Annotated[str | None, typer.Option(help="The aggregate the message is about")] = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the reply")] = True,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the reply")] = 30.0,
 ) -> None:
     """Send a command or query; print the reply (exit 1 if it is an error reply)."""
-    spec = CATALOGUE.get(type_)
-    if spec is None or not spec.is_request:
-        known = ", ".join(s.type for s in CATALOGUE if s.is_request)
-        fail(f"unknown_type: {type_!r} is not a command or query. Known: {known}", 2)
+    spec = request_spec(type_)
+    if data is None:
+        fail(missing_data(spec), 2)
     payload = _read_data(data)
     try:
         spec.payload.model_validate_json(json.dumps(payload))
@@ -87,3 +91,29 @@ def send(
     console.print_json(data=reply)
     if not reply.get("ok"):
         raise typer.Exit(1)
+
+
+def request_spec(type_: str) -> MessageSpec:
+    """The catalogue entry of a command or query, or an error that names the closest ones."""
+    spec = CATALOGUE.get(type_)
+    requests = [s.type for s in CATALOGUE if s.is_request]
+    if spec is None:
+        fail(f"unknown_type: {type_!r} is no command or query{did_you_mean(type_, requests)}", 2)
+    if not spec.is_request:
+        fail(
+            f"{type_} is an event: its owner ({spec.owner}) publishes it, nobody sends it"
+            f"{did_you_mean(type_, requests)}",
+            2,
+        )
+    return spec
+
+
+def missing_data(spec: MessageSpec) -> str:
+    """What `diko send TYPE` without --data lacks, and how to get an example payload."""
+    required = [name for name, field in spec.payload.model_fields.items() if field.is_required()]
+    needs = f"its fields {', '.join(required)}" if required else "a JSON object, e.g. '{}'"
+    return (
+        f"--data is missing: {spec.type} needs {needs} ({spec.payload.__name__}).\n"
+        f"  an example payload:  diko contract example {spec.type}\n"
+        f"  then:                diko send {spec.type} --data @payload.json"
+    )

@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import Literal
 
 from diko_shared.contract.base import Payload
+from diko_shared.contract.senders import DEFAULT_REQUEST_SENDERS
 from diko_shared.contract.versions import Earlier, check_versions, schema_uri
 
 Kind = Literal["command", "query", "event"]
@@ -44,6 +45,14 @@ class MessageSpec:
     summary: str = ""
     version: int = 1
     earlier: tuple[Earlier, ...] = ()
+    #: Who may send it (diko_shared.contract.senders): an event only its owner; a command
+    #: or query the principals named at registration, by default operator and integrators.
+    senders: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.senders:
+            senders = (self.owner,) if self.kind == "event" else DEFAULT_REQUEST_SENDERS
+            object.__setattr__(self, "senders", senders)
 
     @property
     def is_request(self) -> bool:
@@ -65,6 +74,10 @@ class MessageSpec:
         versions = {old.version: old.payload for old in self.earlier}
         versions[self.version] = self.payload
         return dict(sorted(versions.items()))
+
+    def may_send(self, principal: str | None) -> bool:
+        """Whether `principal` (a service name, `operator` or `integrator`) may send it."""
+        return principal is not None and principal in self.senders
 
 
 @dataclass
@@ -99,8 +112,12 @@ class Catalogue:
         *,
         version: int = 1,
         earlier: tuple[Earlier, ...] = (),
+        senders: tuple[str, ...] = (),
     ) -> MessageSpec:
-        spec = MessageSpec(type_, owner, "command", payload, reply, summary, version, earlier)
+        """`senders`: who may send it, if not operator and integrators (the default)."""
+        spec = MessageSpec(
+            type_, owner, "command", payload, reply, summary, version, earlier, senders
+        )
         return self.add(spec)
 
     def query(
@@ -113,8 +130,11 @@ class Catalogue:
         *,
         version: int = 1,
         earlier: tuple[Earlier, ...] = (),
+        senders: tuple[str, ...] = (),
     ) -> MessageSpec:
-        spec = MessageSpec(type_, owner, "query", payload, reply, summary, version, earlier)
+        spec = MessageSpec(
+            type_, owner, "query", payload, reply, summary, version, earlier, senders
+        )
         return self.add(spec)
 
     def event(

@@ -365,6 +365,15 @@ class Company(Payload):
                 "assessed_on": "2026-11-20",
                 "consultation_id": _CONSULTATION,
             },
+            "consultations": [
+                {
+                    "consultation_id": _CONSULTATION,
+                    "held_on": "2026-11-20",
+                    "staff_id": _STAFF,
+                    "topics": ["Website", "Instagram"],
+                    "follow_up_on": "2027-01-15",
+                }
+            ],
         },
         {
             "company_id": _OTHER,

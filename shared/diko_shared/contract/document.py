@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from diko_shared.contract.catalogue import CATALOGUE, MessageSpec
 from diko_shared.contract.common import ONE_LINE
 from diko_shared.contract.names import FIXED, PURPOSE
+from diko_shared.contract.senders import INTEGRATOR
 
 #: The services in the order the document lists them.
 OWNERS = tuple(FIXED)
@@ -120,8 +121,23 @@ def payloads() -> str:
     return "\n".join(parts)
 
 
+def senders() -> str:
+    """Who may send each command and query (the catalogue's `senders`)."""
+    lines = ["| message | kind | owner | may be sent by |", "| --- | --- | --- | --- |"]
+    for spec in _specs().values():
+        if spec.kind == "event":
+            continue
+        who = ", ".join(
+            "integrators (`integrator-<name>`)" if s == INTEGRATOR else f"`{s}`"
+            for s in spec.senders
+        )
+        lines.append(f"| `{spec.type}` | {spec.kind} | {spec.owner} | {who} |")
+    return "\n".join(lines) + "\n"
+
+
 GENERATORS: dict[str, Callable[[], str]] = {
     "catalogue": catalogue,
+    "senders": senders,
     "reactions": reactions,
     "payloads": payloads,
 }

@@ -1,11 +1,17 @@
-"""Messages owned by the matching service: applicants, proposals and decisions."""
+"""Messages owned by the matching service: applicants, proposals, decisions, runs and fairs.
+
+Partial updates (`applicant.update`): a field left out stays as it is; `email` or
+`phone` sent as `null` is cleared. Events never carry an applicant's name or contact
+data, except `fair.planned`, which carries each applicant's name and e-mail address so
+that their own timetable can be mailed to them (see its docstring).
+"""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from diko_shared.contract.base import Payload, examples
 from diko_shared.contract.catalogue import CATALOGUE
@@ -16,18 +22,61 @@ from diko_shared.contract.common import (
     KldbCode,
     Name,
     Occupation,
+    OneLine,
     Phone,
     PositionId,
+    Postcode,
     ProposalId,
     SchoolCertificate,
     StaffId,
     Text,
     Town,
 )
+from diko_shared.contract.senders import OPERATOR
 
 OWNER = "matching"
 
 Score = Annotated[float, Field(ge=0.0, le=1.0)]
+#: A calendar day (an alias, for models with a field named `date`).
+Day = date
+Km = Annotated[float, Field(ge=0, le=300)]
+RunId = Annotated[str, StringConstraints(pattern=r"^run_[0-9a-f]{20}$")]
+FairId = Annotated[str, StringConstraints(pattern=r"^fair_[0-9a-f]{20}$")]
+#: Who made a change: a staff member's e-mail or name.
+Actor = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), *OneLine
+]
+#: A clock time of the day, e.g. `09:00` (`24:00` only as the end of a day).
+ClockTime = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")]
+ApplicantStatus = Literal["active", "placed", "withdrawn"]
+ProposalStatus = Literal["proposed", "accepted", "declined", "withdrawn"]
+#: Why a proposal can no longer be accepted.
+WithdrawReason = Literal[
+    "applicant_withdrawn",
+    "applicant_placed",
+    "applicant_changed",
+    "position_filled",
+    "position_closed",
+    "position_changed",
+]
+#: What made matching propose: a new position or applicant, a decline, a change, a run.
+ProposalCause = Literal[
+    "position_opened",
+    "applicant_registered",
+    "declined",
+    "applicant_changed",
+    "position_changed",
+    "places_added",
+    "position_reopened",
+    "run",
+    "held_back",
+]
+
+_APPLICANT = "apl_0123456789abcdef0123"
+_POSITION = "pos_0123456789abcdef0123"
+_COMPANY = "cmp_0123456789abcdef0123"
+_PROPOSAL = "prp_0123456789abcdef0123"
+_FAIR = "fair_0123456789abcdef0123"
 
 
 class RegisterApplicant(Payload):
@@ -129,7 +178,7 @@ class Applicant(Payload):
     school_certificate: SchoolCertificate
     desired_occupations: list[KldbCode]
     earliest_start: date
-    status: Literal["active", "placed", "withdrawn"]
+    status: ApplicantStatus
 
 
 class Reason(Payload):
@@ -207,9 +256,15 @@ class MatchProposed(Payload):
         }
     )
 
-    trigger: Literal["position", "applicant"]
+    trigger: Literal["position", "applicant"] = Field(
+        description="Whose proposals these are: a position's shortlist or an applicant's"
+    )
     subject_id: str = Field(description="The position or applicant the proposals are for")
     proposals: Annotated[list[Proposal], Field(min_length=1)]
+    cause: ProposalCause | None = Field(
+        None, description="What made matching propose (absent from older producers)"
+    )
+    run_id: RunId | None = Field(None, description="The run whose result these are")
 
 
 class GetShortlist(Payload):
@@ -225,7 +280,8 @@ class Candidate(Payload):
     score: Score
     rank: int
     reasons: list[Reason]
-    status: Literal["proposed", "accepted", "declined"]
+    status: ProposalStatus
+    withdrawn_reason: WithdrawReason | None = None
 
 
 class Shortlist(Payload):
@@ -317,6 +373,664 @@ class MatchDeclined(Payload):
     decided_by: StaffId | None = None
 
 
+class UpdateApplicant(Payload):
+    """Change an applicant's record: fields left out stay; `email` or `phone` null is cleared."""
+
+    model_config = examples(
+        {
+            "applicant_id": _APPLICANT,
+            "reach_km": 40,
+            "driving_licence": True,
+            "changed_by": "birte.albrecht@diko.example",
+        },
+        {"applicant_id": _APPLICANT, "desired_occupations": ["25212"], "phone": None},
+    )
+
+    applicant_id: ApplicantId
+    first_name: Name | None = None
+    last_name: Name | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    home_town: Town | None = None
+    reach_km: Km | None = None
+    driving_licence: bool | None = None
+    school_certificate: SchoolCertificate | None = None
+    desired_occupations: Annotated[list[KldbCode], Field(min_length=1, max_length=10)] | None = None
+    earliest_start: date | None = None
+    changed_by: Actor | None = None
+
+
+class ApplicantChange(Payload):
+    """What a change did: the fields that changed (none for a change that changes nothing)."""
+
+    model_config = examples(
+        {"applicant_id": _APPLICANT, "status": "active", "changed": ["reach_km", "driving_licence"]}
+    )
+
+    applicant_id: ApplicantId
+    status: ApplicantStatus
+    changed: list[Name]
+
+
+class ApplicantUpdated(Payload):
+    """An applicant's record changed: which fields, and the profile matching scores with.
+
+    Like `applicant.registered` it carries no name or contact data; a change of those
+    alone is announced with their field names only.
+    """
+
+    model_config = examples(
+        {
+            "applicant_id": _APPLICANT,
+            "changed": ["reach_km", "driving_licence"],
+            "status": "active",
+            "home_town": "Osterburg (Altmark)",
+            "reach_km": 40.0,
+            "driving_licence": True,
+            "school_certificate": "realschule",
+            "desired_occupations": ["22342", "25212"],
+            "earliest_start": "2027-08-01",
+        }
+    )
+
+    applicant_id: ApplicantId
+    changed: list[Name]
+    status: ApplicantStatus
+    home_town: Town
+    reach_km: float
+    driving_licence: bool
+    school_certificate: SchoolCertificate
+    desired_occupations: list[KldbCode]
+    earliest_start: date
+
+
+class WithdrawApplicant(Payload):
+    """An applicant leaves the placement work: every open proposal of theirs is withdrawn."""
+
+    model_config = examples(
+        {"applicant_id": _APPLICANT, "reason": "found_elsewhere", "note": "Ausbildung in Magdeburg"}
+    )
+
+    applicant_id: ApplicantId
+    reason: Literal["found_elsewhere", "no_longer_interested", "unreachable", "other"] = "other"
+    note: Text | None = None
+    changed_by: Actor | None = None
+
+
+class ApplicantWithdrawal(Payload):
+    model_config = examples(
+        {"applicant_id": _APPLICANT, "status": "withdrawn", "withdrawn_proposals": [_PROPOSAL]}
+    )
+
+    applicant_id: ApplicantId
+    status: Literal["withdrawn"]
+    withdrawn_proposals: list[ProposalId] = Field(
+        description="The open proposals withdrawn with the applicant (each has match.withdrawn)"
+    )
+
+
+class ApplicantWithdrawn(Payload):
+    """An applicant withdrew; matching no longer proposes them."""
+
+    model_config = examples(
+        {"applicant_id": _APPLICANT, "reason": "found_elsewhere", "withdrawn_proposals": []}
+    )
+
+    applicant_id: ApplicantId
+    reason: Literal["found_elsewhere", "no_longer_interested", "unreachable", "other"]
+    withdrawn_proposals: list[ProposalId]
+
+
+class MatchWithdrawn(Payload):
+    """A proposal can no longer be accepted: whoever offered it (an e-mail's action link)
+    must stop offering it. `text` says why, in German, for staff."""
+
+    model_config = examples(
+        {
+            "proposal_id": _PROPOSAL,
+            "position_id": _POSITION,
+            "company_id": _COMPANY,
+            "applicant_id": _APPLICANT,
+            "reason": "position_filled",
+            "text": "Die Stelle ist inzwischen besetzt.",
+        }
+    )
+
+    proposal_id: ProposalId
+    position_id: PositionId
+    company_id: CompanyId
+    applicant_id: ApplicantId
+    reason: WithdrawReason
+    text: str = Field(description="Why, as a German sentence for staff")
+
+
+# -- runs ------------------------------------------------------------------------------------
+
+
+class RunMatching(Payload):
+    """A stable assignment over the open positions and the active applicants.
+
+    Its result becomes proposals for staff to decide, never placements. Pairs proposed
+    before and declined or withdrawn are left out; a pair already proposed is not
+    proposed again.
+    """
+
+    model_config = examples({}, {"optimal": "position", "seed": 7, "list_length": 30})
+
+    optimal: Literal["applicant", "position"] = Field(
+        "applicant", description="Whose side the stable assignment favours"
+    )
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = Field(
+        0, description="Seed of the lottery that breaks ties between equal scores"
+    )
+    list_length: Annotated[int, Field(ge=1, le=200)] = Field(
+        50, description="How many positions each applicant ranks (the best by score)"
+    )
+    requested_by: Actor | None = None
+
+
+class BlockingPair(Payload):
+    """An applicant and a position who would both rather have each other than their match."""
+
+    model_config = examples({"applicant_id": _APPLICANT, "position_id": _POSITION})
+
+    applicant_id: ApplicantId
+    position_id: PositionId
+
+
+class _RunReport(Payload):
+    run_id: RunId
+    optimal: Literal["applicant", "position"]
+    seed: int
+    applicants: Annotated[int, Field(ge=0)] = Field(description="Active applicants considered")
+    positions: Annotated[int, Field(ge=0)] = Field(description="Open positions with a free place")
+    places: Annotated[int, Field(ge=0)] = Field(description="Free places of those positions")
+    assigned: Annotated[int, Field(ge=0)] = Field(description="Applicants the assignment places")
+    proposed: Annotated[int, Field(ge=0)] = Field(description="New proposals announced")
+    already_proposed: Annotated[int, Field(ge=0)] = Field(
+        description="Assigned pairs that were proposed before and are still open"
+    )
+    held_back: Annotated[int, Field(ge=0)] = Field(
+        description="Assigned pairs held back by the daily cap per position (proposed later)"
+    )
+    unassigned: Annotated[int, Field(ge=0)]
+    unassigned_applicants: list[ApplicantId]
+    stable: bool
+    blocking_pairs: list[BlockingPair]
+    seconds: Annotated[float, Field(ge=0)]
+
+
+_RUN_EXAMPLE = {
+    "run_id": "run_0123456789abcdef0123",
+    "optimal": "applicant",
+    "seed": 0,
+    "applicants": 5000,
+    "positions": 1000,
+    "places": 2480,
+    "assigned": 2310,
+    "proposed": 2105,
+    "already_proposed": 180,
+    "held_back": 25,
+    "unassigned": 2690,
+    "unassigned_applicants": [_APPLICANT],
+    "stable": True,
+    "blocking_pairs": [],
+    "seconds": 2.4,
+}
+
+
+class RunResult(_RunReport):
+    """The run's result; `unassigned_applicants` lists every applicant left without a place."""
+
+    model_config = examples(_RUN_EXAMPLE)
+
+
+class MatchRunCompleted(_RunReport):
+    """A run finished; `unassigned_applicants` holds the first 1,000 (`unassigned` counts all)."""
+
+    model_config = examples(_RUN_EXAMPLE)
+
+
+# -- explanations --------------------------------------------------------------------------
+
+
+class ExplainMatch(Payload):
+    """Why a pair scores as it does, and which better positions the applicant did not get.
+
+    Give `proposal_id`, or `applicant_id` and `position_id`.
+    """
+
+    model_config = examples(
+        {"proposal_id": _PROPOSAL},
+        {"applicant_id": _APPLICANT, "position_id": _POSITION, "limit": 5},
+    )
+
+    proposal_id: ProposalId | None = None
+    applicant_id: ApplicantId | None = None
+    position_id: PositionId | None = None
+    limit: Annotated[int, Field(ge=0, le=50)] = Field(
+        10, description="Most better-ranked positions listed"
+    )
+
+
+class ExplainedCriterion(Payload):
+    criterion: str = Field(description="occupation, distance, school, start or preference")
+    key: str
+    points: Annotated[float, Field(ge=0)]
+    max_points: Annotated[float, Field(ge=0)]
+    text: str = Field(description="The German sentence")
+
+
+#: Why the applicant does not have a position they would rank higher.
+WhyNot = Literal[
+    "full",
+    "closed",
+    "not_acceptable",
+    "ranked_lower",
+    "declined",
+    "withdrawn",
+    "proposed",
+    "accepted",
+    "not_proposed",
+]
+
+
+class BetterPosition(Payload):
+    """A position the applicant would rank above the explained one, and why they do not have it."""
+
+    position_id: PositionId
+    company_id: CompanyId
+    company_name: Name
+    occupation: Occupation
+    town: Town
+    acceptable: bool
+    score: Score = Field(description="The pair's score; 0 when not acceptable")
+    why: WhyNot
+    text: str = Field(description="Why, as a German sentence")
+
+
+class Explanation(Payload):
+    model_config = examples(
+        {
+            "proposal_id": _PROPOSAL,
+            "applicant_id": _APPLICANT,
+            "position_id": _POSITION,
+            "status": "proposed",
+            "acceptable": True,
+            "score": 0.82,
+            "points": 82.0,
+            "max_points": 100.0,
+            "criteria": [
+                {
+                    "criterion": "distance",
+                    "key": "distance.within_reach",
+                    "points": 17.0,
+                    "max_points": 25.0,
+                    "text": "Wohnort Osterburg (Altmark) liegt 21 km vom Ausbildungsort Stendal "
+                    "entfernt (Reichweite 30 km).",
+                }
+            ],
+            "better_positions": [
+                {
+                    "position_id": "pos_00000000000000000001",
+                    "company_id": "cmp_00000000000000000001",
+                    "company_name": "Holzbau Krüger GmbH",
+                    "occupation": {"code": "22342", "name": "Tischler/in"},
+                    "town": "Osterburg (Altmark)",
+                    "acceptable": True,
+                    "score": 0.93,
+                    "why": "full",
+                    "text": "Alle 2 Plätze der Stelle sind vergeben.",
+                }
+            ],
+        }
+    )
+
+    proposal_id: ProposalId = Field(description="The pair's proposal id (also if not proposed)")
+    applicant_id: ApplicantId
+    position_id: PositionId
+    status: Literal["proposed", "accepted", "declined", "withdrawn", "not_proposed"]
+    acceptable: bool
+    score: Score
+    points: Annotated[float, Field(ge=0)]
+    max_points: Annotated[float, Field(ge=0)]
+    criteria: list[ExplainedCriterion]
+    better_positions: list[BetterPosition]
+
+
+# -- applicant fairs (Bewerberbörsen) ------------------------------------------------------
+
+
+class Venue(Payload):
+    name: Name
+    street: Name | None = None
+    postcode: Postcode | None = None
+    town: Town
+
+
+class FairCompanyEntry(Payload):
+    """A company of matching's records at the fair (its name comes from its positions)."""
+
+    company_id: CompanyId
+    tables: Annotated[int, Field(ge=1, le=50)] = 1
+    slots: Annotated[list[int], Field(max_length=96)] | None = Field(
+        None, description="The slots (0-based) it is there; null: all day"
+    )
+
+
+class FairApplicantEntry(Payload):
+    """A registered applicant at the fair, with the companies they want to talk to."""
+
+    applicant_id: ApplicantId
+    wishes: Annotated[list[CompanyId], Field(max_length=20)] | None = Field(
+        None,
+        description="Companies of the fair, most wanted first; null: the companies whose "
+        "open positions suit the applicant best (at most max_wishes)",
+    )
+    slots: Annotated[list[int], Field(max_length=96)] | None = Field(
+        None, description="The slots (0-based) the applicant can come; null: all day"
+    )
+
+
+class FileCompany(Payload):
+    name: Name | None = None
+    tables: Annotated[int, Field(ge=1, le=50)] = 1
+    slots: Annotated[list[int], Field(max_length=96)] | None = None
+
+
+class FileApplicant(Payload):
+    name: Name | None = None
+    wishes: Annotated[list[Name], Field(max_length=20)] = Field(default_factory=list)
+    slots: Annotated[list[int], Field(max_length=96)] | None = None
+
+
+FileId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,40}$")]
+
+
+class FairFile(Payload):
+    """A fair as `diko match fair` reads it from a file: ids and names of its own."""
+
+    title: Name = "Bewerberbörse"
+    date: Day | None = None
+    start: ClockTime = "09:00"
+    slot_minutes: Annotated[int, Field(ge=1, le=240)] = 15
+    n_slots: Annotated[int, Field(ge=1, le=96)]
+    min_interviews: Annotated[int, Field(ge=0, le=20)] = 2
+    companies: Annotated[dict[FileId, FileCompany], Field(max_length=100)]
+    applicants: Annotated[dict[FileId, FileApplicant], Field(max_length=500)]
+
+
+class PlanFair(Payload):
+    """Plan an applicant fair (Bewerberbörse): who talks to whom, when, at which table.
+
+    Companies and applicants come from matching's records (`companies`, `applicants`),
+    or the whole fair is given as `diko match fair` reads it (`file`); then `date`,
+    `companies` and `applicants` here stay empty.
+    """
+
+    model_config = examples(
+        {
+            "title": "Bewerberbörse Stendal",
+            "date": "2027-03-13",
+            "venue": {
+                "name": "Berufsbildende Schulen Stendal",
+                "street": "Scharnhorststraße 40",
+                "postcode": "39576",
+                "town": "Stendal",
+            },
+            "start": "09:00",
+            "slot_minutes": 15,
+            "n_slots": 16,
+            "min_interviews": 2,
+            "companies": [{"company_id": _COMPANY, "tables": 2}],
+            "applicants": [
+                {"applicant_id": _APPLICANT, "wishes": [_COMPANY], "slots": [0, 1, 2, 3]}
+            ],
+        },
+        {
+            "venue": {"name": "Rathaus Gardelegen", "town": "Gardelegen"},
+            "file": {
+                "title": "Bewerberbörse Gardelegen",
+                "date": "2027-04-10",
+                "start": "10:00",
+                "n_slots": 8,
+                "companies": {"c01": {"name": "Tischlerei Müller", "tables": 2}},
+                "applicants": {"a001": {"name": "Lena Schröder", "wishes": ["c01"]}},
+            },
+        },
+    )
+
+    title: Name = "Bewerberbörse"
+    date: Day | None = Field(None, description="Required unless `file` gives it")
+    venue: Venue | None = None
+    start: ClockTime = "09:00"
+    slot_minutes: Annotated[int, Field(ge=1, le=240)] = 15
+    n_slots: Annotated[int, Field(ge=1, le=96)] = 16
+    min_interviews: Annotated[int, Field(ge=0, le=20)] = Field(
+        2, description="Interviews each applicant gets where possible (at most their wishes)"
+    )
+    max_wishes: Annotated[int, Field(ge=1, le=20)] = Field(
+        5, description="Most companies matching picks for an applicant without wishes"
+    )
+    time_limit_s: Annotated[float, Field(ge=1, le=600)] = Field(
+        60.0, description="Seconds the optimisation may take"
+    )
+    companies: Annotated[list[FairCompanyEntry], Field(max_length=100)] = Field(
+        default_factory=list
+    )
+    applicants: Annotated[list[FairApplicantEntry], Field(max_length=500)] = Field(
+        default_factory=list
+    )
+    file: FairFile | None = None
+    requested_by: Actor | None = None
+
+
+class FairStage(Payload):
+    """How one stage of the optimisation ended; unknown numbers are null."""
+
+    name: str
+    status: Literal["optimal", "time_limit", "time_limit_no_solution", "not_run", "failed"]
+    objective: float | None = None
+    bound: float | None = None
+    gap: float | None = None
+    seconds: Annotated[float, Field(ge=0)]
+
+
+class FairLevel(Payload):
+    """A level of the leximin: this many applicants get exactly this share of their wishes."""
+
+    share: Score
+    applicants: Annotated[int, Field(ge=0)]
+
+
+class FairNumbers(Payload):
+    """What the plan achieved, as the README defines it."""
+
+    applicants: int
+    companies: int
+    slots: int
+    interviews: int
+    wishes: int
+    granted_weight: float
+    possible_weight: float
+    worst_share: Score | None = Field(description="The smallest share of wish weight granted")
+    below_minimum: int = Field(description="Applicants below min(min_interviews, wishes)")
+    shortfall: int = Field(description="Interviews missing to everyone's minimum")
+    proven_optimal: bool
+    levels: list[FairLevel]
+
+
+class FairMissing(Payload):
+    model_config = examples({"company": _COMPANY, "reason": "no_common_slot"})
+
+    company: str = Field(description="The company's `ref`")
+    reason: Literal["no_common_slot", "company_full", "busy", "not_scheduled"]
+
+
+class FairShortfall(Payload):
+    """Why an applicant got fewer interviews than their minimum: each wish without one."""
+
+    model_config = examples(
+        {"needed": 2, "interviews": 1, "missing": [{"company": _COMPANY, "reason": "busy"}]}
+    )
+
+    needed: int
+    interviews: int
+    missing: list[FairMissing]
+
+
+class FairCompanyPlan(Payload):
+    ref: str = Field(description="The company's id in this fair: its company id from records")
+    company_id: CompanyId | None = Field(None, description="Set when it comes from records")
+    name: Name
+    tables: int
+    slots: list[int] | None = None
+    occupations: list[Name] = Field(
+        default_factory=list, description="What it trains for (its open positions)"
+    )
+
+
+class FairApplicantPlan(Payload):
+    ref: str
+    applicant_id: ApplicantId | None = None
+    name: Name
+    email: Email | None = Field(None, description="Where their own timetable goes")
+    wishes: list[str] = Field(description="Company refs, most wanted first")
+    slots: list[int] | None = None
+    below_minimum: FairShortfall | None = None
+
+
+class FairInterview(Payload):
+    applicant: str = Field(description="The applicant's `ref`")
+    company: str = Field(description="The company's `ref`")
+    slot: int
+    table: int
+    starts: ClockTime
+    ends: ClockTime
+    wish_rank: int = Field(description="1 for the applicant's first wish")
+
+
+class Fair(Payload):
+    """A planned fair: the day, every company's and applicant's part, the interviews."""
+
+    model_config = examples(
+        {
+            "fair_id": _FAIR,
+            "title": "Bewerberbörse Stendal",
+            "date": "2027-03-13",
+            "venue": {"name": "Berufsbildende Schulen Stendal", "town": "Stendal"},
+            "start": "09:00",
+            "slot_minutes": 15,
+            "n_slots": 16,
+            "min_interviews": 2,
+            "timezone": "Europe/Berlin",
+            "summary": {
+                "applicants": 1,
+                "companies": 1,
+                "slots": 16,
+                "interviews": 1,
+                "wishes": 1,
+                "granted_weight": 1.0,
+                "possible_weight": 1.0,
+                "worst_share": 1.0,
+                "below_minimum": 0,
+                "shortfall": 0,
+                "proven_optimal": True,
+                "levels": [{"share": 1.0, "applicants": 1}],
+            },
+            "stages": [
+                {
+                    "name": "minimum",
+                    "status": "optimal",
+                    "objective": 0.0,
+                    "bound": 0.0,
+                    "gap": 0.0,
+                    "seconds": 0.01,
+                }
+            ],
+            "companies": [
+                {
+                    "ref": _COMPANY,
+                    "company_id": _COMPANY,
+                    "name": "Tischlerei Müller GmbH",
+                    "tables": 2,
+                    "occupations": ["Tischler/in"],
+                }
+            ],
+            "applicants": [
+                {
+                    "ref": _APPLICANT,
+                    "applicant_id": _APPLICANT,
+                    "name": "Lena Schröder",
+                    "email": "lena.schroeder@example.org",
+                    "wishes": [_COMPANY],
+                    "slots": [0, 1, 2, 3],
+                }
+            ],
+            "interviews": [
+                {
+                    "applicant": _APPLICANT,
+                    "company": _COMPANY,
+                    "slot": 0,
+                    "table": 1,
+                    "starts": "09:00",
+                    "ends": "09:15",
+                    "wish_rank": 1,
+                }
+            ],
+        }
+    )
+
+    fair_id: FairId
+    title: Name
+    date: Day | None
+    venue: Venue | None = None
+    start: ClockTime
+    slot_minutes: int
+    n_slots: int
+    min_interviews: int
+    timezone: Literal["Europe/Berlin"] = "Europe/Berlin"
+    summary: FairNumbers
+    stages: list[FairStage]
+    companies: list[FairCompanyPlan]
+    applicants: list[FairApplicantPlan]
+    interviews: list[FairInterview]
+
+
+class FairPlanned(Fair):
+    """A fair was planned: everything notifications needs to send each company contact and
+    each applicant their own timetable (with an .ics) without asking matching.
+
+    Personal data: each applicant's name (which the companies' timetables show) and
+    e-mail address (where their timetable goes); nothing else of theirs. Company contact
+    persons are not in it: companies owns them, notifications gets them from there.
+    """
+
+    model_config = examples(Fair.model_config["json_schema_extra"]["examples"][0])  # type: ignore[index]
+
+
+class FairRef(Payload):
+    """The planned fair's id and what it achieved (`fair.get` has the schedule)."""
+
+    model_config = examples(
+        {
+            "fair_id": _FAIR,
+            "summary": Fair.model_config["json_schema_extra"]["examples"][0]["summary"],  # type: ignore[index]
+            "stages": [],
+        }
+    )
+
+    fair_id: FairId
+    summary: FairNumbers
+    stages: list[FairStage]
+
+
+class GetFair(Payload):
+    model_config = examples({"fair_id": _FAIR})
+
+    fair_id: FairId
+
+
 CATALOGUE.command(
     "applicant.register",
     OWNER,
@@ -329,9 +1043,61 @@ CATALOGUE.event("applicant.registered", OWNER, ApplicantRegistered, "An applican
 CATALOGUE.query(
     "match.shortlist", OWNER, GetShortlist, Shortlist, "A position's ranked candidates."
 )
-CATALOGUE.command("match.decide", OWNER, DecideMatch, Decision, "Accept or decline a proposal.")
+# Staff decide: through notifications' action pages (the link in the e-mail) or the diko
+# command line. Nobody else, not even another system, accepts a proposal for them.
+CATALOGUE.command(
+    "match.decide",
+    OWNER,
+    DecideMatch,
+    Decision,
+    "Accept or decline a proposal.",
+    senders=("notifications", OPERATOR),
+)
 CATALOGUE.event("match.proposed", OWNER, MatchProposed, "New proposals with scores and reasons.")
 CATALOGUE.event("match.accepted", OWNER, MatchAccepted, "Staff accepted a proposal.")
 CATALOGUE.event("match.declined", OWNER, MatchDeclined, "Staff declined a proposal.")
+CATALOGUE.command(
+    "applicant.update", OWNER, UpdateApplicant, ApplicantChange, "Change an applicant's record."
+)
+CATALOGUE.event("applicant.updated", OWNER, ApplicantUpdated, "An applicant's record changed.")
+CATALOGUE.command(
+    "applicant.withdraw",
+    OWNER,
+    WithdrawApplicant,
+    ApplicantWithdrawal,
+    "An applicant leaves; their open proposals are withdrawn.",
+)
+CATALOGUE.event("applicant.withdrawn", OWNER, ApplicantWithdrawn, "An applicant withdrew.")
+CATALOGUE.event("match.withdrawn", OWNER, MatchWithdrawn, "A proposal can no longer be accepted.")
+CATALOGUE.command(
+    "match.run",
+    OWNER,
+    RunMatching,
+    RunResult,
+    "A stable assignment run whose result becomes proposals for staff.",
+)
+CATALOGUE.event("match.run_completed", OWNER, MatchRunCompleted, "A stable assignment run ended.")
+CATALOGUE.query(
+    "match.explain",
+    OWNER,
+    ExplainMatch,
+    Explanation,
+    "A pair's criteria with German reasons, and the better positions the applicant lacks.",
+)
+CATALOGUE.command("fair.plan", OWNER, PlanFair, FairRef, "Plan an applicant fair.")
+CATALOGUE.query("fair.get", OWNER, GetFair, Fair, "A planned fair with its schedule.")
+CATALOGUE.event("fair.planned", OWNER, FairPlanned, "A fair was planned, with every timetable.")
 
-CATALOGUE.reacts(OWNER, "position.opened", "position.filled", "applicant.registered")
+CATALOGUE.reacts(
+    OWNER,
+    "position.opened",
+    "position.updated",
+    "position.closed",
+    "position.reopened",
+    "position.filled",
+    "company.updated",
+    "company.merged",
+    "applicant.registered",
+    "applicant.updated",
+    "match.declined",
+)

@@ -83,6 +83,7 @@ FIXED: dict[str, dict[str, tuple[str, ...]]] = {
             "match.declined",
             "match.run_completed",
             "fair.planned",
+            # v1.1
             "match.withdrawn",
         ),
     },

@@ -42,7 +42,7 @@ from diko_shared.contract import problems
 from diko_shared.contract.base import Empty, Payload
 from diko_shared.contract.catalogue import CATALOGUE
 from diko_shared.contract.envelope import Envelope, ErrorCode, ErrorDetail
-from diko_shared.messaging import topology
+from diko_shared.messaging import identity, topology
 from diko_shared.messaging.errors import DomainError, Rejected, is_permanent
 from diko_shared.messaging.handling import CLAIMED_BY, Context, Subscription, message_key
 from diko_shared.messaging.publisher import CONTENT_TYPE, Outgoing, Publisher, pack
@@ -164,6 +164,8 @@ class Pipeline:
         self.relay = relay
         self.metrics = metrics
         self.hooks = hooks
+        #: Who sent each message, and whether they may (checked before anything else).
+        self.identity = identity.Identity(publisher.user_id)
         #: Keys being handled now: a copy of a message that arrives meanwhile waits for it.
         self._in_flight: dict[str, asyncio.Event] = {}
 
@@ -214,6 +216,11 @@ class Pipeline:
         queue: str,
     ) -> str:
         try:
+            if (refused := self.identity.refusal(subscription.spec, raw)) is not None:
+                if refused.reason != identity.FORGED:
+                    raise refused
+                await self.dead_letter(message, raw, queue, refused.reason, refused.message)
+                return "dead_lettered"
             envelope = self.read(subscription, raw)
             logs.correlation_id.set(envelope.correlationid or envelope.id)
             if subscription.records_processing:
@@ -417,6 +424,7 @@ class Pipeline:
             QUEUE_HEADER: queue,
             SERVICE_HEADER: self.service,
             FAILED_AT_HEADER: datetime.now(UTC).isoformat(),
+            **self.identity.carried(raw),
         }
         await self.publisher.publish(_copy(raw, topology.DLX.name, queue, headers))
         await message.ack()
@@ -445,8 +453,9 @@ class Pipeline:
         headers = {
             **(raw.headers or {}),
             ATTEMPT_HEADER: attempt + 1,
-            topology.DELAY_HEADER: str(delay),
+            **topology.retry_headers(self.service, delay),
             ERROR_HEADER: error[:2000],
+            **self.identity.carried(raw),
         }
         await self.publisher.publish(_copy(raw, topology.WAIT.name, queue, headers))
         await message.ack()

@@ -4,6 +4,10 @@ Every publish waits for the broker's confirm. A publish the broker returns as
 unroutable raises `Unroutable`, except an event, which may legitimately have no
 subscriber yet and is only counted. Faults of the connection raise, so the caller
 (the consumer pipeline or the outbox relay) keeps the message and tries again.
+
+Every publish carries the AMQP `user_id` of its connection's broker user. RabbitMQ
+refuses a `user_id` that is not the login's, so consumers can trust it as the sender
+(`diko_shared.messaging.identity`).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import aio_pika
 from aio_pika.abc import AbstractExchange
@@ -96,6 +101,18 @@ _EXCHANGES = {
 _EXCHANGES[""] = RabbitExchange()
 
 
+def broker_user(url: str) -> str | None:
+    """The broker user an AMQP URL logs in as (percent-decoded), or None."""
+    username = urlsplit(url).username
+    return unquote(username) if username else None
+
+
+def _connection_user(broker: RabbitBroker) -> str | None:
+    """The user of the broker's connection URL (FastStream keeps it among its arguments)."""
+    url = getattr(broker, "_connection_kwargs", {}).get("url")
+    return broker_user(str(url)) if url else None
+
+
 class Publisher:
     """Publishes envelopes and raw messages on a confirmed channel of its own.
 
@@ -109,11 +126,18 @@ class Publisher:
         broker: RabbitBroker,
         source: str,
         on_unrouted_event: Callable[[str], None] | None = None,
+        *,
+        user_id: str | None = None,
     ) -> None:
-        """`on_unrouted_event(type)` hears of each event no queue was bound for."""
+        """`on_unrouted_event(type)` hears of each event no queue was bound for.
+
+        `user_id` is the broker user of `broker`'s connection; by default the user of
+        the URL the broker was created with.
+        """
         self.broker = broker
         self.source = source
         self.on_unrouted_event = on_unrouted_event
+        self.user_id = user_id or _connection_user(broker)
         self._channel_settings = Channel(publisher_confirms=True, on_return_raises=True)
         self._exchanges: dict[str, AbstractExchange] = {}
 
@@ -144,6 +168,7 @@ class Publisher:
             reply_to=message.reply_to,
             headers=dict(message.headers) or None,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            user_id=self.user_id,
         )
         try:
             await exchange.publish(
@@ -201,5 +226,6 @@ class Publisher:
             message_type=message.type,
             correlation_id=correlation_id,
             headers=dict(message.headers) or None,
+            user_id=self.user_id,
         )
         return json.loads(response.body)

@@ -70,11 +70,17 @@ class OutboxRelay:
         self._tasks.append(asyncio.create_task(self._delete_forever()))
 
     async def stop(self, timeout: float = 5.0) -> None:
-        """Give the workers a moment to publish what was handed over, then stop them."""
+        """Give the workers up to `timeout` to publish what was handed over, then stop them.
+
+        Bounded even with the broker or the database away: an entry not published or not
+        deleted stays in the outbox, and a sweep publishes it once more after its lease.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._queue.join(), timeout)
         with contextlib.suppress(Exception):
-            await self._delete_sent()
+            await asyncio.wait_for(self._delete_sent(), max(0.05, deadline - loop.time()))
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

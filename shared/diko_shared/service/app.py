@@ -18,11 +18,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import pymongo
 import uvicorn
+from aio_pika.abc import AbstractRobustConnection
 from faststream import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker, RabbitMessage, RabbitQueue
 from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
-from faststream.specification.base import Specification
 from prometheus_client import CollectorRegistry
 from pymongo.asynchronous.database import AsyncDatabase
 from starlette.applications import Starlette
@@ -43,6 +44,7 @@ from diko_shared.messaging.relay import OutboxRelay
 from diko_shared.service import asyncapi
 from diko_shared.service.http import platform_routes
 from diko_shared.service.metrics import Metrics
+from diko_shared.service.readiness import NotReady, short_error
 from diko_shared.settings import ServiceSettings
 from diko_shared.store import mongo
 from diko_shared.store.group_commit import GroupCommitter
@@ -51,9 +53,20 @@ from diko_shared.store.mongo import Indexes
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 120.0
-READY_PING_S = 1.5
+#: One attempt to reach the database at start-up; then the next after a back-off.
+CONNECT_ATTEMPT_S = 5.0
+#: The readiness probe of the database: /readyz answers within about this long.
+READY_PROBE_S = 1.0
 CHORES_EVERY_S = 3600.0
-STOP_TIMEOUT_S = 15.0
+#: After SIGTERM, messages being handled may finish for this long. Then they are
+#: abandoned unacknowledged: the broker delivers them again and the handlers, idempotent
+#: and safe to stop at any line, finish them in the next process.
+DRAIN_S = 6.0
+#: The whole shutdown ends within this, whatever is away (broker, database, both), so
+#: that `make down` (20 s), the test harness (30 s) and compose (40 s) never kill.
+SHUTDOWN_S = 10.0
+#: What one closing step (a connection, a callback) may take of what is left.
+CLOSE_STEP_S = 2.0
 
 
 _EXCHANGES = {x.name: x for x in (topology.COMMANDS, topology.EVENTS, topology.UNROUTED)}
@@ -91,7 +104,7 @@ class Service:
             default_channel=Channel(prefetch_count=settings.prefetch, on_return_raises=True),
             logger=None,  # the pipeline logs what matters; FastStream's per-message logs cost CPU
             log_level=logging.DEBUG,
-            graceful_timeout=STOP_TIMEOUT_S,
+            graceful_timeout=DRAIN_S,
             reconnect_interval=2.0,
             middlewares=[RabbitPrometheusMiddleware(registry=self.registry, app_name=name)],
         )
@@ -144,6 +157,15 @@ class Service:
         ]
         self._janitor: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
+        self._starting: asyncio.Task[None] | None = None
+        self._connection: AbstractRobustConnection | None = None
+        self._broker_lost = ""
+        self.started = False
+        #: What start-up is doing now and the last error it met, for /readyz.
+        self.start_stage = "not started"
+        self.start_error = ""
+        self.start_failure: BaseException | None = None
+        self._on_start_failure: Callable[[], None] = lambda: None
         self._subscribe_unrouted()
 
     def _kill_after_phase(self, spec: str) -> None:
@@ -233,7 +255,7 @@ class Service:
     def _subscribe_unrouted(self) -> None:
         """Answer (or dead-letter) commands whose type no service handles: `unknown_type`."""
         pipeline = self.pipeline
-        queue = topology.unrouted_queue()
+        queue = topology.provisioned(topology.unrouted_queue())
 
         async def consume(message: RabbitMessage) -> None:
             await self._shielded(pipeline.handle_unrouted(message, queue.name))
@@ -245,18 +267,25 @@ class Service:
     async def start(self) -> None:
         """Connect (waiting for broker and database), declare, and start consuming."""
         self._check_coverage()
-        await self._wait_for("database", self.database_ready)
+        self._check_broker_user()
+        await self._wait_for("database", self._ping_database_once)
+        self._stage("creating the indexes")
         await mongo.create_indexes(
             self.db, {**mongo.PLATFORM_INDEXES, **due.INDEXES, **self.indexes}
         )
-        await self._wait_for("broker", self.broker.connect)
-        await topology.declare(self.broker, self.settings.retry_delays_ms)
+        await self._wait_for("broker", self._connect_broker)
+        self._stage("declaring the queues")
+        await topology.prepare(self.broker, self.name, self.settings.retry_delays_ms)
+        self._stage("running the start-up callbacks")
         for callback in self._on_start:
             await callback()
+        self._stage("subscribing")
         await self.broker.start()
         self.relay.start()
         self.due.start()
         self._janitor = asyncio.create_task(self._chores_forever())
+        self.started = True
+        self._stage("started")
         log.info(
             "service started",
             extra={
@@ -266,18 +295,105 @@ class Service:
             },
         )
 
+    def start_in_background(self) -> None:
+        """Start while the HTTP side already answers: /healthz and /readyz say how far it is.
+
+        A start-up that fails (a broker unreachable for CONNECT_TIMEOUT_S, queues declared
+        with other arguments) is logged and ends the process through `_on_start_failure`.
+        """
+        self._check_coverage()  # a programming error: fail before serving anything
+
+        async def starting() -> None:
+            try:
+                await self.start()
+            except asyncio.CancelledError:
+                log.info("start-up interrupted by shutdown", extra={"stage": self.start_stage})
+                raise
+            except Exception as exc:
+                self.start_failure = exc
+                self.start_error = f"{type(exc).__name__}: {exc}"
+                log.error(
+                    "start-up failed",
+                    extra={"stage": self.start_stage, "error": self.start_error},
+                    exc_info=exc,
+                )
+                self._on_start_failure()
+
+        self._starting = asyncio.create_task(starting())
+
     async def stop(self) -> None:
-        await self.broker.stop()
+        """Stop promptly in every state: starting, running, mid-message, broker or database away.
+
+        Each step gets what is left of SHUTDOWN_S. Nothing here is needed for correctness:
+        a message not acknowledged is delivered again, an outbox entry not deleted is
+        published again after its lease, and both are deduplicated by their ids.
+        """
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        deadline = began + SHUTDOWN_S
+
+        def left(cap: float) -> float:
+            return max(0.05, min(cap, deadline - loop.time()))
+
+        def drain_left() -> float:  # one drain time for cancelling consumers and handlers
+            return left(began + DRAIN_S - loop.time())
+
+        if self._starting is not None and not self._starting.done():
+            self._starting.cancel()
+            await asyncio.wait({self._starting}, timeout=left(CLOSE_STEP_S))
+        await self._stop_consuming(left, drain_left)
         if self._running:
-            await asyncio.wait(self._running, timeout=STOP_TIMEOUT_S)
-        await self.due.stop()
-        await self.relay.stop()
+            await asyncio.wait(self._running, timeout=drain_left())
+        if self._running:
+            log.warning("abandoning unfinished messages", extra={"count": len(self._running)})
+            for task in self._running:
+                task.cancel()
+            await asyncio.wait(self._running, timeout=left(CLOSE_STEP_S))
+        await self._bounded("stopping the due items", self.due.stop(), left(CLOSE_STEP_S))
+        await self.relay.stop(timeout=left(CLOSE_STEP_S))
         if self._janitor is not None:
             self._janitor.cancel()
         for callback in self._on_stop:
-            await callback()
-        await self.client.close()
-        log.info("service stopped")
+            await self._bounded("an on_stop callback", callback(), left(CLOSE_STEP_S))
+        await self._bounded("closing the database client", self.client.close(), left(1.0))
+        log.info("service stopped", extra={"seconds": round(loop.time() - began, 2)})
+
+    async def _stop_consuming(
+        self, left: Callable[[float], float], drain_left: Callable[[], float]
+    ) -> None:
+        """Cancel the consumers and let in-flight messages finish, within the drain time.
+
+        Over a connection that is down nothing arrives, and cancelling a consumer would
+        wait for the broker to come back: such a connection is closed first.
+        """
+        connection = self._connection
+        if connection is not None and not connection.connected.is_set():
+            await self._bounded("closing the broker connection", connection.close(), left(1.0))
+        stopped = await self._bounded("stopping the consumers", self.broker.stop(), drain_left())
+        if not stopped and connection is not None and not connection.is_closed:
+            await self._bounded("closing the broker connection", connection.close(), left(1.0))
+
+    @staticmethod
+    async def _bounded(what: str, work: Awaitable[Any], timeout: float) -> bool:
+        """Await `work` for at most `timeout`; a failure or timeout is logged, not raised."""
+        try:
+            await asyncio.wait_for(work, timeout)
+            return True
+        except TimeoutError:
+            log.warning(f"{what} took longer than {timeout:.1f} s; going on")
+        except Exception as exc:  # noqa: BLE001 - shutting down: note it, carry on
+            log.warning(f"{what} failed", extra={"error": repr(exc)})
+        return False
+
+    def _check_broker_user(self) -> None:
+        """A service logs in as the broker user of its name: that is how others know it."""
+        user = self.publisher.user_id
+        if user != self.name:
+            raise RuntimeError(
+                f"DIKO_AMQP_URL logs in as {user!r}, but the {self.name} service must log in "
+                f"as its own broker user {self.name!r}: its events are believed only from "
+                "that user (deploy/README.md, Users and permissions)"
+            )
 
     def _check_coverage(self) -> None:
         """The catalogue is the contract: every message it gives this service needs a handler."""
@@ -302,41 +418,76 @@ class Service:
         for collection in (mongo.INBOX, mongo.PROCESSED):
             await self.db[collection].delete_many({"at": {"$lt": cutoff}})
 
+    def _stage(self, stage: str) -> None:
+        self.start_stage = stage
+        self.start_error = ""
+
     async def _wait_for(self, what: str, connect: Callable[[], Awaitable[Any]]) -> None:
         """Retry `connect` with back-off, so that start-up order does not matter."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + CONNECT_TIMEOUT_S
         delay = 0.5
+        self._stage(f"waiting for the {what}")
         while True:
             try:
                 await connect()
                 return
             except Exception as exc:
+                self.start_error = short_error(exc)
                 if loop.time() + delay > deadline:
                     raise RuntimeError(f"{what} unreachable for {CONNECT_TIMEOUT_S:.0f} s") from exc
-                log.warning(f"waiting for the {what}", extra={"error": repr(exc)})
+                log.warning(f"waiting for the {what}", extra={"error": self.start_error})
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
+    async def _ping_database_once(self) -> None:
+        with pymongo.timeout(CONNECT_ATTEMPT_S):
+            await mongo.ping(self.db)
+
+    async def _connect_broker(self) -> None:
+        connection = await self.broker.connect()
+        if connection is not self._connection:
+            self._connection = connection
+            connection.close_callbacks.add(self._note_broker_lost)
+            connection.reconnect_callbacks.add(self._note_broker_back)
+
+    def _note_broker_lost(self, _sender: Any, exc: BaseException | None = None) -> None:
+        self._broker_lost = short_error(exc) if exc is not None else "connection closed"
+
+    def _note_broker_back(self, _sender: Any) -> None:
+        self._broker_lost = ""
+
     async def broker_ready(self) -> None:
-        if not await self.broker.ping(timeout=READY_PING_S):
-            raise ConnectionError("RabbitMQ does not answer")
+        """The broker connection is up now: read from its state, never waited for."""
+        connection = self._connection
+        if connection is None:
+            raise NotReady("not connected yet")
+        if not connection.connected.is_set():
+            reason = f" ({self._broker_lost})" if self._broker_lost else ""
+            raise NotReady(f"connection lost{reason}; reconnecting")
 
     async def database_ready(self) -> None:
-        await mongo.ping(self.db)
+        """The database answers a ping within READY_PROBE_S."""
+        with pymongo.timeout(READY_PROBE_S):
+            await mongo.ping(self.db)
 
     # -- documents and HTTP --------------------------------------------------------------
 
-    def asyncapi_specification(self) -> Specification:
-        return asyncapi.specification(self.name, version=self.version, description=self.description)
-
     def asyncapi_document(self) -> dict[str, Any]:
-        return asyncapi.document(self.name, version=self.version, description=self.description)
+        """This service's document, naming the broker it is connected to (without credentials)."""
+        return asyncapi.document(
+            self.name,
+            version=self.version,
+            description=self.description,
+            broker_url=self.settings.amqp_url,
+        )
 
     def asgi(self) -> Starlette:
+        """The HTTP side; its lifespan starts the service in the background and stops it."""
+
         @asynccontextmanager
         async def lifespan(_: Starlette) -> AsyncIterator[None]:
-            await self.start()
+            self.start_in_background()
             try:
                 yield
             finally:
@@ -345,16 +496,30 @@ class Service:
         return Starlette(routes=[*platform_routes(self), *self.routes], lifespan=lifespan)
 
     def run(self) -> None:
-        """Serve until SIGINT/SIGTERM: the entry point of `python -m diko_<service>`."""
+        """Serve until SIGINT/SIGTERM: the entry point of `python -m diko_<service>`.
+
+        The HTTP side answers from the first moment (/healthz 503 "starting" until the
+        service has started); a failed start-up ends the process with exit status 1.
+        """
         logs.configure(self.name, self.settings.log_level)
         host = urlsplit(self.settings.amqp_url).hostname
         log.info("starting", extra={"http_port": self.settings.http_port, "amqp_host": host})
-        uvicorn.run(
-            self.asgi(),
-            host=self.settings.http_host,
-            port=self.settings.http_port,
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=20,
-            loop="uvloop",  # libuv's event loop: a third less CPU per message than asyncio's
+        server = uvicorn.Server(
+            uvicorn.Config(
+                self.asgi(),
+                host=self.settings.http_host,
+                port=self.settings.http_port,
+                log_config=None,
+                access_log=False,
+                timeout_graceful_shutdown=2,  # a request in flight; the service stops after
+                loop="uvloop",  # libuv's event loop: a third less CPU per message than asyncio's
+            )
         )
+
+        def exit_after_failed_start() -> None:
+            server.should_exit = True
+
+        self._on_start_failure = exit_after_failed_start
+        server.run()
+        if self.start_failure is not None or not server.started:
+            raise SystemExit(1)

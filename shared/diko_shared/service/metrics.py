@@ -63,6 +63,19 @@ class Metrics:
             "Outbox entries written but not yet confirmed by the broker",
             registry=registry,
         )
+        self.ready = Gauge(
+            "diko_ready",
+            "1 while the check (broker, database) answers, 0 while not; set at each scrape",
+            ["check"],
+            registry=registry,
+        )
+        self.mail_attempts = Counter(
+            "diko_mail_attempts_total",
+            "E-mails handed to the SMTP server, by outcome: sent, retry (a temporary "
+            "failure, tried again later) or failed (refused for good, or out of retries)",
+            ["outcome"],
+            registry=registry,
+        )
         self.commit_batch = Histogram(
             "diko_group_commit_units",
             "Messages whose writes went to the database in one group commit",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from datetime import timedelta
@@ -24,6 +25,8 @@ from testsvc.contract import (
     FlakyDone,
     FlakyWork,
     GetTally,
+    HoldDone,
+    HoldWork,
     Remind,
     Reminded,
     Reserve,
@@ -88,6 +91,20 @@ async def flaky(ctx: Context[FlakyWork]) -> FlakyDone:
         raise RuntimeError(f"flaky failure {attempts['n']} of {ctx.data.item}")
     ctx.write(guards.insert("flaky_done", {"_id": ctx.envelope.id, "attempts": attempts["n"]}))
     return FlakyDone(item=ctx.data.item, attempts=attempts["n"])
+
+
+async def hold(ctx: Context[HoldWork]) -> HoldDone:
+    """Count the attempt, then hold on the first one: SIGTERM finds a message in flight."""
+    attempts = await ctx.db["attempts"].find_one_and_update(
+        {"_id": ctx.envelope.id},
+        {"$inc": {"n": 1}},
+        upsert=True,
+        return_document=ReturnDocument.AFTER,
+    )
+    if attempts["n"] == 1:
+        await asyncio.sleep(ctx.data.hold_s)
+    ctx.write(guards.insert("held_done", {"_id": ctx.envelope.id, "attempts": attempts["n"]}))
+    return HoldDone(item=ctx.data.item, attempts=attempts["n"])
 
 
 async def reserve(ctx: Context[Reserve]) -> Reserved:
@@ -163,6 +180,7 @@ def build() -> Service:
     service = Service(SERVICE, Settings(), description="Test service of the platform")
     service.on_request("tally.add", add_to_tally)
     service.on_request("tally.flaky", flaky)
+    service.on_request("tally.hold", hold)
     service.on_request("tally.get", get_tally)
     service.on_request("tally.reserve", reserve)
     service.on_request("tally.remind", remind)

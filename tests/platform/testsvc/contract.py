@@ -50,6 +50,18 @@ class FlakyDone(Payload):
     attempts: int
 
 
+class HoldWork(Payload):
+    """Work whose first attempt holds the handler for `hold_s` seconds (a message in flight)."""
+
+    item: Item
+    hold_s: Annotated[float, Field(ge=0, le=3600)]
+
+
+class HoldDone(Payload):
+    item: str
+    attempts: int
+
+
 class Remind(Payload):
     """Schedule a reminder about `item` at `at` (a due item); `fail` makes its run fail."""
 
@@ -85,6 +97,7 @@ class Reserved(Payload):
 
 CATALOGUE.command("tally.add", SERVICE, AddToTally, TallyTotal, "Add to a tally.")
 CATALOGUE.command("tally.flaky", SERVICE, FlakyWork, FlakyDone, "Work that fails for a while.")
+CATALOGUE.command("tally.hold", SERVICE, HoldWork, HoldDone, "Work that holds on first try.")
 CATALOGUE.command("tally.reserve", SERVICE, Reserve, Reserved, "Claim a name, maybe fail.")
 CATALOGUE.command("tally.remind", SERVICE, Remind, Empty, "Schedule a reminder.")
 CATALOGUE.event("tally.reminded", SERVICE, Reminded, "A reminder's time has come.")

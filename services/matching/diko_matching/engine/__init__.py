@@ -5,8 +5,9 @@
 - Scored shortlists with reasons (scoring.py, profiles.py, candidates.py,
   shortlists.py): `score_pairs`, `explain_pair`, `shortlist_for_position`,
   `shortlist_for_applicant`, `instance_from_profiles`.
-- Applicant-fair schedules (fair.py, timetable.py): `plan_fair` and the HTML
-  timetables.
+- Applicant-fair schedules (fair.py with fair_instance.py, fair_model.py,
+  fair_stages.py, fair_slots.py): `plan_fair`. The timetables (HTML, PDF, .ics) are
+  the service's (`diko_matching.fairs`), drawn from the contract's `Fair`.
 - Synthetic instances (generate.py).
 
 Names are imported lazily (PEP 562): `diko match solve` must not pay for
@@ -55,7 +56,6 @@ if TYPE_CHECKING:
         match_problem,
         solve,
     )
-    from diko_matching.engine.timetable import applicant_timetables_html, company_timetables_html
 
 _WHERE = {
     "Candidates": "candidates",
@@ -92,8 +92,6 @@ _WHERE = {
     "check_assignment": "stable",
     "match_problem": "stable",
     "solve": "stable",
-    "applicant_timetables_html": "timetable",
-    "company_timetables_html": "timetable",
 }
 __all__ = [
     "ApplicantProfile",
@@ -113,10 +111,8 @@ __all__ = [
     "Result",
     "Score",
     "ScoringWeights",
-    "applicant_timetables_html",
     "blocking_pairs_of",
     "check_assignment",
-    "company_timetables_html",
     "compile_instance",
     "explain_pair",
     "generate_fair",

@@ -10,7 +10,7 @@ for says so (`not_run`) instead of overrunning the limit.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 OPTIMAL = "optimal"
@@ -31,6 +31,18 @@ class Stage:
     bound: float | None
     gap: float | None
     seconds: float
+
+    def shifted(self, offset: float) -> Stage:
+        """The same stage with a constant added to its objective (and bound), gap anew."""
+        if offset == 0:
+            return self
+        objective = None if self.objective is None else self.objective + offset
+        bound = None if self.bound is None else self.bound + offset
+        return replace(self, objective=objective, bound=bound, gap=_gap(self, objective, bound))
+
+    def with_objective(self, value: float) -> Stage:
+        """The stage with its objective replaced by the exact value its solution attains."""
+        return replace(self, objective=value)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (rounded; unknown numbers are null)."""
@@ -53,6 +65,17 @@ def _finite(x: Any) -> float | None:
         return None
     value = float(x)
     return value if math.isfinite(value) else None
+
+
+def _gap(stage: Stage, objective: float | None, bound: float | None) -> float | None:
+    """HiGHS's relative gap, |objective - bound| / |objective|, for shifted numbers."""
+    if stage.status == OPTIMAL:
+        return 0.0
+    if objective is None or bound is None:
+        return None
+    if objective == 0:
+        return 0.0 if bound == 0 else None
+    return abs(objective - bound) / abs(objective)
 
 
 def not_run(name: str) -> Stage:

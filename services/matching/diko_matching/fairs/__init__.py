@@ -1,0 +1,1 @@
+"""Applicant fairs (Bewerberbörsen) as a service: plan, keep, and print the timetables."""

@@ -94,13 +94,14 @@ def schedule(
 
 
 class System:
-    """`replicas` processes of every service, reaching the broker through one plug."""
+    """`replicas` processes of every service, reaching the broker through `plug` if given."""
 
-    def __init__(self, stack: SessionStack, plug: Plug, replicas: int) -> None:
+    def __init__(self, stack: SessionStack, plug: Plug | None, replicas: int) -> None:
         self.processes: dict[str, ServiceProcess] = {}
         for service in SERVICES:
             env = stack.service_env(service, DIKO_LOG_LEVEL="WARNING")
-            env["DIKO_AMQP_URL"] = plug.url(env["DIKO_AMQP_URL"])
+            if plug is not None:
+                env["DIKO_AMQP_URL"] = plug.url(env["DIKO_AMQP_URL"])
             for replica in range(1, replicas + 1):
                 name = f"{service}-{replica}"
                 env = {**env, "DIKO_PUBLIC_BASE_URL": f"http://127.0.0.1:{free_port()}"}
@@ -124,6 +125,7 @@ class Report:
     concurrency: int
     replicas: int
     faults: list[dict[str, Any]] = field(default_factory=list)
+    faults_done: int = 0
     load_s: float = 0.0
     drain_s: float = 0.0
     completed: int = 0
@@ -146,6 +148,7 @@ class Report:
     def passed(self) -> bool:
         return not (
             self.failed
+            or self.faults_done != len(self.faults)
             or self.duplicated_effects
             or self.missing_effects
             or self.wrong_state
@@ -325,6 +328,7 @@ async def chaos(
                     load.run(stories, concurrency, on_done=progress),
                 )
                 report.load_s = time.monotonic() - started
+                report.faults_done = len(runner.done)
                 await asyncio.to_thread(_all_ready, system)
                 report.drain_s = await drained(bus, stack, timeout=180)
                 report.requests_resent = load.resent

@@ -139,20 +139,22 @@ async def floor(bus: Bus, load: StoryLoad, queries: int, concurrency: int) -> di
 
 
 async def measure(stack: SessionStack, replicas: int, args: argparse.Namespace) -> dict[str, Any]:
-    system = System(stack, None, replicas)
-    system.start()
+    system = System(stack, None, replicas, label="bench")
     try:
+        system.start()
         async with Bus(stack.amqp_url, source="bench") as bus:
             load = StoryLoad(bus, timeout=60.0)
             await load.open()
             await load.run(args.warmup, args.concurrency)  # caches, kernels, indexes
             rates = await floor(bus, load, args.queries, args.concurrency)
+            print(f"  floor (queries/s, each service alone): {rates}")
             before = handled(system)
             sampler = Sampler(system)
             load.runs.clear()
             started = time.monotonic()
             runs = await load.run(args.stories, args.concurrency, first=args.warmup)
             wall = time.monotonic() - started
+            print(f"  {len(runs)} stories in {wall:.1f} s")
             usage = sampler.stop()
             after = handled(system)
     finally:

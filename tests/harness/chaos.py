@@ -96,7 +96,9 @@ def schedule(
 class System:
     """`replicas` processes of every service, reaching the broker through `plug` if given."""
 
-    def __init__(self, stack: SessionStack, plug: Plug | None, replicas: int) -> None:
+    def __init__(
+        self, stack: SessionStack, plug: Plug | None, replicas: int, label: str = "chaos"
+    ) -> None:
         self.processes: dict[str, ServiceProcess] = {}
         for service in SERVICES:
             env = stack.service_env(service, DIKO_LOG_LEVEL="WARNING")
@@ -105,7 +107,9 @@ class System:
             for replica in range(1, replicas + 1):
                 name = f"{service}-{replica}"
                 env = {**env, "DIKO_PUBLIC_BASE_URL": f"http://127.0.0.1:{free_port()}"}
-                self.processes[name] = ServiceProcess(f"chaos-{name}", f"diko_{service}", None, env)
+                self.processes[name] = ServiceProcess(
+                    f"{label}-{name}", f"diko_{service}", None, env
+                )
 
     def start(self) -> None:
         for process in self.processes.values():
@@ -309,8 +313,8 @@ async def chaos(
     report = Report(seed, stories, concurrency, replicas, [asdict(f) for f in faults])
     with Plug.to(stack.amqp_url) as plug:
         system = System(stack, plug, replicas)
-        system.start()
         try:
+            system.start()
             async with Bus(stack.amqp_url, source="chaos") as bus:
                 load = StoryLoad(bus, timeout=30.0, attempts=8)
                 await load.open()

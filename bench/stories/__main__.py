@@ -18,7 +18,8 @@ one and for two replicas of every service (`--replicas 1,2`):
 
 Goals, as ratios in the same run: the story path handles at least half the messages per
 second of the slowest service alone; two replicas give at least 1.5× one replica where
-the CPUs allow. Writes bench/results/stories.json, stories.md and stories.png.
+the CPUs allow. Writes bench/results/stories.json, bench/results/stories.md and
+bench/results/stories.png.
 """
 
 from __future__ import annotations

@@ -153,6 +153,7 @@ class Report:
     dead_letter_reasons: list[dict[str, str]] = field(default_factory=list)
     outbox_left: dict[str, int] = field(default_factory=dict)
     requests_resent: int = 0
+    restarted_after_exit: int = 0
     load_average: list[float] = field(default_factory=list)
 
     @property
@@ -353,7 +354,7 @@ async def chaos(
                 )
                 report.load_s = time.monotonic() - started
                 report.faults_done = len(runner.done)
-                await asyncio.to_thread(_all_ready, system)
+                report.restarted_after_exit = await asyncio.to_thread(_all_ready, system)
                 report.drain_s = await drained(bus, stack, timeout=180)
                 report.requests_resent = load.resent
                 await check(load, bus, stack, report)
@@ -363,9 +364,17 @@ async def chaos(
     return report
 
 
-def _all_ready(system: System) -> None:
+def _all_ready(system: System) -> int:
+    """Wait until every replica is ready; start again those that gave up, as compose's
+    `restart: unless-stopped` does (a service whose broker went away while it was starting
+    exits with an error). Returns how many were started again."""
+    restarted = 0
     for process in system.processes.values():
+        if process.process is not None and process.process.poll() is not None:
+            process.launch()
+            restarted += 1
         process.wait_ready(timeout=240)
+    return restarted
 
 
 def write(report: Report, name: str = "chaos.json") -> Path:

@@ -26,7 +26,7 @@ BENCH ?= *
 # Export the stack's addresses (DIKO_AMQP_URL, ...) to the command that follows.
 WITH_STACK_ENV := set -a && . ./$(STACK_ENV) && set +a &&
 
-.PHONY: generated help stack stack-down stack-clean stack-status venv lock test lint fmt run up down bench image image-test
+.PHONY: generated help stack stack-down stack-clean stack-status venv lock test lint fmt run up down bench chaos image image-test
 
 help: ## list the targets
 	@echo "diko: make <target>"
@@ -109,6 +109,13 @@ image-test: ## run each image against the local stack: ready, healthy, non-root,
 	@$(MAKE) --no-print-directory -j2 stack venv
 	@python3 deploy/local/image.py build
 	@$(WITH_STACK_ENV) $(VENV)/bin/pytest -m image tests/image $(PYTEST_ARGS)
+
+# The long chaos run, e.g. `make chaos CHAOS_ARGS="--seed 7 --stories 2000"`.
+CHAOS_ARGS ?=
+
+chaos: ## the long chaos run: stories under load while services, broker and database fail (tests/harness/chaos.py)
+	@$(MAKE) --no-print-directory -j2 stack venv
+	@$(WITH_STACK_ENV) $(VENV)/bin/python tests/harness/chaos.py $(CHAOS_ARGS)
 
 bench: ## run each benchmark bench/<name>/__main__.py (BENCH=<name> for one); results in bench/results/
 	@$(MAKE) --no-print-directory -j2 stack venv

@@ -11,13 +11,27 @@ from rich import box
 from rich.table import Table
 
 from diko_shared.cli.common import console, did_you_mean, fail
-from diko_shared.contract import document
+from diko_shared.contract import compatibility, document
 from diko_shared.contract.catalogue import CATALOGUE, MessageSpec
 from diko_shared.service import asyncapi
 
 app = typer.Typer(help="The message contract: types, examples, AsyncAPI documents.")
 
 SERVICES = ("companies", "matching", "notifications", "media")
+RELEASED = Path("docs/asyncapi/released")
+
+
+def _current() -> dict[str, dict[str, object]]:
+    return {service: asyncapi.document(service) for service in SERVICES}
+
+
+def _write(directory: Path, documents: dict[str, dict[str, object]]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for service, content in documents.items():
+        path = directory / f"{service}.json"
+        text = json.dumps(content, indent=2, ensure_ascii=False, sort_keys=True)
+        path.write_text(text + "\n", encoding="utf-8")
+        console.print(f"wrote {path}")
 
 
 @app.command("list")
@@ -77,12 +91,67 @@ def write_asyncapi(
     out: Annotated[Path, typer.Option(help="Directory for <service>.json")] = Path("docs/asyncapi"),
 ) -> None:
     """Write each service's AsyncAPI 3.0 document (what /asyncapi.json serves)."""
-    out.mkdir(parents=True, exist_ok=True)
-    for service in SERVICES:
-        path = out / f"{service}.json"
-        text = json.dumps(asyncapi.document(service), indent=2, ensure_ascii=False, sort_keys=True)
-        path.write_text(text + "\n", encoding="utf-8")
-        console.print(f"wrote {path}")
+    _write(out, _current())
+
+
+def _breaches(released: Path) -> tuple[str, list[compatibility.Breach]]:
+    kept = compatibility.releases(released)
+    if not kept:
+        fail(f"no release under {released}: run this in the repository's root", 2)
+    release = kept[-1]
+    documents = compatibility.load(released / release)
+    return release, compatibility.check(documents, _current(), f"release {release}")
+
+
+@app.command("check")
+def check(
+    released: Annotated[Path, typer.Option(help="The released documents")] = RELEASED,
+) -> None:
+    """Compare today's contract with the last release; exit 1 on an incompatible change."""
+    release, breaches = _breaches(released)
+    for breach in breaches:
+        console.print(f"[red]{breach.message}[/] {breach.field}: {breach.problem}")
+    if breaches:
+        fail(
+            f"{len(breaches)} incompatible change(s) since release {release}: undo them, or "
+            "raise the message's version and keep reading the old one (docs/contract.md, "
+            "How the contract changes)"
+        )
+    console.print(f"compatible with release {release}")
+
+
+@app.command("release")
+def release(
+    version: Annotated[str, typer.Argument(help="The release, e.g. 1.2")],
+    released: Annotated[Path, typer.Option(help="Where releases are kept")] = RELEASED,
+    breaking: Annotated[
+        bool,
+        typer.Option(
+            "--breaking",
+            help="Keep it although it breaks the last release: an upgrade that is not "
+            "rolling (stop, upgrade together, start), which the release notes must say",
+        ),
+    ] = False,
+) -> None:
+    """Keep today's AsyncAPI documents as a release, the base of later compatibility checks."""
+    if compatibility.RELEASE.fullmatch(version) is None:
+        fail(f"a release is numbers joined by dots, e.g. 1.2, not {version!r}", 2)
+    kept = compatibility.releases(released)
+    if version in kept:
+        fail(f"release {version} is kept already in {released / version}", 2)
+    if kept:
+        if compatibility.release_key(version) <= compatibility.release_key(kept[-1]):
+            fail(f"release {version} is not after the last release, {kept[-1]}", 2)
+        last, breaches = _breaches(released)
+        if breaches and not breaking:
+            fail(
+                f"today's contract breaks release {last}: see `diko contract check` "
+                "(or --breaking for a release that is not a rolling upgrade)"
+            )
+    documents = _current()
+    for content in documents.values():
+        content["info"]["version"] = version  # type: ignore[index]
+    _write(released / version, documents)
 
 
 @app.command("doc")

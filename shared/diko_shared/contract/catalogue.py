@@ -11,10 +11,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 from diko_shared.contract.base import Payload
 from diko_shared.contract.senders import DEFAULT_REQUEST_SENDERS
+from diko_shared.contract.versions import Earlier, check_versions, schema_uri
 
 Kind = Literal["command", "query", "event"]
 
@@ -31,7 +33,11 @@ CROSS_SERVICE_MODULES = ("diko_shared.contract.rights",)
 
 @dataclass(frozen=True)
 class MessageSpec:
-    """One message type of the contract."""
+    """One message type of the contract.
+
+    `version` is the schema version its producers send (`contract.versions`); `earlier`
+    are the versions before it that its readers still accept.
+    """
 
     type: str
     owner: str
@@ -39,6 +45,8 @@ class MessageSpec:
     payload: type[Payload]
     reply: type[Payload] | None = None
     summary: str = ""
+    version: int = 1
+    earlier: tuple[Earlier, ...] = ()
     #: Who may send it (diko_shared.contract.senders): an event only its owner; a command
     #: or query the principals named at registration, by default operator and integrators.
     senders: tuple[str, ...] = ()
@@ -55,6 +63,22 @@ class MessageSpec:
     def is_request(self) -> bool:
         """Commands and queries are addressed to their owner and may be answered."""
         return self.kind in ("command", "query")
+
+    @property
+    def tolerant(self) -> bool:
+        """Events are read tolerantly (unknown fields ignored); commands and queries strictly."""
+        return self.kind == "event"
+
+    @cached_property
+    def dataschema(self) -> str:
+        """The envelope's `dataschema` of the version producers send."""
+        return schema_uri(self.type, self.version)
+
+    def reads(self) -> dict[int, type[Payload]]:
+        """Every version its readers accept, with the model of each, oldest first."""
+        versions = {old.version: old.payload for old in self.earlier}
+        versions[self.version] = self.payload
+        return dict(sorted(versions.items()))
 
     def may_send(self, principal: str | None) -> bool:
         """Whether `principal` (a service name, `operator` or `integrator`) may send it."""
@@ -78,6 +102,7 @@ class Catalogue:
             raise ValueError(f"{spec.payload.__name__} is already the payload of {other!r}")
         if spec.kind != "event" and spec.reply is None:
             raise ValueError(f"{spec.type!r} is a {spec.kind} and needs a reply model")
+        check_versions(spec.type, spec.version, spec.earlier)
         self._specs[spec.type] = spec
         self._by_payload[spec.payload] = spec
         return spec
@@ -90,10 +115,15 @@ class Catalogue:
         reply: type[Payload],
         summary: str,
         *,
+        version: int = 1,
+        earlier: tuple[Earlier, ...] = (),
         senders: tuple[str, ...] = (),
     ) -> MessageSpec:
         """`senders`: who may send it, if not operator and integrators (the default)."""
-        return self.add(MessageSpec(type_, owner, "command", payload, reply, summary, senders))
+        spec = MessageSpec(
+            type_, owner, "command", payload, reply, summary, version, earlier, senders
+        )
+        return self.add(spec)
 
     def query(
         self,
@@ -103,15 +133,29 @@ class Catalogue:
         reply: type[Payload],
         summary: str,
         *,
+        version: int = 1,
+        earlier: tuple[Earlier, ...] = (),
         senders: tuple[str, ...] = (),
         recorded: bool = False,
     ) -> MessageSpec:
         """`recorded`: handled like a command (inbox, staged writes), see MessageSpec."""
-        spec = MessageSpec(type_, owner, "query", payload, reply, summary, senders, recorded)
+        spec = MessageSpec(
+            type_, owner, "query", payload, reply, summary, version, earlier, senders, recorded
+        )
         return self.add(spec)
 
-    def event(self, type_: str, owner: str, payload: type[Payload], summary: str) -> MessageSpec:
-        return self.add(MessageSpec(type_, owner, "event", payload, None, summary))
+    def event(
+        self,
+        type_: str,
+        owner: str,
+        payload: type[Payload],
+        summary: str,
+        *,
+        version: int = 1,
+        earlier: tuple[Earlier, ...] = (),
+    ) -> MessageSpec:
+        spec = MessageSpec(type_, owner, "event", payload, None, summary, version, earlier)
+        return self.add(spec)
 
     def reacts(self, service: str, *event_types: str) -> None:
         """Declare that `service` consumes these events (the "who listens to what" table)."""

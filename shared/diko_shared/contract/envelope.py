@@ -9,8 +9,9 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from diko_shared.contract import rules
+from diko_shared.contract import rules, versions
 from diko_shared.contract.base import Payload
+from diko_shared.contract.catalogue import CATALOGUE
 
 D = TypeVar("D")
 
@@ -22,6 +23,8 @@ NonEmpty = Annotated[
 ]
 #: When the message happened: with an offset, convertible to UTC, between 1900 and 2999.
 Time = Annotated[AwareDatetime, AfterValidator(rules.check_time)]
+#: The schema version of `data`, `urn:diko:schema:<type>:<version>` (`contract.versions`).
+DataSchema = Annotated[str, StringConstraints(max_length=200, pattern=versions.PATTERN)]
 
 
 class Envelope(BaseModel, Generic[D]):
@@ -38,6 +41,7 @@ class Envelope(BaseModel, Generic[D]):
     source: NonEmpty
     type: NonEmpty
     time: Time
+    dataschema: DataSchema | None = None
     subject: NonEmpty | None = None
     correlationid: NonEmpty | None = None
     causationid: NonEmpty | None = None
@@ -58,16 +62,25 @@ def new_envelope(
     causationid: str | None = None,
     id_: str | None = None,
     time: datetime | None = None,
+    dataschema: str | None = None,
 ) -> dict[str, Any]:
-    """Build a JSON-ready envelope; the id defaults to a fresh UUID and the correlation id to it."""
+    """Build a JSON-ready envelope; the id defaults to a fresh UUID and the correlation id to it.
+
+    `dataschema` defaults to the version of `type_` the catalogue's producers send; a
+    type the catalogue does not know goes without one.
+    """
     message_id = id_ or str(uuid.uuid4())
     body = data.model_dump(mode="json") if isinstance(data, Payload) else data
+    if dataschema is None:
+        spec = CATALOGUE.get(type_)
+        dataschema = spec.dataschema if spec is not None else None
     return {
         "specversion": "1.0",
         "id": message_id,
         "source": source,
         "type": type_,
         "time": (time or datetime.now(UTC)).isoformat().replace("+00:00", "Z"),
+        "dataschema": dataschema,
         "subject": subject,
         "correlationid": correlationid or message_id,
         "causationid": causationid,

@@ -33,6 +33,7 @@ from diko_shared.contract.envelope import Envelope, new_envelope
 from diko_shared.messaging import topology
 from diko_shared.messaging.errors import TransientError
 from diko_shared.messaging.publisher import Outgoing
+from diko_shared.messaging.reading import Reader
 from diko_shared.store.group_commit import Write
 from diko_shared.store.mongo import INBOX
 
@@ -197,8 +198,9 @@ class Subscription:
     exchange: str
 
     @cached_property
-    def envelope_model(self) -> type[Envelope[Any]]:
-        return Envelope[self.spec.payload]  # type: ignore[name-defined]
+    def reader(self) -> Reader:
+        """Reads its bodies: strictly or (events) tolerantly, in every version it accepts."""
+        return Reader(self.spec)
 
     @property
     def records_processing(self) -> bool:

@@ -46,6 +46,7 @@ from diko_shared.messaging import identity, topology
 from diko_shared.messaging.errors import DomainError, Rejected, is_permanent
 from diko_shared.messaging.handling import CLAIMED_BY, Context, Subscription, message_key
 from diko_shared.messaging.publisher import CONTENT_TYPE, Outgoing, Publisher, pack
+from diko_shared.messaging.reading import UnsupportedVersion
 from diko_shared.messaging.relay import OutboxRelay
 from diko_shared.service.metrics import Metrics
 from diko_shared.settings import ServiceSettings
@@ -231,6 +232,13 @@ class Pipeline:
             await self._reply(raw, ok_reply(result))
             await message.ack()
             return "processed"
+        except UnsupportedVersion as exc:
+            if exc.newer and _attempt(raw) <= len(self.settings.retry_delays_ms):
+                # An upgraded replica on the same queue may take it on a later attempt.
+                return await self._retry(message, raw, queue, exc, "of a newer version")
+            return await self.refuse(
+                message, raw, queue, exc.reason, exc.code, exc.message, exc.details
+            )
         except Rejected as exc:
             return await self.refuse(
                 message, raw, queue, exc.reason, exc.code, exc.message, exc.details
@@ -265,7 +273,7 @@ class Pipeline:
             )
         expected = subscription.spec.type
         try:
-            envelope = subscription.envelope_model.model_validate_json(body)
+            envelope = subscription.reader.read(body, self.metrics)
         except ValidationError as exc:
             raise _rejection(exc, body, expected) from None
         if envelope.type != expected:
@@ -426,11 +434,21 @@ class Pipeline:
     async def _retry_or_give_up(
         self, message: RabbitMessage, raw: AbstractIncomingMessage, queue: str, exc: Exception
     ) -> str:
-        attempt = _attempt(raw)
-        delays = self.settings.retry_delays_ms
-        if attempt > len(delays):
+        if _attempt(raw) > len(self.settings.retry_delays_ms):
             return await self._give_up(message, raw, queue, "retries_exhausted", exc)
-        delay = delays[attempt - 1]
+        return await self._retry(message, raw, queue, exc)
+
+    async def _retry(
+        self,
+        message: RabbitMessage,
+        raw: AbstractIncomingMessage,
+        queue: str,
+        exc: Exception,
+        why: str = "handler failed",
+    ) -> str:
+        """Put a copy into the wait queue that returns it after the attempt's delay."""
+        attempt = _attempt(raw)
+        delay = self.settings.retry_delays_ms[attempt - 1]
         error = _described(exc)
         headers = {
             **(raw.headers or {}),
@@ -443,7 +461,7 @@ class Pipeline:
         await message.ack()
         self.metrics.retried.labels(queue).inc()
         log.warning(
-            "handler failed; retrying later",
+            f"{why}; retrying later",
             extra={"queue": queue, "attempt": attempt, "delay_ms": delay, "error": error},
         )
         return "retried"

@@ -24,7 +24,6 @@ from aio_pika.abc import AbstractRobustConnection
 from faststream import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker, RabbitMessage, RabbitQueue
 from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
-from faststream.specification.base import Specification
 from prometheus_client import CollectorRegistry
 from pymongo.asynchronous.database import AsyncDatabase
 from starlette.applications import Starlette
@@ -474,17 +473,14 @@ class Service:
 
     # -- documents and HTTP --------------------------------------------------------------
 
-    def asyncapi_specification(self) -> Specification:
+    def asyncapi_document(self) -> dict[str, Any]:
         """This service's document, naming the broker it is connected to (without credentials)."""
-        return asyncapi.specification(
+        return asyncapi.document(
             self.name,
             version=self.version,
             description=self.description,
             broker_url=self.settings.amqp_url,
         )
-
-    def asyncapi_document(self) -> dict[str, Any]:
-        return self.asyncapi_specification().to_jsonable()
 
     def asgi(self) -> Starlette:
         """The HTTP side; its lifespan starts the service in the background and stops it."""

@@ -16,7 +16,8 @@ from faststream.rabbit import RabbitBroker, RabbitMessage
 from faststream.specification import AsyncAPI
 from faststream.specification.base import Specification
 
-from diko_shared.contract.catalogue import CATALOGUE, MessageSpec
+from diko_shared.contract import described
+from diko_shared.contract.catalogue import CATALOGUE, Catalogue, MessageSpec
 from diko_shared.contract.envelope import Envelope
 from diko_shared.contract.senders import describe
 from diko_shared.messaging import topology
@@ -91,6 +92,7 @@ def specification(
     version: str = "0.1.0",
     description: str = "",
     broker_url: str | None = None,
+    catalogue: Catalogue = CATALOGUE,
 ) -> Specification:
     """The AsyncAPI 3.0 document of one service's side of the contract.
 
@@ -103,19 +105,19 @@ def specification(
         apply_types=False,
         description=SERVER_DESCRIPTION + ("" if broker_url else PLACEHOLDER_NOTE),
     )
-    for spec in CATALOGUE.owned_by(service):
+    for spec in catalogue.owned_by(service):
         if spec.is_request:
             queue = topology.request_queue(spec)
             broker.subscriber(
                 queue, topology.COMMANDS, title=queue.name, description=_describe(spec)
             )(_operation(spec))
-    for event_type in sorted(CATALOGUE.reactions(service)):
-        spec = CATALOGUE.require(event_type)
+    for event_type in sorted(catalogue.reactions(service)):
+        spec = catalogue.require(event_type)
         queue = topology.reaction_queue(service, event_type)
         broker.subscriber(queue, topology.EVENTS, title=queue.name, description=_describe(spec))(
             _operation(spec)
         )
-    for spec in CATALOGUE.owned_by(service):
+    for spec in catalogue.owned_by(service):
         if spec.kind == "event":
             broker.publisher(
                 exchange=topology.EVENTS,
@@ -134,5 +136,7 @@ def specification(
     ).to_specification()
 
 
-def document(service: str, **kwargs: Any) -> dict[str, Any]:
-    return specification(service, **kwargs).to_jsonable()
+def document(service: str, *, catalogue: Catalogue = CATALOGUE, **kwargs: Any) -> dict[str, Any]:
+    """The document as JSON, with the contract's versions (`contract.described`)."""
+    jsonable = specification(service, catalogue=catalogue, **kwargs).to_jsonable()
+    return described.annotate(jsonable, service, catalogue)

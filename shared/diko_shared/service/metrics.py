@@ -6,7 +6,12 @@ in-flight); these say what the platform did with each message.
 
 from __future__ import annotations
 
+import logging
+import re
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -88,3 +93,46 @@ class Metrics:
             "Due items whose time had come at the last poll (at most one poll's batch)",
             registry=registry,
         )
+        self.unknown_fields = Counter(
+            "diko_unknown_fields_total",
+            "Fields of events this version does not know and ignored, by type and field path",
+            ["type", "field"],
+            registry=registry,
+        )
+        self.earlier_versions = Counter(
+            "diko_earlier_versions_total",
+            "Messages read in an earlier schema version and upgraded, by type and version",
+            ["type", "version"],
+            registry=registry,
+        )
+        self._unknown_seen: set[tuple[str, str]] = set()
+
+    def unknown_field(self, type_: str, field: str) -> None:
+        """Count an ignored field of an event; say so in the log the first time.
+
+        Field names come from the sender: a name that is not a plain identifier path is
+        counted as `(other)`, and so is every name beyond the first `MAX_UNKNOWN_FIELDS`,
+        so that no sender can grow the metric without bound.
+        """
+        key = (type_, field if FIELD_PATH.fullmatch(field) else OTHER_FIELD)
+        if key not in self._unknown_seen:
+            if len(self._unknown_seen) >= MAX_UNKNOWN_FIELDS:
+                key = (type_, OTHER_FIELD)
+            if key not in self._unknown_seen:
+                self._unknown_seen.add(key)
+                log.info(
+                    "an event carries a field this version does not know; it is ignored",
+                    extra={"type": type_, "field": key[1]},
+                )
+        self.unknown_fields.labels(*key).inc()
+
+    def earlier_version(self, type_: str, version: int) -> None:
+        self.earlier_versions.labels(type_, str(version)).inc()
+
+
+#: Distinct (type, field) series of `diko_unknown_fields_total` before the rest is `(other)`.
+MAX_UNKNOWN_FIELDS = 200
+OTHER_FIELD = "(other)"
+#: `proposals[].position.floor`: identifiers joined by dots, `[]` or `{}` for collections.
+_NAME = r"[A-Za-z_][A-Za-z0-9_]{0,63}"
+FIELD_PATH = re.compile(rf"{_NAME}(?:(?:\[\]|\{{\}})?\.{_NAME}){{0,9}}")

@@ -18,6 +18,7 @@ from diko_shared.messaging.handling import Context
 from diko_shared.service.app import Service
 from diko_shared.settings import ServiceSettings
 from diko_shared.store import guards
+from testsvc import stock
 from testsvc.contract import (
     SERVICE,
     AddToTally,
@@ -136,6 +137,18 @@ async def on_tally_added(ctx: Context[TallyAdded]) -> None:
     )
 
 
+async def on_stock_counted(ctx: Context[Any]) -> None:
+    """Record what this process's release of the contract read, and who read it."""
+    seen = {
+        "_id": ctx.envelope.id,
+        "release": stock.RELEASE,
+        "pid": os.getpid(),
+        "dataschema": ctx.envelope.dataschema,
+        "data": ctx.data.model_dump(mode="json"),
+    }
+    ctx.write(guards.insert("stock_seen", seen))
+
+
 async def remind(ctx: Context[Remind]) -> None:
     data = ctx.data
     ctx.write(
@@ -172,6 +185,7 @@ def build() -> Service:
     service.on_request("tally.reserve", reserve)
     service.on_request("tally.remind", remind)
     service.on_event("tally.added", on_tally_added)
+    service.on_event(stock.TYPE, on_stock_counted)
     service.on_due("reminder", run_reminder)
     kill_id = os.environ.get(KILL_AFTER_COMMIT)
     if kill_id:

@@ -1,0 +1,1 @@
+"""What reading a message costs: validation before and after tolerant events and versions."""

@@ -1,0 +1,1 @@
+"""bench/stories: whole stories per second through all four services."""

@@ -1,0 +1,290 @@
+"""`python -m bench.stories`: whole stories per second through all four services.
+
+Against the local stack (`make stack`), in a virtual host and databases of its own, for
+one and for two replicas of every service (`--replicas 1,2`):
+
+- **the floor**, measured first in the same run: each service's own pipeline alone, a
+  query it answers from its store (`company.get`, `applicant.get`, `deliveries.list`,
+  `post.get`) sent `--concurrency` at a time: messages per second per service; the
+  slowest of the four is the floor;
+- **the stories** (tests/harness/storyload.py): company, applicant, position, post,
+  proposal, e-mail, acceptance, fill, e-mail; `--concurrency` stories at a time. Stories
+  per second, messages the services handled per second (`diko_messages_total`, every
+  replica), and the latency of each step from the story's `position.open` request: the
+  position opened, matching's proposal, the proposal's e-mail handed to SMTP
+  (`notification.sent`), the position filled, its e-mail;
+- per service: CPU seconds used and the largest RSS (from /proc), and whether the machine's
+  CPUs were the limit (all processes' CPU time over wall time and cores).
+
+Goals, as ratios in the same run: the story path handles at least half the messages per
+second of the slowest service alone; two replicas give at least 1.5× one replica where
+the CPUs allow. Writes bench/results/stories.json, bench/results/stories.md and
+bench/results/stories.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))
+
+from diko_shared.contract.base import Payload  # noqa: E402
+from diko_shared.contract.companies import GetCompany  # noqa: E402
+from diko_shared.contract.matching import GetApplicant  # noqa: E402
+from diko_shared.contract.media import GetPost  # noqa: E402
+from diko_shared.contract.notifications import ListDeliveries  # noqa: E402
+from harness.bus import Bus  # noqa: E402
+from harness.chaos import SERVICES, System  # noqa: E402
+from harness.stack import SessionStack  # noqa: E402
+from harness.storyload import STEPS, StoryLoad  # noqa: E402
+
+RESULTS = REPO / "bench" / "results"
+TICKS = os.sysconf("SC_CLK_TCK")
+CORES = os.cpu_count() or 1
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Sampler:
+    """CPU seconds and the largest RSS of every process, per service, while it runs."""
+
+    def __init__(self, system: System) -> None:
+        self.pids = {
+            name: process.process.pid
+            for name, process in system.processes.items()
+            if process.process is not None
+        }
+        self.cpu_start = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        self.rss = dict.fromkeys(self.pids, 0.0)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.5):
+            for name, pid in self.pids.items():
+                self.rss[name] = max(self.rss[name], rss_mb(pid))
+
+    def stop(self) -> dict[str, dict[str, float]]:
+        self._stop.set()
+        self._thread.join()
+        per_service: dict[str, dict[str, float]] = {}
+        for name, pid in self.pids.items():
+            service = name.rsplit("-", 1)[0]
+            entry = per_service.setdefault(service, {"cpu_s": 0.0, "rss_mb_max": 0.0})
+            entry["cpu_s"] += cpu_seconds(pid) - self.cpu_start[name]
+            entry["rss_mb_max"] = max(entry["rss_mb_max"], self.rss[name])
+        return {s: {k: round(v, 1) for k, v in e.items()} for s, e in per_service.items()}
+
+
+def handled(system: System) -> dict[str, float]:
+    """Messages each service has handled so far (every replica)."""
+    totals = dict.fromkeys(SERVICES, 0.0)
+    for name, process in system.processes.items():
+        totals[name.rsplit("-", 1)[0]] += process.metric("diko_messages_total")
+    return totals
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def floor(bus: Bus, load: StoryLoad, queries: int, concurrency: int) -> dict[str, float]:
+    """Queries per second each service answers alone (one service busy at a time)."""
+    [run] = [r for r in load.runs if not r.error][:1] or [load.runs[0]]
+    post_id = next(
+        d["post_id"]
+        for d in load.recorder.data.values()
+        if d.get("position_id") == run.position_id and "post_id" in d
+    )
+    asks: dict[str, Payload] = {
+        "companies": GetCompany(company_id=run.company_id),
+        "matching": GetApplicant(applicant_id=run.applicant_id),
+        "notifications": ListDeliveries(staff_id=load.staff_id, limit=5),
+        "media": GetPost(post_id=post_id),
+    }
+    rates: dict[str, float] = {}
+    for service, payload in asks.items():
+        sem = asyncio.Semaphore(concurrency)
+
+        async def one(payload: Payload = payload, sem: asyncio.Semaphore = sem) -> None:
+            async with sem:
+                await load.ask(payload)
+
+        await asyncio.gather(*(one() for _ in range(20)))  # warm up
+        started = time.monotonic()
+        await asyncio.gather(*(one() for _ in range(queries)))
+        rates[service] = round(queries / (time.monotonic() - started), 1)
+    return rates
+
+
+async def measure(stack: SessionStack, replicas: int, args: argparse.Namespace) -> dict[str, Any]:
+    system = System(stack, None, replicas, label="bench")
+    try:
+        system.start()
+        async with Bus(stack.amqp_url, source="bench") as bus:
+            load = StoryLoad(bus, timeout=60.0)
+            await load.open()
+            await load.run(args.warmup, args.concurrency)  # caches, kernels, indexes
+            rates = await floor(bus, load, args.queries, args.concurrency)
+            print(f"  floor (queries/s, each service alone): {rates}")
+            before = handled(system)
+            sampler = Sampler(system)
+            load.runs.clear()
+            started = time.monotonic()
+            runs = await load.run(args.stories, args.concurrency, first=args.warmup)
+            wall = time.monotonic() - started
+            print(f"  {len(runs)} stories in {wall:.1f} s")
+            usage = sampler.stop()
+            after = handled(system)
+    finally:
+        system.stop()
+    done = [r for r in runs if not r.error]
+    messages = {s: after[s] - before[s] for s in SERVICES}
+    total_cpu = sum(u["cpu_s"] for u in usage.values())
+    slowest = min(rates, key=rates.__getitem__)
+    story_rate = sum(messages.values()) / wall
+    return {
+        "replicas": replicas,
+        "stories": len(runs),
+        "failed": len(runs) - len(done),
+        "wall_s": round(wall, 1),
+        "stories_per_s": round(len(done) / wall, 2),
+        "messages_per_story": round(sum(messages.values()) / max(1, len(done)), 1),
+        "messages_per_s": round(story_rate, 1),
+        "messages_per_s_by_service": {s: round(m / wall, 1) for s, m in messages.items()},
+        "floor_queries_per_s": rates,
+        "floor_slowest": slowest,
+        "story_over_floor": round(story_rate / rates[slowest], 2),
+        "latency_s": {
+            step: {
+                "p50": round(percentile([r.times[step] for r in done], 0.5), 3),
+                "p99": round(percentile([r.times[step] for r in done], 0.99), 3),
+            }
+            for step in STEPS
+        }
+        if done
+        else {},
+        "resources": usage,
+        "cpu_busy_share": round(total_cpu / (wall * CORES), 2),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "_latencies": {step: [r.times[step] for r in done] for step in STEPS},
+    }
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    lines = [
+        "| replicas | stories/s | messages/s | msgs/story | floor (slowest alone) | "
+        "story/floor | CPU busy | load |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['replicas']} | {r['stories_per_s']} | {r['messages_per_s']} | "
+            f"{r['messages_per_story']} | {r['floor_queries_per_s'][r['floor_slowest']]} "
+            f"({r['floor_slowest']}) | {r['story_over_floor']} | {r['cpu_busy_share']:.0%} | "
+            f"{r['load_average'][0]} |"
+        )
+    lines += ["", "| replicas | step | p50 s | p99 s |", "|---|---|---|---|"]
+    for r in results:
+        for step, q in r["latency_s"].items():
+            lines.append(f"| {r['replicas']} | {step} | {q['p50']} | {q['p99']} |")
+    lines += ["", "| replicas | service | CPU s | RSS MB (max) | msgs/s |", "|---|---|---|---|---|"]
+    for r in results:
+        for service, u in r["resources"].items():
+            lines.append(
+                f"| {r['replicas']} | {service} | {u['cpu_s']} | {u['rss_mb_max']} | "
+                f"{r['messages_per_s_by_service'][service]} |"
+            )
+    return "\n".join(lines)
+
+
+def plot(results: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for r in results:
+        data = [r["_latencies"][step] for step in STEPS]
+        positions = [i + (r["replicas"] - 1.5) * 0.35 for i in range(len(STEPS))]
+        left.boxplot(data, positions=positions, widths=0.3, showfliers=False)
+    left.set_xticks(range(len(STEPS)), STEPS, rotation=20)
+    left.set_ylabel("seconds since position.open")
+    left.set_title("step latency (left box: 1 replica, right: 2)")
+    names = [f"{r['replicas']} replica(s)" for r in results]
+    right.bar(names, [r["messages_per_s"] for r in results], label="story path")
+    right.bar(
+        names,
+        [r["floor_queries_per_s"][r["floor_slowest"]] for r in results],
+        alpha=0.35,
+        label="slowest service alone",
+    )
+    right.set_ylabel("messages per second")
+    right.set_title("throughput against the floor")
+    right.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stories", type=int, default=120)
+    parser.add_argument("--warmup", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=12)
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--replicas", default="1,2")
+    args = parser.parse_args()
+    results = []
+    for replicas in (int(n) for n in args.replicas.split(",")):
+        with SessionStack.create() as stack:
+            print(f"{replicas} replica(s): {args.stories} stories, {args.concurrency} at a time")
+            results.append(asyncio.run(measure(stack, replicas, args)))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    plot(results, RESULTS / "stories.png")
+    scaling = None
+    if len(results) == 2:
+        scaling = round(results[1]["messages_per_s"] / results[0]["messages_per_s"], 2)
+    summary = {
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cores": CORES, "python": platform.python_version()},
+        "parameters": vars(args),
+        "goals": {
+            "story_over_floor_at_least": 0.5,
+            "two_over_one_replica_at_least": 1.5,
+        },
+        "two_over_one_replica": scaling,
+        "results": [{k: v for k, v in r.items() if not k.startswith("_")} for r in results],
+    }
+    (RESULTS / "stories.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    text = table(results)
+    if scaling is not None:
+        text += f"\n\ntwo replicas over one: {scaling}x (goal 1.5x where the CPUs allow)"
+    (RESULTS / "stories.md").write_text(text + "\n", encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -14,7 +14,6 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints, model_validator
-from pydantic_core import PydanticCustomError
 
 from diko_shared.contract.base import Payload, examples
 from diko_shared.contract.catalogue import CATALOGUE
@@ -31,6 +30,7 @@ from diko_shared.contract.common import (
     Town,
     Url,
 )
+from diko_shared.contract.rules import combination_error
 from diko_shared.contract.senders import DEFAULT_REQUEST_SENDERS
 
 OWNER = "media"
@@ -954,10 +954,7 @@ class PresentationContact(Payload):
     @model_validator(mode="after")
     def _reachable(self) -> PresentationContact:
         if self.email is None and self.phone is None:
-            raise PydanticCustomError(
-                "contact_unreachable",
-                "Die Ansprechperson braucht eine E-Mail-Adresse oder eine Telefonnummer.",
-            )
+            raise combination_error("eine E-Mail-Adresse oder eine Telefonnummer")
         return self
 
 

@@ -247,15 +247,30 @@ async def test_alerts_and_dashboards_work_against_real_services_and_the_broker(
         for rule in group["rules"]:
             assert rule["health"] == "ok", f"{rule['name']}: {rule.get('lastError')}"
 
-    answered = {}
-    for name, document in dashboards().items():
-        for title, expr in queries(document):
-            answered[(name, title, expr)] = prometheus.query(as_promql(expr, "30s"))
-    for name in ("companies.json", "notifications.json", "rabbitmq.json"):
-        for title in {t for (n, t, _) in answered if n == name}:
-            if title in EMPTY_WHEN_HEALTHY or (name, title) in EMPTY_HERE:
-                continue
-            results = [r for (n, t, _), r in answered.items() if n == name and t == title]
-            assert any(results), f"{name}: {title} shows no data"
+    # A rate() panel needs two samples of a series in its window; the alerts may be pending
+    # after the first scrape of a target (Prometheus begins scraping a few seconds after
+    # it starts), so the panels are asked again until the second scrape has come.
+    async def panels_without_data() -> list[str]:
+        answered = {}
+        for name, document in dashboards().items():
+            for title, expr in queries(document):
+                answered[(name, title, expr)] = prometheus.query(as_promql(expr, "30s"))
+        empty = []
+        for name in ("companies.json", "notifications.json", "rabbitmq.json"):
+            for title in sorted({t for (n, t, _) in answered if n == name}):
+                if title in EMPTY_WHEN_HEALTHY or (name, title) in EMPTY_HERE:
+                    continue
+                results = [r for (n, t, _), r in answered.items() if n == name and t == title]
+                if not any(results):
+                    empty.append(f"{name}: {title} shows no data")
+        return empty
+
+    async def every_panel_shows_data() -> bool:
+        return not await panels_without_data()
+
+    try:
+        await eventually(every_panel_shows_data, timeout=30, interval=1, what="every panel's data")
+    except TimeoutError as exc:
+        raise AssertionError("\n".join(await panels_without_data())) from exc
     mail = prometheus.query('sum by (outcome) (diko_mail_attempts_total{service="notifications"})')
     assert {r["metric"]["outcome"] for r in mail} >= {"sent"}

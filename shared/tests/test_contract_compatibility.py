@@ -409,9 +409,7 @@ def test_a_breaking_release_is_kept_only_when_said_so(tmp_path: Path) -> None:
     assert refused.exit_code == 1, refused.output
     assert "breaks release 1.1" in refused.output
     assert not (base / "1.3").exists()
-    kept = runner.invoke(
-        app, ["contract", "release", "1.3", "--released", str(base), "--breaking"]
-    )
+    kept = runner.invoke(app, ["contract", "release", "1.3", "--released", str(base), "--breaking"])
     assert kept.exit_code == 0, kept.output
     assert sorted(p.name for p in (base / "1.3").glob("*.json")) == [
         "companies.json",

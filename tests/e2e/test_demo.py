@@ -143,7 +143,7 @@ async def test_three_runs_read_like_the_real_thing_and_register_staff_and_compan
     async with httpx.AsyncClient(timeout=10) as http:
         page = (await http.get(f"{system['media'].base_url}/podcast")).text
     for number, title in enumerate((r["episode_title"] for r in runs), start=1):
-        assert f"<h3>{title}</h3>" in page
+        assert f">{title}</a></h3>" in page
         assert f"Folge {number} · " in page
     assert not DECORATION.search(URL.sub("", re.sub(r'"[^"]*"', "", page)))
 

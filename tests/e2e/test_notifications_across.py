@@ -130,7 +130,8 @@ async def test_a_placement_by_link_reaches_the_trainer_and_the_applicant_from_ma
         assert decided.status_code == 200, decided.text
         assert "angenommen" in decided.text
 
-    [to_trainer] = await mailpit.wait_for(f"to:{trainer}", timeout=60)
+    # the trainer is also asked to approve the position's Instagram post (media)
+    [to_trainer] = await mailpit.wait_for(f"to:{trainer} subject:Vermittlung", timeout=60)
     company_mail = await mailpit.message(to_trainer["ID"])
     assert company_mail["Subject"] == "Vermittlung: Mila Grün für Ihre Ausbildungsstelle"
     assert "Paul Platz vom DIKO-Team meldet sich bis " in company_mail["Text"]

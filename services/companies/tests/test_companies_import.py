@@ -44,9 +44,11 @@ def report(path: Path) -> list[dict[str, str]]:
 
 def messy_csv(directory: Path, t: str) -> Path:
     phone = f"03931 {uuid.uuid4().int % 10**7:07d}"  # no other test's company has it
+    # a house number of its own: other tests' Tischlerei Müller sits in Breite Straße 12
+    street = f"Breite Straße {100 + uuid.uuid4().int % 900}"
     header = "Firma;Straße;PLZ;Ort;Branche;Ansprechpartner;E-Mail;Telefon;Website;Instagram;Notiz\n"
     utf8 = [
-        f"Tischlerei Müller {t} GmbH;Breite Straße 12;39576;Stendal;Handwerk;Jana Müller;"
+        f"Tischlerei Müller {t} GmbH;{street};39576;Stendal;Handwerk;Jana Müller;"
         f"jana@mueller-{t}.example;{phone};mueller-{t}.example;@mueller_{t};Stammkunde\n",
         ";;;;;;;;;;\n",
         f"Autohaus Krüger {t};Hallstraße 4;395 76;Stendal;Kfz;;;03931 555;;;\n",
@@ -56,7 +58,7 @@ def messy_csv(directory: Path, t: str) -> Path:
         "\n",
         f'"Schlosserei ""Eisen"" {t}";Am Hafen 2;39590;Tangermünde;Handwerk;Uwe Krause;'
         f"uwe@eisen-{t}.example;;https://www.instagram.com/eisen_{t}/;;\n",
-        f"TISCHLEREI MUELLER {t};Breite Straße 12;39576;Stendal;;Tom Becker;"
+        f"TISCHLEREI MUELLER {t};{street};39576;Stendal;;Tom Becker;"
         f"tom@mueller-{t}.example;;;;doppelt\n",
     ]
     cp1252 = (

@@ -49,10 +49,11 @@ def list_(
     specs = [spec for spec in CATALOGUE if not service or spec.owner == service]
     # Nothing is ever cut off: a type name is what people copy from here into `diko send`.
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("type", no_wrap=True)
-    if models:
-        table.add_column("payload model", no_wrap=True)
-        table.add_column("reply model", no_wrap=True)
+    longest = max((len(spec.type) for spec in specs), default=4)
+    table.add_column("type", no_wrap=True, min_width=longest)
+    if models:  # on a narrow terminal the model names fold, never the type
+        table.add_column("payload model", overflow="fold")
+        table.add_column("reply model", overflow="fold")
         for spec in specs:
             reply = spec.reply.__name__ if spec.reply else ""
             table.add_row(spec.type, spec.payload.__name__, reply)

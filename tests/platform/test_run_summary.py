@@ -47,7 +47,12 @@ def media(stack: SessionStack) -> Iterator[ServiceProcess]:
 
 
 def test_a_service_lists_its_pages_for_people(run: ModuleType, media: ServiceProcess) -> None:
-    assert run.service_pages(media.port) == ["/podcast", "/podcast/feed.xml", "/podcast/cover.png"]
+    assert run.service_pages(media.port) == [
+        "/podcast",
+        "/podcast/feed.xml",
+        "/podcast/cover.png",
+        "/site",
+    ]
     index = media.get("/").json()
     assert index["service"] == "media"
     assert "/asyncapi" in index["platform"]

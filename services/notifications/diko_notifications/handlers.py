@@ -567,6 +567,8 @@ class Handlers:
                     contact.as_recipient(),
                     letters.placement_company_letter(placement),
                     about,
+                    # the subject names the applicant: their id finds it for an export or erasure
+                    {"applicant_id": data.applicant_id},
                 )
             )
         if applicant is not None and applicant_allows_mail(applicant):

@@ -25,6 +25,7 @@ from pymongo import AsyncMongoClient
 
 from diko_notifications.preferences import BERLIN
 from diko_shared import due
+from diko_shared.contract.catalogue import CATALOGUE
 from diko_shared.contract.notifications import (
     KindSetting,
     ListDeliveries,
@@ -50,10 +51,32 @@ class Replicas:
     db: Any
 
 
+async def drop_earlier_events(bus: Bus) -> None:
+    """Empty notifications' event queues of what earlier test modules left there.
+
+    The replicas share the session's broker: events published while no notifications
+    ran (match.accepted from matching's tests, say) would come to them, and each
+    placement would wait for a matching that is gone, holding up the due loop (and so
+    the digests) for its whole request timeout.
+    """
+    for event_type in sorted(CATALOGUE.reactions("notifications")):
+        queue = f"notifications.on.{event_type}"
+        try:
+            waiting = await bus.depth(queue)
+        except Exception:  # noqa: BLE001 - not declared yet: nothing left in it
+            continue
+        if waiting:
+            await bus.drain(queue)
+
+
 @pytest.fixture(scope="module")
 async def replicas(
-    stack: SessionStack, mongo: AsyncMongoClient, tmp_path_factory: pytest.TempPathFactory
+    stack: SessionStack,
+    mongo: AsyncMongoClient,
+    bus: Bus,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Replicas]:
+    await drop_earlier_events(bus)
     mailpit = PrivateMailpit(Path(tmp_path_factory.mktemp("once-mailpit")), dedupe=True)
     await mailpit.start()
     relay = SlowRelay(mailpit.smtp_port, delay_s=0.05)

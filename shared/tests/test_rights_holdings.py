@@ -6,7 +6,14 @@ import json
 from datetime import UTC, datetime
 
 from diko_shared.messaging.publisher import Outgoing, pack
-from diko_shared.rights.holdings import SCRUBBED, Holding, mentions, scrub, searchable
+from diko_shared.rights.holdings import (
+    SCRUBBED,
+    Holding,
+    mentions,
+    redact,
+    scrub,
+    searchable,
+)
 from diko_shared.rights.owner import erasure_id
 from diko_shared.rights.summary import export_html, export_json, listed
 
@@ -63,6 +70,34 @@ def test_scrub_overwrites_personal_fields_only_where_the_person_is() -> None:
     }
     assert scrubbed["applicants"][1] == fair["applicants"][1]
     assert scrubbed["title"] == "Bewerberbörse"
+
+
+def test_redact_drops_the_person_and_overwrites_their_name_in_texts() -> None:
+    cnt = "cnt_0123456789abcdef0123"
+    needles = [cnt, "Jana Müller", "jana@tischlerei.example"]
+    episode = {
+        "_id": "epi_1",
+        "description": "Jana Müller erzählt, wie ihr Betrieb ausbildet.",
+        "persons": [
+            {"name": "Birte Albrecht", "role": "host"},
+            {"name": "Jana Müller", "role": "guest", "contact_id": cnt},
+        ],
+    }
+    assert redact(episode, needles) == {
+        "_id": "epi_1",
+        "description": f"{SCRUBBED} erzählt, wie ihr Betrieb ausbildet.",
+        "persons": [{"name": "Birte Albrecht", "role": "host"}],
+    }
+    company = {"_id": "cmp_1", "contacts": {cnt: {"consents": {}}, "cnt_other": {}}}
+    assert redact(company, needles) == {"_id": "cmp_1", "contacts": {"cnt_other": {}}}
+    shown = {"_id": "cmp_1", "about": "Wir backen.", "contact": {"email": needles[2]}}
+    assert redact(shown, needles) == {"_id": "cmp_1", "about": "Wir backen."}
+    post = {"_id": "pst_1", "rejected_by": "Jana Müller", "caption": "Mit Jana (Gast)"}
+    assert redact(post, ["Jana Müller", "Jana"]) == {
+        "_id": "pst_1",
+        "rejected_by": SCRUBBED,
+        "caption": "Mit Jana (Gast)",  # a needle this short is no name to replace in a text
+    }
 
 
 def test_one_erasure_per_person() -> None:

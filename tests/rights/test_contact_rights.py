@@ -1,8 +1,13 @@
-"""A contact person's export and erasure: companies owns them, the others answer by event."""
+"""A contact person's export and erasure: companies owns them, the others answer by event.
+
+The contact is also everywhere media names people: a guest of an episode (with the
+consent to the podcast), named in the episode's description and in its Instagram post,
+and the person to contact on the company's presentation on the website.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -14,6 +19,15 @@ from diko_shared.contract.companies import (
     GetCompany,
     RecordConsultation,
     RegisterCompany,
+    SetConsent,
+)
+from diko_shared.contract.media import (
+    CreateEpisode,
+    DraftPost,
+    EpisodeContent,
+    EpisodePerson,
+    PresentationContact,
+    PublishPresentation,
 )
 from diko_shared.contract.rights import EraseContact, ExportContact
 from harness.bus import Bus
@@ -50,11 +64,57 @@ async def registered(bus: Bus) -> dict[str, Any]:
     return {"company_id": ref["company_id"], "contact_id": contact["contact_id"]}
 
 
+async def presented(bus: Bus, system: System, company_id: str, contact_id: str) -> None:
+    """The contact in media: guest of an episode and its post, on the company's page."""
+    now = datetime.now(UTC)
+    for purpose, who in (("website", None), ("podcast", contact_id), ("social_media", None)):
+        await bus.ok(
+            SetConsent(company_id=company_id, contact_id=who, purpose=purpose, status="given",
+                       declared_at=now, declared_by="die Inhaberin", via="written",
+                       text_version="Einwilligung 2026-1")  # type: ignore[arg-type]
+        )  # fmt: skip
+    presentation = PublishPresentation(
+        company_id=company_id,
+        about="Wir backen seit 1920 in Gardelegen Brot, Brötchen und Kuchen.",
+        contact=PresentationContact(
+            name=NAME, role="Inhaberin", email=EMAIL, phone=PHONE, contact_id=contact_id
+        ),
+    )
+
+    async def published() -> dict[str, Any] | None:
+        reply = await bus.request(presentation)  # media learns the company by event
+        return reply["data"] if reply.get("ok") else None
+
+    await eventually(published, timeout=60, interval=0.5, what="media knows the company")
+    guest = EpisodePerson(name=NAME, role="guest", contact_id=contact_id, company_id=company_id)
+    episode = await bus.ok(
+        CreateEpisode(
+            title="DIKO trifft… die Bäckerei Quast",
+            description=f"{NAME} erzählt, wie man in Gardelegen Bäcker wird.",
+            persons=[EpisodePerson(name="Birte Albrecht", role="host"), guest],
+        )
+    )
+    about = EpisodeContent(episode_id=episode["episode_id"])
+    post = await bus.ok(
+        DraftPost(company_id=company_id, company_name="Bäckerei Quast", content=about)
+    )
+    assert post["status"] == "draft"
+    page = f"{system['media'].base_url}/site/betriebe/{company_id}"
+
+    async def shown() -> bool:
+        async with httpx.AsyncClient() as client:
+            response = await client.get(page)
+        return response.status_code == 200 and NAME in response.text
+
+    await eventually(shown, timeout=60, interval=0.5, what="the contact on the company's page")
+
+
 async def test_a_contact_person_is_exported_and_erased_everywhere(
     system: System, bus: Bus, mongo: AsyncMongoClient, stack: SessionStack
 ) -> None:
     held = await registered(bus)
     contact_id = held["contact_id"]
+    await presented(bus, system, held["company_id"], contact_id)
 
     receipt = await bus.ok(ExportContact(contact_id=contact_id))
     assert receipt["person"] == {"kind": "contact", "person_id": contact_id}
@@ -78,6 +138,8 @@ async def test_a_contact_person_is_exported_and_erased_everywhere(
     }
     assert missing == {}, f"records the export leaves out: {missing}"
     assert exported.get(("companies", "contacts")) == {contact_id}
+    in_media = {collection for service, collection in exported if service == "media"}
+    assert {"episodes", "posts", "companies", "presentations"} <= in_media
 
     async def erased() -> dict[str, Any] | None:
         proof = await bus.ok(EraseContact(contact_id=contact_id))
@@ -88,5 +150,21 @@ async def test_a_contact_person_is_exported_and_erased_everywhere(
     assert companies["removed"]["contacts"] == 1
     left = await mentioning(mongo, stack, [NAME, EMAIL, PHONE])
     assert left == {}, f"the contact person is still in {left}"
+    media = next(c for c in proof["confirmations"] if c["service"] == "media")
+    assert {"episodes", "posts", "companies", "presentations"} <= set(media["removed"])
+    page = f"{system['media'].base_url}/site/betriebe/{held['company_id']}"
+
+    async def rebuilt() -> str | None:
+        async with httpx.AsyncClient() as client:
+            response = await client.get(page)
+        shown = response.status_code == 200 and "Bäckerei Quast" in response.text
+        return response.text if shown and NAME not in response.text else None
+
+    text = await eventually(rebuilt, timeout=60, interval=0.5, what="the page without the contact")
+    assert EMAIL not in text
+    assert PHONE not in text
+    for service in ("companies", "matching", "notifications", "media"):  # ids only in logs
+        log = system[service].log_path.read_text(errors="replace")
+        assert not [w for w in (NAME, EMAIL, PHONE) if w in log], f"{service}'s log names them"
     company = await bus.ok(GetCompany(company_id=held["company_id"]))
     assert company["contacts"] == []

@@ -1,35 +1,147 @@
 """What media holds about people, and its part in their export and erasure.
 
-Media keeps no applicant's data: posts and episodes present companies and positions.
-An episode or post may name a company's contact person or a staff member by id (a
-guest, an author); those parts are scrubbed on erasure and the episode or post stays.
-Names written into free text (an episode's description) are not found by id: staff
-edit such text by hand (docs/rights.md).
+Media keeps no applicant's data. It names companies' contact persons in four places:
+episodes (a guest, with the contact's id), its copy of the companies (each contact's
+consents, under the contact's id), the presentations on the website (the person to
+contact, with the id when staff gave it) and posts (a guest's name in an episode post's
+caption). Ids find the first three; the names and addresses media's own copies give the
+person (`identify`, read before anything is erased) find the rest, such as a name in an
+episode's description or a post's caption.
+
+The erasure drops the person's entry (a guest, a presentation's contact, a contact's
+consents) and overwrites the name wherever it stands in a text; the episode, post,
+company and presentation stay. It marks the presentations and the podcast pages as
+changed before erasing (a crash in between builds once more, never too little), so the
+website's next build no longer shows the person, and drops the rendered slides of posts
+whose text named them (the images show the name).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
 from diko_media import store
-from diko_shared.rights.holdings import SCRUB, Holding
-from diko_shared.rights.participant import Rights
+from diko_media.site import store as site_store
+from diko_shared.contract.envelope import ErrorDetail
+from diko_shared.contract.rights import Person
+from diko_shared.messaging.errors import Invalid
+from diko_shared.rights import holdings as found
+from diko_shared.rights.holdings import Holding, Rewrite, redact
+from diko_shared.rights.participant import Rights, is_erased
+from diko_shared.store.group_commit import Write
+
+WHO = ("contact", "staff")
 
 HOLDINGS = (
     Holding(
         store.EPISODES,
-        ("contact", "staff"),
+        WHO,
         scan=True,
-        erase=SCRUB,
+        erase=Rewrite(redact),
         purpose="Podcastfolgen: Gäste und Mitwirkende",
-        kept="die Folge ohne den Namen",
+        kept="die Folge ohne die Person und ohne ihren Namen",
     ),
     Holding(
         store.POSTS,
-        ("contact", "staff"),
+        WHO,
         scan=True,
-        erase=SCRUB,
-        purpose="Instagram-Posts: wer sie freigab",
-        kept="der Post ohne den Namen",
+        erase=Rewrite(redact),
+        purpose="Instagram-Posts: wen sie nennen und wer sie freigab",
+        kept="der Post ohne den Namen (seine Bilder werden gelöscht)",
+    ),
+    Holding(
+        store.COMPANIES,
+        ("contact",),
+        scan=True,
+        erase=Rewrite(redact),
+        purpose="Kopie der Betriebe: die Einwilligungen ihrer Ansprechpersonen",
+        kept="der Betrieb ohne die Einwilligungen der Person",
+    ),
+    Holding(
+        site_store.PRESENTATIONS,
+        ("contact",),
+        scan=True,
+        erase=Rewrite(redact),
+        purpose="Vorstellungen der Betriebe auf der Website: die Ansprechperson",
+        kept="die Vorstellung ohne die Person (die Website nennt dann das Netzwerk)",
     ),
 )
 
-RIGHTS = Rights("media", HOLDINGS)
+
+async def identify(db: AsyncDatabase, person: Person) -> list[str]:
+    """The names and addresses media's own copies give a contact person."""
+    if person.kind != "contact":
+        return []
+    names: list[str] = []
+    async for episode in db[store.EPISODES].find({"persons.contact_id": person.person_id}):
+        persons = episode.get("persons") or []
+        names += [p.get("name") for p in persons if p.get("contact_id") == person.person_id]
+    async for shown in db[site_store.PRESENTATIONS].find({"contact.contact_id": person.person_id}):
+        contact = shown.get("contact") or {}
+        names += [contact.get("name"), contact.get("email"), contact.get("phone")]
+    return sorted({n for n in names if n})
+
+
+class MediaRights(Rights):
+    """Media's part: the holdings, and the website and podcast pages built without the person."""
+
+    async def erase(
+        self,
+        db: AsyncDatabase,
+        person: Person,
+        related: Sequence[str],
+        erasure_id: str,
+        at: datetime,
+        extra_needles: Sequence[str] = (),
+    ) -> dict[str, Any]:
+        needles = [
+            *self.needles(person, related),
+            *extra_needles,
+            *await self.own_needles(db, person),
+        ]
+        await _rebuild_without(db, needles, erasure_id, at)
+        return await super().erase(db, person, related, erasure_id, at, extra_needles)
+
+
+async def _rebuild_without(
+    db: AsyncDatabase, needles: Sequence[str], erasure_id: str, at: datetime
+) -> None:
+    """Mark what shows the person for the next build, and drop the slides that show them."""
+    by = {h.collection: h for h in HOLDINGS}
+    token = f"erasure-{erasure_id}"
+    writes: list[Write] = []
+    for shown in await found.documents(db, by[site_store.PRESENTATIONS], needles):
+        writes += site_store.changed("company", shown["_id"], token, at)
+    if await found.documents(db, by[store.EPISODES], needles):
+        writes += [*site_store.changed("episodes", "all", token, at), store.bump_feed(token)]
+    for write in writes:
+        await db[write.collection].bulk_write([write.op])
+    for post in await found.documents(db, by[store.POSTS], needles):
+        slides = f"^{re.escape(post['_id'])}/"
+        await db[store.POST_IMAGES].delete_many({"_id": {"$regex": slides}})
+
+
+RIGHTS = MediaRights("media", HOLDINGS, identify=identify)
+
+ERASED_CONTACT = (
+    "Die Ansprechperson {contact_id} wurde gelöscht: media nennt sie nicht mehr (ein alter "
+    "Auftrag, erneut gesendet?)."
+)
+
+
+async def refuse_erased(db: AsyncDatabase, named: Sequence[tuple[str, str | None]]) -> None:
+    """Refuse a command that names an erased contact person: (field, contact id) pairs.
+
+    A replayed old command (an episode with its guest, a presentation with its contact)
+    must not bring back a person erased since; a new one must not name them either."""
+    for field, contact_id in named:
+        if contact_id and await is_erased(db, contact_id):
+            raise Invalid(
+                ERASED_CONTACT.format(contact_id=contact_id),
+                [ErrorDetail(field=field, problem="gelöschte Ansprechperson")],
+            )

@@ -950,6 +950,10 @@ class PresentationContact(Payload):
     role: Name | None = Field(None, description="e.g. Ausbilderin, Inhaber")
     email: Email | None = Field(None, description="E-mail or phone: at least one of them")
     phone: Phone | None = None
+    contact_id: ContactId | None = Field(
+        None,
+        description="The company's contact person this is: their erasure takes them off the page",
+    )
 
     @model_validator(mode="after")
     def _reachable(self) -> PresentationContact:

@@ -48,6 +48,14 @@ UpdateFor = Callable[[Sequence[str]], Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
+class Rewrite:
+    """An erasure that rewrites each document in Python (`redact`, or the service's own):
+    for what no update expresses on FerretDB (drop the list entry that is the person)."""
+
+    rewrite: Callable[[dict[str, Any], Sequence[str]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class Holding:
     """One collection that can mention a person, and how the service erases it.
 
@@ -63,9 +71,12 @@ class Holding:
     contains: tuple[str, ...] = ()
     #: The ids sit deep inside (a run's plan, a fair's timetables): read every document.
     scan: bool = False
-    erase: Literal["delete", "keep", "scrub"] | Mapping[str, Any] | UpdateFor = DELETE
+    erase: Literal["delete", "keep", "scrub"] | Mapping[str, Any] | UpdateFor | Rewrite = DELETE
     purpose: str = ""
     kept: str = ""
+    #: How long it is kept when no one asks for its erasure (the record of processing):
+    #: empty for "until the person is erased".
+    retention: str = ""
 
     def query(self, needles: Sequence[str]) -> dict[str, Any]:
         """The filter of the documents that mention any of `needles` (all, for a scan)."""
@@ -209,11 +220,12 @@ async def erase(
             query = {"_id": {"$in": ids}}
         if holding.erase == DELETE:
             await db[holding.collection].delete_many(query)
-        elif holding.erase == SCRUB:
+        elif holding.erase == SCRUB or isinstance(holding.erase, Rewrite):
+            rewrite = holding.erase.rewrite if isinstance(holding.erase, Rewrite) else scrub
             async for document in db[holding.collection].find(query):
-                scrubbed = scrub(document, needles)
-                if scrubbed != document:
-                    await db[holding.collection].replace_one({"_id": document["_id"]}, scrubbed)
+                rewritten = rewrite(document, needles)
+                if rewritten != document:
+                    await db[holding.collection].replace_one({"_id": document["_id"]}, rewritten)
         elif callable(holding.erase):
             await db[holding.collection].update_many(query, dict(holding.erase(needles)))
         elif holding.erase != KEEP:
@@ -242,6 +254,37 @@ def scrub(value: Any, needles: Sequence[str]) -> Any:
     if isinstance(value, list):
         return [scrub(v, needles) for v in value]
     return value
+
+
+def redact(value: Any, needles: Sequence[str]) -> Any:
+    """`value` without the person: a part (a list entry, a nested record) that carries a
+    needle as a whole value is left out, a key that is a needle too (a contact's consents
+    under its id), and a needle inside a longer text (a name in a caption) is overwritten."""
+    if isinstance(value, Mapping):
+        return {
+            k: SCRUBBED if isinstance(v, str) and v in needles else redact(v, needles)
+            for k, v in value.items()
+            if k not in needles and not carries(v, needles)
+        }
+    if isinstance(value, list):
+        return [redact(v, needles) for v in value if not carries(v, needles)]
+    if isinstance(value, str):
+        for needle in needles:
+            if len(needle) >= MIN_NEEDLE:
+                value = value.replace(needle, SCRUBBED)
+        return value
+    return value
+
+
+#: A needle shorter than this is not replaced inside a longer text (it would hit words).
+MIN_NEEDLE = 5
+
+
+def carries(value: Any, needles: Sequence[str]) -> bool:
+    """Whether `value` is a record that names the person by one of its own fields."""
+    return isinstance(value, Mapping) and any(
+        isinstance(v, str) and v in needles for v in value.values()
+    )
 
 
 async def _drop_unsent(db: AsyncDatabase, entry_id: Any, needles: Sequence[str]) -> None:

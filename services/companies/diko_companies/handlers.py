@@ -69,8 +69,9 @@ from diko_shared.contract.companies import (
 )
 from diko_shared.contract.envelope import ErrorDetail
 from diko_shared.due import DueContext
-from diko_shared.messaging.errors import Invalid, NotFound, TransientError
+from diko_shared.messaging.errors import Conflict, Invalid, NotFound, TransientError
 from diko_shared.messaging.handling import Context
+from diko_shared.rights.participant import is_erased
 
 #: The directory of this process (see `directory`): rows of every company and position.
 DIRECTORY = Directory()
@@ -204,6 +205,8 @@ async def register_company(ctx: Context[RegisterCompany]) -> CompanyRef:
     problems = domain.Problems()
     town = domain.canonical_town(data.address.town, "data.address.town", problems)
     contact_id = ctx.new_id("cnt")
+    if data.contact is not None:
+        await _refuse_erased(ctx, contact_id)
     contacts = [] if data.contact is None else [records.new_contact(data.contact, contact_id, "")]
     problems.raise_any()
     fields = records.registration_fields(data, town)
@@ -286,6 +289,7 @@ async def _register_as_update(
     contact = ctx.data.contact
     added = None
     if contact is not None and not _knows(contacts, contact.name, contact.email):
+        await _refuse_erased(ctx, ctx.new_id("cnt"))
         added = records.new_contact(contact, ctx.new_id("cnt"), company_id)
     changes = records.diff(stored, after, records.COMPANY_FIELDS)
     if not changes and added is None:
@@ -887,10 +891,17 @@ def _emit_contact_added(ctx: Context[Any], contact: dict[str, Any]) -> None:
     )
 
 
+async def _refuse_erased(ctx: Context[Any], contact_id: str) -> None:
+    """A contact's id derives from the message: only a replay of an old one finds it erased."""
+    if await is_erased(ctx.db, contact_id):
+        raise Conflict(f"Ansprechperson {contact_id} wurde gelöscht; bitte neu anlegen")
+
+
 async def add_contact(ctx: Context[AddContact]) -> ContactRef:
     """`contact.add`: a contact person of the company; `contact.added` says so."""
     data = ctx.data
     stored = await _company_doc(ctx, data.company_id)
+    await _refuse_erased(ctx, ctx.new_id("cnt"))
     contact = records.new_contact(data, ctx.new_id("cnt"), data.company_id)
     ctx.write(store.guards.insert(store.CONTACTS, contact))
     ctx.write(store.add_to(store.COMPANIES, data.company_id, "contact_ids", contact["_id"]))

@@ -30,6 +30,7 @@ from diko_shared.contract.envelope import ErrorDetail
 from diko_shared.contract.matching import MatchAccepted
 from diko_shared.messaging.errors import Conflict, Invalid, NotFound
 from diko_shared.messaging.handling import Context
+from diko_shared.rights.participant import is_erased
 
 #: The fields of a position `position.update` may change, in the history's order.
 POSITION_FIELDS = (
@@ -312,8 +313,9 @@ async def take_place(ctx: Context[MatchAccepted]) -> None:
     domain.check_match(position, match)
     held, free = await store.held_or_free(ctx.db, position, match.proposal_id)
     take = domain.decide_take(position, match, ctx.key, held, free)
+    erased = await is_erased(ctx.db, match.applicant_id)
     while take.claim and not await store.claim_place(
-        ctx.db, take.number, match, ctx.key, ctx.occurred_at
+        ctx.db, take.number, match, ctx.key, ctx.occurred_at, applicant_erased=erased
     ):
         held, free = await store.held_or_free(ctx.db, position, match.proposal_id, take.number)
         take = domain.decide_take(position, match, ctx.key, held, free)

@@ -188,18 +188,28 @@ async def held_or_free(
 
 
 async def claim_place(
-    db: AsyncDatabase, number: int, match: MatchAccepted, message_key: str, at: datetime
+    db: AsyncDatabase,
+    number: int,
+    match: MatchAccepted,
+    message_key: str,
+    at: datetime,
+    *,
+    applicant_erased: bool = False,
 ) -> bool:
-    """Take place `number` for `match`: True if this insert got it, False if it was taken."""
+    """Take place `number` for `match`: True if this insert got it, False if it was taken.
+
+    The place of an applicant erased meanwhile (a replayed old `match.accepted`) is taken
+    without the applicant, as their erasure left the places they had taken."""
     document = {
         "_id": place_id(match.position_id, number),
         "position_id": match.position_id,
         "number": number,
         "proposal_id": match.proposal_id,
-        "applicant_id": match.applicant_id,
         "message_key": message_key,
         "taken_at": at,
     }
+    if not applicant_erased:
+        document["applicant_id"] = match.applicant_id
     try:
         await db[PLACES].insert_one(document)
     except DuplicateKeyError:

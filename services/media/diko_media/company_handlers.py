@@ -29,6 +29,7 @@ from diko_shared.contract.companies import (
 )
 from diko_shared.contract.media import PostWithheld
 from diko_shared.messaging.handling import Context
+from diko_shared.rights.participant import is_erased
 from diko_shared.store.group_commit import Write
 
 WITHDRAWN = "Der Betrieb hat seine Einwilligung in Beiträge in sozialen Medien widerrufen."
@@ -56,6 +57,8 @@ class CompanyHandlers:
 
     async def consent_changed(self, ctx: Context[ConsentChanged]) -> None:
         data = ctx.data
+        if data.contact_id and await is_erased(ctx.db, data.contact_id):
+            return  # a replayed old declaration must not bring the erased person's copy back
         company = await store.find_company(ctx.db, data.company_id) or {}
         path = (
             f"contacts.{data.contact_id}.consents.{data.purpose}"

@@ -10,6 +10,7 @@ redelivery of the one that did announces it still.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from diko_media import store
+from diko_media import rights, store
 from diko_media.files import audio as audio_files
 from diko_media.files import images
 from diko_media.files.fetch import FetchRefused, fetch_to_file
@@ -32,6 +33,7 @@ from diko_shared.contract.media import (
     CreateEpisode,
     Episode,
     EpisodeChange,
+    EpisodePerson,
     EpisodeRef,
     EpisodeScheduled,
     EpisodeUpdated,
@@ -45,6 +47,11 @@ from diko_shared.messaging.errors import Conflict
 from diko_shared.messaging.handling import Context
 
 PUBLISH = "episode.publish"
+
+
+def _guests(persons: Sequence[EpisodePerson]) -> list[tuple[str, str | None]]:
+    """The contact persons an episode names, with the field that names each."""
+    return [(f"data.persons[{i}].contact_id", p.contact_id) for i, p in enumerate(persons)]
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,7 @@ class EpisodeHandlers:
 
     async def create(self, ctx: Context[CreateEpisode]) -> EpisodeRef:
         data = ctx.data
+        await rights.refuse_erased(ctx.db, _guests(data.persons))
         episode_id = ctx.new_id("epi")
         document = episodes.new_document(data, episode_id=episode_id, now=ctx.occurred_at)
         if data.audio_url:
@@ -115,6 +123,7 @@ class EpisodeHandlers:
         document = await store.find_episode(ctx.db, data.episode_id)
         if document is None:
             raise unknown_episode(data.episode_id)
+        await rights.refuse_erased(ctx.db, _guests(data.persons or []))
         changes, unset, changed = episodes.changes_of(document, data)
         audio = await self._new_audio(ctx, data)
         if audio is not None and audio != document.get("audio"):

@@ -84,6 +84,7 @@ from diko_shared.messaging import topology
 from diko_shared.messaging.errors import Conflict, NotFound, TransientError
 from diko_shared.messaging.handling import DERIVED_IDS
 from diko_shared.messaging.publisher import Outgoing, Publisher
+from diko_shared.rights.participant import is_erased
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +176,8 @@ class Handlers:
         data: RegisterStaff = ctx.data
         responsibilities = recipients.checked(data.responsibilities)
         staff = domain.register(data, ctx.new_id("stf"))
+        if await is_erased(ctx.db, staff.staff_id):  # the id derives from the message
+            raise Conflict(f"Mitarbeiter/in {staff.staff_id} wurde gelöscht; bitte neu anlegen")
         holder = await store.claim_email(ctx.db, domain.email_key(staff.email), staff.staff_id)
         if holder != staff.staff_id:
             raise domain.duplicate_email(staff.email, holder)
@@ -294,6 +297,8 @@ class Handlers:
 
     async def keep_contact(self, ctx: Any) -> None:
         data: ContactAdded | ContactUpdated = ctx.data
+        if await is_erased(ctx.db, data.contact_id):
+            return  # a replayed old event must not bring the erased person's copy back
         ctx.write(
             store.keep_contact(
                 data.contact_id,
@@ -340,6 +345,9 @@ class Handlers:
         if isinstance(data, PositionFilled):
             await store.mark_position_filled(ctx.db, data.position_id)
         if isinstance(data, MatchProposed):
+            data = await _without_erased(ctx.db, data)
+            if not data.proposals:
+                return
             await store.remember_proposals(ctx.db, proposals.summaries(data), datetime.now(UTC))
         items = await self._staff_items(ctx, event_type, data)
         outcomes = await self._to_staff(ctx, event_type, items)
@@ -480,6 +488,8 @@ class Handlers:
         The decision's time is the event's: when matching took it.
         """
         data: MatchAccepted | MatchDeclined = ctx.data
+        if await is_erased(ctx.db, data.applicant_id):
+            return  # a replayed old decision: the applicant's proposals went with them
         status = "accepted" if ctx.spec.type == "match.accepted" else "declined"
         decision = DecisionRecord(status, data.decided_by, ctx.occurred_at)
         ctx.write(store.record_decision(data.proposal_id, decision, datetime.now(UTC)))
@@ -515,6 +525,8 @@ class Handlers:
         sends `match.withdrawn` for each), and no more mail goes to them, not even a fair
         timetable that names their address."""
         data: ApplicantWithdrawn = ctx.data
+        if await is_erased(ctx.db, data.applicant_id):
+            return  # a replayed old withdrawal: nothing of the applicant is kept here
         text = WITHDRAWN_TEXT[data.reason]
         now = datetime.now(UTC)
         ctx.write(
@@ -525,6 +537,8 @@ class Handlers:
     async def applicant_updated(self, ctx: Any) -> None:
         """`applicant.updated`: an applicant who withdrew and came back gets mail again."""
         data: ApplicantUpdated = ctx.data
+        if await is_erased(ctx.db, data.applicant_id):
+            return
         ctx.write(
             *await store.applicant_status(ctx.db, data.applicant_id, data.status, ctx.occurred_at)
         )
@@ -1073,10 +1087,13 @@ class Handlers:
         )
         await self.publisher.publish(Outgoing.from_envelope(topology.EVENTS.name, envelope))
 
-    async def forget_expired_proposals(self, db: AsyncDatabase) -> None:
-        """Summaries whose links have all expired go: the names are matching's to keep."""
-        before = datetime.now(UTC) - proposals.retention(self.links.ttl)
-        await store.forget_proposals(db, before=before)
+
+async def _without_erased(db: AsyncDatabase, event: MatchProposed) -> MatchProposed:
+    """The proposals of applicants not erased here: a replayed old event names no one erased."""
+    kept = [p for p in event.proposals if not await is_erased(db, p.applicant.applicant_id)]
+    if len(kept) == len(event.proposals):
+        return event
+    return event.model_copy(update={"proposals": kept})
 
 
 def _about(ctx: Any) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from diko_media import store
+from diko_media import rights, store
 from diko_media.links import Links
 from diko_media.settings import MediaSettings
 from diko_media.site import store as site_store
@@ -170,6 +170,8 @@ class SiteHandlers:
         company = await store.find_company(ctx.db, data.company_id)
         if company is None:
             raise NotFound(f"Einen Betrieb {data.company_id} kennt media nicht.")
+        named = data.contact.contact_id if data.contact else None
+        await rights.refuse_erased(ctx.db, [("data.contact.contact_id", named)])
         fields = {
             "status": "published",
             "about": data.about,

@@ -78,9 +78,10 @@ test: ## start the stack, provision .venv and Chromium, and run the whole suite 
 	@$(MAKE) --no-print-directory -j2 stack venv STACK_UP_ARGS=--test-tools
 	@$(WITH_STACK_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
-generated: venv ## rewrite what is generated from the contract: AsyncAPI documents, docs/contract.md, the broker's definitions
+generated: venv ## rewrite what is generated from the contract: AsyncAPI documents, docs/contract.md, docs/processing.md, the broker's definitions
 	$(VENV)/bin/diko contract asyncapi
 	$(VENV)/bin/diko contract doc
+	$(VENV)/bin/diko contract processing
 	$(VENV)/bin/python -m diko_shared.messaging.access
 
 lint: venv ## ruff check and ruff format --check

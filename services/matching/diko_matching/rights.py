@@ -38,6 +38,7 @@ HOLDINGS = (
         fields=("_id",),
         erase=DELETE,
         purpose="Bewerbung: wer eine Ausbildung sucht, wo und ab wann (Vermittlung)",
+        retention="`DIKO_APPLICANT_RETENTION_DAYS` ohne Änderung, dann wie auf Antrag gelöscht",
     ),
     Holding(
         PROPOSALS,

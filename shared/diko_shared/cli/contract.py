@@ -155,6 +155,22 @@ def release(
     _write(released / version, documents)
 
 
+@app.command("processing")
+def write_processing(
+    path: Annotated[Path, typer.Option(help="The record of processing")] = Path(
+        "docs/processing.md"
+    ),
+) -> None:
+    """Write the record of processing activities (Art. 30 GDPR) from the code."""
+    from diko_shared.rights import record  # imports the services' rights modules
+
+    text = record.render()
+    changed = not path.is_file() or path.read_text(encoding="utf-8") != text
+    if changed:
+        path.write_text(text, encoding="utf-8")
+    console.print(f"{'wrote' if changed else 'unchanged:'} {path}")
+
+
 @app.command("doc")
 def write_document(
     path: Annotated[Path, typer.Option(help="The contract document")] = Path("docs/contract.md"),

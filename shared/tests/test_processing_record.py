@@ -1,0 +1,39 @@
+"""docs/processing.md (the record of processing, Art. 30 GDPR) is current and finds what it should."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from diko_shared.contract.matching import FairPlanned, MatchProposed
+from diko_shared.contract.media import PostApproved
+from diko_shared.rights import record
+
+REPO = Path(__file__).resolve().parents[2]
+DOCUMENT = REPO / "docs" / "processing.md"
+
+
+def test_the_committed_record_is_current() -> None:
+    text = DOCUMENT.read_text(encoding="utf-8")
+    assert record.render() == text, "docs/processing.md is stale: run `make generated`"
+
+
+def test_personal_fields_are_found_in_nested_models_and_only_of_people() -> None:
+    assert record.personal_fields(MatchProposed) == [
+        "proposals.applicant.name",
+        "proposals.applicant.home_town",
+    ]  # not the occupation's or the company's name
+    fair = record.personal_fields(FairPlanned)
+    assert "applicants.email" in fair
+    assert "venue.street" not in fair  # a place, not a person
+    assert record.personal_fields(PostApproved) == ["approved_by"]
+
+
+def test_every_holding_and_retention_setting_is_in_the_record() -> None:
+    text = record.render()
+    for service in record.SERVICES:
+        section = text.split(f"## {service}\n")[1].split("\n## ")[0]
+        for holding in record._holdings(service):
+            assert f"| `{holding.collection}` |" in section, (service, holding.collection)
+    assert "| `DIKO_DELIVERY_RETENTION_DAYS` | 90 |" in text
+    assert "| `DIKO_APPLICANT_RETENTION_DAYS` | 365 |" in text
+    assert "| `match.proposed` | `proposals.applicant.name`" in text

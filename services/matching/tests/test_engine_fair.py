@@ -270,6 +270,12 @@ def test_the_time_limit_covers_all_stages():
     assert before[ended] in ("time_limit", "time_limit_no_solution", "not_run")
     assert all(status == "not_run" for status in before[ended + 1 :])
     assert plan.summary["proven_optimal"] is False
+    # Wishes were granted (the minimum stage found a solution): a schedule, never none.
+    assert plan.interviews
+    weights = wish_weights(inst)
+    assert plan.stages[-1].objective == sum(
+        weights[(i.applicant, i.company)] for i in plan.interviews
+    )
     json.dumps(plan.to_dict(inst), allow_nan=False)
 
 

@@ -114,7 +114,7 @@ def build(settings: MatchingSettings | None = None) -> Service:
     service.on_request("applicant.update", partial(handlers.update_applicant, **kept))
     service.on_request("applicant.withdraw", partial(handlers.withdraw_applicant, **with_index))
     service.on_request("applicant.get", handlers.get_applicant)
-    service.on_request("match.decide", partial(handlers.decide_match, **with_index))
+    service.on_request("match.decide", partial(handlers.decide_match, **both))
     service.on_request("match.run", partial(runs.run, **both))
     service.on_request("match.shortlist", partial(handlers.get_shortlist, **with_index))
     service.on_request("match.explain", partial(explaining.explain, **both))

@@ -307,13 +307,29 @@ async def get_shortlist(ctx: Context[GetShortlist], *, index: Index) -> Shortlis
     return Shortlist(position_id=position_id, candidates=domain.shortlist(listed, ctx.data.limit))
 
 
-async def decide_match(ctx: Context[DecideMatch], *, index: Index) -> Decision:
-    """`match.decide`: the first decision on a proposal holds and is announced once."""
-    return await decisions.decide(ctx, index)
+async def decide_match(
+    ctx: Context[DecideMatch], *, index: Index, policy: domain.Policy
+) -> Decision:
+    """`match.decide`: the first decision on a proposal holds and is announced once.
+
+    A decline proposes the position's next best candidates in the same message: staff
+    see them one hop sooner than through `match.declined`, which only tops up what a
+    decline that died on the way left undone.
+    """
+    decision = await decisions.decide(ctx, index)
+    if decision.status == "declined":
+        entry = index.proposals.get(decision.proposal_id)
+        if entry is not None:
+            await proposing.for_position(ctx, index, policy, entry.position_id, "declined")
+    return decision
 
 
 async def propose_after_decline(
     ctx: Context[MatchDeclined], *, index: Index, policy: domain.Policy
 ) -> None:
-    """`match.declined`: the position's next best candidate where a place is still free."""
+    """`match.declined`: the position's next best candidates, if the decline has not.
+
+    The decline proposes them itself (`decide_match`); here the position is found topped
+    up and nothing is announced, unless that message died between its decision and them.
+    """
     await proposing.for_position(ctx, index, policy, ctx.data.position_id, "declined")

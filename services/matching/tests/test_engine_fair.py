@@ -264,10 +264,18 @@ def test_the_time_limit_covers_all_stages():
     names = [s.name for s in plan.stages]
     statuses = [s.status for s in plan.stages]
     assert names[-1] == "slots"  # the granted wishes still get their rounds and tables
-    stopped = statuses[-2]  # the stage the limit ended: no later one was started
-    assert stopped in ("time_limit", "time_limit_no_solution", "not_run")
-    assert all(status == "optimal" for status in statuses[:-2])
+    # Optimal stages, then the one the limit ended, then (on a busy machine) stages not run.
+    before = statuses[:-1]
+    ended = next(k for k, status in enumerate(before) if status != "optimal")
+    assert before[ended] in ("time_limit", "time_limit_no_solution", "not_run")
+    assert all(status == "not_run" for status in before[ended + 1 :])
     assert plan.summary["proven_optimal"] is False
+    # Wishes were granted (the minimum stage found a solution): a schedule, never none.
+    assert plan.interviews
+    weights = wish_weights(inst)
+    assert plan.stages[-1].objective == sum(
+        weights[(i.applicant, i.company)] for i in plan.interviews
+    )
     json.dumps(plan.to_dict(inst), allow_nan=False)
 
 

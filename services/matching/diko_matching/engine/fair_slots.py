@@ -4,19 +4,22 @@ The stages decide which wishes are granted (on the wish model); here each grante
 wish gets a slot both sides are present, no applicant twice in a slot, no company
 beyond its tables. Most constrained wishes first usually places them all at once;
 if not, a small MILP (the slot model restricted to the granted wishes) maximises the
-weight placed. Tables of one company are interchangeable, so they are numbered last.
+weight placed; if that finds nothing within its time, the wishes placed first stand (a
+schedule with some granted wishes left out beats none). Tables of one company are
+interchangeable, so they are numbered last.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 
 from diko_matching.engine.fair_instance import FairInstance, wish_weights
 from diko_matching.engine.fair_model import common_slots
 from diko_matching.engine.fair_stages import step_gap
-from diko_matching.engine.milp_stage import OPTIMAL, Stage
+from diko_matching.engine.milp_stage import OPTIMAL, TIME_LIMIT, Stage
 
 #: Placing is what turns a decision into a schedule, so it always gets at least this long.
 PLACEMENT_FLOOR_S = 2.0
@@ -34,14 +37,22 @@ def place(
     wanted = float(sum(weights[w] for w in granted))
     common = common_slots(inst)
     booked = _most_constrained_first(inst, granted, common)
-    if booked is not None:
+    if len(booked) == len(granted):
         return Stage("slots", OPTIMAL, wanted, wanted, 0.0, time.perf_counter() - started), booked
-    return _by_milp(inst, granted, common, weights, deadline, started)
+    stage, by_milp = _by_milp(inst, granted, common, weights, deadline, started)
+    got = float(sum(weights[(a, c)] for a, c, _ in booked))
+    if stage.status == OPTIMAL or (stage.objective or 0.0) >= got:
+        return stage, by_milp
+    # The MILP found less (or nothing) in its time: the wishes placed first stand.
+    bound = wanted if stage.bound is None else min(stage.bound, wanted)
+    gap = None if got == 0 else (bound - got) / got
+    return replace(stage, status=TIME_LIMIT, objective=got, bound=bound, gap=gap), booked
 
 
 def _most_constrained_first(
     inst: FairInstance, granted: list[tuple[str, str]], common: dict[tuple[str, str], set[int]]
-) -> list[Booking] | None:
+) -> list[Booking]:
+    """Each granted wish in the freest slot left, most constrained first; misfits left out."""
     busy: set[tuple[str, int]] = set()
     used: dict[tuple[str, int], int] = {}
     booked: list[Booking] = []
@@ -51,7 +62,7 @@ def _most_constrained_first(
             t for t in sorted(common[(a, c)]) if (a, t) not in busy and used.get((c, t), 0) < tables
         ]
         if not free:
-            return None
+            continue
         t = max(free, key=lambda t: (tables - used.get((c, t), 0), -t))
         busy.add((a, t))
         used[(c, t)] = used.get((c, t), 0) + 1

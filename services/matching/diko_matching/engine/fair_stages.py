@@ -6,12 +6,13 @@
 3. **fairness**, leximin: maximise the smallest share of an applicant's wish weight
    that is granted, then the second smallest, and so on. Level by level:
 
-   - *fairness k*: the best level t the applicants not yet settled can all reach
-     (those at or below an earlier level excepted);
-   - *fairness k count*: the fewest applicants at or below t (skipped when the level's
-     solution already has only one more, which is the least there can be). The count
-     is kept as a constraint; which applicants sit at t stays open (fixing them could
-     cost the levels above).
+   - *fairness 1*: the best level t every applicant can reach;
+   - *fairness k count, fairness k+1*: one MILP for two steps, minimising
+     count - t/2: first the fewest applicants at or below level k (the count), then,
+     with that count, the best level t that everyone not on a level reaches. Since t
+     lies in [0, 1], one applicant fewer always outweighs any t, so the minimum is
+     lexicographic and exact. The count is kept as a constraint; which applicants
+     sit on a level stays open (fixing them could cost the levels above).
 
    Shares are fractions g/T of integers, so each level is an exact fraction and
    "above t" means at least one weight unit more. The leximin ends when everyone
@@ -215,80 +216,104 @@ def _leximin(model: GrantModel, prog: Program, deadline: float, out: Outcome) ->
     if nothing:
         out.levels.append(Level(Fraction(0), nothing))
     free = [a for a in sorted(model.app_cols) if totals[a] > 0 and len(model.app_cols[a])]
+    if not free:
+        return
     most = {a: round(float(model.weight[model.app_cols[a]].sum())) for a in free}
     # Per applicant: (indicator column, level) for each level it may sit on exactly.
     at: dict[str, list[tuple[int, Fraction]]] = {a: [] for a in free}
     settled = 0  # how many of `free` sit on the levels so far (the count is kept as a row)
-    largest = max((totals[a] for a in free), default=1)
-    level_gap = step_gap(1.0 / largest**2, 1.0)  # two shares differ by at least 1/T²
-    k = 0
-    while free:
-        k += 1
-        t = int(prog.add_columns(1, 0.0, 1.0, integer=False)[0])
-        for a in free:  # everyone not on an earlier level reaches t
-            cols, earlier = model.app_cols[a], [col for col, _ in at[a]]
-            prog.set_row(
-                ("reach", a),
-                [*cols, t, *earlier],
-                [*model.weight[cols], -totals[a], *([totals[a]] * len(earlier))],
-                0.0,
-                np.inf,
-            )
-        stage, x = prog.solve(
-            f"fairness {k}", [t], [1.0], maximise=True, deadline=deadline, gap=level_gap
-        )
+    largest = max(totals[a] for a in free)
+    step = 1.0 / largest**2  # two shares differ by at least 1/T²
+    t = _reach(prog, model, free, totals, at)
+    stage, x = prog.solve(
+        "fairness 1", [t], [1.0], maximise=True, deadline=deadline, gap=step_gap(step, 1.0)
+    )
+    k = 1
+    while True:
         if x is None:
             out.stages.append(stage)
             return
         out.x = x
-        on_earlier = {a for a in free if any(x[col] > 0.5 for col, _ in at[a])}
+        rising = [a for a in free if not any(x[col] > 0.5 for col, _ in at[a])]
         shares = {a: Fraction(granted_weight(model, x, a), totals[a]) for a in free}
-        level = min(shares[a] for a in free if a not in on_earlier)
-        out.stages.append(stage.with_objective(float(level)) if stage.status == OPTIMAL else stage)
+        level = min(shares[a] for a in rising)
         if stage.status != OPTIMAL:
+            out.stages.append(stage)
             return
-        rising = [a for a in free if a not in on_earlier]
+        # The exact value the solution attains: the level, or the count less half the level.
+        exact = float(level) if k == 1 else settled - float(level) / 2
+        out.stages.append(stage.with_objective(exact))
         if all(granted_weight(model, x, a) == most[a] for a in rising):
             # Everyone left has every wish that can be met at all: nobody can rise further.
             for share in sorted({shares[a] for a in rising}):
                 out.levels.append(Level(share, sum(1 for a in rising if shares[a] == share)))
             return
-        for a in free:
-            prog.drop_row(("reach", a))
-        prog.fix(t, 0.0)
-        # Only applicants whose total weight the level divides can sit exactly on it.
-        here = [a for a in free if (level * totals[a]).denominator == 1]
+        _drop_reach(prog, free, t)
+        # Only applicants whose total weight the level divides, and who can get as much as
+        # the level's share of it, can sit exactly on it.
+        here = [
+            a for a in free if (level * totals[a]).denominator == 1 and level * totals[a] <= most[a]
+        ]
         columns = prog.add_columns(len(here), 0.0, 1.0, integer=True)
         for a, col in zip(here, columns, strict=True):
             at[a].append((int(col), level))
         for a in free:
             _keep_at_or_above(prog, model, a, totals[a], at[a], level)
         everyone = [col for a in free for col, _ in at[a]]
-        on_level = len(on_earlier) + sum(
-            1 for a in here if a not in on_earlier and shares[a] == level
+        if level >= 1:  # everyone left sits on 1, the highest share there is
+            out.levels.append(Level(level, len(free) - settled))
+            return
+        # The fewest applicants on this level and, with that fixed, the next level: one
+        # MILP, minimising count - t/2 (exact, since t lies in [0, 1]).
+        t = _reach(prog, model, free, totals, at)
+        stage, x = prog.solve(
+            f"fairness {k} count, fairness {k + 1}",
+            [*everyone, t],
+            [*np.ones(len(everyone)), -0.5],
+            maximise=False,
+            deadline=deadline,
+            gap=step_gap(0.5 * step, float(len(free))),
         )
-        count = on_level
-        if on_level > settled + 1:  # one more than before is the fewest there can be
-            counted, x = prog.solve(
-                f"fairness {k} count",
-                everyone,
-                np.ones(len(everyone)),
-                maximise=False,
-                deadline=deadline,
-                gap=step_gap(1.0, len(free)),
-            )
-            out.stages.append(counted)
-            if x is None:
-                return
-            out.x = x
-            if counted.status != OPTIMAL:
-                return
-            count = round(counted.objective or 0)
+        if x is None or stage.status != OPTIMAL:
+            out.stages.append(stage)
+            if x is not None:
+                out.x = x
+            return
+        count = round(float(x[everyone].sum()))
         prog.add_row(everyone, np.ones(len(everyone)), -np.inf, count + 1e-6)
         out.levels.append(Level(level, count - settled))
         settled = count
-        if level >= 1 or count == len(free):
+        if count == len(free):
+            out.stages.append(stage.with_objective(float(count) - 0.5))
             return
+        k += 1
+
+
+def _reach(
+    prog: Program,
+    model: GrantModel,
+    free: list[str],
+    totals: dict[str, int],
+    at: dict[str, list[tuple[int, Fraction]]],
+) -> int:
+    """A level column t that everyone not on an earlier level reaches."""
+    t = int(prog.add_columns(1, 0.0, 1.0, integer=False)[0])
+    for a in free:
+        cols, earlier = model.app_cols[a], [col for col, _ in at[a]]
+        prog.set_row(
+            ("reach", a),
+            [*cols, t, *earlier],
+            [*model.weight[cols], -totals[a], *([totals[a]] * len(earlier))],
+            0.0,
+            np.inf,
+        )
+    return t
+
+
+def _drop_reach(prog: Program, free: list[str], t: int) -> None:
+    for a in free:
+        prog.drop_row(("reach", a))
+    prog.fix(t, 0.0)
 
 
 def _keep_at_or_above(

@@ -23,6 +23,11 @@ the outbox entry and the item's removal, in that order, and publishes.
   `DIKO_TEST_CLOCK` names a document in the service's own `test_clock` collection whose
   `offset_s` moves the service's time; it is refused unless the broker virtual host is a
   test one (`diko-test-…`), so production cannot run on a test clock by accident.
+- **Side by side.** Up to `DIKO_DUE_CONCURRENCY` items run at once, so that one slow
+  item (a placement waiting for a service that is down) holds up nothing else: the loop
+  claims an item only when a slot is free, and polls again as soon as one frees up. A run
+  longer than its lease renews it every half lease, so no replica takes over an item
+  that is still running.
 - **No second scheduler.** The loop polls every `DIKO_DUE_POLL_S`; nothing sleeps
   until a due time. On FerretDB the poll scans the `due` collection, which holds only
   pending items (done ones are deleted); on MongoDB it uses the `due_at` index.
@@ -210,6 +215,7 @@ class DueRunner:
         poll_every: float,
         lease: timedelta,
         retry_delays_ms: list[int],
+        concurrency: int = 4,
     ) -> None:
         self.service = service
         self.db = db
@@ -220,8 +226,12 @@ class DueRunner:
         self.poll_every = poll_every
         self.lease = lease
         self.retry_delays_ms = retry_delays_ms
+        if concurrency < 1:
+            raise ValueError("due items need at least one slot")
+        self.concurrency = concurrency
         self.handlers: dict[str, DueHandler] = {}
-        self._running: set[str] = set()
+        #: Items this runner has claimed or is claiming, with their runs once started.
+        self._running: dict[str, asyncio.Task[int] | None] = {}
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         #: A fault-injection point for tests: called with the item id before it is committed.
@@ -239,11 +249,17 @@ class DueRunner:
             self._task = asyncio.create_task(self._poll_forever())
 
     async def stop(self) -> None:
+        """Stop polling and cancel the runs in flight (as a crash would: another replica
+        repeats them after the lease, and their writes are repeatable)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        runs = [run for run in self._running.values() if run is not None]
+        for run in runs:
+            run.cancel()
+        await asyncio.gather(*runs, return_exceptions=True)
 
     def wake(self) -> None:
         """Poll now instead of at the next interval."""
@@ -251,16 +267,33 @@ class DueRunner:
 
     async def _poll_forever(self) -> None:
         while True:
+            self._wake.clear()  # before the poll: a run ending during it wakes the next one
             try:
-                await self.poll()
+                await self._dispatch()
             except Exception as exc:  # noqa: BLE001 - the next poll tries again
                 log.warning("due poll failed", extra={"error": repr(exc)})
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_every)
 
     async def poll(self) -> int:
-        """Run every item whose time has come; returns how many this runner ran."""
+        """Run every item whose time has come, and wait for them; how many this runner ran.
+
+        The loop does not wait: it starts what fits in the free slots and polls again when
+        a run ends, so a slow item never stands in front of the others.
+        """
+        runs = set(await self._dispatch())
+        ran = 0
+        while runs:
+            finished, runs = await asyncio.wait(runs, return_when=asyncio.FIRST_COMPLETED)
+            ran += sum(run.result() for run in finished)
+            runs |= set(await self._dispatch())
+        return ran
+
+    async def _dispatch(self) -> list[asyncio.Task[int]]:
+        """Claim due items while slots are free and start a run for each; the runs started."""
+        free = self.concurrency - len(self._running)
+        if free <= 0:
+            return []
         now = await self.clock.now()
         due = (
             await self.db[DUE]
@@ -269,17 +302,57 @@ class DueRunner:
             .to_list(POLL_BATCH)
         )
         self.metrics.due_backlog.set(len(due))
-        ran = 0
+        started: list[asyncio.Task[int]] = []
         for item in due:
-            if item["_id"] in self._running or not await self._claim(item["_id"], now):
+            if len(self._running) >= self.concurrency:
+                break
+            id_ = item["_id"]
+            if id_ in self._running:
                 continue
-            self._running.add(item["_id"])
+            self._running[id_] = None  # taken before the await: a parallel poll skips it
+            if not await self._claim(id_, now):
+                del self._running[id_]
+                continue
+            run = asyncio.create_task(self._run_claimed(id_, now), name=f"due {id_}")
+            self._running[id_] = run
+            started.append(run)
+        return started
+
+    async def _run_claimed(self, id_: str, now: datetime) -> int:
+        """Run a claimed item under its lease (renewed while it runs), then give the lease back."""
+        epochs = [self._epoch(now), self._epoch(now) + 1]
+        renewing = asyncio.create_task(self._renew(id_, epochs))
+        try:
+            return await self._run(id_, now)
+        except Exception as exc:  # noqa: BLE001 - the item stays due: the next poll tries again
+            log.warning("due item not run", extra={"due": id_, "error": repr(exc)})
+            return 0
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+            await self._release(id_, epochs)
+            self._running.pop(id_, None)
+            self._wake.set()
+
+    async def _renew(self, id_: str, epochs: list[int]) -> None:
+        """Every half lease, claim the epoch after the current one, so that the lease never
+        runs out under a run that is still going (a slow SMTP server, a big digest)."""
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 2)
+            nxt = self._epoch(await self.clock.now()) + 1
+            if nxt in epochs:
+                continue
+            claim = {"_id": f"{id_}@{nxt}", "at": await self.clock.now(), "service": self.service}
             try:
-                ran += await self._run(item["_id"], now)
-            finally:
-                self._running.discard(item["_id"])
-                await self._release(item["_id"], now)
-        return ran
+                await self.db[DUE_CLAIMS].insert_one(claim)
+            except DuplicateKeyError:
+                log.warning("due lease taken over while running", extra={"due": id_})
+                continue
+            except Exception as exc:  # noqa: BLE001 - tried again at the next renewal
+                log.warning("due lease not renewed", extra={"due": id_, "error": repr(exc)})
+                continue
+            epochs.append(nxt)
 
     def _epoch(self, now: datetime) -> int:
         return int(now.timestamp() // self.lease.total_seconds())
@@ -299,13 +372,12 @@ class DueRunner:
             return False
         return True
 
-    async def _release(self, id_: str, now: datetime) -> None:
+    async def _release(self, id_: str, epochs: Iterable[int]) -> None:
         """Give the lease back: the item is done, or waits for its retry, which may come sooner.
 
         A release that fails leaves the lease to run out; the hourly prune deletes it.
         """
-        epoch = self._epoch(now)
-        deletes = [DeleteOne({"_id": f"{id_}@{e}"}) for e in (epoch, epoch + 1)]
+        deletes = [DeleteOne({"_id": f"{id_}@{e}"}) for e in epochs]
         with contextlib.suppress(Exception):
             await self.db[DUE_CLAIMS].bulk_write(deletes, ordered=False)
 

@@ -233,6 +233,13 @@ class ServiceSettings(PlatformSettings):
         ge=1,
         description="How long a replica holds a due item it runs before another may take it over",
     )
+    due_concurrency: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="How many due items one replica runs side by side (a slow one holds up "
+        "no other)",
+    )
     test_kill_after_phase: str = Field(
         "",
         description="Tests only: '<phase>:<message id>' SIGKILLs the process after that commit "

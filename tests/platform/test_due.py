@@ -227,6 +227,80 @@ async def test_a_failing_item_is_tried_again_and_a_final_error_is_kept(
     assert first.metric("diko_due_total", kind="reminder", outcome="failed") >= 1
 
 
+async def test_a_held_item_holds_up_no_other(
+    bus: Bus, first: ServiceProcess, db: AsyncDatabase
+) -> None:
+    """A run that hangs (a placement waiting for matching, which is down) takes one of the
+    loop's slots; the items due after it run meanwhile, more of them than there are slots."""
+    tap = await bus.tap(pattern="tally.reminded")
+    at = day()
+    held = unique("held")
+    others = [unique(f"behind{n}") for n in range(7)]
+    await schedule(bus, held, at, fail="hold")
+    for item in others:
+        await schedule(bus, item, at + timedelta(seconds=1))
+
+    await due.set_test_clock(db, CLOCK, at + timedelta(seconds=2))
+    await eventually(lambda: done(db, *others), what="the reminders behind the held one done")
+    assert await runs(db, held) == 1  # running all along...
+    assert await db["reminded"].count_documents({"_id": held}) == 0  # ...and not finished
+
+    await db["released"].insert_one({"_id": held})
+    await eventually(lambda: done(db, held), what="the held reminder done once released")
+    await tap.fence()
+    assert await runs(db, held) == 1
+    assert len(reminded(tap, held)) == 1
+    assert all(len(reminded(tap, item)) == 1 for item in others)
+
+
+async def test_a_long_run_keeps_its_lease_and_runs_once_with_two_replicas(
+    bus: Bus, stack: SessionStack, first: ServiceProcess, db: AsyncDatabase
+) -> None:
+    """Two replicas with a 2-second lease: the one running a held item renews the lease while
+    it runs, so the other never takes the item over, however often it polls."""
+    lease_s = 2
+    first.stop()
+    short = {**service_env(stack), "DIKO_DUE_LEASE_S": str(lease_s)}
+    replicas = [
+        ServiceProcess(f"testsvc-lease-{n}", "testsvc", None, short, pythonpath=(HERE,))
+        for n in (1, 2)
+    ]
+    try:
+        for replica in replicas:
+            replica.start()
+        tap = await bus.tap(pattern="tally.reminded")
+        at = day()
+        held = unique("long")
+        await schedule(bus, held, at, fail="hold")
+        start = at + timedelta(seconds=1)
+        await due.set_test_clock(db, CLOCK, start)
+        await eventually(lambda: runs(db, held), what="the held reminder started")
+        later = f"{due.item_id('reminder', held)}@{int(start.timestamp()) // lease_s + 4}"
+
+        async def renewed() -> bool:
+            return await db[due.DUE_CLAIMS].count_documents({"_id": later}) == 1
+
+        # past two whole leases of the first claim: the lease was renewed all along
+        await eventually(renewed, what="the lease renewed two leases on")
+        assert await runs(db, held) == 1
+
+        await db["released"].insert_one({"_id": held})
+        await eventually(lambda: done(db, held), what="the held reminder done once released")
+        await tap.fence()
+        assert await runs(db, held) == 1
+        assert len(reminded(tap, held)) == 1
+        claims = {"_id": {"$regex": f"^{due.item_id('reminder', held)}@"}}
+        await eventually(lambda: _none_left(db, claims), what="the lease given back after the run")
+    finally:
+        for replica in replicas:
+            replica.stop()
+        first.start()
+
+
+async def _none_left(db: AsyncDatabase, query: dict) -> bool:
+    return await db[due.DUE_CLAIMS].count_documents(query) == 0
+
+
 def test_a_test_clock_outside_a_test_virtual_host_stops_the_service(stack: SessionStack) -> None:
     env = {**service_env(stack), "DIKO_AMQP_URL": stack.base["DIKO_AMQP_URL"]}
     process = ServiceProcess("testsvc-prod-clock", "testsvc", None, env, pythonpath=(HERE,))

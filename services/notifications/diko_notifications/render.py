@@ -45,6 +45,8 @@ ENVIRONMENT = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
+    # templates are part of the release: no look at the file system per e-mail
+    auto_reload=False,
 )
 ENVIRONMENT.globals.update(
     colour=COLOURS, font=FONT_STACK, brand=NAME, logo_cid=LOGO_CID, button=BUTTON

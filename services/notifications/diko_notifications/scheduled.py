@@ -21,8 +21,10 @@ the delivery log's retention.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -30,7 +32,7 @@ from diko_notifications import digest, proposals, store
 from diko_notifications.handlers import Handlers, derived, letter_for, payload_of
 from diko_notifications.preferences import next_digest, quiet_until
 from diko_notifications.recipients import Recipient
-from diko_notifications.sending import Mail
+from diko_notifications.sending import Mail, Outcome
 from diko_shared import due
 from diko_shared.contract.matching import MatchProposed
 from diko_shared.contract.notifications import DigestItemCount, DigestSent
@@ -38,6 +40,28 @@ from diko_shared.due import DueContext
 from diko_shared.service.metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+#: Digests handed to the postman at once while the next ones are built: enough to keep
+#: every SMTP connection busy, few enough that the first leave at once.
+HANDED_OVER_AT_ONCE = 32
+
+
+def _payload(doc: Mapping[str, Any]) -> Any:
+    """A queued item's payload back as its model."""
+    kind = doc["kind"]
+    event_type = doc["event"].get("event_type") if kind != "notice" else "notification.send"
+    return payload_of(event_type, doc["data"])
+
+
+async def _all(sending: list[asyncio.Task[list[Outcome]]]) -> list[list[Outcome]]:
+    """Every batch's outcomes; if one fails, the others are not left running unseen."""
+    try:
+        return list(await asyncio.gather(*sending))
+    except BaseException:
+        for task in sending:
+            task.cancel()
+        await asyncio.gather(*sending, return_exceptions=True)
+        raise
 
 
 #: How often the housekeeping of the delivery log and the proposal summaries runs.
@@ -50,6 +74,9 @@ class Scheduled:
         self.metrics = metrics
 
     async def digest(self, ctx: DueContext) -> None:
+        """Every digest of the slot: the pending items and what they need read in bulk, then
+        the e-mails built a few at a time and handed to the postman while the next are built,
+        so that rendering and SMTP overlap."""
         slot = str(ctx.data["slot"])
         day_text, _, hour_text = slot.partition("|")
         day, hour = date.fromisoformat(day_text), int(hour_text)
@@ -58,47 +85,44 @@ class Scheduled:
         for doc in items:
             by_staff[doc["staff_id"]].append(doc)
         log.info("digests going out", extra={"slot": slot, "people": len(by_staff)})
-        mails: list[Mail] = []
-        contents: dict[str, tuple[list[dict[str, Any]], dict[str, int]]] = {}
         members = await store.staff_docs(ctx.db, list(by_staff))
         digest_ids = {s: derived("dlv", "digest", s, day.isoformat()) for s in by_staff}
         earlier_slots = await store.delivery_slots(ctx.db, list(digest_ids.values()))
+        suppressed: list[str] = []
+        pending: list[tuple[str, list[dict[str, Any]], list[tuple[str, Any]]]] = []
         for staff_id, docs in sorted(by_staff.items()):
             member = members.get(staff_id)
             ids = [d["_id"] for d in docs]
             if member is None or not member.get("active", True):
-                await self._drop(ctx, ids, "suppressed")
+                suppressed += ids
                 continue
-            delivery_id = digest_ids[staff_id]
-            if earlier_slots.get(delivery_id) not in (None, slot):
+            if earlier_slots.get(digest_ids[staff_id]) not in (None, slot):
                 await self._carry_over(ctx, staff_id, ids, day)
                 continue
-            payloads = [
-                (
-                    d["kind"],
-                    payload_of(
-                        d["event"].get("event_type")
-                        if d["kind"] != "notice"
-                        else "notification.send",
-                        d["data"],
-                    ),
-                )
-                for d in docs
-            ]
-            proposal_ids = [
+            pending.append((staff_id, docs, [(d["kind"], _payload(d)) for d in docs]))
+        records = await store.find_proposals(
+            ctx.db,
+            [
                 p.proposal_id
+                for _, _, payloads in pending
                 for _, payload in payloads
                 if isinstance(payload, MatchProposed)
                 for p in payload.proposals
-            ]
-            records = await store.find_proposals(ctx.db, proposal_ids) if proposal_ids else {}
+            ],
+        )
+        contents: dict[str, tuple[list[dict[str, Any]], dict[str, int]]] = {}
+        sending: list[asyncio.Task[list[Outcome]]] = []
+        mails: list[Mail] = []
+        for staff_id, docs, payloads in pending:
+            member = members[staff_id]
             recipient = Recipient(staff_id, "staff", member["name"], member["email"])
             letter, counts = digest.digest_letter(
                 recipient, payloads, records, self.h.links, day, hour
             )
             if letter is None:
-                await self._drop(ctx, ids, "suppressed")
+                suppressed += [d["_id"] for d in docs]
                 continue
+            delivery_id = digest_ids[staff_id]
             contents[delivery_id] = (docs, counts)
             about = {
                 "event_id": f"digest|{staff_id}|{day.isoformat()}",
@@ -106,13 +130,16 @@ class Scheduled:
                 "event_type": "digest",
                 "at": ctx.now,
             }
-            mails.append(
-                Mail(
-                    delivery_id, recipient, letter, about, {"slot": slot, "period": day.isoformat()}
-                )
-            )
-        outcomes = await self.h.postman.deliver(ctx.db, mails)
-        changes: list[tuple[list[str], str, dict[str, Any]]] = []
+            extra = {"slot": slot, "period": day.isoformat()}
+            mails.append(Mail(delivery_id, recipient, letter, about, extra))
+            if len(mails) >= HANDED_OVER_AT_ONCE:
+                sending.append(asyncio.create_task(self.h.postman.deliver(ctx.db, mails)))
+                mails = []
+            await asyncio.sleep(0)  # the conversations under way go on while this one is built
+        sending.append(asyncio.create_task(self.h.postman.deliver(ctx.db, mails)))
+        outcomes = [outcome for done in await _all(sending) for outcome in done]
+        changes: list[tuple[list[str], str, dict[str, Any]]] = [(suppressed, "suppressed", {})]
+        ctx.write(store.dequeue(suppressed))
         for outcome in outcomes:
             fate = outcome.fate
             if fate is None or not fate.final:

@@ -6,7 +6,11 @@ SMTP conversation (all of a fan-out's records in one bulk insert) and set to `se
 `failed` right after it; a delivery sent or refused for good is never sent again. A
 lease (an insert under the delivery id that only one process wins) keeps two handlers
 of the same thing from both talking to SMTP. Conversations run side by side, up to
-`DIKO_SMTP_CONNECTIONS` at a time over kept connections.
+`DIKO_SMTP_CONNECTIONS` at a time over kept connections; the database calls around them
+(lease, record read under it, outcome, lease given back) keep that order per delivery but
+travel in bulk with the other conversations' (`batching`). Each e-mail is rendered in a
+worker thread, so that one being rendered does not stall the event loop the others'
+conversations and database answers wait on.
 
 An address known to be undeliverable (an earlier permanent refusal) gets nothing: its
 delivery fails at once, without SMTP.
@@ -25,6 +29,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from diko_notifications import delivery, store
+from diko_notifications.batching import Batcher
 from diko_notifications.delivery import Fate, SendResult
 from diko_notifications.domain import Letter
 from diko_notifications.links import PreferenceLinks
@@ -84,6 +89,24 @@ def record_of(mail: Mail, status: str, now: datetime) -> dict[str, Any]:
     }
 
 
+class DeliveryCalls:
+    """The database calls of a delivery's SMTP conversation, batched across conversations."""
+
+    def __init__(self, db: AsyncDatabase, lease: timedelta) -> None:
+        self.take_lease: Batcher[tuple[str, str], bool] = Batcher(
+            lambda leases: store.take_leases(db, leases, datetime.now(UTC), lease)
+        )
+        self.find: Batcher[str, dict[str, Any] | None] = Batcher(
+            lambda ids: store.deliveries_by_id(db, ids)
+        )
+        self.record: Batcher[tuple[str, Fate, datetime], None] = Batcher(
+            lambda attempts: store.record_attempts(db, attempts)
+        )
+        self.release: Batcher[tuple[str, str], None] = Batcher(
+            lambda leases: store.release_leases(db, leases)
+        )
+
+
 class Postman:
     """Sends mails once each, side by side."""
 
@@ -106,6 +129,7 @@ class Postman:
         self.max_attempts = max_attempts
         self.lease = lease
         self._parallel = asyncio.Semaphore(parallel)
+        self._calls: dict[int, DeliveryCalls] = {}
         #: Counts e-mails by outcome (`diko_mail_attempts_total`); the alert on mail failures.
         self.metrics = metrics
         if metrics is not None:  # each outcome from 0, so that the first failure is a rise
@@ -140,14 +164,21 @@ class Postman:
         await store.record_attempt(db, mail.delivery_id, fate, datetime.now(UTC))
         return fate
 
+    def _calls_for(self, db: AsyncDatabase) -> DeliveryCalls:
+        calls = self._calls.get(id(db))
+        if calls is None:
+            calls = self._calls[id(db)] = DeliveryCalls(db, self.lease)
+        return calls
+
     async def _send_once(self, db: AsyncDatabase, mail: Mail, max_attempts: int) -> Outcome:
         """Under the delivery's lease: check it is still to be sent, send, record the outcome."""
+        calls = self._calls_for(db)
         owner = uuid.uuid4().hex
-        if not await store.take_lease(db, mail.delivery_id, owner, datetime.now(UTC), self.lease):
+        if not await calls.take_lease((mail.delivery_id, owner)):
             return Outcome(mail, None)
         bounced = False
         try:
-            record = await store.find_delivery(db, mail.delivery_id)
+            record = await calls.find(mail.delivery_id)
             if record is None:
                 return Outcome(mail, None)
             before = store.fate_of(record)
@@ -158,12 +189,12 @@ class Postman:
             bounced = result.outcome == "permanent" and not result.detail.startswith(
                 "the e-mail could not be built"
             )
-            await store.record_attempt(db, mail.delivery_id, fate, datetime.now(UTC))
+            await calls.record((mail.delivery_id, fate, datetime.now(UTC)))
             if self.metrics is not None:
                 outcome = "sent" if fate.status == "sent" else "retry" if fate.retry else "failed"
                 self.metrics.mail_attempts.labels(outcome).inc()
         finally:
-            await store.release_lease(db, mail.delivery_id, owner)
+            await calls.release((mail.delivery_id, owner))
         if fate.status == "failed" or fate.retry:
             log.warning(
                 "e-mail not delivered",

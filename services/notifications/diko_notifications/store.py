@@ -33,7 +33,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import DESCENDING, DeleteOne, IndexModel, UpdateMany, UpdateOne
+from pymongo import DESCENDING, DeleteOne, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -283,6 +283,26 @@ def fate_of(record: Mapping[str, Any]) -> Fate:
 
 
 async def record_attempt(db: AsyncDatabase, delivery_id: str, fate: Fate, at: datetime) -> None:
+    await record_attempts(db, [(delivery_id, fate, at)])
+
+
+async def record_attempts(
+    db: AsyncDatabase, attempts: Sequence[tuple[str, Fate, datetime]]
+) -> list[None]:
+    """The outcome of each of these SMTP attempts in its delivery's record (one bulk write)."""
+    if attempts:
+        ops = [UpdateOne({"_id": d}, {"$set": _attempt_fields(f, at)}) for d, f, at in attempts]
+        await db[DELIVERIES].bulk_write(ops, ordered=False)
+    return [None] * len(attempts)
+
+
+async def deliveries_by_id(db: AsyncDatabase, ids: Sequence[str]) -> list[dict[str, Any] | None]:
+    """The records of these deliveries, in the same order (None where there is none)."""
+    found = {doc["_id"]: doc async for doc in db[DELIVERIES].find({"_id": {"$in": list(ids)}})}
+    return [found.get(delivery_id) for delivery_id in ids]
+
+
+def _attempt_fields(fate: Fate, at: datetime) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "status": fate.status,
         "attempts": fate.attempts,
@@ -293,7 +313,7 @@ async def record_attempt(db: AsyncDatabase, delivery_id: str, fate: Fate, at: da
     }
     if fate.status == "sent":
         fields["sent_at"] = at
-    await db[DELIVERIES].update_one({"_id": delivery_id}, {"$set": fields})
+    return fields
 
 
 async def set_status(
@@ -315,11 +335,12 @@ async def delivery_slots(db: AsyncDatabase, ids: Sequence[str]) -> dict[str, Any
 async def set_statuses(
     db: AsyncDatabase, changes: Sequence[tuple[Sequence[str], str, Mapping[str, Any]]]
 ) -> None:
-    """Several `set_status` at once: (delivery ids, status, extra fields) each."""
+    """Several `set_status` at once: (delivery ids, status, extra fields) each, in one bulk
+    write of one update per id (a lookup by `_id`, rather than one `$in` per person)."""
     ops = [
-        UpdateMany({"_id": {"$in": list(ids)}}, {"$set": {"status": status, **extra}})
+        UpdateOne({"_id": delivery_id}, {"$set": {"status": status, **extra}})
         for ids, status, extra in changes
-        if ids
+        for delivery_id in ids
     ]
     if ops:
         await db[DELIVERIES].bulk_write(ops, ordered=False)
@@ -350,7 +371,36 @@ async def take_lease(
 
 
 async def release_lease(db: AsyncDatabase, delivery_id: str, owner: str) -> None:
-    await db[SENDING].delete_one({"_id": delivery_id, "owner": owner})
+    await release_leases(db, [(delivery_id, owner)])
+
+
+async def take_leases(
+    db: AsyncDatabase, leases: Sequence[tuple[str, str]], now: datetime, ttl: timedelta
+) -> list[bool]:
+    """`take_lease` for many (delivery id, owner) at once: one bulk insert; only the few
+    that meet a lease (held elsewhere, or left behind by a crash) are looked at one by one."""
+    if not leases:
+        return []
+    docs = [{"_id": d, "owner": owner, "until": now + ttl} for d, owner in leases]
+    taken = [True] * len(leases)
+    try:
+        await db[SENDING].insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != 11000 for e in errors):
+            raise
+        for error in errors:
+            i = error["index"]
+            taken[i] = await take_lease(db, leases[i][0], leases[i][1], now, ttl)
+    return taken
+
+
+async def release_leases(db: AsyncDatabase, leases: Sequence[tuple[str, str]]) -> list[None]:
+    """Give these (delivery id, owner) leases back (one bulk write)."""
+    if leases:
+        ops = [DeleteOne({"_id": d, "owner": owner}) for d, owner in leases]
+        await db[SENDING].bulk_write(ops, ordered=False)
+    return [None] * len(leases)
 
 
 async def list_deliveries(db: AsyncDatabase, query: ListDeliveries) -> list[Delivery]:
@@ -668,12 +718,11 @@ async def withdrawn_applicants(db: AsyncDatabase, ids: Sequence[str]) -> set[str
 
 
 async def find_proposals(db: AsyncDatabase, ids: Sequence[str]) -> dict[str, ProposalRecord]:
-    found: dict[str, ProposalRecord] = {}
-    for proposal_id in ids:
-        record = await find_proposal(db, proposal_id)
-        if record is not None:
-            found[proposal_id] = record
-    return found
+    """What the service knows about these proposals (one query, e.g. for a digest run)."""
+    if not ids:
+        return {}
+    found = db[PROPOSALS].find({"_id": {"$in": sorted(set(ids))}})
+    return {doc["_id"]: _proposal_from(doc) async for doc in found}
 
 
 async def mark_position_filled(db: AsyncDatabase, position_id: str) -> None:
@@ -689,8 +738,10 @@ async def mark_position_filled(db: AsyncDatabase, position_id: str) -> None:
 async def find_proposal(db: AsyncDatabase, proposal_id: str) -> ProposalRecord | None:
     """What the service knows about a proposal; None if nothing (never mailed, or forgotten)."""
     doc = await db[PROPOSALS].find_one({"_id": proposal_id})
-    if doc is None:
-        return None
+    return None if doc is None else _proposal_from(doc)
+
+
+def _proposal_from(doc: Mapping[str, Any]) -> ProposalRecord:
     summary = None
     if all(name in doc for name in SUMMARY_FIELDS):
         summary = ProposalSummary(

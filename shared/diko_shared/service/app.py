@@ -134,6 +134,7 @@ class Service:
             poll_every=settings.due_poll_s,
             lease=timedelta(seconds=settings.due_lease_s),
             retry_delays_ms=settings.retry_delays_ms,
+            concurrency=settings.due_concurrency,
         )
         self.pipeline = Pipeline(
             name,

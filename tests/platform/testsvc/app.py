@@ -35,6 +35,8 @@ from testsvc.contract import (
     TallyTotal,
 )
 
+#: How long a held reminder (`fail="hold"`) waits for its release at most.
+HOLD_LIMIT_S = 120
 #: SIGKILL after the commit of the message with this id, before its ack.
 KILL_AFTER_COMMIT = "TESTSVC_KILL_AFTER_COMMIT"
 #: "<phase>:<message id>": SIGKILL after that phase of the message's commit (0 prepare,
@@ -162,14 +164,25 @@ async def remind(ctx: Context[Remind]) -> None:
     )
 
 
+async def held_until_released(ctx: DueContext, item: str) -> None:
+    """A run that hangs like one waiting for a service that is down, until the test lets it go."""
+    for _ in range(int(HOLD_LIMIT_S / 0.1)):
+        if await ctx.db["released"].find_one({"_id": item}) is not None:
+            return
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"reminder {item} was not released within {HOLD_LIMIT_S} s")
+
+
 async def run_reminder(ctx: DueContext) -> None:
     """Counts every run (unstaged, so that a test sees a second run), then stages the effect."""
     item, fail = ctx.data["item"], ctx.data["fail"]
     await ctx.db["due_runs"].insert_one({"item": item, "pid": os.getpid(), "at": ctx.now})
     if fail == "domain":
         raise Invalid.field("data.item", f"{item} kann nicht erinnert werden")
+    if fail == "hold":
+        await held_until_released(ctx, item)
     runs = await ctx.db["due_runs"].count_documents({"item": item})
-    if fail and runs <= int(fail):
+    if fail.isdigit() and runs <= int(fail):
         raise RuntimeError(f"reminder {item} failed on run {runs}")
     ctx.write(guards.insert("reminded", {"_id": item, "at": ctx.now}))
     ctx.write(guards.apply_once("reminder_totals", item, ctx.key, {"$inc": {"count": 1}}))

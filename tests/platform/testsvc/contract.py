@@ -69,8 +69,10 @@ class Remind(Payload):
 
     item: Item
     at: datetime
-    fail: Annotated[str, Field(pattern=r"^(|domain|\d+)$")] = Field(
-        "", description="'domain': a final error; a number: fail that many times first"
+    fail: Annotated[str, Field(pattern=r"^(|domain|hold|\d+)$")] = Field(
+        "",
+        description="'domain': a final error; a number: fail that many times first; 'hold': "
+        "wait (like a call to a service that is down) until `released` names the item",
     )
 
 

@@ -49,7 +49,7 @@ from diko_companies.directory import (  # noqa: E402
 from diko_companies.duplicates import Profile, fold, normalise_name, scan  # noqa: E402
 from diko_companies.search import Centre, CompanyQuery, companies  # noqa: E402
 from diko_shared.geo import load_gazetteer  # noqa: E402
-from harness.stack import SessionStack  # noqa: E402
+from harness.stack import HARNESS_USER, SessionStack  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "companies.json"
 HTTP_PORT = 8098
@@ -241,7 +241,7 @@ async def bind_event_sink(stack: SessionStack) -> None:
     Without one the broker returns each event (no route) and the service logs it; it
     keeps only the newest thousand, nobody needs to read them.
     """
-    connection = await aio_pika.connect(stack.amqp_url)
+    connection = await aio_pika.connect(stack.amqp_url_as(HARNESS_USER))
     channel = await connection.channel()
     sink = await channel.declare_queue(
         "bench.events.sink", arguments={"x-max-length": 1000, "x-overflow": "drop-head"}

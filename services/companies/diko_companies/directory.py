@@ -24,11 +24,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pymongo import UpdateOne
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from diko_companies.duplicates import Profile, fold
 from diko_shared.store.group_commit import Write
+from diko_shared.store.mongo import batches
 
 DIRECTORY = "directory"
 #: The version documents: `v0` … `vf`.
@@ -185,6 +186,90 @@ def _stage(name: str, entity_id: str, doc: str, token: str) -> list[Write]:
     ]
 
 
+# -- writing many rows at once -----------------------------------------------------------------
+
+
+class RowWriter:
+    """Writes the company rows of concurrently handled messages, one update per bucket.
+
+    Staged with each message's commit, every row cost two updates (its bucket and its
+    version document), each a read and write-back of the whole document on FerretDB:
+    an import paid that per row. Here a handler hands its row over and waits; while one
+    flush runs, rows queue up, and the next flush writes each touched bucket once (all
+    its rows in one `$set`), then each touched version document once.
+
+    The rows are written before the handler returns, so before the platform commits the
+    message: a row is derived from the message (its ids are), and a redelivery after a
+    crash writes the same row again. A version document is updated with
+    `find_one_and_update`: where a bucket's token before was the one this replica last
+    loaded, no other replica announced a change since, and this replica's copy (which
+    has its own rows at once) is up to date without reading the bucket back.
+    """
+
+    def __init__(self, directory: Directory) -> None:
+        self._directory = directory
+        self._rows: dict[str, CompanyRow] = {}
+        self._tokens: dict[str, str] = {}
+        self._waiting: list[asyncio.Future[None]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def put_company(self, db: AsyncDatabase, row: CompanyRow, token: str) -> None:
+        """Put a company's row into this replica's copy now, and into its bucket document."""
+        self._directory.put_own(row)
+        self._rows[row.company_id] = row
+        self._tokens[bucket("c", row.company_id)] = token
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append(done)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_while_pending(db))
+        await done
+
+    async def _flush_while_pending(self, db: AsyncDatabase) -> None:
+        while self._waiting:
+            rows, tokens, waiting = self._rows, self._tokens, self._waiting
+            self._rows, self._tokens, self._waiting = {}, {}, []
+            try:
+                await self._flush(db, rows, tokens)
+            except Exception as exc:  # noqa: BLE001 - handed to every waiting handler
+                self._directory.drop_own(rows.values())
+                for done in waiting:
+                    if not done.done():
+                        done.set_exception(exc)
+            else:
+                for done in waiting:
+                    if not done.done():
+                        done.set_result(None)
+
+    async def _flush(
+        self, db: AsyncDatabase, rows: dict[str, CompanyRow], tokens: dict[str, str]
+    ) -> None:
+        by_bucket: dict[str, dict[str, str]] = defaultdict(dict)
+        for company_id, row in rows.items():
+            by_bucket[bucket("c", company_id)][f"r.{company_id}"] = row.to_doc()
+        updates = [
+            UpdateOne({"_id": name}, {"$set": fields}, upsert=True)
+            for name, fields in by_bucket.items()
+        ]
+        for _, part in batches(updates):
+            await db[DIRECTORY].bulk_write(list(part), ordered=False)
+        by_version: dict[str, dict[str, str]] = defaultdict(dict)
+        for name, token in tokens.items():
+            by_version[version_of(name)][name] = token
+        await asyncio.gather(
+            *(self._announce(db, version, changed) for version, changed in by_version.items())
+        )
+        self._directory.drop_own(rows.values())
+
+    async def _announce(self, db: AsyncDatabase, version: str, tokens: dict[str, str]) -> None:
+        before = await db[DIRECTORY].find_one_and_update(
+            {"_id": version},
+            {"$set": {f"revs.{name}": token for name, token in tokens.items()}},
+            upsert=True,
+            return_document=ReturnDocument.BEFORE,
+        )
+        self._directory.seen_own((before or {}).get("revs", {}), tokens)
+
+
 # -- cursors -----------------------------------------------------------------------------------
 
 
@@ -219,6 +304,8 @@ class Directory:
         self._words: list[str] | None = None
         self._in_bucket: dict[str, set[str]] = defaultdict(set)
         self._revs: dict[str, str] = {}
+        #: This replica's rows being written (see `RowWriter`), by company id.
+        self._own: dict[str, CompanyRow] = {}
         self._lock = asyncio.Lock()
         self._begun = 0
 
@@ -256,6 +343,28 @@ class Directory:
                 self._load(name, (doc or {}).get("r", {}))
                 self._revs[name] = revs[name]
 
+    def put_own(self, row: CompanyRow) -> None:
+        """A row of this replica's that is being written: kept over reloads of its bucket."""
+        self._own[row.company_id] = row
+        self.put_company(row)
+
+    def drop_own(self, rows: Iterable[CompanyRow]) -> None:
+        """Rows written and announced (or failed): their bucket's document speaks for them."""
+        for row in rows:
+            if self._own.get(row.company_id) is row:
+                del self._own[row.company_id]
+
+    def seen_own(self, before: dict[str, str], written: dict[str, str]) -> None:
+        """Take this replica's own tokens as loaded where nobody else wrote in between.
+
+        `before` holds a version document's tokens just before this replica's update set
+        `written`: a bucket whose token then was the one loaded here changed only by rows
+        this replica has put in already.
+        """
+        for name, token in written.items():
+            if before.get(name) == self._revs.get(name):
+                self._revs[name] = token
+
     def _load(self, name: str, rows: dict[str, str]) -> None:
         for entity_id in self._in_bucket.pop(name, set()):
             self._forget(entity_id)
@@ -265,6 +374,8 @@ class Directory:
                 self.put_company(CompanyRow.from_doc(entity_id, doc))
             else:
                 self.put_position(PositionRow.from_doc(entity_id, doc))
+        for own in [r for r in self._own.values() if bucket("c", r.company_id) == name]:
+            self.put_company(own)  # being written: newer than what the bucket said
 
     def _forget(self, entity_id: str) -> None:
         if (row := self.companies.pop(entity_id, None)) is not None:

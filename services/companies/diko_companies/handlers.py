@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from diko_companies import domain, duplicates, records, search, store
-from diko_companies.directory import Directory, stage_company
+from diko_companies.directory import Directory, RowWriter, stage_company
 from diko_companies.records import Change
 from diko_shared import due
 from diko_shared.contract.companies import (
@@ -75,6 +75,10 @@ from diko_shared.rights.participant import is_erased
 
 #: The directory of this process (see `directory`): rows of every company and position.
 DIRECTORY = Directory()
+#: Writes the rows of registrations and company updates, many messages' at once.
+ROWS = RowWriter(DIRECTORY)
+#: Claims the duplicate keys of registrations and renames, many messages' at once.
+KEY_CLAIMS = store.KeyClaims()
 #: The due kind of a consultation's follow-up.
 FOLLOW_UP = "follow_up"
 #: How old (in seconds) other replicas' changes may be for a duplicate check.
@@ -151,6 +155,18 @@ def _stage_row(
     row = records.company_row(company_id, stored, contacts)
     ctx.write(stage_company(row, ctx.new_id("rev", company_id)))
     DIRECTORY.put_company(row)  # this replica sees it at once; others at their next catch-up
+
+
+async def _write_row(
+    ctx: Context[Any], company_id: str, stored: dict[str, Any], contacts: list[dict[str, Any]]
+) -> None:
+    """Like `_stage_row`, but written with the rows of other messages handled meanwhile.
+
+    For the messages an import sends by the thousand (registrations and the updates
+    they become); called once the message can no longer be refused.
+    """
+    row = records.company_row(company_id, stored, contacts)
+    await ROWS.put_company(ctx.db, row, ctx.new_id("rev", company_id))
 
 
 async def _suspects(ctx: Context[Any], profile: duplicates.Profile) -> list[DuplicateCandidate]:
@@ -235,7 +251,7 @@ async def register_company(ctx: Context[RegisterCompany]) -> CompanyRef:
     ctx.write(store.insert_company(document))
     changes = records.diff({}, fields, records.COMPANY_FIELDS)
     _history(ctx, company_id, changes, data.changed_by, new=True)
-    _stage_row(ctx, company_id, document, contacts)
+    await _write_row(ctx, company_id, document, contacts)
     found = await _suspects(ctx, records.profile(company_id, fields, contacts))
     ctx.emit(
         CompanyRegistered(
@@ -256,11 +272,12 @@ async def register_company(ctx: Context[RegisterCompany]) -> CompanyRef:
 async def _claim_duplicate_key(ctx: Context[Any], key: str, company_id: str) -> str | None:
     """Hold the duplicate key for `company_id`; else the id of the company that holds it.
 
-    The claim is written at once (`ctx.claim`), so that two registrations of one company
+    The claim is written at once (like `ctx.claim`, batched with other messages' claims:
+    `store.KeyClaims`), so that two registrations of one company
     handled at the same time cannot both pass; if this message then fails for good, the
     platform gives the key back, so that it never blocks a correct one.
     """
-    claim = await ctx.claim(store.COMPANY_KEYS, key, store.company_key_claim(company_id))
+    claim = await KEY_CLAIMS.claim(ctx, key, company_id)
     holder = claim["company_id"]
     if holder == company_id:
         return None
@@ -333,7 +350,7 @@ async def _stage_company_change(
     ctx.write(store.set_fields(store.COMPANIES, company_id, after))
     _history(ctx, company_id, changes, changed_by)
     document = {**stored, **after}
-    _stage_row(ctx, company_id, document, contacts)
+    await _write_row(ctx, company_id, document, contacts)
     changed_fields = [c.field for c in changes if not c.field.startswith("contacts.")]
     if changed_fields:
         ctx.emit(

@@ -92,6 +92,15 @@ class GroupCommitter:
         unit = await self._submit([[Write(collection, InsertOne(document))]])
         return not unit.existed
 
+    async def insert_after(self, before: Sequence[Write], insert: Write) -> bool:
+        """Apply `before`, then the insert; False if the inserted `_id` existed already.
+
+        A claim made while the handler runs (`Context.claim`): batched with the claims of
+        concurrent messages, in the order the caller needs.
+        """
+        unit = await self._submit([before, [insert]])
+        return not unit.existed
+
     async def _submit(self, phases: Sequence[Sequence[Write]], tag: str = "") -> _Unit:
         phases = tuple(phase for phase in phases if phase)
         unit = _Unit(phases, asyncio.get_running_loop().create_future(), tag)

@@ -58,7 +58,21 @@ def build() -> Service:
         if profiler is not None and profile_to:
             profiler.dump_stats(profile_to)
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        return JSONResponse({"phases": profile.summary(), "cpu_s": usage.ru_utime + usage.ru_stime})
+        acks = service.pipeline.acks
+        committer = service.committer
+        counts = {
+            "ack_frames": acks.frames,
+            "messages_acked": acks.acked,
+            "commit_flushes": committer.flushes,
+            "commit_units": committer.units,
+        }
+        return JSONResponse(
+            {
+                "phases": profile.summary(),
+                "counts": counts,
+                "cpu_s": usage.ru_utime + usage.ru_stime,
+            }
+        )
 
     service.add_routes(Route("/profile", phases))
     return service

@@ -53,6 +53,9 @@ class Acknowledger:
 
     def __init__(self) -> None:
         self._channels: weakref.WeakKeyDictionary[Any, _ChannelAcks] = weakref.WeakKeyDictionary()
+        #: Ack frames sent and messages they settled (how well the batching works).
+        self.frames = 0
+        self.acked = 0
 
     def receive(self, raw: AbstractIncomingMessage) -> None:
         """Note a delivery as it arrives, so that a later tag never passes over it."""
@@ -145,6 +148,8 @@ class Acknowledger:
         redelivery, which finds the message processed.
         """
         marks = [state.marks.pop(t) for t in tags if t in state.marks]
+        self.frames += 1
+        self.acked += len(marks)
 
         def settle(sent: asyncio.Future[Any]) -> None:
             error = asyncio.CancelledError() if sent.cancelled() else sent.exception()

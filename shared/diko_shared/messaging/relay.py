@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections.abc import Sequence
@@ -62,7 +63,11 @@ class OutboxRelay:
         self._publishing: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(IN_FLIGHT)
         self._in_hand: set[str] = set()
-        self._sent: list[str] = []
+        #: Published entries to delete (a dict: ordered, and a quick membership test).
+        self._sent: dict[str, None] = {}
+        #: Published entries being deleted now, and those deleted since the sweep began.
+        self._deleting: set[str] = set()
+        self._deleted_recently: set[str] = set()
         self._backlog = 0
         #: Wall time of `relay_wait` and `publish_confirm` (the pipeline benchmark).
         self.profile: PhaseProfile | None = None
@@ -71,7 +76,13 @@ class OutboxRelay:
         return datetime.now(UTC) + self._lease
 
     def hand_over(self, key: str, messages: Sequence[Outgoing]) -> None:
-        """Publish a just-committed outbox entry as soon as a slot is free."""
+        """Publish a just-committed outbox entry as soon as a slot is free.
+
+        An entry already in hand (a sweep took it over after a crash, and the redelivered
+        message committed it again) or published and awaiting deletion is not published twice.
+        """
+        if key in self._in_hand or self._published(key):
+            return
         self._in_hand.add(key)
         self._queue.put_nowait((key, messages, time.perf_counter()))
 
@@ -104,9 +115,9 @@ class OutboxRelay:
             await self._slots.acquire()
             task = asyncio.create_task(self._publish(key, messages, handed_at))
             self._publishing.add(task)
-            task.add_done_callback(self._published)
+            task.add_done_callback(self._done)
 
-    def _published(self, task: asyncio.Task[None]) -> None:
+    def _done(self, task: asyncio.Task[None]) -> None:
         self._publishing.discard(task)
         self._slots.release()
         self._queue.task_done()
@@ -117,7 +128,7 @@ class OutboxRelay:
             for message in messages:
                 await self._publisher.publish(message, timeout=CONFIRM_TIMEOUT_S)
                 self._metrics.published.labels(message.type).inc()
-            self._sent.append(key)
+            self._sent[key] = None
         except Exception as exc:  # noqa: BLE001 - the entry stays; the sweep retries it
             log.warning(
                 "outbox entry not yet published; retrying after its lease",
@@ -128,6 +139,9 @@ class OutboxRelay:
             if self.profile is not None:
                 self.profile.add("relay_wait", began - handed_at)
                 self.profile.add("publish_confirm", time.perf_counter() - began)
+
+    def _published(self, key: str) -> bool:
+        return key in self._sent or key in self._deleting
 
     async def _delete_forever(self) -> None:
         """Delete published entries in batches; one left behind is only published once more."""
@@ -147,7 +161,10 @@ class OutboxRelay:
         after an outage has filled it, single deletes keep the drain linear.
         """
         while self._sent:
-            batch, self._sent = self._sent[:DELETE_BATCH], self._sent[DELETE_BATCH:]
+            batch = list(itertools.islice(self._sent, DELETE_BATCH))
+            for key in batch:
+                del self._sent[key]
+            self._deleting.update(batch)
             try:
                 if self._backlog <= SMALL_OUTBOX:
                     await self._outbox.delete_many({"_id": {"$in": batch}})
@@ -156,8 +173,11 @@ class OutboxRelay:
                     for _, part in batches(deletes):
                         await self._outbox.bulk_write(list(part))
             except Exception:
-                self._sent[:0] = batch
+                self._sent.update(dict.fromkeys(batch))
                 raise
+            finally:
+                self._deleting.difference_update(batch)
+            self._deleted_recently.update(batch)
 
     async def _sweep_forever(self) -> None:
         while True:
@@ -177,8 +197,18 @@ class OutboxRelay:
         drop the repeat.
         """
         now = datetime.now(UTC)
+        self._deleted_recently = set()
         stale = await self._outbox.find({"lease_until": {"$lt": now}}).to_list(SWEEP_BATCH)
-        stale = [entry for entry in stale if entry["_id"] not in self._in_hand]
+        # Entries this relay has in hand, has published or has deleted meanwhile are done.
+        stale = [
+            entry
+            for entry in stale
+            if not (
+                entry["_id"] in self._in_hand
+                or self._published(entry["_id"])
+                or entry["_id"] in self._deleted_recently
+            )
+        ]
         if stale:
             lease = self.lease_until()
             extend = [UpdateOne({"_id": e["_id"]}, {"$set": {"lease_until": lease}}) for e in stale]

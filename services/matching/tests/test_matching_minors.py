@@ -8,10 +8,7 @@ German, and once the consent is recorded the applicant enters matching.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
-
-import pytest
 
 from diko_shared.contract.matching import (
     ExplainMatch,
@@ -22,19 +19,9 @@ from diko_shared.contract.matching import (
 )
 from harness.bus import Bus, Tap
 from harness.processes import ServiceProcess
-from harness.stack import SessionStack
-from matching_bus import applicant, matching_process, open_position, partial, position, register
+from matching_bus import applicant, open_position, partial, position, register
 
 TISCHLER = ("22342", "Tischler/in")
-
-
-@pytest.fixture(scope="module")
-def matching(stack: SessionStack) -> Iterator[ServiceProcess]:
-    """The module's service; loading numba's kernels takes long on a busy machine."""
-    process = matching_process(stack)
-    process.start(timeout=180)
-    yield process
-    process.stop()
 
 
 GUARDIAN_TEXT = "jünger als 16 Jahre"

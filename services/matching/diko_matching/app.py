@@ -4,7 +4,7 @@ Who handles what, at a glance:
 
 | message | kind | handler |
 | --- | --- | --- |
-| `applicant.register` | command | `handlers.register_applicant` |
+| `applicant.register` | command | `handlers.register_applicant` (also the form, `registration/`) |
 | `applicant.update` | command | `handlers.update_applicant` |
 | `applicant.withdraw` | command | `handlers.withdraw_applicant` |
 | `applicant.get` | query | `handlers.get_applicant` |
@@ -48,6 +48,9 @@ from diko_matching.fairs import handlers as fairs
 from diko_matching.fairs.planner import Planner
 from diko_matching.fairs.web import fair_routes
 from diko_matching.index import ApplicantEntry, Index, PositionEntry
+from diko_matching.registration.confirming import Confirmations
+from diko_matching.registration.flood import RateLimit
+from diko_matching.registration.pages import RegistrationPages
 from diko_shared.brand import web as brand
 from diko_shared.contract.common import Occupation
 from diko_shared.service.app import Service
@@ -81,6 +84,26 @@ class MatchingSettings(ServiceSettings):
             "erased everywhere (GDPR storage limitation), with the proof of applicant.erase"
         ),
     )
+    registration_rate_limit: int = Field(
+        10,
+        ge=1,
+        le=10_000,
+        description="Registration form submissions one client address may send per hour",
+    )
+    registration_link_days: float = Field(
+        7.0, gt=0, le=60, description="How long the link that confirms an address stays valid"
+    )
+    privacy_version: str = Field(
+        "2026-1",
+        min_length=1,
+        max_length=60,
+        description="The version of the privacy text (Datenschutzhinweise) the form's "
+        "consent refers to; recorded with every consent",
+    )
+    privacy_url: str = Field(
+        "", description="Where the form links the privacy text (the website's /datenschutz/)"
+    )
+    site_url: str = Field("", description="The website's start page, linked from the form's logo")
     scoring_weights: ScoringWeights = Field(
         default_factory=ScoringWeights,
         description=(
@@ -108,9 +131,14 @@ def build(settings: MatchingSettings | None = None) -> Service:
         indexes=store.INDEXES,
     )
     with_index = {"index": index}
+    base_url = settings.public_base_url or f"http://127.0.0.1:{settings.http_port}"
+    confirmations = Confirmations(base_url, timedelta(days=settings.registration_link_days))
     kept = {"index": index, "retention": timedelta(days=settings.applicant_retention_days)}
     both = {"index": index, "policy": policy}
-    service.on_request("applicant.register", partial(handlers.register_applicant, **kept))
+    service.on_request(
+        "applicant.register",
+        partial(handlers.register_applicant, **kept, confirmations=confirmations),
+    )
     service.on_request("applicant.update", partial(handlers.update_applicant, **kept))
     service.on_request("applicant.withdraw", partial(handlers.withdraw_applicant, **with_index))
     service.on_request("applicant.get", handlers.get_applicant)
@@ -130,11 +158,19 @@ def build(settings: MatchingSettings | None = None) -> Service:
     service.on_event("applicant.registered", partial(handlers.propose_for_applicant, **both))
     service.on_event("applicant.updated", partial(handlers.applicant_changed, **both))
     service.on_event("match.declined", partial(handlers.propose_after_decline, **both))
-    service.add_routes(*fair_routes(lambda: service.db), *brand.routes())
-    rights.RIGHTS.wire(service)
-    owner = rights.owner(
-        index, settings.public_base_url or f"http://127.0.0.1:{settings.http_port}"
+    registration = RegistrationPages(
+        db=lambda: service.db,
+        publisher=lambda: service.publisher,
+        now=service.clock.now,
+        confirmations=confirmations,
+        limit=RateLimit(settings.registration_rate_limit, 3600.0),
+        privacy_version=settings.privacy_version,
+        privacy_url=settings.privacy_url,
+        site_url=settings.site_url,
     )
+    service.add_routes(*fair_routes(lambda: service.db), *registration.routes(), *brand.routes())
+    rights.RIGHTS.wire(service)
+    owner = rights.owner(index, base_url)
     owner.wire(service)
     service.on_due(rights.RETENTION, partial(rights.retention_due, owner=owner))
     service.on_start(_load(service, index))

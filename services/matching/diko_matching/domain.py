@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from diko_matching import eligibility
 from diko_matching.engine import ScoringWeights
 from diko_shared.contract.common import Occupation, SchoolCertificate
 from diko_shared.contract.companies import (
@@ -79,6 +80,9 @@ APPLICANT_FIELDS = (
     "school_certificate",
     "desired_occupations",
     "earliest_start",
+    "date_of_birth",
+    "guardian_consent",
+    "email_confirmed",
 )
 CLEARABLE = frozenset({"email", "phone"})
 #: Fields that change whom the applicant suits (the others are names and contact data).
@@ -92,6 +96,8 @@ PROFILE_FIELDS = frozenset(
         "earliest_start",
     }
 )
+#: Fields that decide whether the applicant may be proposed at all (`eligibility`).
+ELIGIBILITY_FIELDS = frozenset({"date_of_birth", "guardian_consent", "email_confirmed"})
 #: Fields of a position whose change can make a proposed pair unsuitable.
 POSITION_FIELDS = frozenset({"occupation", "start_date", "town", "school_certificate"})
 
@@ -126,10 +132,26 @@ class PositionCopy:
 def check_registration(data: RegisterApplicant) -> str:
     """The canonical home town; `Invalid` naming every bad field otherwise."""
     problems: list[ErrorDetail] = []
-    home = _canonical_town(data.home_town, "data.home_town", problems)
-    _check_occupations(data.desired_occupations, problems)
+    home = town_and_occupations(data.home_town, data.desired_occupations, problems)
+    if data.confirm_email and data.email is None:
+        problems.append(
+            ErrorDetail(field="data.email", problem="für die Bestätigung nötig, fehlt aber")
+        )
+    if data.date_of_birth is not None and data.date_of_birth >= eligibility.berlin_today():
+        problems.append(
+            ErrorDetail(field="data.date_of_birth", problem="liegt nicht in der Vergangenheit")
+        )
     if problems or home is None:
         raise Invalid(f"{len(problems)} ungültige Angabe(n)", problems)
+    return home
+
+
+def town_and_occupations(
+    home_town: str, codes: list[str], problems: list[ErrorDetail]
+) -> str | None:
+    """The canonical home town; a problem for an unknown town or occupation, a repeat."""
+    home = _canonical_town(home_town, "data.home_town", problems)
+    _check_occupations(codes, problems)
     return home
 
 
@@ -167,7 +189,22 @@ def new_applicant(data: RegisterApplicant, applicant_id: str, home_town: str) ->
         desired_occupations=data.desired_occupations,
         earliest_start=data.earliest_start,
         status="active",
+        date_of_birth=data.date_of_birth,
+        guardian_consent=data.guardian_consent,
+        privacy_consent=data.privacy_consent,
+        email_confirmed=False if data.confirm_email else None,
     )
+
+
+def with_hold(applicant: Applicant, day: date) -> Applicant:
+    """The applicant as `applicant.get` answers: with why they are held today, if they are."""
+    key = eligibility.hold(
+        born=applicant.date_of_birth,
+        has_guardian_consent=applicant.guardian_consent is not None,
+        email_confirmed=applicant.email_confirmed,
+        day=day,
+    )
+    return applicant.model_copy(update={"held": eligibility.held_text(key)})
 
 
 def registered(applicant: Applicant) -> ApplicantRegistered:

@@ -17,7 +17,7 @@ rank above the explained one, and why they do not have them:
 
 from __future__ import annotations
 
-from diko_matching import choosing, domain, store
+from diko_matching import choosing, domain, eligibility, store
 from diko_matching.engine import Score
 from diko_matching.index import ApplicantEntry, Index, PositionEntry
 from diko_shared.contract.matching import (
@@ -71,6 +71,7 @@ async def explain(
         better_positions=better_positions(
             index, policy, applicant, position, score, ctx.data.limit
         ),
+        held=eligibility.held_text(applicant.held(eligibility.berlin_today(ctx.occurred_at))),
     )
 
 

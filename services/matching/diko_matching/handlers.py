@@ -11,8 +11,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from diko_matching import choosing, decisions, domain, proposing, rights, store
+from diko_matching import choosing, decisions, domain, eligibility, proposing, rights, store
 from diko_matching.index import Index, PositionEntry
+from diko_matching.registration import confirming
+from diko_matching.registration.confirming import Confirmations
 from diko_shared.contract.companies import (
     CompanyMerged,
     CompanyUpdated,
@@ -48,9 +50,14 @@ from diko_shared.rights.participant import is_erased
 
 
 async def register_applicant(
-    ctx: Context[RegisterApplicant], *, index: Index, retention: timedelta
+    ctx: Context[RegisterApplicant],
+    *,
+    index: Index,
+    retention: timedelta,
+    confirmations: Confirmations,
 ) -> ApplicantRef:
-    """`applicant.register`: a known home town and known, distinct occupations."""
+    """`applicant.register`: a known home town and known, distinct occupations; with
+    `confirm_email`, held until the mailed link is opened (double opt-in)."""
     home_town = domain.check_registration(ctx.data)
     applicant_id = ctx.new_id("apl")
     if await is_erased(ctx.db, applicant_id):  # an old registration replayed after erasure
@@ -60,12 +67,17 @@ async def register_applicant(
     await index.announce(ctx.db, [("applicant", applicant.applicant_id)])
     ctx.write(rights.keep_until(ctx, applicant_id, ctx.occurred_at + retention))
     ctx.emit(domain.registered(applicant), subject=applicant.applicant_id)
+    if applicant.email_confirmed is False:
+        expires = ctx.occurred_at + confirmations.ttl
+        link = await confirmations.link(ctx.db, applicant_id, expires)
+        ctx.send(confirming.notice(applicant, link, expires), subject=applicant_id)
     return ApplicantRef(applicant_id=applicant.applicant_id)
 
 
 async def get_applicant(ctx: Context[GetApplicant]) -> Applicant:
-    """`applicant.get`: the stored applicant."""
-    return await _applicant(ctx, ctx.data.applicant_id)
+    """`applicant.get`: the stored applicant, and why they are held if they are."""
+    applicant = await _applicant(ctx, ctx.data.applicant_id)
+    return domain.with_hold(applicant, eligibility.berlin_today(ctx.occurred_at))
 
 
 async def _applicant(ctx: Context[Any], applicant_id: str) -> Applicant:
@@ -151,17 +163,18 @@ async def applicant_changed(
 ) -> None:
     """`applicant.updated`: withdraw what no longer suits, propose what suits now."""
     applicant_id = ctx.data.applicant_id
-    if not domain.PROFILE_FIELDS & set(ctx.data.changed):
+    if not (domain.PROFILE_FIELDS | domain.ELIGIBILITY_FIELDS) & set(ctx.data.changed):
         return
     await index.catch_up(ctx.db)
     applicant = index.applicants.get(applicant_id)
     if applicant is None:
         return
+    held = applicant.held(eligibility.berlin_today(ctx.occurred_at)) is not None
     for entry in index.proposals_of_applicant(applicant_id):
         position = index.positions.get(entry.position_id)
         if entry.status not in ("proposed", "withdrawn") or position is None:
             continue
-        if not choosing.explain(applicant, position, policy.weights).acceptable:
+        if held or not choosing.explain(applicant, position, policy.weights).acceptable:
             await decisions.withdraw(ctx, index, entry.proposal_id, "applicant_changed")
     await proposing.for_applicant(ctx, index, policy, applicant_id, "applicant_changed")
 

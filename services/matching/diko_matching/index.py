@@ -32,6 +32,7 @@ import numpy as np
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from diko_matching import eligibility
 from diko_matching.engine.profiles import ProfileArrays
 from diko_matching.engine.scoring import NO_END, SCHOOL_LEVELS, ScoringWeights, effective_reach
 from diko_shared.contract.common import Occupation
@@ -73,6 +74,21 @@ class ApplicantEntry:
     school: str
     wishes: tuple[str, ...]
     earliest_start: date
+    born: date | None = None
+    guardian_consent: bool = False
+    email_confirmed: bool | None = None
+
+    def held(self, day: date) -> str | None:
+        """Why the applicant is not proposed on `day` (`eligibility`), or None."""
+        return eligibility.hold(
+            born=self.born,
+            has_guardian_consent=self.guardian_consent,
+            email_confirmed=self.email_confirmed,
+            day=day,
+        )
+
+    def proposable(self, day: date) -> bool:
+        return self.status == "active" and self.held(day) is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +134,7 @@ class Index:
     applicants_version: int = 0
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _append_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    _arrays: tuple[int, ScoringWeights, ProfileArrays] | None = None
+    _arrays: tuple[tuple[int, date], ScoringWeights, ProfileArrays] | None = None
     #: Feed entries this process wrote with the documents: not read back on catch-up.
     _applied: dict[int, set[tuple[str, str]]] = field(default_factory=dict)
 
@@ -214,6 +230,9 @@ class Index:
             school=doc["school_certificate"],
             wishes=tuple(doc["desired_occupations"]),
             earliest_start=date.fromisoformat(doc["earliest_start"]),
+            born=date.fromisoformat(doc["date_of_birth"]) if doc.get("date_of_birth") else None,
+            guardian_consent=bool(doc.get("guardian_consent")),
+            email_confirmed=doc.get("email_confirmed"),
         )
 
     def _apply_position(self, id_: str, doc: Mapping[str, Any] | None) -> None:
@@ -276,7 +295,9 @@ class Index:
         return max(0, position.places - self.accepted(position.position_id))
 
     def active_applicants(self) -> list[ApplicantEntry]:
-        return [a for _, a in sorted(self.applicants.items()) if a.status == "active"]
+        """The applicants who may be proposed today: active and not held (`eligibility`)."""
+        today = eligibility.berlin_today()
+        return [a for _, a in sorted(self.applicants.items()) if a.proposable(today)]
 
     def open_positions(self) -> list[PositionEntry]:
         return [
@@ -287,11 +308,12 @@ class Index:
 
     def applicant_arrays(self, weights: ScoringWeights) -> ProfileArrays:
         """The active applicants as the engine's arrays; rebuilt when an applicant changes."""
+        version = (self.applicants_version, eligibility.berlin_today())
         cached = self._arrays
-        if cached is not None and cached[0] == self.applicants_version and cached[1] == weights:
+        if cached is not None and cached[0] == version and cached[1] == weights:
             return cached[2]
         arrays = applicant_arrays(self.active_applicants(), weights)
-        self._arrays = (self.applicants_version, weights, arrays)
+        self._arrays = (version, weights, arrays)
         return arrays
 
 

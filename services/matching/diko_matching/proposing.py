@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from diko_matching import choosing, decisions, domain, store
+from diko_matching import choosing, decisions, domain, eligibility, store
 from diko_matching.index import ApplicantEntry, Index, PositionEntry
 from diko_shared.contract.matching import MatchProposed, Proposal
 from diko_shared.messaging.handling import Context
@@ -78,7 +78,7 @@ async def for_applicant(
     """Top an applicant up to `proposals_per_trigger` open proposals; announce them."""
     await index.catch_up(ctx.db)
     applicant = index.applicants.get(applicant_id)
-    if applicant is None or applicant.status != "active":
+    if applicant is None or not applicant.proposable(eligibility.berlin_today(ctx.occurred_at)):
         return Outcome([])
     existing = index.proposals_of_applicant(applicant_id)
     mine = [p for p in existing if p.trigger == ctx.key and p.status == "proposed"]
@@ -273,6 +273,8 @@ def overtaken(
         return "applicant_withdrawn"
     if now_a.status == "placed":
         return "applicant_placed"
+    if now_a.held(eligibility.berlin_today()) is not None:
+        return "applicant_changed"
     if now_x is None or now_x.status == "closed":
         return "position_closed"
     if now_x.status == "filled" or index.free_places(now_x) <= 0:

@@ -53,6 +53,8 @@ PLACEMENTS = "placements"
 SEATS = "seats"
 RUNS = "runs"
 FAIRS = "fairs"
+#: The registration form's submissions by the form's nonce (`registration/pages.py`).
+REGISTRATIONS = "registrations"
 
 #: A claim whose message has not finished after this long belongs to a message that
 #: never will (its retries end after about six minutes): another message may take it over.
@@ -78,7 +80,7 @@ def now() -> datetime:
 
 
 def applicant_document(applicant: Applicant, at: datetime) -> dict[str, Any]:
-    document = applicant.model_dump(mode="json", exclude={"applicant_id"})
+    document = applicant.model_dump(mode="json", exclude={"applicant_id", "held"})
     document.update(_id=applicant.applicant_id, registered_at=at, updated_at=at)
     return document
 
@@ -107,7 +109,7 @@ async def save_applicant(
     A redelivery of the message finds `last_change` (`change_of`) and announces the same
     change again instead of finding nothing left to change.
     """
-    fields = applicant.model_dump(mode="json", exclude={"applicant_id"})
+    fields = applicant.model_dump(mode="json", exclude={"applicant_id", "held"})
     update: dict[str, Any] = {
         "$set": {
             **{k: v for k, v in fields.items() if v is not None},
@@ -470,7 +472,9 @@ async def find_document(db: AsyncDatabase, collection: str, id_: str) -> dict[st
 
 
 async def forget_old(db: AsyncDatabase) -> None:
-    """Feed entries and day quotas older than two days are no longer read by anyone."""
+    """Feed entries, day quotas and the registration form's submissions older than two
+    days are no longer read by anyone (a form is sent within hours of being opened)."""
     cutoff = now() - timedelta(days=2)
     await db[FEED].delete_many({"at": {"$lt": cutoff}})
     await db[QUOTA].delete_many({"at": {"$lt": cutoff}})
+    await db[REGISTRATIONS].delete_many({"at": {"$lt": cutoff}})

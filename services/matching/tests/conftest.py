@@ -33,6 +33,7 @@ async def bus(stack: SessionStack) -> AsyncIterator[Bus]:
 @pytest.fixture(scope="module")
 def matching(stack: SessionStack) -> Iterator[ServiceProcess]:
     process = matching_process(stack)
-    process.start()
+    # Importing numba and scipy and loading the kernels takes over 90 s on a busy machine.
+    process.start(timeout=180)
     yield process
     process.stop()

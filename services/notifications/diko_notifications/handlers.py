@@ -20,7 +20,16 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from diko_notifications import bounces, delivery, domain, letters, proposals, recipients, store
+from diko_notifications import (
+    bounces,
+    delivery,
+    domain,
+    letters,
+    minors,
+    proposals,
+    recipients,
+    store,
+)
 from diko_notifications.delivery import Fate
 from diko_notifications.domain import ActionLinks, Letter, Staff
 from diko_notifications.ics import timetable
@@ -1136,11 +1145,13 @@ def _failed(mail: Mail, fate: Fate, undeliverable: bool) -> NotificationFailed:
 
 
 def applicant_allows_mail(applicant: dict[str, Any]) -> bool:
-    """Whether the applicant's record allows mail: an address, not withdrawn, and (once
-    matching carries it) `contact_by_email` not false."""
+    """Whether the applicant's record allows mail: an address, not withdrawn, not a minor
+    without a guardian's consent (`minors`), and (once matching carries it)
+    `contact_by_email` not false."""
     return (
         bool(applicant.get("email"))
         and applicant.get("status") != "withdrawn"
+        and not minors.minor_without_consent(applicant)
         and applicant.get("contact_by_email", True) is not False
     )
 

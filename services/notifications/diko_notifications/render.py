@@ -91,6 +91,7 @@ def greeting(recipient: Recipient) -> str:
 def render_letter(letter: Letter, recipient: Recipient, footer: Footer | None = None) -> Rendered:
     subject = as_line(letter.subject)
     values = {
+        "young": recipient.young,  # an applicant: a notice says „du“ (a letter may set its own)
         **letter.values,
         "subject": subject,
         "greeting": greeting(recipient),

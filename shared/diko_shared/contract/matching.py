@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import AwareDatetime, Field, StringConstraints
 
 from diko_shared.contract.base import Payload, examples
 from diko_shared.contract.catalogue import CATALOGUE
@@ -79,6 +79,30 @@ _PROPOSAL = "prp_0123456789abcdef0123"
 _FAIR = "fair_0123456789abcdef0123"
 
 
+#: The version of the privacy text (Datenschutzhinweise) a consent was given to.
+PrivacyVersion = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60), *OneLine
+]
+
+
+class ProcessingConsent(Payload):
+    """The applicant's consent to the processing of their data, and to which text."""
+
+    given_at: AwareDatetime
+    privacy_version: PrivacyVersion
+
+
+class GuardianConsent(Payload):
+    """A parent's or guardian's consent for an applicant under 16 (Art. 8 GDPR): who gave
+    it, when, to which privacy text. Without it such an applicant is never proposed to
+    companies and gets no e-mail."""
+
+    name: Name = Field(description="The parent or guardian who consented")
+    email: Email | None = None
+    given_at: AwareDatetime
+    privacy_version: PrivacyVersion
+
+
 class RegisterApplicant(Payload):
     """Register an applicant (Bewerber/in) with what they want and what they can reach."""
 
@@ -112,6 +136,16 @@ class RegisterApplicant(Payload):
         description="KldB 2010 codes, most wanted first"
     )
     earliest_start: date
+    date_of_birth: date | None = Field(
+        None, description="Under 16: proposed and written to only with a guardian's consent"
+    )
+    guardian_consent: GuardianConsent | None = None
+    privacy_consent: ProcessingConsent | None = None
+    confirm_email: bool = Field(
+        False,
+        description="true: matching mails a signed link and proposes nobody until the "
+        "applicant confirms their address with it (double opt-in, the website's form)",
+    )
 
 
 class ApplicantRef(Payload):
@@ -179,6 +213,15 @@ class Applicant(Payload):
     desired_occupations: list[KldbCode]
     earliest_start: date
     status: ApplicantStatus
+    date_of_birth: date | None = None
+    guardian_consent: GuardianConsent | None = None
+    privacy_consent: ProcessingConsent | None = None
+    email_confirmed: bool | None = Field(
+        None, description="false: waits for the confirmation link; null: none was asked for"
+    )
+    held: str | None = Field(
+        None, description="Why the applicant is not proposed to companies now (German)"
+    )
 
 
 class Reason(Payload):
@@ -397,6 +440,11 @@ class UpdateApplicant(Payload):
     school_certificate: SchoolCertificate | None = None
     desired_occupations: Annotated[list[KldbCode], Field(min_length=1, max_length=10)] | None = None
     earliest_start: date | None = None
+    date_of_birth: date | None = None
+    guardian_consent: GuardianConsent | None = None
+    email_confirmed: Literal[True] | None = Field(
+        None, description="true: the applicant confirmed their address (the mailed link)"
+    )
     changed_by: Actor | None = None
 
 
@@ -696,6 +744,9 @@ class Explanation(Payload):
     max_points: Annotated[float, Field(ge=0)]
     criteria: list[ExplainedCriterion]
     better_positions: list[BetterPosition]
+    held: str | None = Field(
+        None, description="Why the applicant is not proposed to anyone now (German)"
+    )
 
 
 # -- applicant fairs (Bewerberbörsen) ------------------------------------------------------
@@ -1037,6 +1088,8 @@ CATALOGUE.command(
     RegisterApplicant,
     ApplicantRef,
     "Register an applicant with desired occupations, home town, reach and earliest start.",
+    # matching itself sends what its registration form receives.
+    senders=(OWNER, OPERATOR, INTEGRATOR),
 )
 CATALOGUE.query(
     "applicant.get",
@@ -1065,7 +1118,13 @@ CATALOGUE.event("match.proposed", OWNER, MatchProposed, "New proposals with scor
 CATALOGUE.event("match.accepted", OWNER, MatchAccepted, "Staff accepted a proposal.")
 CATALOGUE.event("match.declined", OWNER, MatchDeclined, "Staff declined a proposal.")
 CATALOGUE.command(
-    "applicant.update", OWNER, UpdateApplicant, ApplicantChange, "Change an applicant's record."
+    "applicant.update",
+    OWNER,
+    UpdateApplicant,
+    ApplicantChange,
+    "Change an applicant's record.",
+    # matching itself sends the confirmation of an address (its link's page).
+    senders=(OWNER, OPERATOR, INTEGRATOR),
 )
 CATALOGUE.event("applicant.updated", OWNER, ApplicantUpdated, "An applicant's record changed.")
 CATALOGUE.command(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from diko_matching import choosing, domain
+from diko_matching import choosing, domain, eligibility
 from diko_matching.engine.fair_instance import DAY_MINUTES, FairInstance
 from diko_matching.index import Index, PositionEntry
 from diko_shared.contract.envelope import ErrorDetail
@@ -229,6 +229,10 @@ def _from_records(
         if person.status == "withdrawn":
             problems.add(f"{where}.applicant_id", "hat sich zurückgezogen")
             continue
+        held = person.held(eligibility.berlin_today())
+        if held == eligibility.GUARDIAN_CONSENT_MISSING:
+            problems.add(f"{where}.applicant_id", eligibility.HELD_TEXT[held])
+            continue
         if any(a.ref == entry.applicant_id for a in applicants):
             problems.add(f"{where}.applicant_id", "doppelt genannt")
             continue
@@ -248,7 +252,7 @@ def _from_records(
                 ref=entry.applicant_id,
                 applicant_id=entry.applicant_id,
                 name=person.name,
-                email=person.email,
+                email=None if held else person.email,  # unconfirmed: no timetable by mail
                 wishes=wishes,
                 slots=_slots(entry.slots, data.n_slots, f"{where}.slots", problems),
             )

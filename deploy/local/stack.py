@@ -696,7 +696,9 @@ RABBIT_PACKAGE = ("rabbitmq-server", RABBIT_SBIN / "rabbitmq-server")
 BROWSER_PACKAGE = ("chromium", Path("/usr/bin/chromium"))
 #: promtool checks and unit-tests the alert rules of deploy/monitoring.
 PROMETHEUS_PACKAGE = ("prometheus", Path("/usr/bin/promtool"))
-TEST_PACKAGES = (BROWSER_PACKAGE, PROMETHEUS_PACKAGE)
+#: nginx checks and serves deploy/site/nginx.conf, the project website's configuration.
+NGINX_PACKAGE = ("nginx", Path("/usr/sbin/nginx"))
+TEST_PACKAGES = (BROWSER_PACKAGE, PROMETHEUS_PACKAGE, NGINX_PACKAGE)
 #: Node.js and npm build Mailpit's web UI; installed only when `node`/`npm` are missing.
 NODE_PACKAGES = (("nodejs", Path("/usr/bin/node")), ("npm", Path("/usr/bin/npm")))
 

@@ -52,6 +52,8 @@ INFRASTRUCTURE = ("rabbitmq", "mongo", "mailpit")
 MONITORING = ("prometheus", "grafana")
 #: Profile `tools`: the operator's command line, a command that runs and exits.
 TOOLS = ("cli",)
+#: The project website's web server (nginx, official image), serving what media builds.
+WEB = ("site",)
 #: The broker users of the deployment (deploy/rabbitmq/definitions.json) besides the services.
 BROKER_TOOL_USERS = ("operator", "monitor")
 #: Names of variables and settings that hold a secret.
@@ -329,7 +331,9 @@ def test_durations_are_go_durations(compose) -> None:
 
 
 def test_every_service_package_has_a_compose_service_and_no_other(compose, services) -> None:
-    defined = set(compose["services"]) - set(INFRASTRUCTURE) - set(MONITORING) - set(TOOLS)
+    defined = (
+        set(compose["services"]) - set(INFRASTRUCTURE) - set(MONITORING) - set(TOOLS) - set(WEB)
+    )
     assert defined == set(services), (
         f"compose services {sorted(defined)} differ from the packages {services} in services/"
     )
@@ -486,11 +490,13 @@ STATE_ON_DISK = {
     "mongo": "/data/db",
     "mailpit": "/data",  # MP_DATABASE: without it, mail is lost with the container
     "matching": "/home/diko/.cache/numba",  # numba's compiled kernels
+    "media": "/home/diko/site",  # the project website's builds (DIKO_SITE_DIR)
+    "site": "/srv/site",  # the same volume, read by nginx
     "prometheus": "/prometheus",  # the metrics of the last 30 days
     "grafana": "/var/lib/grafana",  # its users and preferences
 }
-#: Services that keep everything in their database (media its images too), and the CLI.
-STATELESS = ("companies", "notifications", "media", "cli")
+#: Services that keep everything in their database, and the CLI.
+STATELESS = ("companies", "notifications", "cli")
 
 
 def service_block(name: str) -> str:
@@ -958,7 +964,7 @@ def test_compose_go_loads_the_file_as_docker_compose_would(
     assert result.returncode == 0, result.stderr
     project = yaml.safe_load(result.stdout)
     # .env.example's profiles: mailpit and monitoring; the CLI (profile tools) only on demand.
-    assert set(project["services"]) == {*services, *INFRASTRUCTURE, *MONITORING}
+    assert set(project["services"]) == {*services, *INFRASTRUCTURE, *MONITORING, *WEB}
     for service in services:
         spec = project["services"][service]
         assert spec["build"]["args"] == {"SERVICE": service}
@@ -1127,3 +1133,36 @@ def test_the_entrypoint_refuses_a_missing_or_weak_password(
     assert "'matching'" in result.stderr or "rabbitmq-matching-password" in result.stderr
     assert "image entrypoint" not in result.stdout
     assert not (tmp_path / "run" / "definitions.json").exists()
+
+
+# -- the project website's web server ---------------------------------------------------
+
+
+def test_site_is_an_unprivileged_read_only_nginx_on_media_s_volume(compose) -> None:
+    """nginx (official image, pinned) serves the volume media builds the website into,
+    read-only, as the image's unprivileged user, with the repository's configuration."""
+    site, media = compose["services"]["site"], compose["services"]["media"]
+    assert re.fullmatch(r"nginx:1\.\d+(\.\d+)?-alpine", site["image"])
+    assert site["user"].split(":")[0] not in ("root", "0")
+    assert site["read_only"] is True
+    assert site["cap_drop"] == ["ALL"]
+    assert "no-new-privileges:true" in site["security_opt"]
+    assert site["depends_on"] == {"media": {"condition": "service_healthy"}}
+    assert "./deploy/site/nginx.conf:/etc/nginx/nginx.conf:ro" in site["volumes"]
+    assert "site-data:/srv/site:ro" in site["volumes"]
+    assert mounts(media)[STATE_ON_DISK["media"]] == "site-data"
+    config = (REPO / "deploy" / "site" / "nginx.conf").read_text(encoding="utf-8")
+    listen = re.search(r"^\s*listen (\d+);", config, re.M)
+    assert listen
+    assert site["ports"] == [f"127.0.0.1:{listen[1]}:{listen[1]}"]
+    assert re.search(r"^\s*root /srv/site/current;", config, re.M)
+    assert site["healthcheck"]["test"][-1] == f"http://127.0.0.1:{listen[1]}/healthz"
+
+
+def test_media_builds_the_site_where_the_image_says(compose) -> None:
+    """The volume is mounted on the image's DIKO_SITE_DIR, and compose does not move it."""
+    dockerfile = (REPO / "deploy" / "Dockerfile").read_text(encoding="utf-8")
+    site_dir = re.search(r"DIKO_SITE_DIR=(\S+)", dockerfile)
+    assert site_dir
+    assert site_dir[1] == STATE_ON_DISK["media"]
+    assert "DIKO_SITE_DIR" not in environment(compose["services"]["media"])

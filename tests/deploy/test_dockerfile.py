@@ -292,6 +292,20 @@ def test_matching_creates_its_cache_directory_as_the_service_user() -> None:
     assert image.user.split(":")[0] not in ("root", "0")
 
 
+def test_media_creates_its_site_directory_as_the_service_user() -> None:
+    """compose mounts the website's volume on DIKO_SITE_DIR; a new volume takes the
+    directory's owner, so media must create it itself to write the builds there."""
+    image = build("media")
+    media = next(stage for stage in image.chain if stage.name == "media")
+    site = image.env.get("DIKO_SITE_DIR", "")
+    assert site.startswith("/home/"), site
+    runs = [" ".join(c.value) for c in media.instructions if c.cmd == "RUN"]
+    made = [shlex.split(expand(run, image.env)) for run in runs if "mkdir" in run]
+    assert made
+    assert made[0][:3] == ["mkdir", "-p", site]
+    assert not any(c.cmd == "USER" for c in media.instructions), "as the runtime's user"
+
+
 # -- the build context ------------------------------------------------------------------
 
 

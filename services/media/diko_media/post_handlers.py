@@ -13,11 +13,8 @@ own work and announces it again (same event id, dropped as a duplicate downstrea
 from __future__ import annotations
 
 import asyncio
-import io
 from dataclasses import dataclass
 from typing import Any
-
-from PIL import Image
 
 from diko_media import store
 from diko_media.files import images
@@ -37,6 +34,7 @@ from diko_media.posts.drafting import (
     unknown_post,
     wrong_status,
 )
+from diko_media.posts.look import drawing_look
 from diko_media.settings import MediaSettings
 from diko_media.signing import Signer
 from diko_shared import due
@@ -124,18 +122,11 @@ class PostHandlers:
 
     async def _stage_draft(self, ctx: Context[Any], draft: Draft) -> None:
         """Render, store, announce, and ask the company's contact person for approval."""
-        palette = None
-        logo = None
-        if draft.look:
-            palette = themed_palette(draft.look["colour"])
+        palette, logo = await drawing_look(ctx.db, draft.look)
+        if palette is not None:
             check_contrast(draft.written.kind, draft.fmt, palette)
-            if draft.look.get("logo_id"):
-                record = await store.find_image(ctx.db, draft.look["logo_id"])
-                if record is not None:
-                    logo = Image.open(io.BytesIO(bytes(record["data"])))
-                    logo.load()
         rendered = await asyncio.to_thread(
-            render_slides, draft.written, draft.fmt, palette=palette, logo=logo
+            render_slides, draft.written, draft.fmt, palette=palette, logo=logo, png=False
         )
         post = document(draft, rendered, now=ctx.occurred_at)
         ctx.write(*store.insert_post(post, [r.image for r in rendered]))
@@ -290,19 +281,7 @@ class PostHandlers:
             data.company_name,
             (company or {}).get("instagram"),
         )
-        await self._stage_draft(
-            ctx,
-            Draft(
-                post_id=ctx.new_id("pst"),
-                written=written,
-                fmt="portrait",
-                company_id=data.company_id,
-                company_name=data.company_name,
-                position_id=data.position_id,
-                look=(company or {}).get("look"),
-                source="position.opened",
-            ),
-        )
+        await self._stage_position_draft(ctx, written, company, "position.opened")
 
     async def on_position_filled(self, ctx: Context[PositionFilled]) -> None:
         """position.filled → a "Platz besetzt" post, if the company consented to posts."""
@@ -317,6 +296,18 @@ class PostHandlers:
             data.company_name,
             (company or {}).get("instagram"),
         )
+        await self._stage_position_draft(ctx, written, company, "position.filled")
+
+    async def _stage_position_draft(
+        self,
+        ctx: Context[PositionOpened] | Context[PositionFilled],
+        written: content.Written,
+        company: dict[str, Any] | None,
+        source: str,
+    ) -> None:
+        """The portrait draft about a position: both position events make the same one,
+        with their own words."""
+        data = ctx.data
         await self._stage_draft(
             ctx,
             Draft(
@@ -327,7 +318,7 @@ class PostHandlers:
                 company_name=data.company_name,
                 position_id=data.position_id,
                 look=(company or {}).get("look"),
-                source="position.filled",
+                source=source,
             ),
         )
 

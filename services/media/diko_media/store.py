@@ -62,9 +62,9 @@ async def feed_version(db: AsyncDatabase) -> str:
 
 @dataclass(frozen=True)
 class SlideImage:
-    png: bytes
+    png: bytes | None
     jpeg: bytes
-    png_sha256: str
+    png_sha256: str | None
     jpeg_sha256: str
 
 
@@ -81,10 +81,10 @@ def insert_post(document: Mapping[str, Any], images: Iterable[SlideImage]) -> li
                 POST_IMAGES,
                 {
                     "_id": slide_id(document["_id"], number),
-                    "png": image.png,
                     "jpeg": image.jpeg,
-                    "png_sha256": image.png_sha256,
                     "jpeg_sha256": image.jpeg_sha256,
+                    # The PNG once rendered (`keep_png`), if it was at the draft.
+                    **({"png": image.png, "png_sha256": image.png_sha256} if image.png else {}),
                 },
             )
         )
@@ -97,6 +97,14 @@ async def find_post(db: AsyncDatabase, post_id: str) -> dict[str, Any] | None:
 
 async def find_slide(db: AsyncDatabase, post_id: str, number: int) -> dict[str, Any] | None:
     return await db[POST_IMAGES].find_one({"_id": slide_id(post_id, number)})
+
+
+async def keep_png(db: AsyncDatabase, post_id: str, number: int, png: bytes, sha256: str) -> None:
+    """A slide's PNG, rendered at its first request, for the next (the same bytes whoever
+    renders it, so two replicas racing write the same)."""
+    await db[POST_IMAGES].update_one(
+        {"_id": slide_id(post_id, number)}, {"$set": {"png": png, "png_sha256": sha256}}
+    )
 
 
 def change_post(

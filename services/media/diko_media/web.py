@@ -37,7 +37,9 @@ from diko_media.podcast.feed import CONTENT_TYPE as FEED_CONTENT_TYPE
 from diko_media.podcast.feed import Channel, build_feed
 from diko_media.podcast.page import CONTENT_TYPE as PAGE_CONTENT_TYPE
 from diko_media.podcast.page import render_episode_page, render_missing, render_page
+from diko_media.posts.drafting import render_png
 from diko_media.posts.kit import build_kit
+from diko_media.posts.look import drawing_look
 from diko_media.settings import MediaSettings
 from diko_media.signing import LinkExpired, LinkInvalid, Signer
 from diko_shared.contract.media import UpdateEpisode
@@ -271,16 +273,26 @@ class PostFiles:
         return await store.find_slide(self.db, post_id, number)
 
     async def first_png(self, request: Request) -> Response:
-        slide = await self._slide(request.path_params["post_id"], 1)
-        if slide is None:
-            return PlainTextResponse("Kein Bild zu diesem Post.", status_code=404)
-        return cacheable(request, bytes(slide["png"]), "image/png", slide["png_sha256"],
-                         IMAGE_MAX_AGE_S)  # fmt: skip
+        return await self._png(request, request.path_params["post_id"], 1)
 
     async def png(self, request: Request) -> Response:
-        slide = await self._slide(request.path_params["post_id"], request.path_params["number"])
+        post_id, number = request.path_params["post_id"], request.path_params["number"]
+        return await self._png(request, post_id, number)
+
+    async def _png(self, request: Request, post_id: str, number: int) -> Response:
+        """The slide's PNG: a draft stores only the JPEG, so the first request renders the
+        PNG from the post's fields and look, and keeps it for the next."""
+        slide = await self._slide(post_id, number)
         if slide is None:
             return PlainTextResponse("Kein Bild zu diesem Post.", status_code=404)
+        if slide.get("png") is None:
+            post = await store.find_post(self.db, post_id)
+            if post is None:
+                return PlainTextResponse("Kein Bild zu diesem Post.", status_code=404)
+            palette, logo = await drawing_look(self.db, post.get("look"))
+            png = await asyncio.to_thread(render_png, post, number, palette=palette, logo=logo)
+            slide = {"png": png, "png_sha256": hashlib.sha256(png).hexdigest()}
+            await store.keep_png(self.db, post_id, number, png, slide["png_sha256"])
         return cacheable(request, bytes(slide["png"]), "image/png", slide["png_sha256"],
                          IMAGE_MAX_AGE_S)  # fmt: skip
 

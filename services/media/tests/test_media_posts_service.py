@@ -179,11 +179,16 @@ async def test_an_opened_position_drafts_a_post_and_asks_the_company_for_approva
     (slide,) = post["slides"]
     assert slide["alt_text"].startswith("Grafik von DIKO Altmark: Azubi gesucht! Ausbildung als")
     assert "Tischlerei Müller & Söhne GmbH in Tangermünde" in slide["alt_text"]
-    png = await web.get(slide["image_url"])
+    png = await web.get(slide["image_url"])  # rendered now: the draft made the JPEG only
     jpeg = await web.get(slide["jpeg_url"])
     assert Image.open(io.BytesIO(png.content)).size == (1080, 1350)
     assert Image.open(io.BytesIO(jpeg.content)).format == "JPEG"
-    assert (await web.get(post["image_url"])).content == png.content
+    again = await web.get(post["image_url"])  # kept from the first request
+    assert again.content == png.content
+    assert again.headers["etag"] == png.headers["etag"]
+    assert (
+        await web.get(slide["image_url"], headers={"If-None-Match": png.headers["etag"]})
+    ).status_code == 304
 
     (mail,) = await mails.wait_for(
         lambda s: s.data["idempotency_key"] == f"post-approval/{post_id}", timeout=30

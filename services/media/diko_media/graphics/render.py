@@ -118,9 +118,9 @@ class Placed:
 
 @dataclass(frozen=True)
 class Rendered:
-    """A rendered image: PNG bytes and where each text went (and the JPEG, if asked for)."""
+    """A rendered image: where each text went, and the PNG and JPEG bytes asked for."""
 
-    png: bytes
+    png: bytes | None
     width: int
     height: int
     texts: tuple[Placed, ...]
@@ -139,12 +139,15 @@ def render(
     *,
     palette: Palette | None = None,
     logo: Image.Image | None = None,
+    png: bool = True,
     jpeg: bool = False,
 ) -> Rendered:
     """Draw `layout` with the texts filled from `values`; the same input gives the same bytes.
 
     `palette` replaces the layout's (a company's colours; check its contrast first with
     `Layout.contrast_problems`); `logo` is a company's logo for its `CompanyLogo` shapes.
+    `png` and `jpeg` say which files to make of the pixels (PNG takes three times as
+    long as JPEG: a post's PNG is made when someone asks for it).
     """
     missing = layout.fields - values.keys()
     if missing:
@@ -160,7 +163,7 @@ def render(
         draw = ImageDraw.Draw(image)
         placed = tuple(_draw_text(draw, spec, fields, colours) for spec in layout.texts)
         return Rendered(
-            _png(image),
+            _png(image) if png else None,
             layout.width,
             layout.height,
             placed,

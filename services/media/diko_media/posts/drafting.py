@@ -105,20 +105,37 @@ def render_slides(
     *,
     palette: Palette | None = None,
     logo: Image.Image | None = None,
+    png: bool = True,
 ) -> list[RenderedSlide]:
-    """Every slide as PNG (the master) and JPEG (what Instagram and the kits take)."""
+    """Every slide as JPEG (what Instagram and the kits take) and, with `png`, as PNG (the
+    lossless master, which a draft leaves to the first request: `render_png`)."""
     result = []
     for layout, fields in zip(slides(written.kind, fmt), written.slides, strict=True):
-        drawn = render(layout, fields, palette=palette, logo=logo, jpeg=True)
+        drawn = render(layout, fields, palette=palette, logo=logo, png=png, jpeg=True)
         assert drawn.jpeg is not None
         image = SlideImage(
             png=drawn.png,
             jpeg=drawn.jpeg,
-            png_sha256=hashlib.sha256(drawn.png).hexdigest(),
+            png_sha256=hashlib.sha256(drawn.png).hexdigest() if drawn.png else None,
             jpeg_sha256=hashlib.sha256(drawn.jpeg).hexdigest(),
         )
         result.append(RenderedSlide(image, drawn.width, drawn.height))
     return result
+
+
+def render_png(
+    post: Mapping[str, Any],
+    number: int,
+    *,
+    palette: Palette | None = None,
+    logo: Image.Image | None = None,
+) -> bytes:
+    """Slide `number` of a stored post as PNG, from the fields, format and look it was
+    drafted with: the same pixels as its JPEG (rendering is deterministic)."""
+    layout = slides(post["kind"], post["format"])[number - 1]
+    drawn = render(layout, post["slides"][number - 1]["fields"], palette=palette, logo=logo)
+    assert drawn.png is not None
+    return drawn.png
 
 
 # -- documents ---------------------------------------------------------------------------------
@@ -158,7 +175,6 @@ def document(draft: Draft, rendered: Sequence[RenderedSlide], *, now: datetime) 
                 "alt_text": alt,
                 "width": slide.width,
                 "height": slide.height,
-                "png_sha256": slide.image.png_sha256,
                 "jpeg_sha256": slide.image.jpeg_sha256,
             }
             for fields, alt, slide in zip(

@@ -23,13 +23,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from markupsafe import Markup
-
 from diko_media.links import Links
 from diko_media.site import assets
 from diko_media.site import store as site_store
 from diko_media.site.model import Position, SiteData
-from diko_media.site.pages import Renderer, SiteInfo, all_paths, touched
+from diko_media.site.pages import Renderer, Rows, SiteInfo, all_paths, touched
 from diko_shared.contract.media import SiteRebuilt
 from diko_shared.due import DueContext
 
@@ -47,14 +45,6 @@ def file_of(path: str) -> str:
     if path.endswith("/") or path == "":
         return path + "index.html"
     return path if path.endswith(SUFFIXES) else path + ".html"
-
-
-def path_of(name: str) -> str:
-    if name.endswith("index.html"):
-        return name.removesuffix("index.html")
-    if name.endswith(".html") and name != "404.html":
-        return name.removesuffix(".html")
-    return name
 
 
 @dataclass
@@ -79,7 +69,12 @@ class SiteBuilder:
     files: dict[str, str] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     #: Rendered list entries, kept between builds (see Renderer).
-    rows: dict[tuple[str, str, int | None], Markup] = field(default_factory=dict)
+    rows: Rows = field(default_factory=dict)
+    #: What each listing page of the current build shows (`Renderer.listing_print`), by
+    #: path: every listing page there is.
+    prints: dict[str, tuple[object, ...]] = field(default_factory=dict)
+    #: The filter links of the current build (every listing page shows them).
+    filters: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     @property
     def current(self) -> Path:
@@ -121,7 +116,9 @@ class SiteBuilder:
             await self.data.load_all(db)
             self.rows = {}
             renderer = Renderer(self.data, self.info, self.rows)
-            pages = all_paths(self.data)
+            pages = all_paths(self.data, renderer.facets)
+            self.prints = {}
+            self._unchanged(renderer, pages, set(), again=True)
             outcome = await asyncio.to_thread(self._write_full, renderer, pages, build_id)
         else:
             before = self._concerned(marks)
@@ -129,15 +126,40 @@ class SiteBuilder:
             after = self._concerned(marks)
             companies = {m.partition(":")[2] for m in marks if m.startswith("company:")}
             changed = {p.position_id for p in (*before, *after)}
-            self.rows = {k: v for k, v in self.rows.items() if k[0] not in changed}
+            for position_id in changed:
+                self.rows.pop(position_id, None)
             renderer = Renderer(self.data, self.info, self.rows)
-            keys = touched(self.data, [*before, *after], companies)
-            pages = renderer.expand(keys, (p for p in self._paths()))
+            keys = touched(self.data, [*before, *after], companies, renderer.towns)
+            # A new or a gone occupation, start year or town: every listing page shows
+            # the filter links, so every one is rendered again.
+            again = renderer.filters != self.filters
+            if again:
+                keys |= set(renderer.facets.counts())
+            pages = renderer.expand(keys, self.prints)
+            pages -= self._unchanged(renderer, pages, changed, again=again)
             outcome = await asyncio.to_thread(self._write_changed, renderer, pages, build_id)
+        self.filters = renderer.filters
         outcome.seconds = time.perf_counter() - began
         # Deleting an old build's thousands of files is slow and nobody waits for it.
         asyncio.get_running_loop().run_in_executor(None, self._prune)
         return outcome
+
+    def _unchanged(
+        self, renderer: Renderer, pages: set[str], changed: set[str], *, again: bool
+    ) -> set[str]:
+        """The listing pages among `pages` that would come out as they are (none if
+        `again`): the same positions on them (none of which changed), the same number of
+        pages, the same count on the first. Records what each listing page shows now."""
+        same = set()
+        for path in pages:
+            seen = renderer.listing_print(path)
+            if seen is None:
+                self.prints.pop(path, None)
+                continue
+            if not again and self.prints.get(path) == seen and changed.isdisjoint(seen[0]):
+                same.add(path)
+            self.prints[path] = seen
+        return same
 
     def _concerned(self, marks: list[str]) -> list[Position]:
         """The open positions the marks concern, as the data has them now."""
@@ -146,10 +168,6 @@ class SiteBuilder:
         ids = {m.partition(":")[2] for m in marks if m.startswith("position:")}
         companies = {m.partition(":")[2] for m in marks if m.startswith("company:")}
         return [p for p in positions.values() if p.position_id in ids or p.company_id in companies]
-
-    def _paths(self) -> set[str]:
-        """The page paths of the current build (files back to paths)."""
-        return {path_of(f) for f in self.files if not f.startswith("assets/")}
 
     # -- writing (in a worker thread) ---------------------------------------------------
 
@@ -181,14 +199,19 @@ class SiteBuilder:
                 digest = hashlib.sha256(body).hexdigest()
                 written += files.get(name) != digest
                 files[name] = digest
+        # The directories once each, then one system call per file: a rebuild links
+        # thousands of files, and a `mkdir` per file doubled the time that takes.
+        for folder in sorted({os.path.dirname(name) for name in files}):
+            if folder:
+                (target / folder).mkdir(parents=True, exist_ok=True)
+        source_dir, target_dir = os.fspath(source), os.fspath(target)
         for name in files:
-            destination = target / name
-            destination.parent.mkdir(parents=True, exist_ok=True)
             body = rendered.get(name)
             if body is None:
-                os.link(source / name, destination)
+                os.link(os.path.join(source_dir, name), os.path.join(target_dir, name))
             else:
-                destination.write_bytes(body)
+                with open(os.path.join(target_dir, name), "wb") as out:
+                    out.write(body)
         self._swap(target, build_id)
         self.files = files
         return Outcome(build_id, False, len(files), written, removed, 0.0)

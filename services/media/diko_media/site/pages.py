@@ -9,7 +9,6 @@ canonical URLs, Open Graph tags and the sitemap use the configured site URL.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -50,6 +49,8 @@ ENVIRONMENT = Environment(
     finalize=finalize,
     trim_blocks=True,
     lstrip_blocks=True,
+    # The templates are package data: no `stat` of each file at every page.
+    auto_reload=False,
 )
 ENVIRONMENT.filters["date"] = lambda d: long_date(d, space=NBSP)
 ENVIRONMENT.filters["certificate"] = lambda c: CERTIFICATES.get(c, c)
@@ -74,11 +75,29 @@ class SiteInfo:
 # -- which pages exist --------------------------------------------------------------------
 
 
+def page_count(count: int) -> int:
+    return max(1, count // PER_PAGE)
+
+
 def listing_pages(key: str, count: int) -> list[str]:
     """The paths of a paginated listing of `count` entries (at least its first page):
     `stellen/`, `stellen/seite-2`; `stellen/beruf/tischler-in`, `…/tischler-in-seite-2`."""
-    pages = max(1, math.ceil(count / PER_PAGE))
-    return [key] + [f"{key}{_next(key)}{n}" for n in range(2, pages + 1)]
+    return [key] + [f"{key}{_next(key)}{n}" for n in range(2, page_count(count) + 1)]
+
+
+def page_slice(count: int, number: int) -> slice:
+    """Which entries of a list (newest or nearest first) page `number` shows.
+
+    The pages are counted off from the list's end: every page but the first holds
+    exactly `PER_PAGE`, the first the rest (`PER_PAGE` to twice that, less one). A new
+    position at the top changes the first page only, and one taken off changes the pages
+    before its own, not those after: an event renders a few pages of a long list, not
+    all of them (until the list gains or loses a page)."""
+    pages = page_count(count)
+    if number == 1:
+        return slice(0, count - PER_PAGE * (pages - 1))
+    end = count - PER_PAGE * (pages - number)
+    return slice(end - PER_PAGE, end)
 
 
 def _next(key: str) -> str:
@@ -96,19 +115,53 @@ def split_page(path: str) -> tuple[str, int]:
     return path, 1
 
 
-def facets(data: SiteData) -> dict[str, list[Position]]:
-    """Every filtered list of open positions by its key: occupation, start year, town."""
-    positions = newest_first(data.positions.values())
-    found: dict[str, list[Position]] = {"stellen/": positions}
-    by_town: dict[str, list[Position]] = {}
-    for p in positions:
-        found.setdefault(f"stellen/beruf/{slug(p.occupation)}", []).append(p)
-        found.setdefault(f"stellen/beginn/{p.year}", []).append(p)
-        by_town.setdefault(p.town, []).append(p)
-    for town in sorted(by_town):
-        for radius in RADII_KM:
-            found[town_key(town, radius)] = near(data, town, radius, by_town)
-    return found
+class Facets:
+    """Every filtered list of open positions by its key: occupation, start year, town and
+    radius. A build renders few of the town lists (120 of them, the longest), so each is
+    made when first asked for; the sitemap needs only their lengths."""
+
+    def __init__(self, data: SiteData, positions: dict[str, Position]) -> None:
+        self.data = data
+        self.ordered = newest_first(positions.values())
+        self.lists: dict[str, list[Position]] = {"stellen/": self.ordered}
+        self.by_town: dict[str, list[Position]] = {}
+        for p in self.ordered:
+            self.lists.setdefault(f"stellen/beruf/{slug(p.occupation)}", []).append(p)
+            self.lists.setdefault(f"stellen/beginn/{p.year}", []).append(p)
+            self.by_town.setdefault(p.town, []).append(p)
+        self.towns = sorted(self.by_town)
+        self.town_keys = {town_key(t, r): (t, r) for t in self.towns for r in RADII_KM}
+
+    def get(self, key: str, default: list[Position] | None = None) -> list[Position] | None:
+        found = self.lists.get(key)
+        if found is None and key in self.town_keys:
+            town, radius = self.town_keys[key]
+            found = self.lists[key] = near(self.data, town, radius, self.by_town)
+        return default if found is None else found
+
+    def __getitem__(self, key: str) -> list[Position]:
+        found = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.lists or key in self.town_keys
+
+    def counts(self) -> dict[str, int]:
+        """How many positions each list has (the town lists counted, not made)."""
+        counts = {k: len(v) for k, v in self.lists.items() if k not in self.town_keys}
+        for key, (town, radius) in self.town_keys.items():
+            counts[key] = sum(
+                len(listed)
+                for other, listed in self.by_town.items()
+                if (km := self.data.town_km(town, other)) is not None and km <= radius
+            )
+        return counts
+
+
+def facets(data: SiteData) -> Facets:
+    return Facets(data, data.positions)
 
 
 def town_key(town: str, radius: int) -> str:
@@ -133,19 +186,22 @@ def newest_first(positions: Iterable[Position]) -> list[Position]:
     return sorted(positions, key=lambda p: (p.posted_at, p.position_id), reverse=True)
 
 
-def all_paths(data: SiteData, found: dict[str, list[Position]] | None = None) -> set[str]:
+def all_paths(data: SiteData, found: Facets | None = None) -> set[str]:
     paths = {"", "stellen/", "betriebe/", "podcast/", "impressum/", "datenschutz/",
              "sitemap.xml", "robots.txt", "404.html"}  # fmt: skip
     paths.update(f"betriebe/{c}" for c in data.companies)
     paths.update(f"stellen/{p}" for p in data.positions)
-    for key, listed in (facets(data) if found is None else found).items():
-        paths.update(listing_pages(key, len(listed)))
+    for key, count in (facets(data) if found is None else found).counts().items():
+        paths.update(listing_pages(key, count))
     return paths
 
 
-def touched(data: SiteData, positions: Iterable[Position], companies: Iterable[str]) -> set[str]:
-    """The pages a change of these positions and companies touches (before or after it)."""
-    towns = {p.town for p in data.positions.values()}
+def touched(
+    data: SiteData, positions: Iterable[Position], companies: Iterable[str], towns: Iterable[str]
+) -> set[str]:
+    """The pages a change of these positions and companies touches (before or after it);
+    `towns`: those with open positions now."""
+    towns = set(towns)
     paths = {"", "stellen/", "betriebe/", "sitemap.xml", "podcast/"}
     for company_id in companies:
         paths.add(f"betriebe/{company_id}")
@@ -164,6 +220,9 @@ def touched(data: SiteData, positions: Iterable[Position], companies: Iterable[s
 
 # -- rendering ----------------------------------------------------------------------------
 
+#: Rendered list entries: position id → (link prefix, distance shown) → the entry.
+Rows = dict[str, dict[tuple[str, int | None], Markup]]
+
 
 class Renderer:
     """Renders one build's pages from one state of the data; listings are computed once."""
@@ -172,26 +231,30 @@ class Renderer:
         self,
         data: SiteData,
         info: SiteInfo,
-        rows: dict[tuple[str, str, int | None], Markup] | None = None,
+        rows: Rows | None = None,
     ) -> None:
-        """`rows`: the list entries of earlier builds, kept by the builder without those of
-        the positions and companies that changed since."""
+        """`rows`: the list entries of earlier builds by position, kept by the builder
+        without those of the positions and companies that changed since."""
         self.data = data
         self.info = info
         self.today = info.today()
         self.positions = data.positions
-        self.facets = facets(data)
-        self.towns = sorted({p.town for p in self.positions.values()})
+        self.facets = Facets(data, self.positions)
+        self.towns = self.facets.towns
         self.filters = self._filters()
         self._rows = {} if rows is None else rows
         self._chip_blocks: dict[tuple[str, str, str | None], Markup] = {}
         self.by_company: dict[str, list[Position]] = {}
-        for p in newest_first(self.positions.values()):
+        for p in self.facets.ordered:
             self.by_company.setdefault(p.company_id, []).append(p)
 
     def expand(self, keys: Iterable[str], known: Iterable[str]) -> set[str]:
         """Listing keys grow to every page they have now and had before (`known`)."""
-        known = set(known)
+        later_pages: dict[str, list[str]] = {}
+        for path in known:
+            key, number = split_page(path)
+            if number > 1:
+                later_pages.setdefault(key, []).append(path)
         paths: set[str] = set()
         for key in keys:
             paths.add(key)
@@ -201,8 +264,22 @@ class Renderer:
                 or "/ort/" in key
             ):
                 paths.update(listing_pages(key, len(self.facets.get(key, []))))
-                paths.update(k for k in known if k.startswith(key + "seite-"))
+                paths.update(later_pages.get(key, ()))
         return paths
+
+    def listing_print(self, path: str) -> tuple[object, ...] | None:
+        """What a listing page shows, in short (None for other pages): the same print
+        and none of its positions changed, the same page (the filter links aside, which
+        the builder watches itself)."""
+        key, number = split_page(path)
+        if key not in self.facets:
+            return None
+        listed = self.facets.get(key) or []
+        pages = page_count(len(listed))
+        if number > pages:
+            return None
+        shown = tuple(p.position_id for p in listed[page_slice(len(listed), number)])
+        return shown, pages, len(listed) if number == 1 else None
 
     def render(self, path: str) -> bytes | None:
         """The page's bytes, or None if it does not exist (any more)."""
@@ -297,15 +374,22 @@ class Renderer:
         pages = listing_pages(key, len(listed))
         if number > len(pages):
             return None
-        shown = listed[(number - 1) * PER_PAGE : number * PER_PAGE]
+        shown = listed[page_slice(len(listed), number)]
         heading, centre = self._listing_heading(key)
-        distances = {p.position_id: self._km(centre, p.town) for p in shown} if centre else {}
+        distances: dict[str, int] = {}
+        if centre:
+            by_town = {town: self._km(centre, town) for town in {p.town for p in shown}}
+            distances = {p.position_id: by_town[p.town] for p in shown}
         return self._page(
             "positions.html",
             path,
             title=heading if number == 1 else f"{heading} – Seite {number}",
             heading=heading,
-            description=f"{len(listed)} offene Ausbildungsplätze in der Altmark: {heading}.",
+            # Only the first page counts the list: the others stay as they are while it
+            # grows or shrinks before them (see page_slice).
+            description=f"{len(listed)} offene Ausbildungsplätze in der Altmark: {heading}."
+            if number == 1
+            else f"Offene Ausbildungsplätze in der Altmark: {heading}, Seite {number}.",
             positions=shown,
             total=len(listed),
             number=number,
@@ -321,8 +405,8 @@ class Renderer:
         """One position in a list (a function, not a template: the listings show tens of
         thousands per build), remembered per link depth and distance."""
         km = distances.get(p.position_id)
-        key = (p.position_id, prefix, km)
-        found = self._rows.get(key)
+        kept = self._rows.setdefault(p.position_id, {})
+        found = kept.get((prefix, km))
         if found is None:
             company = self.data.companies[p.company_id]
             free = f"{p.free} {'Platz' if p.free == 1 else 'Plätze'} frei"
@@ -334,7 +418,7 @@ class Renderer:
                 f'  <p class="facts">{where} · Beginn '
                 f"{long_date(p.start_date, space=NBSP)} · {free}</p>\n</li>\n"
             )
-            self._rows[key] = found
+            kept[(prefix, km)] = found
         return found
 
     def _chips(self, kind: str, prefix: str, current: str | None) -> Markup:
@@ -347,14 +431,15 @@ class Renderer:
         return found
 
     def _chip_block(self, kind: str, prefix: str, current: str | None) -> Markup:
+        """Without counts: every listing page shows the filters, and a count that changes
+        with each position would have every event render all of them again (or leave
+        stale numbers on those it does not); the list's own page says how many it has."""
         items = []
-        for label, target, n in self.filters[kind]:
+        for label, target in self.filters[kind]:
             base = target.rsplit("-", 2)[0] if kind == "towns" else target
             mark = ' aria-current="page"' if current and base == current else ""
-            count = "" if kind == "towns" else f" ({n})"
             items.append(
-                f'      <li><a href="{prefix}{target}"{mark}>{escape_html(clean(label))}'
-                f"{count}</a></li>\n"
+                f'      <li><a href="{prefix}{target}"{mark}>{escape_html(clean(label))}</a></li>\n'
             )
         return Markup("".join(items))
 
@@ -377,24 +462,19 @@ class Renderer:
     def _towns(self) -> list[str]:
         return self.towns
 
-    def _filters(self) -> dict[str, list[tuple[str, str, int]]]:
-        """The filter links: label, target key, how many positions each shows."""
-        occupations: dict[str, tuple[str, int]] = {}
-        years: dict[int, int] = {}
-        for p in self.positions.values():
-            label, count = occupations.get(slug(p.occupation), (p.occupation, 0))
-            occupations[slug(p.occupation)] = (label, count + 1)
-            years[p.year] = years.get(p.year, 0) + 1
+    def _filters(self) -> dict[str, list[tuple[str, str]]]:
+        """The filter links: label and target key of each list that has positions."""
+        lists = self.facets.lists
+        occupations = [
+            (lists[key][0].occupation, key) for key in lists if key.startswith("stellen/beruf/")
+        ]
+        years = sorted(
+            (key.rsplit("/", 1)[1], key) for key in lists if key.startswith("stellen/beginn/")
+        )
         return {
-            "occupations": sorted(
-                ((label, f"stellen/beruf/{key}", n) for key, (label, n) in occupations.items()),
-                key=lambda f: f[0].lower(),
-            ),
-            "years": [(str(y), f"stellen/beginn/{y}", n) for y, n in sorted(years.items())],
-            "towns": [
-                (town, town_key(town, RADII_KM[0]), len(self.facets[town_key(town, RADII_KM[0])]))
-                for town in self._towns()
-            ],
+            "occupations": sorted(occupations, key=lambda f: f[0].lower()),
+            "years": years,
+            "towns": [(town, town_key(town, RADII_KM[0])) for town in self._towns()],
         }
 
     def _sitemap(self) -> bytes:
@@ -428,6 +508,17 @@ class Renderer:
         def chips(kind: str, current: str | None) -> Markup:
             return self._chips(kind, prefix, current)
 
+        def pager(pages: list[str], number: int) -> Markup:
+            """The links to a listing's pages (a function: the longest lists have tens)."""
+            items = []
+            for index, target in enumerate(pages, start=1):
+                mark = ' aria-current="page"' if index == number else ""
+                items.append(
+                    f'    <li><a href="{escape_html(url(target))}"{mark}>'
+                    f'<span class="visually-hidden">Seite </span>{index}</a></li>\n'
+                )
+            return Markup("".join(items).removesuffix("\n"))
+
         values.setdefault("description", "Ausbildungsplätze, Betriebe und der Podcast des "
                           "Netzwerks DIKO Altmark für junge Leute in der Altmark.")  # fmt: skip
         values.setdefault("og_type", "website")
@@ -438,6 +529,7 @@ class Renderer:
             url=url,
             rows=rows,
             chips=chips,
+            pager=pager,
             canonical=self.info.absolute(path),
             site=self.info,
             links=self.data.links,

@@ -1,4 +1,4 @@
-"""docs/processing.md (the record of processing, Art. 30 GDPR) is current and finds what it should."""
+"""docs/processing.md (the record of processing, Art. 30 GDPR) is current and complete."""
 
 from __future__ import annotations
 

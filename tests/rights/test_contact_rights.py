@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from diko_shared.contract.companies import (
     Address,
@@ -64,7 +65,9 @@ async def registered(bus: Bus) -> dict[str, Any]:
     return {"company_id": ref["company_id"], "contact_id": contact["contact_id"]}
 
 
-async def presented(bus: Bus, system: System, company_id: str, contact_id: str) -> None:
+async def presented(
+    bus: Bus, system: System, media: AsyncDatabase, company_id: str, contact_id: str
+) -> None:
     """The contact in media: guest of an episode and its post, on the company's page."""
     now = datetime.now(UTC)
     for purpose, who in (("website", None), ("podcast", contact_id), ("social_media", None)):
@@ -90,10 +93,18 @@ async def presented(bus: Bus, system: System, company_id: str, contact_id: str) 
     episode = await bus.ok(
         CreateEpisode(
             title="DIKO trifft… die Bäckerei Quast",
+            company_id=company_id,
             description=f"{NAME} erzählt, wie man in Gardelegen Bäcker wird.",
             persons=[EpisodePerson(name="Birte Albrecht", role="host"), guest],
         )
     )
+
+    async def consented() -> bool:  # an episode post names a guest only with their consent
+        copy = await media["companies"].find_one({"_id": company_id}) or {}
+        consent = copy.get("contacts", {}).get(contact_id, {}).get("consents", {})
+        return consent.get("podcast", {}).get("status") == "given"
+
+    await eventually(consented, timeout=60, interval=0.5, what="media knows the consent")
     about = EpisodeContent(episode_id=episode["episode_id"])
     post = await bus.ok(
         DraftPost(company_id=company_id, company_name="Bäckerei Quast", content=about)
@@ -114,7 +125,8 @@ async def test_a_contact_person_is_exported_and_erased_everywhere(
 ) -> None:
     held = await registered(bus)
     contact_id = held["contact_id"]
-    await presented(bus, system, held["company_id"], contact_id)
+    media = mongo[stack.database("media")]
+    await presented(bus, system, media, held["company_id"], contact_id)
 
     receipt = await bus.ok(ExportContact(contact_id=contact_id))
     assert receipt["person"] == {"kind": "contact", "person_id": contact_id}

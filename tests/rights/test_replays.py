@@ -115,7 +115,7 @@ async def test_replays_do_not_bring_an_erased_contact_back(
     guest = EpisodePerson(name=NAME, role="guest", contact_id=contact_id, company_id=company_id)
     episode = await bus.request(CreateEpisode(title="Zu Gast", description="Ein Gespräch.",
                                               persons=[guest]))  # fmt: skip
-    assert episode["error"]["code"] == "invalid", episode
+    assert episode["error"]["code"] == "validation_error", episode
     assert episode["error"]["details"][0]["field"] == "data.persons[0].contact_id"
     assert "wurde gelöscht" in episode["error"]["message"]
     shown = await bus.request(

@@ -10,10 +10,12 @@ episode's description or a post's caption.
 
 The erasure drops the person's entry (a guest, a presentation's contact, a contact's
 consents) and overwrites the name wherever it stands in a text; the episode, post,
-company and presentation stay. It marks the presentations and the podcast pages as
-changed before erasing (a crash in between builds once more, never too little), so the
-website's next build no longer shows the person, and drops the rendered slides of posts
-whose text named them (the images show the name).
+company and presentation stay. It notes the presentations and episodes that show the
+person before erasing, and marks them as changed after (a build that runs meanwhile
+reads the old data and consumes earlier marks), so the website's next build no longer
+shows the person; a process that dies in between builds the whole site when it starts
+again. It drops the rendered slides of posts whose text named them (the images show the
+name).
 """
 
 from __future__ import annotations
@@ -104,14 +106,17 @@ class MediaRights(Rights):
             *extra_needles,
             *await self.own_needles(db, person),
         ]
-        await _rebuild_without(db, needles, erasure_id, at)
-        return await super().erase(db, person, related, erasure_id, at, extra_needles)
+        rebuild = await _showing(db, needles, erasure_id, at)
+        tombstone = await super().erase(db, person, related, erasure_id, at, extra_needles)
+        for write in rebuild:
+            await db[write.collection].bulk_write([write.op])
+        return tombstone
 
 
-async def _rebuild_without(
+async def _showing(
     db: AsyncDatabase, needles: Sequence[str], erasure_id: str, at: datetime
-) -> None:
-    """Mark what shows the person for the next build, and drop the slides that show them."""
+) -> list[Write]:
+    """The marks that rebuild what shows the person; the slides that show them go at once."""
     by = {h.collection: h for h in HOLDINGS}
     token = f"erasure-{erasure_id}"
     writes: list[Write] = []
@@ -119,11 +124,10 @@ async def _rebuild_without(
         writes += site_store.changed("company", shown["_id"], token, at)
     if await found.documents(db, by[store.EPISODES], needles):
         writes += [*site_store.changed("episodes", "all", token, at), store.bump_feed(token)]
-    for write in writes:
-        await db[write.collection].bulk_write([write.op])
     for post in await found.documents(db, by[store.POSTS], needles):
         slides = f"^{re.escape(post['_id'])}/"
         await db[store.POST_IMAGES].delete_many({"_id": {"$regex": slides}})
+    return writes
 
 
 RIGHTS = MediaRights("media", HOLDINGS, identify=identify)

@@ -13,16 +13,9 @@ NAME = "companies"
 
 
 class CompaniesSettings(ServiceSettings):
-    """The platform's settings with the companies service's own HTTP port and prefetch."""
+    """The platform's settings with the companies service's own HTTP port."""
 
     http_port: int = Field(8001, description="Port of /healthz, /readyz, /metrics and /asyncapi")
-    prefetch: int = Field(
-        256,
-        ge=1,
-        le=5000,
-        description="Unacknowledged messages per consumer, processed concurrently: an import's "
-        "registrations are committed together, so more of them at once cost little more",
-    )
 
 
 def build(settings: CompaniesSettings | None = None) -> Service:

@@ -37,9 +37,8 @@ from diko_shared.messaging.publisher import Publisher
 app = typer.Typer(help="The companies service: importing spreadsheets.", no_args_is_help=True)
 
 SOURCE = "diko-import"
-#: Registrations in flight at once: as many as the service takes at once (its prefetch),
-#: so that its group commits are large.
-WINDOW = 256
+#: Registrations in flight at once.
+WINDOW = 64
 REQUEST_TIMEOUT_S = 60.0
 
 OUTCOMES = {"created": "angelegt", "updated": "aktualisiert", "unchanged": "unverändert"}

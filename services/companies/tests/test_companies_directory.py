@@ -1,0 +1,87 @@
+"""The directory's rows written many at once (`RowWriter`), seen by two replicas' copies.
+
+Two `Directory` copies on one real database stand for two replicas of the service: what
+one writes (rows of many messages batched into one update per bucket), the other sees
+at its next catch-up, and a replica whose bucket another replica changed in between
+reads it back instead of trusting its own copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from diko_companies.directory import DIRECTORY, CompanyRow, Directory, RowWriter
+from diko_companies.duplicates import Profile, normalise_name
+from harness.stack import SessionStack
+
+
+@pytest.fixture
+async def db(mongo: AsyncMongoClient, stack: SessionStack) -> AsyncIterator[AsyncDatabase]:
+    database = mongo[stack.database(f"directory{uuid.uuid4().hex[:6]}")]
+    yield database
+    await mongo.drop_database(database.name)
+
+
+def row(company_id: str, name: str) -> CompanyRow:
+    profile = Profile(company_id, name, normalise_name(name), "Stendal", "39576", "")
+    return CompanyRow(profile, "Handwerk", 52.6, 11.86, frozenset(), None, False)
+
+
+def company_id(bucket_digits: str) -> str:
+    return f"cmp_{bucket_digits}{uuid.uuid4().hex[:18]}"
+
+
+async def test_rows_written_at_once_are_seen_by_the_writer_and_another_replica(
+    db: AsyncDatabase,
+) -> None:
+    first, second = Directory(), Directory()
+    writer = RowWriter(first)
+    rows = [row(company_id(f"{n % 4:02x}"), f"Tischlerei Nummer{n}") for n in range(40)]
+
+    await asyncio.gather(*(writer.put_company(db, r, f"rev{n}") for n, r in enumerate(rows)))
+
+    buckets = await db[DIRECTORY].count_documents({"_id": {"$in": ["c00", "c01", "c02", "c03"]}})
+    assert buckets == 4
+    await first.refresh(db)
+    await second.refresh(db)
+    expected = {r.company_id for r in rows}
+    assert set(first.companies) == expected
+    assert set(second.companies) == expected
+    assert first.with_prefixes(("nummer7",)) == {rows[7].company_id}
+
+
+async def test_a_bucket_another_replica_changed_meanwhile_is_read_back(db: AsyncDatabase) -> None:
+    first, second = Directory(), Directory()
+    first_writer, second_writer = RowWriter(first), RowWriter(second)
+    mine, theirs, later = (row(company_id("ab"), f"Bäckerei {w}") for w in ("Eins", "Zwei", "Drei"))
+
+    await first_writer.put_company(db, mine, "t1")
+    await second_writer.put_company(db, theirs, "t2")
+    await first_writer.put_company(db, later, "t3")  # announced over the other replica's token
+    await first.refresh(db)
+    await second.refresh(db)
+
+    ids = {mine.company_id, theirs.company_id, later.company_id}
+    assert set(first.companies) == ids
+    assert set(second.companies) == ids
+
+
+async def test_a_row_being_written_survives_a_reload_of_its_bucket(db: AsyncDatabase) -> None:
+    """A catch-up that reads the bucket before this replica's row is in it keeps the row."""
+    first, second = Directory(), Directory()
+    other = row(company_id("cd"), "Autohaus Fremd")
+    await RowWriter(second).put_company(db, other, "t1")
+    own = row(company_id("cd"), "Autohaus Eigen")
+    writing = asyncio.ensure_future(RowWriter(first).put_company(db, own, "t2"))
+    await first.refresh(db)  # may run before the row is written: the row stays all the same
+
+    assert own.company_id in first.companies
+    await writing
+    await first.refresh(db)
+    assert set(first.companies) == {own.company_id, other.company_id}

@@ -62,12 +62,17 @@ class FaultySmtp:
     counts: Counter[str] = field(default_factory=Counter)
     port: int = 0
     _server: asyncio.Server | None = None
+    _conversations: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._converse, "127.0.0.1", 0, limit=MAX_LINE)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
+        """Stop listening and end the conversations still open (a client's kept ones)."""
+        for task in list(self._conversations):
+            task.cancel()
+        await asyncio.gather(*self._conversations, return_exceptions=True)
         if self._server is not None:
             self._server.close()
             with contextlib.suppress(Exception):
@@ -101,11 +106,18 @@ class FaultySmtp:
 
     async def _converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conversation = _Conversation(self, reader, writer)
+        task = asyncio.current_task()
+        if task is not None:
+            self._conversations.add(task)
         try:
             await conversation.run()
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass  # the client went away; nothing was relayed for an unfinished message
+        except asyncio.CancelledError:
+            pass  # the server closes
         finally:
+            if task is not None:
+                self._conversations.discard(task)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()

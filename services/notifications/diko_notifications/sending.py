@@ -8,9 +8,7 @@ lease (an insert under the delivery id that only one process wins) keeps two han
 of the same thing from both talking to SMTP. Conversations run side by side, up to
 `DIKO_SMTP_CONNECTIONS` at a time over kept connections; the database calls around them
 (lease, record read under it, outcome, lease given back) keep that order per delivery but
-travel in bulk with the other conversations' (`batching`). Each e-mail is rendered in a
-worker thread, so that one being rendered does not stall the event loop the others'
-conversations and database answers wait on.
+travel in bulk with the other conversations' (`batching`).
 
 An address known to be undeliverable (an earlier permanent refusal) gets nothing: its
 delivery fails at once, without SMTP.

@@ -56,8 +56,8 @@ async def drop_earlier_events(bus: Bus) -> None:
 
     The replicas share the session's broker: events published while no notifications
     ran (match.accepted from matching's tests, say) would come to them, and each
-    placement would wait for a matching that is gone, holding up the due loop (and so
-    the digests) for its whole request timeout.
+    placement would wait for a matching that is gone, taking one of the due loop's slots
+    for its whole request timeout (several of them could take every slot).
     """
     for event_type in sorted(CATALOGUE.reactions("notifications")):
         queue = f"notifications.on.{event_type}"

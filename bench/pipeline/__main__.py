@@ -166,7 +166,7 @@ async def publish_all(
             outgoing = message(seq)
             if routing_key is not None:
                 outgoing = Outgoing(**{**outgoing.__dict__, "routing_key": routing_key})
-            await publisher.publish(outgoing)
+            await publisher.publish(outgoing, timeout=120)  # a loaded broker is slow
 
     await asyncio.gather(*(one(seq) for seq in range(count)))
     return started

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 import pytest
 from catalogue_walk import catalogue_models, samples
@@ -49,12 +51,24 @@ BAD = [
 
 
 def email_fields() -> list[tuple[type[BaseModel], str]]:
+    """Every field typed as an address or named like one; a yes/no flag about an address
+    (`confirm_email`, `email_confirmed`) holds none."""
     return [
         (model, name)
         for model in catalogue_models()
         for name, field in model.model_fields.items()
-        if "Email" in repr(field.annotation) or "email" in name
+        if "Email" in repr(field.annotation) or ("email" in name and not is_flag(field.annotation))
     ]
+
+
+def is_flag(annotation: Any) -> bool:
+    """bool, Literal[True] and either with None: a yes/no, not text."""
+    if annotation is bool or annotation is type(None):
+        return True
+    if get_origin(annotation) is Literal:
+        return all(isinstance(value, bool) for value in get_args(annotation))
+    args = get_args(annotation)
+    return bool(args) and get_origin(annotation) in (Union, UnionType) and all(map(is_flag, args))
 
 
 FIELDS = email_fields()

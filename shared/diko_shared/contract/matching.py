@@ -117,7 +117,29 @@ class RegisterApplicant(Payload):
             "school_certificate": "realschule",
             "desired_occupations": ["22342", "25212"],
             "earliest_start": "2027-08-01",
-        }
+        },
+        {
+            "first_name": "Mia",
+            "last_name": "Kowalski",
+            "email": "mia.kowalski@example.org",
+            "home_town": "Tangerhütte",
+            "reach_km": 20,
+            "school_certificate": "hauptschule",
+            "desired_occupations": ["62102"],
+            "earliest_start": "2027-08-01",
+            "date_of_birth": "2011-05-14",
+            "guardian_consent": {
+                "name": "Anna Kowalski",
+                "email": "anna.kowalski@example.org",
+                "given_at": "2026-11-20T17:05:00+01:00",
+                "privacy_version": "2026-11",
+            },
+            "privacy_consent": {
+                "given_at": "2026-11-20T17:05:00+01:00",
+                "privacy_version": "2026-11",
+            },
+            "confirm_email": True,
+        },
     )
 
     first_name: Name

@@ -77,6 +77,8 @@ from diko_shared.rights.participant import is_erased
 DIRECTORY = Directory()
 #: Writes the rows of registrations and company updates, many messages' at once.
 ROWS = RowWriter(DIRECTORY)
+#: Claims the duplicate keys of registrations and renames, many messages' at once.
+KEY_CLAIMS = store.KeyClaims()
 #: The due kind of a consultation's follow-up.
 FOLLOW_UP = "follow_up"
 #: How old (in seconds) other replicas' changes may be for a duplicate check.
@@ -270,12 +272,12 @@ async def register_company(ctx: Context[RegisterCompany]) -> CompanyRef:
 async def _claim_duplicate_key(ctx: Context[Any], key: str, company_id: str) -> str | None:
     """Hold the duplicate key for `company_id`; else the id of the company that holds it.
 
-    The claim is written at once (`ctx.claim`, batched with other messages' claims), so
-    that two registrations of one company handled at the same time cannot both pass; if
-    this message then fails for good, the platform gives the key back, so that it never
-    blocks a correct one.
+    The claim is written at once (like `ctx.claim`, batched with other messages' claims:
+    `store.KeyClaims`), so that two registrations of one company
+    handled at the same time cannot both pass; if this message then fails for good, the
+    platform gives the key back, so that it never blocks a correct one.
     """
-    claim = await ctx.claim(store.COMPANY_KEYS, key, store.company_key_claim(company_id))
+    claim = await KEY_CLAIMS.claim(ctx, key, company_id)
     holder = claim["company_id"]
     if holder == company_id:
         return None

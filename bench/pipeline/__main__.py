@@ -112,12 +112,12 @@ def own_cpu() -> float:
 class CpuMeter:
     """CPU seconds of the stack's servers, this process and the consumer during a run."""
 
-    def __init__(self, consumer_pid: int, with_servers: bool) -> None:
+    def __init__(self, consumer_pid: int, local_store: bool) -> None:
+        """`local_store`: the document store is the stack's FerretDB, whose CPU is read too."""
         self.pids = {"consumer": consumer_pid}
-        if with_servers:
-            for name, path in PIDS.items():
-                if path.exists():
-                    self.pids[name] = int(path.read_text().split()[0])
+        for name, path in PIDS.items():
+            if path.exists() and (local_store or name != "document_store"):
+                self.pids[name] = int(path.read_text().split()[0])
         self.start: dict[str, float] = {}
 
     def read(self) -> dict[str, float]:
@@ -166,7 +166,7 @@ async def publish_all(
             outgoing = message(seq)
             if routing_key is not None:
                 outgoing = Outgoing(**{**outgoing.__dict__, "routing_key": routing_key})
-            await publisher.publish(outgoing)
+            await publisher.publish(outgoing, timeout=120)  # a loaded broker is slow
 
     await asyncio.gather(*(one(seq) for seq in range(count)))
     return started

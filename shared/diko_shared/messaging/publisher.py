@@ -145,6 +145,7 @@ class Publisher:
         self.user_id = user_id or _connection_user(broker)
         self._channel_settings = Channel(publisher_confirms=True, on_return_raises=True)
         self._open: AbstractChannel | None = None
+        self._opening = asyncio.Lock()
 
     async def _channel(self) -> AbstractChannel:
         """The confirmed channel of the broker's connection (reopened after a reconnect).
@@ -152,8 +153,11 @@ class Publisher:
         Kept while it is open: looking it up through FastStream costs more than a publish.
         """
         if self._open is None or self._open.is_closed:
-            channel = await self.broker.config.channel_manager.get_channel(self._channel_settings)
-            self._open = await channel.get_underlay_channel()
+            async with self._opening:  # concurrent first publishes open one channel, not many
+                if self._open is None or self._open.is_closed:
+                    manager = self.broker.config.channel_manager
+                    channel = await manager.get_channel(self._channel_settings)
+                    self._open = await channel.get_underlay_channel()
         return self._open
 
     async def publish(
@@ -176,19 +180,19 @@ class Publisher:
             delivery_mode=PERSISTENT,
             user_id=self.user_id,
         )
+        channel = await self._channel()
         try:
-            # aiormq bounds the write by `timeout`, not the wait for the confirm.
-            async with asyncio.timeout(timeout):
-                channel = await self._channel()
-                await channel.basic_publish(
-                    message.body,
-                    exchange=message.exchange,
-                    routing_key=message.routing_key,
-                    properties=properties,
-                    mandatory=mandatory,
-                    timeout=timeout,
-                    wait=False,
-                )
+            # `timeout` bounds the write, as aio-pika's publish did; the confirm comes or the
+            # channel closes. A caller that must bound the confirm too wraps the call.
+            await channel.basic_publish(
+                message.body,
+                exchange=message.exchange,
+                routing_key=message.routing_key,
+                properties=properties,
+                mandatory=mandatory,
+                timeout=timeout,
+                wait=False,
+            )
         except PublishError as exc:
             returned = getattr(exc.frame, "reply_code", None) == NO_ROUTE
             if returned and message.exchange == topology.EVENTS.name:

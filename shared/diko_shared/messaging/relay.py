@@ -126,7 +126,8 @@ class OutboxRelay:
         began = time.perf_counter()
         try:
             for message in messages:
-                await self._publisher.publish(message, timeout=CONFIRM_TIMEOUT_S)
+                async with asyncio.timeout(CONFIRM_TIMEOUT_S):
+                    await self._publisher.publish(message, timeout=CONFIRM_TIMEOUT_S)
                 self._metrics.published.labels(message.type).inc()
             self._sent[key] = None
         except Exception as exc:  # noqa: BLE001 - the entry stays; the sweep retries it

@@ -170,15 +170,13 @@ class Handlers:
         return derived("stf", "team", email_key(self.team_email)) if self.team_email else None
 
     async def start(self, db: AsyncDatabase) -> None:
-        """The team address as a staff record; the housekeeping of what expires, at once.
-
-        The retention item moves to now at every start (then it schedules itself hourly), so
-        that what expired while the service was down goes at start-up, not an hour later.
-        """
+        """The team address as a staff record; the delivery log's daily retention run."""
         if self.team_id:
             await store.ensure_team(db, self.team_id, self.team_name, self.team_email)
-        write = due.schedule("retention", "deliveries", await self.clock.now(), {})
-        await db[write.collection].bulk_write([write.op])
+        now = await self.clock.now()
+        if await db[due.DUE].find_one({"_id": due.item_id("retention", "deliveries")}) is None:
+            write = due.schedule("retention", "deliveries", now, {})
+            await db[write.collection].bulk_write([write.op])
 
     # -- staff ---------------------------------------------------------------------------
 

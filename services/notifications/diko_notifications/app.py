@@ -62,7 +62,7 @@ def build(settings: NotificationsSettings | None = None) -> Service:
         team_name=settings.team_name,
         retention=timedelta(days=settings.delivery_retention_days),
     )
-    scheduled = Scheduled(handlers, service.metrics)
+    scheduled = Scheduled(handlers)
 
     service.on_request("staff.register", handlers.register_staff)
     service.on_request("staff.update", handlers.update_staff)
@@ -97,6 +97,7 @@ def build(settings: NotificationsSettings | None = None) -> Service:
     service.on_due("placement", handlers.placement)
     service.on_start(lambda: handlers.start(service.db))
     service.on_stop(mailer.close)
+    service.hourly(lambda: handlers.forget_expired_proposals(service.db))
     # data-subject rights: staff members' export and erasure, parts of the others'
     rights.RIGHTS.wire(service)
     rights.owner(settings.base_url).wire(service)

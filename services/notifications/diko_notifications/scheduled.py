@@ -11,12 +11,8 @@ the delivery log's retention.
 - `release|<moment>`: mail held for quiet hours leaves, each as its own e-mail, under the
   delivery id it was queued with; proposals decided or withdrawn meanwhile are left out
   (a mail with none left is not sent).
-- `retention|deliveries`: the hourly housekeeping of what is kept only for a while:
-  deliveries older than `DIKO_DELIVERY_RETENTION_DAYS` (they hold addresses) and the
-  proposal summaries whose links have expired (`DIKO_LINK_TTL_DAYS` and a day: they name
-  applicants, whom matching owns). It runs on the service's clock (a test clock in the
-  tests), counts what it deleted in `diko_retention_deleted_total{kind}` and schedules
-  itself for the next hour.
+- `retention|deliveries`: once a day, deliveries older than `DIKO_DELIVERY_RETENTION_DAYS`
+  are deleted (they hold addresses); the item schedules itself for the next day.
 """
 
 from __future__ import annotations
@@ -28,7 +24,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from diko_notifications import digest, proposals, store
+from diko_notifications import digest, store
 from diko_notifications.handlers import Handlers, derived, letter_for, payload_of
 from diko_notifications.preferences import next_digest, quiet_until
 from diko_notifications.recipients import Recipient
@@ -37,7 +33,6 @@ from diko_shared import due
 from diko_shared.contract.matching import MatchProposed
 from diko_shared.contract.notifications import DigestItemCount, DigestSent
 from diko_shared.due import DueContext
-from diko_shared.service.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +59,9 @@ async def _all(sending: list[asyncio.Task[list[Outcome]]]) -> list[list[Outcome]
         raise
 
 
-#: How often the housekeeping of the delivery log and the proposal summaries runs.
-HOUSEKEEPING = timedelta(hours=1)
-
-
 class Scheduled:
-    def __init__(self, handlers: Handlers, metrics: Metrics) -> None:
+    def __init__(self, handlers: Handlers) -> None:
         self.h = handlers
-        self.metrics = metrics
 
     async def digest(self, ctx: DueContext) -> None:
         """Every digest of the slot: the pending items and what they need read in bulk, then
@@ -235,15 +225,8 @@ class Scheduled:
         await self.h._settle(ctx, outcomes, busy_elsewhere_ok=True)
 
     async def retention(self, ctx: DueContext) -> None:
-        """Expired deliveries and proposal summaries go; the next run is an hour later."""
-        gone = {
-            "deliveries": await store.forget_deliveries(ctx.db, before=ctx.now - self.h.retention),
-            "proposal_summaries": await store.forget_proposals(
-                ctx.db, before=ctx.now - proposals.retention(self.h.links.ttl)
-            ),
-        }
-        for kind, count in gone.items():
-            self.metrics.retention_deleted.labels(kind).inc(count)
-        if any(gone.values()):
-            log.info("expired records deleted", extra={"deleted": gone})
-        ctx.write(due.schedule("retention", "deliveries", ctx.now + HOUSEKEEPING, {}))
+        """Deliveries older than the retention go; the next run is a day later."""
+        gone = await store.forget_deliveries(ctx.db, before=ctx.now - self.h.retention)
+        if gone:
+            log.info("delivery log pruned", extra={"deleted": gone})
+        ctx.write(due.schedule("retention", "deliveries", ctx.now + timedelta(days=1), {}))

@@ -770,7 +770,6 @@ async def staff_name(db: AsyncDatabase, staff_id: str) -> str | None:
     return None if doc is None else str(doc["name"])
 
 
-async def forget_proposals(db: AsyncDatabase, before: datetime) -> int:
+async def forget_proposals(db: AsyncDatabase, before: datetime) -> None:
     """Drop summaries whose links have all expired: the names are matching's to keep."""
-    gone = await db[PROPOSALS].delete_many({"linked_at": {"$lt": before}})
-    return int(gone.deleted_count)
+    await db[PROPOSALS].delete_many({"linked_at": {"$lt": before}})

@@ -1096,6 +1096,11 @@ class Handlers:
         )
         await self.publisher.publish(Outgoing.from_envelope(topology.EVENTS.name, envelope))
 
+    async def forget_expired_proposals(self, db: AsyncDatabase) -> None:
+        """Summaries whose links have all expired go: the names are matching's to keep."""
+        before = datetime.now(UTC) - proposals.retention(self.links.ttl)
+        await store.forget_proposals(db, before=before)
+
 
 async def _without_erased(db: AsyncDatabase, event: MatchProposed) -> MatchProposed:
     """The proposals of applicants not erased here: a replayed old event names no one erased."""

@@ -192,6 +192,7 @@ async def main(n: int) -> dict[str, object]:
                 await publish(bus, "position.filled", filled("Tischlerei Fanout"), "companies")
                 await until_count(mailpit, n, timeout=600)
                 fanout = time.perf_counter() - started
+                print(f"fan-out: {n} mails in {fanout:.1f} s", file=sys.stderr)
                 fanout_once = await every_address_once(mailpit, addresses)
                 await clear(mailpit)
 
@@ -216,6 +217,7 @@ async def main(n: int) -> dict[str, object]:
                 await due.set_test_clock(db, CLOCK, datetime(2027, 3, 3, 7, 0, 1, tzinfo=BERLIN))
                 await until_count(mailpit, n, timeout=900)
                 digest = time.perf_counter() - started
+                print(f"digest run: {n} digests in {digest:.1f} s", file=sys.stderr)
                 digest_once = await every_address_once(mailpit, addresses)
         finally:
             service.stop()

@@ -58,7 +58,7 @@ from diko_shared.messaging.publisher import Outgoing, pack
 from diko_shared.messaging.relay import OutboxRelay
 from diko_shared.service.metrics import Metrics
 from diko_shared.store.group_commit import GroupCommitter, Write
-from diko_shared.store.mongo import OUTBOX, Indexes
+from diko_shared.store.mongo import OUTBOX, Indexes, bulk_write_in_batches
 
 log = logging.getLogger(__name__)
 
@@ -379,7 +379,7 @@ class DueRunner:
         """
         deletes = [DeleteOne({"_id": f"{id_}@{e}"}) for e in epochs]
         with contextlib.suppress(Exception):
-            await self.db[DUE_CLAIMS].bulk_write(deletes, ordered=False)
+            await bulk_write_in_batches(self.db[DUE_CLAIMS], deletes, ordered=False)
 
     async def _run(self, id_: str, now: datetime) -> int:
         item = await self.db[DUE].find_one({"_id": id_})

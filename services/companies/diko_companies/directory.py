@@ -29,7 +29,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from diko_companies.duplicates import Profile, fold
 from diko_shared.store.group_commit import Write
-from diko_shared.store.mongo import batches
+from diko_shared.store.mongo import bulk_write_in_batches
 
 DIRECTORY = "directory"
 #: The version documents: `v0` … `vf`.
@@ -250,8 +250,7 @@ class RowWriter:
             UpdateOne({"_id": name}, {"$set": fields}, upsert=True)
             for name, fields in by_bucket.items()
         ]
-        for _, part in batches(updates):
-            await db[DIRECTORY].bulk_write(list(part), ordered=False)
+        await bulk_write_in_batches(db[DIRECTORY], updates, ordered=False)
         by_version: dict[str, dict[str, str]] = defaultdict(dict)
         for name, token in tokens.items():
             by_version[version_of(name)][name] = token

@@ -22,7 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from diko_shared.store import guards
 from diko_shared.store.group_commit import Write
-from diko_shared.store.mongo import Indexes
+from diko_shared.store.mongo import Indexes, bulk_write_in_batches
 
 POSTS = "posts"
 POST_IMAGES = "post_images"
@@ -236,8 +236,7 @@ async def save_audio(db: AsyncDatabase, document: Mapping[str, Any]) -> None:
 
 async def forget_audio(db: AsyncDatabase, audio_id: str, chunks: int) -> None:
     deletes = [DeleteOne({"_id": chunk_id(audio_id, n)}) for n in range(chunks)]
-    if deletes:
-        await db[AUDIO_CHUNKS].bulk_write(deletes, ordered=False)
+    await bulk_write_in_batches(db[AUDIO_CHUNKS], deletes, ordered=False)
     await db[AUDIO].delete_one({"_id": audio_id})
 
 

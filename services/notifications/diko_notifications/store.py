@@ -50,7 +50,7 @@ from diko_notifications.recipients import ContactCopy, StaffMember, area_of
 from diko_shared.contract.notifications import Delivery, ListDeliveries
 from diko_shared.store import guards
 from diko_shared.store.group_commit import Write
-from diko_shared.store.mongo import Indexes
+from diko_shared.store.mongo import Indexes, bulk_write_in_batches
 
 STAFF = "staff"
 STAFF_EMAILS = "staff_emails"
@@ -292,7 +292,7 @@ async def record_attempts(
     """The outcome of each of these SMTP attempts in its delivery's record (one bulk write)."""
     if attempts:
         ops = [UpdateOne({"_id": d}, {"$set": _attempt_fields(f, at)}) for d, f, at in attempts]
-        await db[DELIVERIES].bulk_write(ops, ordered=False)
+        await bulk_write_in_batches(db[DELIVERIES], ops, ordered=False)
     return [None] * len(attempts)
 
 
@@ -342,8 +342,7 @@ async def set_statuses(
         for ids, status, extra in changes
         for delivery_id in ids
     ]
-    if ops:
-        await db[DELIVERIES].bulk_write(ops, ordered=False)
+    await bulk_write_in_batches(db[DELIVERIES], ops, ordered=False)
 
 
 async def take_lease(
@@ -399,7 +398,7 @@ async def release_leases(db: AsyncDatabase, leases: Sequence[tuple[str, str]]) -
     """Give these (delivery id, owner) leases back (one bulk write)."""
     if leases:
         ops = [DeleteOne({"_id": d, "owner": owner}) for d, owner in leases]
-        await db[SENDING].bulk_write(ops, ordered=False)
+        await bulk_write_in_batches(db[SENDING], ops, ordered=False)
     return [None] * len(leases)
 
 

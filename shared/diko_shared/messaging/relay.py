@@ -20,7 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from diko_shared.messaging.publisher import Outgoing, Publisher, unpack
 from diko_shared.service.metrics import Metrics
-from diko_shared.store.mongo import OUTBOX, batches
+from diko_shared.store.mongo import OUTBOX, bulk_write_in_batches
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +131,7 @@ class OutboxRelay:
                     await self._outbox.delete_many({"_id": {"$in": batch}})
                 else:
                     deletes = [DeleteOne({"_id": k}) for k in batch]
-                    for _, part in batches(deletes):
-                        await self._outbox.bulk_write(list(part))
+                    await bulk_write_in_batches(self._outbox, deletes)
             except Exception:
                 self._sent[:0] = batch
                 raise
@@ -160,8 +159,7 @@ class OutboxRelay:
         if stale:
             lease = self.lease_until()
             extend = [UpdateOne({"_id": e["_id"]}, {"$set": {"lease_until": lease}}) for e in stale]
-            for _, part in batches(extend):
-                await self._outbox.bulk_write(list(part))
+            await bulk_write_in_batches(self._outbox, extend)
             for entry in stale:
                 self.hand_over(entry["_id"], unpack(entry["messages"]))
         self._backlog = await self._outbox.estimated_document_count()

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from pymongo import AsyncMongoClient, IndexModel, InsertOne
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 Indexes = Mapping[str, Sequence[IndexModel]]
@@ -55,6 +56,14 @@ def batches(ops: Sequence[Any]) -> Iterator[tuple[int, Sequence[Any]]]:
                 end += 1
         yield start, ops[start:end]
         start = end
+
+
+async def bulk_write_in_batches(
+    collection: AsyncCollection, ops: Sequence[Any], *, ordered: bool = True
+) -> None:
+    """`collection.bulk_write(ops)`, cut by `batches`: the only safe way to write many updates."""
+    for _, part in batches(ops):
+        await collection.bulk_write(list(part), ordered=ordered)
 
 
 def connect(url: str, app_name: str) -> AsyncMongoClient:

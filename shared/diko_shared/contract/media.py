@@ -11,7 +11,7 @@ when approved and while the company's consent to social-media posts stands.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
@@ -737,6 +737,11 @@ class PostKit(Payload):
 
 
 class PostApproved(Payload):
+    personal_data_purpose: ClassVar[str] = (
+        "wer freigab (Ansprechperson oder Mitarbeiter/in): für Betrieb und Protokoll "
+        "(`diko events`); kein Dienst abonniert es"
+    )
+
     model_config = examples(
         {
             "post_id": _POST,
@@ -755,6 +760,11 @@ class PostApproved(Payload):
 
 
 class PostRejected(Payload):
+    personal_data_purpose: ClassVar[str] = (
+        "wer ablehnte (Ansprechperson oder Mitarbeiter/in): für Betrieb und Protokoll "
+        "(`diko events`); kein Dienst abonniert es"
+    )
+
     model_config = examples(
         {
             "post_id": _POST,

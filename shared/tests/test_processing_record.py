@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from diko_shared.contract.matching import Fair, FairPlanned, MatchProposed
-from diko_shared.contract.media import PostApproved
+from diko_shared.contract.media import PostApproved, PostApprovedV1
 from diko_shared.rights import record
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,7 +26,8 @@ def test_personal_fields_are_found_in_nested_models_and_only_of_people() -> None
     assert "applicants.email" in fair
     assert "venue.street" not in fair  # a place, not a person
     assert record.personal_fields(FairPlanned) == []  # the event names no applicant
-    assert record.personal_fields(PostApproved) == ["approved_by"]
+    assert record.personal_fields(PostApprovedV1) == ["approved_by"]  # who did something
+    assert record.personal_fields(PostApproved) == []  # version 2 names nobody
 
 
 def test_every_holding_and_retention_setting_is_in_the_record() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from diko_shared.contract.matching import FairPlanned, MatchProposed
-from diko_shared.contract.media import PostApproved
+from diko_shared.contract.matching import Fair, FairPlanned, MatchProposed
+from diko_shared.contract.media import PostApproved, PostApprovedV1
 from diko_shared.rights import record
 
 REPO = Path(__file__).resolve().parents[2]
@@ -22,10 +22,12 @@ def test_personal_fields_are_found_in_nested_models_and_only_of_people() -> None
         "proposals.applicant.name",
         "proposals.applicant.home_town",
     ]  # not the occupation's or the company's name
-    fair = record.personal_fields(FairPlanned)
+    fair = record.personal_fields(Fair)  # the reply of `fair.get`
     assert "applicants.email" in fair
     assert "venue.street" not in fair  # a place, not a person
-    assert record.personal_fields(PostApproved) == ["approved_by"]
+    assert record.personal_fields(FairPlanned) == []  # the event names no applicant
+    assert record.personal_fields(PostApprovedV1) == ["approved_by"]  # who did something
+    assert record.personal_fields(PostApproved) == []  # version 2 names nobody
 
 
 def test_every_holding_and_retention_setting_is_in_the_record() -> None:
@@ -37,3 +39,10 @@ def test_every_holding_and_retention_setting_is_in_the_record() -> None:
     assert "| `DIKO_DELIVERY_RETENTION_DAYS` | 90 |" in text
     assert "| `DIKO_APPLICANT_RETENTION_DAYS` | 365 |" in text
     assert "| `match.proposed` | `proposals.applicant.name`" in text
+    assert "`fair.planned`" not in text, "fair.planned carries no personal data since version 2"
+
+
+def test_every_event_with_personal_data_says_why_its_readers_need_it() -> None:
+    for service in record.SERVICES:
+        for sent in record.recipients(service):
+            assert sent.purpose.strip(), f"{sent.type}: set `personal_data_purpose` on its model"

@@ -407,7 +407,6 @@ class PostHandlers:
                 PostApproved(
                     post_id=data.post_id,
                     company_id=post.get("company_id"),
-                    approved_by=data.approved_by,
                     via=data.via,
                     approved_at=ctx.occurred_at,
                 ),
@@ -438,7 +437,6 @@ class PostHandlers:
                     post_id=data.post_id,
                     company_id=post.get("company_id"),
                     reason=data.reason,
-                    rejected_by=data.rejected_by,
                     via=data.via,
                 ),
                 subject=data.post_id,

@@ -224,7 +224,9 @@ async def test_the_contact_approves_through_the_link_once(
     assert "Beitrag freigeben</button>" not in done.text
     (event,) = await events.wait_for(of("post.approved", post_id))
     assert event.data["via"] == "link"
-    assert event.data["approved_by"] == "Ansprechperson des Betriebs (Link in der E-Mail)"
+    assert "approved_by" not in event.data, "no subscriber needs who approved (version 2)"
+    approved = await bus.ok(GetPost(post_id=post_id))
+    assert approved["approved_by"] == "Ansprechperson des Betriebs (Link in der E-Mail)"
 
     again = await web.post(link, data={"action": "approve"})
     assert "Ihr Beitrag ist freigegeben" in again.text
@@ -247,6 +249,7 @@ async def test_the_contact_rejects_with_a_reason_and_nothing_else_goes_then(
     assert "Danke! Wir haben Ihren Grund erhalten" in done.text
     (event,) = await events.wait_for(of("post.rejected", post_id))
     assert event.data["reason"] == "Bitte mit unserem neuen Logo."
+    assert "rejected_by" not in event.data, "no subscriber needs who rejected (version 2)"
     late = await bus.request(ApprovePost(post_id=post_id, approved_by="birte@diko.example"))
     assert late["error"]["code"] == "conflict"
     assert late["error"]["message"] == (

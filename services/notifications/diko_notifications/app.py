@@ -51,6 +51,7 @@ def build(settings: NotificationsSettings | None = None) -> Service:
         max_attempts=settings.max_attempts,
         lease=timedelta(seconds=settings.smtp_timeout_s) + LEASE_MARGIN,
         parallel=settings.smtp_connections * 2,
+        clock=service.clock,
         metrics=service.metrics,
     )
     handlers = Handlers(
@@ -62,7 +63,7 @@ def build(settings: NotificationsSettings | None = None) -> Service:
         team_name=settings.team_name,
         retention=timedelta(days=settings.delivery_retention_days),
     )
-    scheduled = Scheduled(handlers)
+    scheduled = Scheduled(handlers, service.metrics)
 
     service.on_request("staff.register", handlers.register_staff)
     service.on_request("staff.update", handlers.update_staff)
@@ -97,7 +98,6 @@ def build(settings: NotificationsSettings | None = None) -> Service:
     service.on_due("placement", handlers.placement)
     service.on_start(lambda: handlers.start(service.db))
     service.on_stop(mailer.close)
-    service.hourly(lambda: handlers.forget_expired_proposals(service.db))
     # data-subject rights: staff members' export and erasure, parts of the others'
     rights.RIGHTS.wire(service)
     rights.owner(settings.base_url).wire(service)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 
 from diko_notifications import (
@@ -61,8 +62,10 @@ from diko_shared.contract.envelope import ErrorDetail, new_envelope
 from diko_shared.contract.matching import (
     ApplicantUpdated,
     ApplicantWithdrawn,
+    Fair,
     FairPlanned,
     GetApplicant,
+    GetFair,
     MatchAccepted,
     MatchDeclined,
     MatchProposed,
@@ -97,8 +100,8 @@ from diko_shared.rights.participant import is_erased
 
 log = logging.getLogger(__name__)
 
-#: How long a handler waits for matching's answer to `applicant.get`.
-APPLICANT_TIMEOUT_S = 10.0
+#: How long a handler waits for matching's answer to `applicant.get` or `fair.get`.
+MATCHING_TIMEOUT_S = 10.0
 #: What a proposal's page says when its applicant withdrew, by matching's reason.
 WITHDRAWN_TEXT = {
     "found_elsewhere": "Die Bewerberin oder der Bewerber hat anderswo eine Ausbildung gefunden.",
@@ -123,8 +126,22 @@ def derived(prefix: str, *parts: str) -> str:
 
 
 def payload_of(event_type: str, data: Any) -> Any:
-    """A stored payload back as its model (strict models read dates from JSON strings)."""
-    return CATALOGUE.require(event_type).payload.model_validate_json(json.dumps(data))
+    """A stored payload back as its model (strict models read dates from JSON strings).
+
+    Mail queued before an upgrade raised the event's version holds the version before:
+    it is read as that version and upgraded, as the event itself would have been.
+    """
+    spec = CATALOGUE.require(event_type)
+    text = json.dumps(data)
+    try:
+        return spec.payload.model_validate_json(text)
+    except ValidationError:
+        for earlier in sorted(spec.earlier, key=lambda old: old.version, reverse=True):
+            try:
+                return earlier.upgrade(earlier.payload.model_validate_json(text))
+            except ValidationError:
+                continue
+        raise
 
 
 def letter_for(event_type: str, payload: Any, recipient: Recipient, links: ActionLinks) -> Letter:
@@ -138,8 +155,7 @@ def letter_for(event_type: str, payload: Any, recipient: Recipient, links: Actio
     if isinstance(payload, FollowUpDue):
         return letters.follow_up_letter(payload)
     if isinstance(payload, FairPlanned):
-        without = sum(1 for a in payload.applicants if not a.email)
-        return letters.fair_staff_letter(payload, without)
+        return letters.fair_staff_letter(payload, payload.without_address)
     if isinstance(payload, SendNotification):
         return letters.notice_letter(payload)
     raise TypeError(f"no e-mail for {event_type}")
@@ -170,13 +186,15 @@ class Handlers:
         return derived("stf", "team", email_key(self.team_email)) if self.team_email else None
 
     async def start(self, db: AsyncDatabase) -> None:
-        """The team address as a staff record; the delivery log's daily retention run."""
+        """The team address as a staff record; the housekeeping of what expires, at once.
+
+        The retention item moves to now at every start (then it schedules itself hourly), so
+        that what expired while the service was down goes at start-up, not an hour later.
+        """
         if self.team_id:
             await store.ensure_team(db, self.team_id, self.team_name, self.team_email)
-        now = await self.clock.now()
-        if await db[due.DUE].find_one({"_id": due.item_id("retention", "deliveries")}) is None:
-            write = due.schedule("retention", "deliveries", now, {})
-            await db[write.collection].bulk_write([write.op])
+        write = due.schedule("retention", "deliveries", await self.clock.now(), {})
+        await db[write.collection].bulk_write([write.op])
 
     # -- staff ---------------------------------------------------------------------------
 
@@ -357,11 +375,14 @@ class Handlers:
             data = await _without_erased(ctx.db, data)
             if not data.proposals:
                 return
-            await store.remember_proposals(ctx.db, proposals.summaries(data), datetime.now(UTC))
+            linked_at = await self.clock.now()
+            await store.remember_proposals(ctx.db, proposals.summaries(data), linked_at)
         items = await self._staff_items(ctx, event_type, data)
         outcomes = await self._to_staff(ctx, event_type, items)
         if isinstance(data, FairPlanned):
-            outcomes += await self.postman.deliver(ctx.db, await self._fair_mails(ctx, data))
+            fair = await self._fair(data.fair_id)
+            if fair is not None:
+                outcomes += await self.postman.deliver(ctx.db, await self._fair_mails(ctx, fair))
         await self._settle(ctx, outcomes)
 
     async def _staff_items(self, ctx: Any, event_type: str, data: Any) -> list[StaffItem]:
@@ -405,6 +426,8 @@ class Handlers:
             "event_source": ctx.envelope.source,
             "event_type": event_type,
             "at": ctx.occurred_at,
+            # the service's clock, which the housekeeping compares (`at` is the producer's)
+            "created_at": await self.clock.now(),
         }
         chosen = await store.fix_recipients(
             ctx.db,
@@ -459,7 +482,7 @@ class Handlers:
                 record_of(
                     Mail(mail.delivery_id, recipient, mail.letter, about, extra),
                     "held" if way.how == "hold" else "digest",
-                    datetime.now(UTC),
+                    now,
                 )
             )
             ctx.write(
@@ -501,7 +524,7 @@ class Handlers:
             return  # a replayed old decision: the applicant's proposals went with them
         status = "accepted" if ctx.spec.type == "match.accepted" else "declined"
         decision = DecisionRecord(status, data.decided_by, ctx.occurred_at)
-        ctx.write(store.record_decision(data.proposal_id, decision, datetime.now(UTC)))
+        ctx.write(store.record_decision(data.proposal_id, decision, await self.clock.now()))
         if isinstance(data, MatchAccepted):
             ctx.write(
                 due.schedule(
@@ -527,7 +550,7 @@ class Handlers:
     async def withdraw(self, ctx: Any) -> None:
         """`match.withdrawn`: the proposal's links are revoked; its page says why."""
         data: MatchWithdrawn = ctx.data
-        ctx.write(store.withdraw_proposal(data.proposal_id, data.text, datetime.now(UTC)))
+        ctx.write(store.withdraw_proposal(data.proposal_id, data.text, await self.clock.now()))
 
     async def applicant_withdrawn(self, ctx: Any) -> None:
         """`applicant.withdrawn`: their open proposals' links are revoked (matching also
@@ -537,7 +560,7 @@ class Handlers:
         if await is_erased(ctx.db, data.applicant_id):
             return  # a replayed old withdrawal: nothing of the applicant is kept here
         text = WITHDRAWN_TEXT[data.reason]
-        now = datetime.now(UTC)
+        now = await self.clock.now()
         ctx.write(
             *[store.withdraw_proposal(p, text, now) for p in data.withdrawn_proposals],
             *await store.applicant_status(ctx.db, data.applicant_id, "withdrawn", ctx.occurred_at),
@@ -620,7 +643,7 @@ class Handlers:
             reply = await self.publisher.request(
                 GetApplicant(applicant_id=applicant_id),
                 subject=applicant_id,
-                timeout=APPLICANT_TIMEOUT_S,
+                timeout=MATCHING_TIMEOUT_S,
             )
         except TimeoutError:
             raise TransientError("matching did not answer applicant.get in time") from None
@@ -632,7 +655,26 @@ class Handlers:
 
     # -- fairs ---------------------------------------------------------------------------
 
-    async def _fair_mails(self, ctx: Any, fair: FairPlanned) -> list[Mail]:
+    async def _fair(self, fair_id: str) -> Fair | None:
+        """The planned fair with the applicants' names and addresses, asked from matching
+        (which owns them) at the moment of mailing: `fair.planned` names no applicant.
+        None if matching does not know the fair."""
+        try:
+            reply = await self.publisher.request(
+                GetFair(fair_id=fair_id), subject=fair_id, timeout=MATCHING_TIMEOUT_S
+            )
+        except TimeoutError:
+            raise TransientError("matching did not answer fair.get in time") from None
+        if reply.get("ok"):
+            return Fair.model_validate(reply.get("data") or {}, strict=False)
+        if (reply.get("error") or {}).get("code") == "not_found":
+            log.warning(
+                "fair.planned for a fair matching does not know", extra={"fair_id": fair_id}
+            )
+            return None
+        raise TransientError(f"fair.get failed: {reply.get('error')}")
+
+    async def _fair_mails(self, ctx: Any, fair: Fair) -> list[Mail]:
         """Each company's contact person and each applicant with an address: their timetable."""
         about = _about(ctx)
         now = await self.clock.now()
@@ -673,7 +715,9 @@ class Handlers:
             rows = letters.applicant_rows(fair, applicant.ref)
             if not applicant.email or not rows or fair.date is None:
                 continue
-            if applicant.applicant_id in withdrawn:
+            if applicant.applicant_id in withdrawn or (
+                applicant.applicant_id and await is_erased(ctx.db, applicant.applicant_id)
+            ):
                 continue
             key = applicant.applicant_id or address_key(applicant.email)
             calendar = timetable(
@@ -739,7 +783,8 @@ class Handlers:
         letter = letters.notice_letter(data)
         mail = Mail(delivery_id, recipient, letter, about)
         if not data.transactional and not await self._optional_allowed(ctx.db, recipient):
-            await store.open_deliveries(ctx.db, [record_of(mail, "suppressed", datetime.now(UTC))])
+            suppressed = record_of(mail, "suppressed", await self.clock.now())
+            await store.open_deliveries(ctx.db, [suppressed])
             return NotificationAccepted(
                 notification_id=notification_id,
                 delivery_id=delivery_id,
@@ -780,7 +825,7 @@ class Handlers:
         if way.how == "now":
             return await self.postman.deliver(ctx.db, [mail])
         if way.how == "off":
-            await store.open_deliveries(ctx.db, [record_of(mail, "suppressed", datetime.now(UTC))])
+            await store.open_deliveries(ctx.db, [record_of(mail, "suppressed", now)])
             return []
         assert way.at is not None
         slot = way.at.isoformat() if way.how == "hold" else f"{way.period}|{prefs.digest_hour:02d}"
@@ -791,7 +836,7 @@ class Handlers:
                 record_of(
                     Mail(mail.delivery_id, mail.recipient, mail.letter, mail.about, extra),
                     "held" if way.how == "hold" else "digest",
-                    datetime.now(UTC),
+                    now,
                 )
             ],
         )
@@ -1095,11 +1140,6 @@ class Handlers:
             id_=str(uuid.uuid5(DERIVED_IDS, f"{outcome.mail.delivery_id}|failed|{fate.attempts}")),
         )
         await self.publisher.publish(Outgoing.from_envelope(topology.EVENTS.name, envelope))
-
-    async def forget_expired_proposals(self, db: AsyncDatabase) -> None:
-        """Summaries whose links have all expired go: the names are matching's to keep."""
-        before = datetime.now(UTC) - proposals.retention(self.links.ttl)
-        await store.forget_proposals(db, before=before)
 
 
 async def _without_erased(db: AsyncDatabase, event: MatchProposed) -> MatchProposed:

@@ -23,7 +23,7 @@ from diko_notifications.domain import (
 from diko_notifications.preferences import BERLIN
 from diko_notifications.recipients import ContactCopy, Recipient
 from diko_shared.contract.companies import FollowUpDue
-from diko_shared.contract.matching import FairPlanned
+from diko_shared.contract.matching import Fair, FairPlanned, FairTimetable
 from diko_shared.contract.notifications import SendNotification
 
 WEEKDAYS = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
@@ -179,7 +179,7 @@ class FairRow:
     ends: str
 
 
-def fair_facts(fair: FairPlanned) -> dict[str, str]:
+def fair_facts(fair: FairTimetable) -> dict[str, str]:
     venue = fair.venue
     where = ""
     if venue is not None:
@@ -192,7 +192,8 @@ def fair_facts(fair: FairPlanned) -> dict[str, str]:
     }
 
 
-def company_rows(fair: FairPlanned, company_ref: str) -> list[FairRow]:
+def company_rows(fair: Fair, company_ref: str) -> list[FairRow]:
+    """A company's interviews with the applicants' names (`fair.get` has them; the event not)."""
     names = {a.ref: a.name for a in fair.applicants}
     rows = [
         FairRow(
@@ -209,7 +210,7 @@ def company_rows(fair: FairPlanned, company_ref: str) -> list[FairRow]:
     return sorted(rows, key=lambda r: (r.starts, r.table))
 
 
-def applicant_rows(fair: FairPlanned, applicant_ref: str) -> list[FairRow]:
+def applicant_rows(fair: FairTimetable, applicant_ref: str) -> list[FairRow]:
     companies = {c.ref: c for c in fair.companies}
     rows = []
     for interview in fair.interviews:
@@ -230,7 +231,7 @@ def applicant_rows(fair: FairPlanned, applicant_ref: str) -> list[FairRow]:
 
 
 def fair_person_letter(
-    fair: FairPlanned,
+    fair: FairTimetable,
     rows: Sequence[FairRow],
     *,
     young: bool,

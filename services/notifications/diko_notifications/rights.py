@@ -113,6 +113,8 @@ HOLDINGS = (
         scan=True,
         erase=DELETE,
         purpose="was die E-Mail zu einem Vorschlag sagte, für die Seite hinter ihrem Link",
+        retention="solange die Links der E-Mail gelten (`DIKO_LINK_TTL_DAYS`) und einen Tag; "
+        "wartet die E-Mail noch (Ruhezeit, Sammelmail), bis sie verschickt ist",
     ),
     Holding(
         store.FANOUTS,
@@ -120,6 +122,7 @@ HOLDINGS = (
         scan=True,
         erase=_pull_recipient,
         purpose="an wen die E-Mails zu einem Ereignis gingen",
+        retention="`DIKO_DELIVERY_RETENTION_DAYS` nach dem Ereignis",
         kept="das Ereignis ohne die Person",
     ),
     Holding(
@@ -128,6 +131,7 @@ HOLDINGS = (
         scan=True,
         erase={"$set": {"email": SCRUBBED, "subject": SCRUBBED}},
         purpose="Versandprotokoll: welche E-Mail wann an wen ging",
+        retention="`DIKO_DELIVERY_RETENTION_DAYS` nach dem Versand",
         kept="dass eine E-Mail ging, ohne Adresse und Betreff",
     ),
     Holding(

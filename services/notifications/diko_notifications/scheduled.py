@@ -11,8 +11,13 @@ the delivery log's retention.
 - `release|<moment>`: mail held for quiet hours leaves, each as its own e-mail, under the
   delivery id it was queued with; proposals decided or withdrawn meanwhile are left out
   (a mail with none left is not sent).
-- `retention|deliveries`: once a day, deliveries older than `DIKO_DELIVERY_RETENTION_DAYS`
-  are deleted (they hold addresses); the item schedules itself for the next day.
+- `retention|deliveries`: the hourly housekeeping of what is kept only for a while:
+  deliveries and fan-outs older than `DIKO_DELIVERY_RETENTION_DAYS` (they hold
+  addresses), and the proposal summaries whose links have all expired
+  (`DIKO_LINK_TTL_DAYS` and a day: they name applicants, whom matching owns) unless their
+  mail still waits. Every time it compares was written from the service's clock (a test
+  clock in the tests), which it runs on too; it counts what it deleted in
+  `diko_retention_deleted_total{kind}` and schedules itself an hour later.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from diko_notifications import digest, store
+from diko_notifications import digest, proposals, store
 from diko_notifications.handlers import Handlers, derived, letter_for, payload_of
 from diko_notifications.preferences import next_digest, quiet_until
 from diko_notifications.recipients import Recipient
@@ -33,12 +38,17 @@ from diko_shared import due
 from diko_shared.contract.matching import MatchProposed
 from diko_shared.contract.notifications import DigestItemCount, DigestSent
 from diko_shared.due import DueContext
+from diko_shared.service.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 #: Digests handed to the postman at once while the next ones are built: enough to keep
 #: every SMTP connection busy, few enough that the first leave at once.
 HANDED_OVER_AT_ONCE = 32
+#: How often the housekeeping (`retention`) runs.
+HOUSEKEEPING = timedelta(hours=1)
+#: What the housekeeping deletes, as `diko_retention_deleted_total` names it.
+RETENTION_KINDS = ("deliveries", "fanouts", "proposal_summaries")
 
 
 def _payload(doc: Mapping[str, Any]) -> Any:
@@ -60,8 +70,11 @@ async def _all(sending: list[asyncio.Task[list[Outcome]]]) -> list[list[Outcome]
 
 
 class Scheduled:
-    def __init__(self, handlers: Handlers) -> None:
+    def __init__(self, handlers: Handlers, metrics: Metrics) -> None:
         self.h = handlers
+        self.metrics = metrics
+        for kind in RETENTION_KINDS:  # each from 0, so that the first deletion is a rise
+            metrics.retention_deleted.labels(kind)
 
     async def digest(self, ctx: DueContext) -> None:
         """Every digest of the slot: the pending items and what they need read in bulk, then
@@ -100,6 +113,7 @@ class Scheduled:
                 for p in payload.proposals
             ],
         )
+        await store.relink_proposals(ctx.db, list(records), ctx.now)
         contents: dict[str, tuple[list[dict[str, Any]], dict[str, int]]] = {}
         sending: list[asyncio.Task[list[Outcome]]] = []
         mails: list[Mail] = []
@@ -215,6 +229,7 @@ class Scheduled:
                     await self._drop(ctx, [doc["_id"]], "suppressed")
                     continue
                 payload = payload.model_copy(update={"proposals": still_open})
+                await store.relink_proposals(ctx.db, [p.proposal_id for p in still_open], ctx.now)
             letter = letter_for(event_type, payload, recipient, self.h.links)
             await store.set_status(ctx.db, doc["_id"], "pending")
             mails.append(Mail(doc["_id"], recipient, letter, dict(doc["event"])))
@@ -225,8 +240,17 @@ class Scheduled:
         await self.h._settle(ctx, outcomes, busy_elsewhere_ok=True)
 
     async def retention(self, ctx: DueContext) -> None:
-        """Deliveries older than the retention go; the next run is a day later."""
-        gone = await store.forget_deliveries(ctx.db, before=ctx.now - self.h.retention)
-        if gone:
-            log.info("delivery log pruned", extra={"deleted": gone})
-        ctx.write(due.schedule("retention", "deliveries", ctx.now + timedelta(days=1), {}))
+        """What expired goes, counted by kind; the next run is an hour later."""
+        logged = ctx.now - self.h.retention
+        gone = {
+            "deliveries": await store.forget_deliveries(ctx.db, before=logged),
+            "fanouts": await store.forget_fanouts(ctx.db, before=logged),
+            "proposal_summaries": await store.forget_proposals(
+                ctx.db, before=ctx.now - proposals.retention(self.h.links.ttl)
+            ),
+        }
+        for kind, count in gone.items():
+            self.metrics.retention_deleted.labels(kind).inc(count)
+        if any(gone.values()):
+            log.info("expired records deleted", extra={"deleted": gone})
+        ctx.write(due.schedule("retention", "deliveries", ctx.now + HOUSEKEEPING, {}))

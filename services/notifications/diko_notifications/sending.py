@@ -34,6 +34,7 @@ from diko_notifications.links import PreferenceLinks
 from diko_notifications.mail import UNBUILDABLE, SmtpMailer, compose, flatten, unbuildable
 from diko_notifications.recipients import Recipient, email_key
 from diko_notifications.render import Footer, render_letter
+from diko_shared.due import Clock
 from diko_shared.service.metrics import Metrics
 from diko_shared.text import clean
 
@@ -118,9 +119,12 @@ class Postman:
         max_attempts: int,
         lease: timedelta,
         parallel: int,
+        clock: Clock,
         metrics: Metrics | None = None,
     ) -> None:
         self.mailer = mailer
+        #: The service's clock: the delivery log's `created_at`, which its retention compares.
+        self.clock = clock
         self.links = links
         self.sender = sender
         self.sender_address = sender_address
@@ -140,7 +144,7 @@ class Postman:
         """Send each mail unless sent or refused for good already; every outcome, in order."""
         if not mails:
             return []
-        now = datetime.now(UTC)
+        now = await self.clock.now()
         records = await store.open_deliveries(db, [record_of(m, "pending", now) for m in mails])
         bad = await store.undeliverable(db, {email_key(m.recipient.email) for m in mails})
         attempts = max_attempts or self.max_attempts

@@ -452,9 +452,24 @@ def delivery_from(doc: Mapping[str, Any]) -> Delivery:
 
 
 async def forget_deliveries(db: AsyncDatabase, before: datetime) -> int:
-    """The delivery log's retention: deliveries (and fan-outs) created before `before` go."""
+    """The delivery log's retention: deliveries created before `before` go (they hold addresses)."""
     gone = await db[DELIVERIES].delete_many({"created_at": {"$lt": before}})
-    await db[FANOUTS].delete_many({"at": {"$lt": before}})
+    return int(gone.deleted_count)
+
+
+async def forget_fanouts(db: AsyncDatabase, before: datetime) -> int:
+    """Fan-outs (who got the mails of an event) created before `before` go with the log.
+
+    A fan-out written before `created_at` existed is judged by its event's time (`at`).
+    """
+    gone = await db[FANOUTS].delete_many(
+        {
+            "$or": [
+                {"created_at": {"$lt": before}},
+                {"created_at": {"$exists": False}, "at": {"$lt": before}},
+            ]
+        }
+    )
     return int(gone.deleted_count)
 
 
@@ -769,6 +784,32 @@ async def staff_name(db: AsyncDatabase, staff_id: str) -> str | None:
     return None if doc is None else str(doc["name"])
 
 
-async def forget_proposals(db: AsyncDatabase, before: datetime) -> None:
-    """Drop summaries whose links have all expired: the names are matching's to keep."""
-    await db[PROPOSALS].delete_many({"linked_at": {"$lt": before}})
+async def forget_proposals(db: AsyncDatabase, before: datetime) -> int:
+    """Drop summaries whose links have all expired: the names are matching's to keep.
+
+    A summary whose e-mail still waits (quiet hours, a digest) stays: its links are not
+    signed yet, and the mail needs it when it leaves.
+    """
+    waiting = await waiting_proposals(db)
+    query: dict[str, Any] = {"linked_at": {"$lt": before}}
+    if waiting:
+        query["_id"] = {"$nin": sorted(waiting)}
+    gone = await db[PROPOSALS].delete_many(query)
+    return int(gone.deleted_count)
+
+
+async def waiting_proposals(db: AsyncDatabase) -> set[str]:
+    """The proposals named by staff mail that waits (quiet hours, a digest)."""
+    found: set[str] = set()
+    async for doc in db[QUEUED].find({"kind": "match.proposed"}, {"data": 1}):
+        found.update(p["proposal_id"] for p in (doc.get("data") or {}).get("proposals", []))
+    return found
+
+
+async def relink_proposals(db: AsyncDatabase, proposal_ids: Sequence[str], at: datetime) -> None:
+    """The e-mail naming these proposals is built now (a digest, mail after quiet hours):
+    its links are signed now, so their summaries live from now."""
+    if proposal_ids:
+        await db[PROPOSALS].update_many(
+            {"_id": {"$in": sorted(set(proposal_ids))}}, {"$set": {"linked_at": at}}
+        )

@@ -1,5 +1,6 @@
 """Test helpers for the notifications service's people tests: a private Mailpit, a slow
-SMTP relay in front of it, a stand-in for matching's `applicant.get`, event builders."""
+SMTP relay in front of it, stand-ins for matching's `applicant.get` and `fair.get`, event
+builders."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from diko_shared.contract.base import Payload
 from diko_shared.contract.common import Occupation
 from diko_shared.contract.envelope import new_envelope
 from diko_shared.contract.matching import (
+    Fair,
     MatchProposed,
     Proposal,
     ProposedApplicant,
@@ -189,6 +191,23 @@ async def responder(
     finally:
         await queue.cancel(tag)
         await channel.close()
+
+
+@asynccontextmanager
+async def matching_fairs(bus: Bus, *fairs: Fair) -> AsyncIterator[list[dict[str, Any]]]:
+    """A stand-in for matching's `fair.get`, which knows these fairs (with the applicants'
+    names and addresses that `fair.planned` leaves out)."""
+    known = {fair.fair_id: fair.model_dump(mode="json") for fair in fairs}
+
+    async def answer(data: dict[str, Any]) -> dict[str, Any]:
+        fair = known.get(data["fair_id"])
+        if fair is None:
+            error = {"code": "not_found", "message": "unbekannt", "details": []}
+            return {"ok": False, "error": error}
+        return {"ok": True, "data": fair}
+
+    async with responder(bus, "matching.fair.get", answer) as asked:
+        yield asked
 
 
 async def publish(

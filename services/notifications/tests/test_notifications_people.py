@@ -28,6 +28,7 @@ from notifications_helpers import (
     PrivateMailpit,
     address,
     fresh,
+    matching_fairs,
     position,
     proposal,
     proposed,
@@ -51,11 +52,13 @@ from diko_shared.contract.envelope import new_envelope
 from diko_shared.contract.matching import (
     ApplicantUpdated,
     ApplicantWithdrawn,
+    Fair,
     FairApplicantPlan,
     FairCompanyPlan,
     FairInterview,
     FairNumbers,
     FairPlanned,
+    FairPlannedV1,
     MatchAccepted,
     MatchDeclined,
     MatchWithdrawn,
@@ -76,6 +79,7 @@ from diko_shared.contract.notifications import (
     SetPreferences,
 )
 from diko_shared.messaging import topology
+from diko_shared.messaging.publisher import Outgoing
 from harness.browser import PHONE, Eyes, Look
 from harness.bus import Bus, Tap
 from harness.processes import ServiceProcess
@@ -524,7 +528,7 @@ async def test_a_fair_sends_each_contact_and_applicant_their_timetable_with_an_i
         bus, people, "Osterburg (Altmark)", ("Uwe Hobel", "Ausbilder/in", contact_email)
     )
     apl_a, apl_b = fresh("apl"), fresh("apl")
-    fair = FairPlanned(
+    fair = Fair(
         fair_id=fresh("fair"),
         title="Bewerberbörse Osterburg",
         date=date(2027, 3, 13),
@@ -592,9 +596,12 @@ async def test_a_fair_sends_each_contact_and_applicant_their_timetable_with_an_i
             ),
         ],
     )
-    await publish(bus, "fair.planned", fair, "matching")
-
-    (company_mail,) = await people.mails_to(contact_email)
+    announced = FairPlanned.of(fair)
+    assert "Anna Stein" not in announced.model_dump_json(), "the event names no applicant"
+    async with matching_fairs(bus, fair) as asked:
+        await publish(bus, "fair.planned", announced, "matching")
+        (company_mail,) = await people.mails_to(contact_email)
+    assert asked == [{"fair_id": fair.fair_id}], "the names and addresses come from matching"
     assert company_mail["Subject"] == "Ihr Zeitplan: Bewerberbörse Osterburg"
     assert re.search(r"09:00–09:15\s+Tisch 1\s+Anna Stein", company_mail["Text"])
     assert company_mail["Text"].index("Anna Stein") < company_mail["Text"].index("Ben Brett")
@@ -1067,9 +1074,9 @@ async def test_a_withdrawn_proposal_revokes_its_links(
     look.assert_sound()
 
 
-def small_fair(town: str, company_id: str, applicants: list[tuple[str, str, str]]) -> FairPlanned:
+def small_fair(town: str, company_id: str, applicants: list[tuple[str, str, str]]) -> Fair:
     """A fair in `town`: one company, each applicant (id, name, e-mail) one interview."""
-    return FairPlanned(
+    return Fair(
         fair_id=fresh("fair"),
         title=f"Bewerberbörse {town}",
         date=date(2027, 4, 17),
@@ -1160,11 +1167,11 @@ async def test_an_applicant_who_withdrew_gets_no_more_mail_until_they_come_back(
     )
     tom_id = fresh("apl")
     applicants = [(mia_id, "Mia Weg", mia), (tom_id, "Tom Bleib", tom)]
-    await publish(
-        bus, "fair.planned", small_fair("Arendsee (Altmark)", company_id, applicants), "matching"
-    )
-    await people.mails_to(tom)
-    await people.mails_to(trainer)
+    first = small_fair("Arendsee (Altmark)", company_id, applicants)
+    async with matching_fairs(bus, first):
+        await publish(bus, "fair.planned", FairPlanned.of(first), "matching")
+        await people.mails_to(tom)
+        await people.mails_to(trainer)
     assert await people.none_to(mia), "no timetable to an applicant who withdrew"
 
     await publish(
@@ -1188,11 +1195,20 @@ async def test_an_applicant_who_withdrew_gets_no_more_mail_until_they_come_back(
         return await people.db["applicants"].find_one({"_id": mia_id}) is None
 
     await eventually(back, what="Mia active again")
-    await publish(
-        bus, "fair.planned", small_fair("Arendsee (Altmark)", company_id, applicants), "matching"
-    )
-    (timetable,) = await people.mails_to(mia)
+    # a producer one release behind still sends version 1, with names and addresses: it is
+    # read as version 2, and the names still come from matching
+    second = small_fair("Arendsee (Altmark)", company_id, applicants)
+    async with matching_fairs(bus, second) as asked:
+        envelope = new_envelope(
+            "fair.planned",
+            FairPlannedV1.model_validate(second.model_dump()),
+            source="matching",
+            dataschema="urn:diko:schema:fair.planned:1",
+        )
+        await bus.publisher.publish(Outgoing.from_envelope(topology.EVENTS.name, envelope))
+        (timetable,) = await people.mails_to(mia)
     assert timetable["Subject"] == "Dein Zeitplan für die Bewerberbörse Arendsee (Altmark)"
+    assert asked == [{"fair_id": second.fair_id}]
 
 
 # -- every staff mail and page, looked at ------------------------------------------------------
@@ -1316,27 +1332,84 @@ async def test_each_staff_mail_and_the_pages_behind_its_links_are_looked_at(
 async def test_the_delivery_log_is_queried_per_person_and_deleted_after_its_retention(
     bus: Bus, people: People
 ) -> None:
+    """Everything the housekeeping compares is written from the service's clock, so moving
+    that clock alone expires the log and the summaries. It starts later than any earlier
+    test's moment, so that the hourly housekeeping (scheduled on the clock) runs."""
+    start = datetime(2028, 1, 3, 12, 0, tzinfo=UTC)
+    await people.at(start)
     ida = address("ida")
     await staff(bus, "Ida Log", ida, municipalities=["Beetzendorf"])
-    event_id = await publish(
-        bus,
-        "match.proposed",
-        proposed(
-            proposal(position("Hof Beetzendorf", "Beetzendorf"), 1, "Max Feld", "Beetzendorf")
-        ),
-        "matching",
-    )
+    offer = proposal(position("Hof Beetzendorf", "Beetzendorf"), 1, "Max Feld", "Beetzendorf")
+    event_id = await publish(bus, "match.proposed", proposed(offer), "matching")
     await people.mails_to(ida)
+    summary = await people.db["proposals"].find_one({"_id": offer.proposal_id})
+    assert summary["linked_at"].replace(tzinfo=UTC) - start < timedelta(minutes=5)
+    counted = {
+        kind: people.process.metric("diko_retention_deleted_total", kind=kind)
+        for kind in ("deliveries", "fanouts", "proposal_summaries")
+    }
     (by_address,) = await deliveries(bus, email=ida.upper())
     assert by_address["event_id"] == event_id
     assert by_address["status"] == "sent"
     reply = await bus.ok(ListDeliveries(email=ida))
     assert reply["retention_days"] == 90
-    assert await deliveries(bus, email=ida, since=datetime.now(UTC) + timedelta(hours=1)) == []
+    assert await deliveries(bus, email=ida, since=start + timedelta(hours=1)) == []
 
-    await people.at(datetime.now(UTC) + timedelta(days=92))
+    await people.at(start + timedelta(days=16))
+
+    async def summary_gone() -> bool:
+        return await people.db["proposals"].find_one({"_id": offer.proposal_id}) is None
+
+    await eventually(summary_gone, timeout=60, what="the summary gone when its links expired")
+    assert await deliveries(bus, email=ida) != [], "the log keeps the delivery for 90 days"
+
+    await people.at(start + timedelta(days=92))
 
     async def pruned() -> bool:
         return await deliveries(bus, email=ida) == []
 
     await eventually(pruned, timeout=60, what="the delivery log pruned after 90 days")
+    assert await people.db["fanouts"].find_one({"event_id": event_id}) is None
+
+    async def reported() -> bool:
+        return all(
+            people.process.metric("diko_retention_deleted_total", kind=kind) > before
+            for kind, before in counted.items()
+        )
+
+    await eventually(reported, timeout=10, what="each kind counted in the metrics")
+
+
+async def test_a_summary_outlives_its_expiry_while_its_digest_waits(
+    bus: Bus, people: People, http: httpx.AsyncClient
+) -> None:
+    """A proposal queued for a digest keeps its summary however far the clock moves before
+    the digest leaves, and its links (signed then) open the page that names the applicant.
+    (After the delivery log's test: the housekeeping runs when this clock moves on.)"""
+    start = datetime(2028, 6, 1, 12, 0, tzinfo=BERLIN)
+    await people.at(start)
+    olga = address("olga")
+    olga_id = await staff(bus, "Olga Warte", olga, municipalities=["Kalbe (Milde)"])
+    await bus.ok(
+        SetPreferences(
+            staff_id=olga_id,
+            kinds=[KindSetting(kind="match.proposed", mode="digest")],
+            digest_hour=7,
+        )
+    )
+    waiting = proposal(position("Hof Milde", "Kalbe (Milde)"), 1, "Rita Geduld", "Kalbe (Milde)")
+    event_id = await publish(bus, "match.proposed", proposed(waiting), "matching")
+
+    async def queued() -> bool:
+        logged = await deliveries(bus, event_id=event_id, email=olga)
+        return [d["status"] for d in logged] == ["digest"]
+
+    await eventually(queued, what="the proposal waiting for Olga's digest")
+    # past the summary's expiry (15 days) before the digest's hour comes round
+    await people.at(start + timedelta(days=20))
+    (mail,) = await people.mails_to(olga)
+    assert "Rita Geduld" in mail["Text"]
+    page = await http.get(LINK.findall(mail["Text"])[0])
+    assert "Rita Geduld" in page.text, "the summary behind the link is still there"
+    summary = await people.db["proposals"].find_one({"_id": waiting.proposal_id})
+    assert summary["linked_at"].replace(tzinfo=UTC) > start + timedelta(days=19)

@@ -29,7 +29,7 @@ from diko_notifications.recipients import (
 )
 from diko_notifications.render import Footer, render_letter
 from diko_shared.contract.companies import FollowUpDue
-from diko_shared.contract.matching import FairPlanned, MatchProposed
+from diko_shared.contract.matching import Fair, MatchProposed
 from diko_shared.contract.notifications import RecordBounce, Responsibilities, SendNotification
 from diko_shared.messaging.errors import Invalid
 
@@ -269,9 +269,7 @@ def test_working_days_skip_the_weekend() -> None:
     assert letters.working_days_after(friday, 3) == date(2026, 12, 9)
 
 
-FAIR = FairPlanned.model_validate_json(
-    json.dumps(FairPlanned.model_config["json_schema_extra"]["examples"][0])
-)  # type: ignore[index]
+FAIR = Fair.model_validate_json(json.dumps(Fair.model_config["json_schema_extra"]["examples"][0]))  # type: ignore[index]
 
 
 def test_a_fair_timetable_lists_each_interview_and_its_ics_is_in_berlin_time() -> None:

@@ -10,7 +10,7 @@ the history keeps beside the message's type, id and source.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AwareDatetime, Field, JsonValue, StringConstraints
 
@@ -948,6 +948,11 @@ class FollowUpContact(Payload):
 class FollowUpDue(Payload):
     """The follow-up date of a consultation has come: remind the staff member (emitted once)."""
 
+    personal_data_purpose: ClassVar[str] = (
+        "Name, E-Mail-Adresse und Telefon der Ansprechperson der Beratung: die Erinnerung "
+        "an die Mitarbeiterin oder den Mitarbeiter nennt, wen sie anrufen oder anschreiben"
+    )
+
     model_config = examples(
         {
             "consultation_id": _CONSULTATION,
@@ -1052,6 +1057,11 @@ class RemoveContact(Payload):
 class ContactAdded(Payload):
     """A contact person was added; with what notifications needs to write to them."""
 
+    personal_data_purpose: ClassVar[str] = (
+        "Name und E-Mail-Adresse der Ansprechperson: notifications schreibt ihr "
+        "(Zeitpläne, Vermittlungen) und hält dafür eine Kopie"
+    )
+
     model_config = examples(
         {
             "contact_id": _CONTACT,
@@ -1073,6 +1083,10 @@ class ContactAdded(Payload):
 
 class ContactUpdated(Payload):
     """A contact person changed: which fields, and the current values of those readers copy."""
+
+    personal_data_purpose: ClassVar[str] = (
+        "Name und E-Mail-Adresse der Ansprechperson: notifications hält seine Kopie aktuell"
+    )
 
     model_config = examples(
         {

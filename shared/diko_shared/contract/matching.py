@@ -1,15 +1,16 @@
 """Messages owned by the matching service: applicants, proposals, decisions, runs and fairs.
 
 Partial updates (`applicant.update`): a field left out stays as it is; `email` or
-`phone` sent as `null` is cleared. Events never carry an applicant's name or contact
-data, except `fair.planned`, which carries each applicant's name and e-mail address so
-that their own timetable can be mailed to them (see its docstring).
+`phone` sent as `null` is cleared. Events never carry an applicant's contact data, and
+their name only in `match.proposed`, for the staff who decide (see its docstring).
+`fair.planned` names no applicant since its version 2: notifications, which mails each
+their timetable, asks `fair.get` (see its docstring).
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints
 
@@ -33,6 +34,7 @@ from diko_shared.contract.common import (
     Town,
 )
 from diko_shared.contract.senders import INTEGRATOR, OPERATOR
+from diko_shared.contract.versions import Earlier
 
 OWNER = "matching"
 
@@ -179,6 +181,11 @@ class ApplicantRef(Payload):
 class ApplicantRegistered(Payload):
     """An applicant was registered (no name or contact data: those stay in matching)."""
 
+    personal_data_purpose: ClassVar[str] = (
+        "nur der Wohnort (eine Gemeinde): matching selbst berechnet in jedem seiner "
+        "Prozesse die Entfernung zu den Stellen"
+    )
+
     model_config = examples(
         {
             "applicant_id": "apl_0123456789abcdef0123",
@@ -267,7 +274,7 @@ class ProposedPosition(Payload):
 
 class ProposedApplicant(Payload):
     applicant_id: ApplicantId
-    name: Name
+    name: Name = Field(description="Shown to the staff who decide (see `match.proposed`)")
     home_town: Town
 
 
@@ -283,7 +290,21 @@ class Proposal(Payload):
 
 
 class MatchProposed(Payload):
-    """New proposals: a position's shortlist, or the positions found for a new applicant."""
+    """New proposals: a position's shortlist, or the positions found for a new applicant.
+
+    Personal data: each proposed applicant's name and home town, and nothing else of
+    theirs. Its one subscriber, notifications, shows both in the staff e-mail and on the
+    proposal's action page, where staff decide about a person, not an id. No other event
+    notifications receives names an applicant (`applicant.*` carry none, on purpose), so
+    it cannot keep a copy of its own; asking matching (`applicant.get`) for every proposal
+    would put a request in front of every proposal e-mail and fail them while matching is
+    away, for the same two fields.
+    """
+
+    personal_data_purpose: ClassVar[str] = (
+        "Name und Wohnort der vorgeschlagenen Person: die E-Mail an die zuständigen "
+        "Mitarbeiter/innen und die Seite hinter ihrem Link zeigen, über wen sie entscheiden"
+    )
 
     model_config = examples(
         {
@@ -403,6 +424,11 @@ class Decision(Payload):
 
 
 class MatchAccepted(Payload):
+    personal_data_purpose: ClassVar[str] = (
+        "nur die Kennung der Mitarbeiterin oder des Mitarbeiters, die entschied (kein "
+        "Name): die Seite des Vorschlags sagt anderen Mitarbeiter/innen, wer schon entschieden hat"
+    )
+
     model_config = examples(
         {
             "proposal_id": "prp_0123456789abcdef0123",
@@ -421,6 +447,11 @@ class MatchAccepted(Payload):
 
 
 class MatchDeclined(Payload):
+    personal_data_purpose: ClassVar[str] = (
+        "nur die Kennung der Mitarbeiterin oder des Mitarbeiters, die entschied (kein "
+        "Name): die Seite des Vorschlags sagt anderen Mitarbeiter/innen, wer schon entschieden hat"
+    )
+
     model_config = examples(
         {
             "proposal_id": "prp_0123456789abcdef0123",
@@ -488,6 +519,12 @@ class ApplicantUpdated(Payload):
     Like `applicant.registered` it carries no name or contact data; a change of those
     alone is announced with their field names only.
     """
+
+    personal_data_purpose: ClassVar[str] = (
+        "nur der Wohnort (eine Gemeinde), für matching selbst (Entfernungen in jedem "
+        "seiner Prozesse); notifications liest aus dem Ereignis nur, ob die Bewerbung "
+        "wieder aktiv ist"
+    )
 
     model_config = examples(
         {
@@ -973,6 +1010,16 @@ class FairApplicantPlan(Payload):
     below_minimum: FairShortfall | None = None
 
 
+class FairApplicantSeat(Payload):
+    """An applicant's part of a planned fair without who they are (`fair.planned`)."""
+
+    ref: str
+    applicant_id: ApplicantId | None = None
+    wishes: list[str] = Field(description="Company refs, most wanted first")
+    slots: list[int] | None = None
+    below_minimum: FairShortfall | None = None
+
+
 class FairInterview(Payload):
     applicant: str = Field(description="The applicant's `ref`")
     company: str = Field(description="The company's `ref`")
@@ -983,7 +1030,24 @@ class FairInterview(Payload):
     wish_rank: int = Field(description="1 for the applicant's first wish")
 
 
-class Fair(Payload):
+class FairTimetable(Payload):
+    """What every form of a planned fair has: the day, the place, the numbers, the companies."""
+
+    fair_id: FairId
+    title: Name
+    date: Day | None
+    venue: Venue | None = None
+    start: ClockTime
+    slot_minutes: int
+    n_slots: int
+    min_interviews: int
+    timezone: Literal["Europe/Berlin"] = "Europe/Berlin"
+    summary: FairNumbers
+    stages: list[FairStage]
+    companies: list[FairCompanyPlan]
+
+
+class Fair(FairTimetable):
     """A planned fair: the day, every company's and applicant's part, the interviews."""
 
     model_config = examples(
@@ -1054,32 +1118,56 @@ class Fair(Payload):
         }
     )
 
-    fair_id: FairId
-    title: Name
-    date: Day | None
-    venue: Venue | None = None
-    start: ClockTime
-    slot_minutes: int
-    n_slots: int
-    min_interviews: int
-    timezone: Literal["Europe/Berlin"] = "Europe/Berlin"
-    summary: FairNumbers
-    stages: list[FairStage]
-    companies: list[FairCompanyPlan]
     applicants: list[FairApplicantPlan]
     interviews: list[FairInterview]
 
 
-class FairPlanned(Fair):
-    """A fair was planned: everything notifications needs to send each company contact and
-    each applicant their own timetable (with an .ics) without asking matching.
+_FAIR_EXAMPLE = Fair.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
 
-    Personal data: each applicant's name (which the companies' timetables show) and
-    e-mail address (where their timetable goes); nothing else of theirs. Company contact
-    persons are not in it: companies owns them, notifications gets them from there.
+
+class FairPlannedV1(Fair):
+    """Version 1 of `fair.planned` (release 1.2), with each applicant's name and e-mail
+    address. Readers still accept it for a release and read it as version 2
+    (`FairPlanned.of`), which leaves both out."""
+
+    model_config = examples(_FAIR_EXAMPLE)
+
+
+class FairPlanned(FairTimetable):
+    """A fair was planned: the day, the place, the companies and the interviews, for media's
+    posts and website and for notifications' mail to staff.
+
+    It names no applicant (version 2): media has no use for applicants, and notifications,
+    which mails each company contact and each applicant their own timetable, asks matching
+    for the names and addresses with `fair.get` when it writes. Version 1 carried each
+    applicant's name and e-mail address to every subscriber.
     """
 
-    model_config = examples(Fair.model_config["json_schema_extra"]["examples"][0])  # type: ignore[index]
+    model_config = examples(
+        {
+            **_FAIR_EXAMPLE,
+            "applicants": [
+                {k: v for k, v in a.items() if k not in ("name", "email")}
+                for a in _FAIR_EXAMPLE["applicants"]
+            ],
+            "without_address": 0,
+        }
+    )
+
+    applicants: list[FairApplicantSeat]
+    interviews: list[FairInterview]
+    without_address: Annotated[int, Field(ge=0)] = Field(
+        0, description="Applicants without an address for their own timetable (staff are told)"
+    )
+
+    @classmethod
+    def of(cls, fair: Fair) -> FairPlanned:
+        """The event for a planned fair (or a version 1 event read as version 2)."""
+        data = fair.model_dump(mode="json", exclude={"applicants"})
+        seats = [a.model_dump(mode="json", exclude={"name", "email"}) for a in fair.applicants]
+        missing = sum(1 for a in fair.applicants if not a.email)
+        document = {**data, "applicants": seats, "without_address": missing}
+        return cls.model_validate(document, strict=False)
 
 
 class FairRef(Payload):
@@ -1174,8 +1262,23 @@ CATALOGUE.query(
     "A pair's criteria with German reasons, and the better positions the applicant lacks.",
 )
 CATALOGUE.command("fair.plan", OWNER, PlanFair, FairRef, "Plan an applicant fair.")
-CATALOGUE.query("fair.get", OWNER, GetFair, Fair, "A planned fair with its schedule.")
-CATALOGUE.event("fair.planned", OWNER, FairPlanned, "A fair was planned, with every timetable.")
+CATALOGUE.query(
+    "fair.get",
+    OWNER,
+    GetFair,
+    Fair,
+    "A planned fair with its schedule.",
+    # notifications asks for the applicants' names and addresses when it mails timetables.
+    senders=("notifications", OPERATOR, INTEGRATOR),
+)
+CATALOGUE.event(
+    "fair.planned",
+    OWNER,
+    FairPlanned,
+    "A fair was planned, with every timetable (no applicant named: `fair.get` names them).",
+    version=2,
+    earlier=(Earlier(1, FairPlannedV1, FairPlanned.of),),
+)
 
 CATALOGUE.reacts(
     OWNER,

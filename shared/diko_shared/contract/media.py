@@ -32,6 +32,7 @@ from diko_shared.contract.common import (
 )
 from diko_shared.contract.rules import combination_error
 from diko_shared.contract.senders import DEFAULT_REQUEST_SENDERS
+from diko_shared.contract.versions import Earlier
 
 OWNER = "media"
 
@@ -736,7 +737,10 @@ class PostKit(Payload):
     alt_texts: list[str]
 
 
-class PostApproved(Payload):
+class PostApprovedV1(Payload):
+    """Version 1 of `post.approved` (release 1.2), which named who approved. Still read for
+    a release, as version 2 (`PostApproved.of`)."""
+
     model_config = examples(
         {
             "post_id": _POST,
@@ -754,7 +758,35 @@ class PostApproved(Payload):
     approved_at: datetime
 
 
-class PostRejected(Payload):
+class PostApproved(Payload):
+    """A post was approved: which, how and when. Who approved (a contact person or a staff
+    member's address) is not in it since version 2: no service subscribes to it, and the
+    post's record (`post.get`) keeps it."""
+
+    model_config = examples(
+        {
+            "post_id": _POST,
+            "company_id": _COMPANY,
+            "via": "link",
+            "approved_at": "2026-11-26T11:00:00Z",
+        }
+    )
+
+    post_id: PostId
+    company_id: CompanyId | None = None
+    via: ApprovalVia
+    approved_at: datetime
+
+    @classmethod
+    def of(cls, old: PostApprovedV1) -> PostApproved:
+        """A version 1 event read as version 2: without who approved."""
+        return cls.model_validate(old.model_dump(exclude={"approved_by"}))
+
+
+class PostRejectedV1(Payload):
+    """Version 1 of `post.rejected` (release 1.2), which named who rejected. Still read for
+    a release, as version 2 (`PostRejected.of`)."""
+
     model_config = examples(
         {
             "post_id": _POST,
@@ -770,6 +802,30 @@ class PostRejected(Payload):
     reason: str
     rejected_by: str
     via: ApprovalVia
+
+
+class PostRejected(Payload):
+    """A post was rejected, with the reason. Who rejected is not in it since version 2: no
+    service subscribes to it, and media keeps it with the post."""
+
+    model_config = examples(
+        {
+            "post_id": _POST,
+            "company_id": _COMPANY,
+            "reason": "Bitte mit unserem neuen Logo.",
+            "via": "link",
+        }
+    )
+
+    post_id: PostId
+    company_id: CompanyId | None = None
+    reason: str
+    via: ApprovalVia
+
+    @classmethod
+    def of(cls, old: PostRejectedV1) -> PostRejected:
+        """A version 1 event read as version 2: without who rejected."""
+        return cls.model_validate(old.model_dump(exclude={"rejected_by"}))
 
 
 class PostScheduled(Payload):
@@ -916,8 +972,22 @@ CATALOGUE.query(
     "post.kit", OWNER, GetPostKit, PostKit, "A signed download link to a post's kit (ZIP)."
 )
 CATALOGUE.event("post.drafted", OWNER, PostDrafted, "A post was drafted and awaits approval.")
-CATALOGUE.event("post.approved", OWNER, PostApproved, "A post was approved.")
-CATALOGUE.event("post.rejected", OWNER, PostRejected, "A post was rejected.")
+CATALOGUE.event(
+    "post.approved",
+    OWNER,
+    PostApproved,
+    "A post was approved.",
+    version=2,
+    earlier=(Earlier(1, PostApprovedV1, PostApproved.of),),
+)
+CATALOGUE.event(
+    "post.rejected",
+    OWNER,
+    PostRejected,
+    "A post was rejected.",
+    version=2,
+    earlier=(Earlier(1, PostRejectedV1, PostRejected.of),),
+)
 CATALOGUE.event("post.scheduled", OWNER, PostScheduled, "A post was scheduled.")
 CATALOGUE.event("post.published", OWNER, PostPublished, "A post was published on Instagram.")
 CATALOGUE.event("post.failed", OWNER, PostFailed, "A post could not be published.")

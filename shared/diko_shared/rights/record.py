@@ -10,8 +10,9 @@ Per service it lists:
   with their defaults and descriptions from the settings classes, and each holding's own
   note (`Holding.retention`);
 - who receives it: the events the service emits whose payload carries personal data (the
-  fields found in the contract models, `personal_fields`), and the services that
-  subscribe to them (the catalogue's reactions).
+  fields found in the contract models, `personal_fields`), why their readers need it (the
+  model's `personal_data_purpose`, which every such event must state) and the services
+  that subscribe to them (the catalogue's reactions).
 
 `diko contract processing` writes docs/processing.md; a test checks it is current. The
 generator imports the four services' `rights` and settings modules (they are installed
@@ -89,6 +90,8 @@ class Recipient:
     type: str
     fields: list[str]
     readers: list[str]
+    #: Why the event carries them (the model's `personal_data_purpose`), in German.
+    purpose: str = ""
 
 
 def recipients(service: str, catalogue: Catalogue = CATALOGUE) -> list[Recipient]:
@@ -100,7 +103,8 @@ def recipients(service: str, catalogue: Catalogue = CATALOGUE) -> list[Recipient
         fields = personal_fields(spec.payload)
         if fields:
             readers = [s for s in SERVICES if spec.type in catalogue.reactions(s)]
-            found.append(Recipient(spec.type, fields, readers))
+            purpose = getattr(spec.payload, "personal_data_purpose", "")
+            found.append(Recipient(spec.type, fields, readers, purpose))
     return sorted(found, key=lambda r: r.type)
 
 
@@ -189,11 +193,11 @@ def render(catalogue: Catalogue = CATALOGUE) -> str:
         lines += ["", "### Empfänger (Ereignisse mit personenbezogenen Feldern)", ""]
         sent = recipients(service, catalogue)
         if sent:
-            lines += ["| Ereignis | Felder | Empfänger |", "| --- | --- | --- |"]
+            lines += ["| Ereignis | Felder | wozu | Empfänger |", "| --- | --- | --- | --- |"]
             for r in sent:
                 fields = ", ".join(f"`{f}`" for f in r.fields)
                 readers = ", ".join(r.readers) or "niemand (nur Protokoll und Betrieb)"
-                lines.append(f"| `{r.type}` | {fields} | {readers} |")
+                lines.append(f"| `{r.type}` | {fields} | {_cell(r.purpose)} | {readers} |")
         else:
             lines.append("Keine: seine Ereignisse tragen nur Kennungen und Sachdaten.")
         lines.append("")

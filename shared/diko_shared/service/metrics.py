@@ -88,6 +88,12 @@ class Metrics:
             ["kind", "outcome"],
             registry=registry,
         )
+        self.retention_deleted = Counter(
+            "diko_retention_deleted_total",
+            "Records deleted because their retention ran out, by kind (the housekeeping)",
+            ["kind"],
+            registry=registry,
+        )
         self.due_backlog = Gauge(
             "diko_due_backlog",
             "Due items whose time had come at the last poll (at most one poll's batch)",

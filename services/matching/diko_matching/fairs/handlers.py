@@ -7,6 +7,8 @@ plan instead of planning again (HiGHS may find another of several optimal schedu
 
 from __future__ import annotations
 
+from typing import Any
+
 from diko_matching import domain, store
 from diko_matching.fairs.model import fair_of
 from diko_matching.fairs.planner import Planner
@@ -15,6 +17,7 @@ from diko_matching.index import Index
 from diko_shared.contract.matching import Fair, FairPlanned, FairRef, GetFair, PlanFair
 from diko_shared.messaging.errors import NotFound
 from diko_shared.messaging.handling import Context
+from diko_shared.rights.holdings import SCRUBBED
 
 
 async def plan_fair(
@@ -30,14 +33,26 @@ async def plan_fair(
         fair = fair_of(fair_id, setup, plan)
         document = {"key": ctx.key, "fair": fair.model_dump(mode="json"), "at": store.now()}
         stored = await store.keep_once(ctx.db, store.FAIRS, fair_id, document)
-    planned = FairPlanned.model_validate(stored["fair"], strict=False)
+    planned = FairPlanned.of(Fair.model_validate(_unscrubbed(stored["fair"]), strict=False))
     ctx.emit(planned, subject=fair_id)
     return FairRef(fair_id=fair_id, summary=planned.summary, stages=planned.stages)
 
 
 async def find_fair(db: object, fair_id: str) -> Fair | None:
     stored = await store.find_document(db, store.FAIRS, fair_id)  # type: ignore[arg-type]
-    return None if stored is None else Fair.model_validate(stored["fair"], strict=False)
+    return (
+        None if stored is None else Fair.model_validate(_unscrubbed(stored["fair"]), strict=False)
+    )
+
+
+def _unscrubbed(fair: dict[str, Any]) -> dict[str, Any]:
+    """The stored fair with an erased applicant's overwritten address read as none: the
+    erasure leaves `gelöscht` where the address was, which is no e-mail address."""
+    applicants = [
+        {**a, "email": None} if a.get("email") == SCRUBBED else a
+        for a in fair.get("applicants", [])
+    ]
+    return {**fair, "applicants": applicants}
 
 
 async def get_fair(ctx: Context[GetFair]) -> Fair:

@@ -71,6 +71,7 @@ class PrivateMailpit:
 
     async def start(self) -> None:
         flags = ["--ignore-duplicate-ids"] if self.dedupe else []
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
         with (LOG_DIR / f"mailpit-{self.smtp_port}.log").open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
                 str(MAILPIT),

@@ -710,6 +710,7 @@ class PrivateMailpit:
         return self.process is not None and self.process.returncode is None
 
     async def start(self) -> None:
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
         with (LOG_DIR / f"mailpit-{self.smtp_port}.log").open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
                 str(MAILPIT),

@@ -80,6 +80,7 @@ class PrivateMailpit:
                 f"--database={self.directory / f'mailpit-{self.smtp_port}.db'}",
                 "--disable-version-check",
                 "--smtp-allowed-recipients=\\.(example|org)$",
+                "--max=0",  # keeps every message (the default prunes beyond 500)
                 *flags,
                 stdout=log,
                 stderr=asyncio.subprocess.STDOUT,

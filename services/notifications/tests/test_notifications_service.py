@@ -719,6 +719,7 @@ class PrivateMailpit:
                 f"--database={self.directory / 'mailpit.db'}",
                 "--disable-version-check",
                 "--smtp-allowed-recipients=@ok\\.example$",
+                "--max=0",  # keeps every message (the default prunes beyond 500)
                 stdout=log,
                 stderr=asyncio.subprocess.STDOUT,
             )

@@ -498,7 +498,7 @@ class Story:
                 text_version=story_cast.WEBSITE_CONSENT_TEXT,
             )
         )
-        shown = await self.ask(
+        shown = await self._until_media_knows_the_company(
             PublishPresentation(
                 company_id=r.company_id,
                 about=story_cast.PRESENTATION_ABOUT,
@@ -510,6 +510,26 @@ class Story:
         )
         r.site_url = shown["url"]
         self.say(f"   the company consented to the website and presents itself: {r.site_url}")
+
+    async def _until_media_knows_the_company(self, payload: Payload) -> dict[str, Any]:
+        """Ask media, again while it answers `not_found`: it takes a company's presentation
+        once its copy of the company (from `company.registered`, on media's own queue) is
+        there, which may be a moment after companies answered. Polled, within the step's
+        timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        pause = 0.1
+        while True:
+            reply = await self.request(payload)
+            if reply.get("ok"):
+                return reply["data"]
+            error = reply.get("error") or {}
+            if error.get("code") != "not_found" or loop.time() + pause > deadline:
+                type_ = CATALOGUE.for_payload(type(payload)).type
+                problem = json.dumps(error, ensure_ascii=False)
+                raise self.failed(f"{type_} was refused: {problem}", "media")
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 2.0)
 
     async def applicant(self) -> None:
         r, cast = self.result, self._cast()

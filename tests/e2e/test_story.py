@@ -200,16 +200,20 @@ async def test_the_company_approves_its_post_through_the_link_in_the_mail(
 
     async def our_mail() -> tuple[str, httpx.Response] | None:
         """The link among the contact's approval mails whose page shows the story's post
-        (every story run drafts posts for the same company)."""
+        (every story run drafts posts for the same company, and Mailpit keeps the mails
+        of the other modules' media processes, gone by now)."""
         mails = await mailpit.search(contact)
+        ours = f"{system['media'].base_url}/posts/freigabe/"
         async with httpx.AsyncClient(timeout=10) as http:
             for summary in mails:
                 if "Azubi gesucht" not in summary["Subject"]:
                     continue
                 text = (await mailpit.message(summary["ID"]))["Text"]
                 for link in APPROVAL_LINK.findall(text):
+                    if not link.startswith(ours):
+                        continue
                     page = await http.get(link)
-                    if f"/posts/{story.post_id}/" in page.text:
+                    if f"../{story.post_id}/1.png" in page.text:  # the slide it shows
                         return link, page
         return None
 

@@ -1,7 +1,7 @@
 """Signed, expiring tokens for the links media hands out: a post's approval page, its kit
-download, an episode's upload, a company's photos for the website. The token is the whole authorisation: whoever holds the
-link may act, until it expires. Each purpose has its own salt, so that a token for one
-cannot open another."""
+download, an episode's upload, a company's photos for the website. The token is the
+whole authorisation: whoever holds the link may act, until it expires. Each purpose has
+its own salt, so that a token for one cannot open another."""
 
 from __future__ import annotations
 

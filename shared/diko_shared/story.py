@@ -1,9 +1,11 @@
 """The first story of diko, played through the public contract only.
 
-A staff member subscribes; a company registers; an applicant registers; the company
-opens a training position; media drafts an "Azubi gesucht" post; matching proposes the
-applicant; the staff member is e-mailed, accepts, the position is filled and the staff
-member is told; media publishes a podcast episode. Every step sends commands and waits
+A staff member subscribes; a company registers, consents to the project website and
+presents itself there; an applicant registers; the company opens a training position
+(and the website shows it on the company's page); media drafts an "Azubi gesucht" post;
+matching proposes the applicant; the staff member is e-mailed, accepts, the position is
+filled and the staff member is told; media publishes a podcast episode, and the website
+shows it on the company's page. Every step sends commands and waits
 (with a timeout) for the events that show it happened. `diko demo` prints it; the
 end-to-end tests run it with faults injected between the steps, and accept through the
 e-mail's link.
@@ -25,13 +27,14 @@ The story is played again and again on one database, which may hold other data t
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -44,9 +47,15 @@ from faststream.rabbit import Channel, RabbitBroker
 from diko_shared import story_cast
 from diko_shared.contract.base import Payload
 from diko_shared.contract.catalogue import CATALOGUE
-from diko_shared.contract.companies import GetCompany, OpenPosition
+from diko_shared.contract.companies import GetCompany, OpenPosition, SetConsent
 from diko_shared.contract.matching import DecideMatch, GetShortlist, RegisterApplicant
-from diko_shared.contract.media import CreateEpisode, GetPost, PublishEpisode
+from diko_shared.contract.media import (
+    CreateEpisode,
+    GetPost,
+    PresentationContact,
+    PublishEpisode,
+    PublishPresentation,
+)
 from diko_shared.contract.notifications import RegisterStaff, Subscribe
 from diko_shared.messaging import topology
 from diko_shared.messaging.publisher import Publisher, Unroutable
@@ -201,6 +210,7 @@ class StoryResult:
     episode_id: str = ""
     episode_title: str = ""
     feed_url: str = ""
+    site_url: str = ""
     events: dict[str, str] = field(default_factory=dict)
 
 
@@ -428,6 +438,7 @@ class Story:
             ("decision", "8 (staff accept)", self.decision),
             ("filled", "8 (the position is filled, staff are told)", self.filled),
             ("episode", "9 (a podcast episode is published)", self.episode),
+            ("site", "10 (the website shows the company and the episode)", self.site),
         ]
         for name, label, step in steps:
             self.step = label
@@ -470,6 +481,55 @@ class Story:
         r.run = len(company.get("positions") or []) + 1
         self.cast = story_cast.run(r.run, self.today)
         self.say(f"2. company {how} in Stendal: {r.company_name} ({r.company_id})")
+        await self.presentation()
+
+    async def presentation(self) -> None:
+        """The company consents to the website and publishes its presentation: its page,
+        its positions and its episodes appear on the project website."""
+        r, contact = self.result, story_cast.COMPANY.contact
+        await self.ask(
+            SetConsent(
+                company_id=r.company_id,
+                purpose="website",
+                status="given",
+                declared_at=datetime.now(UTC),
+                declared_by=contact.name,
+                via="written",
+                text_version=story_cast.WEBSITE_CONSENT_TEXT,
+            )
+        )
+        shown = await self._until_media_knows_the_company(
+            PublishPresentation(
+                company_id=r.company_id,
+                about=story_cast.PRESENTATION_ABOUT,
+                training=story_cast.PRESENTATION_TRAINING,
+                contact=PresentationContact(
+                    name=contact.name, role=contact.role, email=contact.email
+                ),
+            )
+        )
+        r.site_url = shown["url"]
+        self.say(f"   the company consented to the website and presents itself: {r.site_url}")
+
+    async def _until_media_knows_the_company(self, payload: Payload) -> dict[str, Any]:
+        """Ask media, again while it answers `not_found`: it takes a company's presentation
+        once its copy of the company (from `company.registered`, on media's own queue) is
+        there, which may be a moment after companies answered. Polled, within the step's
+        timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        pause = 0.1
+        while True:
+            reply = await self.request(payload)
+            if reply.get("ok"):
+                return reply["data"]
+            error = reply.get("error") or {}
+            if error.get("code") != "not_found" or loop.time() + pause > deadline:
+                type_ = CATALOGUE.for_payload(type(payload)).type
+                problem = json.dumps(error, ensure_ascii=False)
+                raise self.failed(f"{type_} was refused: {problem}", "media")
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 2.0)
 
     async def applicant(self) -> None:
         r, cast = self.result, self._cast()
@@ -512,6 +572,8 @@ class Story:
             f"4. training position opened: {r.occupation}, 1 place, starting "
             f"{cast.start_date.isoformat()} ({r.position_id})"
         )
+        await self._site_shows(r.company_name, f"stellen/{r.position_id}")
+        self.say(f"   the website shows the position on the company's page: {r.site_url}")
 
     async def post(self) -> None:
         r = self.result
@@ -622,6 +684,40 @@ class Story:
         published = await self.event("episode.published", episode_id=r.episode_id)
         r.feed_url = published.data["feed_url"]
         self.say(f"9. podcast episode {episode.number} published: „{episode.title}“")
+
+    async def site(self) -> None:
+        """The company's page shows the episode (the position, filled in step 8, has left
+        the website by now)."""
+        r = self.result
+        await self._site_shows(r.episode_title)
+        self.say(f"10. the website shows {r.company_name} with the episode: {r.site_url}")
+
+    async def _site_shows(self, *texts: str) -> None:
+        """Reads the company's page after each rebuild of the website until it shows
+        every one of `texts`."""
+        r = self.result
+        read: set[str] = set()
+        last = "no rebuild yet"
+        async with httpx.AsyncClient(timeout=READYZ_TIMEOUT_S) as client:
+            while True:
+                try:
+                    rebuilt = await self.event("site.rebuilt", lambda d: d["build_id"] not in read)
+                except StoryFailed:
+                    raise self.failed(
+                        f"the website's page {r.site_url} does not show "
+                        f"{' and '.join(texts)} ({last})",
+                        "media",
+                    ) from None
+                read.add(rebuilt.data["build_id"])
+                try:
+                    page = await client.get(r.site_url)
+                except httpx.HTTPError as exc:
+                    problem = f"the website does not answer at {r.site_url}: {exc}"
+                    raise self.failed(problem, "media") from None
+                shown = html.unescape(page.text)
+                if page.status_code == 200 and all(t in shown for t in texts):
+                    return
+                last = f"after build {rebuilt.data['build_id']}: HTTP {page.status_code}"
 
     def _cast(self) -> story_cast.Run:
         if self.cast is None:

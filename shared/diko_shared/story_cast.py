@@ -27,6 +27,17 @@ COMPANY = RegisterCompany(
     ),
     industry="Handwerk",
 )
+#: The consent text the company agrees to for its page on the project website.
+WEBSITE_CONSENT_TEXT = "Website-Einwilligung 2026-1"
+#: The company's presentation on the project website, in its own words.
+PRESENTATION_ABOUT = (
+    "Wir sind eine Tischlerei mit zwölf Leuten in Stendal. Wir bauen Möbel, Treppen und "
+    "Fenster für Kundinnen und Kunden in der ganzen Altmark."
+)
+PRESENTATION_TRAINING = (
+    "Bei uns arbeitest du vom ersten Tag an an echten Aufträgen mit, und in der Werkstatt "
+    "hilft dir immer jemand weiter."
+)
 #: How the podcast names the company.
 COMPANY_SHORT = "die Tischlerei Müller"
 

@@ -6,6 +6,9 @@ with only its root and port moved to a temporary directory: a build directory an
 `current` link swapped in as media does it. Over HTTP: the pages without `.html`, a
 directory's index and its redirect, the Content-Security-Policy and the other headers on
 every answer (the 404 page's too), caching for pages and assets, the swap seen at once.
+The registration form at `/bewerbung` is matching's: a real matching process on the
+session's stack answers it through nginx, with its own headers, and counts its flood
+limit per visitor whatever address a request claims to come from.
 """
 
 from __future__ import annotations
@@ -18,12 +21,15 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
-from harness.processes import free_port
+from diko_matching.registration.pages import SECURITY_HEADERS as FORM_HEADERS
+from harness.processes import ServiceProcess, free_port
+from harness.stack import SessionStack
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "deploy" / "site" / "nginx.conf"
@@ -66,24 +72,33 @@ class Site:
         os.replace(link, self.root / "current")
 
 
-def configured(root: Path, port: int) -> str:
-    """The repository's configuration with the root and the port of this test, and the
-    pid file and temporary files in the test's own directory (others may run too)."""
+def configured(root: Path, port: int, matching: str = "http://127.0.0.1:9") -> str:
+    """The repository's configuration with the root and the port of this test, matching's
+    address (compose's `matching:8002`), and the pid file and temporary files in the
+    test's own directory (others may run too)."""
     text = CONFIG.read_text(encoding="utf-8").replace(" /tmp/", f" {root}/")
     text, roots = re.subn(r"root /srv/site/current;", f"root {root}/current;", text)
     text, listens = re.subn(r"listen 8080;", f"listen 127.0.0.1:{port};", text)
-    assert (roots, listens) == (1, 1), "nginx.conf has one root and one listen"
+    text, upstreams = re.subn(r"http://matching:8002;", f"{matching};", text)
+    assert (roots, listens, upstreams) == (1, 1, 1), (
+        "nginx.conf has one root, one listen and one address of matching"
+    )
     return text
 
 
 @pytest.fixture
 def site() -> Iterator[Site]:
+    yield from serve_site()
+
+
+def serve_site(matching: str = "http://127.0.0.1:9") -> Iterator[Site]:
+    """nginx with the repository's configuration, until the test ends."""
     # Readable by nginx's worker user (mkdtemp makes 0700 directories).
     root = Path(tempfile.mkdtemp(prefix="diko-site-nginx-"))
     root.chmod(0o755)
     port = free_port()
     config = root / "nginx.conf"
-    config.write_text(configured(root, port), encoding="utf-8")
+    config.write_text(configured(root, port, matching), encoding="utf-8")
     checked = subprocess.run(
         [nginx(), "-t", "-c", str(config)], capture_output=True, text=True, timeout=30
     )
@@ -180,3 +195,100 @@ def test_a_swapped_in_build_is_served_at_once_and_validators_answer_304(site: Si
     assert after.status_code == 200
     assert "Bäcker/in" in after.text
     assert after.headers["etag"] != first.headers["etag"]
+
+
+#: Form submissions matching takes from one address per hour in this test.
+FLOOD_LIMIT = 3
+TOKEN = re.compile(r'name="token" value="([^"]+)"')
+
+
+@pytest.fixture(scope="module")
+def matching(stack: SessionStack) -> Iterator[ServiceProcess]:
+    """matching as compose runs it behind nginx: trusting X-Forwarded-For from anyone."""
+    port = free_port()
+    env = stack.service_env(
+        "matching",
+        DIKO_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+        DIKO_REGISTRATION_RATE_LIMIT=str(FLOOD_LIMIT),
+        FORWARDED_ALLOW_IPS="*",
+    )
+    process = ServiceProcess("matching-behind-nginx", "diko_matching", port, env)
+    process.start(timeout=180)
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def site_with_form(matching: ServiceProcess) -> Iterator[Site]:
+    yield from serve_site(matching.base_url)
+
+
+def submission(token: str) -> dict[str, str]:
+    """A complete form of a 17-year-old from Osterburg, as the form's fields name it."""
+    today = datetime.now(UTC).date()
+    return {
+        "token": token,
+        "first_name": "Jana",
+        "last_name": "Krüger",
+        "date_of_birth": date(today.year - 17, today.month, 1).isoformat(),
+        "home_town": "Osterburg",
+        "email": f"jana-{os.urandom(4).hex()}@example.org",
+        "phone": "",
+        "wish_1": "22342",
+        "wish_2": "",
+        "wish_3": "",
+        "earliest_start": f"{today.year + 1}-08-01",
+        "reach_km": "30",
+        "school_certificate": "realschule",
+        "privacy": "on",
+        "website": "",
+    }
+
+
+def test_the_registration_form_is_matching_s_with_its_own_headers(site_with_form: Site) -> None:
+    site_with_form.build("sit_a", PAGES)
+    with httpx.Client(base_url=site_with_form.url, timeout=60) as client:
+        form = client.get("/bewerbung")
+        styles = client.get("/brand/brand.css")
+        sent = client.post("/bewerbung", data=submission(TOKEN.findall(form.text)[0]))
+        start = client.get("/")
+    assert form.status_code == 200
+    assert "Ich suche eine Ausbildung" in form.text
+    # matching's own policy and caching, once: not the site's beside them
+    assert form.headers.get_list("content-security-policy") == [
+        FORM_HEADERS["Content-Security-Policy"]
+    ]
+    assert form.headers.get_list("referrer-policy") == ["no-referrer"]
+    assert form.headers["cache-control"] == "no-store"
+    assert form.headers["x-robots-tag"] == "noindex"
+    cookie = form.headers["set-cookie"]
+    assert "Path=/bewerbung" in cookie
+    assert "HttpOnly" in cookie
+    assert styles.status_code == 200
+    assert styles.headers["content-type"].startswith("text/css")
+    # the cookie and the signed token came back through nginx: no cross-site refusal
+    assert sent.status_code == 200, sent.text
+    assert "Fast geschafft!" in sent.text
+    # the site's own pages keep the site's headers
+    assert start.headers["content-security-policy"] == media_csp()
+
+
+def test_a_visitor_cannot_escape_the_flood_limit_by_claiming_another_address(
+    site_with_form: Site,
+) -> None:
+    """nginx replaces X-Forwarded-For with the address it sees, so every claimed address
+    below is the same visitor to matching."""
+    answers = []
+    with httpx.Client(base_url=site_with_form.url, timeout=60) as client:
+        for n in range(FLOOD_LIMIT + 1):
+            answers.append(
+                client.post(
+                    "/bewerbung",
+                    data={"token": "forged"},
+                    headers={"X-Forwarded-For": f"203.0.113.{n + 1}"},
+                )
+            )
+    codes = [a.status_code for a in answers]
+    assert codes[-1] == 429, codes
+    assert "Bitte warte einen Moment" in answers[-1].text
+    assert "retry-after" in answers[-1].headers

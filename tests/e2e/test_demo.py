@@ -87,7 +87,7 @@ async def test_three_runs_read_like_the_real_thing_and_register_staff_and_compan
     first = await run_demo(stack, env, tmp_path, *args)
     assert first.returncode == 0, first.stdout + first.stderr
     out = first.stdout
-    for step in (*STEPS, *LATER_STEPS, "   the position is filled", "9. podcast episode"):
+    for step in (*STEPS, *LATER_STEPS, "   the position is filled", "9. podcast episode", "10."):
         assert re.search(rf"^{re.escape(step)}", out, re.MULTILINE), step
     assert "The story happened." in out
     # where to look: before the first step already, and with the services' real addresses
@@ -98,6 +98,10 @@ async def test_three_runs_read_like_the_real_thing_and_register_staff_and_compan
     made = ids(out)
     assert f"post       {made['post_image_url']}" in out
     assert f"podcast    {system['media'].base_url}/podcast  (feed {made['feed_url']})" in out
+    site = f"{system['media'].base_url}/site/betriebe/{made['company_id']}"
+    assert made["site_url"] == site
+    assert f"website    {site}" in out
+    assert "10. the website shows Tischlerei Müller & Söhne GmbH with the episode" in out
     assert "1. staff member registered and subscribed" in out
     assert "2. company registered in Stendal: Tischlerei Müller & Söhne GmbH" in out
     assert "3. applicant registered: Lena Schröder from Osterburg" in out
@@ -257,11 +261,14 @@ async def test_a_service_that_stops_during_the_story_is_named_with_what_to_do(
     finally:
         await asyncio.to_thread(media.start, timeout=180)
 
-    assert failure == (
-        "the story stopped at step 5 (media drafts the post): no post.drafted within 5 s; "
-        "media is not running: start the services with `make up` (their logs are in "
-        ".local/run/)"
-    )
+    # Step 4 reads the company's page on media's website for the new position: with media
+    # gone that page does not answer (or no rebuild comes), and the story names media.
+    assert failure.startswith(
+        "the story stopped at step 4 (company opens a position): the website"
+    ), failure
+    assert failure.endswith(
+        "; media is not running: start the services with `make up` (their logs are in .local/run/)"
+    ), failure
 
 
 async def test_a_position_with_more_fitting_applicants_than_matching_proposes_says_so(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import io
+import re
 import secrets
 import xml.etree.ElementTree as ET
 
@@ -13,9 +15,11 @@ from PIL import Image
 
 from diko_shared.contract.companies import GetCompany, SearchPositions
 from diko_shared.contract.matching import GetApplicant, GetShortlist
+from diko_shared.contract.media import GetPost
 from diko_shared.contract.notifications import ListDeliveries
 from diko_shared.silence import silent_mp3
 from diko_shared.story import Decide, Hook, Story, StoryResult
+from diko_shared.story_cast import COMPANY
 from harness.bus import Bus
 from harness.mailpit import Mailpit
 from harness.stack import SessionStack
@@ -25,6 +29,7 @@ from .accept import accept_by_link
 from .conftest import PODCAST, System
 
 ITUNES = "{http://www.itunes.com/dtds/podcast-1.0.dtd}"
+APPROVAL_LINK = re.compile(r"https?://\S+/posts/freigabe/[^\s\"<>]+")
 
 
 async def play(stack: SessionStack, decide: Decide | None = None, **hooks: Hook) -> StoryResult:
@@ -181,3 +186,73 @@ async def test_the_story_survives_a_duplicate_event_and_a_killed_matching_servic
     per_event = [(d["event_id"], d["status"]) for d in deliveries["deliveries"]]
     assert len(per_event) == len(set(per_event)) == 3
     assert {status for _, status in per_event} == {"sent"}
+
+
+async def test_the_company_approves_its_post_through_the_link_in_the_mail(
+    stack: SessionStack, system: System, bus: Bus, mailpit: Mailpit
+) -> None:
+    """The approval e-mail to the company's contact, as Mailpit caught it from
+    notifications: its signed link opened over HTTP (nothing decided by the GET), the
+    form posted, and the post is approved in media."""
+    tap = await bus.tap(pattern="post.*")
+    contact = f"to:{COMPANY.contact.email}"
+    story = await play(stack)
+
+    async def our_mail() -> tuple[str, httpx.Response] | None:
+        """The link among the contact's approval mails whose page shows the story's post
+        (every story run drafts posts for the same company, and Mailpit keeps the mails
+        of the other modules' media processes, gone by now)."""
+        mails = await mailpit.search(contact)
+        ours = f"{system['media'].base_url}/posts/freigabe/"
+        async with httpx.AsyncClient(timeout=10) as http:
+            for summary in mails:
+                if "Azubi gesucht" not in summary["Subject"]:
+                    continue
+                text = (await mailpit.message(summary["ID"]))["Text"]
+                for link in APPROVAL_LINK.findall(text):
+                    if not link.startswith(ours):
+                        continue
+                    page = await http.get(link)
+                    if f"../{story.post_id}/1.png" in page.text:  # the slide it shows
+                        return link, page
+        return None
+
+    link, page = await eventually(our_mail, timeout=60, what="the post's approval e-mail")
+    assert link.startswith(f"{system['media'].base_url}/posts/freigabe/")
+    assert page.status_code == 200
+    assert page.headers["cache-control"] == "no-store"
+    shown = html.unescape(page.text)
+    assert "Beitrag freigeben" in shown
+    assert story.occupation in shown
+    assert (await bus.ok(GetPost(post_id=story.post_id)))["status"] == "draft"
+
+    async with httpx.AsyncClient(timeout=10) as http:
+        done = await http.post(link, data={"action": "approve"})
+    assert done.status_code == 200, done.text
+    assert "freigegeben" in html.unescape(done.text)
+    [approved] = await tap.wait_for(
+        lambda m: m.routing_key == "post.approved" and m.data["post_id"] == story.post_id
+    )
+    assert approved.data["approved_by"] == "Ansprechperson des Betriebs (Link in der E-Mail)"
+    post = await bus.ok(GetPost(post_id=story.post_id))
+    assert post["status"] == "approved"
+
+
+async def test_the_story_leaves_the_company_with_its_episode_on_the_website(
+    stack: SessionStack, system: System
+) -> None:
+    """`diko demo`'s story consents to the website and publishes the presentation: the
+    company's page shows the company, its own words and the episode; the position, open
+    during the story (step 4 waited for it on the page), is filled and gone."""
+    story = await play(stack)
+    assert story.site_url == f"{system['media'].base_url}/site/betriebe/{story.company_id}"
+    async with httpx.AsyncClient(timeout=10) as http:
+        page = await http.get(story.site_url)
+        position = await http.get(f"{system['media'].base_url}/site/stellen/{story.position_id}")
+    assert page.status_code == 200
+    shown = html.unescape(page.text)
+    assert f"<h1>{story.company_name}</h1>" in shown
+    assert "Wir sind eine Tischlerei mit zwölf Leuten in Stendal." in shown
+    assert story.episode_title in shown
+    assert story.position_id not in shown
+    assert position.status_code == 404

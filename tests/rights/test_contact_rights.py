@@ -2,15 +2,18 @@
 
 The contact is also everywhere media names people: a guest of an episode (with the
 consent to the podcast), named in the episode's description and in its Instagram post,
-and the person to contact on the company's presentation on the website.
+and the person to contact on the company's presentation on the website, where a photo's
+description names them too.
 """
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
+from PIL import Image
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -65,10 +68,27 @@ async def registered(bus: Bus) -> dict[str, Any]:
     return {"company_id": ref["company_id"], "contact_id": contact["contact_id"]}
 
 
+PHOTO_ALT = f"{NAME} knetet in der Backstube einen Teig für Brötchen."
+
+
+async def photographed(link: str) -> dict[str, Any]:
+    """A photo of the contact on the company's page (its alt text names her)."""
+    out = io.BytesIO()
+    Image.new("RGB", (1200, 800), (196, 150, 98)).save(out, "JPEG")
+    async with httpx.AsyncClient(timeout=60) as client:
+        answer = await client.post(
+            link, files={"foto": ("backstube.jpg", out.getvalue(), "image/jpeg")},
+            data={"alt": PHOTO_ALT},
+        )  # fmt: skip
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
 async def presented(
     bus: Bus, system: System, media: AsyncDatabase, company_id: str, contact_id: str
-) -> None:
-    """The contact in media: guest of an episode and its post, on the company's page."""
+) -> dict[str, Any]:
+    """The contact in media: guest of an episode and its post, on the company's page, in
+    a photo there; the photo as its upload answered."""
     now = datetime.now(UTC)
     for purpose, who in (("website", None), ("podcast", contact_id), ("social_media", None)):
         await bus.ok(
@@ -88,7 +108,8 @@ async def presented(
         reply = await bus.request(presentation)  # media learns the company by event
         return reply["data"] if reply.get("ok") else None
 
-    await eventually(published, timeout=60, interval=0.5, what="media knows the company")
+    shown_as = await eventually(published, timeout=60, interval=0.5, what="media knows the company")
+    photo = await photographed(shown_as["photo_upload_url"])
     guest = EpisodePerson(name=NAME, role="guest", contact_id=contact_id, company_id=company_id)
     episode = await bus.ok(
         CreateEpisode(
@@ -115,9 +136,10 @@ async def presented(
     async def shown() -> bool:
         async with httpx.AsyncClient() as client:
             response = await client.get(page)
-        return response.status_code == 200 and NAME in response.text
+        return response.status_code == 200 and NAME in response.text and PHOTO_ALT in response.text
 
     await eventually(shown, timeout=60, interval=0.5, what="the contact on the company's page")
+    return photo
 
 
 async def test_a_contact_person_is_exported_and_erased_everywhere(
@@ -126,7 +148,7 @@ async def test_a_contact_person_is_exported_and_erased_everywhere(
     held = await registered(bus)
     contact_id = held["contact_id"]
     media = mongo[stack.database("media")]
-    await presented(bus, system, media, held["company_id"], contact_id)
+    photo = await presented(bus, system, media, held["company_id"], contact_id)
 
     receipt = await bus.ok(ExportContact(contact_id=contact_id))
     assert receipt["person"] == {"kind": "contact", "person_id": contact_id}
@@ -175,6 +197,15 @@ async def test_a_contact_person_is_exported_and_erased_everywhere(
     text = await eventually(rebuilt, timeout=60, interval=0.5, what="the page without the contact")
     assert EMAIL not in text
     assert PHONE not in text
+    # the photo of her went with its files: not on the page, not served, not kept
+    assert photo["photo_id"] not in text
+    async with httpx.AsyncClient() as client:
+        served = [(await client.get(v["url"])).status_code for v in photo["variants"]]
+    assert served == [404] * len(photo["variants"])
+    kept = mongo[stack.database("media")]
+    assert await kept["company_photos"].count_documents({"_id": photo["photo_id"]}) == 0
+    assert await kept["company_photo_files"].count_documents({"photo_id": photo["photo_id"]}) == 0
+    assert "company_photos" in set(media["removed"])
     for service in ("companies", "matching", "notifications", "media"):  # ids only in logs
         log = system[service].log_path.read_text(errors="replace")
         assert not [w for w in (NAME, EMAIL, PHONE) if w in log], f"{service}'s log names them"

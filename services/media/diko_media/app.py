@@ -36,6 +36,8 @@ from diko_media.signing import Signer
 from diko_media.site import store as site_store
 from diko_media.site.build import SiteBuilder
 from diko_media.site.handlers import SiteHandlers, both, site_info
+from diko_media.site.photo_uploads import UPLOAD_PATH as PHOTO_UPLOAD_PATH
+from diko_media.site.photo_uploads import PhotoUploads
 from diko_media.site.serve import SiteFiles
 from diko_media.web import PodcastPages, PostFiles, Uploads, channel
 from diko_shared.brand import web as brand
@@ -62,6 +64,7 @@ def build(settings: MediaSettings | None = None) -> Service:
     approvals = Signer(secret, "approval", post_ttl)
     kits = Signer(secret, "kit", post_ttl)
     uploads = Signer(secret, "upload", timedelta(hours=settings.upload_link_ttl_hours))
+    photo_links = Signer(secret, "photos", timedelta(hours=settings.upload_link_ttl_hours))
     podcast = channel(settings, links)
     rights.RIGHTS.wire(service)  # its part in exports and erasures (diko_shared.rights)
 
@@ -80,7 +83,13 @@ def build(settings: MediaSettings | None = None) -> Service:
     service.on_request("post.schedule", posts.schedule)
     service.on_request("post.get", posts.get)
     service.on_request("post.kit", posts.kit)
-    site = SiteHandlers(links, settings.site_root)
+    site = SiteHandlers(
+        links,
+        settings.site_root,
+        photo_upload=lambda company_id: (
+            settings.base_url + PHOTO_UPLOAD_PATH.format(token=photo_links.token(company_id))
+        ),
+    )
     service.on_event("position.opened", both(posts.on_position_opened, site.position_opened))
     service.on_event("position.filled", both(posts.on_position_filled, site.position_filled))
     service.on_event("position.updated", site.position_updated)
@@ -145,6 +154,9 @@ def build(settings: MediaSettings | None = None) -> Service:
         Route(TRANSCRIPT_PATH, pages.transcript, methods=["GET"]),
         Route(AUDIO_PATH, pages.audio, methods=["GET", "HEAD"]),
         Route(UPLOAD_PATH, upload.receive, methods=["POST"]),
+        *PhotoUploads(
+            service.db, photo_links, settings.image_max_bytes, settings.site_root
+        ).routes(),
         *brand.routes(),
         *SiteFiles(settings.site_directory).routes(),
     )

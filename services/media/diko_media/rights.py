@@ -1,12 +1,13 @@
 """What media holds about people, and its part in their export and erasure.
 
-Media keeps no applicant's data. It names companies' contact persons in four places:
+Media keeps no applicant's data. It names companies' contact persons in five places:
 episodes (a guest, with the contact's id), its copy of the companies (each contact's
 consents, under the contact's id), the presentations on the website (the person to
-contact, with the id when staff gave it) and posts (a guest's name in an episode post's
-caption). Ids find the first three; the names and addresses media's own copies give the
-person (`identify`, read before anything is erased) find the rest, such as a name in an
-episode's description or a post's caption.
+contact, with the id when staff gave it), posts (a guest's name in an episode post's
+caption) and the alt texts of the companies' photos on the website. Ids find the first
+three; the names and addresses media's own copies give the person (`identify`, read
+before anything is erased) find the rest, such as a name in an episode's description, a
+post's caption or a photo's alt text.
 
 The erasure drops the person's entry (a guest, a presentation's contact, a contact's
 consents) and overwrites the name wherever it stands in a text; the episode, post,
@@ -15,7 +16,8 @@ person before erasing, and marks them as changed after (a build that runs meanwh
 reads the old data and consumes earlier marks), so the website's next build no longer
 shows the person; a process that dies in between builds the whole site when it starts
 again. It drops the rendered slides of posts whose text named them (the images show the
-name).
+name), and deletes the photos whose description names them (the photo likely shows them)
+with their files.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from diko_media import store
+from diko_media.site import photos as site_photos
 from diko_media.site import store as site_store
 from diko_shared.contract.envelope import ErrorDetail
 from diko_shared.contract.rights import Person
@@ -63,6 +66,14 @@ HOLDINGS = (
         erase=Rewrite(redact),
         purpose="Kopie der Betriebe: die Einwilligungen ihrer Ansprechpersonen",
         kept="der Betrieb ohne die Einwilligungen der Person",
+    ),
+    Holding(
+        site_photos.PHOTOS,
+        ("contact",),
+        scan=True,
+        # A photo whose description names the person likely shows them: deleted, and its
+        # files after it (MediaRights.erase).
+        purpose="Fotos der Betriebe auf der Website: Bildbeschreibungen, die eine Person nennen",
     ),
     Holding(
         site_store.PRESENTATIONS,
@@ -107,8 +118,13 @@ class MediaRights(Rights):
             *await self.own_needles(db, person),
         ]
         rebuild = await _showing(db, needles, erasure_id, at)
+        photos = await found.documents(db, _by_collection()[site_photos.PHOTOS], needles)
         tombstone = await super().erase(db, person, related, erasure_id, at, extra_needles)
-        for write in rebuild:
+        writes = [*site_photos.forget_files([d["_id"] for d in photos]), *rebuild]
+        for document in photos:
+            writes += site_store.changed("company", document["company_id"],
+                                         f"erasure-{erasure_id}", at)  # fmt: skip
+        for write in writes:
             await db[write.collection].bulk_write([write.op])
         return tombstone
 
@@ -117,7 +133,7 @@ async def _showing(
     db: AsyncDatabase, needles: Sequence[str], erasure_id: str, at: datetime
 ) -> list[Write]:
     """The marks that rebuild what shows the person; the slides that show them go at once."""
-    by = {h.collection: h for h in HOLDINGS}
+    by = _by_collection()
     token = f"erasure-{erasure_id}"
     writes: list[Write] = []
     for shown in await found.documents(db, by[site_store.PRESENTATIONS], needles):
@@ -128,6 +144,10 @@ async def _showing(
         slides = f"^{re.escape(post['_id'])}/"
         await db[store.POST_IMAGES].delete_many({"_id": {"$regex": slides}})
     return writes
+
+
+def _by_collection() -> dict[str, Holding]:
+    return {h.collection: h for h in HOLDINGS}
 
 
 RIGHTS = MediaRights("media", HOLDINGS, identify=identify)

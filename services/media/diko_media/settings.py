@@ -86,7 +86,7 @@ class MediaSettings(ServiceSettings):
         500_000_000, ge=1_000_000, description="Largest audio file media takes (upload or URL)"
     )
     image_max_bytes: int = Field(
-        10_000_000, ge=100_000, description="Largest cover or logo media takes"
+        10_000_000, ge=100_000, description="Largest cover, logo or company photo media takes"
     )
     fetch_private_hosts: bool = Field(
         False,
@@ -110,6 +110,14 @@ class MediaSettings(ServiceSettings):
         "kontakt@diko.example",
         description="The network's address on the website: applicants write here when a "
         "company named no contact person; set it in production",
+    )
+    site_registration_url: str = Field(
+        "",
+        pattern=r"^((https?://|/)\S*)?$",
+        description="Where the website's „Ich suche eine Ausbildung“ leads: matching's "
+        "registration form (its /bewerbung), absolute, or a path on the site's own host "
+        "where a web server routes it to matching (compose's nginx: /bewerbung); empty: no "
+        "link",
     )
     site_impressum: str = Field(
         IMPRESSUM, description="The Impressum's text (paragraphs apart by an empty line)"

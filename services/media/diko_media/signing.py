@@ -1,7 +1,7 @@
 """Signed, expiring tokens for the links media hands out: a post's approval page, its kit
-download, an episode's upload. The token is the whole authorisation: whoever holds the
-link may act, until it expires. Each purpose has its own salt, so that a token for one
-cannot open another."""
+download, an episode's upload, a company's photos for the website. The token is the
+whole authorisation: whoever holds the link may act, until it expires. Each purpose has
+its own salt, so that a token for one cannot open another."""
 
 from __future__ import annotations
 
@@ -14,16 +14,18 @@ from typing import Literal
 
 from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
-Purpose = Literal["approval", "kit", "upload"]
+Purpose = Literal["approval", "kit", "upload", "photos"]
 SALTS = {
     "approval": "diko.media.post-approval.v1",
     "kit": "diko.media.post-kit.v1",
     "upload": "diko.media.episode-upload.v1",
+    "photos": "diko.media.company-photos.v1",
 }
 SUBJECT = {
     "approval": re.compile(r"^pst_[0-9a-f]{20}$"),
     "kit": re.compile(r"^pst_[0-9a-f]{20}$"),
     "upload": re.compile(r"^epi_[0-9a-f]{20}$"),
+    "photos": re.compile(r"^cmp_[0-9a-f]{20}$"),
 }
 
 

@@ -38,6 +38,9 @@ FEED = "podcast"
 INDEXES: Indexes = {
     EPISODES: [IndexModel([("status", ASCENDING)])],
     POSTS: [IndexModel([("company_id", ASCENDING)])],
+    # The website's company photos (site/photos.py): a company's, and a photo's files.
+    "company_photos": [IndexModel([("company_id", ASCENDING)])],
+    "company_photo_files": [IndexModel([("photo_id", ASCENDING)])],
 }
 
 #: Post states from which a withdrawn consent takes a post out of the queue.

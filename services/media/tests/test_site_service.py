@@ -2,20 +2,25 @@
 publish them, served under /site and looked at in headless Chromium: every page type
 sound at phone and desktop width with zero axe-core violations, the JobPosting data with
 the properties job search requires, and a company gone from the site once it withdraws
-its consent (and a position once it is filled or closed), within one rebuild."""
+its consent (and a position once it is filled or closed), within one rebuild. Company
+photos arrive over HTTP through the presentation's signed link, are checked and resized
+to WebP for `srcset`, shown with their alt text, and leave with the company."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from media_harness import as_event, media_env
+from PIL import Image, ImageDraw
 
 from diko_shared.contract.common import Occupation
 from diko_shared.contract.companies import (
@@ -51,6 +56,14 @@ REBUILT_S = 60.0
 REQUIRED = ("title", "description", "datePosted", "validThrough", "hiringOrganization",
             "jobLocation", "employmentType")  # fmt: skip
 MAX_PAGE_BYTES = 300_000
+#: matching's registration form, as an operator configures it for the site.
+REGISTRATION = "https://www.diko-altmark.example/bewerbung"
+#: The largest photo media takes in this test (DIKO_IMAGE_MAX_BYTES).
+PHOTO_MAX_BYTES = 2_000_000
+WORKSHOP = "Zwei Auszubildende hobeln in der Werkstatt eine Tischplatte aus Eiche."
+BAKERY = "Frische Brötchen liegen in der Backstube auf einem Blech."
+#: Photo upload links, by company (from the answers to presentation.publish).
+UPLOADS: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +75,8 @@ def site_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def media(stack: SessionStack, site_dir: Path) -> Iterator[ServiceProcess]:
     env = media_env(stack, BASE, DIKO_SITE_DIR=str(site_dir),
                     DIKO_SITE_CONTACT_EMAIL="ausbildung@diko-altmark.example",
+                    DIKO_SITE_REGISTRATION_URL=REGISTRATION,
+                    DIKO_IMAGE_MAX_BYTES=str(PHOTO_MAX_BYTES),
                     DIKO_SITE_IMPRESSUM="Angaben gemäß § 5 DDG\n\nDIKO Altmark e. V.\n"
                     "Breite Straße 1, 39576 Stendal")  # fmt: skip
     process = ServiceProcess("media-site", "diko_media", PORT, env)
@@ -99,6 +114,36 @@ async def shows(path: str, *phrases: str) -> bool:
 
 async def gone(path: str) -> bool:
     return (await get(path)).status_code == 404
+
+
+def camera_photo(width: int = 2400, height: int = 1600, orientation: int = 6) -> bytes:
+    """A JPEG as a phone writes it: stored sideways with an EXIF orientation, and where it
+    was taken (GPS) in its metadata."""
+    image = Image.new("RGB", (width, height), (196, 150, 98))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, width // 4, height), fill=(40, 60, 110))  # marks the stored left
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    exif[0x010F] = "Telefonhersteller"
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90, exif=exif.tobytes())
+    return out.getvalue()
+
+
+async def photos_of(link: str) -> list[dict[str, Any]]:
+    """The company's photos as its link lists them."""
+    async with httpx.AsyncClient(timeout=30.0) as client:
+        answer = await client.get(link)
+    assert answer.status_code == 200, answer.text
+    return answer.json()["photos"]
+
+
+async def upload_photo(
+    link: str, data: bytes, alt: str | None, name: str = "IMG_2041.jpg", kind: str = "image/jpeg"
+) -> httpx.Response:
+    fields = {} if alt is None else {"alt": alt}
+    async with httpx.AsyncClient(timeout=60.0) as client:
+        return await client.post(link, files={"foto": (name, data, kind)}, data=fields)
 
 
 @pytest.fixture(scope="module")
@@ -151,8 +196,17 @@ async def site(bus: Bus, media: ServiceProcess) -> str:
     )  # fmt: skip
     assert reply["shown"] is True
     assert reply["url"] == f"{SITE}betriebe/{MUELLER}"
-    await eventually(lambda: shows(f"betriebe/{MUELLER}", "Jana Müller"), timeout=REBUILT_S,
-                     what="the presentation")  # fmt: skip
+    assert reply["photo_upload_url"].startswith(f"{BASE}/betriebe/fotos/")
+    UPLOADS[MUELLER] = reply["photo_upload_url"]
+    baker = await bus.ok(PublishPresentation(company_id=BAECKER, about="Wir backen seit 1952."))
+    UPLOADS[BAECKER] = baker["photo_upload_url"]
+    for company_id, alt in ((MUELLER, WORKSHOP), (BAECKER, BAKERY)):
+        answer = await upload_photo(UPLOADS[company_id], camera_photo(), alt)
+        assert answer.status_code == 201, answer.text
+    await eventually(lambda: shows(f"betriebe/{MUELLER}", "Jana Müller", WORKSHOP),
+                     timeout=REBUILT_S, what="the presentation with its photo")  # fmt: skip
+    await eventually(lambda: shows(f"betriebe/{BAECKER}", BAKERY), timeout=REBUILT_S,
+                     what="the bakery's photo")  # fmt: skip
     return SITE
 
 
@@ -208,6 +262,13 @@ async def test_what_the_pages_say(site: str, eyes: Eyes) -> None:
     impressum.assert_shows("DIKO Altmark e. V.", "Breite Straße 1, 39576 Stendal")
     town = await eyes.look(site + "stellen/ort/stendal-25-km", "site-town-text", width=PHONE)
     town.assert_shows("bis 25 km Umkreis", "Tischler/in", "Bäcker/in", "km entfernt")
+    company = await eyes.look(site + PAGES["company"], "site-company-text", width=PHONE)
+    for look in (start, position, company):
+        look.assert_shows("Ich suche eine Ausbildung – jetzt anmelden")
+    for kind in ("start", "position", "company"):
+        html = (await get(PAGES[kind])).text
+        assert f'<a class="button" href="{REGISTRATION}">Ich suche eine Ausbildung' in html
+    assert REGISTRATION not in (await get(PAGES["positions"])).text
     near = await get("stellen/ort/stendal-10-km")
     assert TISCHLER in near.text
     assert BAECKEREI not in near.text  # Tangerhütte lies 19 km from Stendal
@@ -260,6 +321,10 @@ async def test_a_company_that_withdraws_its_consent_leaves_the_site(
     site: str, bus: Bus, site_dir: Path
 ) -> None:
     rebuilt = await bus.tap(pattern="site.rebuilt")
+    (photo,) = await photos_of(UPLOADS[BAECKER])
+    photo_urls = [v["url"] for v in photo["variants"]]
+    async with httpx.AsyncClient(timeout=30) as client:
+        assert all([(await client.get(u)).status_code == 200 for u in photo_urls])
     await publish(bus, consent(BAECKER, "withdrawn"))
     await eventually(lambda: gone(f"betriebe/{BAECKER}"), timeout=REBUILT_S,
                      what="the withdrawn company's page gone")  # fmt: skip
@@ -271,12 +336,18 @@ async def test_a_company_that_withdraws_its_consent_leaves_the_site(
     files = [p for p in (site_dir / "current").resolve().rglob("*") if p.is_file()]
     assert not any(BAECKER in str(p) or BAECKEREI in str(p) for p in files)
     assert not any(b"Sonnenschein" in p.read_bytes() for p in files)
+    # its photos went with it: not served, not in the served directory
+    assert not any(photo["photo_id"] in p.name for p in files)
+    async with httpx.AsyncClient(timeout=30) as client:
+        assert [(await client.get(u)).status_code for u in photo_urls] == [404] * len(photo_urls)
     (event,) = await rebuilt.wait_for(lambda s: s.data["removed"] > 0, timeout=REBUILT_S)
     assert event.data["full"] is False
 
     await publish(bus, consent(BAECKER, "given"))
-    await eventually(lambda: shows(f"betriebe/{BAECKER}", "Bäckerei Sonnenschein"),
+    await eventually(lambda: shows(f"betriebe/{BAECKER}", "Bäckerei Sonnenschein", BAKERY),
                      timeout=REBUILT_S, what="the company back with its consent")  # fmt: skip
+    async with httpx.AsyncClient(timeout=30) as client:
+        assert [(await client.get(u)).status_code for u in photo_urls] == [200] * len(photo_urls)
 
 
 async def test_a_filled_or_closed_position_disappears(site: str, bus: Bus) -> None:
@@ -327,3 +398,86 @@ async def test_publishing_a_presentation_of_an_unknown_company_is_refused(
     reply = await bus.request(PublishPresentation(company_id="cmp_" + "f" * 20, about="Hallo"))
     assert reply["error"]["code"] == "not_found"
     assert "kennt media nicht" in reply["error"]["message"]
+
+
+async def test_a_photo_is_shown_upright_in_sizes_without_its_metadata(site: str) -> None:
+    (photo,) = await photos_of(UPLOADS[MUELLER])
+    assert photo["alt"] == WORKSHOP
+    # stored sideways with EXIF orientation 6: shown upright, 1600 × 2400
+    assert (photo["width"], photo["height"]) == (1600, 2400)
+    assert [v["width"] for v in photo["variants"]] == [480, 960, 1600]
+    async with httpx.AsyncClient(timeout=30) as client:
+        for variant in photo["variants"]:
+            assert variant["url"].startswith(f"{site}fotos/{photo['photo_id']}-")
+            served = await client.get(variant["url"])
+            assert served.status_code == 200
+            assert served.headers["content-type"] == "image/webp"
+            image = Image.open(io.BytesIO(served.content))
+            assert image.format == "WEBP"
+            assert image.size == (variant["width"], variant["height"])
+            assert image.height > image.width
+            assert len(image.getexif()) == 0, "the camera's metadata is gone"
+            # the stored left edge (dark) is the top now, the bottom is light
+            rgb = image.convert("RGB")
+            assert rgb.getpixel((rgb.width // 2, 2))[0] < 100
+            assert rgb.getpixel((rgb.width // 2, rgb.height - 3))[0] > 150
+    html = (await get(PAGES["company"])).text
+    (img,) = re.findall(r"<img src=\"[^\"]*fotos/[^>]*>", html)
+    assert f'alt="{WORKSHOP}"' in img
+    srcset = re.search(r'srcset="([^"]+)"', img)
+    assert srcset is not None
+    assert [c.split()[-1] for c in srcset.group(1).split(", ")] == ["480w", "960w", "1600w"]
+    assert 'loading="lazy"' in img
+    assert f'<meta property="og:image" content="{site}fotos/{photo["photo_id"]}-1600.webp">' in html
+
+
+async def test_photos_that_cannot_be_shown_are_refused_in_german(site: str) -> None:
+    link = UPLOADS[MUELLER]
+    gif = io.BytesIO()
+    Image.new("RGB", (800, 600), (200, 0, 0)).save(gif, "GIF")
+    small = io.BytesIO()
+    Image.new("RGB", (300, 200), (0, 120, 0)).save(small, "PNG")
+    cases = [
+        (await upload_photo(link, camera_photo(), None), 400, "Bitte beschreiben Sie das Foto"),
+        (await upload_photo(link, camera_photo(), "IMG_2041.jpg"), 400, "Dateiname"),
+        (await upload_photo(link, b"kein Bild, nur Text", WORKSHOP, "foto.jpg"), 400,
+         "keine lesbare Bilddatei"),
+        (await upload_photo(link, gif.getvalue(), WORKSHOP, "foto.gif", "image/gif"), 415,
+         "JPEG-, PNG- oder WebP-Bild"),
+        (await upload_photo(link, gif.getvalue(), WORKSHOP, "foto.bin",
+                            "application/octet-stream"), 400, "erhalten: GIF"),
+        (await upload_photo(link, small.getvalue(), WORKSHOP, "klein.png", "image/png"), 400,
+         "mindestens 480 Pixel breit"),
+        (await upload_photo(link, b"x" * (PHOTO_MAX_BYTES + 100_000), WORKSHOP), 413,
+         "größer als erlaubt"),
+        (await upload_photo(link[:-4] + "abcd", camera_photo(), WORKSHOP), 403, "ungültig"),
+    ]  # fmt: skip
+    for answer, status, phrase in cases:
+        assert answer.status_code == status, answer.text
+        assert phrase in answer.json()["error"]["message"], answer.text
+    (photo,) = await photos_of(link)
+    assert photo["alt"] == WORKSHOP, "nothing refused was kept"
+
+
+async def test_a_photo_taken_out_leaves_the_page(site: str) -> None:
+    link = UPLOADS[MUELLER]
+    second = "Die Ausbilderin zeigt einer Auszubildenden, wie man eine Zinkenverbindung sägt."
+    added = await upload_photo(link, camera_photo(1200, 900, 1), second)
+    assert added.status_code == 201, added.text
+    assert [v["width"] for v in added.json()["variants"]] == [480, 960, 1200]
+    await eventually(lambda: shows(f"betriebe/{MUELLER}", WORKSHOP, second),
+                     timeout=REBUILT_S, what="both photos")  # fmt: skip
+    async with httpx.AsyncClient(timeout=30) as client:
+        removed = await client.delete(f"{link}/{added.json()['photo_id']}")
+        again = await client.delete(f"{link}/{added.json()['photo_id']}")
+    assert removed.status_code == 200
+    assert again.status_code == 404
+    assert "gibt es bei diesem Betrieb nicht" in again.json()["error"]["message"]
+
+    async def without_it() -> bool:
+        page = await get(f"betriebe/{MUELLER}")
+        return page.status_code == 200 and second not in page.text and WORKSHOP in page.text
+
+    await eventually(without_it, timeout=REBUILT_S, what="the page without the photo")
+    variant = added.json()["variants"][0]["url"]
+    assert (await get(variant.removeprefix(site))).status_code == 404

@@ -55,6 +55,7 @@ def demo(
     console.print("\n[bold green]The story happened.[/] Where to look:")
     console.print(f"  post       {result.post_image_url}")
     console.print(f"  podcast    {service_url('media')}/podcast  (feed {result.feed_url})")
+    console.print(f"  website    {result.site_url}")
     where_to_look(staff_email)
     if as_json:
         print(json.dumps(asdict(result), indent=2))

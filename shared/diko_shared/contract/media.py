@@ -1086,6 +1086,12 @@ class Presentation(Payload):
     shown: bool = Field(description="Published and the company consented to the website")
     reason: Name | None = Field(None, description="Why it is not shown, in German")
     url: Url
+    photo_upload_url: Url | None = Field(
+        None,
+        description="Signed, expiring link for the company's photos on its page (multipart "
+        "`foto` and `alt`; GET lists them, DELETE <link>/<photo id> removes one); answered "
+        "to `presentation.publish`",
+    )
 
 
 class PresentationPublished(Payload):

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from diko_media.links import Links
 from diko_media.site import assets
+from diko_media.site import photos as site_photos
 from diko_media.site import store as site_store
 from diko_media.site.model import Position, SiteData
 from diko_media.site.pages import Renderer, Rows, SiteInfo, all_paths, touched
@@ -119,12 +120,18 @@ class SiteBuilder:
             pages = all_paths(self.data, renderer.facets)
             self.prints = {}
             self._unchanged(renderer, pages, set(), again=True)
-            outcome = await asyncio.to_thread(self._write_full, renderer, pages, build_id)
+            target = await asyncio.to_thread(self._fresh, build_id)
+            photos = await self._place_photos(db, target)
+            outcome = await asyncio.to_thread(self._write_full, renderer, pages, target, photos)
         else:
             before = self._concerned(marks)
+            episodes_before = self.data.episode_companies()
             await self.data.reload(db, marks)
             after = self._concerned(marks)
             companies = {m.partition(":")[2] for m in marks if m.startswith("company:")}
+            if any(m.startswith("episodes:") for m in marks):
+                # A company's page lists its episodes: those of a new or a changed episode.
+                companies |= episodes_before | self.data.episode_companies()
             changed = {p.position_id for p in (*before, *after)}
             for position_id in changed:
                 self.rows.pop(position_id, None)
@@ -137,7 +144,9 @@ class SiteBuilder:
                 keys |= set(renderer.facets.counts())
             pages = renderer.expand(keys, self.prints)
             pages -= self._unchanged(renderer, pages, changed, again=again)
-            outcome = await asyncio.to_thread(self._write_changed, renderer, pages, build_id)
+            target = await asyncio.to_thread(self._fresh, build_id)
+            photos = await self._place_photos(db, target)
+            outcome = await asyncio.to_thread(self._write_changed, renderer, pages, target, photos)
         self.filters = renderer.filters
         outcome.seconds = time.perf_counter() - began
         # Deleting an old build's thousands of files is slow and nobody waits for it.
@@ -169,11 +178,35 @@ class SiteBuilder:
         companies = {m.partition(":")[2] for m in marks if m.startswith("company:")}
         return [p for p in positions.values() if p.position_id in ids or p.company_id in companies]
 
+    async def _place_photos(self, db, target: Path) -> dict[str, str]:
+        """The photos of the companies shown, into the new build: linked from the current
+        build where it has the file (a photo's files never change under their name), read
+        from the database where not, one at a time. Those of companies no longer shown
+        are not placed, so they leave with the build. Their names and SHA-256."""
+        assert self.data is not None
+        wanted = self.data.photo_files()
+        source = self.current.resolve() if self.current.exists() else None
+        placed: dict[str, str] = {}
+        for name, variant in wanted.items():
+            path = target / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if source is not None and (source / name).is_file():
+                os.link(source / name, path)
+            else:
+                data = await site_photos.file_bytes(db, variant.file_id)
+                if data is None:  # removed while this build ran: the next one drops it
+                    continue
+                await asyncio.to_thread(path.write_bytes, data)
+            placed[name] = variant.sha256
+        return placed
+
     # -- writing (in a worker thread) ---------------------------------------------------
 
-    def _write_full(self, renderer: Renderer, pages: set[str], build_id: str) -> Outcome:
-        target = self._fresh(build_id)
-        files: dict[str, str] = {}
+    def _write_full(
+        self, renderer: Renderer, pages: set[str], target: Path, photos: dict[str, str]
+    ) -> Outcome:
+        build_id = target.name.removesuffix(".tmp")
+        files: dict[str, str] = dict(photos)
         for name, body in assets.files().items():
             files[name] = _write(target / name, body)
         for path in pages:
@@ -186,12 +219,17 @@ class SiteBuilder:
         self.files = files
         return Outcome(build_id, True, len(files), written, removed, 0.0)
 
-    def _write_changed(self, renderer: Renderer, pages: set[str], build_id: str) -> Outcome:
-        target = self._fresh(build_id)
+    def _write_changed(
+        self, renderer: Renderer, pages: set[str], target: Path, photos: dict[str, str]
+    ) -> Outcome:
+        build_id = target.name.removesuffix(".tmp")
         source = self.current.resolve()
-        files = dict(self.files)
+        before = {n for n in self.files if n.startswith(site_photos.FOLDER + "/")}
+        files = {n: h for n, h in self.files.items() if n not in before}
+        files.update(photos)
         rendered: dict[str, bytes | None] = {file_of(p): renderer.render(p) for p in pages}
-        written = removed = 0
+        written = len(set(photos) - before)
+        removed = len(before - set(photos))
         for name, body in rendered.items():
             if body is None:
                 removed += files.pop(name, None) is not None
@@ -206,6 +244,8 @@ class SiteBuilder:
                 (target / folder).mkdir(parents=True, exist_ok=True)
         source_dir, target_dir = os.fspath(source), os.fspath(target)
         for name in files:
+            if name in photos:  # placed already
+                continue
             body = rendered.get(name)
             if body is None:
                 os.link(os.path.join(source_dir, name), os.path.join(target_dir, name))

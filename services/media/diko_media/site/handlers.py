@@ -65,6 +65,8 @@ def _position(ctx: Context[Any], position_id: str, fields: dict[str, Any]) -> li
 class SiteHandlers:
     links: Links
     site_url: str
+    #: The signed link for a company's photos (`PhotoUploads`), by company id.
+    photo_upload: Callable[[str], str] | None = None
 
     def presentation_url(self, company_id: str) -> str:
         return f"{self.site_url.rstrip('/')}/betriebe/{company_id}"
@@ -184,8 +186,10 @@ class SiteHandlers:
         url = self.presentation_url(data.company_id)
         ctx.emit(PresentationPublished(company_id=data.company_id, shown=shown, url=url),
                  subject=data.company_id)  # fmt: skip
+        photos = self.photo_upload(data.company_id) if self.photo_upload else None
         return Presentation(company_id=data.company_id, status="published", shown=shown,
-                            reason=None if shown else NO_CONSENT, url=url)  # fmt: skip
+                            reason=None if shown else NO_CONSENT, url=url,
+                            photo_upload_url=photos)  # fmt: skip
 
     async def unpublish(self, ctx: Context[UnpublishPresentation]) -> Presentation:
         data = ctx.data
@@ -217,4 +221,5 @@ def site_info(settings: MediaSettings) -> SiteInfo:
         impressum=settings.site_impressum,
         privacy=settings.site_privacy,
         today=lambda: datetime.now(BERLIN).date(),
+        registration_url=settings.site_registration_url,
     )

@@ -20,7 +20,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from diko_media import store
 from diko_media.links import Links
 from diko_media.podcast.episodes import Listed, listed, newest_first
+from diko_media.site import photos as site_photos
 from diko_media.site import store as site_store
+from diko_media.site.photos import Photo, Shown
 from diko_shared.geo.gazetteer import Gazetteer, load_gazetteer
 from diko_shared.geo.records import Place
 
@@ -46,6 +48,7 @@ class Company:
     about: str | None
     training: str | None
     contact: dict[str, Any] | None
+    photos: tuple[Photo, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,11 @@ class Fair:
     companies: tuple[str, ...]
 
 
-def shown_company(document: dict[str, Any], presentation: dict[str, Any] | None) -> Company | None:
+def shown_company(
+    document: dict[str, Any],
+    presentation: dict[str, Any] | None,
+    photos: tuple[Photo, ...] = (),
+) -> Company | None:
     """The company as the site shows it, or None while it may not be shown.
 
     Only with its consent to the website in force, not merged into another record, and
@@ -107,6 +114,7 @@ def shown_company(document: dict[str, Any], presentation: dict[str, Any] | None)
         about=presentation.get("about"),
         training=presentation.get("training"),
         contact=presentation.get("contact"),
+        photos=photos,
     )
 
 
@@ -153,6 +161,8 @@ class SiteData:
     links: Links
     raw_companies: dict[str, dict[str, Any]] = field(default_factory=dict)
     presentations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Every company's photos (shown only with the company).
+    photos: dict[str, list[Photo]] = field(default_factory=dict)
     companies: dict[str, Company] = field(default_factory=dict)
     all_positions: dict[str, Position] = field(default_factory=dict)
     episodes: list[Listed] = field(default_factory=list)
@@ -186,6 +196,19 @@ class SiteData:
             self._km[key] = None if pa is None or pb is None else self.gazetteer.distance_km(pa, pb)
         return self._km[key]
 
+    def photo_files(self) -> dict[str, Shown]:
+        """The photo files a build holds: every variant of the shown companies' photos."""
+        return {
+            variant.path: variant
+            for company in self.companies.values()
+            for photo in company.photos
+            for variant in photo.variants
+        }
+
+    def episode_companies(self) -> set[str]:
+        """The companies an episode is about: their pages list their episodes."""
+        return {c for c in self._episode_company.values() if c}
+
     def company_episodes(self, company_id: str) -> list[Listed]:
         return [e for e in self.episodes if self._episode_company.get(e.episode_id) == company_id]
 
@@ -198,6 +221,7 @@ class SiteData:
         self.presentations = {
             d["_id"]: d for d in await db[site_store.PRESENTATIONS].find({}).to_list(None)
         }
+        self.photos = await site_photos.by_company(db)
         self.companies = {}
         for company_id in self.raw_companies:
             self._refresh_company(company_id)
@@ -232,6 +256,8 @@ class SiteData:
                     self.presentations.pop(id_, None)
                 else:
                     self.presentations[id_] = presentation
+                shown = [site_photos.shown_photo(d) for d in await site_photos.of_company(db, id_)]
+                self.photos[id_] = shown
                 self._refresh_company(id_)
             elif kind == "position":
                 self._put_position(id_, await db[site_store.POSITIONS].find_one({"_id": id_}))
@@ -242,7 +268,12 @@ class SiteData:
 
     def _refresh_company(self, company_id: str) -> None:
         document = self.raw_companies.get(company_id)
-        company = shown_company(document, self.presentations.get(company_id)) if document else None
+        photos = tuple(self.photos.get(company_id, ()))
+        company = (
+            shown_company(document, self.presentations.get(company_id), photos)
+            if document
+            else None
+        )
         if company is None:
             self.companies.pop(company_id, None)
         else:

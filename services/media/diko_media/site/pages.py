@@ -67,6 +67,8 @@ class SiteInfo:
     impressum: str
     privacy: str
     today: Callable[[], date]
+    #: matching's registration form (`DIKO_SITE_REGISTRATION_URL`); empty: not linked.
+    registration_url: str = ""
 
     def absolute(self, path: str) -> str:
         return self.url.rstrip("/") + "/" + path
@@ -347,6 +349,7 @@ class Renderer:
             companies={company_id: company},
             distances={},
             og_type="profile",
+            og_image=company.photos[0].largest.path if company.photos else None,
         )
 
     def _position(self, path: str, position_id: str) -> bytes | None:
@@ -522,6 +525,7 @@ class Renderer:
         values.setdefault("description", "Ausbildungsplätze, Betriebe und der Podcast des "
                           "Netzwerks DIKO Altmark für junge Leute in der Altmark.")  # fmt: skip
         values.setdefault("og_type", "website")
+        values.setdefault("og_image", None)
         values.setdefault("noindex", False)
         html = ENVIRONMENT.get_template(template).render(
             title=title,

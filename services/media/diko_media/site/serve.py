@@ -25,7 +25,8 @@ HEADERS = {
 }
 TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
          ".xml": "application/xml; charset=utf-8", ".txt": "text/plain; charset=utf-8",
-         ".svg": "image/svg+xml", ".ttf": "font/ttf", ".png": "image/png"}  # fmt: skip
+         ".svg": "image/svg+xml", ".ttf": "font/ttf", ".png": "image/png",
+         ".webp": "image/webp"}  # fmt: skip
 
 
 class SiteFiles:
@@ -63,7 +64,7 @@ class SiteFiles:
             return self._missing(base)
         body = target.read_bytes()
         etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
-        age = 86_400 if path.startswith("assets/") else 300
+        age = 86_400 if path.startswith(("assets/", "fotos/")) else 300
         headers = {**HEADERS, "ETag": etag, "Cache-Control": f"public, max-age={age}"}
         if etag in (t.strip() for t in request.headers.get("if-none-match", "").split(",")):
             return Response(status_code=304, headers=headers)

@@ -9,6 +9,7 @@ tomorrow starts tomorrow's count.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,30 +17,37 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from diko_matching import domain
+from diko_matching import domain, store
+from diko_matching.index import Index
 from diko_shared.contract.companies import (
     CompanyUpdated,
     PositionClosed,
     PositionReopened,
     PositionUpdated,
 )
+from diko_shared.contract.envelope import new_envelope
 from diko_shared.contract.matching import (
     DecideMatch,
     GetShortlist,
+    MatchDeclined,
     UpdateApplicant,
 )
+from diko_shared.messaging import topology
+from diko_shared.messaging.publisher import Outgoing
 from harness.bus import Bus, Tap
 from harness.processes import ServiceProcess
 from harness.stack import SessionStack
 from harness.waiting import eventually
 from matching_bus import (
     applicant,
+    handled,
     matching_process,
     open_position,
     partial,
     position,
     publish_event,
     register,
+    settled,
 )
 
 
@@ -332,3 +340,76 @@ async def test_a_slot_of_the_days_cap_held_elsewhere_is_passed_over_and_counted(
     await tap.fence()
     assert len(proposed(tap, x)) == 3  # slots 1, 2 and 4; slot 3 is held elsewhere
     assert (await statuses(bus, x))[people[2]] == "proposed"
+
+
+async def test_a_decline_that_died_before_its_proposals_is_topped_up_by_match_declined(
+    bus: Bus, matching: ServiceProcess, stack: SessionStack
+) -> None:
+    """A decline that an older version made (it left proposing to `match.declined`), or
+    that died between its decision and its proposals: the decision is written and
+    `match.declined` sent, but nobody proposed the position's next candidate. The event's
+    handler does: the next best once, never a pair again, within the day's cap."""
+    tap = await bus.tap(pattern="match.proposed")
+    towns = ["Stendal", "Uenglingen", "Dahlen", "Jarchau", "Möringen"]
+    people = await register(bus, matching, *(applicant("32142", t) for t in towns))
+    opened = position("32142", "Dachdecker/in", places=1)
+    await open_position(bus, matching, opened)
+    x = opened.position_id
+    assert [p["applicant"]["applicant_id"] for p in await announced(tap, x, 2)] == people[:2]
+    before = handled(matching, "match.declined")
+    await bus.ok(decline(tap, people[0], x))  # today's decline proposes the third itself
+    assert await next_proposed(tap, x, "declined") == [people[2]]
+    await settled(matching, "match.declined", before, 1)
+    await tap.fence()
+    assert len(proposed(tap, x)) == 3  # its own `match.declined` found the position topped up
+
+    dead = await decline_that_died(stack, tap, people[1], x)
+    await publish_declined(bus, matching, dead)
+
+    assert await next_proposed(tap, x, "declined", nth=2) == [people[3]]  # the 4th today: the cap
+    await publish_declined(bus, matching, dead)  # the same decline announced again
+    await publish_declined(bus, matching, await decline_that_died(stack, tap, people[2], x))
+    await tap.fence()
+    pairs = [p["applicant"]["applicant_id"] for p in proposed(tap, x)]
+    assert pairs == people[:4]  # each once; the fifth is held back by the day's cap
+    assert await statuses(bus, x) == {
+        people[0]: "declined",
+        people[1]: "declined",
+        people[2]: "declined",
+        people[3]: "proposed",
+    }
+
+
+async def decline_that_died(
+    stack: SessionStack, tap: Tap, applicant_id: str, position_id: str
+) -> MatchDeclined:
+    """What `match.decide` declining a proposal had written when it died (or, in an older
+    version, finished): the decision claimed, the proposal declined and announced in the
+    feed; no next candidate. Returns the `match.declined` it had sent."""
+    [p] = [x for x in proposed(tap, position_id) if x["applicant"]["applicant_id"] == applicant_id]
+    proposal_id = p["proposal_id"]
+    fields = {"decision": "decline", "reason": None, "decided_by": None}
+    key = f"matching.decide|tests|{uuid.uuid4()}"
+    async with AsyncMongoClient(stack.mongo_url) as client:
+        db = client[stack.database("matching")]
+        await store.claim(db, store.DECISIONS, proposal_id, fields, key)
+        await store.set_proposal_status(db, proposal_id, "declined")
+        feed = Index()
+        await feed.load(db)
+        await feed.announce(db, [("proposal", proposal_id)])
+    return MatchDeclined(
+        proposal_id=proposal_id,
+        position_id=position_id,
+        company_id=p["position"]["company_id"],
+        applicant_id=applicant_id,
+    )
+
+
+async def publish_declined(bus: Bus, matching: ServiceProcess, declined: MatchDeclined) -> None:
+    """`match.declined` as matching sends it (a new message each time); wait until handled."""
+    envelope = new_envelope(
+        "match.declined", declined, source="matching", subject=declined.proposal_id
+    )
+    before = handled(matching, "match.declined")
+    await bus.publisher.publish(Outgoing.from_envelope(topology.EVENTS.name, envelope))
+    await settled(matching, "match.declined", before, 1)

@@ -4,9 +4,9 @@ The stages decide which wishes are granted (on the wish model); here each grante
 wish gets a slot both sides are present, no applicant twice in a slot, no company
 beyond its tables. Most constrained wishes first usually places them all at once;
 if not, a small MILP (the slot model restricted to the granted wishes) maximises the
-weight placed; if that finds nothing within its time, the wishes placed first stand (a
-schedule with some granted wishes left out beats none). Tables of one company are
-interchangeable, so they are numbered last.
+weight placed, starting from the wishes placed first; if it finds nothing better within
+its time, those stand (a schedule with some granted wishes left out beats none). Tables
+of one company are interchangeable, so they are numbered last.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def place(
     booked = _most_constrained_first(inst, granted, common)
     if len(booked) == len(granted):
         return Stage("slots", OPTIMAL, wanted, wanted, 0.0, time.perf_counter() - started), booked
-    stage, by_milp = _by_milp(inst, granted, common, weights, deadline, started)
+    stage, by_milp = _by_milp(inst, granted, common, weights, deadline, started, booked)
     got = float(sum(weights[(a, c)] for a, c, _ in booked))
     if stage.status == OPTIMAL or (stage.objective or 0.0) >= got:
         return stage, by_milp
@@ -77,10 +77,11 @@ def _by_milp(
     weights: dict[tuple[str, str], float],
     deadline: float,
     started: float,
+    first: list[Booking],
 ) -> tuple[Stage, list[Booking]]:
-    from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import coo_array
 
+    from diko_matching.engine.highs_milp import solve_milp
     from diko_matching.engine.milp_stage import stage_from_result
 
     columns = [(a, c, t) for a, c in sorted(granted) for t in sorted(common[(a, c)])]
@@ -96,16 +97,18 @@ def _by_milp(
     upper = [float(inst.companies[g[1]].tables) if g[0] == "company" else 1.0 for g in keys]
     n = len(columns)
     weight = np.array([weights[(a, c)] for a, c, _ in columns])
-    res = milp(
+    placed_first = set(first)
+    res = solve_milp(
         -weight,
-        integrality=np.ones(n),
-        bounds=Bounds(np.zeros(n), np.ones(n)),
-        constraints=LinearConstraint(matrix.tocsr(), -np.inf, upper),
-        options={
-            "time_limit": max(deadline - time.perf_counter(), PLACEMENT_FLOOR_S),
-            "mip_rel_gap": step_gap(1.0, float(weight.sum())),
-            "disp": False,
-        },
+        np.ones(n),
+        np.zeros(n),
+        np.ones(n),
+        matrix.tocsr(),
+        np.full(len(keys), -np.inf),
+        np.array(upper),
+        time_limit=max(deadline - time.perf_counter(), PLACEMENT_FLOOR_S),
+        rel_gap=step_gap(1.0, float(weight.sum())),
+        start=np.array([float(col in placed_first) for col in columns]),
     )
     stage = stage_from_result("slots", res, time.perf_counter() - started, maximise=True)
     if res.x is None:

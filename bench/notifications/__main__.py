@@ -30,6 +30,7 @@ from pathlib import Path
 
 import aiosmtplib
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
@@ -79,12 +80,23 @@ async def mails_in(mailpit: PrivateMailpit) -> int:
     return int(response.json()["messages_count"])
 
 
-async def until_count(mailpit: PrivateMailpit, count: int, timeout: float) -> float:
-    """Seconds until Mailpit holds `count` messages (polled every 50 ms)."""
+async def until_count(
+    mailpit: PrivateMailpit, count: int, timeout: float, db: AsyncDatabase
+) -> float:
+    """Seconds until Mailpit holds `count` messages (polled every 50 ms).
+
+    On timeout the error says where the rest stand (deliveries by status, due items),
+    since the database is dropped with the benchmark's stack.
+    """
     started = time.perf_counter()
-    while await mails_in(mailpit) < count:
+    while (held := await mails_in(mailpit)) < count:
         if time.perf_counter() - started > timeout:
-            raise TimeoutError(f"fewer than {count} mails after {timeout:.0f} s")
+            statuses = Counter([d.get("status") async for d in db["deliveries"].find({})])
+            due_items = [d["_id"] async for d in db["due"].find({}, {"_id": 1})]
+            raise TimeoutError(
+                f"{held} of {count} mails after {timeout:.0f} s; deliveries by status "
+                f"{dict(statuses)}; due items {due_items[:10]}"
+            )
         await asyncio.sleep(0.05)
     return time.perf_counter() - started
 
@@ -190,7 +202,7 @@ async def main(n: int) -> dict[str, object]:
                 await due.set_test_clock(db, CLOCK, datetime(2027, 3, 2, 10, 0, tzinfo=BERLIN))
                 started = time.perf_counter()
                 await publish(bus, "position.filled", filled("Tischlerei Fanout"), "companies")
-                await until_count(mailpit, n, timeout=600)
+                await until_count(mailpit, n, 600, db)
                 fanout = time.perf_counter() - started
                 print(f"fan-out: {n} mails in {fanout:.1f} s", file=sys.stderr)
                 fanout_once = await every_address_once(mailpit, addresses)
@@ -215,7 +227,7 @@ async def main(n: int) -> dict[str, object]:
                     await asyncio.sleep(0.2)
                 started = time.perf_counter()
                 await due.set_test_clock(db, CLOCK, datetime(2027, 3, 3, 7, 0, 1, tzinfo=BERLIN))
-                await until_count(mailpit, n, timeout=900)
+                await until_count(mailpit, n, 900, db)
                 digest = time.perf_counter() - started
                 print(f"digest run: {n} digests in {digest:.1f} s", file=sys.stderr)
                 digest_once = await every_address_once(mailpit, addresses)

@@ -292,3 +292,19 @@ def test_a_visitor_cannot_escape_the_flood_limit_by_claiming_another_address(
     assert codes[-1] == 429, codes
     assert "Bitte warte einen Moment" in answers[-1].text
     assert "retry-after" in answers[-1].headers
+
+
+def test_an_export_link_reaches_matching_through_the_site(site_with_form: Site) -> None:
+    """An applicant's export link starts with the site's address: nginx passes it to
+    matching (an unknown or unsigned export is matching's German page, not the site's)."""
+    site_with_form.build("sit_a", PAGES)
+    with httpx.Client(base_url=site_with_form.url, timeout=60) as client:
+        page = client.get("/rights/exports/exp_unknown", params={"token": "forged"})
+        data = client.get("/rights/exports/exp_unknown.json", params={"token": "forged"})
+        posted = client.post("/rights/exports/exp_unknown", data={"token": "forged"})
+    assert page.status_code == 404
+    assert page.headers["x-robots-tag"] == "noindex"
+    assert "Auskunft" in page.text
+    assert data.status_code == 404
+    assert data.json() == {"error": "Diese Auskunft gibt es nicht (mehr)."}
+    assert posted.status_code == 403

@@ -233,9 +233,11 @@ async def test_the_company_approves_its_post_through_the_link_in_the_mail(
     [approved] = await tap.wait_for(
         lambda m: m.routing_key == "post.approved" and m.data["post_id"] == story.post_id
     )
-    assert approved.data["approved_by"] == "Ansprechperson des Betriebs (Link in der E-Mail)"
+    assert approved.data["via"] == "link"
+    assert "approved_by" not in approved.data  # version 2: the post's record keeps who
     post = await bus.ok(GetPost(post_id=story.post_id))
     assert post["status"] == "approved"
+    assert post["approved_by"] == "Ansprechperson des Betriebs (Link in der E-Mail)"
 
 
 async def test_the_story_leaves_the_company_with_its_episode_on_the_website(

@@ -1,7 +1,9 @@
 """The fair's planning process dies with the service that started it.
 
-A service killed outright (SIGKILL) cannot shut its pool down; without the kernel's
-parent-death signal its worker would wait for work for good.
+A service killed outright (SIGKILL) cannot shut its pool down, and its worker must not
+outlive it. (A clean-clone run once left a worker waiting for work after its service
+had stopped; that case was not reproduced here. The kernel's parent-death signal,
+which the worker now asks for, covers every way its service can end.)
 """
 
 from __future__ import annotations

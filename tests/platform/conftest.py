@@ -10,6 +10,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 import testsvc.contract  # its messages (and its broker user) exist from the start
+import testsvc.stock  # the event it reads, so its queue is granted in any module run alone
 from harness.processes import ServiceProcess
 from harness.stack import SessionStack
 

@@ -49,6 +49,7 @@ from diko_shared.settings import ServiceSettings
 from diko_shared.store import mongo
 from diko_shared.store.group_commit import GroupCommitter
 from diko_shared.store.mongo import Indexes
+from diko_shared.store.timings import StoreTimings
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,11 @@ class Service:
             reconnect_interval=2.0,
             middlewares=[RabbitPrometheusMiddleware(registry=self.registry, app_name=name)],
         )
-        self.client = mongo.connect(settings.mongo_url, app_name=f"diko-{name}")
+        self.client = mongo.connect(
+            settings.mongo_url,
+            app_name=f"diko-{name}",
+            listeners=[StoreTimings(self.metrics.store_seconds)],
+        )
         self.db: AsyncDatabase = self.client[settings.mongo_database or f"diko_{name}"]
         self.publisher = Publisher(
             self.broker,

@@ -76,6 +76,13 @@ class Metrics:
             ["outcome"],
             registry=registry,
         )
+        self.store_seconds = Histogram(
+            "diko_store_command_seconds",
+            "Time the database took for each command, by command and collection",
+            ["command", "collection"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
         self.commit_batch = Histogram(
             "diko_group_commit_units",
             "Messages whose writes went to the database in one group commit",

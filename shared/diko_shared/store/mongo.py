@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from pymongo import AsyncMongoClient, IndexModel, InsertOne
+from pymongo import AsyncMongoClient, IndexModel, InsertOne, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -66,7 +66,9 @@ async def bulk_write_in_batches(
         await collection.bulk_write(list(part), ordered=ordered)
 
 
-def connect(url: str, app_name: str) -> AsyncMongoClient:
+def connect(
+    url: str, app_name: str, listeners: Sequence[monitoring.CommandListener] = ()
+) -> AsyncMongoClient:
     """A client whose every operation ends within 30 s, server selection included.
 
     A database restart then looks like a pause to the handlers, and no operation can hang
@@ -79,6 +81,7 @@ def connect(url: str, app_name: str) -> AsyncMongoClient:
         timeoutMS=30_000,
         connectTimeoutMS=5_000,
         uuidRepresentation="standard",
+        event_listeners=list(listeners),
     )
 
 

@@ -49,6 +49,11 @@ from harness.stack import SessionStack  # noqa: E402
 from harness.storyload import STEPS, StoryLoad  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
+#: The local stack's broker and document store (deploy/local/stack.py writes their pids).
+STACK_PIDS = {
+    "rabbitmq": REPO / ".local" / "rabbitmq" / "rabbitmq.pid",
+    "ferretdb": REPO / ".local" / "ferretdb" / "ferretdb.pid",
+}
 TICKS = os.sysconf("SC_CLK_TCK")
 CORES = os.cpu_count() or 1
 
@@ -65,15 +70,28 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def stack_pids() -> dict[str, int]:
+    """The broker's and the store's processes, where the stack runs them here."""
+    pids = {}
+    for name, path in STACK_PIDS.items():
+        try:
+            pid = int(path.read_text().strip())
+            Path(f"/proc/{pid}/stat").read_text()
+        except (OSError, ValueError):
+            continue
+        pids[f"{name}-1"] = pid
+    return pids
+
+
 class Sampler:
-    """CPU seconds and the largest RSS of every process, per service, while it runs."""
+    """CPU seconds and the largest RSS of every process (services, broker, store) while it runs."""
 
     def __init__(self, system: System) -> None:
         self.pids = {
             name: process.process.pid
             for name, process in system.processes.items()
             if process.process is not None
-        }
+        } | stack_pids()
         self.cpu_start = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
         self.rss = dict.fromkeys(self.pids, 0.0)
         self._stop = threading.Event()
@@ -103,6 +121,50 @@ def handled(system: System) -> dict[str, float]:
     for name, process in system.processes.items():
         totals[name.rsplit("-", 1)[0]] += process.metric("diko_messages_total")
     return totals
+
+
+def store_seconds(system: System) -> dict[tuple[str, str, str], tuple[float, float]]:
+    """(service, command, collection) → (seconds, commands) the store took so far, every replica."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    totals: dict[tuple[str, str, str], list[float]] = {}
+    for name, process in system.processes.items():
+        service = name.rsplit("-", 1)[0]
+        text = process.get("/metrics").text
+        for family in text_string_to_metric_families(text):
+            if family.name != "diko_store_command_seconds":
+                continue
+            for sample in family.samples:
+                index = {"diko_store_command_seconds_sum": 0, "diko_store_command_seconds_count": 1}
+                if sample.name not in index:
+                    continue
+                key = (service, sample.labels["command"], sample.labels["collection"])
+                totals.setdefault(key, [0.0, 0.0])[index[sample.name]] += sample.value
+    return {key: (seconds, count) for key, (seconds, count) in totals.items()}
+
+
+def store_share(
+    before: dict[tuple[str, str, str], tuple[float, float]],
+    after: dict[tuple[str, str, str], tuple[float, float]],
+    top: int = 12,
+) -> list[dict[str, Any]]:
+    """The commands that took the store longest during the stories, longest first."""
+    rows = []
+    for key, (seconds, count) in after.items():
+        was_s, was_n = before.get(key, (0.0, 0.0))
+        if count - was_n > 0:
+            service, command, collection = key
+            rows.append(
+                {
+                    "service": service,
+                    "command": command,
+                    "collection": collection,
+                    "seconds": round(seconds - was_s, 2),
+                    "commands": int(count - was_n),
+                    "ms_each": round((seconds - was_s) / (count - was_n) * 1000, 2),
+                }
+            )
+    return sorted(rows, key=lambda r: -r["seconds"])[:top]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -150,6 +212,7 @@ async def measure(stack: SessionStack, replicas: int, args: argparse.Namespace) 
             rates = await floor(bus, load, args.queries, args.concurrency)
             print(f"  floor (queries/s, each service alone): {rates}")
             before = handled(system)
+            store_before = store_seconds(system)
             sampler = Sampler(system)
             load.runs.clear()
             started = time.monotonic()
@@ -158,11 +221,13 @@ async def measure(stack: SessionStack, replicas: int, args: argparse.Namespace) 
             print(f"  {len(runs)} stories in {wall:.1f} s")
             usage = sampler.stop()
             after = handled(system)
+            store = store_share(store_before, store_seconds(system))
     finally:
         system.stop()
     done = [r for r in runs if not r.error]
     messages = {s: after[s] - before[s] for s in SERVICES}
     total_cpu = sum(u["cpu_s"] for u in usage.values())
+    busiest = max(usage, key=lambda name: usage[name]["cpu_s"])
     slowest = min(rates, key=rates.__getitem__)
     story_rate = sum(messages.values()) / wall
     return {
@@ -188,6 +253,8 @@ async def measure(stack: SessionStack, replicas: int, args: argparse.Namespace) 
         else {},
         "resources": usage,
         "cpu_busy_share": round(total_cpu / (wall * CORES), 2),
+        "busiest_process": {"name": busiest, "cores": round(usage[busiest]["cpu_s"] / wall, 2)},
+        "store_time": store,
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "_latencies": {step: [r.times[step] for r in done] for step in STEPS},
     }
@@ -196,14 +263,15 @@ async def measure(stack: SessionStack, replicas: int, args: argparse.Namespace) 
 def table(results: list[dict[str, Any]]) -> str:
     lines = [
         "| replicas | stories/s | messages/s | msgs/story | floor (slowest alone) | "
-        "story/floor | CPU busy | load |",
-        "|---|---|---|---|---|---|---|---|",
+        "story/floor | CPU busy | busiest process | load |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
             f"| {r['replicas']} | {r['stories_per_s']} | {r['messages_per_s']} | "
             f"{r['messages_per_story']} | {r['floor_queries_per_s'][r['floor_slowest']]} "
             f"({r['floor_slowest']}) | {r['story_over_floor']} | {r['cpu_busy_share']:.0%} | "
+            f"{r['busiest_process']['name']} ({r['busiest_process']['cores']} cores) | "
             f"{r['load_average'][0]} |"
         )
     lines += ["", "| replicas | step | p50 s | p99 s |", "|---|---|---|---|"]
@@ -215,7 +283,18 @@ def table(results: list[dict[str, Any]]) -> str:
         for service, u in r["resources"].items():
             lines.append(
                 f"| {r['replicas']} | {service} | {u['cpu_s']} | {u['rss_mb_max']} | "
-                f"{r['messages_per_s_by_service'][service]} |"
+                f"{r['messages_per_s_by_service'].get(service, '')} |"
+            )
+    lines += [
+        "",
+        "| replicas | service | command | collection | store s | commands | ms each |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        for t in r["store_time"]:
+            lines.append(
+                f"| {r['replicas']} | {t['service']} | {t['command']} | {t['collection']} | "
+                f"{t['seconds']} | {t['commands']} | {t['ms_each']} |"
             )
     return "\n".join(lines)
 

@@ -22,6 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from diko_shared.store import guards
 from diko_shared.store.group_commit import Write
+from diko_shared.store.lookups import find_by_ids
 from diko_shared.store.mongo import Indexes, bulk_write_in_batches
 
 POSTS = "posts"
@@ -191,11 +192,7 @@ async def find_company(db: AsyncDatabase, company_id: str) -> dict[str, Any] | N
 
 
 async def find_companies(db: AsyncDatabase, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-    wanted = sorted(set(ids))
-    if not wanted:
-        return {}
-    found = await db[COMPANIES].find({"_id": {"$in": wanted}}).to_list(None)
-    return {document["_id"]: document for document in found}
+    return await find_by_ids(db[COMPANIES], sorted(set(ids)))
 
 
 def set_company(company_id: str, changes: Mapping[str, Any]) -> Write:

@@ -50,6 +50,7 @@ from diko_notifications.recipients import ContactCopy, StaffMember, area_of
 from diko_shared.contract.notifications import Delivery, ListDeliveries
 from diko_shared.store import guards
 from diko_shared.store.group_commit import Write
+from diko_shared.store.lookups import find_by_ids
 from diko_shared.store.mongo import Indexes, bulk_write_in_batches
 
 STAFF = "staff"
@@ -149,10 +150,8 @@ async def staff_doc(db: AsyncDatabase, staff_id: str) -> dict[str, Any] | None:
 
 
 async def staff_docs(db: AsyncDatabase, staff_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """Many staff records in one query (a digest run reads a thousand)."""
-    if not staff_ids:
-        return {}
-    return {doc["_id"]: doc async for doc in db[STAFF].find({"_id": {"$in": list(staff_ids)}})}
+    """Many staff records at once (a digest run reads a thousand: one query)."""
+    return await find_by_ids(db[STAFF], staff_ids)
 
 
 async def staff_by_email(db: AsyncDatabase, email: str) -> str | None:
@@ -180,11 +179,11 @@ async def all_staff(db: AsyncDatabase) -> list[StaffMember]:
 
 
 async def find_staff(db: AsyncDatabase, staff_ids: Sequence[str]) -> dict[str, Staff]:
-    """The staff members with these ids (a small collection: scanned, not indexed)."""
-    found = db[STAFF].find({"_id": {"$in": list(staff_ids)}})
+    """The staff members with these ids."""
+    found = await find_by_ids(db[STAFF], staff_ids)
     return {
-        doc["_id"]: Staff(doc["_id"], doc["name"], doc["email"], doc.get("role"))
-        async for doc in found
+        id_: Staff(doc["_id"], doc["name"], doc["email"], doc.get("role"))
+        for id_, doc in found.items()
     }
 
 
@@ -298,7 +297,7 @@ async def record_attempts(
 
 async def deliveries_by_id(db: AsyncDatabase, ids: Sequence[str]) -> list[dict[str, Any] | None]:
     """The records of these deliveries, in the same order (None where there is none)."""
-    found = {doc["_id"]: doc async for doc in db[DELIVERIES].find({"_id": {"$in": list(ids)}})}
+    found = await find_by_ids(db[DELIVERIES], ids)
     return [found.get(delivery_id) for delivery_id in ids]
 
 
@@ -325,11 +324,9 @@ async def set_status(
 
 
 async def delivery_slots(db: AsyncDatabase, ids: Sequence[str]) -> dict[str, Any]:
-    """The digest slot of each of these deliveries that exists (one query)."""
-    if not ids:
-        return {}
-    found = db[DELIVERIES].find({"_id": {"$in": list(ids)}}, {"_id": 1, "slot": 1})
-    return {doc["_id"]: doc.get("slot") async for doc in found}
+    """The digest slot of each of these deliveries that exists."""
+    found = await find_by_ids(db[DELIVERIES], ids, {"_id": 1, "slot": 1})
+    return {id_: doc.get("slot") for id_, doc in found.items()}
 
 
 async def set_statuses(
@@ -499,10 +496,7 @@ def dequeue(ids: Sequence[str]) -> list[Write]:
 
 async def undeliverable(db: AsyncDatabase, keys: set[str]) -> set[str]:
     """Which of these addresses (lower-cased) refused mail for good (a small collection)."""
-    if not keys:
-        return set()
-    found = db[ADDRESSES].find({"_id": {"$in": sorted(keys)}}, {"_id": 1})
-    return {doc["_id"] async for doc in found}
+    return set(await find_by_ids(db[ADDRESSES], sorted(keys), {"_id": 1}))
 
 
 async def mark_undeliverable(
@@ -539,9 +533,7 @@ async def note_bounce(db: AsyncDatabase, delivery_id: str, error: str) -> None:
 
 
 async def find_deliveries(db: AsyncDatabase, ids: Sequence[str]) -> list[dict[str, Any]]:
-    if not ids:
-        return []
-    return [doc async for doc in db[DELIVERIES].find({"_id": {"$in": list(ids)}}, {"_id": 1})]
+    return list((await find_by_ids(db[DELIVERIES], ids, {"_id": 1})).values())
 
 
 async def mark_deliverable(db: AsyncDatabase, key: str) -> None:
@@ -725,18 +717,14 @@ async def applicant_status(
 
 
 async def withdrawn_applicants(db: AsyncDatabase, ids: Sequence[str]) -> set[str]:
-    if not ids:
-        return set()
-    found = db[APPLICANTS].find({"_id": {"$in": list(ids)}, "status": "withdrawn"}, {"_id": 1})
-    return {doc["_id"] async for doc in found}
+    found = await find_by_ids(db[APPLICANTS], ids, {"status": 1})
+    return {id_ for id_, doc in found.items() if doc.get("status") == "withdrawn"}
 
 
 async def find_proposals(db: AsyncDatabase, ids: Sequence[str]) -> dict[str, ProposalRecord]:
-    """What the service knows about these proposals (one query, e.g. for a digest run)."""
-    if not ids:
-        return {}
-    found = db[PROPOSALS].find({"_id": {"$in": sorted(set(ids))}})
-    return {doc["_id"]: _proposal_from(doc) async for doc in found}
+    """What the service knows about these proposals (one query for a digest run's many)."""
+    found = await find_by_ids(db[PROPOSALS], sorted(set(ids)))
+    return {id_: _proposal_from(doc) for id_, doc in found.items()}
 
 
 async def mark_position_filled(db: AsyncDatabase, position_id: str) -> None:
@@ -808,8 +796,9 @@ async def waiting_proposals(db: AsyncDatabase) -> set[str]:
 
 async def relink_proposals(db: AsyncDatabase, proposal_ids: Sequence[str], at: datetime) -> None:
     """The e-mail naming these proposals is built now (a digest, mail after quiet hours):
-    its links are signed now, so their summaries live from now."""
-    if proposal_ids:
-        await db[PROPOSALS].update_many(
-            {"_id": {"$in": sorted(set(proposal_ids))}}, {"$set": {"linked_at": at}}
-        )
+    its links are signed now, so their summaries live from now (one update by `_id` each:
+    FerretDB would read the whole collection for an `$in`)."""
+    ops = [
+        UpdateOne({"_id": id_}, {"$set": {"linked_at": at}}) for id_ in sorted(set(proposal_ids))
+    ]
+    await bulk_write_in_batches(db[PROPOSALS], ops, ordered=False)

@@ -370,7 +370,7 @@ class Handlers:
         event_type = ctx.spec.type
         data = ctx.data
         if isinstance(data, PositionFilled):
-            await store.mark_position_filled(ctx.db, data.position_id)
+            await store.mark_position_filled(ctx.db, data.position_id, await self.clock.now())
         if isinstance(data, MatchProposed):
             data = await _without_erased(ctx.db, data)
             if not data.proposals:

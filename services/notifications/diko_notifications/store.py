@@ -27,7 +27,7 @@ handler's context and committed by the platform.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
@@ -60,6 +60,8 @@ FANOUTS = "fanouts"
 DELIVERIES = "deliveries"
 SENDING = "sending"
 PROPOSALS = "proposals"
+#: Positions filled (no personal data): a proposal's page stops offering "accept".
+FILLED_POSITIONS = "filled_positions"
 PREFERENCES = "preferences"
 QUEUED = "queued"
 ADDRESSES = "addresses"
@@ -724,26 +726,39 @@ async def withdrawn_applicants(db: AsyncDatabase, ids: Sequence[str]) -> set[str
 async def find_proposals(db: AsyncDatabase, ids: Sequence[str]) -> dict[str, ProposalRecord]:
     """What the service knows about these proposals (one query for a digest run's many)."""
     found = await find_by_ids(db[PROPOSALS], sorted(set(ids)))
-    return {id_: _proposal_from(doc) for id_, doc in found.items()}
+    filled = await _filled(db, found.values())
+    return {id_: _proposal_from(doc, filled) for id_, doc in found.items()}
 
 
-async def mark_position_filled(db: AsyncDatabase, position_id: str) -> None:
-    """The position of these proposals has no place left: their pages no longer offer accepting.
+async def mark_position_filled(db: AsyncDatabase, position_id: str, at: datetime) -> None:
+    """The position has no place left: its proposals' pages no longer offer accepting.
 
-    At once and repeatable (a `$set` of a constant); the collection is small and scanned.
+    One document by the position's id, read with each proposal, rather than a flag set on
+    every proposal of the position: FerretDB would read the whole `proposals` collection
+    for that update, and a proposal remembered after the fill is covered too. Repeatable.
     """
-    await db[PROPOSALS].update_many(
-        {"position_id": position_id}, {"$set": {"position_filled": True}}
-    )
+    with suppress(DuplicateKeyError):
+        await db[FILLED_POSITIONS].update_one(
+            {"_id": position_id}, {"$setOnInsert": {"at": at}}, upsert=True
+        )
 
 
 async def find_proposal(db: AsyncDatabase, proposal_id: str) -> ProposalRecord | None:
     """What the service knows about a proposal; None if nothing (never mailed, or forgotten)."""
     doc = await db[PROPOSALS].find_one({"_id": proposal_id})
-    return None if doc is None else _proposal_from(doc)
+    if doc is None:
+        return None
+    filled = await _filled(db, [doc])
+    return _proposal_from(doc, filled)
 
 
-def _proposal_from(doc: Mapping[str, Any]) -> ProposalRecord:
+async def _filled(db: AsyncDatabase, docs: Iterable[Mapping[str, Any]]) -> set[str]:
+    """Which of these proposals' positions are filled."""
+    positions = sorted({doc["position_id"] for doc in docs if doc.get("position_id")})
+    return set(await find_by_ids(db[FILLED_POSITIONS], positions, {"_id": 1}))
+
+
+def _proposal_from(doc: Mapping[str, Any], filled: set[str]) -> ProposalRecord:
     summary = None
     if all(name in doc for name in SUMMARY_FIELDS):
         summary = ProposalSummary(
@@ -761,7 +776,8 @@ def _proposal_from(doc: Mapping[str, Any]) -> ProposalRecord:
         proposal_id=doc["_id"],
         summary=summary,
         decision=decision,
-        position_filled=bool(doc.get("position_filled")),
+        # `position_filled` on the proposal itself: as versions before 2026-12-04 marked it
+        position_filled=doc.get("position_id") in filled or bool(doc.get("position_filled")),
         withdrawn=doc.get("withdrawn"),
     )
 

@@ -572,6 +572,42 @@ async def test_an_action_link_asks_first_and_decides_on_post(
         assert len(matching.commands) == 1
 
 
+async def test_a_filled_position_is_no_longer_accepted_whether_its_fill_came_first_or_last(
+    bus: Bus,
+    notifications: ServiceProcess,
+    mailpit: Mailpit,
+    http: httpx.AsyncClient,
+) -> None:
+    """The fill is kept by position, so it reaches proposals mailed before and after it."""
+    ida = address("ida")
+    await staff_member(bus, "Ida Brandt", ida, ["match.proposed"])
+
+    def filled(event: MatchProposed) -> PositionFilled:
+        position = event.proposals[0].position
+        return filled_position(position.company_name).model_copy(
+            update={"position_id": position.position_id, "company_id": position.company_id}
+        )
+
+    async def refused(link: str) -> bool:
+        page = (await http.get(link)).text
+        return "Stelle schon besetzt" in page and "<form" not in page
+
+    before = shortlist(f"Gärtnerei Kalbe {uuid.uuid4().hex[:6]}")
+    await publish(bus, "match.proposed", before, "matching")
+    (mail,) = await mail_to(mailpit, ida)
+    accept_before = LINK.findall(mail["Text"])[0]
+    assert not await refused(accept_before)
+    await publish(bus, "position.filled", filled(before), "companies")
+    await eventually(lambda: refused(accept_before), what="the page after the fill")
+
+    after = shortlist(f"Gärtnerei Zichtau {uuid.uuid4().hex[:6]}")
+    await publish(bus, "position.filled", filled(after), "companies")
+    await publish(bus, "match.proposed", after, "matching")
+    mails = await mail_to(mailpit, ida, count=2)
+    (late,) = [m for m in mails if after.proposals[0].position.company_name in m["Text"]]
+    assert await refused(LINK.findall(late["Text"])[0])
+
+
 async def test_the_confirmation_page_names_applicant_occupation_company_and_town(
     bus: Bus,
     stack: SessionStack,

@@ -13,8 +13,12 @@ one and for two replicas of every service (`--replicas 1,2`):
   replica), and the latency of each step from the story's `position.open` request: the
   position opened, matching's proposal, the proposal's e-mail handed to SMTP
   (`notification.sent`), the position filled, its e-mail;
-- per service: CPU seconds used and the largest RSS (from /proc), and whether the machine's
-  CPUs were the limit (all processes' CPU time over wall time and cores).
+- per process (each service, RabbitMQ, FerretDB): CPU seconds used and the largest RSS
+  (from /proc), whether the machine's CPUs were the limit (all their CPU time over wall
+  time and cores) and which process was the busiest;
+- where the store's time went: each service's `diko_store_command_seconds` during the
+  stories, by command and collection, longest first (a FerretDB query that reads a
+  whole collection shows here).
 
 Goals, as ratios in the same run: the story path handles at least half the messages per
 second of the slowest service alone; two replicas give at least 1.5× one replica where
@@ -332,7 +336,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stories", type=int, default=120)
     parser.add_argument("--warmup", type=int, default=8)
-    parser.add_argument("--concurrency", type=int, default=12)
+    parser.add_argument("--concurrency", type=int, default=24)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--replicas", default="1,2")
     args = parser.parse_args()

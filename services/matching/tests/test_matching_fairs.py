@@ -289,7 +289,7 @@ async def test_the_timetables_read_well_on_a_phone_and_a_desktop(
         ),
         "applicants": (
             f"{base}/bewerber.html",
-            ["Zeitplan für Lena Wagner", "Samstag, 13. März 2027"],
+            ["Zeitplan für Lena Wagner", "Samstag, 13. März 2027", "die du dir gewünscht hast"],
         ),
         "lena": (
             f"{base}/bewerber/{lena.ref}.html",
@@ -323,7 +323,7 @@ async def test_the_pdf_timetables_print_names_times_and_tables(
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for side, count, phrase in (
         ("unternehmen", len(fair.companies), "Zeitplan des Unternehmens"),
-        ("bewerber", len(fair.applicants), "Ihr Zeitplan"),
+        ("bewerber", len(fair.applicants), "Dein Zeitplan"),
     ):
         async with httpx.AsyncClient(timeout=60) as client:
             response = await client.get(f"{base}/{side}.pdf")

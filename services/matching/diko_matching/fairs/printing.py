@@ -149,15 +149,15 @@ def applicants_pdf(fair: Fair, only: str | None = None) -> bytes:
         if only not in (None, t.ref):
             continue
         pdf.add_page()
-        pdf.band("Ihr Zeitplan")
+        pdf.band("Dein Zeitplan")
         pdf.heading(f"Zeitplan für {t.name}")
         pdf.day()
         if t.appointments:
             talks = "Gespräch" if len(t.appointments) == 1 else "Gespräche"
             pdf.ln(2)
             pdf.line_of(
-                f"{len(t.appointments)} {talks} mit Unternehmen, die Sie sich gewünscht haben. "
-                "Bitte seien Sie ein paar Minuten vorher am Tisch.",
+                f"{len(t.appointments)} {talks} mit Unternehmen, die du dir gewünscht hast. "
+                "Sei am besten ein paar Minuten vorher am Tisch.",
                 muted=False,
             )
             rows = [
@@ -171,12 +171,12 @@ def applicants_pdf(fair: Fair, only: str | None = None) -> bytes:
             _table(pdf, [28, 126, 20], ["Uhrzeit", "Unternehmen", "Tisch"], rows)
         else:
             pdf.note(
-                "Für Sie ist diesmal kein festes Gespräch eingeplant. Kommen Sie trotzdem "
-                "vorbei: An den Ständen ist zwischen den Gesprächen oft Zeit für Sie."
+                "Für dich ist diesmal kein festes Gespräch eingeplant. Komm trotzdem "
+                "vorbei: An den Ständen ist zwischen den Gesprächen oft Zeit für dich."
             )
         if t.without:
             pdf.note(
-                f"Ohne festen Termin: {', '.join(t.without)}. Fragen Sie dort am Stand nach, "
+                f"Ohne festen Termin: {', '.join(t.without)}. Frag dort am Stand nach, "
                 "ob zwischendurch ein Gespräch möglich ist."
             )
     return bytes(pdf.output())

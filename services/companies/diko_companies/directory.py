@@ -27,7 +27,7 @@ from typing import Any
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-from diko_companies.duplicates import Profile, fold
+from diko_companies.duplicates import MOST_IN_TOKEN_BLOCK, STRONG_KEYS, Profile, fold
 from diko_shared.store.group_commit import Write
 from diko_shared.store.mongo import bulk_write_in_batches
 
@@ -424,18 +424,25 @@ class Directory:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def neighbours(self, profile: Profile) -> list[Profile]:
-        """Companies sharing a blocking key with `profile` (generic name tokens left out)."""
-        from diko_companies.duplicates import MOST_IN_TOKEN_BLOCK
-
-        ids: set[str] = set()
+    def neighbours(self, profile: Profile) -> tuple[list[Profile], list[Profile]]:
+        """Companies sharing a blocking key with `profile`: those sharing a phone number, web
+        or mail domain (compared in full), and those sharing only a name block (generic
+        name tokens left out)."""
+        strong: set[str] = set()
+        named: set[str] = set()
         for key in profile.block_keys():
-            members = self.blocks.get(key, ())
-            if key.startswith("tok:") and len(members) > MOST_IN_TOKEN_BLOCK:
+            members = self.blocks.get(key)
+            if not members:
                 continue
-            ids.update(members)
-        ids.discard(profile.company_id)
-        return [self.companies[i].profile for i in sorted(ids)]
+            if key.startswith(STRONG_KEYS):
+                strong |= members
+            elif not key.startswith("tok:") or len(members) <= MOST_IN_TOKEN_BLOCK:
+                named |= members
+        named -= strong
+        strong.discard(profile.company_id)
+        named.discard(profile.company_id)
+        companies = self.companies
+        return [companies[i].profile for i in strong], [companies[i].profile for i in named]
 
     def profiles(self, postcode_prefix: str | None = None) -> list[Profile]:
         rows = (r for r in self.companies.values() if not r.merged)

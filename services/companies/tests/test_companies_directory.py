@@ -3,7 +3,8 @@
 Two `Directory` copies on one real database stand for two replicas of the service: what
 one writes (rows of many messages batched into one update per bucket), the other sees
 at its next catch-up, and a replica whose bucket another replica changed in between
-reads it back instead of trusting its own copy.
+reads it back instead of trusting its own copy. The neighbours a duplicate check
+compares come from the copy's blocks, sorted into strong evidence and name blocks.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from diko_companies import duplicates
 from diko_companies.directory import DIRECTORY, CompanyRow, Directory, RowWriter
 from diko_companies.duplicates import Profile, normalise_name
 from harness.stack import SessionStack
@@ -85,3 +87,37 @@ async def test_a_row_being_written_survives_a_reload_of_its_bucket(db: AsyncData
     await writing
     await first.refresh(db)
     assert set(first.companies) == {own.company_id, other.company_id}
+
+
+def test_neighbours_sharing_a_phone_or_domain_are_compared_in_full_the_others_by_name() -> None:
+    """The directory sorts neighbours by their blocks: a shared phone number makes a
+    candidate whatever its name; a name block only one whose name is close."""
+    directory = Directory()
+
+    def put(company_id: str, name: str, postcode: str, phone: str = "") -> Profile:
+        profile = Profile(
+            company_id,
+            name,
+            normalise_name(name),
+            "Stendal",
+            postcode,
+            "",
+            phones=(phone,) if phone else (),
+        )
+        directory.put_company(CompanyRow(profile, None, 52.6, 11.86, frozenset(), None, False))
+        return profile
+
+    new = put("cmp_00new", "Tischlerei Krademann GmbH", "39576", "039311234")
+    same_phone = put("cmp_01phone", "Holzwerkstatt Nord", "39606", "039311234")
+    typo = put("cmp_02typo", "Tischlerei Kraddemann", "39576")
+    same_trade = put("cmp_03trade", "Tischlerei Wendeberg", "39576")
+    put("cmp_04other", "Bäckerei Sonnenschein", "39576")
+
+    strong, named = directory.neighbours(new)
+
+    assert [p.company_id for p in strong] == [same_phone.company_id]
+    assert {p.company_id for p in named} == {typo.company_id, same_trade.company_id}
+    found = duplicates.candidates(new, named, strong)
+    assert [other.company_id for other, _ in found] == [typo.company_id, same_phone.company_id]
+    assert "same_phone" in {r.code for r in found[1][1].reasons}
+    assert "similar_name" not in {r.code for r in found[1][1].reasons}

@@ -132,6 +132,10 @@ def mail_domain(email: str | None) -> str | None:
 
 #: Blocking keys of evidence strong on its own: a shared phone number, web or mail domain.
 STRONG_KEYS = ("tel:", "web:", "mail:")
+#: Without strong evidence, a company in another postcode and town scores at most 0.7 for
+#: the name and 0.05 for the street (`compare`): below SUSPECT_FROM, so a registration's
+#: duplicate check looks for name-alikes in its postcode and town only.
+NAME_NEEDS_PLACE = SUSPECT_FROM > 0.7 + 0.05
 
 
 @dataclass(frozen=True, slots=True)

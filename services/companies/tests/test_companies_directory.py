@@ -91,15 +91,18 @@ async def test_a_row_being_written_survives_a_reload_of_its_bucket(db: AsyncData
 
 def test_neighbours_sharing_a_phone_or_domain_are_compared_in_full_the_others_by_name() -> None:
     """The directory sorts neighbours by their blocks: a shared phone number makes a
-    candidate whatever its name; a name block only one whose name is close."""
+    candidate whatever its name; a name block only one whose name is close, and only in
+    the same town (elsewhere a name alone cannot make a duplicate)."""
     directory = Directory()
 
-    def put(company_id: str, name: str, postcode: str, phone: str = "") -> Profile:
+    def put(
+        company_id: str, name: str, postcode: str, phone: str = "", town: str = "Stendal"
+    ) -> Profile:
         profile = Profile(
             company_id,
             name,
             normalise_name(name),
-            "Stendal",
+            town,
             postcode,
             "",
             phones=(phone,) if phone else (),
@@ -112,6 +115,7 @@ def test_neighbours_sharing_a_phone_or_domain_are_compared_in_full_the_others_by
     typo = put("cmp_02typo", "Tischlerei Kraddemann", "39576")
     same_trade = put("cmp_03trade", "Tischlerei Wendeberg", "39576")
     put("cmp_04other", "Bäckerei Sonnenschein", "39576")
+    put("cmp_05far", "Tischlerei Krademann", "10115", town="Berlin")
 
     strong, named = directory.neighbours(new)
 

@@ -10,12 +10,15 @@ compares come from the copy's blocks, sorted into strong evidence and name block
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from rapidfuzz import fuzz
 
 from diko_companies import duplicates
 from diko_companies.directory import DIRECTORY, CompanyRow, Directory, RowWriter
@@ -125,3 +128,63 @@ def test_neighbours_sharing_a_phone_or_domain_are_compared_in_full_the_others_by
     assert [other.company_id for other, _ in found] == [typo.company_id, same_phone.company_id]
     assert "same_phone" in {r.code for r in found[1][1].reasons}
     assert "similar_name" not in {r.code for r in found[1][1].reasons}
+
+
+def test_a_registrations_candidates_are_those_of_comparing_every_neighbour_in_full() -> None:
+    """The directory's shortcuts (strong blocks apart, name blocks within the town) find
+    exactly what comparing every company that shares a blocking key finds."""
+    rng = random.Random(10)
+    towns = [("Stendal", "39576"), ("Stendal", "39578"), ("Tangerhütte", "39517"),
+             ("Osterburg", "39606"), ("Havelberg", "39539"), ("Gardelegen", "39638")]  # fmt: skip
+    trades = ["Tischlerei", "Bäckerei", "Autohaus", "Elektro Service", "Malerbetrieb"]
+    owners = ["Krademann", "Müller", "Hollenberg", "Wendeberg", "Schulze", "Lütkemann"]
+    directory = Directory()
+    everyone: list[tuple[Profile, set[str]]] = []
+    reasons: set[str] = set()
+    for n in range(800):
+        name = f"{rng.choice(trades)} {rng.choice(owners)}{rng.choice(['', 's', 'e', 'er'])}"
+        if rng.random() < 0.3:
+            name = " ".join(reversed(name.split()))
+        town, postcode = rng.choice(towns)
+        profile = Profile(
+            f"cmp_{n:020x}",
+            name,
+            normalise_name(name),
+            town,
+            postcode,
+            duplicates.fold(f"Markt {rng.randint(1, 5)}"),
+            phones=(f"03931{rng.randint(1, 300)}",) if rng.random() < 0.5 else (),
+            domains=(f"f{rng.randint(1, 200)}.example",) if rng.random() < 0.3 else (),
+        )
+        directory.put_company(CompanyRow(profile, None, 52.6, 11.86, frozenset(), None, False))
+
+        strong, named = directory.neighbours(profile)
+        found = duplicates.candidates(profile, named, strong)
+
+        assert found == full_comparison(profile, everyone)
+        reasons |= {r.code for _, match in found for r in match.reasons}
+        everyone.append((profile, set(profile.block_keys())))
+    # every way to become a candidate occurred
+    assert {"same_phone", "same_web_domain", "same_postcode", "same_town"} <= reasons
+
+
+def full_comparison(
+    profile: Profile, others: list[tuple[Profile, set[str]]]
+) -> list[tuple[Profile, Any]]:
+    """Every company sharing a blocking key compared in full, a name block's after the
+    same name filter (word order aside) the check applies."""
+    keys = set(profile.block_keys())
+    evidence = set(profile.phones) | set(profile.domains) | set(profile.mail_domains)
+    cutoff = duplicates.name_cutoff(duplicates.SUSPECT_FROM)
+    found = []
+    for other, other_keys in others:
+        if not keys & other_keys:
+            continue
+        shared = evidence & (set(other.phones) | set(other.domains) | set(other.mail_domains))
+        if not shared and fuzz.token_sort_ratio(profile.key, other.key) < cutoff:
+            continue
+        match = duplicates.compare(profile, other)
+        if match.score >= duplicates.SUSPECT_FROM:
+            found.append((other, match))
+    found.sort(key=lambda pair: (-pair[1].score, pair[0].company_id))
+    return found[: duplicates.MOST_CANDIDATES]

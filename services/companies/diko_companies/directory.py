@@ -27,7 +27,13 @@ from typing import Any
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-from diko_companies.duplicates import Profile, fold
+from diko_companies.duplicates import (
+    MOST_IN_TOKEN_BLOCK,
+    NAME_NEEDS_PLACE,
+    STRONG_KEYS,
+    Profile,
+    fold,
+)
 from diko_shared.store.group_commit import Write
 from diko_shared.store.mongo import bulk_write_in_batches
 
@@ -48,6 +54,11 @@ READ_AT_ONCE = 16
 def bucket(kind: str, entity_id: str) -> str:
     """`c3f` for a company id `cmp_3f…`, `p3f` for a position id `pos_3f…`."""
     return f"{kind}{entity_id[4:6]}"
+
+
+def _town_key(profile: Profile) -> str:
+    """The directory's block of every company in a town (not a blocking key of the scan)."""
+    return f"town:{profile.town}"
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -380,6 +391,7 @@ class Directory:
         if (row := self.companies.pop(entity_id, None)) is not None:
             for key in row.profile.block_keys():
                 self.blocks[key].discard(entity_id)
+            self.blocks[_town_key(row.profile)].discard(entity_id)
             for word in row.words:
                 self.word_ids[word].discard(entity_id)
         position = self.positions.pop(entity_id, None)
@@ -393,6 +405,7 @@ class Directory:
         if not row.merged:
             for key in row.profile.block_keys():
                 self.blocks[key].add(row.company_id)
+            self.blocks[_town_key(row.profile)].add(row.company_id)
         for word in row.words:
             if word not in self.word_ids:
                 self._words = None
@@ -424,18 +437,31 @@ class Directory:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def neighbours(self, profile: Profile) -> list[Profile]:
-        """Companies sharing a blocking key with `profile` (generic name tokens left out)."""
-        from diko_companies.duplicates import MOST_IN_TOKEN_BLOCK
-
-        ids: set[str] = set()
+    def neighbours(self, profile: Profile) -> tuple[list[Profile], list[Profile]]:
+        """Companies sharing a blocking key with `profile` that may look like it: those
+        sharing a phone number, web or mail domain (compared in full), and those sharing
+        only a name block (generic name tokens left out). Of a name token's block, only
+        companies in the same town: elsewhere, without strong evidence, a name alone
+        cannot reach `SUSPECT_FROM` (`NAME_NEEDS_PLACE`); the same postcode is a block
+        of its own."""
+        strong: set[str] = set()
+        named: set[str] = set()
+        in_town = self.blocks.get(_town_key(profile), set())
         for key in profile.block_keys():
-            members = self.blocks.get(key, ())
-            if key.startswith("tok:") and len(members) > MOST_IN_TOKEN_BLOCK:
+            members = self.blocks.get(key)
+            if not members:
                 continue
-            ids.update(members)
-        ids.discard(profile.company_id)
-        return [self.companies[i].profile for i in sorted(ids)]
+            if key.startswith(STRONG_KEYS):
+                strong |= members
+            elif not key.startswith("tok:"):
+                named |= members
+            elif len(members) <= MOST_IN_TOKEN_BLOCK:
+                named |= members & in_town if NAME_NEEDS_PLACE else members
+        named -= strong
+        strong.discard(profile.company_id)
+        named.discard(profile.company_id)
+        companies = self.companies
+        return [companies[i].profile for i in strong], [companies[i].profile for i in named]
 
     def profiles(self, postcode_prefix: str | None = None) -> list[Profile]:
         rows = (r for r in self.companies.values() if not r.merged)

@@ -130,6 +130,14 @@ def mail_domain(email: str | None) -> str | None:
     return None if domain in FREEMAIL else domain
 
 
+#: Blocking keys of evidence strong on its own: a shared phone number, web or mail domain.
+STRONG_KEYS = ("tel:", "web:", "mail:")
+#: Without strong evidence, a company in another postcode and town scores at most 0.7 for
+#: the name and 0.05 for the street (`compare`): below SUSPECT_FROM, so a registration's
+#: duplicate check looks for name-alikes in its postcode and town only.
+NAME_NEEDS_PLACE = SUSPECT_FROM > 0.7 + 0.05
+
+
 @dataclass(frozen=True, slots=True)
 class Profile:
     """What duplicate detection knows of a company."""
@@ -221,25 +229,28 @@ def _name_text(similarity: float) -> str:
 
 
 def candidates(
-    profile: Profile, others: Sequence[Profile], *, min_score: float = SUSPECT_FROM
+    profile: Profile,
+    named: Sequence[Profile],
+    strong: Sequence[Profile] = (),
+    *,
+    min_score: float = SUSPECT_FROM,
 ) -> list[tuple[Profile, Match]]:
     """The others that look like `profile`, best first (at most MOST_CANDIDATES).
 
-    Others that share only a name block with it are first filtered by name with RapidFuzz
-    (in C++, all at once); those sharing a phone, web or mail domain are compared in full.
+    `strong` share a phone number, web or mail domain with it and are compared in full;
+    `named` share only a name block and are first filtered by name with RapidFuzz (in
+    C++, all at once). The directory sorts its neighbours into the two from its blocks,
+    so no Python loop runs over the hundreds in a common name block.
     """
-    strong = set(profile.phones) | set(profile.domains) | set(profile.mail_domains)
-    full = [o for o in others if strong & (set(o.phones) | set(o.domains) | set(o.mail_domains))]
-    rest = [o for o in others if o not in full]
     close = process.extract(
         profile.key,
-        [o.key for o in rest],
+        [other.key for other in named],
         scorer=fuzz.token_sort_ratio,
         score_cutoff=name_cutoff(min_score),
         limit=None,
     )
     found = []
-    for other in [*full, *(rest[index] for _, _, index in close)]:
+    for other in [*strong, *(named[index] for _, _, index in close)]:
         if other.company_id == profile.company_id:
             continue
         match = compare(profile, other)

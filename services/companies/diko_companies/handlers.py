@@ -71,7 +71,6 @@ from diko_shared.contract.envelope import ErrorDetail
 from diko_shared.due import DueContext
 from diko_shared.messaging.errors import Conflict, Invalid, NotFound, TransientError
 from diko_shared.messaging.handling import Context
-from diko_shared.rights.participant import is_erased
 
 #: The directory of this process (see `directory`): rows of every company and position.
 DIRECTORY = Directory()
@@ -79,6 +78,8 @@ DIRECTORY = Directory()
 ROWS = RowWriter(DIRECTORY)
 #: Claims the duplicate keys of registrations and renames, many messages' at once.
 KEY_CLAIMS = store.KeyClaims()
+#: Asks whether contact persons were erased, for many messages at once.
+TOMBSTONES = store.Tombstones()
 #: The due kind of a consultation's follow-up.
 FOLLOW_UP = "follow_up"
 #: How old (in seconds) other replicas' changes may be for a duplicate check.
@@ -159,20 +160,23 @@ def _stage_row(
 
 async def _write_row(
     ctx: Context[Any], company_id: str, stored: dict[str, Any], contacts: list[dict[str, Any]]
-) -> None:
+) -> duplicates.Profile:
     """Like `_stage_row`, but written with the rows of other messages handled meanwhile.
 
     For the messages an import sends by the thousand (registrations and the updates
-    they become); called once the message can no longer be refused.
+    they become); called once the message can no longer be refused. Returns the
+    company's profile, which the duplicate check compares.
     """
     row = records.company_row(company_id, stored, contacts)
     await ROWS.put_company(ctx.db, row, ctx.new_id("rev", company_id))
+    return row.profile
 
 
 async def _suspects(ctx: Context[Any], profile: duplicates.Profile) -> list[DuplicateCandidate]:
     """Existing companies that look like `profile` (an exact duplicate is refused elsewhere)."""
     await DIRECTORY.refresh(ctx.db, max_age=SUSPECTS_MAX_AGE_S)
-    found = duplicates.candidates(profile, DIRECTORY.neighbours(profile))
+    strong, named = DIRECTORY.neighbours(profile)
+    found = duplicates.candidates(profile, named, strong)
     return [
         DuplicateCandidate(
             company_id=other.company_id,
@@ -232,7 +236,7 @@ async def register_company(ctx: Context[RegisterCompany]) -> CompanyRef:
     if holder is not None:
         if data.if_exists == "update":
             return await _register_as_update(ctx, holder, fields)
-        raise domain.duplicate(data.name, data.address.postcode, holder)
+        raise domain.duplicate(data.name, data.address.postcode, holder["_id"])
     for contact in contacts:
         contact["company_id"] = company_id
         ctx.write(store.guards.insert(store.CONTACTS, contact))
@@ -251,8 +255,7 @@ async def register_company(ctx: Context[RegisterCompany]) -> CompanyRef:
     ctx.write(store.insert_company(document))
     changes = records.diff({}, fields, records.COMPANY_FIELDS)
     _history(ctx, company_id, changes, data.changed_by, new=True)
-    await _write_row(ctx, company_id, document, contacts)
-    found = await _suspects(ctx, records.profile(company_id, fields, contacts))
+    found = await _suspects(ctx, await _write_row(ctx, company_id, document, contacts))
     ctx.emit(
         CompanyRegistered(
             company_id=company_id,
@@ -269,8 +272,10 @@ async def register_company(ctx: Context[RegisterCompany]) -> CompanyRef:
     return CompanyRef(company_id=company_id, outcome="created", suspected_duplicates=found)
 
 
-async def _claim_duplicate_key(ctx: Context[Any], key: str, company_id: str) -> str | None:
-    """Hold the duplicate key for `company_id`; else the id of the company that holds it.
+async def _claim_duplicate_key(
+    ctx: Context[Any], key: str, company_id: str
+) -> dict[str, Any] | None:
+    """Hold the duplicate key for `company_id`; else the stored company that holds it.
 
     The claim is written at once (like `ctx.claim`, batched with other messages' claims:
     `store.KeyClaims`), so that two registrations of one company
@@ -281,8 +286,9 @@ async def _claim_duplicate_key(ctx: Context[Any], key: str, company_id: str) -> 
     holder = claim["company_id"]
     if holder == company_id:
         return None
-    if await store.company_exists(ctx.db, holder):
-        return holder
+    stored = await store.read(ctx.db, store.COMPANIES, holder)
+    if stored is not None:
+        return stored
     abandoned = domain.claim_abandoned(claim["claimed_at"], datetime.now(UTC))
     if abandoned and await store.take_over_company_key(ctx.db, key, holder, company_id, ctx.key):
         return None
@@ -290,15 +296,18 @@ async def _claim_duplicate_key(ctx: Context[Any], key: str, company_id: str) -> 
 
 
 async def _register_as_update(
-    ctx: Context[RegisterCompany], company_id: str, fields: dict[str, Any]
+    ctx: Context[RegisterCompany], stored: dict[str, Any], fields: dict[str, Any]
 ) -> CompanyRef:
-    """A registration of a company that exists, applied to it (`if_exists: update`).
+    """A registration of a company that exists (`stored`), applied to it (`if_exists: update`).
 
     Only fields the registration gives replace stored ones (an empty spreadsheet cell
     clears nothing), except the name, which matched in its normalised form and keeps the
-    record's spelling; its contact person is added unless the company knows them.
+    record's spelling; its contact person is added unless the company knows them (the
+    registration asked already whether that person was erased).
     """
-    stored = await _company_doc(ctx, company_id)
+    company_id = stored["_id"]
+    if stored.get("merged_into"):
+        raise records.merged_away(company_id, stored["merged_into"])
     contacts = await _contacts(ctx, stored)
     after = {name: stored.get(name) for name in records.COMPANY_FIELDS}
     # The name is the record's spelling: the registration matched it by its normalised form.
@@ -306,7 +315,6 @@ async def _register_as_update(
     contact = ctx.data.contact
     added = None
     if contact is not None and not _knows(contacts, contact.name, contact.email):
-        await _refuse_erased(ctx, ctx.new_id("cnt"))
         added = records.new_contact(contact, ctx.new_id("cnt"), company_id)
     changes = records.diff(stored, after, records.COMPANY_FIELDS)
     if not changes and added is None:
@@ -350,7 +358,7 @@ async def _stage_company_change(
     ctx.write(store.set_fields(store.COMPANIES, company_id, after))
     _history(ctx, company_id, changes, changed_by)
     document = {**stored, **after}
-    await _write_row(ctx, company_id, document, contacts)
+    profile = await _write_row(ctx, company_id, document, contacts)
     changed_fields = [c.field for c in changes if not c.field.startswith("contacts.")]
     if changed_fields:
         ctx.emit(
@@ -370,7 +378,7 @@ async def _stage_company_change(
     identity = ("name", "address", "website", "phone", "contacts")
     if not any(c.field.split(".")[0] in identity for c in changes):
         return []
-    found = await _suspects(ctx, records.profile(company_id, after, contacts))
+    found = await _suspects(ctx, profile)
     _announce_suspects(ctx, company_id, after, "update", found)
     return found
 
@@ -391,7 +399,7 @@ async def update_company(ctx: Context[UpdateCompany]) -> CompanyChange:
     if new_key != old_key:
         holder = await _claim_duplicate_key(ctx, new_key, data.company_id)
         if holder is not None:
-            raise domain.duplicate(after["name"], after["address"]["postcode"], holder)
+            raise domain.duplicate(after["name"], after["address"]["postcode"], holder["_id"])
         after["duplicate_key"] = new_key
         if old_key and await store.holds_key(ctx.db, old_key, data.company_id):
             ctx.write(store.release_company_key(old_key))
@@ -910,7 +918,7 @@ def _emit_contact_added(ctx: Context[Any], contact: dict[str, Any]) -> None:
 
 async def _refuse_erased(ctx: Context[Any], contact_id: str) -> None:
     """A contact's id derives from the message: only a replay of an old one finds it erased."""
-    if await is_erased(ctx.db, contact_id):
+    if await TOMBSTONES.erased(ctx.db, contact_id):
         raise Conflict(f"Ansprechperson {contact_id} wurde gelöscht; bitte neu anlegen")
 
 

@@ -3,19 +3,24 @@
 Two `Directory` copies on one real database stand for two replicas of the service: what
 one writes (rows of many messages batched into one update per bucket), the other sees
 at its next catch-up, and a replica whose bucket another replica changed in between
-reads it back instead of trusting its own copy.
+reads it back instead of trusting its own copy. The neighbours a duplicate check
+compares come from the copy's blocks, sorted into strong evidence and name blocks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from rapidfuzz import fuzz
 
+from diko_companies import duplicates
 from diko_companies.directory import DIRECTORY, CompanyRow, Directory, RowWriter
 from diko_companies.duplicates import Profile, normalise_name
 from harness.stack import SessionStack
@@ -85,3 +90,101 @@ async def test_a_row_being_written_survives_a_reload_of_its_bucket(db: AsyncData
     await writing
     await first.refresh(db)
     assert set(first.companies) == {own.company_id, other.company_id}
+
+
+def test_neighbours_sharing_a_phone_or_domain_are_compared_in_full_the_others_by_name() -> None:
+    """The directory sorts neighbours by their blocks: a shared phone number makes a
+    candidate whatever its name; a name block only one whose name is close, and only in
+    the same town (elsewhere a name alone cannot make a duplicate)."""
+    directory = Directory()
+
+    def put(
+        company_id: str, name: str, postcode: str, phone: str = "", town: str = "Stendal"
+    ) -> Profile:
+        profile = Profile(
+            company_id,
+            name,
+            normalise_name(name),
+            town,
+            postcode,
+            "",
+            phones=(phone,) if phone else (),
+        )
+        directory.put_company(CompanyRow(profile, None, 52.6, 11.86, frozenset(), None, False))
+        return profile
+
+    new = put("cmp_00new", "Tischlerei Krademann GmbH", "39576", "039311234")
+    same_phone = put("cmp_01phone", "Holzwerkstatt Nord", "39606", "039311234")
+    typo = put("cmp_02typo", "Tischlerei Kraddemann", "39576")
+    same_trade = put("cmp_03trade", "Tischlerei Wendeberg", "39576")
+    put("cmp_04other", "Bäckerei Sonnenschein", "39576")
+    put("cmp_05far", "Tischlerei Krademann", "10115", town="Berlin")
+
+    strong, named = directory.neighbours(new)
+
+    assert [p.company_id for p in strong] == [same_phone.company_id]
+    assert {p.company_id for p in named} == {typo.company_id, same_trade.company_id}
+    found = duplicates.candidates(new, named, strong)
+    assert [other.company_id for other, _ in found] == [typo.company_id, same_phone.company_id]
+    assert "same_phone" in {r.code for r in found[1][1].reasons}
+    assert "similar_name" not in {r.code for r in found[1][1].reasons}
+
+
+def test_a_registrations_candidates_are_those_of_comparing_every_neighbour_in_full() -> None:
+    """The directory's shortcuts (strong blocks apart, name blocks within the town) find
+    exactly what comparing every company that shares a blocking key finds."""
+    rng = random.Random(10)
+    towns = [("Stendal", "39576"), ("Stendal", "39578"), ("Tangerhütte", "39517"),
+             ("Osterburg", "39606"), ("Havelberg", "39539"), ("Gardelegen", "39638")]  # fmt: skip
+    trades = ["Tischlerei", "Bäckerei", "Autohaus", "Elektro Service", "Malerbetrieb"]
+    owners = ["Krademann", "Müller", "Hollenberg", "Wendeberg", "Schulze", "Lütkemann"]
+    directory = Directory()
+    everyone: list[tuple[Profile, set[str]]] = []
+    reasons: set[str] = set()
+    for n in range(800):
+        name = f"{rng.choice(trades)} {rng.choice(owners)}{rng.choice(['', 's', 'e', 'er'])}"
+        if rng.random() < 0.3:
+            name = " ".join(reversed(name.split()))
+        town, postcode = rng.choice(towns)
+        profile = Profile(
+            f"cmp_{n:020x}",
+            name,
+            normalise_name(name),
+            town,
+            postcode,
+            duplicates.fold(f"Markt {rng.randint(1, 5)}"),
+            phones=(f"03931{rng.randint(1, 300)}",) if rng.random() < 0.5 else (),
+            domains=(f"f{rng.randint(1, 200)}.example",) if rng.random() < 0.3 else (),
+        )
+        directory.put_company(CompanyRow(profile, None, 52.6, 11.86, frozenset(), None, False))
+
+        strong, named = directory.neighbours(profile)
+        found = duplicates.candidates(profile, named, strong)
+
+        assert found == full_comparison(profile, everyone)
+        reasons |= {r.code for _, match in found for r in match.reasons}
+        everyone.append((profile, set(profile.block_keys())))
+    # every way to become a candidate occurred
+    assert {"same_phone", "same_web_domain", "same_postcode", "same_town"} <= reasons
+
+
+def full_comparison(
+    profile: Profile, others: list[tuple[Profile, set[str]]]
+) -> list[tuple[Profile, Any]]:
+    """Every company sharing a blocking key compared in full, a name block's after the
+    same name filter (word order aside) the check applies."""
+    keys = set(profile.block_keys())
+    evidence = set(profile.phones) | set(profile.domains) | set(profile.mail_domains)
+    cutoff = duplicates.name_cutoff(duplicates.SUSPECT_FROM)
+    found = []
+    for other, other_keys in others:
+        if not keys & other_keys:
+            continue
+        shared = evidence & (set(other.phones) | set(other.domains) | set(other.mail_domains))
+        if not shared and fuzz.token_sort_ratio(profile.key, other.key) < cutoff:
+            continue
+        match = duplicates.compare(profile, other)
+        if match.score >= duplicates.SUSPECT_FROM:
+            found.append((other, match))
+    found.sort(key=lambda pair: (-pair[1].score, pair[0].company_id))
+    return found[: duplicates.MOST_CANDIDATES]

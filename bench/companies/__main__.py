@@ -4,8 +4,9 @@ Each part measures against a floor taken in the same run:
 
 - **import**: `diko companies import` of 10,000 spreadsheet rows through the running
   companies service (a process on the local stack, private virtual host and database),
-  report included; floor: the pipeline benchmark's raw aio-pika publish/consume with one
-  raw driver insert per message, for the same number of messages. Goal: under 60 s.
+  report included; floor: the pipeline benchmark's naive floor (aio-pika publish and
+  consume with one raw driver insert per message) for the same number of messages.
+  Goal: under 60 s.
   Beside the time: the service's CPU per row and the load average. Then the same file
   once more, which must create nothing (its time too).
 - **scan**: `duplicates.scan` over 50,000 companies with 500 planted near duplicates;
@@ -42,7 +43,7 @@ from rapidfuzz import fuzz, process
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
 
-from bench.pipeline.__main__ import raw_floor  # noqa: E402
+from bench.pipeline.__main__ import naive_floor  # noqa: E402
 from diko_companies.directory import (  # noqa: E402
     DIRECTORY,
     CompanyRow,
@@ -326,7 +327,7 @@ def run_import(
 def bench_import(count: int, window: int | None) -> dict[str, Any]:
     """The file imported, then imported again: the second run must create nothing."""
     with SessionStack.create() as stack:
-        floor = asyncio.run(raw_floor(stack, count, 256, 64))
+        floor = asyncio.run(naive_floor(stack, count, 256, 64, servers=False))
         path = REPO / ".local" / "bench" / f"import-{count}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         write_rows(path, count)

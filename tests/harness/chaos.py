@@ -10,24 +10,40 @@ seed, the same schedule):
 - **cut**: every service's broker connection is cut at once (the services reach RabbitMQ
   through a `Plug`, which drops their connections and refuses new ones for a while);
 - **pause**: the document store (FerretDB) is stopped with SIGSTOP and continued with
-  SIGCONT: every query hangs meanwhile, as with a database that stalls.
+  SIGCONT: every query hangs meanwhile, as with a database that stalls;
+- **restart**: RabbitMQ or FerretDB is restarted with the stack script of this checkout
+  (`deploy/local/stack.py restart`, keeping its data): every connection drops, the broker
+  loses its exclusive queues, and the services must find their way back on their own;
+- **smtp**: the SMTP server notifications talks to (`harness.smtpfaults`, in front of
+  Mailpit) answers `451` (tempfail), hangs up (drop) or answers late (slow) for a while;
+- **refuse**: the contact person of a story drawn from the seed is refused for good
+  (`550` at RCPT): notifications must record the mail as failed, not lose it.
+
+A replica that exits (one started while the broker was down gives up) is started again
+at once, as compose's `restart: unless-stopped` does; nothing else is done by hand.
 
 Afterwards, with everything back and the queues drained, `check` proves what the run is
 for: every story completed, each of its events exactly once (distinct event ids per fact,
 counted by a recorder bound before the first story), every document in its final state,
-every e-mail delivered exactly once (Mailpit, by Message-ID), every dead letter carries
-its reason, no outbox entry left behind. The report (counts, faults, time to drain) goes
-to bench/results/chaos.json.
+every e-mail delivered exactly once (Mailpit, by Message-ID): two to staff, the
+placement mails to the contact person and the applicant, except the refused ones, which
+are announced by `notification.failed` (permanent) and reported to the team once each;
+every dead letter carries its reason and is replayed to completion (`diko dlq replay`),
+no outbox entry left behind. The report (counts, faults, time to drain) goes to
+bench/results/chaos.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
+import secrets
 import signal
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -49,7 +65,8 @@ from diko_shared.store.mongo import OUTBOX  # noqa: E402
 from harness.bus import Bus  # noqa: E402
 from harness.plug import Plug  # noqa: E402
 from harness.processes import ServiceProcess, free_port  # noqa: E402
-from harness.stack import SessionStack  # noqa: E402
+from harness.smtpfaults import FaultySmtp  # noqa: E402
+from harness.stack import STACK_SCRIPT, SessionStack  # noqa: E402
 from harness.storyload import StoryLoad, mails_to  # noqa: E402
 
 SERVICES = ("companies", "matching", "notifications", "media")
@@ -61,20 +78,45 @@ RESULTS = REPO / "bench" / "results"
 RETRY_DELAYS_MS = "200,500,1000,5000,20000,30000"
 
 
+#: The SMTP server's windows, taken in turn: every kind once in three windows.
+SMTP_KINDS = ("tempfail", "drop", "slow")
+
+
 @dataclass(frozen=True)
 class Fault:
-    """One fault: at `at` seconds after the load starts, for `lasts` seconds."""
+    """One fault: at `at` seconds after the load starts, for `lasts` seconds.
+
+    `target`: the replica (kill), the server (restart), the SMTP fault's kind (smtp: the
+    next `count` messages fail so, or are answered `delay` seconds late) or the story whose
+    contact person is refused (refuse, for the whole run)."""
 
     at: float
-    kind: str  # kill, cut, pause
+    kind: str  # kill, cut, pause, restart, smtp, refuse
     target: str = ""
     lasts: float = 0.0
+    delay: float = 0.0
+    count: int = 0
 
 
 def schedule(
-    seed: int, window_s: float, *, kills: int, cuts: int, pauses: int, replicas: int = 2
+    seed: int,
+    window_s: float,
+    *,
+    kills: int,
+    cuts: int,
+    pauses: int,
+    broker_restarts: int = 0,
+    store_restarts: int = 0,
+    smtp: int = 0,
+    refusals: int = 0,
+    stories: int = 0,
+    replicas: int = 2,
 ) -> list[Fault]:
-    """The faults of a run, drawn from `seed` alone: the same seed, the same schedule."""
+    """The faults of a run, drawn from `seed` alone: the same seed, the same schedule.
+
+    `broker_restarts` of RabbitMQ, `store_restarts` of FerretDB; `smtp` faults of the SMTP
+    server;
+    `refusals` of the `stories` stories' contact persons."""
     rng = random.Random(seed)
     faults = [
         Fault(
@@ -94,6 +136,25 @@ def schedule(
         Fault(round(rng.uniform(2, window_s), 2), "pause", "ferretdb", round(rng.uniform(1, 6), 2))
         for _ in range(pauses)
     ]
+    faults += [
+        Fault(round(rng.uniform(2, window_s), 2), "restart", server)
+        for server, count in (("rabbitmq", broker_restarts), ("ferretdb", store_restarts))
+        for _ in range(count)
+    ]
+    faults += [
+        Fault(
+            round(rng.uniform(2, window_s), 2),
+            "smtp",
+            kind,
+            delay=round(rng.uniform(1, 10), 2) if kind == "slow" else 0.0,
+            count=rng.randint(1, 4),
+        )
+        for kind in (SMTP_KINDS[i % len(SMTP_KINDS)] for i in range(smtp))
+    ]
+    faults += [
+        Fault(0.0, "refuse", str(index))
+        for index in sorted(rng.sample(range(stories), min(refusals, stories)))
+    ]
     return sorted(faults, key=lambda f: f.at)
 
 
@@ -101,7 +162,14 @@ class System:
     """`replicas` processes of every service, reaching the broker through `plug` if given."""
 
     def __init__(
-        self, stack: SessionStack, plug: Plug | None, replicas: int, label: str = "chaos"
+        self,
+        stack: SessionStack,
+        plug: Plug | None,
+        replicas: int,
+        label: str = "chaos",
+        *,
+        smtp_port: int | None = None,
+        team_email: str = "",
     ) -> None:
         self.processes: dict[str, ServiceProcess] = {}
         for service in SERVICES:
@@ -110,6 +178,10 @@ class System:
             )
             if plug is not None:
                 env["DIKO_AMQP_URL"] = plug.url(env["DIKO_AMQP_URL"])
+            if service == "notifications" and smtp_port is not None:
+                env.update(DIKO_SMTP_HOST="127.0.0.1", DIKO_SMTP_PORT=str(smtp_port))
+            if service == "notifications" and team_email:
+                env["DIKO_TEAM_EMAIL"] = team_email
             for replica in range(1, replicas + 1):
                 name = f"{service}-{replica}"
                 env = {**env, "DIKO_PUBLIC_BASE_URL": f"http://127.0.0.1:{free_port()}"}
@@ -118,10 +190,17 @@ class System:
                 )
 
     def start(self) -> None:
+        """matching's first replica alone first: on a fresh checkout it compiles the engine's
+        kernels into numba's cache (minutes on a loaded machine), which the others then read
+        instead of each compiling them at once."""
+        first = self.processes["matching-1"]
+        first.launch()
+        first.wait_ready(timeout=1200)
         for process in self.processes.values():
-            process.launch()
+            if process is not first:
+                process.launch()
         for process in self.processes.values():
-            process.wait_ready(timeout=240)  # matching compiles its kernels on a fresh machine
+            process.wait_ready(timeout=240)
 
     def stop(self) -> None:
         for process in self.processes.values():
@@ -145,12 +224,25 @@ class Report:
     duplicated_effects: list[str] = field(default_factory=list)
     missing_effects: list[str] = field(default_factory=list)
     wrong_state: list[str] = field(default_factory=list)
+    #: E-mails in Mailpit of the run's staff, contact persons and applicants.
     mails: int = 0
     mails_expected: int = 0
     mails_repeated: int = 0
+    #: Refused for good (550): announced by a permanent `notification.failed` (each one),
+    #: reported to the team (one mail each), and absent from Mailpit.
+    refused: list[int] = field(default_factory=list)
+    refusals_recorded: int = 0
+    team_reports: int = 0
+    failures_unexplained: list[str] = field(default_factory=list)
+    #: What the SMTP server did, by kind (relayed, refused, tempfail, drop, slow answers),
+    #: and how many armed faults found no message before the end.
+    smtp: dict[str, int] = field(default_factory=dict)
+    smtp_unspent: int = 0
     dead_letters: dict[str, int] = field(default_factory=dict)
     dead_letters_without_reason: int = 0
     dead_letter_reasons: list[dict[str, str]] = field(default_factory=list)
+    dead_letters_replayed: int = 0
+    dead_letters_after_replay: int = 0
     outbox_left: dict[str, int] = field(default_factory=dict)
     requests_resent: int = 0
     restarted_after_exit: int = 0
@@ -166,7 +258,11 @@ class Report:
             or self.wrong_state
             or self.mails != self.mails_expected
             or self.mails_repeated
+            or self.refusals_recorded != len(self.refused)
+            or self.team_reports != len(self.refused)
+            or self.failures_unexplained
             or self.dead_letters_without_reason
+            or self.dead_letters_after_replay
             or any(self.outbox_left.values())
         )
 
@@ -176,15 +272,23 @@ class Report:
             f"chaos run, seed {self.seed}: {self.stories} stories, {self.concurrency} at a time, "
             f"{self.replicas} replicas of each service",
             f"faults: {kinds['kill']} kills, {kinds['cut']} broker cuts, "
-            f"{kinds['pause']} database pauses",
+            f"{kinds['pause']} database pauses, {kinds['restart']} restarts of broker or "
+            f"database, {kinds['smtp']} SMTP windows, {kinds['refuse']} refused addresses; "
+            f"replicas started again after they exited {self.restarted_after_exit}",
+            f"SMTP: {', '.join(f'{k} {v}' for k, v in sorted(self.smtp.items())) or '-'}; "
+            f"armed faults that found no message {self.smtp_unspent}",
             f"load {self.load_s:.1f} s, drain {self.drain_s:.1f} s; completed {self.completed}, "
             f"failed {len(self.failed)}; requests resent {self.requests_resent}",
             f"events {sum(self.events.values())} (repeated copies {self.repeated_copies}); "
             f"duplicated effects {len(self.duplicated_effects)}, "
             f"missing {len(self.missing_effects)}, wrong state {len(self.wrong_state)}",
             f"e-mails {self.mails} of {self.mails_expected}, repeated {self.mails_repeated}; "
+            f"refused for good {len(self.refused)}: recorded {self.refusals_recorded}, "
+            f"reported to the team {self.team_reports}; "
+            f"unexplained failures {len(self.failures_unexplained)}",
             f"dead letters {sum(self.dead_letters.values())} "
-            f"(without reason {self.dead_letters_without_reason}); "
+            f"(without reason {self.dead_letters_without_reason}, replayed "
+            f"{self.dead_letters_replayed}, left after replay {self.dead_letters_after_replay}); "
             f"outbox left {sum(self.outbox_left.values())}",
             "PASSED" if self.passed else "FAILED",
         ]
@@ -192,35 +296,79 @@ class Report:
 
 
 class FaultRunner:
-    """Carries out a schedule against a running system, then puts everything back."""
+    """Carries out a schedule against a running system, then puts everything back.
 
-    def __init__(self, system: System, plug: Plug) -> None:
+    Meanwhile it starts again every replica that exited on its own (see the module's
+    docstring); a replica killed by the schedule is left down until its fault ends."""
+
+    def __init__(self, system: System, plug: Plug, smtp: FaultySmtp) -> None:
         self.system = system
         self.plug = plug
+        self.smtp = smtp
         self.done: list[Fault] = []
+        self.held: set[str] = set()
+        self.restarted_after_exit = 0
+        #: A pause and a restart of the document store take turns (a stopped process
+        #: would not hear the restart's SIGTERM).
+        self.store = asyncio.Lock()
 
     async def run(self, faults: list[Fault], started: float) -> None:
         await asyncio.gather(*(self._one(f, started) for f in faults))
+
+    async def supervise(self, interval: float = 1.0) -> None:
+        """Start exited replicas again until cancelled."""
+        while True:
+            for name, process in self.system.processes.items():
+                exited = process.process is not None and process.process.poll() is not None
+                if exited and name not in self.held:
+                    process.launch()
+                    self.restarted_after_exit += 1
+            await asyncio.sleep(interval)
 
     async def _one(self, fault: Fault, started: float) -> None:
         await asyncio.sleep(max(0.0, started + fault.at - time.monotonic()))
         if fault.kind == "kill":
             process = self.system.processes[fault.target]
-            await asyncio.to_thread(process.kill)
-            await asyncio.sleep(fault.lasts)
-            process.launch()
+            self.held.add(fault.target)
+            try:
+                await asyncio.to_thread(process.kill)
+                await asyncio.sleep(fault.lasts)
+                process.launch()
+            finally:
+                self.held.discard(fault.target)
         elif fault.kind == "cut":
             await asyncio.to_thread(self.plug.pull)
             await asyncio.sleep(fault.lasts)
             await asyncio.to_thread(self.plug.put_in)
         elif fault.kind == "pause":
-            pid = int(FERRET_PID.read_text().split()[0])
-            os.kill(pid, signal.SIGSTOP)
-            try:
-                await asyncio.sleep(fault.lasts)
-            finally:
-                os.kill(pid, signal.SIGCONT)
-        self.done.append(fault)
+            async with self.store:
+                pid = int(FERRET_PID.read_text().split()[0])
+                os.kill(pid, signal.SIGSTOP)
+                try:
+                    await asyncio.sleep(fault.lasts)
+                finally:
+                    os.kill(pid, signal.SIGCONT)
+        elif fault.kind == "restart" and fault.target == "ferretdb":
+            async with self.store:
+                await asyncio.to_thread(restart_server, fault.target)
+        elif fault.kind == "restart":
+            await asyncio.to_thread(restart_server, fault.target)
+        elif fault.kind == "smtp":
+            self.smtp.arm(fault.target, fault.count, fault.delay)
+        self.done.append(fault)  # refuse: in force from the start (the SMTP server's list)
+
+
+def restart_server(component: str) -> None:
+    """`deploy/local/stack.py restart` of this checkout; its own words if it fails."""
+    done = subprocess.run(
+        [sys.executable, str(STACK_SCRIPT), "restart", component],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"restart of {component} failed:\n{done.stdout}{done.stderr}")
 
 
 async def drained(bus: Bus, stack: SessionStack, timeout: float) -> float:
@@ -247,11 +395,15 @@ def _queues(service: str) -> list[str]:
     return names
 
 
-async def check(load: StoryLoad, bus: Bus, stack: SessionStack, report: Report) -> None:
-    """Fill the report's verdicts (see the module's docstring)."""
+async def check(
+    load: StoryLoad, bus: Bus, stack: SessionStack, report: Report, team_email: str
+) -> None:
+    """Fill the report's verdicts (see the module's docstring); after `replay_dead_letters`."""
     recorder = load.recorder
     report.events = dict(recorder.by_type)
     report.repeated_copies = recorder.repeated_copies
+    refused = set(report.refused)
+    explained: set[str] = set()
     for run in load.runs:
         if run.error:
             report.failed.append(f"story {run.index}: {run.error}")
@@ -278,6 +430,8 @@ async def check(load: StoryLoad, bus: Bus, stack: SessionStack, report: Report) 
                     report.duplicated_effects.append(
                         f"story {run.index}: {len(mails)} notification.sent for {told}"
                     )
+        for accepted in recorder.ids.get(("match.accepted", run.proposal_id), set()):
+            explained |= _placement_mails(run.index, accepted, run.index in refused, load, report)
         company = await bus.ok(GetCompany(company_id=run.company_id), timeout=60)
         [position] = company["positions"] or [{}]
         if (position.get("status"), position.get("places_taken")) != ("filled", 1):
@@ -285,29 +439,109 @@ async def check(load: StoryLoad, bus: Bus, stack: SessionStack, report: Report) 
         applicant = await bus.ok(GetApplicant(applicant_id=run.applicant_id), timeout=60)
         if applicant["status"] != "placed":
             report.wrong_state.append(f"story {run.index}: applicant {applicant['status']}")
+    failures = {
+        i for (t, _), ids in recorder.ids.items() if t == "notification.failed" for i in ids
+    }
+    report.failures_unexplained += [
+        f"notification.failed {recorder.data[i]}" for i in sorted(failures - explained)
+    ]
     completed = [run for run in load.runs if not run.error]
     report.completed = len(completed)
-    mails = await mails_to(stack.mailpit_url, load.staff_email)
-    report.mails, report.mails_expected = len(mails), 2 * len(completed)
-    by_id = Counter(m.get("MessageID") for m in mails)
-    report.mails_repeated = sum(n - 1 for n in by_id.values() if n > 1)
-    for service in SERVICES:
-        letters = await bus.drain(topology.dead_letter_queue(service).name)
-        report.dead_letters[service] = len(letters)
-        for seen in letters:
-            reason = _reason(seen.headers or {})
-            report.dead_letter_reasons.append(
-                {
-                    "queue": str((seen.headers or {}).get(QUEUE_HEADER) or seen.routing_key),
-                    "type": seen.type or "",
-                    "reason": reason or "",
-                }
-            )
-            report.dead_letters_without_reason += reason is None
+    await _mails(load, stack, report, completed, team_email)
     async with AsyncMongoClient(stack.mongo_url) as client:
         for service in SERVICES:
             outbox = client[stack.database(service)][OUTBOX]
             report.outbox_left[service] = await outbox.count_documents({})
+
+
+def _placement_mails(
+    index: int, accepted: str, refused: bool, load: StoryLoad, report: Report
+) -> set[str]:
+    """A story's placement mails (contact person, applicant): announced once each, the
+    refused one as a permanent failure. Returns the failures it explains."""
+    recorder = load.recorder
+    sent = recorder.ids.get(("notification.sent", accepted), set())
+    failed = recorder.ids.get(("notification.failed", accepted), set())
+    if len(sent) != 2 - refused:
+        where = report.duplicated_effects if len(sent) > 2 - refused else report.missing_effects
+        where.append(f"story {index}: {len(sent)} notification.sent for match.accepted")
+    if not refused:
+        return set()
+    recorded = [
+        i
+        for i in failed
+        if recorder.data[i].get("permanent") and recorder.data[i].get("recipient_kind") == "contact"
+    ]
+    report.refusals_recorded += len(recorded) == len(failed) == 1
+    return set(recorded) if len(failed) == 1 else set()
+
+
+async def _mails(
+    load: StoryLoad, stack: SessionStack, report: Report, completed: list[Any], team_email: str
+) -> None:
+    """Mailpit's e-mails of the run: each once by Message-ID, none to a refused address."""
+    refused = {load.contact_email(i) for i in report.refused}
+    staff = await mails_to(stack.mailpit_url, load.staff_email)
+    people = await mails_to(stack.mailpit_url, f"{load.token}.example")
+    team = await mails_to(stack.mailpit_url, team_email)
+    report.team_reports = len(team)
+    report.mails = len(staff) + len(people)
+    done_refused = sum(run.index in set(report.refused) for run in completed)
+    report.mails_expected = 2 * len(completed) + 2 * len(completed) - done_refused
+    by_id = Counter(m.get("MessageID") for m in [*staff, *people, *team])
+    report.mails_repeated = sum(n - 1 for n in by_id.values() if n > 1)
+    for mail in people:
+        reached = {to.get("Address", "").lower() for to in mail.get("To") or []}
+        if reached & refused:
+            report.failures_unexplained.append(f"a refused address got {mail.get('Subject')}")
+
+
+async def replay_dead_letters(bus: Bus, stack: SessionStack, report: Report) -> None:
+    """Read every dead letter's reason, replay them with `diko dlq replay` as an operator
+    would, wait until that work is done, and count what is left."""
+    diko = Path(sys.executable).with_name("diko")
+    for service in SERVICES:
+        letters = await _peek(bus, topology.dead_letter_queue(service).name)
+        report.dead_letters[service] = len(letters)
+        for headers, type_ in letters:
+            reason = _reason(headers)
+            report.dead_letter_reasons.append(
+                {
+                    "queue": str(headers.get(QUEUE_HEADER) or ""),
+                    "type": type_,
+                    "reason": reason or "",
+                }
+            )
+            report.dead_letters_without_reason += reason is None
+        if letters:
+            env = {**os.environ, "DIKO_AMQP_URL": stack.amqp_url}
+            await asyncio.to_thread(
+                subprocess.run,
+                [str(diko), "dlq", "replay", service],
+                env=env,
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
+            report.dead_letters_replayed += len(letters)
+    if report.dead_letters_replayed:
+        await drained(bus, stack, timeout=400)
+    for service in SERVICES:
+        report.dead_letters_after_replay += await bus.depth(
+            topology.dead_letter_queue(service).name
+        )
+
+
+async def _peek(bus: Bus, queue_name: str) -> list[tuple[dict[str, Any], str]]:
+    """The headers and type of every message in a queue, which stays as it was."""
+    assert bus.channel is not None
+    queue = await bus.channel.get_queue(queue_name, ensure=False)
+    taken = []
+    while (message := await queue.get(fail=False)) is not None:
+        taken.append(message)
+    for message in taken:
+        await message.nack(requeue=True)
+    return [(dict(m.headers or {}), m.type or "") for m in taken]
 
 
 def _reason(headers: dict[str, Any]) -> str | None:
@@ -326,42 +560,89 @@ async def chaos(
     kills: int,
     cuts: int,
     pauses: int,
+    broker_restarts: int = 0,
+    store_restarts: int = 0,
+    smtp: int = 0,
+    refusals: int = 0,
     replicas: int = 2,
     say: Any = print,
 ) -> Report:
     """One run (see the module's docstring); the report, written to bench/results/."""
-    faults = schedule(seed, window_s, kills=kills, cuts=cuts, pauses=pauses, replicas=replicas)
+    faults = schedule(
+        seed,
+        window_s,
+        kills=kills,
+        cuts=cuts,
+        pauses=pauses,
+        broker_restarts=broker_restarts,
+        store_restarts=store_restarts,
+        smtp=smtp,
+        refusals=refusals,
+        stories=stories,
+        replicas=replicas,
+    )
     report = Report(seed, stories, concurrency, replicas, [asdict(f) for f in faults])
-    with Plug.to(stack.amqp_url) as plug:
-        system = System(stack, plug, replicas)
-        try:
-            system.start()
-            async with Bus(stack.amqp_url, source="chaos") as bus:
-                load = StoryLoad(bus, timeout=30.0, attempts=8)
-                await load.open()
-                runner = FaultRunner(system, plug)
-                started = time.monotonic()
-                finished = [0]
-
-                def progress(_: object) -> None:
-                    finished[0] += 1
-                    if finished[0] % max(1, stories // 10) == 0:
-                        say(f"  {finished[0]}/{stories} stories, {len(runner.done)} faults")
-
-                await asyncio.gather(
-                    runner.run(faults, started),
-                    load.run(stories, concurrency, on_done=progress),
-                )
-                report.load_s = time.monotonic() - started
-                report.faults_done = len(runner.done)
-                report.restarted_after_exit = await asyncio.to_thread(_all_ready, system)
-                report.drain_s = await drained(bus, stack, timeout=180)
-                report.requests_resent = load.resent
-                await check(load, bus, stack, report)
-        finally:
-            system.stop()
+    report.refused = [int(f.target) for f in faults if f.kind == "refuse"]
+    token = secrets.token_hex(3)
+    team_email = f"team-{token}@diko.example"
+    relay = (stack.base["DIKO_SMTP_HOST"], int(stack.base["DIKO_SMTP_PORT"]))
+    async with FaultySmtp(*relay) as smtp_server:
+        with Plug.to(stack.amqp_url) as plug:
+            system = System(
+                stack, plug, replicas, smtp_port=smtp_server.port, team_email=team_email
+            )
+            try:
+                system.start()
+                async with Bus(stack.amqp_url, source="chaos") as bus:
+                    load = StoryLoad(bus, timeout=30.0, attempts=12, token=token, step_timeout=300)
+                    smtp_server.refused = frozenset(load.contact_email(i) for i in report.refused)
+                    await load.open()
+                    runner = FaultRunner(system, plug, smtp_server)
+                    await _under_faults(runner, load, faults, stories, report, say)
+                    report.restarted_after_exit = runner.restarted_after_exit + (
+                        await asyncio.to_thread(_all_ready, system)
+                    )
+                    report.drain_s = await drained(bus, stack, timeout=400)
+                    report.requests_resent = load.resent
+                    await replay_dead_letters(bus, stack, report)
+                    report.smtp = dict(smtp_server.counts)
+                    report.smtp_unspent = smtp_server.unspent
+                    await check(load, bus, stack, report, team_email)
+            finally:
+                system.stop()
     report.load_average = [round(x, 2) for x in os.getloadavg()]
     return report
+
+
+async def _under_faults(
+    runner: FaultRunner,
+    load: StoryLoad,
+    faults: list[Fault],
+    stories: int,
+    report: Report,
+    say: Any,
+) -> None:
+    """The stories while the faults happen and exited replicas are started again."""
+    started = time.monotonic()
+    finished = [0]
+
+    def progress(_: object) -> None:
+        finished[0] += 1
+        if finished[0] % max(1, stories // 10) == 0:
+            say(f"  {finished[0]}/{stories} stories, {len(runner.done)} faults")
+
+    supervisor = asyncio.create_task(runner.supervise())
+    try:
+        await asyncio.gather(
+            runner.run(faults, started),
+            load.run(stories, report.concurrency, on_done=progress),
+        )
+    finally:
+        supervisor.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await supervisor
+    report.load_s = time.monotonic() - started
+    report.faults_done = len(runner.done)
 
 
 def _all_ready(system: System) -> int:
@@ -385,24 +666,49 @@ def write(report: Report, name: str = "chaos.json") -> Path:
     return path
 
 
+#: Seconds of the fault window per story of the long run: faults spread over the load.
+WINDOW_PER_STORY_S = 1.2
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=16)
-    parser.add_argument("--stories", type=int, default=600)
+    parser.add_argument("--stories", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=12)
-    parser.add_argument("--window", type=float, default=240.0, help="seconds faults spread over")
+    parser.add_argument(
+        "--window",
+        type=float,
+        default=None,
+        help=f"seconds faults spread over (default {WINDOW_PER_STORY_S} per story)",
+    )
     parser.add_argument("--kills", type=int, default=4, help="kills per service")
     parser.add_argument("--cuts", type=int, default=4)
     parser.add_argument("--pauses", type=int, default=4)
+    parser.add_argument("--broker-restarts", type=int, default=2, help="of RabbitMQ")
+    parser.add_argument("--store-restarts", type=int, default=2, help="of FerretDB")
+    parser.add_argument("--smtp", type=int, default=9, help="windows of SMTP faults")
+    parser.add_argument("--refusals", type=int, default=5, help="contact persons refused (550)")
     parser.add_argument("--replicas", type=int, default=2)
     parser.add_argument("--schedule", action="store_true", help="print the schedule and stop")
     args = parser.parse_args()
+    window = args.window or args.stories * WINDOW_PER_STORY_S
+    counts = {
+        "kills": args.kills,
+        "cuts": args.cuts,
+        "pauses": args.pauses,
+        "broker_restarts": args.broker_restarts,
+        "store_restarts": args.store_restarts,
+        "smtp": args.smtp,
+        "refusals": args.refusals,
+    }
     if args.schedule:
-        faults = schedule(
-            args.seed, args.window, kills=args.kills, cuts=args.cuts, pauses=args.pauses
-        )
+        faults = schedule(args.seed, window, stories=args.stories, **counts)
         for fault in faults:
-            print(f"{fault.at:8.2f} s  {fault.kind:<6} {fault.target:<16} {fault.lasts:.2f} s")
+            print(
+                f"{fault.at:8.2f} s  {fault.kind:<8} {fault.target:<16} {fault.lasts:.2f} s"
+                + (f"  next {fault.count} mail(s)" if fault.count else "")
+                + (f", answered {fault.delay:.2f} s late" if fault.delay else "")
+            )
         return
     with SessionStack.create() as stack:
         report = asyncio.run(
@@ -411,11 +717,9 @@ def main() -> None:
                 seed=args.seed,
                 stories=args.stories,
                 concurrency=args.concurrency,
-                window_s=args.window,
-                kills=args.kills,
-                cuts=args.cuts,
-                pauses=args.pauses,
+                window_s=window,
                 replicas=args.replicas,
+                **counts,
             )
         )
     print(report.summary())

@@ -764,6 +764,7 @@ class Handlers:
             and existing["status"] not in ("pending",)
             and not store.fate_of(existing).exhausted
         ):
+            await self._report_owed(ctx, existing)
             return NotificationAccepted(
                 notification_id=notification_id,
                 delivery_id=delivery_id,
@@ -809,6 +810,48 @@ class Handlers:
             duplicate=existing is not None,
             error=(record or {}).get("error"),
         )
+
+    async def _report_owed(self, ctx: Any, record: dict[str, Any]) -> None:
+        """A notice refused for good, asked again (its own retry, or a repeat of the key),
+        whose refusal's report is not sent yet (see `_to_report`): the report, and the
+        notice's `notification.failed` at once under an id of the delivery's (the attempt
+        that met the refusal raised, which dropped what it had staged). Nothing when the
+        report is done: a repeat of the key announces nothing again."""
+        fate = store.fate_of(record)
+        if fate.status != "failed" or not fate.permanent:
+            return
+        mark = await store.address_mark(ctx.db, email_key(record["email"]))
+        if mark is None or mark.get("delivery_id") != record["_id"]:
+            return
+        recipient = await self._bounced_recipient(ctx.db, record["email"], record)
+        mails = await self._mark_and_tell(ctx, recipient, fate.error or "", record["_id"], None)
+        records = await store.deliveries_by_id(ctx.db, [m.delivery_id for m in mails])
+        owed = [
+            m for m, r in zip(mails, records, strict=True) if r is None or store.fate_of(r).to_send
+        ]
+        if not owed:
+            return
+        failed = NotificationFailed(
+            delivery_id=record["_id"],
+            staff_id=recipient.staff_id,
+            recipient_kind=recipient.kind,
+            recipient_id=recipient.key,
+            event_id=str(record.get("event_id")),
+            event_type=str(record.get("event_type")),
+            error=fate.error or "unbekannt",
+            permanent=True,
+            undeliverable=True,
+        )
+        envelope = new_envelope(
+            "notification.failed",
+            failed,
+            source="notifications",
+            subject=record["_id"],
+            correlationid=ctx.correlation_id,
+            id_=str(uuid.uuid5(DERIVED_IDS, f"{record['_id']}|refused")),
+        )
+        await self.publisher.publish(Outgoing.from_envelope(topology.EVENTS.name, envelope))
+        await self._settle(ctx, await self.postman.deliver(ctx.db, owed))
 
     async def _to_staff_notice(
         self,
@@ -932,7 +975,8 @@ class Handlers:
         *,
         busy_elsewhere_ok: bool = False,
     ) -> None:
-        """Announce what is done, tell staff about new bounces, and retry what is not done.
+        """Announce what is done, tell staff about refused addresses, and retry what is not
+        done (a report of a refused address too, until it is sent).
 
         `busy_elsewhere_ok`: a delivery another process holds the lease of is not a failure
         (a due run reschedules itself for when that lease ends instead).
@@ -953,12 +997,18 @@ class Handlers:
                 unfinished.append(f"{key}: {fate.error if fate else 'being sent elsewhere'}")
         bounce_mails: list[Mail] = []
         for outcome in outcomes:
-            if outcome.bounced and outcome.mail.letter.kind != "bounce":
+            if outcome.mail.letter.kind != "bounce" and await self._to_report(ctx.db, outcome):
                 bounce_mails += await self._bounced(ctx, outcome, hint)
-        if bounce_mails:
-            for extra in await self.postman.deliver(ctx.db, bounce_mails):
-                if extra.fate is not None and extra.fate.final:
-                    self._announce(ctx, extra)
+        for extra in await self.postman.deliver(ctx.db, bounce_mails):
+            fate = extra.fate
+            key = f"{extra.mail.recipient.key} (report of a refused address)"
+            if fate is not None and fate.exhausted:
+                await self._publish_failed(ctx, extra)
+                exhausted[key] = fate
+            elif fate is not None and fate.final:
+                self._announce(ctx, extra)
+            else:
+                unfinished.append(f"{key}: {fate.error if fate else 'being sent elsewhere'}")
         if exhausted:
             raise delivery.undelivered(
                 {k: f.error or "?" for k, f in exhausted.items()}, unfinished
@@ -967,6 +1017,20 @@ class Handlers:
             raise TransientError(
                 f"{len(unfinished)} e-mail(s) not delivered yet: {'; '.join(unfinished)}"
             )
+
+    async def _to_report(self, db: AsyncDatabase, outcome: Outcome) -> bool:
+        """Whether the outcome is a refusal to report: refused just now, or refused by an
+        earlier attempt at this message whose report may not be sent yet (it failed for
+        now, or the process died first). The address's mark names the delivery that began
+        it, and the report's id derives from the mark: asked again, it is the same report,
+        sent once. A mark begun by another delivery was reported there."""
+        if outcome.bounced:
+            return True
+        fate = outcome.fate
+        if fate is None or fate.status != "failed" or not fate.permanent:
+            return False
+        mark = await store.address_mark(db, email_key(outcome.mail.recipient.email))
+        return mark is not None and mark.get("delivery_id") == outcome.mail.delivery_id
 
     async def _bounced(self, ctx: Any, outcome: Outcome, hint: str | None) -> list[Mail]:
         """A permanent refusal marks the address undeliverable and tells whoever is

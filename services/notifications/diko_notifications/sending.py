@@ -191,6 +191,16 @@ class Postman:
             bounced = result.outcome == "permanent" and not result.detail.startswith(
                 "the e-mail could not be built"
             )
+            if bounced and mail.letter.kind != "bounce":
+                # the mark before the outcome: a process that dies in between leaves the
+                # delivery pending, and its retry finds the mark naming it and reports it
+                await store.mark_undeliverable(
+                    db,
+                    email_key(mail.recipient.email),
+                    fate.error or "",
+                    datetime.now(UTC),
+                    mail.delivery_id,
+                )
             await calls.record((mail.delivery_id, fate, datetime.now(UTC)))
             if self.metrics is not None:
                 outcome = "sent" if fate.status == "sent" else "retry" if fate.retry else "failed"

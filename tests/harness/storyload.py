@@ -86,6 +86,9 @@ class Recorder:
         self.by_type: Counter[str] = Counter()
         self.ids: dict[tuple[str, str], set[str]] = defaultdict(set)
         self.data: dict[str, dict[str, Any]] = {}
+        #: The type of every event seen, by id, and the message that caused it.
+        self.types: dict[str, str] = {}
+        self.causes: dict[str, str] = {}
         self.proposals: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._waiting: dict[tuple[str, str], list[asyncio.Future[str]]] = defaultdict(list)
         self.queue_name = ""
@@ -116,6 +119,8 @@ class Recorder:
             return
         self.by_type[type_] += 1
         self.data[id_] = data
+        self.types[id_] = type_
+        self.causes[id_] = str(body.get("causationid"))
         keys: list[str] = []
         if type_ == "match.proposed":
             for proposal in data.get("proposals", []):

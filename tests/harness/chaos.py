@@ -74,7 +74,7 @@ from harness.bus import Bus  # noqa: E402
 from harness.plug import Plug  # noqa: E402
 from harness.processes import KILL_TIMEOUT_S, ServiceProcess, free_port  # noqa: E402
 from harness.smtpfaults import FaultySmtp  # noqa: E402
-from harness.stack import STACK_SCRIPT, SessionStack  # noqa: E402
+from harness.stack import STACK_SCRIPT, SessionStack, ctl  # noqa: E402
 from harness.storyload import Recorder, StoryLoad, mails_to  # noqa: E402
 
 SERVICES = ("companies", "matching", "notifications", "media")
@@ -406,32 +406,40 @@ def restart_server(component: str) -> None:
         raise RuntimeError(f"restart of {component} failed:\n{done.stdout}{done.stderr}")
 
 
-async def drained(bus: Bus, stack: SessionStack, timeout: float) -> float:
-    """Seconds until every service queue, every outbox and every due item that is due
-    (the placement mails: notifications sends them from one) is empty, or `timeout`."""
+async def drained(stack: SessionStack, timeout: float) -> float:
+    """Seconds until no service queue holds a message (ready, being handled, or waiting in
+    a retry queue), no outbox an entry and no due item is due (the placement mails:
+    notifications sends them from one), or `timeout`. Dead letters are the replay's."""
     started = time.monotonic()
-    queues = [name for service in SERVICES for name in _queues(service)]
     async with AsyncMongoClient(stack.mongo_url, tz_aware=True) as client:
         while time.monotonic() - started < timeout:
-            depths = [await bus.depth(name) for name in queues]
+            busy = await asyncio.to_thread(_busy_queues, stack)
             soon = datetime.now(UTC) + DUE_SOON
             left = [
                 await client[stack.database(s)][collection].count_documents(query)
                 for s in SERVICES
                 for collection, query in ((OUTBOX, {}), (DUE, {"due_at": {"$lte": soon}}))
             ]
-            if not any(depths) and not any(left):
+            if not busy and not any(left):
                 return time.monotonic() - started
             await asyncio.sleep(0.5)
     return time.monotonic() - started
 
 
-def _queues(service: str) -> list[str]:
-    from diko_shared.contract.catalogue import CATALOGUE
-
-    names = [topology.request_queue(s).name for s in CATALOGUE.owned_by(service) if s.is_request]
-    names += [topology.reaction_queue(service, t).name for t in CATALOGUE.reactions(service)]
-    return names
+def _busy_queues(stack: SessionStack) -> dict[str, int]:
+    """The services' queues (requests, reactions, retry waits) holding messages, with the
+    ones delivered and not yet acknowledged, which a passive declare does not count."""
+    listed = ctl(
+        "list_queues", "--vhost", stack.vhost, "name", "messages", "--quiet", "--no-table-headers"
+    )
+    busy: dict[str, int] = {}
+    for line in listed.splitlines():
+        name, _, count = line.strip().rpartition("\t")
+        service = name.split(".", 1)[0]
+        ours = service in SERVICES and name != topology.dead_letter_queue(service).name
+        if ours and count.isdigit() and int(count) > 0:
+            busy[name] = int(count)
+    return busy
 
 
 async def check(
@@ -544,6 +552,10 @@ class Deliveries:
             key=lambda d: self.about[d],
         )
 
+    def named(self, deliveries: list[str]) -> list[str]:
+        """Deliveries with what they were about, for the report."""
+        return [f"{d} ({self.about[d]})" for d in deliveries]
+
     def of_type(self, event_type: str) -> list[str]:
         """The sent deliveries about `event_type` (`bounce`: reports of refused addresses)."""
         return [d for d, ids in self.sent.items() if ids and self.about[d] == event_type]
@@ -570,17 +582,21 @@ def _people_mails(
     failed = deliveries.to(contact_id, deliveries.failed)
     to_applicant = deliveries.to(run.applicant_id, deliveries.sent)
     if [deliveries.about[d] for d in to_applicant] != ["match.accepted"]:
-        report.missing_effects.append(f"story {run.index}: applicant's mails {to_applicant}")
+        report.missing_effects.append(
+            f"story {run.index}: applicant's mails {deliveries.named(to_applicant)}"
+        )
     if not refused:
         if [deliveries.about[d] for d in to_contact] != CONTACT_MAILS or failed:
             report.missing_effects.append(
-                f"story {run.index}: contact's mails sent {to_contact}, failed {failed}"
+                f"story {run.index}: contact's mails sent {deliveries.named(to_contact)}, "
+                f"failed {deliveries.named(failed)}"
             )
         return set()
     refused_ones = [d for d in failed if d in deliveries.refused]
     if to_contact or [deliveries.about[d] for d in refused_ones] != CONTACT_MAILS:
         report.missing_effects.append(
-            f"story {run.index}: refused contact's mails sent {to_contact}, failed {failed}"
+            f"story {run.index}: refused contact's mails sent {deliveries.named(to_contact)}, "
+            f"failed {deliveries.named(failed)}"
         )
         return set()
     report.refusals_recorded += 1
@@ -673,7 +689,7 @@ async def replay_dead_letters(bus: Bus, stack: SessionStack, report: Report) -> 
             )
             report.dead_letters_replayed += len(letters)
     if report.dead_letters_replayed:
-        await drained(bus, stack, timeout=400)
+        await drained(stack, timeout=400)
     for service in SERVICES:
         report.dead_letters_after_replay += await bus.depth(
             topology.dead_letter_queue(service).name
@@ -764,7 +780,7 @@ async def chaos(
                     report.restarted_after_exit = runner.restarted_after_exit + (
                         await asyncio.to_thread(_all_ready, system)
                     )
-                    report.drain_s = await drained(bus, stack, timeout=400)
+                    report.drain_s = await drained(stack, timeout=400)
                     report.requests_resent = load.resent
                     began = time.monotonic()
                     await replay_dead_letters(bus, stack, report)

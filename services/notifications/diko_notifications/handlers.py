@@ -990,7 +990,7 @@ class Handlers:
                 await self._publish_failed(ctx, outcome)
                 exhausted[key] = fate
             elif fate is not None and fate.final:
-                self._announce(ctx, outcome)
+                await self._announce_done(ctx, outcome)
             elif fate is None and busy_elsewhere_ok:
                 continue
             elif fate is None or not fate.waiting:
@@ -1006,7 +1006,7 @@ class Handlers:
                 await self._publish_failed(ctx, extra)
                 exhausted[key] = fate
             elif fate is not None and fate.final:
-                self._announce(ctx, extra)
+                await self._announce_done(ctx, extra)
             else:
                 unfinished.append(f"{key}: {fate.error if fate else 'being sent elsewhere'}")
         if exhausted:
@@ -1146,7 +1146,7 @@ class Handlers:
             )
         for outcome in await self.postman.deliver(ctx.db, told_mails):
             if outcome.fate is not None and outcome.fate.final:
-                self._announce(ctx, outcome)
+                await self._announce_done(ctx, outcome)
         return BounceRecorded(bounces=found)
 
     async def _bounced_recipient(
@@ -1169,6 +1169,34 @@ class Handlers:
         if doc is not None:
             return Recipient(doc["_id"], "staff", doc["name"], doc["email"])
         return Recipient(address_key(email), "address", "", email)
+
+    async def _announce_done(self, ctx: Any, outcome: Outcome) -> None:
+        """Announce a finished delivery: staged with the message's work, except a report
+        of a refused address. Several messages may ask for the same report (its id derives
+        from the address's mark: a notice and a placement refused at the same time), and
+        each finds it finished; it is announced at once under an id of the delivery's, so
+        that it is announced once however many ask (a repeat is the same event)."""
+        if outcome.mail.letter.kind != "bounce":
+            self._announce(ctx, outcome)
+            return
+        fate = outcome.fate
+        assert fate is not None
+        mail = outcome.mail
+        if fate.status == "sent":
+            payload: NotificationSent | NotificationFailed = NotificationSent(
+                **_who(mail), subject=mail.letter.subject
+            )
+        else:
+            payload = _failed(mail, fate, outcome.bounced)
+        envelope = new_envelope(
+            "notification.sent" if fate.status == "sent" else "notification.failed",
+            payload,
+            source="notifications",
+            subject=mail.delivery_id,
+            correlationid=ctx.correlation_id,
+            id_=str(uuid.uuid5(DERIVED_IDS, f"{mail.delivery_id}|{fate.status}")),
+        )
+        await self.publisher.publish(Outgoing.from_envelope(topology.EVENTS.name, envelope))
 
     def _announce(self, ctx: Any, outcome: Outcome) -> None:
         """Stage `notification.sent` or `notification.failed` for a finished delivery."""

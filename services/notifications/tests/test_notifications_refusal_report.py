@@ -1,6 +1,7 @@
 """The report of a refused address reaches the responsible staff member even when its own
 sending fails for now: the message that met the refusal comes back until the report is
-sent, and it is sent once.
+sent, and it is sent and announced once, also when another message (the relay's bounce
+report) asks for the same report.
 
 notifications talks to the chaos run's fault-injecting SMTP server (harness/smtpfaults.py)
 in front of the stack's Mailpit: it refuses the contact person's address for good (550 at
@@ -24,6 +25,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from diko_shared.contract.companies import CompanyRegistered, ContactAdded
 from diko_shared.contract.notifications import (
     NoticeRecipient,
+    RecordBounce,
     RegisterStaff,
     Responsibilities,
     SendNotification,
@@ -71,7 +73,7 @@ async def events(bus: Bus, refusing: Refusing) -> Tap:
     return await bus.tap(topology.EVENTS.name, "#")
 
 
-async def test_a_report_that_fails_for_now_is_sent_on_the_retry_and_once(
+async def test_a_report_that_fails_for_now_is_sent_on_the_retry_and_announced_once(
     bus: Bus, refusing: Refusing, events: Tap, mailpit: Mailpit
 ) -> None:
     ute = address("ute")
@@ -131,6 +133,18 @@ async def test_a_report_that_fails_for_now_is_sent_on_the_retry_and_once(
         return m.routing_key == "notification.sent" and m.data["event_type"] == "bounce"
 
     await events.wait_for(reported)
+
+    # the relay's bounce report for the same address names the same report: already sent,
+    # and announced no second time (before, under the bounce message's own id)
+    recorded = await bus.ok(
+        RecordBounce(
+            email=gone,
+            status="5.1.1",
+            diagnostic="smtp; 550 5.1.1 user unknown",
+            delivery_id=answer["delivery_id"],
+        )
+    )
+    assert recorded["bounces"][0]["staff_told"] == []
     await events.fence()
     assert len({m.envelope["id"] for m in events.matching(reported)}) == 1
     assert len(await mailpit.search(f"to:{ute}")) == 1, "reported once"

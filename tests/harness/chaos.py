@@ -270,6 +270,8 @@ class Report:
     dead_letter_reasons: list[dict[str, str]] = field(default_factory=list)
     dead_letters_replayed: int = 0
     dead_letters_after_replay: int = 0
+    #: Messages the broker could route nowhere (`diko.unrouted`): work that never started.
+    unrouted: int = 0
     outbox_left: dict[str, int] = field(default_factory=dict)
     #: Due items (a placement's mails) given up after their retries: work not done.
     due_given_up: dict[str, int] = field(default_factory=dict)
@@ -293,6 +295,7 @@ class Report:
             or self.failures_unexplained
             or self.dead_letters_without_reason
             or self.dead_letters_after_replay
+            or self.unrouted
             or any(self.outbox_left.values())
             or any(self.due_given_up.values())
         )
@@ -323,7 +326,7 @@ class Report:
             f"dead letters {sum(self.dead_letters.values())} "
             f"(without reason {self.dead_letters_without_reason}, replayed "
             f"{self.dead_letters_replayed}, left after replay {self.dead_letters_after_replay}); "
-            f"outbox left {sum(self.outbox_left.values())}, "
+            f"unrouted {self.unrouted}; outbox left {sum(self.outbox_left.values())}, "
             f"due items given up {sum(self.due_given_up.values())}",
             "PASSED" if self.passed else "FAILED",
         ]
@@ -694,6 +697,7 @@ async def replay_dead_letters(bus: Bus, stack: SessionStack, report: Report) -> 
         report.dead_letters_after_replay += await bus.depth(
             topology.dead_letter_queue(service).name
         )
+    report.unrouted = await bus.depth(topology.UNROUTED_QUEUE_NAME)
 
 
 async def _peek(bus: Bus, queue_name: str) -> list[tuple[dict[str, Any], str]]:

@@ -109,6 +109,9 @@ WITHDRAWN_TEXT = {
     "unreachable": "Die Bewerberin oder der Bewerber ist nicht mehr erreichbar.",
     "other": "Die Bewerberin oder der Bewerber hat sich zurückgezogen.",
 }
+#: Letters whose outcome is announced at once under an id of the delivery's
+#: (`Handlers._announce_done`).
+AT_ONCE = ("notice", "bounce")
 #: What staff mail each event is (their preferences name these kinds).
 KIND_OF = {
     "match.proposed": "match.proposed",
@@ -764,7 +767,7 @@ class Handlers:
             and existing["status"] not in ("pending",)
             and not store.fate_of(existing).exhausted
         ):
-            await self._report_owed(ctx, existing)
+            await self._announce_again(ctx, existing)
             return NotificationAccepted(
                 notification_id=notification_id,
                 delivery_id=delivery_id,
@@ -811,47 +814,25 @@ class Handlers:
             error=(record or {}).get("error"),
         )
 
-    async def _report_owed(self, ctx: Any, record: dict[str, Any]) -> None:
-        """A notice refused for good, asked again (its own retry, or a repeat of the key),
-        whose refusal's report is not sent yet (see `_to_report`): the report, and the
-        notice's `notification.failed` at once under an id of the delivery's (the attempt
-        that met the refusal raised, which dropped what it had staged). Nothing when the
-        report is done: a repeat of the key announces nothing again."""
+    async def _announce_again(self, ctx: Any, record: dict[str, Any]) -> None:
+        """A notice already finished, asked again (its own retry, or a repeat of the key):
+        its outcome announced again under the delivery's id (the same event, in case the
+        attempt that finished it lost its announcement), and if it was refused for good,
+        the refusal's report sent if it is not yet (see `_to_report`)."""
         fate = store.fate_of(record)
+        recipient = await self._bounced_recipient(ctx.db, record["email"], record)
+        about = {k: record.get(k) for k in ("event_id", "event_source", "event_type", "at")}
+        letter = Letter(template="notice", subject=record["subject"], values={}, kind="notice")
+        mail = Mail(record["_id"], recipient, letter, about)
+        if fate.status in ("sent", "failed"):
+            await self._announce_done(ctx, Outcome(mail, fate))
         if fate.status != "failed" or not fate.permanent:
             return
         mark = await store.address_mark(ctx.db, email_key(record["email"]))
         if mark is None or mark.get("delivery_id") != record["_id"]:
             return
-        recipient = await self._bounced_recipient(ctx.db, record["email"], record)
         mails = await self._mark_and_tell(ctx, recipient, fate.error or "", record["_id"], None)
-        records = await store.deliveries_by_id(ctx.db, [m.delivery_id for m in mails])
-        owed = [
-            m for m, r in zip(mails, records, strict=True) if r is None or store.fate_of(r).to_send
-        ]
-        if not owed:
-            return
-        failed = NotificationFailed(
-            delivery_id=record["_id"],
-            staff_id=recipient.staff_id,
-            recipient_kind=recipient.kind,
-            recipient_id=recipient.key,
-            event_id=str(record.get("event_id")),
-            event_type=str(record.get("event_type")),
-            error=fate.error or "unbekannt",
-            permanent=True,
-            undeliverable=True,
-        )
-        envelope = new_envelope(
-            "notification.failed",
-            failed,
-            source="notifications",
-            subject=record["_id"],
-            correlationid=ctx.correlation_id,
-            id_=str(uuid.uuid5(DERIVED_IDS, f"{record['_id']}|refused")),
-        )
-        await self.publisher.publish(Outgoing.from_envelope(topology.EVENTS.name, envelope))
-        await self._settle(ctx, await self.postman.deliver(ctx.db, owed))
+        await self._settle(ctx, await self.postman.deliver(ctx.db, mails))
 
     async def _to_staff_notice(
         self,
@@ -1171,12 +1152,14 @@ class Handlers:
         return Recipient(address_key(email), "address", "", email)
 
     async def _announce_done(self, ctx: Any, outcome: Outcome) -> None:
-        """Announce a finished delivery: staged with the message's work, except a report
-        of a refused address. Several messages may ask for the same report (its id derives
-        from the address's mark: a notice and a placement refused at the same time), and
-        each finds it finished; it is announced at once under an id of the delivery's, so
-        that it is announced once however many ask (a repeat is the same event)."""
-        if outcome.mail.letter.kind != "bounce":
+        """Announce a finished delivery: staged with the message's work, except a notice
+        and a report of a refused address, whose delivery ids do not come from the message
+        (a notice's from its sender's key, a report's from the address's mark). Several
+        messages may ask for the same one (a repeat of the key; a notice and a placement
+        refused at the same time; a retry after the first announcement was lost with the
+        attempt that staged it), and each finds it finished: it is announced at once under
+        an id of the delivery's, so that it is one event however many ask."""
+        if outcome.mail.letter.kind not in AT_ONCE:
             self._announce(ctx, outcome)
             return
         fate = outcome.fate
@@ -1187,7 +1170,8 @@ class Handlers:
                 **_who(mail), subject=mail.letter.subject
             )
         else:
-            payload = _failed(mail, fate, outcome.bounced)
+            unbuilt = (fate.error or "").startswith("the e-mail could not be built")
+            payload = _failed(mail, fate, fate.permanent and not unbuilt)
         envelope = new_envelope(
             "notification.sent" if fate.status == "sent" else "notification.failed",
             payload,

@@ -4,7 +4,7 @@ Each part measures against a floor taken in the same run:
 
 - **import**: `diko companies import` of 10,000 spreadsheet rows through the running
   companies service (a process on the local stack, private virtual host and database),
-  report included; floor: the pipeline benchmark's naive floor (aio-pika publish and
+  report included; floor: the pipeline benchmark's raw floor (aio-pika publish and
   consume with one raw driver insert per message) for the same number of messages.
   Goal: under 60 s.
   Beside the time: the service's CPU per row and the load average. Then the same file
@@ -43,7 +43,7 @@ from rapidfuzz import fuzz, process
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
 
-from bench.pipeline.__main__ import naive_floor  # noqa: E402
+from bench.pipeline.__main__ import raw_floor  # noqa: E402
 from diko_companies.directory import (  # noqa: E402
     DIRECTORY,
     CompanyRow,
@@ -327,7 +327,7 @@ def run_import(
 def bench_import(count: int, window: int | None) -> dict[str, Any]:
     """The file imported, then imported again: the second run must create nothing."""
     with SessionStack.create() as stack:
-        floor = asyncio.run(naive_floor(stack, count, 256, 64, servers=False))
+        floor = asyncio.run(raw_floor(stack, count, 256, 64))
         path = REPO / ".local" / "bench" / f"import-{count}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         write_rows(path, count)

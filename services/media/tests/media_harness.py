@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -54,10 +55,12 @@ def media_env(
     return env
 
 
-def as_event(payload: Payload, *, subject: str | None = None) -> Outgoing:
-    """An event as its owning service publishes it."""
+def as_event(
+    payload: Payload, *, subject: str | None = None, at: datetime | None = None
+) -> Outgoing:
+    """An event as its owning service publishes it (`at`: when it happened, default now)."""
     spec = CATALOGUE.for_payload(type(payload))
-    envelope = new_envelope(spec.type, payload, source=spec.owner, subject=subject)
+    envelope = new_envelope(spec.type, payload, source=spec.owner, subject=subject, time=at)
     return Outgoing.from_envelope(topology.EVENTS.name, envelope)
 
 

@@ -30,6 +30,7 @@ from diko_shared.contract.companies import (
     PositionClosed,
     PositionFilled,
     PositionOpened,
+    PositionUpdated,
 )
 from diko_shared.contract.matching import FairPlanned
 from diko_shared.contract.media import PublishPresentation, UnpublishPresentation
@@ -367,6 +368,26 @@ async def test_a_filled_or_closed_position_disappears(site: str, bus: Bus) -> No
                      what="closed: gone")  # fmt: skip
     assert await gone(f"stellen/beginn/{date.today().year + 2}")
     assert "Mechatroniker" not in (await get(f"betriebe/{MUELLER}")).text
+
+
+async def test_an_edit_that_overtakes_the_opening_is_not_lost(site: str, bus: Bus) -> None:
+    """A redelivery or a slow replica can hand media a position's edit before its opening:
+    each field keeps its newest value, so the page shows the edited town and places."""
+    position_id = "pos_" + uuid.uuid4().hex[:20]
+    opened_at = datetime.now(UTC) - timedelta(minutes=5)
+    edit = PositionUpdated(position_id=position_id, company_id=MUELLER, places=4,
+                           places_taken=1, status="open", town="Tangermünde",
+                           changed=["town", "places"])  # fmt: skip
+    opening = opened(position_id, MUELLER, "Tischlerei Müller & Söhne GmbH",
+                     Occupation(code="22342", name="Tischler/in"), "Stendal",
+                     date(date.today().year + 1, 8, 1))  # fmt: skip
+    await bus.publisher.publish(as_event(edit, at=opened_at + timedelta(minutes=1)))
+    await bus.publisher.publish(as_event(opening, at=opened_at))
+    await eventually(lambda: shows(f"stellen/{position_id}", "Tangermünde", "Tischler/in"),
+                     timeout=REBUILT_S, what="the opened position with its later edit")  # fmt: skip
+    html = (await get(f"stellen/{position_id}")).text
+    (block,) = re.findall(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
+    assert json.loads(block)["jobLocation"]["address"]["addressLocality"] == "Tangermünde"
 
 
 async def test_a_presentation_taken_off_and_an_update(site: str, bus: Bus) -> None:

@@ -54,11 +54,7 @@ def _mark(ctx: Context[Any], kind: str, id_: str) -> list[Write]:
 
 def _position(ctx: Context[Any], position_id: str, fields: dict[str, Any]) -> list[Write]:
     at = ctx.occurred_at
-    return [
-        site_store.insert_position(position_id, fields, at),
-        site_store.set_position(position_id, fields, at),
-        *_mark(ctx, "position", position_id),
-    ]
+    return [site_store.set_position(position_id, fields, at), *_mark(ctx, "position", position_id)]
 
 
 @dataclass(frozen=True)

@@ -280,7 +280,7 @@ class SiteData:
             self.companies[company_id] = company
 
     def _put_position(self, position_id: str, document: dict[str, Any] | None) -> None:
-        position = open_position(document) if document else None
+        position = open_position(site_store.position_document(document)) if document else None
         if position is None:
             self.all_positions.pop(position_id, None)
         else:

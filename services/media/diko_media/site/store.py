@@ -35,23 +35,31 @@ BUILD = "site.build"
 
 
 def set_position(position_id: str, fields: Mapping[str, Any], at: datetime) -> Write:
-    """Upsert a position, unless a later event about it was applied already."""
-    return Write(
-        POSITIONS,
-        UpdateOne(
-            {"_id": position_id, "$or": [{"at": {"$lte": at}}, {"at": {"$exists": False}}]},
-            {"$set": {**fields, "at": at}},
-            upsert=False,
-        ),
-    )
+    """Keep every field's newest value, whatever order the position's events arrive in.
+
+    Each field is stored as `f.<name>: {"at": when, "v": value}` and `$max` keeps the
+    larger one, which compares `at` first. The write names only the `_id`: FerretDB
+    answers that from its primary key, while a guard in the filter (`at` before this
+    event) would read and decode the whole collection for every event.
+    """
+    newest = {f"f.{name}": {"at": at, "v": value} for name, value in fields.items()}
+    return Write(POSITIONS, UpdateOne({"_id": position_id}, {"$max": newest}, upsert=True))
 
 
-def insert_position(position_id: str, fields: Mapping[str, Any], at: datetime) -> Write:
-    """Create the position if it is new (opened or reopened carry everything it needs)."""
-    return Write(
-        POSITIONS,
-        UpdateOne({"_id": position_id}, {"$setOnInsert": {**fields, "at": at}}, upsert=True),
-    )
+def position_document(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The position's fields and the time of its newest event (`at`), from its stored form.
+
+    Documents written before the per-field form kept the fields at the top level with
+    one `at`; a field written since replaces them when its event is not older.
+    """
+    flat = {k: v for k, v in document.items() if k != "f"}
+    older_than_top = document.get("at")
+    for name, entry in (document.get("f") or {}).items():
+        if name not in flat or older_than_top is None or entry["at"] >= older_than_top:
+            flat[name] = entry["v"]
+        if flat.get("at") is None or entry["at"] > flat["at"]:
+            flat["at"] = entry["at"]
+    return flat
 
 
 def set_fair(fair_id: str, fields: Mapping[str, Any]) -> Write:

@@ -3,10 +3,11 @@
 Against the local stack (`make stack`), in a virtual host and databases of its own, for
 one and for two replicas of every service (`--replicas 1,2`):
 
-- **the floor**, measured first in the same run: each service's own pipeline alone, a
-  query it answers from its store (`company.get`, `applicant.get`, `deliveries.list`,
-  `post.get`) sent `--concurrency` at a time: messages per second per service; the
-  slowest of the four is the floor;
+- **the floor**, measured before each round of stories: each service's own pipeline
+  alone, a query it answers from its store by id (`company.get`, `applicant.get`,
+  `staff.get`, `post.get`; not a search, whose cost would grow with the collection)
+  sent `--concurrency` at a time: messages per second per service; the slowest of the
+  four is the floor;
 - **the stories** (tests/harness/storyload.py): company, applicant, position, post,
   proposal, e-mail, acceptance, fill, e-mail; `--concurrency` stories at a time. Stories
   per second, messages the services handled per second (`diko_messages_total`, every
@@ -19,6 +20,10 @@ one and for two replicas of every service (`--replicas 1,2`):
 - where the store's time went: each service's `diko_store_command_seconds` during the
   stories, by command and collection, longest first (a FerretDB query that reads a
   whole collection shows here).
+
+The floor and the stories alternate in `--rounds` rounds (3); rates are the medians of
+the rounds, because one floor measurement lasts seconds and varies by a third between
+runs even on the quiet machine.
 
 Goals, as ratios in the same run: the story path handles at least half the messages per
 second of the slowest service alone; two replicas give at least 1.5× one replica where
@@ -33,6 +38,7 @@ import asyncio
 import json
 import os
 import platform
+import statistics
 import sys
 import threading
 import time
@@ -46,7 +52,7 @@ from diko_shared.contract.base import Payload  # noqa: E402
 from diko_shared.contract.companies import GetCompany  # noqa: E402
 from diko_shared.contract.matching import GetApplicant  # noqa: E402
 from diko_shared.contract.media import GetPost  # noqa: E402
-from diko_shared.contract.notifications import ListDeliveries  # noqa: E402
+from diko_shared.contract.notifications import GetStaff  # noqa: E402
 from harness.bus import Bus  # noqa: E402
 from harness.chaos import SERVICES, System  # noqa: E402
 from harness.stack import SessionStack  # noqa: E402
@@ -127,7 +133,10 @@ def handled(system: System) -> dict[str, float]:
     return totals
 
 
-def store_seconds(system: System) -> dict[tuple[str, str, str], tuple[float, float]]:
+StoreTimes = dict[tuple[str, str, str], tuple[float, float]]
+
+
+def store_seconds(system: System) -> StoreTimes:
     """(service, command, collection) → (seconds, commands) the store took so far, every replica."""
     from prometheus_client.parser import text_string_to_metric_families
 
@@ -147,27 +156,38 @@ def store_seconds(system: System) -> dict[tuple[str, str, str], tuple[float, flo
     return {key: (seconds, count) for key, (seconds, count) in totals.items()}
 
 
-def store_share(
-    before: dict[tuple[str, str, str], tuple[float, float]],
-    after: dict[tuple[str, str, str], tuple[float, float]],
-    top: int = 12,
-) -> list[dict[str, Any]]:
-    """The commands that took the store longest during the stories, longest first."""
-    rows = []
+def store_delta(before: StoreTimes, after: StoreTimes) -> StoreTimes:
+    """What the store took between two readings of `store_seconds`."""
+    delta = {}
     for key, (seconds, count) in after.items():
         was_s, was_n = before.get(key, (0.0, 0.0))
         if count - was_n > 0:
-            service, command, collection = key
-            rows.append(
-                {
-                    "service": service,
-                    "command": command,
-                    "collection": collection,
-                    "seconds": round(seconds - was_s, 2),
-                    "commands": int(count - was_n),
-                    "ms_each": round((seconds - was_s) / (count - was_n) * 1000, 2),
-                }
-            )
+            delta[key] = (seconds - was_s, count - was_n)
+    return delta
+
+
+def merge_store(parts: list[StoreTimes]) -> StoreTimes:
+    merged: dict[tuple[str, str, str], tuple[float, float]] = {}
+    for part in parts:
+        for key, (seconds, count) in part.items():
+            was_s, was_n = merged.get(key, (0.0, 0.0))
+            merged[key] = (was_s + seconds, was_n + count)
+    return merged
+
+
+def store_share(times: StoreTimes, top: int = 12) -> list[dict[str, Any]]:
+    """The commands that took the store longest during the stories, longest first."""
+    rows = [
+        {
+            "service": service,
+            "command": command,
+            "collection": collection,
+            "seconds": round(seconds, 2),
+            "commands": int(count),
+            "ms_each": round(seconds / count * 1000, 2),
+        }
+        for (service, command, collection), (seconds, count) in times.items()
+    ]
     return sorted(rows, key=lambda r: -r["seconds"])[:top]
 
 
@@ -187,7 +207,7 @@ async def floor(bus: Bus, load: StoryLoad, queries: int, concurrency: int) -> di
     asks: dict[str, Payload] = {
         "companies": GetCompany(company_id=run.company_id),
         "matching": GetApplicant(applicant_id=run.applicant_id),
-        "notifications": ListDeliveries(staff_id=load.staff_id, limit=5),
+        "notifications": GetStaff(staff_id=load.staff_id),
         "media": GetPost(post_id=post_id),
     }
     rates: dict[str, float] = {}
@@ -205,45 +225,96 @@ async def floor(bus: Bus, load: StoryLoad, queries: int, concurrency: int) -> di
     return rates
 
 
+async def stories_round(
+    system: System, load: StoryLoad, args: argparse.Namespace, first: int
+) -> dict[str, Any]:
+    """One round of `--stories` stories: what the services handled, and at what cost."""
+    before = handled(system)
+    store_before = store_seconds(system)
+    sampler = Sampler(system)
+    load.runs.clear()
+    started = time.monotonic()
+    runs = await load.run(args.stories, args.concurrency, first=first)
+    wall = time.monotonic() - started
+    usage = sampler.stop()
+    after = handled(system)
+    return {
+        "runs": list(runs),
+        "wall": wall,
+        "messages": {s: after[s] - before[s] for s in SERVICES},
+        "usage": usage,
+        "store": store_delta(store_before, store_seconds(system)),
+    }
+
+
 async def measure(stack: SessionStack, replicas: int, args: argparse.Namespace) -> dict[str, Any]:
+    """`--rounds` rounds of the floor followed by the stories; medians of the rounds.
+
+    One floor measurement lasts seconds and varied by half between runs on the quiet
+    machine, so floor and stories alternate and each ratio is taken from the medians.
+    """
     system = System(stack, None, replicas, label="bench")
+    rounds: list[dict[str, Any]] = []
     try:
         system.start()
         async with Bus(stack.amqp_url, source="bench") as bus:
             load = StoryLoad(bus, timeout=60.0)
             await load.open()
             await load.run(args.warmup, args.concurrency)  # caches, kernels, indexes
-            rates = await floor(bus, load, args.queries, args.concurrency)
-            print(f"  floor (queries/s, each service alone): {rates}")
-            before = handled(system)
-            store_before = store_seconds(system)
-            sampler = Sampler(system)
-            load.runs.clear()
-            started = time.monotonic()
-            runs = await load.run(args.stories, args.concurrency, first=args.warmup)
-            wall = time.monotonic() - started
-            print(f"  {len(runs)} stories in {wall:.1f} s")
-            usage = sampler.stop()
-            after = handled(system)
-            store = store_share(store_before, store_seconds(system))
+            for number in range(args.rounds):
+                rates = await floor(bus, load, args.queries, args.concurrency)
+                first = args.warmup + number * args.stories
+                result = await stories_round(system, load, args, first) | {"rates": rates}
+                rounds.append(result)
+                print(
+                    f"  round {number + 1}: floor (queries/s, each service alone) {rates}; "
+                    f"{len(result['runs'])} stories in {result['wall']:.1f} s"
+                )
     finally:
         system.stop()
-    done = [r for r in runs if not r.error]
-    messages = {s: after[s] - before[s] for s in SERVICES}
+    return summarise(replicas, rounds)
+
+
+def summarise(replicas: int, rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians of the rounds for the rates; sums for CPU and store time; all stories' latencies."""
+    done = [r for round_ in rounds for r in round_["runs"] if not r.error]
+    total = sum(len(round_["runs"]) for round_ in rounds)
+    wall = sum(round_["wall"] for round_ in rounds)
+    rates = {
+        service: round(statistics.median(r["rates"][service] for r in rounds), 1)
+        for service in rounds[0]["rates"]
+    }
+    slowest = min(rates, key=rates.__getitem__)
+    per_round = [sum(r["messages"].values()) / r["wall"] for r in rounds]
+    story_rate = statistics.median(per_round)
+    messages = {s: sum(r["messages"][s] for r in rounds) for s in SERVICES}
+    usage: dict[str, dict[str, float]] = {}
+    for round_ in rounds:
+        for name, u in round_["usage"].items():
+            entry = usage.setdefault(name, {"cpu_s": 0.0, "rss_mb_max": 0.0})
+            entry["cpu_s"] = round(entry["cpu_s"] + u["cpu_s"], 1)
+            entry["rss_mb_max"] = max(entry["rss_mb_max"], u["rss_mb_max"])
     total_cpu = sum(u["cpu_s"] for u in usage.values())
     busiest = max(usage, key=lambda name: usage[name]["cpu_s"])
-    slowest = min(rates, key=rates.__getitem__)
-    story_rate = sum(messages.values()) / wall
     return {
         "replicas": replicas,
-        "stories": len(runs),
-        "failed": len(runs) - len(done),
+        "rounds": len(rounds),
+        "stories": total,
+        "failed": total - len(done),
         "wall_s": round(wall, 1),
-        "stories_per_s": round(len(done) / wall, 2),
+        "stories_per_s": round(
+            statistics.median(
+                len([r for r in round_["runs"] if not r.error]) / round_["wall"]
+                for round_ in rounds
+            ),
+            2,
+        ),
         "messages_per_story": round(sum(messages.values()) / max(1, len(done)), 1),
         "messages_per_s": round(story_rate, 1),
+        "messages_per_s_by_round": [round(rate, 1) for rate in per_round],
         "messages_per_s_by_service": {s: round(m / wall, 1) for s, m in messages.items()},
         "floor_queries_per_s": rates,
+        "floor_queries_per_s_by_round": [r["rates"] for r in rounds],
         "floor_slowest": slowest,
         "story_over_floor": round(story_rate / rates[slowest], 2),
         "latency_s": {
@@ -258,7 +329,7 @@ async def measure(stack: SessionStack, replicas: int, args: argparse.Namespace) 
         "resources": usage,
         "cpu_busy_share": round(total_cpu / (wall * CORES), 2),
         "busiest_process": {"name": busiest, "cores": round(usage[busiest]["cpu_s"] / wall, 2)},
-        "store_time": store,
+        "store_time": store_share(merge_store([r["store"] for r in rounds])),
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "_latencies": {step: [r.times[step] for r in done] for step in STEPS},
     }
@@ -339,6 +410,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=24)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--replicas", default="1,2")
+    parser.add_argument("--rounds", type=int, default=3, help="floor + stories rounds (medians)")
     args = parser.parse_args()
     results = []
     for replicas in (int(n) for n in args.replicas.split(",")):

@@ -46,7 +46,8 @@ RIGHTS = {
 
 @pytest.fixture(scope="module")
 async def story(stack: SessionStack, system: System, bus: Bus, mailpit: Mailpit) -> dict[str, Any]:
-    """The story played once, then a fair planned with its applicant and company."""
+    """The story played once, then a fair planned with its applicant and company, until the
+    applicant's timetable is mailed (an export taken before would rightly miss it)."""
     async with Story(
         stack.amqp_url,
         timeout=120,
@@ -75,6 +76,8 @@ async def story(stack: SessionStack, system: System, bus: Bus, mailpit: Mailpit)
         ),
         timeout=90,
     )
+    # the fair's timetable mail to the applicant is the story's last record about them
+    await mailpit.wait_for(f'to:{applicant["email"]} subject:"Dein Zeitplan"', timeout=120)
     return {"result": result, "applicant": applicant}
 
 

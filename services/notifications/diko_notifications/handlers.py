@@ -186,13 +186,15 @@ class Handlers:
         return derived("stf", "team", email_key(self.team_email)) if self.team_email else None
 
     async def start(self, db: AsyncDatabase) -> None:
-        """The team address as a staff record; the housekeeping of what expires, at once.
+        """The team address as a staff record; every company's list of its contact persons
+        (`store.list_all_contacts`); the housekeeping of what expires, at once.
 
         The retention item moves to now at every start (then it schedules itself hourly), so
         that what expired while the service was down goes at start-up, not an hour later.
         """
         if self.team_id:
             await store.ensure_team(db, self.team_id, self.team_name, self.team_email)
+        await store.list_all_contacts(db)
         write = due.schedule("retention", "deliveries", await self.clock.now(), {})
         await db[write.collection].bulk_write([write.op])
 

@@ -35,6 +35,10 @@ def _pull_recipient(needles: Sequence[str]) -> dict[str, Any]:
     return {"$pull": {"recipients": {"$in": list(needles)}}}
 
 
+def _pull_contact(needles: Sequence[str]) -> dict[str, Any]:
+    return {"$pull": {"contact_ids": {"$in": list(needles)}}}
+
+
 HOLDINGS = (
     Holding(
         store.STAFF,
@@ -78,6 +82,14 @@ HOLDINGS = (
         fields=("_id",),
         erase=DELETE,
         purpose="Ansprechpersonen der Betriebe (Kopie): Adresse und Einwilligungen",
+    ),
+    Holding(
+        store.COMPANIES,
+        ("contact",),
+        fields=("contact_ids",),
+        erase=_pull_contact,
+        purpose="welche Ansprechpersonen zu einem Betrieb gehören (nur ihre Kennung)",
+        kept="der Betrieb ohne die Person",
     ),
     Holding(
         "optouts",

@@ -570,12 +570,43 @@ async def company(db: AsyncDatabase, company_id: str) -> dict[str, Any] | None:
     return await db[COMPANIES].find_one({"_id": company_id})
 
 
-def keep_contact(contact_id: str, fields: Mapping[str, Any]) -> Write:
-    return Write(CONTACTS, UpdateOne({"_id": contact_id}, {"$set": dict(fields)}, upsert=True))
+def keep_contact(contact_id: str, fields: Mapping[str, Any]) -> list[Write]:
+    """The contact person's copy, and its id in its company's list (`contacts_of`)."""
+    return [
+        Write(CONTACTS, UpdateOne({"_id": contact_id}, {"$set": dict(fields)}, upsert=True)),
+        _list_contacts(fields["company_id"], [contact_id]),
+    ]
+
+
+def _list_contacts(company_id: str, contact_ids: Sequence[str]) -> Write:
+    return Write(
+        COMPANIES,
+        UpdateOne(
+            {"_id": company_id},
+            {"$addToSet": {"contact_ids": {"$each": list(contact_ids)}}},
+            upsert=True,
+        ),
+    )
 
 
 def forget_contact(contact_id: str) -> Write:
     return Write(CONTACTS, DeleteOne({"_id": contact_id}))
+
+
+async def list_all_contacts(db: AsyncDatabase) -> int:
+    """At start: every contact person's id into its company's list; returns the companies.
+
+    The lists came after the contact copies: copies kept by an earlier version (or by one
+    still running during a rolling upgrade, until the next start) are listed here. One
+    read of the collection at start, so that no message has to read it.
+    """
+    by_company: dict[str, list[str]] = {}
+    async for doc in db[CONTACTS].find({}, {"company_id": 1}):
+        if doc.get("company_id"):
+            by_company.setdefault(doc["company_id"], []).append(doc["_id"])
+    writes = [_list_contacts(company_id, ids).op for company_id, ids in by_company.items()]
+    await bulk_write_in_batches(db[COMPANIES], writes, ordered=False)
+    return len(by_company)
 
 
 def contact_consent(contact_id: str, purpose: str, status: str, declared_at: datetime) -> Write:
@@ -613,16 +644,27 @@ async def contact(db: AsyncDatabase, contact_id: str) -> ContactCopy | None:
 
 
 async def contacts_of(db: AsyncDatabase, company_id: str) -> list[ContactCopy]:
+    """The company's contact persons, read by id from its list.
+
+    FerretDB reads the whole collection for a filter on `company_id` (76 ms a company with
+    a few hundred contact persons in bench/stories). An id in the list whose person was
+    removed, erased or moved to another company is passed over.
+    """
+    listed = await db[COMPANIES].find_one({"_id": company_id}, {"contact_ids": 1})
+    found = await find_by_ids(db[CONTACTS], (listed or {}).get("contact_ids") or ())
     return [
         contact_from(doc)
-        async for doc in db[CONTACTS].find({"company_id": company_id})
-        if "name" in doc
+        for doc in found.values()
+        if "name" in doc and doc.get("company_id") == company_id
     ]
 
 
 async def move_contacts(db: AsyncDatabase, contact_ids: Sequence[str], company_id: str) -> None:
     for contact_id in contact_ids:
         await db[CONTACTS].update_one({"_id": contact_id}, {"$set": {"company_id": company_id}})
+    if contact_ids:
+        write = _list_contacts(company_id, contact_ids)
+        await db[write.collection].bulk_write([write.op])
 
 
 # -- notices (idempotency keys of notification.send) ------------------------------------------

@@ -173,6 +173,7 @@ def build(settings: MatchingSettings | None = None) -> Service:
     owner = rights.owner(index, base_url)
     owner.wire(service)
     service.on_due(rights.RETENTION, partial(rights.retention_due, owner=owner))
+    service.on_due(rights.RETENTION_SWEEP, rights.sweep_retention)
     service.on_start(_load(service, index))
     service.on_start(_warm_up(policy))
     service.on_stop(planner.close)
@@ -181,10 +182,12 @@ def build(settings: MatchingSettings | None = None) -> Service:
 
 
 def _load(service: Service, index: Index) -> Callable[[], Awaitable[None]]:
-    """Read applicants, position copies and proposals into the read model before messages flow."""
+    """Read applicants, position copies and proposals into the read model before messages
+    flow; start the retention sweep (`rights.start_sweeping`)."""
 
     async def load() -> None:
         await index.load(service.db)
+        await rights.start_sweeping(service.db, await service.clock.now())
 
     return load
 

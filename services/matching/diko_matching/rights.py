@@ -10,9 +10,10 @@ taken once) name only ids and stay; the change feed's entries (ids) expire after
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from diko_matching import decisions, store
@@ -24,10 +25,16 @@ from diko_shared.rights.holdings import DELETE, KEEP, SCRUB, Holding
 from diko_shared.rights.owner import Facts, Owner
 from diko_shared.rights.participant import Rights
 from diko_shared.store.group_commit import Write
+from diko_shared.store.mongo import bulk_write_in_batches
 
 APPLICANT = ("applicant",)
 #: The due item that erases an applicant after the retention period without a change.
 RETENTION = "applicant_retention"
+#: The hourly due item that finds applicants whose retention period ended.
+RETENTION_SWEEP = "applicant_retention_sweep"
+SWEEP_EVERY = timedelta(hours=1)
+#: Applicants one sweep hands to erasure; the sweep comes back at once for the rest.
+SWEEP_BATCH = 200
 RETENTION_REASON = "Aufbewahrungsfrist abgelaufen: lange keine Änderung der Bewerbung"
 INTEGRITY = "nur Kennungen, damit jede Entscheidung und jeder Platz nur einmal gilt"
 
@@ -127,17 +134,64 @@ async def applicant_facts(db: AsyncDatabase, applicant_id: str) -> Facts | None:
     return Facts(related_ids=sorted(proposals), needles=needles)
 
 
-def keep_until(ctx: Context[Any], applicant_id: str, until: datetime) -> Write:
-    """Schedule (or move) the applicant's erasure for when the retention period ends."""
-    data = {"applicant_id": applicant_id}
-    return due.schedule(RETENTION, applicant_id, until, data, correlation_id=ctx.correlation_id)
+def keep_until(ctx: Context[Any], applicant_id: str, until: datetime) -> list[Write]:
+    """Keep the applicant until `until`: the hourly sweep hands them to erasure then.
+
+    The end is a field of the applicant, not a due item of their own: the due loop reads
+    its whole collection at every poll on FerretDB, and one item per applicant, due in a
+    year, made that read grow with every applicant. An item an earlier version scheduled
+    is cancelled here (and moved into the field at start: `move_retention_items`).
+    """
+    return [
+        Write(APPLICANTS, UpdateOne({"_id": applicant_id}, {"$set": {"retain_until": until}})),
+        due.cancel(RETENTION, applicant_id),
+    ]
+
+
+async def sweep_retention(ctx: due.DueContext) -> None:
+    """Hand every applicant whose retention period ended to erasure (`retention_due`)."""
+    ended = (
+        await ctx.db[APPLICANTS]
+        .find({"retain_until": {"$lte": ctx.now}}, {"_id": 1})
+        .to_list(SWEEP_BATCH)
+    )
+    for document in ended:
+        data = {"applicant_id": document["_id"]}
+        ctx.write(due.schedule(RETENTION, document["_id"], ctx.now, data))
+    later = ctx.now if len(ended) == SWEEP_BATCH else ctx.now + SWEEP_EVERY
+    ctx.write(due.schedule(RETENTION_SWEEP, "applicants", later, {}))
+
+
+async def start_sweeping(db: AsyncDatabase, now: datetime) -> int:
+    """At start: the sweep runs at once, and retention items of an earlier version (one
+    per applicant) become the applicant's `retain_until`; returns how many moved."""
+    items = await db[due.DUE].find({"kind": RETENTION, "due_at": {"$gt": now}}).to_list(None)
+    moves = [
+        UpdateOne({"_id": item["data"]["applicant_id"]}, {"$set": {"retain_until": item["due_at"]}})
+        for item in items
+    ]
+    if moves:
+        await bulk_write_in_batches(db[APPLICANTS], moves, ordered=False)
+        cancels = [due.cancel(RETENTION, item["data"]["applicant_id"]).op for item in items]
+        await bulk_write_in_batches(db[due.DUE], cancels, ordered=False)
+    first = due.schedule(RETENTION_SWEEP, "applicants", now, {})
+    await db[first.collection].bulk_write([first.op])
+    return len(items)
 
 
 async def retention_due(ctx: due.DueContext, *, owner: Owner) -> None:
-    """The retention period ended: the applicant is erased as `applicant.erase` would."""
+    """The retention period ended: the applicant is erased as `applicant.erase` would.
+
+    Nothing happens if they were erased on request meanwhile, or changed since the sweep
+    (their `retain_until` moved on).
+    """
     person = Person(kind="applicant", person_id=ctx.data["applicant_id"])
-    if await ctx.db[APPLICANTS].find_one({"_id": person.person_id}, {"_id": 1}) is None:
-        return  # erased on request meanwhile
+    document = await ctx.db[APPLICANTS].find_one({"_id": person.person_id}, {"retain_until": 1})
+    if document is None:
+        return
+    until = document.get("retain_until")
+    if until is not None and until > ctx.now:
+        return
     await owner.erase_person(ctx, person, RETENTION_REASON, ctx.now)
 
 

@@ -275,10 +275,9 @@ async def test_a_form_from_elsewhere_is_refused(bus: Bus, matching: ServiceProce
         token = await open_form(http, matching.base_url)
     async with httpx.AsyncClient(timeout=30) as other:  # the token without its cookie
         stolen = await other.post(f"{matching.base_url}/bewerbung", data={**fields, "token": token})
-        forged = await other.post(
-            f"{matching.base_url}/bewerbung",
-            data={**fields, "token": "abc.def"},
-            cookies={"diko_bewerbung": "abc"},
+    async with httpx.AsyncClient(timeout=30, cookies={"diko_bewerbung": "abc"}) as forger:
+        forged = await forger.post(
+            f"{matching.base_url}/bewerbung", data={**fields, "token": "abc.def"}
         )
     for answer in (no_token, stolen, forged):
         assert answer.status_code == 403

@@ -7,8 +7,10 @@ Each part measures against a floor taken in the same run:
   report included; floor: the pipeline benchmark's raw floor (aio-pika publish and
   consume with one raw driver insert per message) for the same number of messages.
   Goal: under 60 s.
-  Beside the time: the service's CPU per row and the load average. Then the same file
-  once more, which must create nothing (its time too).
+  Beside the time: the CPU per row of the service, of FerretDB and of RabbitMQ (from
+  /proc), the store commands per row by command and collection (from the service's
+  `diko_store_command_seconds`) and the load average. Then the same file once more,
+  which must create nothing (its time too).
 - **scan**: `duplicates.scan` over 50,000 companies with 500 planted near duplicates;
   floor: the quadratic comparison of every pair with the same library (RapidFuzz
   `cdist`), timed on a sample and scaled to all pairs. Reports recall of the planted pairs.
@@ -37,6 +39,7 @@ from typing import Any
 
 import aio_pika
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from pymongo import AsyncMongoClient, InsertOne
 from rapidfuzz import fuzz, process
 
@@ -232,7 +235,63 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start_companies(stack: SessionStack) -> subprocess.Popen[bytes]:
+#: The local stack's document store and broker (deploy/local/stack.py writes their pids).
+STACK_PIDS = {
+    "ferretdb": REPO / ".local" / "ferretdb" / "ferretdb.pid",
+    "rabbitmq": REPO / ".local" / "rabbitmq" / "rabbitmq.pid",
+}
+
+
+def stack_pids() -> dict[str, int]:
+    """The store's and the broker's processes, where this worktree's stack runs them."""
+    pids = {}
+    for name, path in STACK_PIDS.items():
+        try:
+            pid = int(path.read_text().strip())
+            cpu_seconds(pid)
+        except (OSError, ValueError):
+            continue
+        pids[name] = pid
+    return pids
+
+
+def store_commands(port: int) -> dict[tuple[str, str], tuple[float, float]]:
+    """(command, collection) → (commands, seconds) the service sent its store so far."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    totals: dict[tuple[str, str], list[float]] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "diko_store_command_seconds":
+            continue
+        for sample in family.samples:
+            index = {"diko_store_command_seconds_count": 0, "diko_store_command_seconds_sum": 1}
+            if sample.name in index:
+                key = (sample.labels["command"], sample.labels["collection"])
+                totals.setdefault(key, [0.0, 0.0])[index[sample.name]] += sample.value
+    return {key: (count, seconds) for key, (count, seconds) in totals.items()}
+
+
+def commands_per_row(
+    before: dict[tuple[str, str], tuple[float, float]],
+    after: dict[tuple[str, str], tuple[float, float]],
+    rows: int,
+) -> dict[str, dict[str, float]]:
+    """`command collection` → commands and store milliseconds per row, most frequent first."""
+    used = []
+    for key, (count, seconds) in after.items():
+        was_count, was_seconds = before.get(key, (0.0, 0.0))
+        if count > was_count:
+            used.append((count - was_count, seconds - was_seconds, key))
+    used.sort(reverse=True)
+    return {
+        f"{command} {collection}": {
+            "per_row": round(count / rows, 3),
+            "ms_per_row": round(seconds * 1000 / rows, 3),
+        }
+        for count, seconds, (command, collection) in used
+    }
+
+
+def start_companies(stack: SessionStack) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = {
         **os.environ,
@@ -249,7 +308,7 @@ def start_companies(stack: SessionStack) -> subprocess.Popen[bytes]:
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return service
+                return service, port
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
@@ -278,13 +337,26 @@ class ImportRun:
 
     seconds: float
     service_cpu_s: float
+    stack_cpu_s: dict[str, float]
+    store_commands: dict[str, dict[str, float]]
     load_average: tuple[float, float]
     outcomes: dict[str, int]
     report_rows: int
 
+    def cpu_ms_per_row(self, rows: int) -> dict[str, float]:
+        """CPU milliseconds per row of the service, the store, the broker, and all three."""
+        used = {"service": self.service_cpu_s, **self.stack_cpu_s}
+        used["total"] = sum(used.values())
+        return {name: round(seconds * 1000 / rows, 2) for name, seconds in used.items()}
+
 
 def run_import(
-    service: subprocess.Popen[bytes], stack: SessionStack, path: Path, window: int | None
+    service: subprocess.Popen[bytes],
+    port: int,
+    stack: SessionStack,
+    path: Path,
+    window: int | None,
+    rows: int,
 ) -> ImportRun:
     env = {
         "PATH": os.environ["PATH"],
@@ -293,6 +365,9 @@ def run_import(
     }
     diko = str(Path(sys.executable).with_name("diko"))
     load_before = os.getloadavg()[0]
+    pids = stack_pids()
+    stack_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    commands_before = store_commands(port)
     cpu_before = cpu_seconds(service.pid)
     started = time.perf_counter()
     result = subprocess.run(
@@ -311,6 +386,8 @@ def run_import(
     seconds = time.perf_counter() - started
     load_after = os.getloadavg()[0]
     service_cpu = cpu_seconds(service.pid) - cpu_before
+    stack_cpu = {name: cpu_seconds(pid) - stack_before[name] for name, pid in pids.items()}
+    commands = commands_per_row(commands_before, store_commands(port), rows)
     if result.returncode != 0:
         raise RuntimeError(f"import failed: {result.stderr[-2000:]}")
     with path.with_name(f"{path.stem}.bericht.csv").open(encoding="utf-8-sig") as report:
@@ -318,6 +395,8 @@ def run_import(
     return ImportRun(
         seconds,
         service_cpu,
+        stack_cpu,
+        commands,
         (round(load_before, 1), round(load_after, 1)),
         {o: outcomes.count(o) for o in sorted(set(outcomes))},
         len(outcomes),
@@ -332,10 +411,10 @@ def bench_import(count: int, window: int | None) -> dict[str, Any]:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_rows(path, count)
         asyncio.run(bind_event_sink(stack))
-        service = start_companies(stack)
+        service, port = start_companies(stack)
         try:
-            first = run_import(service, stack, path, window)
-            again = run_import(service, stack, path, window)
+            first = run_import(service, port, stack, path, window, count)
+            again = run_import(service, port, stack, path, window, count)
         finally:
             service.terminate()
             service.wait(30)
@@ -348,6 +427,8 @@ def bench_import(count: int, window: int | None) -> dict[str, Any]:
         "floor_messages_per_s": floor.throughput,
         "ratio_of_floor": round(count / first.seconds / floor.throughput, 3),
         "service_cpu_ms_per_row": round(first.service_cpu_s * 1000 / count, 2),
+        "cpu_ms_per_row": first.cpu_ms_per_row(count),
+        "store_commands": first.store_commands,
         "report_rows": first.report_rows,
         "outcomes": first.outcomes,
         "goal_s": 60,
@@ -355,6 +436,8 @@ def bench_import(count: int, window: int | None) -> dict[str, Any]:
         "second_run": {
             "import_s": round(again.seconds, 2),
             "service_cpu_ms_per_row": round(again.service_cpu_s * 1000 / count, 2),
+            "cpu_ms_per_row": again.cpu_ms_per_row(count),
+            "store_commands": again.store_commands,
             "outcomes": again.outcomes,
             "load_average": list(again.load_average),
         },

@@ -232,11 +232,25 @@ async def register_company(ctx: Context[RegisterCompany]) -> CompanyRef:
     fields = records.registration_fields(data, town)
     company_id = ctx.new_id("cmp")
     key = domain.duplicate_key(data.name, data.address.postcode)
-    holder = await _claim_duplicate_key(ctx, key, company_id)
-    if holder is not None:
-        if data.if_exists == "update":
-            return await _register_as_update(ctx, holder, fields)
-        raise domain.duplicate(data.name, data.address.postcode, holder["_id"])
+    async with KEY_CLAIMS.for_message(ctx) as held:
+        holder = await _claim_duplicate_key(ctx, held, key, company_id)
+        if holder is not None:
+            if data.if_exists == "update":
+                return await _register_as_update(ctx, holder, fields)
+            raise domain.duplicate(data.name, data.address.postcode, holder["_id"])
+        return await _register_new(ctx, company_id, key, fields, contacts)
+
+
+async def _register_new(
+    ctx: Context[RegisterCompany],
+    company_id: str,
+    key: str,
+    fields: dict[str, Any],
+    contacts: list[dict[str, Any]],
+) -> CompanyRef:
+    """Stage a new company whose duplicate key this message holds."""
+    data = ctx.data
+    town = fields["address"]["town"]
     for contact in contacts:
         contact["company_id"] = company_id
         ctx.write(store.guards.insert(store.CONTACTS, contact))
@@ -273,7 +287,7 @@ async def register_company(ctx: Context[RegisterCompany]) -> CompanyRef:
 
 
 async def _claim_duplicate_key(
-    ctx: Context[Any], key: str, company_id: str
+    ctx: Context[Any], held: store.HeldKeys, key: str, company_id: str
 ) -> dict[str, Any] | None:
     """Hold the duplicate key for `company_id`; else the stored company that holds it.
 
@@ -282,7 +296,7 @@ async def _claim_duplicate_key(
     handled at the same time cannot both pass; if this message then fails for good, the
     platform gives the key back, so that it never blocks a correct one.
     """
-    claim = await KEY_CLAIMS.claim(ctx, key, company_id)
+    claim = await held.claim(key, company_id)
     holder = claim["company_id"]
     if holder == company_id:
         return None
@@ -291,6 +305,7 @@ async def _claim_duplicate_key(
         return stored
     abandoned = domain.claim_abandoned(claim["claimed_at"], datetime.now(UTC))
     if abandoned and await store.take_over_company_key(ctx.db, key, holder, company_id, ctx.key):
+        held.took_over(key)
         return None
     raise TransientError(f"a registration of the same company ({holder}) is still in progress")
 
@@ -396,13 +411,26 @@ async def update_company(ctx: Context[UpdateCompany]) -> CompanyChange:
         return CompanyChange(company_id=data.company_id, changed=[])
     old_key = stored.get("duplicate_key")
     new_key = domain.duplicate_key(after["name"], after["address"]["postcode"])
-    if new_key != old_key:
-        holder = await _claim_duplicate_key(ctx, new_key, data.company_id)
+    if new_key == old_key:
+        return await _update_fields(ctx, stored, after, changes)
+    async with KEY_CLAIMS.for_message(ctx) as held:
+        holder = await _claim_duplicate_key(ctx, held, new_key, data.company_id)
         if holder is not None:
             raise domain.duplicate(after["name"], after["address"]["postcode"], holder["_id"])
         after["duplicate_key"] = new_key
         if old_key and await store.holds_key(ctx.db, old_key, data.company_id):
             ctx.write(store.release_company_key(old_key))
+        return await _update_fields(ctx, stored, after, changes)
+
+
+async def _update_fields(
+    ctx: Context[UpdateCompany],
+    stored: dict[str, Any],
+    after: dict[str, Any],
+    changes: list[Change],
+) -> CompanyChange:
+    """Stage the changed fields (the duplicate key, if it changed, is this message's now)."""
+    data = ctx.data
     contacts = await _contacts(ctx, stored)
     found = await _stage_company_change(
         ctx, data.company_id, stored, after, changes, contacts, data.changed_by

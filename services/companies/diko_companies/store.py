@@ -9,6 +9,9 @@ where a conditional update reads and writes back in two steps and may lose a rac
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +28,8 @@ from diko_shared.rights.participant import ERASED
 from diko_shared.store import guards
 from diko_shared.store.group_commit import GroupCommitter, Write
 from diko_shared.store.mongo import INBOX, Indexes
+
+log = logging.getLogger(__name__)
 
 #: Companies: `_id` = company id.
 COMPANIES = "companies"
@@ -97,13 +102,20 @@ def company_key_claim(company_id: str) -> dict[str, Any]:
 
 
 class KeyClaims:
-    """Duplicate-key claims of concurrently handled messages, written many at once.
+    """Duplicate-key claims of concurrently handled messages, inserted many at once.
 
-    What `Context.claim` does, a claim at a time (the claim recorded in the message's
-    inbox record, then the insert that decides), batched here like a commit: an import's
-    registrations each claim a key, and two round trips of their own per registration
-    were a large share of its time. A message that fails for good has its claims given
-    back by the pipeline from the same inbox record.
+    What `Context.claim` does, batched like a commit (an import's registrations each claim
+    a key), and with the claim recorded in the message's inbox record only when the
+    handler fails: the pipeline gives back the claims listed there when a message fails
+    for good, and reads them only then, after the handler raised. `Context.claim` records
+    every claim before inserting it, an update of the inbox record per registration that
+    cost FerretDB a read, a write and a transaction of its own; here a registration that
+    succeeds (nearly all of them) pays only the insert.
+
+    A handler claims through `for_message`, which records what the message holds if the
+    handler raises. A process that dies in between records nothing, and its message comes
+    back and finds the claim its own; if recording itself fails, the claim stays until a
+    later registration takes it over as abandoned (`domain.claim_abandoned`).
     """
 
     def __init__(self) -> None:
@@ -115,25 +127,67 @@ class KeyClaims:
             held = self._committers[id(db)] = (db, GroupCommitter(db))
         return held[1]
 
-    async def claim(self, ctx: Context[Any], key: str, company_id: str) -> dict[str, Any]:
+    @contextlib.asynccontextmanager
+    async def for_message(self, ctx: Context[Any]) -> AsyncIterator[HeldKeys]:
+        """The claims of one handler call; recorded in its inbox record if it raises."""
+        held = HeldKeys(self, ctx)
+        try:
+            yield held
+        except Exception:
+            await held.record()
+            raise
+
+    async def insert(self, ctx: Context[Any], key: str, company_id: str) -> dict[str, Any]:
         """The claim that holds `key` afterwards: this message's, or the one that was there."""
-        committer = self._committer(ctx.db)
-        record = {"collection": COMPANY_KEYS, "_id": key}
         document = {**company_key_claim(company_id), "_id": key, CLAIMED_BY: ctx.key}
-        # Both in one flush: the record is only read if the message fails for good, which
-        # it cannot before this returns (a crash in between redelivers it, and it repeats).
-        _, inserted = await asyncio.gather(
-            committer.commit(
-                [Write(INBOX, UpdateOne({"_id": ctx.key}, {"$addToSet": {"claims": record}}))]
-            ),
-            committer.claim(COMPANY_KEYS, document),
-        )
-        if inserted:
+        if await self._committer(ctx.db).claim(COMPANY_KEYS, document):
             return document
         held = await ctx.db[COMPANY_KEYS].find_one({"_id": key})
         if held is None:
             raise TransientError(f"the claim {key!r} in {COMPANY_KEYS} vanished")
         return held
+
+
+class HeldKeys:
+    """The duplicate keys one handler call claimed, or may have (see `KeyClaims`)."""
+
+    def __init__(self, claims: KeyClaims, ctx: Context[Any]) -> None:
+        self._claims = claims
+        self._ctx = ctx
+        self.keys: list[str] = []
+
+    async def claim(self, key: str, company_id: str) -> dict[str, Any]:
+        """Claim `key` for `company_id`: the claim that holds it afterwards.
+
+        Counted as held until the claim is known to be another message's: an insert that
+        failed on its way may have been written.
+        """
+        self.keys.append(key)
+        claim = await self._claims.insert(self._ctx, key, company_id)
+        if claim.get(CLAIMED_BY) != self._ctx.key:
+            self.keys.remove(key)
+        return claim
+
+    def took_over(self, key: str) -> None:
+        """`key` was taken over from an abandoned claim: it is this message's now."""
+        self.keys.append(key)
+
+    async def record(self) -> None:
+        """List the held keys in the message's inbox record, where the pipeline finds them."""
+        if not self.keys:
+            return
+        records = [{"collection": COMPANY_KEYS, "_id": key} for key in dict.fromkeys(self.keys)]
+        try:
+            await self._ctx.db[INBOX].update_one(
+                {"_id": self._ctx.key}, {"$addToSet": {"claims": {"$each": records}}}
+            )
+        except Exception:
+            log.warning(
+                "could not record the duplicate keys of a failed message; a later "
+                "registration takes them over once abandoned",
+                extra={"keys": self.keys},
+                exc_info=True,
+            )
 
 
 class Tombstones:

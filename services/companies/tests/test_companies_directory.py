@@ -21,7 +21,15 @@ from pymongo.asynchronous.database import AsyncDatabase
 from rapidfuzz import fuzz
 
 from diko_companies import duplicates
-from diko_companies.directory import DIRECTORY, CompanyRow, Directory, RowWriter
+from diko_companies.directory import (
+    DIRECTORY,
+    CompanyRow,
+    Directory,
+    RowWriter,
+    bucket,
+    chunk,
+    version_of,
+)
 from diko_companies.duplicates import Profile, normalise_name
 from harness.stack import SessionStack
 
@@ -51,8 +59,12 @@ async def test_rows_written_at_once_are_seen_by_the_writer_and_another_replica(
 
     await asyncio.gather(*(writer.put_company(db, r, f"rev{n}") for n, r in enumerate(rows)))
 
-    buckets = await db[DIRECTORY].count_documents({"_id": {"$in": ["c00", "c01", "c02", "c03"]}})
-    assert buckets == 4
+    for written in rows:  # each in its chunk; the bucket documents of before stay unwritten
+        stored = await db[DIRECTORY].find_one({"_id": chunk(written.company_id)})
+        assert stored is not None
+        assert stored["r"][written.company_id] == written.to_doc()
+    for name in ("c00", "c01", "c02", "c03"):
+        assert await db[DIRECTORY].find_one({"_id": name}) is None
     await first.refresh(db)
     await second.refresh(db)
     expected = {r.company_id for r in rows}
@@ -90,6 +102,35 @@ async def test_a_row_being_written_survives_a_reload_of_its_bucket(db: AsyncData
     await writing
     await first.refresh(db)
     assert set(first.companies) == {own.company_id, other.company_id}
+
+
+async def test_rows_of_the_layout_before_the_chunks_are_read_and_a_rewritten_one_replaces_them(
+    db: AsyncDatabase,
+) -> None:
+    """A database written before the chunks keeps each bucket's rows in the bucket document;
+    they are still read, and a row rewritten since (into its chunk) wins over its old one."""
+    kept, renamed = row(company_id("5a"), "Gärtnerei Alt"), row(company_id("5a"), "Zimmerei Alt")
+    name = bucket("c", kept.company_id)
+    await db[DIRECTORY].insert_one(
+        {"_id": name, "r": {r.company_id: r.to_doc() for r in (kept, renamed)}}
+    )
+    await db[DIRECTORY].insert_one({"_id": version_of(name), "revs": {name: "before"}})
+    old_copy = Directory()
+    await old_copy.refresh(db)
+    assert set(old_copy.companies) == {kept.company_id, renamed.company_id}
+
+    new_name = row(renamed.company_id, "Zimmerei Neu")
+    await RowWriter(Directory()).put_company(db, new_name, "after")
+
+    for copy in (old_copy, Directory()):
+        await copy.refresh(db)
+        assert copy.companies[kept.company_id].profile.name == "Gärtnerei Alt"
+        assert copy.companies[renamed.company_id].profile.name == "Zimmerei Neu"
+        assert copy.with_prefixes(("zimmerei", "alt")) == set()
+        assert copy.with_prefixes(("zimmerei", "neu")) == {renamed.company_id}
+    legacy = await db[DIRECTORY].find_one({"_id": name})
+    assert legacy is not None
+    assert legacy["r"][renamed.company_id] == renamed.to_doc()  # read, never written
 
 
 def test_neighbours_sharing_a_phone_or_domain_are_compared_in_full_the_others_by_name() -> None:

@@ -1,7 +1,8 @@
 """Chaos under load, short form: stories through two replicas of every service while
 replicas are killed, the broker connection is cut, RabbitMQ restarted, the database
 paused and restarted and the SMTP server fails (see harness/chaos.py; `make chaos` runs
-the long form)."""
+the long form). It runs on a broker and a document store of its own, which it restarts;
+the stack the other tests share is never touched."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ import sys
 from collections import Counter
 from collections.abc import Iterator
 
+import aio_pika
 import pytest
+from pymongo import AsyncMongoClient
 
 from harness.chaos import REPO, SMTP_KINDS, Report, chaos, schedule, write
+from harness.servers import OwnServers
 from harness.stack import SessionStack
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
@@ -33,10 +37,11 @@ SHORT = {**COUNTS, "kills": 1}
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[SessionStack]:
-    """A virtual host and databases of the run's own: nothing else's messages in its queues."""
-    with SessionStack.create() as own:
-        yield own
+def own() -> Iterator[tuple[OwnServers, SessionStack]]:
+    """A RabbitMQ node and a FerretDB of the run's own, which it restarts and pauses, and a
+    virtual host and databases on them."""
+    with OwnServers("chaos-short") as servers, servers.session() as stack:
+        yield servers, stack
 
 
 def test_the_same_seed_gives_the_same_schedule_and_another_seed_another() -> None:
@@ -74,22 +79,49 @@ def test_a_seed_on_the_command_line_prints_the_same_schedule_each_time() -> None
     assert sum(" refuse " in line for line in lines) == 5
 
 
+def shared_pids() -> dict[str, str]:
+    """The pids of the checkout's RabbitMQ and FerretDB, which the other tests share."""
+    local = REPO / ".local"
+    return {
+        "rabbitmq": (local / "rabbitmq" / "rabbitmq.pid").read_text().strip(),
+        "ferretdb": (local / "ferretdb" / "ferretdb.pid").read_text().strip(),
+    }
+
+
 async def test_every_story_has_exactly_its_effects_after_kills_restarts_and_mail_faults(
-    stack: SessionStack,
+    own: tuple[OwnServers, SessionStack], stack: SessionStack
 ) -> None:
-    report: Report = await chaos(
-        stack,
-        seed=SEED,
-        stories=12,
-        concurrency=6,
-        # the faults within the first 10 s: on a quiet machine the 12 stories' mails are
-        # done soon after, and an SMTP fault armed later would find no message
-        window_s=10,
-        request_timeout=15.0,
-        say=lambda _: None,
-        **SHORT,
+    # the shared stack (the session's `stack`): its processes, and connections opened
+    # before the run that a restart or a pause of them would break (one pooled connection,
+    # no retries: a dead one fails the ping, as it failed a later module's bulk write)
+    pids = shared_pids()
+    broker = await aio_pika.connect(stack.amqp_url)
+    store: AsyncMongoClient = AsyncMongoClient(
+        stack.mongo_url, maxPoolSize=1, retryReads=False, retryWrites=False
     )
-    write(report, "chaos-short.json")
+    try:
+        await store.admin.command("ping")
+        report: Report = await chaos(
+            *own,
+            seed=SEED,
+            stories=12,
+            concurrency=6,
+            # the faults within the first 10 s: on a quiet machine the 12 stories' mails
+            # are done soon after, and an SMTP fault armed later would find no message
+            window_s=10,
+            request_timeout=15.0,
+            say=lambda _: None,
+            **SHORT,
+        )
+        write(report, "chaos-short.json")
+        assert shared_pids() == pids, "the shared RabbitMQ or FerretDB was restarted"
+        assert not broker.is_closed, "the shared broker dropped a connection"
+        async with broker.channel() as channel:
+            await channel.declare_queue(exclusive=True)
+        await store.admin.command("ping")
+    finally:
+        await broker.close()
+        await store.close()
     summary = report.summary()
     kinds = Counter(f["kind"] for f in report.faults)
     assert kinds == {"kill": 4, "cut": 1, "pause": 1, "restart": 2, "smtp": 3, "refuse": 2}

@@ -1,19 +1,23 @@
 """Chaos under load: stories through two replicas of every service while things fail.
 
-`python tests/harness/chaos.py --seed 7 --stories 600` runs it against the local stack
-(`make stack`) in a virtual host and databases of its own; `make chaos` runs the long
-form, tests/chaos the short one. What fails, on a schedule drawn from the seed (the same
-seed, the same schedule):
+`python tests/harness/chaos.py --seed 7 --stories 600` runs it; `make chaos` runs the long
+form, tests/chaos the short one. It runs on a RabbitMQ node and a FerretDB of its own
+(`harness.servers`: started for the run on free ports with their data under
+`.local/servers/`, stopped and deleted at the end), never on the stack the other tests
+share, whose connections its restarts and pauses would break; only Mailpit is the local
+stack's (`make stack`). What fails, on a schedule drawn from the seed (the same seed, the
+same schedule):
 
 - **kill**: a replica of a service gets SIGKILL (no shutdown, no acknowledgements) and is
   started again a moment later; every service several times;
 - **cut**: every service's broker connection is cut at once (the services reach RabbitMQ
   through a `Plug`, which drops their connections and refuses new ones for a while);
-- **pause**: the document store (FerretDB) is stopped with SIGSTOP and continued with
-  SIGCONT: every query hangs meanwhile, as with a database that stalls;
-- **restart**: RabbitMQ or FerretDB is restarted with the stack script of this checkout
-  (`deploy/local/stack.py restart`, keeping its data): every connection drops, the broker
-  loses its exclusive queues, and the services must find their way back on their own;
+- **pause**: the run's document store (FerretDB) is stopped with SIGSTOP and continued
+  with SIGCONT: every query hangs meanwhile, as with a database that stalls;
+- **restart**: the run's RabbitMQ or FerretDB is restarted with the stack script of this
+  checkout (`deploy/local/stack.py restart`, keeping its data): every connection drops,
+  the broker loses its exclusive queues, and the services must find their way back on
+  their own;
 - **smtp**: the SMTP server notifications talks to (`harness.smtpfaults`, in front of
   Mailpit) answers `451` (tempfail), hangs up (drop) or answers late (slow) for a while;
 - **refuse**: the contact person of a story drawn from the seed is refused for good
@@ -73,12 +77,12 @@ from diko_shared.store.mongo import OUTBOX  # noqa: E402
 from harness.bus import Bus  # noqa: E402
 from harness.plug import Plug  # noqa: E402
 from harness.processes import KILL_TIMEOUT_S, ServiceProcess, free_port  # noqa: E402
+from harness.servers import OwnServers  # noqa: E402
 from harness.smtpfaults import FaultySmtp  # noqa: E402
-from harness.stack import STACK_SCRIPT, SessionStack, ctl  # noqa: E402
+from harness.stack import SessionStack  # noqa: E402
 from harness.storyload import Recorder, StoryLoad, mails_to  # noqa: E402
 
 SERVICES = ("companies", "matching", "notifications", "media")
-FERRET_PID = REPO / ".local" / "ferretdb" / "ferretdb.pid"
 RESULTS = REPO / "bench" / "results"
 #: Retries that outlast a killed replica's claims (notifications leases an e-mail for its
 #: SMTP timeout plus 15 s): the test stack's 0.7 s in all would dead-letter a message
@@ -339,10 +343,11 @@ class FaultRunner:
     Meanwhile it starts again every replica that exited on its own (see the module's
     docstring); a replica killed by the schedule is left down until its fault ends."""
 
-    def __init__(self, system: System, plug: Plug, smtp: FaultySmtp) -> None:
+    def __init__(self, system: System, plug: Plug, smtp: FaultySmtp, servers: OwnServers) -> None:
         self.system = system
         self.plug = plug
         self.smtp = smtp
+        self.servers = servers
         self.done: list[Fault] = []
         self.held: set[str] = set()
         self.restarted_after_exit = 0
@@ -380,33 +385,19 @@ class FaultRunner:
             await asyncio.to_thread(self.plug.put_in)
         elif fault.kind == "pause":
             async with self.store:
-                pid = int(FERRET_PID.read_text().split()[0])
-                os.kill(pid, signal.SIGSTOP)
+                self.servers.signal_store(signal.SIGSTOP)
                 try:
                     await asyncio.sleep(fault.lasts)
                 finally:
-                    os.kill(pid, signal.SIGCONT)
+                    self.servers.signal_store(signal.SIGCONT)
         elif fault.kind == "restart" and fault.target == "ferretdb":
             async with self.store:
-                await asyncio.to_thread(restart_server, fault.target)
+                await asyncio.to_thread(self.servers.restart, fault.target)
         elif fault.kind == "restart":
-            await asyncio.to_thread(restart_server, fault.target)
+            await asyncio.to_thread(self.servers.restart, fault.target)
         elif fault.kind == "smtp":
             self.smtp.arm(fault.target, fault.count, fault.delay)
         self.done.append(fault)  # refuse: in force from the start (the SMTP server's list)
-
-
-def restart_server(component: str) -> None:
-    """`deploy/local/stack.py restart` of this checkout; its own words if it fails."""
-    done = subprocess.run(
-        [sys.executable, str(STACK_SCRIPT), "restart", component],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"restart of {component} failed:\n{done.stdout}{done.stderr}")
 
 
 async def drained(stack: SessionStack, timeout: float) -> float:
@@ -432,7 +423,7 @@ async def drained(stack: SessionStack, timeout: float) -> float:
 def _busy_queues(stack: SessionStack) -> dict[str, int]:
     """The services' queues (requests, reactions, retry waits) holding messages, with the
     ones delivered and not yet acknowledged, which a passive declare does not count."""
-    listed = ctl(
+    listed = stack.ctl(
         "list_queues", "--vhost", stack.vhost, "name", "messages", "--quiet", "--no-table-headers"
     )
     busy: dict[str, int] = {}
@@ -719,6 +710,7 @@ def _reason(headers: dict[str, Any]) -> str | None:
 
 
 async def chaos(
+    servers: OwnServers,
     stack: SessionStack,
     *,
     seed: int,
@@ -736,7 +728,8 @@ async def chaos(
     request_timeout: float = 30.0,
     say: Any = print,
 ) -> Report:
-    """One run (see the module's docstring); the report, written to bench/results/.
+    """One run (see the module's docstring) on `servers`, the run's own, in `stack`, a
+    virtual host and databases on them; the report, written to bench/results/.
 
     `request_timeout`: how long the load waits for an answer before it sends a request
     again (with the same id: a repeat is answered, never done twice)."""
@@ -778,7 +771,7 @@ async def chaos(
                     )
                     smtp_server.refused = frozenset(load.contact_email(i) for i in report.refused)
                     await load.open()
-                    runner = FaultRunner(system, plug, smtp_server)
+                    runner = FaultRunner(system, plug, smtp_server, servers)
                     await _under_faults(runner, load, faults, stories, report, say)
                     say(f"  load done in {report.load_s:.1f} s")
                     report.restarted_after_exit = runner.restarted_after_exit + (
@@ -903,9 +896,10 @@ def main() -> None:
                 + (f", answered {fault.delay:.2f} s late" if fault.delay else "")
             )
         return
-    with SessionStack.create() as stack:
+    with OwnServers("chaos") as servers, servers.session() as stack:
         report = asyncio.run(
             chaos(
+                servers,
                 stack,
                 seed=args.seed,
                 stories=args.stories,

@@ -109,9 +109,9 @@ WITHDRAWN_TEXT = {
     "unreachable": "Die Bewerberin oder der Bewerber ist nicht mehr erreichbar.",
     "other": "Die Bewerberin oder der Bewerber hat sich zurückgezogen.",
 }
-#: Letters whose outcome is announced at once under an id of the delivery's
+#: Letters whose outcome is announced under an id of the delivery's, not the message's
 #: (`Handlers._announce_done`).
-AT_ONCE = ("notice", "bounce")
+ANNOUNCED_BY_DELIVERY = ("notice", "bounce")
 #: What staff mail each event is (their preferences name these kinds).
 KIND_OF = {
     "match.proposed": "match.proposed",
@@ -825,7 +825,7 @@ class Handlers:
         letter = Letter(template="notice", subject=record["subject"], values={}, kind="notice")
         mail = Mail(record["_id"], recipient, letter, about)
         if fate.status in ("sent", "failed"):
-            await self._announce_done(ctx, Outcome(mail, fate))
+            self._announce_done(ctx, Outcome(mail, fate))
         if fate.status != "failed" or not fate.permanent:
             return
         mark = await store.address_mark(ctx.db, email_key(record["email"]))
@@ -971,7 +971,7 @@ class Handlers:
                 await self._publish_failed(ctx, outcome)
                 exhausted[key] = fate
             elif fate is not None and fate.final:
-                await self._announce_done(ctx, outcome)
+                self._announce_done(ctx, outcome)
             elif fate is None and busy_elsewhere_ok:
                 continue
             elif fate is None or not fate.waiting:
@@ -987,7 +987,7 @@ class Handlers:
                 await self._publish_failed(ctx, extra)
                 exhausted[key] = fate
             elif fate is not None and fate.final:
-                await self._announce_done(ctx, extra)
+                self._announce_done(ctx, extra)
             else:
                 unfinished.append(f"{key}: {fate.error if fate else 'being sent elsewhere'}")
         if exhausted:
@@ -1127,7 +1127,7 @@ class Handlers:
             )
         for outcome in await self.postman.deliver(ctx.db, told_mails):
             if outcome.fate is not None and outcome.fate.final:
-                await self._announce_done(ctx, outcome)
+                self._announce_done(ctx, outcome)
         return BounceRecorded(bounces=found)
 
     async def _bounced_recipient(
@@ -1151,15 +1151,17 @@ class Handlers:
             return Recipient(doc["_id"], "staff", doc["name"], doc["email"])
         return Recipient(address_key(email), "address", "", email)
 
-    async def _announce_done(self, ctx: Any, outcome: Outcome) -> None:
-        """Announce a finished delivery: staged with the message's work, except a notice
-        and a report of a refused address, whose delivery ids do not come from the message
-        (a notice's from its sender's key, a report's from the address's mark). Several
-        messages may ask for the same one (a repeat of the key; a notice and a placement
-        refused at the same time; a retry after the first announcement was lost with the
-        attempt that staged it), and each finds it finished: it is announced at once under
-        an id of the delivery's, so that it is one event however many ask."""
-        if outcome.mail.letter.kind not in AT_ONCE:
+    def _announce_done(self, ctx: Any, outcome: Outcome) -> None:
+        """Stage the announcement of a finished delivery, published through the outbox with
+        the message's work. Its id is the message's (`ctx.emit`), except for a notice and a
+        report of a refused address, whose delivery ids do not come from the message (a
+        notice's from its sender's key, a report's from the address's mark): several
+        messages may find one of those finished (a repeat of the key; a notice and a
+        placement refused at the same time; a retry after the attempt that staged the
+        first announcement died before its commit), and each stages it under an id of the
+        delivery's, so that it is one event however many publish it (copies of one id,
+        which every consumer takes once)."""
+        if outcome.mail.letter.kind not in ANNOUNCED_BY_DELIVERY:
             self._announce(ctx, outcome)
             return
         fate = outcome.fate
@@ -1180,7 +1182,9 @@ class Handlers:
             correlationid=ctx.correlation_id,
             id_=str(uuid.uuid5(DERIVED_IDS, f"{mail.delivery_id}|{fate.status}")),
         )
-        await self.publisher.publish(Outgoing.from_envelope(topology.EVENTS.name, envelope))
+        # `ctx.emit` derives the id from the message; the outbox publishes any envelope
+        # staged in `ctx.outgoing` (a message's and a due item's context alike)
+        ctx.outgoing.append(Outgoing.from_envelope(topology.EVENTS.name, envelope))
 
     def _announce(self, ctx: Any, outcome: Outcome) -> None:
         """Stage `notification.sent` or `notification.failed` for a finished delivery."""

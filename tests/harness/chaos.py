@@ -57,7 +57,6 @@ import sys
 import time
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +76,7 @@ from diko_shared.store.mongo import OUTBOX  # noqa: E402
 from harness.bus import Bus  # noqa: E402
 from harness.plug import Plug  # noqa: E402
 from harness.processes import KILL_TIMEOUT_S, ServiceProcess, free_port  # noqa: E402
+from harness.quiet import quiet  # noqa: E402
 from harness.servers import OwnServers  # noqa: E402
 from harness.smtpfaults import FaultySmtp  # noqa: E402
 from harness.stack import SessionStack  # noqa: E402
@@ -88,8 +88,6 @@ RESULTS = REPO / "bench" / "results"
 #: SMTP timeout plus 15 s): the test stack's 0.7 s in all would dead-letter a message
 #: whose e-mail a killed replica still holds, where the default delays (1 s to 5 min) wait.
 RETRY_DELAYS_MS = "200,500,1000,5000,20000,30000"
-#: Due items due within this are work still to do (housekeeping waits an hour).
-DUE_SOON = timedelta(minutes=1)
 
 
 #: The SMTP server's windows, taken in turn: every kind once in three windows.
@@ -401,39 +399,12 @@ class FaultRunner:
 
 
 async def drained(stack: SessionStack, timeout: float) -> float:
-    """Seconds until no service queue holds a message (ready, being handled, or waiting in
-    a retry queue), no outbox an entry and no due item is due (the placement mails:
-    notifications sends them from one), or `timeout`. Dead letters are the replay's."""
-    started = time.monotonic()
-    async with AsyncMongoClient(stack.mongo_url, tz_aware=True) as client:
-        while time.monotonic() - started < timeout:
-            busy = await asyncio.to_thread(_busy_queues, stack)
-            soon = datetime.now(UTC) + DUE_SOON
-            left = [
-                await client[stack.database(s)][collection].count_documents(query)
-                for s in SERVICES
-                for collection, query in ((OUTBOX, {}), (DUE, {"due_at": {"$lte": soon}}))
-            ]
-            if not busy and not any(left):
-                return time.monotonic() - started
-            await asyncio.sleep(0.5)
-    return time.monotonic() - started
-
-
-def _busy_queues(stack: SessionStack) -> dict[str, int]:
-    """The services' queues (requests, reactions, retry waits) holding messages, with the
-    ones delivered and not yet acknowledged, which a passive declare does not count."""
-    listed = stack.ctl(
-        "list_queues", "--vhost", stack.vhost, "name", "messages", "--quiet", "--no-table-headers"
-    )
-    busy: dict[str, int] = {}
-    for line in listed.splitlines():
-        name, _, count = line.strip().rpartition("\t")
-        service = name.split(".", 1)[0]
-        ours = service in SERVICES and name != topology.dead_letter_queue(service).name
-        if ours and count.isdigit() and int(count) > 0:
-            busy[name] = int(count)
-    return busy
+    """Seconds until the services have nothing left to do (`harness.quiet`), or `timeout`:
+    what is still left then shows in the checks. Dead letters are the replay's."""
+    try:
+        return await quiet(stack, timeout, SERVICES)
+    except TimeoutError:
+        return timeout
 
 
 async def check(

@@ -111,10 +111,11 @@ image-test: ## run each image against the local stack: ready, healthy, non-root,
 	@python3 deploy/local/image.py build
 	@$(WITH_STACK_ENV) $(VENV)/bin/pytest -m image tests/image $(PYTEST_ARGS)
 
-# The long chaos run, e.g. `make chaos CHAOS_ARGS="--seed 7 --stories 2000"`.
+# The long chaos run (2,000 stories by default), e.g. `make chaos CHAOS_ARGS="--seed 7 --stories 300"`;
+# `--schedule` prints the seed's fault schedule and stops.
 CHAOS_ARGS ?=
 
-chaos: ## the long chaos run: stories under load while services, broker and database fail (tests/harness/chaos.py)
+chaos: ## the long chaos run: stories under load while services, broker, database and SMTP fail (tests/harness/chaos.py)
 	@$(MAKE) --no-print-directory -j2 stack venv
 	@$(WITH_STACK_ENV) $(VENV)/bin/python tests/harness/chaos.py $(CHAOS_ARGS)
 

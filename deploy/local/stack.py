@@ -7,7 +7,12 @@ clones on one machine do not share state; their ports and RabbitMQ node name com
 `DIKO_STACK_*` environment variables (see `SETTINGS`) and are remembered in
 `.local/stack-settings.json` so that later commands find the same stack.
 
-    python3 deploy/local/stack.py up | down [--purge] | status
+`DIKO_STACK_HOME` puts a second stack of the same checkout in another directory (its
+data, logs, pid files, settings and stack.env; the binaries and the broker users'
+passwords stay the checkout's): the chaos run starts a RabbitMQ node and a FerretDB of
+its own that way, to restart them without touching the stack the other tests share.
+
+    python3 deploy/local/stack.py up [rabbitmq ferretdb mailpit] | down [--purge] | status
     python3 deploy/local/stack.py restart rabbitmq|ferretdb|mailpit
     python3 deploy/local/stack.py ctl ARGS...     # rabbitmqctl against the local node
 
@@ -49,15 +54,18 @@ REPO = Path(__file__).resolve().parents[2]
 LOCAL = REPO / ".local"
 BIN = LOCAL / "bin"
 SRC = LOCAL / "src"
-LOG = LOCAL / "log"
-STACK_ENV = LOCAL / "stack.env"
-SETTINGS_FILE = LOCAL / "stack-settings.json"
+#: The stack's own state: data, logs, pid files, settings (`.local` unless DIKO_STACK_HOME
+#: names another directory, relative to the checkout or absolute).
+STATE = REPO / (os.environ.get("DIKO_STACK_HOME", "").strip() or ".local")
+LOG = STATE / "log"
+STACK_ENV = STATE / "stack.env"
+SETTINGS_FILE = STATE / "stack-settings.json"
 
-RABBIT_HOME = LOCAL / "rabbitmq"  # HOME of the node and of rabbitmqctl: the Erlang cookie
+RABBIT_HOME = STATE / "rabbitmq"  # HOME of the node and of rabbitmqctl: the Erlang cookie
 RABBIT_SBIN = Path("/usr/lib/rabbitmq/bin")
 #: One password file per broker user (mode 0600, random on first use); the test harness
 #: keeps the passwords of its own users here too.
-RABBIT_USERS_DIR = RABBIT_HOME / "users"
+RABBIT_USERS_DIR = LOCAL / "rabbitmq" / "users"
 #: Users, rights and topology of the deployment (generated from the contract by
 #: `python -m diko_shared.messaging.access`); imported with this checkout's passwords.
 DEFINITIONS_TEMPLATE = REPO / "deploy" / "rabbitmq" / "definitions.json"
@@ -82,7 +90,7 @@ FERRET_VERSION = "v1.24.2"
 FERRET_MODULE = "github.com/FerretDB/FerretDB"
 FERRET_SRC = SRC / f"ferretdb-{FERRET_VERSION.lstrip('v')}"
 FERRET_BIN = BIN / "ferretdb"
-FERRET_DIR = LOCAL / "ferretdb"  # --state-dir; the SQLite files are in data/
+FERRET_DIR = STATE / "ferretdb"  # --state-dir; the SQLite files are in data/
 FERRET_PID_FILE = FERRET_DIR / "ferretdb.pid"
 FERRET_LOG = LOG / "ferretdb.log"
 # FerretDB 1.24.2's SQLite backend queries `_id` through `->'$._id'` while its unique
@@ -109,7 +117,7 @@ MAILPIT_PACKAGE_NEW = '"rapidoc": "^9.3.4"'
 MAILPIT_UI_DIST = MAILPIT_SRC / "server" / "ui" / "dist"
 MAILPIT_UI_ASSETS = ("app.js", "app.css")
 NODE_MIN_MAJOR = 18
-MAILPIT_DIR = LOCAL / "mailpit"
+MAILPIT_DIR = STATE / "mailpit"
 MAILPIT_PID_FILE = MAILPIT_DIR / "mailpit.pid"
 MAILPIT_LOG = LOG / "mailpit.log"
 
@@ -132,6 +140,11 @@ class StackError(Exception):
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message)
         self.hint = hint
+
+
+def shown(path: Path) -> str:
+    """A path as the operator reads it: relative to the checkout where it lies inside."""
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
 def say(message: str) -> None:
@@ -210,7 +223,7 @@ def saved_settings() -> Settings | None:
         return Settings(**{k: v for k, v in saved.items() if k in SETTINGS})
     except (ValueError, TypeError) as exc:
         raise StackError(
-            f"{SETTINGS_FILE.relative_to(REPO)} is damaged ({exc})",
+            f"{shown(SETTINGS_FILE)} is damaged ({exc})",
             "delete it; the next `up` writes it again (set DIKO_STACK_* if you used them)",
         ) from exc
 
@@ -228,7 +241,7 @@ def fail_with_log(message: str, logs: Sequence[Path], hint: str) -> StackError:
     """A StackError whose message carries the tail of each relevant log."""
     parts = [message]
     for path in logs:
-        parts.append(f"  last lines of {path.relative_to(REPO)}:\n{log_tail(path)}")
+        parts.append(f"  last lines of {shown(path)}:\n{log_tail(path)}")
     return StackError("\n".join(parts), hint)
 
 
@@ -514,13 +527,13 @@ def start_builds() -> list[BuildJob]:
         log = LOG / "build-mailpit.log"
         say(
             f"building Mailpit {MAILPIT_VERSION} with its web UI (npm + go, ~3 min; "
-            f"log: {log.relative_to(REPO)})"
+            f"log: {shown(log)})"
         )
         job = BuildJob("mailpit", MAILPIT_BIN, mailpit_stamp(), log)
         jobs.append(job.start(build_mailpit))
     if need_ferret:
         log = LOG / "build-ferretdb.log"
-        say(f"building FerretDB {FERRET_VERSION}, patched (~2 min; log: {log.relative_to(REPO)})")
+        say(f"building FerretDB {FERRET_VERSION}, patched (~2 min; log: {shown(log)})")
         job = BuildJob("ferretdb", FERRET_BIN, FERRET_STAMP, log)
         jobs.append(job.start(build_ferretdb))
     return jobs
@@ -544,7 +557,7 @@ def finish_builds(jobs: list[BuildJob]) -> None:
         if not job.binary.exists():
             raise fail_with_log(f"building {job.name} left no binary", [job.log], GO_HINT)
         stamp_file(job.binary).write_text(job.stamp + "\n")
-        say(f"built {job.binary.relative_to(REPO)} in {job.seconds:.0f} s")
+        say(f"built {shown(job.binary)} in {job.seconds:.0f} s")
 
 
 def cancel_builds(jobs: list[BuildJob]) -> None:
@@ -714,7 +727,7 @@ def ensure_axe() -> None:
         return
     ensure_debian_packages([p for p in NODE_PACKAGES if not shutil.which(p[1].name)])
     log = LOG / "npm.log"
-    say(f"installing axe-core with npm ci (log: {log.relative_to(REPO)})")
+    say(f"installing axe-core with npm ci (log: {shown(log)})")
     with log.open("ab") as out:
         done = subprocess.run(
             ["npm", "ci", "--no-audit", "--no-fund"],
@@ -747,7 +760,7 @@ def ensure_debian_packages(packages: Sequence[tuple[str, Path]]) -> None:
             f"as root: apt-get update && apt-get install -y {names}",
         )
     log = LOG / "apt.log"
-    say(f"installing {names} with apt-get (~1 min; log: {log.relative_to(REPO)})")
+    say(f"installing {names} with apt-get (~1 min; log: {shown(log)})")
     if apt_get(prefix, ["update"], log) != 0:
         # Stale package lists may still hold the packages; the install below decides.
         say("apt-get update failed (see the log); trying the install with the current lists")
@@ -871,7 +884,7 @@ def ensure_amqp_account(settings: Settings) -> None:
         amqp_login(port, user, user_password(user), AMQP_VHOST) is None for user in users
     ):
         return
-    say(f"importing {DEFINITIONS_TEMPLATE.relative_to(REPO)}: users {', '.join(users)}")
+    say(f"importing {shown(DEFINITIONS_TEMPLATE)}: users {', '.join(users)}")
     ctl_step(settings, "await_startup", "--timeout", "90")
     ctl_step(settings, "import_definitions", stdin=rendered)
     existing = rabbitmqctl(settings, "list_users", "--silent").stdout.split()
@@ -1043,21 +1056,24 @@ COMPONENTS = {
     "ferretdb": Component(
         name="ferretdb",
         pid_file=FERRET_PID_FILE,
-        marker=str(FERRET_BIN),
+        # its state directory, not the binary: another stack of the checkout runs it too
+        marker=str(FERRET_DIR),
         ports=("mongo_port",),
         start=start_ferretdb,
-        stop=lambda s: stop_server(FERRET_PID_FILE, str(FERRET_BIN), "FerretDB"),
+        stop=lambda s: stop_server(FERRET_PID_FILE, str(FERRET_DIR), "FerretDB"),
         ready=ferret_ready,
         healthy=ferret_ready,
-        address=lambda s: f"mongodb://127.0.0.1:{s.mongo_port}/  (SQLite in .local/ferretdb/data)",
+        address=lambda s: (
+            f"mongodb://127.0.0.1:{s.mongo_port}/  (SQLite in {shown(FERRET_DIR)}/data)"
+        ),
     ),
     "mailpit": Component(
         name="mailpit",
         pid_file=MAILPIT_PID_FILE,
-        marker=str(MAILPIT_BIN),
+        marker=str(MAILPIT_DIR),
         ports=("smtp_port", "mailpit_port"),
         start=start_mailpit,
-        stop=lambda s: stop_server(MAILPIT_PID_FILE, str(MAILPIT_BIN), "Mailpit"),
+        stop=lambda s: stop_server(MAILPIT_PID_FILE, str(MAILPIT_DIR), "Mailpit"),
         ready=mailpit_ready,
         healthy=mailpit_ready,
         address=lambda s: (
@@ -1107,11 +1123,11 @@ def write_stack_env(settings: Settings) -> None:
     tmp.replace(STACK_ENV)
 
 
-def print_table(settings: Settings) -> None:
+def print_table(settings: Settings, names: Sequence[str] = tuple(COMPONENTS)) -> None:
     """What runs where, one line per component."""
-    for component in COMPONENTS.values():
-        print(f"  {component.name:<9} {component.address(settings)}")
-    print(f"  env       {STACK_ENV.relative_to(REPO)}  (logs in {LOG.relative_to(REPO)}/)")
+    for name in names:
+        print(f"  {name:<9} {COMPONENTS[name].address(settings)}")
+    print(f"  env       {shown(STACK_ENV)}  (logs in {shown(LOG)}/)")
 
 
 # --------------------------------------------------------------------------- commands
@@ -1130,8 +1146,8 @@ class StackLock:
     def __enter__(self) -> StackLock:
         import fcntl
 
-        LOCAL.mkdir(parents=True, exist_ok=True)
-        self.file = (LOCAL / "stack.lock").open("a+")
+        STATE.mkdir(parents=True, exist_ok=True)
+        self.file = (STATE / "stack.lock").open("a+")
 
         def acquired() -> bool:
             try:
@@ -1162,12 +1178,15 @@ def any_running() -> bool:
     return any(component.pid() is not None for component in COMPONENTS.values())
 
 
-def cmd_up(settings: Settings, test_tools: bool = False) -> int:
+def cmd_up(settings: Settings, test_tools: bool = False, only: Sequence[str] = ()) -> int:
     """Provision and start everything that is not running yet, then write stack.env.
 
     With `test_tools`, Debian's Chromium (the tests look at pages in it) and Prometheus
-    (its promtool checks the alert rules) are installed too.
+    (its promtool checks the alert rules) are installed too. `only` starts just the
+    components named (the chaos run's own broker and store); stack.env, which names every
+    component's address, is then not written.
     """
+    wanted = [name for name in COMPONENTS if not only or name in only]
     began = time.monotonic()
     previous = saved_settings()
     if previous and previous != settings and any_running():
@@ -1178,9 +1197,9 @@ def cmd_up(settings: Settings, test_tools: bool = False) -> int:
     for directory in (BIN, LOG, RABBIT_HOME, FERRET_DIR, MAILPIT_DIR):
         directory.mkdir(parents=True, exist_ok=True)
     save_settings(settings)
-    for component in COMPONENTS.values():
-        if component.pid() is None:
-            component.require_free_ports(settings)  # fail before minutes of building
+    for name in wanted:
+        if COMPONENTS[name].pid() is None:
+            COMPONENTS[name].require_free_ports(settings)  # fail before minutes of building
     packages = [RABBIT_PACKAGE, *(TEST_PACKAGES if test_tools else [])]
     if not is_built(MAILPIT_BIN, mailpit_stamp()):
         packages += [p for p in NODE_PACKAGES if not shutil.which(p[1].name)]
@@ -1189,11 +1208,12 @@ def cmd_up(settings: Settings, test_tools: bool = False) -> int:
         ensure_axe()
     jobs = start_builds()
     try:
-        ensure_running(COMPONENTS["rabbitmq"], settings)
-        if not rabbit_config_is_current(settings):
-            say("RabbitMQ runs with an older config of this script: restarting it")
-            cmd_restart(settings, "rabbitmq")
-        ensure_amqp_account(settings)
+        if "rabbitmq" in wanted:
+            ensure_running(COMPONENTS["rabbitmq"], settings)
+            if not rabbit_config_is_current(settings):
+                say("RabbitMQ runs with an older config of this script: restarting it")
+                cmd_restart(settings, "rabbitmq")
+            ensure_amqp_account(settings)
         if jobs:
             say("waiting for the builds")
             finish_builds(jobs)
@@ -1204,11 +1224,13 @@ def cmd_up(settings: Settings, test_tools: bool = False) -> int:
         if rebuilt.pid() is not None:
             say(f"{job.name} runs an older binary; restarting it")
             rebuilt.stop(settings)
-    ensure_running(COMPONENTS["ferretdb"], settings)
-    ensure_running(COMPONENTS["mailpit"], settings)
-    write_stack_env(settings)
+    for name in ("ferretdb", "mailpit"):
+        if name in wanted:
+            ensure_running(COMPONENTS[name], settings)
+    if len(wanted) == len(COMPONENTS):
+        write_stack_env(settings)
     say(f"ready in {time.monotonic() - began:.1f} s")
-    print_table(settings)
+    print_table(settings, wanted)
     return 0
 
 
@@ -1216,7 +1238,10 @@ def cmd_down(settings: Settings, purge: bool) -> int:
     """Stop the servers (data stays unless `purge`)."""
     for name in ("mailpit", "ferretdb", "rabbitmq"):
         COMPONENTS[name].stop(settings)
-    if purge:
+    if purge and STATE != LOCAL:
+        shutil.rmtree(STATE, ignore_errors=True)  # its state alone: passwords and binaries stay
+        say(f"stopped; {shown(STATE)} removed")
+    elif purge:
         for path in (RABBIT_HOME, FERRET_DIR, MAILPIT_DIR, LOG):
             shutil.rmtree(path, ignore_errors=True)
         for path in (STACK_ENV, SETTINGS_FILE, LINK_SECRET_FILE):
@@ -1239,7 +1264,7 @@ def cmd_status(settings: Settings) -> int:
         where = component.address(settings)
         print(f"  {component.name:<9} {state:<9} pid {pid or '-'!s:<8} {where}{detail}")
     env_state = "present" if STACK_ENV.exists() else "missing (run `make stack`)"
-    print(f"  env       {STACK_ENV.relative_to(REPO)} {env_state}")
+    print(f"  env       {shown(STACK_ENV)} {env_state}")
     return 0 if all_healthy else 1
 
 
@@ -1291,6 +1316,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         action="store_true",
         help="also install what the tests need: Debian's Chromium and Prometheus (promtool)",
     )
+    up.add_argument(
+        "only",
+        nargs="*",
+        metavar="component",
+        help="start only these (rabbitmq, ferretdb, mailpit); stack.env is then not written",
+    )
     down = sub.add_parser("down", help="stop everything, keep data")
     down.add_argument(
         "--purge", action="store_true", help="also delete data, logs and the password"
@@ -1302,7 +1333,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     ctl.add_argument("args", nargs=argparse.REMAINDER)
     url = sub.add_parser("url", help="the broker URL of one user, e.g. `url matching`")
     url.add_argument("user", nargs="?", default=AMQP_USER)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    unknown = sorted(set(getattr(args, "only", ())) - set(COMPONENTS))
+    if unknown:
+        parser.error(f"no component {', '.join(unknown)}: one of {', '.join(sorted(COMPONENTS))}")
+    return args
 
 
 def main(argv: Sequence[str]) -> int:
@@ -1318,7 +1353,7 @@ def main(argv: Sequence[str]) -> int:
             return cmd_url(settings, args.user)
         with StackLock():
             if args.command == "up":
-                return cmd_up(settings, args.test_tools)
+                return cmd_up(settings, args.test_tools, args.only)
             if args.command == "down":
                 return cmd_down(settings, args.purge)
             return cmd_restart(settings, args.component)

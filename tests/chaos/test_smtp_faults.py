@@ -6,6 +6,7 @@ as the exception notifications classifies: 550 permanent, 451 and a hang-up temp
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ import pytest
 from harness.mailpit import Mailpit
 from harness.smtpfaults import FaultySmtp
 from harness.stack import SessionStack
+from harness.waiting import eventually
 
 pytestmark = pytest.mark.stack
 
@@ -89,3 +91,35 @@ async def test_a_slow_answer_comes_late_and_a_refused_address_gets_550(
     await mailpit.wait_for(f"to:{to}")
     assert await mailpit.search(f"to:abgelehnt-{to}") == []
     assert smtp.counts == {"slow": 1, "relayed": 1, "refused": 1}
+
+
+async def test_a_sender_that_hangs_up_while_a_slow_answer_waits_gets_nothing_relayed(
+    smtp: FaultySmtp, mailpit: Mailpit
+) -> None:
+    """A sender killed while it waits for the answer must not find its mail delivered: its
+    retry would send it a second time, which is no fault of the sender's."""
+    to = f"aufgelegt-{secrets.token_hex(3)}@diko.example"
+    smtp.arm("slow", delay=3.0)
+    reader, writer = await asyncio.open_connection("127.0.0.1", smtp.port)
+    for line in ("EHLO test", "MAIL FROM:<diko@diko.example>", f"RCPT TO:<{to}>", "DATA"):
+        writer.write(f"{line}\r\n".encode())
+    writer.write(f"To: {to}\r\nSubject: Nie\r\n\r\nText\r\n.\r\n".encode())
+    await writer.drain()
+
+    heard = bytearray()
+
+    async def waiting_for_the_answer() -> bool:
+        if b"354" not in heard:
+            heard.extend(await reader.read(4096))
+        return smtp.counts["slow"] == 1
+
+    async def ended() -> bool:
+        return smtp.conversations == 0
+
+    await eventually(waiting_for_the_answer, what="the slow fault holding the answer")
+    writer.close()
+    await eventually(ended, what="the conversation ended")
+    assert smtp.counts == {"slow": 1}
+    await _send(smtp, _mail(to, "Danach"))
+    [found] = await mailpit.wait_for(f"to:{to}")
+    assert found["Subject"] == "Danach"

@@ -11,7 +11,8 @@ a fault says otherwise:
   does not relay it;
 - an armed **drop** closes the connection without an answer once the next message's data
   arrived, and relays nothing;
-- an armed **slow** answers the next message `delay` seconds late (relayed, then `250`).
+- an armed **slow** answers the next message `delay` seconds late (relayed, then `250`);
+  a client that hangs up meanwhile (a sender killed while it waits) gets nothing relayed.
 
 Faults are armed at the schedule's moments and hit the next messages to arrive, `count`
 of them each, in the order armed: so every fault of the schedule hits a message, however
@@ -87,6 +88,11 @@ class FaultySmtp:
 
     def arm(self, kind: str, count: int = 1, delay: float = 0.0) -> None:
         self.armed.append(Armed(kind, count, delay))
+
+    @property
+    def conversations(self) -> int:
+        """Conversations still open."""
+        return len(self._conversations)
 
     @property
     def unspent(self) -> int:
@@ -199,8 +205,8 @@ class _Conversation:
         if fault is not None and fault.kind == "tempfail":
             await self.answer("451 4.3.0 try again later (chaos: temporary failure)")
             return
-        if fault is not None and fault.kind == "slow":
-            await asyncio.sleep(fault.delay)
+        if fault is not None and fault.kind == "slow" and await self._hangs_up(fault.delay):
+            raise _Dropped
         try:
             await aiosmtplib.send(
                 b"".join(lines),
@@ -216,6 +222,15 @@ class _Conversation:
             return
         self.server.counts["relayed"] += 1
         await self.answer("250 2.0.0 OK: relayed")
+
+    async def _hangs_up(self, delay: float) -> bool:
+        """Wait `delay` seconds before answering; True if the client went away meanwhile
+        (a killed sender): then nothing is relayed, as with every fault here."""
+        try:
+            gone = await asyncio.wait_for(self.reader.read(1), delay)
+        except TimeoutError:
+            return False
+        return gone == b""
 
 
 def _address(argument: str) -> str:

@@ -19,6 +19,7 @@ import secrets
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -72,8 +73,14 @@ def read_stack_env() -> dict[str, str]:
     return values
 
 
-def ctl(*args: str, timeout: float = 120.0, stdin: str | None = None) -> str:
-    """Run rabbitmqctl against the local node."""
+def ctl(
+    *args: str,
+    timeout: float = 120.0,
+    stdin: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> str:
+    """Run rabbitmqctl against the local node (another one with the `env` of its stack, see
+    `harness.servers`)."""
     result = subprocess.run(
         [sys.executable, str(STACK_SCRIPT), "ctl", *args],
         input=stdin,
@@ -81,6 +88,7 @@ def ctl(*args: str, timeout: float = 120.0, stdin: str | None = None) -> str:
         text=True,
         timeout=timeout,
         check=False,
+        env=None if env is None else {**os.environ, **env},
     )
     if result.returncode != 0:
         raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {result.stderr or result.stdout}")
@@ -148,16 +156,30 @@ class SessionStack:
     created: bool = field(default=False)
     #: The services whose broker users have their rights in this virtual host.
     services: tuple[str, ...] = ()
+    #: The environment that points deploy/local/stack.py at the servers of `base` when they
+    #: are not the checkout's stack (`harness.servers.OwnServers`); None: the checkout's.
+    stack_env: Mapping[str, str] | None = None
 
     @classmethod
-    def create(cls, *, provision: bool = True) -> SessionStack:
+    def create(
+        cls,
+        *,
+        provision: bool = True,
+        base: Mapping[str, str] | None = None,
+        stack_env: Mapping[str, str] | None = None,
+    ) -> SessionStack:
         """A fresh virtual host with diko's users and rights and, if `provision`, its topology.
 
         Without the topology, a test can first set up what an older version left behind.
+        `base` and `stack_env`: other servers than the checkout's stack (a chaos run's own).
         """
-        base = read_stack_env()
         token = secrets.token_hex(4)
-        stack = cls(base=base, vhost=f"diko-test-{token}", db_prefix=f"t{token}")
+        stack = cls(
+            base=dict(base) if base is not None else read_stack_env(),
+            vhost=f"diko-test-{token}",
+            db_prefix=f"t{token}",
+            stack_env=stack_env,
+        )
         stack.created = True
         try:
             stack.import_definitions(topology=provision)
@@ -181,7 +203,7 @@ class SessionStack:
         if not topology:
             for key in ("exchanges", "queues", "bindings"):
                 document[key] = []
-        ctl("import_definitions", stdin=json.dumps(document))
+        self.ctl("import_definitions", stdin=json.dumps(document))
         self.services = tuple(definitions.services)
 
     def __enter__(self) -> SessionStack:
@@ -193,12 +215,16 @@ class SessionStack:
     def destroy(self) -> None:
         """Delete the virtual host and drop the databases this stack's services used."""
         if self.created:
-            ctl("delete_vhost", self.vhost)
+            self.ctl("delete_vhost", self.vhost)
             self.created = False
             with MongoClient(self.mongo_url, timeoutMS=30_000) as client:
                 for name in client.list_database_names():
                     if name.startswith(self.db_prefix + "_"):
                         client.drop_database(name)
+
+    def ctl(self, *args: str, timeout: float = 120.0, stdin: str | None = None) -> str:
+        """rabbitmqctl against this stack's broker node."""
+        return ctl(*args, timeout=timeout, stdin=stdin, env=self.stack_env)
 
     @property
     def amqp_url(self) -> str:

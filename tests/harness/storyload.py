@@ -19,6 +19,7 @@ apart from distinct events (two ids for one fact: a duplicated effect).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
 import time
@@ -30,6 +31,7 @@ from typing import Any
 
 import httpx
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 
 from diko_shared.contract.base import Payload
 from diko_shared.contract.common import Occupation
@@ -52,6 +54,8 @@ STORY_EVENTS: dict[str, str] = {
     "position.filled": "position_id",
     "notification.sent": "event_id",
 }
+#: Events a story may cause, indexed the same way: an e-mail refused for good.
+MAYBE_EVENTS: dict[str, str] = {"notification.failed": "event_id"}
 STAFF_TOPICS = ["match.proposed", "position.filled"]
 #: Step latencies measured per story (seconds from the story's `position.open` request).
 STEPS = ("opened", "proposed", "proposal_mail", "filled", "filled_mail")
@@ -82,19 +86,31 @@ class Recorder:
         self.by_type: Counter[str] = Counter()
         self.ids: dict[tuple[str, str], set[str]] = defaultdict(set)
         self.data: dict[str, dict[str, Any]] = {}
+        #: The type of every event seen, by id, and the message that caused it.
+        self.types: dict[str, str] = {}
+        self.causes: dict[str, str] = {}
         self.proposals: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._waiting: dict[tuple[str, str], list[asyncio.Future[str]]] = defaultdict(list)
         self.queue_name = ""
 
     async def open(self, channel: AbstractChannel, token: str) -> None:
-        queue = await channel.declare_queue(f"load.record.{token}", exclusive=True)
+        """A quorum queue, acknowledged after recording: it outlives a restart of the broker
+        with every event published meanwhile (an exclusive queue would vanish with it)."""
+        queue = await channel.declare_queue(
+            f"load.record.{token}", durable=True, arguments={"x-queue-type": "quorum"}
+        )
         self.queue_name = queue.name
         await queue.bind(topology.EVENTS.name, "#")
-        await queue.consume(self._arrived, no_ack=True)
+        await queue.consume(self._arrived)
 
     async def _arrived(self, message: AbstractIncomingMessage) -> None:
+        self._record(message.body)
+        with contextlib.suppress(*CONNECTION_EXCEPTIONS):
+            await message.ack()  # not acknowledged: redelivered, and counted as a copy
+
+    def _record(self, raw: bytes) -> None:
         try:
-            body = json.loads(message.body)
+            body = json.loads(raw)
             type_, id_, data = body["type"], body["id"], body.get("data") or {}
         except (ValueError, KeyError, TypeError):
             return
@@ -103,14 +119,16 @@ class Recorder:
             return
         self.by_type[type_] += 1
         self.data[id_] = data
+        self.types[id_] = type_
+        self.causes[id_] = str(body.get("causationid"))
         keys: list[str] = []
         if type_ == "match.proposed":
             for proposal in data.get("proposals", []):
                 position_id = proposal["position"]["position_id"]
                 self.proposals[position_id].append(proposal)
                 keys.append(position_id)
-        elif type_ in STORY_EVENTS:
-            keys.append(str(data.get(STORY_EVENTS[type_])))
+        elif type_ in STORY_EVENTS or type_ in MAYBE_EVENTS:
+            keys.append(str(data.get({**STORY_EVENTS, **MAYBE_EVENTS}[type_])))
         for key in keys:
             self.ids[(type_, key)].add(id_)
             for future in self._waiting.pop((type_, key), []):
@@ -147,23 +165,54 @@ class StoryRun:
     error: str = ""
 
 
+class NamedReplies(Replies):
+    """Replies on a queue named by us: the robust channel declares it again after the broker
+    restarted (a server-named `amq.gen-…` queue may not be declared by a client)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+    async def open(self, channel: AbstractChannel) -> None:
+        queue = await channel.declare_queue(self.name, exclusive=True, auto_delete=True)
+        self.queue = queue.name
+        await queue.consume(self._arrived, no_ack=True)
+
+
 class StoryLoad:
-    """Drives stories through the system behind `bus` (see the module's docstring)."""
+    """Drives stories through the system behind `bus` (see the module's docstring).
+
+    A step waits `step_timeout` (three times `timeout` unless given) for its event.
+    """
 
     def __init__(
-        self, bus: Bus, *, timeout: float = 60.0, attempts: int = 5, token: str | None = None
+        self,
+        bus: Bus,
+        *,
+        timeout: float = 60.0,
+        attempts: int = 5,
+        token: str | None = None,
+        step_timeout: float | None = None,
     ) -> None:
         self.bus = bus
         self.timeout = timeout
+        self.step_timeout = step_timeout or timeout * 3
         self.attempts = attempts
         self.token = token or secrets.token_hex(3)
         self.staff_email = f"last-{self.token}@diko.example"
         self.staff_id = ""
-        self.replies = Replies()
+        self.replies = NamedReplies(f"load.replies.{self.token}")
         self.recorder = Recorder()
         self.runs: list[StoryRun] = []
         self.resent = 0
         self.start = date(date.today().year + 1, 8, 1)
+
+    def contact_email(self, index: int) -> str:
+        """The address of story `index`'s company contact person."""
+        return f"betrieb-{index}@{self.token}.example"
+
+    def applicant_email(self, index: int) -> str:
+        return f"bewerbung-{index}@{self.token}.example"
 
     async def open(self) -> None:
         """The reply queue and the recorder, then the staff member who gets the e-mails."""
@@ -186,6 +235,9 @@ class StoryLoad:
                 async with asyncio.timeout(self.timeout):
                     return await answer, attempt
             except TimeoutError:
+                continue
+            except CONNECTION_EXCEPTIONS:  # the broker restarts: the connection comes back
+                await asyncio.sleep(min(self.timeout, 5.0))
                 continue
             finally:
                 self.replies.forget(key)
@@ -211,9 +263,7 @@ class StoryLoad:
                 address=Address(
                     street=f"Hallstraße {index % 90 + 1}", postcode="39576", town="Stendal"
                 ),
-                contact=Contact(
-                    name=f"Chefin {person[1]}", email=f"betrieb-{index}@{self.token}.example"
-                ),
+                contact=Contact(name=f"Chefin {person[1]}", email=self.contact_email(index)),
             ),
             run,
         )
@@ -222,7 +272,7 @@ class StoryLoad:
             RegisterApplicant(
                 first_name=person[0],
                 last_name=person[1],
-                email=f"bewerbung-{index}@{self.token}.example",
+                email=self.applicant_email(index),
                 home_town=TOWNS[index % len(TOWNS)],
                 reach_km=60,
                 school_certificate="realschule",
@@ -232,7 +282,7 @@ class StoryLoad:
             run,
         )
         run.applicant_id = applicant["applicant_id"]
-        await self.recorder.wait("applicant.registered", run.applicant_id, self.timeout * 2)
+        await self.recorder.wait("applicant.registered", run.applicant_id, self.step_timeout)
         started = time.monotonic()
         position = await self.ask(
             OpenPosition(
@@ -264,11 +314,11 @@ class StoryLoad:
         )
         filled = await self._step(run, "filled", "position.filled", run.position_id, started)
         await self._step(run, "filled_mail", "notification.sent", filled, started)
-        await self.recorder.wait("post.drafted", run.position_id, self.timeout * 2)
+        await self.recorder.wait("post.drafted", run.position_id, self.step_timeout)
         return run
 
     async def _step(self, run: StoryRun, step: str, type_: str, key: str, started: float) -> str:
-        event_id = await self.recorder.wait(type_, key, self.timeout * 3)
+        event_id = await self.recorder.wait(type_, key, self.step_timeout)
         run.times[step] = time.monotonic() - started
         return event_id
 

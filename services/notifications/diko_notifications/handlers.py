@@ -109,6 +109,9 @@ WITHDRAWN_TEXT = {
     "unreachable": "Die Bewerberin oder der Bewerber ist nicht mehr erreichbar.",
     "other": "Die Bewerberin oder der Bewerber hat sich zurückgezogen.",
 }
+#: Letters whose outcome is announced under an id of the delivery's, not the message's
+#: (`Handlers._announce_done`).
+ANNOUNCED_BY_DELIVERY = ("notice", "bounce")
 #: What staff mail each event is (their preferences name these kinds).
 KIND_OF = {
     "match.proposed": "match.proposed",
@@ -766,6 +769,7 @@ class Handlers:
             and existing["status"] not in ("pending",)
             and not store.fate_of(existing).exhausted
         ):
+            await self._announce_again(ctx, existing)
             return NotificationAccepted(
                 notification_id=notification_id,
                 delivery_id=delivery_id,
@@ -811,6 +815,26 @@ class Handlers:
             duplicate=existing is not None,
             error=(record or {}).get("error"),
         )
+
+    async def _announce_again(self, ctx: Any, record: dict[str, Any]) -> None:
+        """A notice already finished, asked again (its own retry, or a repeat of the key):
+        its outcome announced again under the delivery's id (the same event, in case the
+        attempt that finished it lost its announcement), and if it was refused for good,
+        the refusal's report sent if it is not yet (see `_to_report`)."""
+        fate = store.fate_of(record)
+        recipient = await self._bounced_recipient(ctx.db, record["email"], record)
+        about = {k: record.get(k) for k in ("event_id", "event_source", "event_type", "at")}
+        letter = Letter(template="notice", subject=record["subject"], values={}, kind="notice")
+        mail = Mail(record["_id"], recipient, letter, about)
+        if fate.status in ("sent", "failed"):
+            self._announce_done(ctx, Outcome(mail, fate))
+        if fate.status != "failed" or not fate.permanent:
+            return
+        mark = await store.address_mark(ctx.db, email_key(record["email"]))
+        if mark is None or mark.get("delivery_id") != record["_id"]:
+            return
+        mails = await self._mark_and_tell(ctx, recipient, fate.error or "", record["_id"], None)
+        await self._settle(ctx, await self.postman.deliver(ctx.db, mails))
 
     async def _to_staff_notice(
         self,
@@ -934,7 +958,8 @@ class Handlers:
         *,
         busy_elsewhere_ok: bool = False,
     ) -> None:
-        """Announce what is done, tell staff about new bounces, and retry what is not done.
+        """Announce what is done, tell staff about refused addresses, and retry what is not
+        done (a report of a refused address too, until it is sent).
 
         `busy_elsewhere_ok`: a delivery another process holds the lease of is not a failure
         (a due run reschedules itself for when that lease ends instead).
@@ -948,19 +973,25 @@ class Handlers:
                 await self._publish_failed(ctx, outcome)
                 exhausted[key] = fate
             elif fate is not None and fate.final:
-                self._announce(ctx, outcome)
+                self._announce_done(ctx, outcome)
             elif fate is None and busy_elsewhere_ok:
                 continue
             elif fate is None or not fate.waiting:
                 unfinished.append(f"{key}: {fate.error if fate else 'being sent elsewhere'}")
         bounce_mails: list[Mail] = []
         for outcome in outcomes:
-            if outcome.bounced and outcome.mail.letter.kind != "bounce":
+            if outcome.mail.letter.kind != "bounce" and await self._to_report(ctx.db, outcome):
                 bounce_mails += await self._bounced(ctx, outcome, hint)
-        if bounce_mails:
-            for extra in await self.postman.deliver(ctx.db, bounce_mails):
-                if extra.fate is not None and extra.fate.final:
-                    self._announce(ctx, extra)
+        for extra in await self.postman.deliver(ctx.db, bounce_mails):
+            fate = extra.fate
+            key = f"{extra.mail.recipient.key} (report of a refused address)"
+            if fate is not None and fate.exhausted:
+                await self._publish_failed(ctx, extra)
+                exhausted[key] = fate
+            elif fate is not None and fate.final:
+                self._announce_done(ctx, extra)
+            else:
+                unfinished.append(f"{key}: {fate.error if fate else 'being sent elsewhere'}")
         if exhausted:
             raise delivery.undelivered(
                 {k: f.error or "?" for k, f in exhausted.items()}, unfinished
@@ -969,6 +1000,20 @@ class Handlers:
             raise TransientError(
                 f"{len(unfinished)} e-mail(s) not delivered yet: {'; '.join(unfinished)}"
             )
+
+    async def _to_report(self, db: AsyncDatabase, outcome: Outcome) -> bool:
+        """Whether the outcome is a refusal to report: refused just now, or refused by an
+        earlier attempt at this message whose report may not be sent yet (it failed for
+        now, or the process died first). The address's mark names the delivery that began
+        it, and the report's id derives from the mark: asked again, it is the same report,
+        sent once. A mark begun by another delivery was reported there."""
+        if outcome.bounced:
+            return True
+        fate = outcome.fate
+        if fate is None or fate.status != "failed" or not fate.permanent:
+            return False
+        mark = await store.address_mark(db, email_key(outcome.mail.recipient.email))
+        return mark is not None and mark.get("delivery_id") == outcome.mail.delivery_id
 
     async def _bounced(self, ctx: Any, outcome: Outcome, hint: str | None) -> list[Mail]:
         """A permanent refusal marks the address undeliverable and tells whoever is
@@ -1084,7 +1129,7 @@ class Handlers:
             )
         for outcome in await self.postman.deliver(ctx.db, told_mails):
             if outcome.fate is not None and outcome.fate.final:
-                self._announce(ctx, outcome)
+                self._announce_done(ctx, outcome)
         return BounceRecorded(bounces=found)
 
     async def _bounced_recipient(
@@ -1107,6 +1152,41 @@ class Handlers:
         if doc is not None:
             return Recipient(doc["_id"], "staff", doc["name"], doc["email"])
         return Recipient(address_key(email), "address", "", email)
+
+    def _announce_done(self, ctx: Any, outcome: Outcome) -> None:
+        """Stage the announcement of a finished delivery, published through the outbox with
+        the message's work. Its id is the message's (`ctx.emit`), except for a notice and a
+        report of a refused address, whose delivery ids do not come from the message (a
+        notice's from its sender's key, a report's from the address's mark): several
+        messages may find one of those finished (a repeat of the key; a notice and a
+        placement refused at the same time; a retry after the attempt that staged the
+        first announcement died before its commit), and each stages it under an id of the
+        delivery's, so that it is one event however many publish it (copies of one id,
+        which every consumer takes once)."""
+        if outcome.mail.letter.kind not in ANNOUNCED_BY_DELIVERY:
+            self._announce(ctx, outcome)
+            return
+        fate = outcome.fate
+        assert fate is not None
+        mail = outcome.mail
+        if fate.status == "sent":
+            payload: NotificationSent | NotificationFailed = NotificationSent(
+                **_who(mail), subject=mail.letter.subject
+            )
+        else:
+            unbuilt = (fate.error or "").startswith("the e-mail could not be built")
+            payload = _failed(mail, fate, fate.permanent and not unbuilt)
+        envelope = new_envelope(
+            "notification.sent" if fate.status == "sent" else "notification.failed",
+            payload,
+            source="notifications",
+            subject=mail.delivery_id,
+            correlationid=ctx.correlation_id,
+            id_=str(uuid.uuid5(DERIVED_IDS, f"{mail.delivery_id}|{fate.status}")),
+        )
+        # `ctx.emit` derives the id from the message; the outbox publishes any envelope
+        # staged in `ctx.outgoing` (a message's and a due item's context alike)
+        ctx.outgoing.append(Outgoing.from_envelope(topology.EVENTS.name, envelope))
 
     def _announce(self, ctx: Any, outcome: Outcome) -> None:
         """Stage `notification.sent` or `notification.failed` for a finished delivery."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 
 from diko_notifications import delivery, store
 from diko_notifications.batching import Batcher
@@ -41,6 +43,8 @@ from diko_shared.text import clean
 log = logging.getLogger(__name__)
 
 UNDELIVERABLE = "die Adresse ist unzustellbar"
+#: Seconds between tries to record an outcome while the database is away.
+RECORD_PAUSE_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -176,6 +180,7 @@ class Postman:
         """Under the delivery's lease: check it is still to be sent, send, record the outcome."""
         calls = self._calls_for(db)
         owner = uuid.uuid4().hex
+        lease_ends = time.monotonic() + self.lease.total_seconds()
         if not await calls.take_lease((mail.delivery_id, owner)):
             return Outcome(mail, None)
         bounced = False
@@ -191,7 +196,17 @@ class Postman:
             bounced = result.outcome == "permanent" and not result.detail.startswith(
                 "the e-mail could not be built"
             )
-            await calls.record((mail.delivery_id, fate, datetime.now(UTC)))
+            if bounced and mail.letter.kind != "bounce":
+                # the mark before the outcome: a process that dies in between leaves the
+                # delivery pending, and its retry finds the mark naming it and reports it
+                await store.mark_undeliverable(
+                    db,
+                    email_key(mail.recipient.email),
+                    fate.error or "",
+                    datetime.now(UTC),
+                    mail.delivery_id,
+                )
+            await self._record(calls, mail.delivery_id, fate, lease_ends)
             if self.metrics is not None:
                 outcome = "sent" if fate.status == "sent" else "retry" if fate.retry else "failed"
                 self.metrics.mail_attempts.labels(outcome).inc()
@@ -203,6 +218,25 @@ class Postman:
                 extra={"delivery_id": mail.delivery_id, "error": fate.error, "final": fate.final},
             )
         return Outcome(mail, fate, bounced=bounced)
+
+    async def _record(
+        self, calls: DeliveryCalls, delivery_id: str, fate: Fate, lease_ends: float
+    ) -> None:
+        """The outcome of a conversation that took place, tried again while the database is
+        away (restarted, stalled) until the lease runs out: a delivery left `pending` after
+        the server took the mail would be sent again by the message's retry."""
+        while True:
+            try:
+                await calls.record((delivery_id, fate, datetime.now(UTC)))
+                return
+            except PyMongoError as exc:
+                if time.monotonic() + RECORD_PAUSE_S >= lease_ends:
+                    raise
+                log.warning(
+                    "outcome of an e-mail not recorded yet; trying again",
+                    extra={"delivery_id": delivery_id, "error": repr(exc)},
+                )
+                await asyncio.sleep(RECORD_PAUSE_S)
 
     async def _attempt(self, mail: Mail) -> SendResult:
         recipient = mail.recipient

@@ -518,6 +518,11 @@ async def mark_undeliverable(
     return doc
 
 
+async def address_mark(db: AsyncDatabase, key: str) -> dict[str, Any] | None:
+    """The mark of an undeliverable address: its error, since when, the delivery that began it."""
+    return await db[ADDRESSES].find_one({"_id": key})
+
+
 async def bounce_delivery(db: AsyncDatabase, delivery_id: str, error: str, at: datetime) -> bool:
     """A delivery SMTP took came back as undeliverable; True only for the first report."""
     changed = await db[DELIVERIES].update_one(

@@ -1,0 +1,61 @@
+"""Waiting until the services have nothing left to do: their queues, outboxes and due items.
+
+A test that reads every service's records (the rights export, the chaos run's checks)
+must not start while an event is still on its way: a record made a moment later is one
+the export "left out" although no export could have held it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+
+from pymongo import AsyncMongoClient
+
+from diko_shared.due import DUE
+from diko_shared.messaging import topology
+from diko_shared.store.mongo import OUTBOX
+from harness.stack import SessionStack
+
+SERVICES = ("companies", "matching", "notifications", "media")
+#: Due items due within this are work still to do (housekeeping waits an hour).
+DUE_SOON = timedelta(minutes=1)
+
+
+async def quiet(stack: SessionStack, timeout: float, services: tuple[str, ...] = SERVICES) -> float:
+    """Seconds until no service queue holds a message (ready, being handled, or waiting in
+    a retry queue), no outbox an entry and no due item is due (the placement mails:
+    notifications sends them from one); `TimeoutError` naming what is left after `timeout`.
+    Dead letters are not work to do."""
+    started = time.monotonic()
+    async with AsyncMongoClient(stack.mongo_url, tz_aware=True) as client:
+        while True:
+            busy: dict[str, int] = await asyncio.to_thread(busy_queues, stack, services)
+            soon = datetime.now(UTC) + DUE_SOON
+            for service in services:
+                db = client[stack.database(service)]
+                for collection, query in ((OUTBOX, {}), (DUE, {"due_at": {"$lte": soon}})):
+                    if left := await db[collection].count_documents(query):
+                        busy[f"{service}: {collection}"] = left
+            if not busy:
+                return time.monotonic() - started
+            if time.monotonic() - started >= timeout:
+                raise TimeoutError(f"after {timeout:g} s, work left: {busy}")
+            await asyncio.sleep(0.5)
+
+
+def busy_queues(stack: SessionStack, services: tuple[str, ...] = SERVICES) -> dict[str, int]:
+    """The services' queues (requests, reactions, retry waits) holding messages, with the
+    ones delivered and not yet acknowledged, which a passive declare does not count."""
+    listed = stack.ctl(
+        "list_queues", "--vhost", stack.vhost, "name", "messages", "--quiet", "--no-table-headers"
+    )
+    busy: dict[str, int] = {}
+    for line in listed.splitlines():
+        name, _, count = line.strip().rpartition("\t")
+        service = name.split(".", 1)[0]
+        ours = service in services and name != topology.dead_letter_queue(service).name
+        if ours and count.isdigit() and int(count) > 0:
+            busy[name] = int(count)
+    return busy

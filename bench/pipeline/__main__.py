@@ -272,6 +272,11 @@ async def naive_floor(
     return run
 
 
+async def raw_floor(stack: SessionStack, count: int, window: int, prefetch: int) -> Run:
+    """The naive floor under the name bench/companies measures its import against."""
+    return await naive_floor(stack, count, window, prefetch, servers=False)
+
+
 async def honest_floor(
     stack: SessionStack, count: int, window: int, prefetch: int, servers: bool
 ) -> Run:

@@ -12,17 +12,15 @@ refuses a `user_id` that is not the login's, so consumers can trust it as the se
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from aiormq import spec
-from aiormq.abc import AbstractChannel
+import aio_pika
+from aio_pika.abc import AbstractExchange
 from aiormq.exceptions import PublishError
 from faststream.rabbit import Channel, RabbitBroker, RabbitExchange
 
@@ -31,11 +29,8 @@ from diko_shared.contract.catalogue import CATALOGUE
 from diko_shared.contract.envelope import new_envelope
 from diko_shared.messaging import topology
 
-log = logging.getLogger(__name__)
-
 CONTENT_TYPE = "application/json"
 NO_ROUTE = 312
-PERSISTENT = 2
 
 
 class Unroutable(Exception):
@@ -144,60 +139,44 @@ class Publisher:
         self.on_unrouted_event = on_unrouted_event
         self.user_id = user_id or _connection_user(broker)
         self._channel_settings = Channel(publisher_confirms=True, on_return_raises=True)
-        self._open: AbstractChannel | None = None
-        self._opening = asyncio.Lock()
+        self._exchanges: dict[str, AbstractExchange] = {}
 
-    async def _channel(self) -> AbstractChannel:
-        """The confirmed channel of the broker's connection (reopened after a reconnect).
-
-        Kept while it is open: looking it up through FastStream costs more than a publish.
-        """
-        if self._open is None or self._open.is_closed:
-            async with self._opening:  # concurrent first publishes open one channel, not many
-                if self._open is None or self._open.is_closed:
-                    manager = self.broker.config.channel_manager
-                    channel = await manager.get_channel(self._channel_settings)
-                    self._open = await channel.get_underlay_channel()
-        return self._open
+    async def _exchange(self, name: str) -> AbstractExchange:
+        exchange = self._exchanges.get(name)
+        if exchange is None:
+            channel = await self.broker.config.channel_manager.get_channel(self._channel_settings)
+            exchange = (
+                channel.default_exchange
+                if not name
+                else await channel.get_exchange(name, ensure=False)
+            )
+            self._exchanges[name] = exchange
+        return exchange
 
     async def publish(
         self, message: Outgoing, *, timeout: float = 10.0, mandatory: bool = True
     ) -> None:
-        """Publish and wait for the confirm; events without a subscriber are counted, not raised.
-
-        The frames are handed to the connection without waiting for the socket to drain,
-        so that concurrent publishes do not queue behind each other's writes; the
-        broker's confirm is what says the message is safe.
-        """
-        properties = spec.Basic.Properties(
+        """Publish and wait for the confirm; events without a subscriber are counted, not raised."""
+        exchange = await self._exchange(message.exchange)
+        amqp = aio_pika.Message(
+            message.body,
             content_type=CONTENT_TYPE,
             message_id=message.message_id,
-            message_type=message.type,
+            type=message.type,
             app_id=message.source or self.source,  # a dead-lettered copy keeps its producer
             correlation_id=message.correlation_id,
             reply_to=message.reply_to,
             headers=dict(message.headers) or None,
-            delivery_mode=PERSISTENT,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             user_id=self.user_id,
         )
-        channel = await self._channel()
         try:
-            # `timeout` bounds the write, as aio-pika's publish did; the confirm comes or the
-            # channel closes. A caller that must bound the confirm too wraps the call.
-            await channel.basic_publish(
-                message.body,
-                exchange=message.exchange,
-                routing_key=message.routing_key,
-                properties=properties,
-                mandatory=mandatory,
-                timeout=timeout,
-                wait=False,
+            await exchange.publish(
+                amqp, routing_key=message.routing_key, mandatory=mandatory, timeout=timeout
             )
         except PublishError as exc:
             returned = getattr(exc.frame, "reply_code", None) == NO_ROUTE
             if returned and message.exchange == topology.EVENTS.name:
-                # Usual for an event no service reacts to yet: a short note, never the body.
-                log.debug("event without subscriber: %s", message.type)
                 if self.on_unrouted_event is not None:
                     self.on_unrouted_event(message.type)
                 return

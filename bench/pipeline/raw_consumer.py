@@ -1,6 +1,4 @@
-"""The naive floor: aio-pika consume with ack and one `insert_one` per message.
-
-Kept for reference beside the honest floor (`floor_consumer`): it publishes no event.
+"""The raw floor: aio-pika consume with ack and one raw driver insert per message.
 
 Run as its own process: prints `ready`, consumes N messages, prints their latencies as JSON.
 """
@@ -9,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import resource
 import sys
 import time
 
@@ -39,12 +36,7 @@ async def main(amqp_url: str, mongo_url: str, database: str, queue_name: str, to
     await queue.consume(on_message)
     print("ready", flush=True)
     await asyncio.wait_for(finished.wait(), timeout=600)
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    cpu_s = usage.ru_utime + usage.ru_stime
-    print(
-        json.dumps({"latencies": latencies, "finished_at": time.time(), "cpu_s": cpu_s}),
-        flush=True,
-    )
+    print(json.dumps({"latencies": latencies, "finished_at": time.time()}), flush=True)
     await connection.close()
     await client.close()
 

@@ -17,6 +17,7 @@ from diko_shared.due import DUE
 from diko_shared.messaging import topology
 from diko_shared.store.mongo import OUTBOX
 from harness.stack import SessionStack
+from harness.waiting import eventually
 
 SERVICES = ("companies", "matching", "notifications", "media")
 #: Due items due within this are work still to do (housekeeping waits an hour).
@@ -29,20 +30,25 @@ async def quiet(stack: SessionStack, timeout: float, services: tuple[str, ...] =
     notifications sends them from one); `TimeoutError` naming what is left after `timeout`.
     Dead letters are not work to do."""
     started = time.monotonic()
+    left: dict[str, int] = {}
     async with AsyncMongoClient(stack.mongo_url, tz_aware=True) as client:
-        while True:
-            busy: dict[str, int] = await asyncio.to_thread(busy_queues, stack, services)
+
+        async def nothing_left() -> bool:
+            left.clear()
+            left.update(await asyncio.to_thread(busy_queues, stack, services))
             soon = datetime.now(UTC) + DUE_SOON
             for service in services:
                 db = client[stack.database(service)]
                 for collection, query in ((OUTBOX, {}), (DUE, {"due_at": {"$lte": soon}})):
-                    if left := await db[collection].count_documents(query):
-                        busy[f"{service}: {collection}"] = left
-            if not busy:
-                return time.monotonic() - started
-            if time.monotonic() - started >= timeout:
-                raise TimeoutError(f"after {timeout:g} s, work left: {busy}")
-            await asyncio.sleep(0.5)
+                    if count := await db[collection].count_documents(query):
+                        left[f"{service}: {collection}"] = count
+            return not left
+
+        try:
+            await eventually(nothing_left, timeout=timeout, interval=0.5, what="quiet")
+        except TimeoutError:
+            raise TimeoutError(f"after {timeout:g} s, work left: {left}") from None
+    return time.monotonic() - started
 
 
 def busy_queues(stack: SessionStack, services: tuple[str, ...] = SERVICES) -> dict[str, int]:

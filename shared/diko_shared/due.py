@@ -58,7 +58,7 @@ from diko_shared.messaging.publisher import Outgoing, pack
 from diko_shared.messaging.relay import OutboxRelay
 from diko_shared.service.metrics import Metrics
 from diko_shared.store.group_commit import GroupCommitter, Write
-from diko_shared.store.mongo import OUTBOX, Indexes, bulk_write_in_batches
+from diko_shared.store.mongo import OUTBOX, Indexes, bulk_write_in_batches, upsert_by_id
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,14 @@ def item_id(kind: str, key: str) -> str:
     return f"{kind}|{key}"
 
 
+def _scheduling(
+    kind: str, due_at: datetime, data: dict[str, Any], correlation_id: str | None
+) -> dict[str, Any]:
+    """The update that creates a due item or moves an existing one."""
+    document = {"kind": kind, "due_at": due_at.astimezone(UTC), "data": data, "failed": None}
+    return {"$set": document, "$setOnInsert": {"attempts": 0, "correlation_id": correlation_id}}
+
+
 def schedule(
     kind: str,
     key: str,
@@ -94,18 +102,16 @@ def schedule(
     Scheduling the same kind and key again (a redelivery, or a new date) moves the
     existing item instead of adding one.
     """
-    document = {"kind": kind, "due_at": due_at.astimezone(UTC), "data": data, "failed": None}
-    return Write(
-        DUE,
-        UpdateOne(
-            {"_id": item_id(kind, key)},
-            {
-                "$set": document,
-                "$setOnInsert": {"attempts": 0, "correlation_id": correlation_id},
-            },
-            upsert=True,
-        ),
-    )
+    update = _scheduling(kind, due_at, data, correlation_id)
+    return Write(DUE, UpdateOne({"_id": item_id(kind, key)}, update, upsert=True))
+
+
+async def schedule_now(
+    db: AsyncDatabase, kind: str, key: str, due_at: datetime, data: dict[str, Any]
+) -> None:
+    """Schedule outside a message, at start-up: every replica schedules the same item, and
+    replicas that start together race to create it (`upsert_by_id`)."""
+    await upsert_by_id(db[DUE], item_id(kind, key), _scheduling(kind, due_at, data, None))
 
 
 def cancel(kind: str, key: str) -> Write:

@@ -174,8 +174,7 @@ async def start_sweeping(db: AsyncDatabase, now: datetime) -> int:
         await bulk_write_in_batches(db[APPLICANTS], moves, ordered=False)
         cancels = [due.cancel(RETENTION, item["data"]["applicant_id"]).op for item in items]
         await bulk_write_in_batches(db[due.DUE], cancels, ordered=False)
-    first = due.schedule(RETENTION_SWEEP, "applicants", now, {})
-    await db[first.collection].bulk_write([first.op])
+    await due.schedule_now(db, RETENTION_SWEEP, "applicants", now, {})
     return len(items)
 
 

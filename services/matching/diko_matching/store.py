@@ -44,7 +44,7 @@ from diko_matching.domain import PositionCopy
 from diko_matching.index import APPLICANTS, FEED, POSITIONS, PROPOSALS
 from diko_shared.contract.common import Occupation
 from diko_shared.contract.matching import Applicant, Proposal
-from diko_shared.store.mongo import PROCESSED, Indexes
+from diko_shared.store.mongo import DUPLICATE_KEY, PROCESSED, Indexes
 
 TRIGGERS = "triggers"
 QUOTA = "quota"
@@ -372,7 +372,7 @@ async def insert_unordered(
         await db[collection].insert_many(documents, ordered=False)
     except BulkWriteError as exc:
         errors = exc.details.get("writeErrors", [])
-        if any(e.get("code") != 11000 for e in errors):
+        if any(e.get("code") != DUPLICATE_KEY for e in errors):
             raise
         return [documents[e["index"]]["_id"] for e in errors]
     return []

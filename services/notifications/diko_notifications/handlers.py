@@ -198,8 +198,7 @@ class Handlers:
         if self.team_id:
             await store.ensure_team(db, self.team_id, self.team_name, self.team_email)
         await store.list_all_contacts(db)
-        write = due.schedule("retention", "deliveries", await self.clock.now(), {})
-        await db[write.collection].bulk_write([write.op])
+        await due.schedule_now(db, "retention", "deliveries", await self.clock.now(), {})
 
     # -- staff ---------------------------------------------------------------------------
 

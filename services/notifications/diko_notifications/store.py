@@ -51,7 +51,7 @@ from diko_shared.contract.notifications import Delivery, ListDeliveries
 from diko_shared.store import guards
 from diko_shared.store.group_commit import Write
 from diko_shared.store.lookups import find_by_ids
-from diko_shared.store.mongo import Indexes, bulk_write_in_batches
+from diko_shared.store.mongo import DUPLICATE_KEY, Indexes, bulk_write_in_batches, upsert_by_id
 
 STAFF = "staff"
 STAFF_EMAILS = "staff_emails"
@@ -130,14 +130,15 @@ def insert_staff(
 
 
 async def ensure_team(db: AsyncDatabase, staff_id: str, name: str, email: str) -> None:
-    """The team address as a staff record (`team: true`), created once at start-up."""
-    await db[STAFF].update_one(
-        {"_id": staff_id},
+    """The team address as a staff record (`team: true`), written by every start-up (two
+    replicas may start at once)."""
+    await upsert_by_id(
+        db[STAFF],
+        staff_id,
         {
             "$set": {"email": email, "team": True, "active": True},
             "$setOnInsert": {"name": name, "role": None, "responsibilities": {}},
         },
-        upsert=True,
     )
     with suppress(DuplicateKeyError):
         await db[STAFF_EMAILS].insert_one({"_id": email.strip().lower(), "staff_id": staff_id})
@@ -255,7 +256,7 @@ async def open_deliveries(
     try:
         await db[DELIVERIES].insert_many([dict(r) for r in records], ordered=False)
     except BulkWriteError as exc:
-        if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
             raise
         taken = {records[e["index"]]["_id"] for e in exc.details["writeErrors"]}
         found = {r["_id"]: dict(r) for r in records}
@@ -385,7 +386,7 @@ async def take_leases(
         await db[SENDING].insert_many(docs, ordered=False)
     except BulkWriteError as exc:
         errors = exc.details.get("writeErrors", [])
-        if any(e.get("code") != 11000 for e in errors):
+        if any(e.get("code") != DUPLICATE_KEY for e in errors):
             raise
         for error in errors:
             i = error["index"]

@@ -24,11 +24,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from diko_shared.service.metrics import Metrics
-from diko_shared.store.mongo import batches
+from diko_shared.store.mongo import DUPLICATE_KEY, batches
 
 WriteOp = InsertOne | UpdateOne | ReplaceOne | DeleteOne
-
-DUPLICATE_KEY = 11000
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Any
 from pymongo import AsyncMongoClient, IndexModel, InsertOne, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 Indexes = Mapping[str, Sequence[IndexModel]]
 
@@ -31,6 +32,9 @@ PLATFORM_INDEXES: Indexes = {
     OUTBOX: [IndexModel("lease_until")],
 }
 
+
+#: The server's code for a write that a unique index refused.
+DUPLICATE_KEY = 11000
 
 #: FerretDB 1.24 (SQLite) holds one pooled connection for every update or delete of a batch
 #: until the whole batch is done, from a pool of 100 per database: a batch of 100 updates,
@@ -64,6 +68,20 @@ async def bulk_write_in_batches(
     """`collection.bulk_write(ops)`, cut by `batches`: the only safe way to write many updates."""
     for _, part in batches(ops):
         await collection.bulk_write(list(part), ordered=ordered)
+
+
+async def upsert_by_id(collection: AsyncCollection, id_: str, update: Mapping[str, Any]) -> None:
+    """An upsert of `id_` that another process may make at the same moment (two replicas
+    starting at once write the same start-up documents).
+
+    Of two upserts of a missing `_id`, both can decide to insert and one then fails on the
+    unique index. MongoDB retries that upsert itself; FerretDB reports the duplicate key.
+    The document is there by then, so one more attempt updates it.
+    """
+    try:
+        await collection.update_one({"_id": id_}, update, upsert=True)
+    except DuplicateKeyError:
+        await collection.update_one({"_id": id_}, update, upsert=True)
 
 
 def connect(

@@ -711,7 +711,13 @@ BROWSER_PACKAGE = ("chromium", Path("/usr/bin/chromium"))
 PROMETHEUS_PACKAGE = ("prometheus", Path("/usr/bin/promtool"))
 #: nginx checks and serves deploy/site/nginx.conf, the project website's configuration.
 NGINX_PACKAGE = ("nginx", Path("/usr/sbin/nginx"))
-TEST_PACKAGES = (BROWSER_PACKAGE, PROMETHEUS_PACKAGE, NGINX_PACKAGE)
+#: Compose v1, end of life, still Debian's `docker-compose`: the tests check that it refuses
+#: deploy/compose.yaml (whose secrets need Compose v2.24) rather than start it without them.
+COMPOSE_V1_PACKAGE = ("docker-compose", Path("/usr/bin/docker-compose"))
+TEST_PACKAGES = (BROWSER_PACKAGE, PROMETHEUS_PACKAGE, NGINX_PACKAGE, COMPOSE_V1_PACKAGE)
+#: Installed without the packages they recommend: docker-compose recommends the Docker
+#: engine, which neither the tests nor this machine want.
+WITHOUT_RECOMMENDS = {"docker-compose"}
 #: Node.js and npm build Mailpit's web UI; installed only when `node`/`npm` are missing.
 NODE_PACKAGES = (("nodejs", Path("/usr/bin/node")), ("npm", Path("/usr/bin/npm")))
 
@@ -764,8 +770,12 @@ def ensure_debian_packages(packages: Sequence[tuple[str, Path]]) -> None:
     if apt_get(prefix, ["update"], log) != 0:
         # Stale package lists may still hold the packages; the install below decides.
         say("apt-get update failed (see the log); trying the install with the current lists")
-    if apt_get(prefix, ["install", "-y", *missing], log) != 0:
-        raise fail_with_log(f"`apt-get install -y {names}` failed", [log], f"install {names}")
+    plain = [name for name in missing if name not in WITHOUT_RECOMMENDS]
+    bare = [name for name in missing if name in WITHOUT_RECOMMENDS]
+    for group, options in ((plain, []), (bare, ["--no-install-recommends"])):
+        if group and apt_get(prefix, ["install", "-y", *options, *group], log) != 0:
+            command = " ".join(["apt-get install -y", *options, *group])
+            raise fail_with_log(f"`{command}` failed", [log], f"install {' '.join(group)}")
     for name, marker in packages:
         if not marker.exists():
             raise StackError(f"apt-get installed {name} but {marker} is missing")

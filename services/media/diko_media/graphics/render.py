@@ -18,6 +18,7 @@ import math
 import re
 import threading
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -58,10 +59,18 @@ Bounds = tuple[int, int, int, int]
 
 # FreeType faces are not safe to share between threads; rendering runs in worker threads.
 _RENDERING = threading.Lock()
-#: Ink boxes of the texts measured during one rendering (under `_RENDERING`): fitting a text
-#: measures the same candidates again and again. Emptied when a rendering starts, so that
-#: every rendering measures its own texts.
+#: Ink boxes of measured texts (under `_RENDERING`): fitting a text measures the same
+#: candidates again and again, and posts share most of theirs (the layouts' fixed words, the
+#: line probe at every size tried, occupations and towns), so the boxes outlive a
+#: rendering: kept, an "Azubi gesucht" draft measured 12 texts instead of 53 and took 40
+#: instead of 55 ms. A box depends only on the face and the text.
 _MEASURED: dict[tuple[str, int, str], tuple[int, int, int, int]] = {}
+#: Boxes kept at most (about 150 bytes each); the cache starts afresh when it is full.
+MEASURED_MAX = 20_000
+#: Canvases without text (`_canvas`), most recently used last (under `_RENDERING`); a
+#: portrait canvas holds 4.4 MB, so only a few are kept.
+_CANVASES: OrderedDict[tuple[object, ...], Image.Image] = OrderedDict()
+CANVASES_MAX = 6
 
 
 @lru_cache(maxsize=64)  # a face costs memory; fitting tries many sizes, drawing uses few
@@ -155,11 +164,9 @@ def render(
     fields = dict(values)
     colours = palette or layout.palette
     with _RENDERING:
-        _MEASURED.clear()
-        image = Image.new("RGB", (layout.width, layout.height), colours.rgb(layout.background))
-        for shape in layout.shapes:
-            if _drawn(shape, has_logo=logo is not None):
-                _draw_shape(image, shape, colours, logo)
+        if len(_MEASURED) > MEASURED_MAX:
+            _MEASURED.clear()
+        image = _canvas(layout, colours, logo)
         draw = ImageDraw.Draw(image)
         placed = tuple(_draw_text(draw, spec, fields, colours) for spec in layout.texts)
         return Rendered(
@@ -169,6 +176,41 @@ def render(
             placed,
             jpeg=_jpeg(image) if jpeg else None,
         )
+
+
+def _canvas(layout: Layout, colours: Palette, logo: Image.Image | None) -> Image.Image:
+    """The layout's background and shapes, before any text (a copy to draw on).
+
+    Without a company's logo the canvas depends only on the layout and the colours, and
+    most posts share those (the brand's palette, a few companies' colours): it is drawn
+    once and copied, where pasting the shapes anew had been a quarter of a draft's time.
+    """
+    if logo is not None:
+        return _draw_canvas(layout, colours, logo)
+    key = (
+        layout.name,
+        layout.width,
+        layout.height,
+        layout.background,
+        layout.shapes,
+        tuple(sorted(colours.colours.items())),
+    )
+    canvas = _CANVASES.get(key)
+    if canvas is None:
+        canvas = _CANVASES[key] = _draw_canvas(layout, colours, None)
+        if len(_CANVASES) > CANVASES_MAX:
+            _CANVASES.popitem(last=False)
+    else:
+        _CANVASES.move_to_end(key)
+    return canvas.copy()
+
+
+def _draw_canvas(layout: Layout, colours: Palette, logo: Image.Image | None) -> Image.Image:
+    image = Image.new("RGB", (layout.width, layout.height), colours.rgb(layout.background))
+    for shape in layout.shapes:
+        if _drawn(shape, has_logo=logo is not None):
+            _draw_shape(image, shape, colours, logo)
+    return image
 
 
 def _drawn(shape: Shape, *, has_logo: bool) -> bool:

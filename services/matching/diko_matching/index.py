@@ -12,8 +12,9 @@ document first and then announced in the feed, a collection of numbered entries
 takes the next free number by inserting it (a taken one fails, so it tries the next);
 numbers are therefore taken without gaps. An entry names its documents as
 `<kind>|<id>` strings (FerretDB stores no arrays of arrays). Before it reads, a process looks up the
-numbers after the last one it has seen, one `_id` at a time, until one is missing, and
-reloads the documents they name. Replicas keep their own copies; none needs another's.
+numbers after the last one it has seen, one `_id` at a time, until one is missing (the
+entries it appended itself it knows without reading them), and reloads the documents
+they name. Replicas keep their own copies; none needs another's.
 
 The index only chooses. What must hold (a pair proposed once, a proposal decided once,
 an applicant placed once, no place taken twice) is decided by claims and by reading
@@ -137,6 +138,10 @@ class Index:
     _arrays: tuple[tuple[int, date], ScoringWeights, ProfileArrays] | None = None
     #: Feed entries this process wrote with the documents: not read back on catch-up.
     _applied: dict[int, set[tuple[str, str]]] = field(default_factory=dict)
+    #: What the feed entries this process appended name, by number: catch-up takes the
+    #: names from here instead of reading its own entries back (half the feed's reads of
+    #: a story with one replica).
+    _appended_names: dict[int, set[tuple[str, str]]] = field(default_factory=dict)
 
     # -- loading and catching up -------------------------------------------------------
 
@@ -156,12 +161,15 @@ class Index:
         async with self._lock:
             changed: set[tuple[str, str]] = set()
             while True:
-                entry = await db[FEED].find_one({"_id": feed_id(self.cursor + 1)})
-                if entry is None:
-                    break
-                self.cursor += 1
-                names = {tuple(change.split("|", 1)) for change in entry["changes"]}
-                changed.update(names - self._applied.pop(self.cursor, set()))
+                number = self.cursor + 1
+                names = self._appended_names.pop(number, None)
+                if names is None:
+                    entry = await db[FEED].find_one({"_id": feed_id(number)})
+                    if entry is None:
+                        break
+                    names = {tuple(change.split("|", 1)) for change in entry["changes"]}
+                self.cursor = number
+                changed.update(names - self._applied.pop(number, set()))
             for kind, id_ in sorted(changed):
                 doc = await db[KINDS[kind]].find_one({"_id": id_})
                 self._apply(kind, id_, doc)
@@ -179,7 +187,8 @@ class Index:
         Documents the caller passes as `written` (what it inserted) go into this process's
         read model at once, and its next catch-up does not read them back.
         """
-        names = sorted({f"{kind}|{id_}" for kind, id_ in changes})
+        named = {(kind, id_) for kind, id_ in changes}
+        names = sorted(f"{kind}|{id_}" for kind, id_ in named)
         if not names:
             return
         for (kind, id_), doc in (written or {}).items():
@@ -194,6 +203,7 @@ class Index:
                     number += 1
                     continue
                 self.appended = number
+                self._appended_names[number] = named
                 if written:
                     self._applied[number] = set(written)
                 return

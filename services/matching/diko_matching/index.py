@@ -203,9 +203,10 @@ class Index:
                     number += 1
                     continue
                 self.appended = number
-                self._appended_names[number] = named
-                if written:
-                    self._applied[number] = set(written)
+                if number > self.cursor:  # else a catch-up read it back meanwhile
+                    self._appended_names[number] = named
+                    if written:
+                        self._applied[number] = set(written)
                 return
 
     # -- applying documents ----------------------------------------------------------------

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from aiormq.exceptions import ChannelNotFoundEntity
 from faststream.rabbit import Channel, RabbitBroker
 
 from diko_shared.messaging import topology
@@ -50,6 +51,23 @@ async def test_a_message_no_queue_takes_raises(broker: RabbitBroker) -> None:
     publisher = Publisher(broker, "tests")
     with pytest.raises(Unroutable, match=r"no\.such\.queue"):
         await publisher.publish(_message("", f"no.such.queue.{uuid.uuid4().hex[:6]}"))
+
+
+async def test_a_publish_while_the_broker_reopens_its_channel_waits_for_it(
+    broker: RabbitBroker,
+) -> None:
+    # After a reconnection the robust channels are opened again one by one, in the
+    # background; a consumer's may deliver before the publisher's is back. A publish must
+    # wait for its channel then: failing at once, the pipeline's every settlement failed,
+    # its message went straight back to the queue, and 20 deliveries in a second ended it
+    # as a `delivery_limit` dead letter (seen in the chaos run after a broker cut).
+    heard: list[str] = []
+    publisher = Publisher(broker, "tests", on_unrouted_event=heard.append)
+    # The broker closes a channel that publishes to a missing exchange; aio-pika reopens it.
+    with pytest.raises(ChannelNotFoundEntity):
+        await publisher.publish(_message(f"no.such.exchange.{uuid.uuid4().hex[:6]}", "x"))
+    await publisher.publish(_message(topology.EVENTS.name, "nobody.listens"), timeout=5.0)
+    assert heard == ["nobody.listens"]
 
 
 def test_a_service_exports_the_count_of_unrouted_events(testsvc: ServiceProcess) -> None:

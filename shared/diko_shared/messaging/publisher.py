@@ -12,6 +12,8 @@ refuses a `user_id` that is not the login's, so consumers can trust it as the se
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +22,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aio_pika
-from aio_pika.abc import AbstractExchange
+from aio_pika.abc import AbstractExchange, AbstractRobustChannel
 from aiormq.exceptions import PublishError
 from faststream.rabbit import Channel, RabbitBroker, RabbitExchange
 
@@ -170,6 +172,7 @@ class Publisher:
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             user_id=self.user_id,
         )
+        await _reopened(exchange, timeout)
         try:
             await exchange.publish(
                 amqp, routing_key=message.routing_key, mandatory=mandatory, timeout=timeout
@@ -229,3 +232,31 @@ class Publisher:
             user_id=self.user_id,
         )
         return json.loads(response.body)
+
+
+async def _reopened(exchange: AbstractExchange, timeout: float) -> None:
+    """Wait (at most `timeout`) for the exchange's channel if aio-pika is reopening it.
+
+    After a reconnection the robust channels are opened again one by one in the
+    background, and the broker closes a channel for a channel error, which aio-pika then
+    reopens; a consumer's channel may deliver before the publisher's is back. Failing at
+    once there would send the caller's message straight back to its queue, round and
+    round until its delivery limit. (`RobustChannel.ready()` does not wait for a reopen
+    after a channel error, its reopen callbacks do.) A channel still closed after
+    `timeout` makes the publish raise as before.
+    """
+    channel = exchange.channel
+    if not (channel.is_closed and isinstance(channel, AbstractRobustChannel)):
+        return
+    reopened = asyncio.Event()
+
+    def note(*_: object) -> None:
+        reopened.set()
+
+    channel.reopen_callbacks.add(note)
+    try:
+        if channel.is_closed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(reopened.wait(), timeout)
+    finally:
+        channel.reopen_callbacks.discard(note)

@@ -126,6 +126,8 @@ async def test_every_story_has_exactly_its_effects_after_kills_restarts_and_mail
     kinds = Counter(f["kind"] for f in report.faults)
     assert kinds == {"kill": 4, "cut": 1, "pause": 1, "restart": 2, "smtp": 3, "refuse": 2}
     assert report.faults_done == len(report.faults) == 13, summary
+    assert sorted(report.restarts_s) == ["ferretdb", "rabbitmq"], summary
+    assert all(len(took) == 1 and took[0] > 0 for took in report.restarts_s.values()), summary
     assert not report.failed, f"{summary}\n{report.failed}"
     assert report.completed == 12, summary
     assert not report.duplicated_effects, f"{summary}\n{report.duplicated_effects}"

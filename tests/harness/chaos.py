@@ -279,6 +279,9 @@ class Report:
     due_given_up: dict[str, int] = field(default_factory=dict)
     requests_resent: int = 0
     restarted_after_exit: int = 0
+    #: Seconds each restart of the broker or the store took, from stop to answering again
+    #: (a replica starting meanwhile waits for the broker at most 120 s, then exits).
+    restarts_s: dict[str, list[float]] = field(default_factory=dict)
     load_average: list[float] = field(default_factory=list)
 
     @property
@@ -310,7 +313,8 @@ class Report:
             f"faults: {kinds['kill']} kills, {kinds['cut']} broker cuts, "
             f"{kinds['pause']} database pauses, {kinds['restart']} restarts of broker or "
             f"database, {kinds['smtp']} SMTP windows, {kinds['refuse']} refused addresses; "
-            f"replicas started again after they exited {self.restarted_after_exit}",
+            f"replicas started again after they exited {self.restarted_after_exit}; "
+            f"restarts took {self._restarts()}",
             f"SMTP: {', '.join(f'{k} {v}' for k, v in sorted(self.smtp.items())) or '-'}; "
             f"armed faults that found no message {self.smtp_unspent}",
             f"start {self.start_s:.1f} s, load {self.load_s:.1f} s, drain {self.drain_s:.1f} s, "
@@ -334,6 +338,13 @@ class Report:
         ]
         return "\n".join(lines)
 
+    def _restarts(self) -> str:
+        took = [
+            f"{name} {', '.join(f'{s:.1f}' for s in seconds)} s"
+            for name, seconds in sorted(self.restarts_s.items())
+        ]
+        return "; ".join(took) or "-"
+
 
 class FaultRunner:
     """Carries out a schedule against a running system, then puts everything back.
@@ -349,6 +360,7 @@ class FaultRunner:
         self.done: list[Fault] = []
         self.held: set[str] = set()
         self.restarted_after_exit = 0
+        self.restarts_s: dict[str, list[float]] = {}
         #: A pause and a restart of the document store take turns (a stopped process
         #: would not hear the restart's SIGTERM).
         self.store = asyncio.Lock()
@@ -390,12 +402,17 @@ class FaultRunner:
                     self.servers.signal_store(signal.SIGCONT)
         elif fault.kind == "restart" and fault.target == "ferretdb":
             async with self.store:
-                await asyncio.to_thread(self.servers.restart, fault.target)
+                await self._restart(fault.target)
         elif fault.kind == "restart":
-            await asyncio.to_thread(self.servers.restart, fault.target)
+            await self._restart(fault.target)
         elif fault.kind == "smtp":
             self.smtp.arm(fault.target, fault.count, fault.delay)
         self.done.append(fault)  # refuse: in force from the start (the SMTP server's list)
+
+    async def _restart(self, server: str) -> None:
+        began = time.monotonic()
+        await asyncio.to_thread(self.servers.restart, server)
+        self.restarts_s.setdefault(server, []).append(round(time.monotonic() - began, 1))
 
 
 async def drained(stack: SessionStack, timeout: float) -> float:
@@ -745,6 +762,7 @@ async def chaos(
                     runner = FaultRunner(system, plug, smtp_server, servers)
                     await _under_faults(runner, load, faults, stories, report, say)
                     say(f"  load done in {report.load_s:.1f} s")
+                    report.restarts_s = runner.restarts_s
                     report.restarted_after_exit = runner.restarted_after_exit + (
                         await asyncio.to_thread(_all_ready, system)
                     )
@@ -796,16 +814,28 @@ async def _under_faults(
     report.faults_done = len(runner.done)
 
 
-def _all_ready(system: System) -> int:
-    """Wait until every replica is ready; start again those that gave up, as compose's
-    `restart: unless-stopped` does (a service whose broker went away while it was starting
-    exits with an error). Returns how many were started again."""
+#: How long the replicas may take to be ready after the load, exits and starts included.
+READY_TIMEOUT_S = 300.0
+
+
+def _all_ready(system: System, timeout: float = READY_TIMEOUT_S) -> int:
+    """Wait until every replica is ready, starting again each one that exits meanwhile, as
+    compose's `restart: unless-stopped` does: a replica that was starting while the broker
+    was away gives up after 120 s with an error, possibly during this wait. Returns how
+    many were started again; `TimeoutError` with the log tails of those still not ready."""
+    deadline = time.monotonic() + timeout
     restarted = 0
-    for process in system.processes.values():
-        if process.process is not None and process.process.poll() is not None:
-            process.launch()
-            restarted += 1
-        process.wait_ready(timeout=240)
+    waiting = list(system.processes.values())
+    while waiting:
+        for process in waiting:
+            if process.process is not None and process.process.poll() is not None:
+                process.launch()
+                restarted += 1
+        waiting = [p for p in waiting if not p.ready()]
+        if waiting and time.monotonic() > deadline:
+            tails = "\n\n".join(f"{p.name}:\n{p.tail()}" for p in waiting)
+            raise TimeoutError(f"not ready within {timeout:.0f} s:\n{tails}")
+        time.sleep(0.2 if waiting else 0)
     return restarted
 
 

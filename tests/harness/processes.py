@@ -74,6 +74,13 @@ class ServiceProcess:
                 stderr=subprocess.STDOUT,
             )
 
+    def ready(self) -> bool:
+        """/readyz answers 200 now."""
+        try:
+            return httpx.get(f"{self.base_url}/readyz", timeout=2.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
     def wait_ready(self, timeout: float = 90.0) -> None:
         """Wait until /readyz answers 200; fail with the log tail if the process dies or hangs."""
         deadline = time.monotonic() + timeout
@@ -82,11 +89,8 @@ class ServiceProcess:
                 raise RuntimeError(
                     f"{self.name} exited with {self.process.returncode}:\n{self.tail()}"
                 )
-            try:
-                if httpx.get(f"{self.base_url}/readyz", timeout=2.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
+            if self.ready():
+                return
             time.sleep(0.1)
         raise TimeoutError(f"{self.name} not ready within {timeout:.0f} s:\n{self.tail()}")
 

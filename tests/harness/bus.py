@@ -334,9 +334,11 @@ class Bus:
 
         async def collect(message: AbstractIncomingMessage) -> None:
             tap._add(_seen(message))
-            await message.ack()
 
-        await queue.consume(collect)
+        # Without acknowledgements: an ack still on its way when `close_taps` closed the
+        # channel reached the broker on a closed channel number, and the broker closed the
+        # harness's whole connection ("CHANNEL_ERROR - expected 'channel.open'").
+        await queue.consume(collect, no_ack=True)
         return tap
 
     async def close_taps(self) -> None:

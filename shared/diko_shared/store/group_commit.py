@@ -8,7 +8,10 @@ so the repeat leaves one effect and one outgoing message.
 
 While one flush runs, new units queue up; the next flush takes them all. Under load that
 turns a write per message into a bulk write per collection and phase, without adding any
-waiting time when the service is idle.
+waiting time when the service is idle. Within a phase, each unit's writes reach the
+store in the order its handler staged them (`_runs`), and a unit whose write failed
+writes nothing after it: readers that trust a later write (a change mark, a due item)
+find the earlier ones done.
 """
 
 from __future__ import annotations
@@ -53,6 +56,24 @@ class _Unit:
     tag: str = ""
     error: BaseException | None = None
     existed: bool = False
+
+
+def _runs(writes: Sequence[Write]) -> list[list[Write]]:
+    """A unit's writes of one phase cut where the collection changes, in their order.
+
+    The flush applies the first run of every unit, then the second, and so on: each
+    unit's writes keep the order its handler staged them in (a mark after the data it
+    marks, a due item after both), however the units of a batch order their collections.
+    Units that write the same collections in the same order still cost one request per
+    collection.
+    """
+    runs: list[list[Write]] = []
+    for write in writes:
+        if runs and runs[-1][0].collection == write.collection:
+            runs[-1].append(write)
+        else:
+            runs.append([write])
+    return runs
 
 
 @dataclass
@@ -130,15 +151,18 @@ class GroupCommitter:
             self._metrics.commit_batch.observe(len(units))
         depth = max(len(unit.phases) for unit in units)
         for phase in range(depth):
-            by_collection: dict[str, _Batch] = defaultdict(_Batch)
-            for unit in units:
-                if unit.error is None and phase < len(unit.phases):
-                    for write in unit.phases[phase]:
-                        batch = by_collection[write.collection]
-                        batch.writes.append(write)
-                        batch.units.append(unit)
-            for name, batch in by_collection.items():
-                await self._apply(name, batch)
+            runs = {id(u): _runs(u.phases[phase]) for u in units if phase < len(u.phases)}
+            for step in range(max((len(r) for r in runs.values()), default=0)):
+                by_collection: dict[str, _Batch] = defaultdict(_Batch)
+                for unit in units:
+                    unit_runs = runs.get(id(unit), [])
+                    if unit.error is None and step < len(unit_runs):
+                        for write in unit_runs[step]:
+                            batch = by_collection[write.collection]
+                            batch.writes.append(write)
+                            batch.units.append(unit)
+                for name, batch in by_collection.items():
+                    await self._apply(name, batch)
             if self.after_phase is not None:
                 tags = [u.tag for u in units if u.error is None and phase < len(u.phases)]
                 if (pending := self.after_phase(phase, tags)) is not None:

@@ -51,6 +51,7 @@ class Plug:
 
     def __exit__(self, *exc: object) -> None:
         self.pull()
+        self._run(self._end_relays())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
 
@@ -76,6 +77,13 @@ class Plug:
         for writer in list(self._writers):
             writer.transport.abort()
         self._writers.clear()
+
+    async def _end_relays(self) -> None:
+        """Cancel the relays still running, so that none is destroyed pending with the loop."""
+        relays = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for relay in relays:
+            relay.cancel()
+        await asyncio.gather(*relays, return_exceptions=True)
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

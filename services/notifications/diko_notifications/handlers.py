@@ -97,6 +97,7 @@ from diko_shared.messaging.errors import Conflict, NotFound, TransientError
 from diko_shared.messaging.handling import DERIVED_IDS
 from diko_shared.messaging.publisher import Outgoing, Publisher
 from diko_shared.rights.participant import is_erased
+from diko_shared.store.group_commit import Write
 
 log = logging.getLogger(__name__)
 
@@ -461,6 +462,9 @@ class Handlers:
         about = _about(ctx)
         mails: list[Mail] = []
         waiting: list[dict[str, Any]] = []
+        #: One due item per slot, staged after every queued mail of it: the run it starts
+        #: reads the queue, so it must find all of them there (writes commit in this order).
+        runs: dict[tuple[str, str], Write] = {}
         for item in items:
             member = item.member
             prefs = await store.preferences_of(ctx.db, member.staff_id)
@@ -501,15 +505,14 @@ class Handlers:
                         "data": item.payload.model_dump(mode="json"),
                         "queued_at": now,
                     }
-                ),
-                due.schedule(
-                    "release" if way.how == "hold" else "digest",
-                    slot,
-                    way.at,
-                    {"slot": slot},
-                    correlation_id=ctx.correlation_id,
-                ),
+                )
             )
+            run = "release" if way.how == "hold" else "digest"
+            if (run, slot) not in runs:
+                runs[run, slot] = due.schedule(
+                    run, slot, way.at, {"slot": slot}, correlation_id=ctx.correlation_id
+                )
+        ctx.write(runs.values())
         if waiting:
             await store.open_deliveries(ctx.db, waiting)
         return await self.postman.deliver(ctx.db, mails)

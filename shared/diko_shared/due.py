@@ -84,8 +84,18 @@ def item_id(kind: str, key: str) -> str:
 def _scheduling(
     kind: str, due_at: datetime, data: dict[str, Any], correlation_id: str | None
 ) -> dict[str, Any]:
-    """The update that creates a due item or moves an existing one."""
-    document = {"kind": kind, "due_at": due_at.astimezone(UTC), "data": data, "failed": None}
+    """The update that creates a due item or moves an existing one.
+
+    Each scheduling gets a token of its own (`scheduled`): a run deletes its item only if
+    nobody scheduled it again meanwhile, also for the same moment (a digest's slot gets a
+    new item queued while the slot's run is reading the queue)."""
+    document = {
+        "kind": kind,
+        "due_at": due_at.astimezone(UTC),
+        "data": data,
+        "failed": None,
+        "scheduled": uuid.uuid4().hex,
+    }
     return {"$set": document, "$setOnInsert": {"attempts": 0, "correlation_id": correlation_id}}
 
 
@@ -423,7 +433,11 @@ class DueRunner:
             outbox.append(Write(OUTBOX, InsertOne(entry)))
         prepare = [w for w in ctx.writes if w.stage == 0]
         change = [w for w in ctx.writes if w.stage != 0]
-        done = [Write(DUE, DeleteOne({"_id": id_, "due_at": item["due_at"]}))]
+        # not if scheduled again while it ran (items from before the token: by their time)
+        since = (
+            {"scheduled": item["scheduled"]} if "scheduled" in item else {"due_at": item["due_at"]}
+        )
+        done = [Write(DUE, DeleteOne({"_id": id_, **since}))]
         await self.committer.commit(prepare, change, outbox, done, tag=ctx.key)
         if ctx.outgoing:
             self.relay.hand_over(ctx.key, ctx.outgoing)

@@ -253,6 +253,29 @@ async def test_a_held_item_holds_up_no_other(
     assert all(len(reminded(tap, item)) == 1 for item in others)
 
 
+async def test_an_item_scheduled_again_while_it_runs_runs_again(
+    bus: Bus, first: ServiceProcess, db: AsyncDatabase
+) -> None:
+    """Scheduled again for the same moment while it runs (a digest's slot gets another
+    queued mail while its run reads the queue): the run must not delete the new one."""
+    tap = await bus.tap(pattern="tally.reminded")
+    at = day()
+    item = unique("again")
+    await schedule(bus, item, at, fail="hold")
+    await due.set_test_clock(db, CLOCK, at + timedelta(seconds=1))
+    await eventually(lambda: runs(db, item), what="the held reminder started")
+    await schedule(bus, item, at, fail="hold")  # the same moment, while the first run holds
+
+    await db["released"].insert_one({"_id": item})
+
+    async def ran_twice() -> bool:
+        return await runs(db, item) == 2 and await done(db, item)
+
+    await eventually(ran_twice, what="the reminder run again, then done")
+    await tap.fence()
+    assert len(reminded(tap, item)) == 1  # the effect once: the second run repeats it
+
+
 async def test_a_long_run_keeps_its_lease_and_runs_once_with_two_replicas(
     bus: Bus, stack: SessionStack, first: ServiceProcess, db: AsyncDatabase
 ) -> None:

@@ -826,17 +826,18 @@ def _all_ready(system: System, timeout: float = READY_TIMEOUT_S) -> int:
     deadline = time.monotonic() + timeout
     restarted = 0
     waiting = list(system.processes.values())
-    while waiting:
+    while True:
         for process in waiting:
             if process.process is not None and process.process.poll() is not None:
                 process.launch()
                 restarted += 1
         waiting = [p for p in waiting if not p.ready()]
-        if waiting and time.monotonic() > deadline:
+        if not waiting:
+            return restarted
+        if time.monotonic() > deadline:
             tails = "\n\n".join(f"{p.name}:\n{p.tail()}" for p in waiting)
             raise TimeoutError(f"not ready within {timeout:.0f} s:\n{tails}")
-        time.sleep(0.2 if waiting else 0)
-    return restarted
+        time.sleep(0.2)  # between readiness probes, as `wait_ready` polls
 
 
 def write(report: Report, name: str = "chaos.json") -> Path:

@@ -217,7 +217,7 @@ class ServiceSettings(PlatformSettings):
         description="How long a relay owns an outbox entry before another may publish it",
     )
     outbox_sweep_s: float = Field(
-        1.0, gt=0, description="How often the relay looks for outbox entries left behind by a crash"
+        5.0, gt=0, description="How often the relay looks for outbox entries left behind by a crash"
     )
     inbox_retention_days: float = Field(
         30.0, gt=0, description="How long processed-message records guard against redelivery"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator
 
@@ -45,6 +46,22 @@ async def test_an_event_nobody_subscribes_to_is_reported_not_raised(broker: Rabb
     publisher = Publisher(broker, "tests", on_unrouted_event=heard.append)
     await publisher.publish(_message(topology.EVENTS.name, "nobody.listens"))
     assert heard == ["nobody.listens"]
+
+
+async def test_an_event_nobody_subscribes_to_is_logged_at_debug_only(
+    broker: RabbitBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Events no service reacts to yet are usual: a line per return on the hot path, let
+    # alone the returned message, would cost more than the publish.
+    caplog.set_level(logging.DEBUG)
+    heard: list[str] = []
+    publisher = Publisher(broker, "tests", on_unrouted_event=heard.append)
+    for _ in range(3):
+        await publisher.publish(_message(topology.EVENTS.name, "nobody.listens"))
+    assert heard == ["nobody.listens"] * 3
+    assert [r.getMessage() for r in caplog.records if r.levelno > logging.DEBUG] == []
+    notes = [r.getMessage() for r in caplog.records if r.name.startswith("diko_shared")]
+    assert notes == ["event without subscriber: nobody.listens"] * 3
 
 
 async def test_a_message_no_queue_takes_raises(broker: RabbitBroker) -> None:

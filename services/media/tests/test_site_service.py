@@ -12,7 +12,7 @@ import io
 import json
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,27 @@ WORKSHOP = "Zwei Auszubildende hobeln in der Werkstatt eine Tischplatte aus Eich
 BAKERY = "Frische Brötchen liegen in der Backstube auf einem Blech."
 #: Photo upload links, by company (from the answers to presentation.publish).
 UPLOADS: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[SessionStack]:
+    """A virtual host and databases of this module's own, with media's queues empty.
+
+    On the session's, media's queues hold every event the modules before this one caused
+    (the whole suite: hundreds of `position.opened`, each an Instagram draft rendered
+    before its position is copied for the site), and this module's events queue behind
+    them: whether the first build came within REBUILT_S then depended on the suite's
+    history and the machine's load, not on media (200 such events ahead at a load
+    average of 12 took longer, with the pipeline of main and of the pipeline lane alike).
+    """
+    with SessionStack.create() as own:
+        yield own
+
+
+@pytest.fixture(scope="module")
+async def bus(stack: SessionStack) -> AsyncIterator[Bus]:
+    async with Bus(stack.amqp_url) as connected:
+        yield connected
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from faststream.rabbit import RabbitQueue
+from pymongo import InsertOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -34,7 +35,7 @@ from diko_shared.messaging import topology
 from diko_shared.messaging.errors import TransientError
 from diko_shared.messaging.publisher import Outgoing
 from diko_shared.messaging.reading import Reader
-from diko_shared.store.group_commit import Write
+from diko_shared.store.group_commit import GroupCommitter, Write
 from diko_shared.store.mongo import INBOX
 
 P = TypeVar("P", bound=Payload)
@@ -90,6 +91,8 @@ class Context(Generic[P]):
     service: str
     queue: str
     db: AsyncDatabase
+    #: Batches `claim` with those of concurrent messages; without it, claims write alone.
+    committer: GroupCommitter | None = None
     writes: list[Write] = field(default_factory=list)
     outgoing: list[Outgoing] = field(default_factory=list)
 
@@ -138,18 +141,28 @@ class Context(Generic[P]):
         """
         if not self.subscription_records:
             raise TypeError(f"{self.spec.type!r} is a query; it only reads and claims nothing")
-        await self.db[INBOX].update_one(
+        listed = UpdateOne(
             {"_id": self.key}, {"$addToSet": {"claims": {"collection": collection, "_id": id_}}}
         )
         document = {**fields, "_id": id_, CLAIMED_BY: self.key}
-        try:
-            await self.db[collection].insert_one(document)
-        except DuplicateKeyError:
-            held = await self.db[collection].find_one({"_id": id_})
-            if held is None:
-                raise TransientError(f"the claim {id_!r} in {collection} vanished") from None
-            return held
-        return document
+        if self.committer is not None:
+            # The inbox lists the claim before it exists, so that a failure can release it.
+            won = await self.committer.insert_after(
+                [Write(INBOX, listed)], Write(collection, InsertOne(document))
+            )
+        else:
+            await self.db[INBOX].bulk_write([listed])
+            try:
+                await self.db[collection].insert_one(document)
+                won = True
+            except DuplicateKeyError:
+                won = False
+        if won:
+            return document
+        held = await self.db[collection].find_one({"_id": id_})
+        if held is None:
+            raise TransientError(f"the claim {id_!r} in {collection} vanished")
+        return held
 
     def write(self, *writes: Write | Iterable[Write]) -> None:
         """Stage database writes; they are committed after the handler returns."""

@@ -15,14 +15,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import aio_pika
-from aio_pika.abc import AbstractExchange, AbstractRobustChannel
+from aio_pika.abc import AbstractChannel as AbstractPikaChannel
+from aio_pika.abc import AbstractRobustChannel
+from aiormq import spec
+from aiormq.abc import AbstractChannel
 from aiormq.exceptions import PublishError
 from faststream.rabbit import Channel, RabbitBroker, RabbitExchange
 
@@ -31,8 +34,11 @@ from diko_shared.contract.catalogue import CATALOGUE
 from diko_shared.contract.envelope import new_envelope
 from diko_shared.messaging import topology
 
+log = logging.getLogger(__name__)
+
 CONTENT_TYPE = "application/json"
 NO_ROUTE = 312
+PERSISTENT = 2
 
 
 class Unroutable(Exception):
@@ -141,45 +147,62 @@ class Publisher:
         self.on_unrouted_event = on_unrouted_event
         self.user_id = user_id or _connection_user(broker)
         self._channel_settings = Channel(publisher_confirms=True, on_return_raises=True)
-        self._exchanges: dict[str, AbstractExchange] = {}
+        self._open: AbstractChannel | None = None
+        self._opening = asyncio.Lock()
 
-    async def _exchange(self, name: str) -> AbstractExchange:
-        exchange = self._exchanges.get(name)
-        if exchange is None:
-            channel = await self.broker.config.channel_manager.get_channel(self._channel_settings)
-            exchange = (
-                channel.default_exchange
-                if not name
-                else await channel.get_exchange(name, ensure=False)
-            )
-            self._exchanges[name] = exchange
-        return exchange
+    async def _channel(self, timeout: float) -> AbstractChannel:
+        """The confirmed channel of the broker's connection (reopened after a reconnect).
+
+        Kept while it is open: looking it up through FastStream costs more than a publish.
+        A channel aio-pika is reopening is waited for, at most `timeout` (`_reopened`).
+        """
+        if self._open is None or self._open.is_closed:
+            async with self._opening:  # concurrent first publishes open one channel, not many
+                if self._open is None or self._open.is_closed:
+                    manager = self.broker.config.channel_manager
+                    channel = await manager.get_channel(self._channel_settings)
+                    await _reopened(channel, timeout)
+                    self._open = await channel.get_underlay_channel()
+        return self._open
 
     async def publish(
         self, message: Outgoing, *, timeout: float = 10.0, mandatory: bool = True
     ) -> None:
-        """Publish and wait for the confirm; events without a subscriber are counted, not raised."""
-        exchange = await self._exchange(message.exchange)
-        amqp = aio_pika.Message(
-            message.body,
+        """Publish and wait for the confirm; events without a subscriber are counted, not raised.
+
+        The frames are handed to the connection without waiting for the socket to drain,
+        so that concurrent publishes do not queue behind each other's writes; the
+        broker's confirm is what says the message is safe.
+        """
+        properties = spec.Basic.Properties(
             content_type=CONTENT_TYPE,
             message_id=message.message_id,
-            type=message.type,
+            message_type=message.type,
             app_id=message.source or self.source,  # a dead-lettered copy keeps its producer
             correlation_id=message.correlation_id,
             reply_to=message.reply_to,
             headers=dict(message.headers) or None,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            delivery_mode=PERSISTENT,
             user_id=self.user_id,
         )
-        await _reopened(exchange, timeout)
+        channel = await self._channel(timeout)
         try:
-            await exchange.publish(
-                amqp, routing_key=message.routing_key, mandatory=mandatory, timeout=timeout
+            # `timeout` bounds the write, as aio-pika's publish did; the confirm comes or the
+            # channel closes. A caller that must bound the confirm too wraps the call.
+            await channel.basic_publish(
+                message.body,
+                exchange=message.exchange,
+                routing_key=message.routing_key,
+                properties=properties,
+                mandatory=mandatory,
+                timeout=timeout,
+                wait=False,
             )
         except PublishError as exc:
             returned = getattr(exc.frame, "reply_code", None) == NO_ROUTE
             if returned and message.exchange == topology.EVENTS.name:
+                # Usual for an event no service reacts to yet: a short note, never the body.
+                log.debug("event without subscriber: %s", message.type)
                 if self.on_unrouted_event is not None:
                     self.on_unrouted_event(message.type)
                 return
@@ -234,8 +257,8 @@ class Publisher:
         return json.loads(response.body)
 
 
-async def _reopened(exchange: AbstractExchange, timeout: float) -> None:
-    """Wait (at most `timeout`) for the exchange's channel if aio-pika is reopening it.
+async def _reopened(channel: AbstractPikaChannel, timeout: float) -> None:
+    """Wait (at most `timeout`) for `channel` if aio-pika is reopening it.
 
     After a reconnection the robust channels are opened again one by one in the
     background, and the broker closes a channel for a channel error, which aio-pika then
@@ -245,7 +268,6 @@ async def _reopened(exchange: AbstractExchange, timeout: float) -> None:
     after a channel error, its reopen callbacks do.) A channel still closed after
     `timeout` makes the publish raise as before.
     """
-    channel = exchange.channel
     if not (channel.is_closed and isinstance(channel, AbstractRobustChannel)):
         return
     reopened = asyncio.Event()

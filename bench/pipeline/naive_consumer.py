@@ -1,4 +1,6 @@
-"""The raw floor: aio-pika consume with ack and one raw driver insert per message.
+"""The naive floor: aio-pika consume with ack and one `insert_one` per message.
+
+Kept for reference beside the honest floor (`floor_consumer`): it publishes no event.
 
 Run as its own process: prints `ready`, consumes N messages, prints their latencies as JSON.
 """
@@ -7,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import resource
 import sys
 import time
 
@@ -36,7 +39,12 @@ async def main(amqp_url: str, mongo_url: str, database: str, queue_name: str, to
     await queue.consume(on_message)
     print("ready", flush=True)
     await asyncio.wait_for(finished.wait(), timeout=600)
-    print(json.dumps({"latencies": latencies, "finished_at": time.time()}), flush=True)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_s = usage.ru_utime + usage.ru_stime
+    print(
+        json.dumps({"latencies": latencies, "finished_at": time.time(), "cpu_s": cpu_s}),
+        flush=True,
+    )
     await connection.close()
     await client.close()
 

@@ -58,7 +58,12 @@ def test_the_same_seed_gives_the_same_schedule_and_another_seed_another() -> Non
     refused = [int(f.target) for f in faults if f.kind == "refuse"]
     assert len(set(refused)) == 2
     assert all(0 <= i < 12 for i in refused)
-    assert all(2 <= f.at <= 30 for f in faults if f.kind != "refuse")
+    assert all(2 <= f.at <= 30 for f in faults if f.kind not in ("refuse", "smtp"))
+    assert all(0.5 <= f.at <= 30 for f in faults if f.kind == "smtp")
+    early = schedule(SEED, 30, stories=12, smtp_window_s=1.5, **COUNTS)
+    assert [f for f in early if f.kind != "smtp"] == [f for f in faults if f.kind != "smtp"]
+    assert sorted(f.target for f in early if f.kind == "smtp") == sorted(SMTP_KINDS)
+    assert all(0.5 <= f.at <= 1.5 for f in early if f.kind == "smtp")
 
 
 def _printed_schedule(seed: int) -> str:
@@ -106,9 +111,13 @@ async def test_every_story_has_exactly_its_effects_after_kills_restarts_and_mail
             seed=SEED,
             stories=12,
             concurrency=6,
-            # the faults within the first 10 s: on a quiet machine the 12 stories' mails
-            # are done soon after, and an SMTP fault armed later would find no message
+            # the faults within the first 10 s, the SMTP faults within the first 1.5 s: a
+            # fault hits the next mails after it is armed, and on a quiet machine the 12
+            # stories' mails were all sent 8.5 s into the run, so that an SMTP fault armed
+            # later found none (the drop of seed 16, armed at 8.46 s, once the pipeline got
+            # faster); armed before the first mail, each finds its messages at any speed
             window_s=10,
+            smtp_window_s=1.5,
             request_timeout=15.0,
             say=lambda _: None,
             **SHORT,

@@ -123,11 +123,12 @@ def schedule(
     refusals: int = 0,
     stories: int = 0,
     replicas: int = 2,
+    smtp_window_s: float | None = None,
 ) -> list[Fault]:
     """The faults of a run, drawn from `seed` alone: the same seed, the same schedule.
 
     `broker_restarts` of RabbitMQ, `store_restarts` of FerretDB; `smtp` faults of the SMTP
-    server;
+    server, armed within `smtp_window_s` (by default `window_s`);
     `refusals` of the `stories` stories' contact persons."""
     rng = random.Random(seed)
     faults = [
@@ -155,7 +156,7 @@ def schedule(
     ]
     faults += [
         Fault(
-            round(rng.uniform(2, window_s), 2),
+            round(rng.uniform(0.5, smtp_window_s or window_s), 2),
             "smtp",
             kind,
             delay=round(rng.uniform(1, 10), 2) if kind == "slow" else 0.0,
@@ -713,6 +714,7 @@ async def chaos(
     smtp: int = 0,
     refusals: int = 0,
     replicas: int = 2,
+    smtp_window_s: float | None = None,
     request_timeout: float = 30.0,
     say: Any = print,
 ) -> Report:
@@ -733,6 +735,7 @@ async def chaos(
         refusals=refusals,
         stories=stories,
         replicas=replicas,
+        smtp_window_s=smtp_window_s,
     )
     report = Report(seed, stories, concurrency, replicas, [asdict(f) for f in faults])
     report.refused = [int(f.target) for f in faults if f.kind == "refuse"]

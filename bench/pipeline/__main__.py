@@ -205,6 +205,24 @@ class Sink:
             await self.connection.close()
 
 
+async def until_sunk(
+    name: str,
+    publisher: Publisher,
+    sink: Sink,
+    meter: CpuMeter,
+    count: int,
+    window: int,
+    routing_key: str | None,
+) -> Run:
+    """Publish `count` messages and wait until each one's event reached `sink`."""
+    meter.begin()
+    started = await publish_all(publisher, count, window, routing_key)
+    await asyncio.wait_for(sink.done.wait(), timeout=600)
+    run = summarise(name, started, sink.last, list(sink.latencies.values()))
+    run.cpu_s_per_1000 = meter.per_1000(count)
+    return run
+
+
 async def harness_publisher(stack: SessionStack, queue_name: str) -> tuple[RabbitBroker, Publisher]:
     """A publisher as the harness (every right in the session's virtual host) and its queue."""
     url = stack.amqp_url_as(HARNESS_USER)
@@ -295,11 +313,7 @@ async def honest_floor(
     )
     try:
         meter = CpuMeter(consumer.pid, servers)
-        meter.begin()
-        started = await publish_all(publisher, count, window, FLOOR_QUEUE)
-        await asyncio.wait_for(sink.done.wait(), timeout=600)
-        run = summarise("honest floor", started, sink.last, list(sink.latencies.values()))
-        run.cpu_s_per_1000 = meter.per_1000(count)
+        run = await until_sunk("honest floor", publisher, sink, meter, count, window, FLOOR_QUEUE)
         result = json.loads((await finish(consumer)).decode().strip().splitlines()[-1])
         # The consumer may have exited before the meter read it: its own count stands in.
         run.cpu_s_per_1000["consumer"] = round(result["cpu_s"] * 1000 / count, 3)
@@ -354,11 +368,7 @@ async def platform(
         sink = Sink(stack.amqp_url, PLATFORM_EVENT, count)
         await sink.open()
         meter = CpuMeter(consumer.pid, servers)
-        meter.begin()
-        started = await publish_all(publisher, count, window, None)
-        await asyncio.wait_for(sink.done.wait(), timeout=600)
-        run = summarise("platform", started, sink.last, list(sink.latencies.values()))
-        run.cpu_s_per_1000 = meter.per_1000(count)
+        run = await until_sunk("platform", publisher, sink, meter, count, window, None)
         async with httpx.AsyncClient() as client:
             answer = (await client.get(f"http://127.0.0.1:{HTTP_PORT}/profile")).json()
         run.profile = {**answer["phases"], "counts": answer["counts"]}

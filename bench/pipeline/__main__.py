@@ -488,7 +488,12 @@ if __name__ == "__main__":
     parser.add_argument("--window", type=int, default=256, help="unconfirmed publishes in flight")
     parser.add_argument("--prefetch", type=int, default=256)
     parser.add_argument("--warmup", type=int, default=300)
-    parser.add_argument("--probes", type=int, default=300, help="paced messages for latency")
+    parser.add_argument(
+        "--probes",
+        type=int,
+        default=1000,
+        help="paced messages for latency (p99: the 10th slowest)",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="throughput rounds per side")
     parser.add_argument(
         "--mongo-url",

@@ -12,7 +12,9 @@ the id's third hex digit), since every registration writes one, plus the bucket
 document of the layout before the chunks (`directory/c<xx>`), still read, no longer
 written. Each replica keeps the rows in memory; before a search or a duplicate check it
 reads the 16 version documents (point reads at once) and reloads only the buckets whose
-token changed. What one replica committed, the others see at their next read.
+token changed, and of a company bucket only the chunks written since, where the bucket's
+chain of tokens says which (see `written_since`). What one replica committed, the others
+see at their next read.
 """
 
 from __future__ import annotations
@@ -22,13 +24,15 @@ import base64
 import bisect
 import json
 import math
+import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from diko_companies.duplicates import (
     MOST_IN_TOKEN_BLOCK,
@@ -203,9 +207,12 @@ def _pack(fields: dict[str, Any]) -> str:
 
 
 def stage_company(row: CompanyRow, token: str) -> list[Write]:
-    """The writes that put a company's row into its chunk and announce its bucket's change."""
+    """The writes that put a company's row into its chunk and announce its bucket's change
+    (a chain of one token, which names the chunk)."""
     company_id = row.company_id
-    return _stage(bucket("c", company_id), chunk(company_id), company_id, row.to_doc(), token)
+    document = chunk(company_id)
+    entry = chain_entry(token, document[-1])
+    return _stage(bucket("c", company_id), document, company_id, row.to_doc(), entry)
 
 
 def stage_position(row: PositionRow, token: str) -> list[Write]:
@@ -226,6 +233,54 @@ def _stage(name: str, document: str, entity_id: str, doc: str, token: str) -> li
     ]
 
 
+# -- chains of tokens --------------------------------------------------------------------------
+
+#: Tokens a bucket's chain keeps, newest first: enough for a replica that catches up
+#: several times a second to find the one it loaded.
+CHAIN_LENGTH = 8
+#: The chain's first token, of a bucket with no rows: a chain that still ends in it
+#: names every chunk with rows, so a replica that never read the bucket reads only those.
+EMPTY = "0"
+
+
+def chain_entry(token: str, digits: str) -> str:
+    """One entry of a bucket's chain: a token and the chunks (`3a`: `c3f.3`, `c3f.a`)
+    that its write changed."""
+    return f"{token}/{digits}"
+
+
+def chained(entry: str, before: str) -> str:
+    """The chain of `entry` written over the chain `before` (kept to CHAIN_LENGTH)."""
+    return ";".join([entry, *before.split(";")][:CHAIN_LENGTH])
+
+
+def written_since(chain: str, loaded: str) -> set[str] | None:
+    """The chunk digits changed between the chain `loaded` and the later `chain`; None
+    where the chain cannot tell (the loaded one fell off its end, or an entry written by
+    a staged change or an older replica names no chunks): then the whole bucket is read.
+
+    A chain is a bucket's last tokens, newest first, each written over the one before it.
+    The loaded chain is found where its entries continue the newer one's, not at the
+    first equal entry: a token written again (a redelivered message's) cannot hide the
+    writes between.
+    """
+    entries, known = chain.split(";"), loaded.split(";")
+    for start, entry in enumerate(entries):
+        if entry != known[0]:
+            continue
+        overlap = entries[start:]
+        if overlap != known[: len(overlap)]:
+            continue
+        digits: set[str] = set()
+        for newer in entries[:start]:
+            _, slash, written = newer.partition("/")
+            if not slash or not written:
+                return None
+            digits.update(written)
+        return digits
+    return None
+
+
 # -- writing many rows at once -----------------------------------------------------------------
 
 
@@ -240,24 +295,28 @@ class RowWriter:
 
     The rows are written before the handler returns, so before the platform commits the
     message: a row is derived from the message (its ids are), and a redelivery after a
-    crash writes the same row again. A version document is updated with
-    `find_one_and_update`: where a bucket's token before was the one this replica last
-    loaded, no other replica announced a change since, and this replica's copy (which
-    has its own rows at once) is up to date without reading the bucket back.
+    crash writes the same row again.
+
+    Each flush announces a fresh token per touched bucket, naming the chunks it wrote,
+    chained over the bucket's chain as this replica loaded it: an update conditional on
+    that chain still being there. Where it is, nobody else announced a change since, this
+    replica's copy (which has its own rows at once) stays up to date without reading the
+    bucket back, and the other replicas read back only the chunks written. Where another
+    replica's token came in between, the token is announced alone (a chain of one, so
+    the others read the whole bucket), with `find_one_and_update`, whose tokens before
+    tell whether this replica must read the bucket back.
     """
 
     def __init__(self, directory: Directory) -> None:
         self._directory = directory
         self._rows: dict[str, CompanyRow] = {}
-        self._tokens: dict[str, str] = {}
         self._waiting: list[asyncio.Future[None]] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    async def put_company(self, db: AsyncDatabase, row: CompanyRow, token: str) -> None:
-        """Put a company's row into this replica's copy now, and into its bucket document."""
+    async def put_company(self, db: AsyncDatabase, row: CompanyRow) -> None:
+        """Put a company's row into this replica's copy now, and into its chunk document."""
         self._directory.put_own(row)
         self._rows[row.company_id] = row
-        self._tokens[bucket("c", row.company_id)] = token
         done = asyncio.get_running_loop().create_future()
         self._waiting.append(done)
         if self._flusher is None or self._flusher.done():
@@ -266,10 +325,10 @@ class RowWriter:
 
     async def _flush_while_pending(self, db: AsyncDatabase) -> None:
         while self._waiting:
-            rows, tokens, waiting = self._rows, self._tokens, self._waiting
-            self._rows, self._tokens, self._waiting = {}, {}, []
+            rows, waiting = self._rows, self._waiting
+            self._rows, self._waiting = {}, []
             try:
-                await self._flush(db, rows, tokens)
+                await self._flush(db, rows)
             except Exception as exc:  # noqa: BLE001 - handed to every waiting handler
                 self._directory.drop_own(rows.values())
                 for done in waiting:
@@ -280,9 +339,7 @@ class RowWriter:
                     if not done.done():
                         done.set_result(None)
 
-    async def _flush(
-        self, db: AsyncDatabase, rows: dict[str, CompanyRow], tokens: dict[str, str]
-    ) -> None:
+    async def _flush(self, db: AsyncDatabase, rows: dict[str, CompanyRow]) -> None:
         by_chunk: dict[str, dict[str, str]] = defaultdict(dict)
         for company_id, row in rows.items():
             by_chunk[chunk(company_id)][f"r.{company_id}"] = row.to_doc()
@@ -291,22 +348,47 @@ class RowWriter:
             for name, fields in by_chunk.items()
         ]
         await bulk_write_in_batches(db[DIRECTORY], updates, ordered=False)
+        token = uuid.uuid4().hex[:16]
+        digits: dict[str, str] = defaultdict(str)
+        for name in sorted(by_chunk):
+            digits[name.partition(".")[0]] += name[-1]
         by_version: dict[str, dict[str, str]] = defaultdict(dict)
-        for name, token in tokens.items():
-            by_version[version_of(name)][name] = token
+        for name, written in digits.items():
+            by_version[version_of(name)][name] = chain_entry(token, written)
         await asyncio.gather(
-            *(self._announce(db, version, changed) for version, changed in by_version.items())
+            *(self._announce(db, version, entries) for version, entries in by_version.items())
         )
         self._directory.drop_own(rows.values())
 
-    async def _announce(self, db: AsyncDatabase, version: str, tokens: dict[str, str]) -> None:
+    async def _announce(self, db: AsyncDatabase, version: str, entries: dict[str, str]) -> None:
+        """Chain `entries` (by bucket) over the chains this replica loaded, or else set
+        them alone. A bucket without a chain has no rows: its chain begins with EMPTY."""
+        loaded = {name: self._directory.loaded_chain(name) for name in entries}
+        chains = {name: chained(entry, loaded[name] or EMPTY) for name, entry in entries.items()}
+        try:
+            await db[DIRECTORY].update_one(
+                {
+                    "_id": version,
+                    **{
+                        f"revs.{name}": {"$exists": False} if chain is None else chain
+                        for name, chain in loaded.items()
+                    },
+                },
+                {"$set": {f"revs.{name}": chain for name, chain in chains.items()}},
+                upsert=True,  # the version document's first token: no bucket had any
+            )
+        except DuplicateKeyError:
+            pass  # the document is there, and a chain in it is not the one loaded here
+        else:
+            self._directory.seen_own(loaded, chains)
+            return
         before = await db[DIRECTORY].find_one_and_update(
             {"_id": version},
-            {"$set": {f"revs.{name}": token for name, token in tokens.items()}},
+            {"$set": {f"revs.{name}": entry for name, entry in entries.items()}},
             upsert=True,
             return_document=ReturnDocument.BEFORE,
         )
-        self._directory.seen_own((before or {}).get("revs", {}), tokens)
+        self._directory.seen_own((before or {}).get("revs", {}), entries)
 
 
 # -- cursors -----------------------------------------------------------------------------------
@@ -330,19 +412,18 @@ def decode_cursor(cursor: str) -> list[Any] | None:
 # -- the in-memory copy ------------------------------------------------------------------------
 
 
-async def _read_buckets(db: AsyncDatabase, names: list[str]) -> dict[str, dict[str, str]]:
-    """The rows of each bucket in `names`, from their documents (point reads, many at once).
-
-    A company bucket's chunks are read after the bucket document of the layout before
-    them, so that a row rewritten since (always into its chunk) replaces the older one.
-    """
-    wanted = [(name, document) for name in names for document in chunks_of(name)]
-    rows: dict[str, dict[str, str]] = {name: {} for name in names}
-    for start in range(0, len(wanted), READ_AT_ONCE):
-        part = wanted[start : start + READ_AT_ONCE]
+async def _read_documents(
+    db: AsyncDatabase, wanted: dict[str, list[str]]
+) -> dict[str, dict[str, dict[str, str]]]:
+    """The rows of each document in `wanted` (documents by bucket), by bucket and document
+    (point reads, many at once); a document not there has none."""
+    reads = [(name, document) for name, documents in wanted.items() for document in documents]
+    rows: dict[str, dict[str, dict[str, str]]] = {name: {} for name in wanted}
+    for start in range(0, len(reads), READ_AT_ONCE):
+        part = reads[start : start + READ_AT_ONCE]
         docs = await asyncio.gather(*(db[DIRECTORY].find_one({"_id": d}) for _, d in part))
-        for (name, _), doc in zip(part, docs, strict=True):
-            rows[name].update((doc or {}).get("r", {}))
+        for (name, document), doc in zip(part, docs, strict=True):
+            rows[name][document] = (doc or {}).get("r", {})
     return rows
 
 
@@ -358,11 +439,17 @@ class Directory:
         self.word_ids: dict[str, set[str]] = defaultdict(set)
         self._words: list[str] | None = None
         self._in_bucket: dict[str, set[str]] = defaultdict(set)
+        #: The chain of tokens of each bucket as this copy has it loaded.
         self._revs: dict[str, str] = {}
+        #: Company buckets whose document of the layout before the chunks had rows when
+        #: last read: always read whole (a row there may be hidden by one in a chunk).
+        self._with_old_rows: set[str] = set()
         #: This replica's rows being written (see `RowWriter`), by company id.
         self._own: dict[str, CompanyRow] = {}
         self._lock = asyncio.Lock()
         self._begun = 0
+        #: Documents read by the catch-ups so far, whole buckets and chunks read alone.
+        self.reads = {"whole": 0, "chunks": 0}
 
     async def refresh(self, db: AsyncDatabase, max_age: float = 0.0) -> None:
         """Catch up with every change committed before this call (by any replica).
@@ -390,29 +477,52 @@ class Directory:
         revs: dict[str, str] = {}
         for version in versions:
             revs.update((version or {}).get("revs", {}))
-        changed = [name for name, token in revs.items() if self._revs.get(name) != token]
+        wanted = {
+            name: self._documents_to_read(name, chain)
+            for name, chain in revs.items()
+            if self._revs.get(name) != chain
+        }
         self._own_since = dict(self._own)
         try:
-            read = await _read_buckets(db, changed)
-            for name, rows in read.items():
-                self._load(name, rows)
-                if self._written_meanwhile(name, rows):
+            read = await _read_documents(db, wanted)
+            for name, documents in read.items():
+                whole = documents.keys() == set(chunks_of(name))
+                self.reads["whole" if whole else "chunks"] += len(documents)
+                self._load(name, documents, whole)
+                if self._written_meanwhile(name, documents, whole):
                     self._revs.pop(name, None)  # read again at the next catch-up
                 else:
                     self._revs[name] = revs[name]
         finally:
             self._own_since = None
 
-    def _written_meanwhile(self, name: str, rows: dict[str, str]) -> bool:
-        """Put back this replica's rows of bucket `name` that were written while the
-        catch-up read it but are not in what it read: they left `_own` when written, and
-        the bucket, read before, did not have them yet. True if there were any."""
+    def _documents_to_read(self, name: str, chain: str) -> list[str]:
+        """The documents of bucket `name` to read for its newer `chain`: of a company
+        bucket only the chunks written since the chain loaded here, where it tells."""
+        if not name.startswith("c") or name in self._with_old_rows:
+            return chunks_of(name)
+        digits = written_since(chain, self._revs.get(name, EMPTY))
+        if digits is None:
+            return chunks_of(name)
+        return [f"{name}.{digit}" for digit in sorted(digits)]
+
+    def loaded_chain(self, name: str) -> str | None:
+        """The chain of tokens of bucket `name` this copy is up to date with, if any."""
+        return self._revs.get(name)
+
+    def _written_meanwhile(
+        self, name: str, documents: dict[str, dict[str, str]], whole: bool
+    ) -> bool:
+        """Put back this replica's rows of the documents read that were written while the
+        catch-up read them but are not in what it read: they left `_own` when written, and
+        the documents, read before, did not have them yet. True if there were any."""
         missed = [
             row
             for company_id, row in (self._own_since or {}).items()
             if bucket("c", company_id) == name
+            and (whole or chunk(company_id) in documents)
             and company_id not in self._own
-            and rows.get(company_id) != row.to_doc()
+            and documents.get(chunk(company_id), {}).get(company_id) != row.to_doc()
         ]
         for row in missed:
             self.put_company(row)
@@ -434,7 +544,7 @@ class Directory:
             if self._own.get(row.company_id) is row:
                 del self._own[row.company_id]
 
-    def seen_own(self, before: dict[str, str], written: dict[str, str]) -> None:
+    def seen_own(self, before: Mapping[str, str | None], written: Mapping[str, str]) -> None:
         """Take this replica's own tokens as loaded where nobody else wrote in between.
 
         `before` holds a version document's tokens just before this replica's update set
@@ -445,15 +555,25 @@ class Directory:
             if before.get(name) == self._revs.get(name):
                 self._revs[name] = token
 
-    def _load(self, name: str, rows: dict[str, str]) -> None:
-        for entity_id in self._in_bucket.pop(name, set()):
+    def _load(self, name: str, documents: dict[str, dict[str, str]], whole: bool) -> None:
+        """Replace the rows of bucket `name` by those of the documents read: all of them,
+        or (not `whole`) those of the chunks read."""
+        held = self._in_bucket[name]
+        gone = held if whole else {i for i in held if chunk(i) in documents}
+        for entity_id in gone:
             self._forget(entity_id)
-        for entity_id, doc in rows.items():
-            self._in_bucket[name].add(entity_id)
-            if name.startswith("c"):
-                self.put_company(CompanyRow.from_doc(entity_id, doc))
+        held -= gone
+        if whole and name.startswith("c"):
+            if documents.get(name):
+                self._with_old_rows.add(name)
             else:
-                self.put_position(PositionRow.from_doc(entity_id, doc))
+                self._with_old_rows.discard(name)
+        for document in chunks_of(name):  # the layout before the chunks first: older
+            for entity_id, doc in documents.get(document, {}).items():
+                if name.startswith("c"):
+                    self.put_company(CompanyRow.from_doc(entity_id, doc))
+                else:
+                    self.put_position(PositionRow.from_doc(entity_id, doc))
         for own in [r for r in self._own.values() if bucket("c", r.company_id) == name]:
             self.put_company(own)  # being written: newer than what the bucket said
 

@@ -168,7 +168,7 @@ async def _write_row(
     company's profile, which the duplicate check compares.
     """
     row = records.company_row(company_id, stored, contacts)
-    await ROWS.put_company(ctx.db, row, ctx.new_id("rev", company_id))
+    await ROWS.put_company(ctx.db, row)
     return row.profile
 
 

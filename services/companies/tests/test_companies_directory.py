@@ -27,8 +27,12 @@ from diko_companies.directory import (
     Directory,
     RowWriter,
     bucket,
+    chained,
     chunk,
+    chunks_of,
+    stage_company,
     version_of,
+    written_since,
 )
 from diko_companies.duplicates import Profile, normalise_name
 from harness.stack import SessionStack
@@ -57,7 +61,7 @@ async def test_rows_written_at_once_are_seen_by_the_writer_and_another_replica(
     writer = RowWriter(first)
     rows = [row(company_id(f"{n % 4:02x}"), f"Tischlerei Nummer{n}") for n in range(40)]
 
-    await asyncio.gather(*(writer.put_company(db, r, f"rev{n}") for n, r in enumerate(rows)))
+    await asyncio.gather(*(writer.put_company(db, r) for r in rows))
 
     for written in rows:  # each in its chunk; the bucket documents of before stay unwritten
         stored = await db[DIRECTORY].find_one({"_id": chunk(written.company_id)})
@@ -78,9 +82,9 @@ async def test_a_bucket_another_replica_changed_meanwhile_is_read_back(db: Async
     first_writer, second_writer = RowWriter(first), RowWriter(second)
     mine, theirs, later = (row(company_id("ab"), f"Bäckerei {w}") for w in ("Eins", "Zwei", "Drei"))
 
-    await first_writer.put_company(db, mine, "t1")
-    await second_writer.put_company(db, theirs, "t2")
-    await first_writer.put_company(db, later, "t3")  # announced over the other replica's token
+    await first_writer.put_company(db, mine)
+    await second_writer.put_company(db, theirs)
+    await first_writer.put_company(db, later)  # announced over the other replica's token
     await first.refresh(db)
     await second.refresh(db)
 
@@ -93,9 +97,9 @@ async def test_a_row_being_written_survives_a_reload_of_its_bucket(db: AsyncData
     """A catch-up that reads the bucket before this replica's row is in it keeps the row."""
     first, second = Directory(), Directory()
     other = row(company_id("cd"), "Autohaus Fremd")
-    await RowWriter(second).put_company(db, other, "t1")
+    await RowWriter(second).put_company(db, other)
     own = row(company_id("cd"), "Autohaus Eigen")
-    writing = asyncio.ensure_future(RowWriter(first).put_company(db, own, "t2"))
+    writing = asyncio.ensure_future(RowWriter(first).put_company(db, own))
     await first.refresh(db)  # may run before the row is written: the row stays all the same
 
     assert own.company_id in first.companies
@@ -120,7 +124,7 @@ async def test_rows_of_the_layout_before_the_chunks_are_read_and_a_rewritten_one
     assert set(old_copy.companies) == {kept.company_id, renamed.company_id}
 
     new_name = row(renamed.company_id, "Zimmerei Neu")
-    await RowWriter(Directory()).put_company(db, new_name, "after")
+    await RowWriter(Directory()).put_company(db, new_name)
 
     for copy in (old_copy, Directory()):
         await copy.refresh(db)
@@ -131,6 +135,114 @@ async def test_rows_of_the_layout_before_the_chunks_are_read_and_a_rewritten_one
     legacy = await db[DIRECTORY].find_one({"_id": name})
     assert legacy is not None
     assert legacy["r"][renamed.company_id] == renamed.to_doc()  # read, never written
+
+
+async def test_another_replicas_registration_is_read_back_from_its_chunk_alone(
+    db: AsyncDatabase,
+) -> None:
+    """A replica reads of a bucket new to it only the chunks with rows, and of one it is up
+    to date with only the chunks another replica wrote since: new rows, renamed ones and
+    unchanged ones are as written."""
+    first, second = Directory(), Directory()
+    first_writer = RowWriter(first)
+    kept, renamed = row("cmp_7a1" + "0" * 17, "Tischlerei Kant"), row("cmp_7a2" + "0" * 17, "Alt")
+    await first_writer.put_company(db, kept)
+    await first_writer.put_company(db, renamed)
+    await second.refresh(db)
+    assert second.reads == {"whole": 0, "chunks": 2}  # a new bucket: its chain names them
+
+    added = row("cmp_7a3" + "1" * 17, "Malerei Blau")
+    await asyncio.gather(
+        first_writer.put_company(db, added),
+        first_writer.put_company(db, row(renamed.company_id, "Neu")),
+    )
+    await second.refresh(db)
+
+    assert second.reads == {"whole": 0, "chunks": 4}  # c7a.2 and c7a.3, not 17 documents
+    assert set(second.companies) == {kept.company_id, renamed.company_id, added.company_id}
+    assert second.companies[renamed.company_id].profile.name == "Neu"
+    assert second.with_prefixes(("alt",)) == set()
+    assert second.with_prefixes(("malerei",)) == {added.company_id}
+
+
+async def test_each_replica_keeps_up_with_the_other_through_a_hundred_registrations(
+    db: AsyncDatabase,
+) -> None:
+    """Two replicas writing into the same few buckets by turns, each catching up between:
+    both copies end as the chunks are, and most catch-ups read single chunks."""
+    copies = [Directory(), Directory()]
+    writers = [RowWriter(copy) for copy in copies]
+    rng = random.Random(7)
+    written: dict[str, CompanyRow] = {}
+    for n in range(100):
+        side = rng.randrange(2)
+        company = row(company_id(rng.choice(("e0", "e1", "e2"))), f"Firma Nummer{n}")
+        await writers[side].put_company(db, company)
+        written[company.company_id] = company
+        await copies[1 - side].refresh(db)
+
+    fresh = Directory()
+    for copy in (*copies, fresh):
+        await copy.refresh(db)
+        assert {i: r.to_doc() for i, r in copy.companies.items()} == {
+            i: r.to_doc() for i, r in written.items()
+        }
+    assert fresh.reads["whole"] == 3 * len(chunks_of("ce0"))
+    for copy in copies:
+        assert copy.reads["chunks"] > copy.reads["whole"]
+
+
+async def test_a_staged_change_has_the_other_replicas_read_its_bucket_whole(
+    db: AsyncDatabase,
+) -> None:
+    """A change staged with a message's commit announces a chain of one token: a replica
+    cannot tell what changed since its own and reads the bucket whole."""
+    first, second = Directory(), Directory()
+    company = row(company_id("9c"), "Gärtnerei Grün")
+    await RowWriter(first).put_company(db, company)
+    await second.refresh(db)
+    whole_before = second.reads["whole"]
+
+    changed = row(company.company_id, "Gärtnerei Rot")
+    for write in stage_company(changed, "rev_staged"):
+        await db[write.collection].bulk_write([write.op])
+    await second.refresh(db)
+
+    assert second.reads["whole"] == whole_before + len(chunks_of("c9c"))
+    assert second.companies[company.company_id].profile.name == "Gärtnerei Rot"
+
+
+async def test_a_bucket_with_rows_of_the_layout_before_the_chunks_is_always_read_whole(
+    db: AsyncDatabase,
+) -> None:
+    old = row(company_id("4b"), "Schlosserei Alt")
+    name = bucket("c", old.company_id)
+    await db[DIRECTORY].insert_one({"_id": name, "r": {old.company_id: old.to_doc()}})
+    await db[DIRECTORY].insert_one({"_id": version_of(name), "revs": {name: "before"}})
+    reader = Directory()
+    await reader.refresh(db)
+
+    await RowWriter(Directory()).put_company(db, row(old.company_id, "Schlosserei Neu"))
+    await reader.refresh(db)
+
+    assert reader.reads == {"whole": 2 * len(chunks_of(name)), "chunks": 0}
+    assert reader.companies[old.company_id].profile.name == "Schlosserei Neu"
+
+
+def test_the_chunks_written_since_a_loaded_chain_are_those_of_the_newer_entries() -> None:
+    loaded = chained("t2/3", "t1/0")
+    newer = chained("t4/a", chained("t3/5f", loaded))
+
+    assert written_since(newer, loaded) == {"a", "5", "f"}
+    assert written_since(loaded, loaded) == set()
+    assert written_since("t9/1", loaded) is None  # a chain of one: what came between?
+    assert written_since(chained("t5/1", chained("staged", loaded)), loaded) is None
+    assert written_since(chained("t2/3", chained("t7/6", loaded)), loaded) == {"3", "6"}
+    long = loaded
+    for n in range(20):
+        long = chained(f"u{n}/0", long)
+    assert len(long.split(";")) == 8
+    assert written_since(long, loaded) is None  # fell off the chain's end
 
 
 def test_neighbours_sharing_a_phone_or_domain_are_compared_in_full_the_others_by_name() -> None:

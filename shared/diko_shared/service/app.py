@@ -26,6 +26,7 @@ from faststream.rabbit import Channel, RabbitBroker, RabbitMessage, RabbitQueue
 from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
 from prometheus_client import CollectorRegistry
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ConnectionFailure
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
@@ -284,7 +285,7 @@ class Service:
         await topology.prepare(self.broker, self.name, self.settings.retry_delays_ms)
         self._stage("running the start-up callbacks")
         for callback in self._on_start:
-            await callback()
+            await self._wait_for("database", callback, retry_on=ConnectionFailure, stage=False)
         self._stage("subscribing")
         await self.broker.start()
         self.relay.start()
@@ -428,21 +429,37 @@ class Service:
         self.start_stage = stage
         self.start_error = ""
 
-    async def _wait_for(self, what: str, connect: Callable[[], Awaitable[Any]]) -> None:
-        """Retry `connect` with back-off, so that start-up order does not matter."""
+    async def _wait_for(
+        self,
+        what: str,
+        connect: Callable[[], Awaitable[Any]],
+        *,
+        retry_on: type[Exception] = Exception,
+        stage: bool = True,
+    ) -> None:
+        """Retry `connect` with back-off, so that start-up order does not matter.
+
+        Start-up callbacks go through here too, retried only when the store went away
+        under them (`retry_on`, a restart of the store as the service starts): they are
+        repeatable, and ending the process would only have it started again.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + CONNECT_TIMEOUT_S
         delay = 0.5
-        self._stage(f"waiting for the {what}")
+        if stage:
+            self._stage(f"waiting for the {what}")
         while True:
             try:
                 await connect()
                 return
-            except Exception as exc:
+            except retry_on as exc:
                 self.start_error = short_error(exc)
                 if loop.time() + delay > deadline:
                     raise RuntimeError(f"{what} unreachable for {CONNECT_TIMEOUT_S:.0f} s") from exc
-                log.warning(f"waiting for the {what}", extra={"error": self.start_error})
+                log.warning(
+                    f"waiting for the {what}",
+                    extra={"stage": self.start_stage, "error": self.start_error},
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 

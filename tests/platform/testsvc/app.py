@@ -8,6 +8,7 @@ import signal
 from datetime import timedelta
 from typing import Any
 
+import pymongo
 from pymongo import ReturnDocument
 
 from diko_shared import due
@@ -45,6 +46,12 @@ KILL_AFTER_PHASE = "TESTSVC_KILL_AFTER_PHASE"
 #: "<phase>:<item>": SIGKILL after that phase of the commit of the reminder of <item>;
 #: "run:<item>": SIGKILL after its handler ran, before the commit.
 KILL_DUE = "TESTSVC_KILL_DUE"
+#: Set: a start-up step that counts its runs in `start_up/runs`, then writes until the
+#: document `start_up/go` appears, each call to the store with a deadline of
+#: START_UP_CALL_S (a test cuts the store meanwhile).
+START_UP_STEP = "TESTSVC_START_UP_STEP"
+START_UP_CALL_S = 1.0
+START_UP_LIMIT_S = 120
 
 
 class Settings(ServiceSettings):
@@ -216,6 +223,8 @@ def build() -> Service:
                 _die()
 
         service.committer.after_phase = kill_after_phase
+    if os.environ.get(START_UP_STEP):
+        service.on_start(lambda: _start_up_step(service))
     if kill_due := os.environ.get(KILL_DUE):
         step, _, item = kill_due.partition(":")
         tag = f"due|{due.item_id('reminder', item)}"
@@ -231,3 +240,20 @@ def build() -> Service:
         service.due.before_commit = kill_before_commit
         service.committer.after_phase = kill_after_due_phase
     return service
+
+
+async def _start_up_step(service: Service) -> None:
+    """A repeatable start-up step that uses the store until the test lets it end."""
+    runs = service.db["start_up"]
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + START_UP_LIMIT_S
+    with pymongo.timeout(START_UP_CALL_S):
+        await runs.update_one({"_id": "runs"}, {"$inc": {"began": 1}}, upsert=True)
+    while loop.time() < give_up:
+        with pymongo.timeout(START_UP_CALL_S):
+            await runs.update_one({"_id": "runs"}, {"$inc": {"writes": 1}})
+            if await runs.find_one({"_id": "go"}) is not None:
+                await runs.update_one({"_id": "runs"}, {"$inc": {"ended": 1}})
+                return
+        await asyncio.sleep(0.05)  # the step's own pace, not a wait in a test
+    raise RuntimeError("the start-up step was not let go")

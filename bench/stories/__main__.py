@@ -19,7 +19,8 @@ one and for two replicas of every service (`--replicas 1,2`):
   time and cores) and which process was the busiest;
 - where the store's time went: each service's `diko_store_command_seconds` during the
   stories, by command and collection, longest first (a FerretDB query that reads a
-  whole collection shows here).
+  whole collection shows here); the store commands a story issues, in all and the most
+  frequent ones (what a second replica adds shows here), and FerretDB's CPU a command.
 
 The floor and the stories alternate in `--rounds` rounds (3); rates are the medians of
 the rounds, because one floor measurement lasts seconds and varies by a third between
@@ -191,6 +192,20 @@ def store_share(times: StoreTimes, top: int = 12) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: -r["seconds"])[:top]
 
 
+def store_calls(times: StoreTimes, stories: int, top: int = 15) -> list[dict[str, Any]]:
+    """The commands issued most often, as commands a story (what a second replica adds)."""
+    rows = [
+        {
+            "service": service,
+            "command": command,
+            "collection": collection,
+            "per_story": round(count / max(1, stories), 2),
+        }
+        for (service, command, collection), (_, count) in times.items()
+    ]
+    return sorted(rows, key=lambda r: -r["per_story"])[:top]
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -296,6 +311,9 @@ def summarise(replicas: int, rounds: list[dict[str, Any]]) -> dict[str, Any]:
             entry["rss_mb_max"] = max(entry["rss_mb_max"], u["rss_mb_max"])
     total_cpu = sum(u["cpu_s"] for u in usage.values())
     busiest = max(usage, key=lambda name: usage[name]["cpu_s"])
+    store = merge_store([r["store"] for r in rounds])
+    commands = sum(count for _, count in store.values())
+    store_cpu = usage.get("ferretdb", {}).get("cpu_s")
     return {
         "replicas": replicas,
         "rounds": len(rounds),
@@ -329,7 +347,12 @@ def summarise(replicas: int, rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "resources": usage,
         "cpu_busy_share": round(total_cpu / (wall * CORES), 2),
         "busiest_process": {"name": busiest, "cores": round(usage[busiest]["cpu_s"] / wall, 2)},
-        "store_time": store_share(merge_store([r["store"] for r in rounds])),
+        "store_time": store_share(store),
+        "store_commands_per_story": round(commands / max(1, total), 1),
+        "store_calls_per_story": store_calls(store, total),
+        "store_cpu_ms_per_command": round(store_cpu * 1000 / commands, 2)
+        if store_cpu and commands
+        else None,
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "_latencies": {step: [r.times[step] for r in done] for step in STEPS},
     }
@@ -338,8 +361,9 @@ def summarise(replicas: int, rounds: list[dict[str, Any]]) -> dict[str, Any]:
 def table(results: list[dict[str, Any]]) -> str:
     lines = [
         "| replicas | stories/s | messages/s | msgs/story | floor (slowest alone) | "
-        "story/floor | CPU busy | busiest process | load |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "story/floor | CPU busy | busiest process | store commands a story | "
+        "store CPU ms a command | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
@@ -347,6 +371,7 @@ def table(results: list[dict[str, Any]]) -> str:
             f"{r['messages_per_story']} | {r['floor_queries_per_s'][r['floor_slowest']]} "
             f"({r['floor_slowest']}) | {r['story_over_floor']} | {r['cpu_busy_share']:.0%} | "
             f"{r['busiest_process']['name']} ({r['busiest_process']['cores']} cores) | "
+            f"{r['store_commands_per_story']} | {r['store_cpu_ms_per_command']} | "
             f"{r['load_average'][0]} |"
         )
     lines += ["", "| replicas | step | p50 s | p99 s |", "|---|---|---|---|"]
@@ -370,6 +395,17 @@ def table(results: list[dict[str, Any]]) -> str:
             lines.append(
                 f"| {r['replicas']} | {t['service']} | {t['command']} | {t['collection']} | "
                 f"{t['seconds']} | {t['commands']} | {t['ms_each']} |"
+            )
+    lines += [
+        "",
+        "| replicas | service | command | collection | commands a story |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results:
+        for t in r["store_calls_per_story"]:
+            lines.append(
+                f"| {r['replicas']} | {t['service']} | {t['command']} | {t['collection']} | "
+                f"{t['per_story']} |"
             )
     return "\n".join(lines)
 

@@ -22,6 +22,7 @@ from rapidfuzz import fuzz
 
 from diko_companies import duplicates
 from diko_companies.directory import (
+    CHAIN_LENGTH,
     DIRECTORY,
     CompanyRow,
     Directory,
@@ -192,6 +193,31 @@ async def test_each_replica_keeps_up_with_the_other_through_a_hundred_registrati
         assert copy.reads["chunks"] > copy.reads["whole"]
 
 
+async def test_a_chain_written_over_another_replicas_token_is_replaced_by_a_fresh_one(
+    db: AsyncDatabase,
+) -> None:
+    """A replica that announces over a chain it has not caught up with would leave a chain
+    that skips the other replica's token: a reader that loaded the older chain would read
+    only the chunks of the newer entries. A fresh token alone replaces it."""
+    first, second, reader = Directory(), Directory(), Directory()
+    ids = iter(f"cmp_3c{digit}{uuid.uuid4().hex[:17]}" for digit in "1234")
+    base, theirs, mine = (row(next(ids), name) for name in ("Bau Eins", "Bau Zwei", "Bau Drei"))
+    await RowWriter(first).put_company(db, base)
+    for copy in (second, reader):
+        await copy.refresh(db)
+
+    await RowWriter(second).put_company(db, theirs)  # `first` has not seen this one
+    await RowWriter(first).put_company(db, mine)
+
+    version = await db[DIRECTORY].find_one({"_id": version_of("c3c")})
+    assert version is not None
+    assert ";" not in version["revs"]["c3c"]  # a chain of one: every reader reads it whole
+    expected = {base.company_id, theirs.company_id, mine.company_id}
+    for copy in (first, second, reader):
+        await copy.refresh(db)
+        assert set(copy.companies) == expected
+
+
 async def test_a_staged_change_has_the_other_replicas_read_its_bucket_whole(
     db: AsyncDatabase,
 ) -> None:
@@ -241,7 +267,7 @@ def test_the_chunks_written_since_a_loaded_chain_are_those_of_the_newer_entries(
     long = loaded
     for n in range(20):
         long = chained(f"u{n}/0", long)
-    assert len(long.split(";")) == 8
+    assert len(long.split(";")) == CHAIN_LENGTH
     assert written_since(long, loaded) is None  # fell off the chain's end
 
 

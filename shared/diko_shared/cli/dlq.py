@@ -151,6 +151,8 @@ def replay(
                 # Replayed under the operator's user, the letter keeps its first sender:
                 # our dead letters name it, the broker's keep the original user_id.
                 fresh.setdefault(identity.SENDER_HEADER, message.user_id or "")
+                # A letter that committed before it failed has its messages published again.
+                fresh[pipeline.REPLAYED_HEADER] = True
                 try:
                     await _republish(channel, message, fresh, target)
                 except aio_pika.exceptions.DeliveryError as exc:

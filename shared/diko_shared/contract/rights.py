@@ -272,7 +272,7 @@ class PersonExported(Payload):
     collections: list[CollectionPart]
     elsewhere: list[str] = Field(
         default_factory=list,
-        description="Copies outside the collections (outbox, processed replies), counted",
+        description="Copies outside the collections (outbox, processed records), counted",
     )
 
 

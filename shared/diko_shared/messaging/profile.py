@@ -16,9 +16,9 @@ PHASES = (
     "claim",
     "handler",
     "commit",
+    "publish_confirm",
     "ack",
     "relay_wait",
-    "publish_confirm",
 )
 
 

@@ -1,6 +1,9 @@
-"""The outbox relay: publishes what handlers emitted, after their writes are committed.
+"""The outbox relay: publishes what was emitted outside a consumed message, after the commit.
 
-The pipeline hands each committed outbox entry straight to the relay, which publishes its
+A consumed message's emitted messages are published by the pipeline itself, before the
+message is acknowledged (its processed-message record keeps them for a redelivery). What
+HTTP requests and due items emit, and what the pipeline could not get confirmed, is
+committed as an outbox entry and handed straight to the relay, which publishes its
 messages in order, waits for the broker's confirms and then deletes the entry. Entries
 are published side by side, up to `IN_FLIGHT` awaiting their confirms at once, and their
 confirms are awaited concurrently: the broker confirms a stream of publishes as fast as

@@ -26,7 +26,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from diko_shared import text
 from diko_shared.due import DUE
-from diko_shared.messaging.publisher import pack, unpack
+from diko_shared.messaging.publisher import Outgoing, pack, unpack
 from diko_shared.store.mongo import OUTBOX, PROCESSED
 
 DELETE: Literal["delete"] = "delete"
@@ -174,7 +174,7 @@ async def find(
 #: How the export names the copies outside the collections.
 COPY_NAMES = {
     OUTBOX: "noch nicht zugestellte Nachricht(en)",
-    PROCESSED: "gespeicherte Antwort(en) auf Anfragen",
+    PROCESSED: "Protokoll(e) verarbeiteter Nachrichten (Antwort und ausgehende Nachrichten)",
     DUE: "geplante Aufgabe(n)",
 }
 
@@ -210,8 +210,9 @@ async def erase(
 
     Every step is repeatable: a redelivery after a crash finds less to do, never something
     done twice. The outbox loses the unsent messages about the person (an erased person's
-    registration must not go out after the erasure); processed replies are redacted (the
-    record stays, so a redelivered request is still recognised); due items are deleted.
+    registration must not go out after the erasure); processed records lose their reply
+    and the messages they kept about the person (the record stays, so a redelivered
+    request is still recognised); due items are deleted.
     """
     for holding in relevant(holdings, kind):
         query = holding.query(needles)
@@ -233,10 +234,8 @@ async def erase(
     copies = await platform_copies(db, needles)
     for entry_id in copies[OUTBOX]:
         await _drop_unsent(db, entry_id, needles)
-    if copies[PROCESSED]:
-        await db[PROCESSED].update_many(
-            {"_id": {"$in": copies[PROCESSED]}}, {"$set": {"reply": REDACTED_REPLY}}
-        )
+    for record_id in copies[PROCESSED]:
+        await _redact_processed(db, record_id, needles)
     if copies[DUE]:
         await db[DUE].delete_many({"_id": {"$in": copies[DUE]}})
 
@@ -293,11 +292,32 @@ async def _drop_unsent(db: AsyncDatabase, entry_id: Any, needles: Sequence[str])
     if entry is None:
         return
     messages = unpack(entry["messages"])
-    kept = [m for m in messages if not mentions(m.to_document(), needles)]
+    kept = _without(messages, needles)
     if not kept:
         await db[OUTBOX].delete_one({"_id": entry_id})
     elif len(kept) < len(messages):
         await db[OUTBOX].update_one({"_id": entry_id}, {"$set": {"messages": pack(kept)}})
+
+
+async def _redact_processed(db: AsyncDatabase, record_id: Any, needles: Sequence[str]) -> None:
+    """Redact a processed record's reply and drop its stored messages about the person.
+
+    The record stays, so that a redelivered message is still recognised; a redelivery
+    then publishes only the messages that do not mention the person (an erased person's
+    registration must not go out again).
+    """
+    record = await db[PROCESSED].find_one({"_id": record_id})
+    if record is None:
+        return
+    change: dict[str, Any] = {"reply": REDACTED_REPLY}
+    if record.get("messages"):
+        messages = unpack(record["messages"])
+        change["messages"] = pack(_without(messages, needles))
+    await db[PROCESSED].update_one({"_id": record_id}, {"$set": change})
+
+
+def _without(messages: Sequence[Outgoing], needles: Sequence[str]) -> list[Outgoing]:
+    return [m for m in messages if not mentions(m.to_document(), needles)]
 
 
 def kept_notes(holdings: Sequence[Holding], kind: str, removed: Mapping[str, int]) -> list[str]:

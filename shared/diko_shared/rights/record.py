@@ -159,8 +159,10 @@ def render(catalogue: Catalogue = CATALOGUE) -> str:
         "in seinem Betrieb, es gibt keine Auftragsverarbeiter außer dem Mailserver (für "
         "E-Mails) und Instagram (für freigegebene Posts, ohne Daten von Bewerber/innen). "
         "Die Plattform hält außerdem kurz Kopien: Nachrichten im Postausgang bis zur "
-        "Zustellung, gespeicherte Antworten auf Anfragen bis `DIKO_INBOX_RETENTION_DAYS` "
-        "(Standard 30 Tage), geplante Aufgaben bis zu ihrer Ausführung. Eine Auskunft "
+        "Zustellung, die ausgehenden Nachrichten einer verarbeiteten Nachricht einen Tag "
+        "lang (für eine erneute Zustellung nach einem Absturz), gespeicherte Antworten auf "
+        "Anfragen bis `DIKO_INBOX_RETENTION_DAYS` (Standard 30 Tage), geplante Aufgaben bis "
+        "zu ihrer Ausführung. Eine Auskunft "
         "(Export) hält der Dienst, dem die Person gehört, sieben Tage für ihren Link bereit.",
         "",
     ]

@@ -420,10 +420,8 @@ class Service:
             await asyncio.sleep(CHORES_EVERY_S)
 
     async def _prune_inbox(self) -> None:
-        """Forget processed-message records older than the retention: no redelivery is that late."""
-        cutoff = datetime.now(UTC) - timedelta(days=self.settings.inbox_retention_days)
-        for collection in (mongo.INBOX, mongo.PROCESSED):
-            await self.db[collection].delete_many({"at": {"$lt": cutoff}})
+        retention = timedelta(days=self.settings.inbox_retention_days)
+        await mongo.forget_processed(self.db, datetime.now(UTC), retention)
 
     def _stage(self, stage: str) -> None:
         self.start_stage = stage

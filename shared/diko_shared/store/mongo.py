@@ -10,6 +10,7 @@ by `_id` and the platform's own collections keep small or insert-only.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import AsyncMongoClient, IndexModel, InsertOne, monitoring
@@ -21,7 +22,8 @@ Indexes = Mapping[str, Sequence[IndexModel]]
 
 #: Received messages, claimed before their handler runs: `_id` = "<queue>|<source>|<id>".
 INBOX = "inbox"
-#: Processed messages with their reply, written after the handler's changes: same `_id`.
+#: Processed messages with their reply and (for `EMITTED_KEPT`) the messages their handler
+#: emitted, written after the handler's changes: same `_id`.
 PROCESSED = "processed"
 #: Outgoing messages not yet confirmed by the broker: `_id` = the inbox key, deleted when sent.
 OUTBOX = "outbox"
@@ -32,6 +34,12 @@ PLATFORM_INDEXES: Indexes = {
     OUTBOX: [IndexModel("lease_until")],
 }
 
+
+#: How long a processed record keeps the messages its handler emitted, which a redelivered
+#: message publishes again. A redelivery comes within the broker's consumer timeout (30
+#: minutes), the last retry within the retry delays (about six minutes by default); a day
+#: also covers a dead letter replayed the same day whose commit had gone through.
+EMITTED_KEPT = timedelta(days=1)
 
 #: The server's code for a write that a unique index refused.
 DUPLICATE_KEY = 11000
@@ -117,3 +125,18 @@ async def create_indexes(db: AsyncDatabase, indexes: Indexes) -> None:
 
 async def ping(db: AsyncDatabase) -> None:
     await db.command("ping")
+
+
+async def forget_processed(db: AsyncDatabase, now: datetime, retention: timedelta) -> None:
+    """Forget inbox and processed records older than `retention`: no redelivery is that late.
+
+    The messages a record keeps go after `EMITTED_KEPT`: the record stays to recognise a
+    late repeat, but need not hold copies of what went out, personal data among them,
+    for the whole retention.
+    """
+    for collection in (INBOX, PROCESSED):
+        await db[collection].delete_many({"at": {"$lt": now - retention}})
+    await db[PROCESSED].update_many(
+        {"at": {"$lt": now - EMITTED_KEPT}, "messages": {"$exists": True}},
+        {"$unset": {"messages": ""}},
+    )

@@ -31,6 +31,10 @@ the outbox entry and the item's removal, in that order, and publishes.
 - **No second scheduler.** The loop polls every `DIKO_DUE_POLL_S`; nothing sleeps
   until a due time. On FerretDB the poll scans the `due` collection, which holds only
   pending items (done ones are deleted); on MongoDB it uses the `due_at` index.
+- **Due already.** A message handled or an item run that schedules an item whose time
+  has come (a placement's e-mail, a site build) wakes the process's own loop once its
+  commit is done (`Scheduled`, `due_already`), so that such an item runs at once rather
+  than up to a poll interval later.
 """
 
 from __future__ import annotations
@@ -99,6 +103,17 @@ def _scheduling(
     return {"$set": document, "$setOnInsert": {"attempts": 0, "correlation_id": correlation_id}}
 
 
+#: The time of a `Scheduled` made without one (it never wakes the loop).
+NEVER = datetime.max.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Scheduled(Write):
+    """The staged write of a due item, with its time: one due already wakes the loop."""
+
+    due_at: datetime = NEVER
+
+
 def schedule(
     kind: str,
     key: str,
@@ -106,14 +121,25 @@ def schedule(
     data: dict[str, Any],
     *,
     correlation_id: str | None = None,
-) -> Write:
+) -> Scheduled:
     """Stage a due item: run the `kind` handler with `data` once `due_at` has come.
 
     Scheduling the same kind and key again (a redelivery, or a new date) moves the
     existing item instead of adding one.
     """
     update = _scheduling(kind, due_at, data, correlation_id)
-    return Write(DUE, UpdateOne({"_id": item_id(kind, key)}, update, upsert=True))
+    op = UpdateOne({"_id": item_id(kind, key)}, update, upsert=True)
+    return Scheduled(DUE, op, due_at=due_at.astimezone(UTC))
+
+
+def due_already(writes: Iterable[Write]) -> bool:
+    """Whether these writes schedule an item whose time has come by the wall clock.
+
+    A service on a test clock ahead of the wall clock is not woken by it; its loop finds
+    such items at the next poll, as before.
+    """
+    now = datetime.now(UTC)
+    return any(isinstance(w, Scheduled) and w.due_at <= now for w in writes)
 
 
 async def schedule_now(
@@ -441,6 +467,8 @@ class DueRunner:
         await self.committer.commit(prepare, change, outbox, done, tag=ctx.key)
         if ctx.outgoing:
             self.relay.hand_over(ctx.key, ctx.outgoing)
+        if due_already(ctx.writes):
+            self.wake()
         self.metrics.due.labels(kind, "done").inc()
         return 1
 

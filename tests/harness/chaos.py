@@ -56,6 +56,7 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,11 +184,16 @@ class System:
         *,
         smtp_port: int | None = None,
         team_email: str = "",
+        timings: Mapping[str, str] | None = None,
     ) -> None:
+        """`timings` overrides the test intervals of the background loops (benchmarks)."""
         self.processes: dict[str, ServiceProcess] = {}
         for service in SERVICES:
             env = stack.service_env(
-                service, DIKO_LOG_LEVEL="WARNING", DIKO_RETRY_DELAYS_MS=RETRY_DELAYS_MS
+                service,
+                DIKO_LOG_LEVEL="WARNING",
+                DIKO_RETRY_DELAYS_MS=RETRY_DELAYS_MS,
+                **(timings or {}),
             )
             if plug is not None:
                 env["DIKO_AMQP_URL"] = plug.url(env["DIKO_AMQP_URL"])

@@ -52,6 +52,7 @@ from diko_shared.contract import problems
 from diko_shared.contract.base import Empty, Payload
 from diko_shared.contract.catalogue import CATALOGUE
 from diko_shared.contract.envelope import Envelope, ErrorCode, ErrorDetail
+from diko_shared.due import due_already
 from diko_shared.messaging import identity, topology
 from diko_shared.messaging.acks import Acknowledger
 from diko_shared.messaging.errors import DomainError, Rejected, is_permanent
@@ -59,7 +60,7 @@ from diko_shared.messaging.handling import CLAIMED_BY, Context, Subscription, me
 from diko_shared.messaging.profile import PhaseProfile
 from diko_shared.messaging.publisher import CONTENT_TYPE, Outgoing, Publisher, pack, unpack
 from diko_shared.messaging.reading import UnsupportedVersion
-from diko_shared.messaging.relay import OutboxRelay
+from diko_shared.messaging.relay import OutboxRelay, publish_confirmed
 from diko_shared.service.metrics import Metrics
 from diko_shared.settings import ServiceSettings
 from diko_shared.store.group_commit import GroupCommitter, Write
@@ -190,6 +191,8 @@ class Pipeline:
         self._in_flight: dict[str, asyncio.Event] = {}
         #: Settles messages per channel in delivery order, many with one frame.
         self.acks = Acknowledger()
+        #: Called after a commit that scheduled a due item due already (the due loop's wake).
+        self.on_due_already: Callable[[], None] | None = None
 
     async def handle(self, subscription: Subscription, message: RabbitMessage) -> None:
         raw: AbstractIncomingMessage = message.raw_message
@@ -372,6 +375,8 @@ class Pipeline:
             if not await self._committed_after_all(key):
                 raise
         began = self._took("commit", began)
+        if self.on_due_already is not None and due_already(ctx.writes):
+            self.on_due_already()
         if self.hooks.after_commit is not None:
             await _maybe_await(self.hooks.after_commit(envelope))
         # Committed: a crash from here on redelivers the message, which finds itself
@@ -394,10 +399,7 @@ class Pipeline:
         """
         began = time.perf_counter()
         try:
-            for message in messages:
-                async with asyncio.timeout(PUBLISH_TIMEOUT_S):
-                    await self.publisher.publish(message, timeout=PUBLISH_TIMEOUT_S)
-                self.metrics.published.labels(message.type).inc()
+            await publish_confirmed(self.publisher, self.metrics, messages, PUBLISH_TIMEOUT_S)
             return True
         except Exception as exc:  # noqa: BLE001 - the outbox relay takes the messages over
             log.warning(

@@ -44,6 +44,16 @@ DELETE_EVERY_S = 0.25
 SMALL_OUTBOX = 1000
 
 
+async def publish_confirmed(
+    publisher: Publisher, metrics: Metrics, messages: Sequence[Outgoing], timeout: float
+) -> None:
+    """Publish the messages in order, each confirmed by the broker within `timeout`."""
+    for message in messages:
+        async with asyncio.timeout(timeout):
+            await publisher.publish(message, timeout=timeout)
+        metrics.published.labels(message.type).inc()
+
+
 class OutboxRelay:
     """Publishes outbox entries handed over by the pipeline and those left behind by a crash."""
 
@@ -128,10 +138,7 @@ class OutboxRelay:
     async def _publish(self, key: str, messages: Sequence[Outgoing], handed_at: float) -> None:
         began = time.perf_counter()
         try:
-            for message in messages:
-                async with asyncio.timeout(CONFIRM_TIMEOUT_S):
-                    await self._publisher.publish(message, timeout=CONFIRM_TIMEOUT_S)
-                self._metrics.published.labels(message.type).inc()
+            await publish_confirmed(self._publisher, self._metrics, messages, CONFIRM_TIMEOUT_S)
             self._sent[key] = None
         except Exception as exc:  # noqa: BLE001 - the entry stays; the sweep retries it
             log.warning(

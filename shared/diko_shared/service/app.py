@@ -152,6 +152,7 @@ class Service:
             self.metrics,
             self.hooks,
         )
+        self.pipeline.on_due_already = self.due.wake
         if settings.test_kill_after_phase:
             self._kill_after_phase(settings.test_kill_after_phase)
         self.subscriptions: list[Subscription] = []

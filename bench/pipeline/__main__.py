@@ -13,11 +13,13 @@ its own:
   end-to-end = publish until the consumer has inserted and acknowledged;
 - platform: a service whose handler validates the envelope and payload, stages one
   document, and emits one event; the pipeline claims the message in the inbox, commits
-  document, outbox and processed record, acknowledges, and the relay publishes the event;
+  the document and the processed record (which keeps the event), publishes the event
+  and waits for its confirm, then acknowledges;
   end-to-end = publish of the command until the event arrives at a sink queue.
 
 With the platform, the wall time per phase of each message (decode and validate, claim,
-handler, commit, ack, relay wait, publish and confirm) and the CPU seconds per message of
+handler, commit, publish and confirm, ack; relay wait only for events the broker did not
+confirm, which the outbox relay publishes) and the CPU seconds per message of
 the consumer, RabbitMQ and the document store are written to bench/results/pipeline.json.
 `--mongo-url` runs everything against another document store (e.g. the MongoDB of the
 compose deployment); the local RabbitMQ is used either way.

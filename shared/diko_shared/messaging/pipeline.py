@@ -371,9 +371,13 @@ class Pipeline:
             await self.committer.commit(
                 prepare, change, [Write(PROCESSED, InsertOne(record))], tag=key
             )
-        except Exception:
+        except Exception as exc:
             if not await self._committed_after_all(key):
                 raise
+            log.warning(
+                "the commit reported an error but its record is written; carrying on",
+                extra={"error": repr(exc)},
+            )
         began = self._took("commit", began)
         if self.on_due_already is not None and due_already(ctx.writes):
             self.on_due_already()

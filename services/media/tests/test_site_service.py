@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -40,6 +41,7 @@ from harness.processes import ServiceProcess, free_port
 from harness.stack import SessionStack
 from harness.waiting import eventually
 
+BERLIN = ZoneInfo("Europe/Berlin")
 PORT = free_port()
 BASE = f"http://127.0.0.1:{PORT}"
 SITE = f"{BASE}/site/"
@@ -308,7 +310,8 @@ async def test_a_position_carries_job_posting_data(site: str) -> None:
     assert "&lt;b&gt;&amp; Treppen&lt;/b&gt;" in posting["description"]
     assert "<b>" not in posting["description"]
     posted = date.fromisoformat(posting["datePosted"])
-    assert posted == date.today() or posted == date.today() - timedelta(days=1)
+    today = datetime.now(BERLIN).date()
+    assert posted in (today, today - timedelta(days=1)), "the site dates postings in Berlin's day"
     assert datetime.fromisoformat(posting["validThrough"]) > datetime.now(UTC)
     assert posting["hiringOrganization"] == {"@type": "Organization",
                                              "name": "Tischlerei Müller & Söhne GmbH"}  # fmt: skip

@@ -150,7 +150,7 @@ async def _accept(ctx: Context[DecideMatch], index: Index, stored: store.StoredP
         ),
         subject=p_id,
     )
-    await index.catch_up(ctx.db)
+    await index.catch_up(ctx.db, through_own=True)
     for other_proposal in index.proposals_of_applicant(a_id):
         if other_proposal.proposal_id != p_id and other_proposal.status in OPEN:
             await withdraw(ctx, index, other_proposal.proposal_id, "applicant_placed")

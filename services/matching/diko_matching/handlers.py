@@ -128,7 +128,7 @@ async def withdraw_applicant(
             )
     await store.set_applicant_status(ctx.db, applicant_id, "withdrawn")
     await index.announce(ctx.db, [("applicant", applicant_id)])
-    await index.catch_up(ctx.db)
+    await index.catch_up(ctx.db, through_own=True)
     withdrawn = []
     for entry in index.proposals_of_applicant(applicant_id):
         # Open ones, and on a redelivery those this message withdrew before.
@@ -190,7 +190,9 @@ async def propose_for_position(
     await index.announce(ctx.db, [("position", position.position_id)])
     trigger = domain.trigger_id("position", position.position_id)
     if position.status == "open" and await store.claim_trigger(ctx.db, trigger, ctx.key):
-        await proposing.for_position(ctx, index, policy, position.position_id, "position_opened")
+        await proposing.for_position(
+            ctx, index, policy, position.position_id, "position_opened", announced=True
+        )
 
 
 async def position_changed(
@@ -206,7 +208,7 @@ async def position_changed(
         ctx.db, edited, ctx.occurred_at, status=event.status is not None, fields=True
     )
     await index.announce(ctx.db, [("position", event.position_id)])
-    await index.catch_up(ctx.db)
+    await index.catch_up(ctx.db, through_own=True)
     position = index.positions.get(event.position_id)
     if position is None:
         return
@@ -219,7 +221,7 @@ async def position_changed(
         await _withdraw_unsuitable(ctx, index, policy, position)
     if fit_changed or event.places > current.places or current.status != "open":
         cause = "places_added" if event.places > current.places else "position_changed"
-        await proposing.for_position(ctx, index, policy, event.position_id, cause)
+        await proposing.for_position(ctx, index, policy, event.position_id, cause, announced=True)
 
 
 async def _withdraw_unsuitable(
@@ -247,7 +249,7 @@ async def position_closed(ctx: Context[PositionClosed], *, index: Index) -> None
     closed = domain.with_status(current, "closed")
     await store.upsert_position(ctx.db, closed, ctx.occurred_at, status=True, fields=False)
     await index.announce(ctx.db, [("position", closed.position_id)])
-    await index.catch_up(ctx.db)
+    await index.catch_up(ctx.db, through_own=True)
     position = index.positions.get(closed.position_id)
     if position is not None and position.status == "closed":
         await _withdraw_open(ctx, index, closed.position_id, "position_closed")
@@ -260,7 +262,9 @@ async def position_reopened(
     copy = domain.position_copy(ctx.data)
     await store.upsert_position(ctx.db, copy, ctx.occurred_at, status=True, fields=True)
     await index.announce(ctx.db, [("position", copy.position_id)])
-    await proposing.for_position(ctx, index, policy, copy.position_id, "position_reopened")
+    await proposing.for_position(
+        ctx, index, policy, copy.position_id, "position_reopened", announced=True
+    )
 
 
 async def position_filled(ctx: Context[PositionFilled], *, index: Index) -> None:
@@ -268,7 +272,7 @@ async def position_filled(ctx: Context[PositionFilled], *, index: Index) -> None
     copy = domain.filled_copy(ctx.data)
     await store.upsert_position(ctx.db, copy, ctx.occurred_at, status=True, fields=False)
     await index.announce(ctx.db, [("position", copy.position_id)])
-    await index.catch_up(ctx.db)
+    await index.catch_up(ctx.db, through_own=True)
     position = index.positions.get(copy.position_id)
     if position is not None and position.status == "filled":
         await _withdraw_open(ctx, index, copy.position_id, "position_filled")

@@ -14,7 +14,11 @@ numbers are therefore taken without gaps. An entry names its documents as
 `<kind>|<id>` strings (FerretDB stores no arrays of arrays). Before it reads, a process looks up the
 numbers after the last one it has seen, one `_id` at a time, until one is missing (the
 entries it appended itself it knows without reading them), and reloads the documents
-they name. Replicas keep their own copies; none needs another's.
+they name. A message that has just announced a change of its own reads only up to its
+entry: of two writers, the one whose entry comes later reads the other's, which is all
+that "either it sees their change, or they see mine" needs (`proposing.still_standing`),
+and the read that would find the feed's end is saved. Replicas keep their own copies;
+none needs another's.
 
 The index only chooses. What must hold (a pair proposed once, a proposal decided once,
 an applicant placed once, no place taken twice) is decided by claims and by reading
@@ -156,12 +160,21 @@ class Index:
                     self._apply(kind, doc["_id"], doc)
             self.version += 1
 
-    async def catch_up(self, db: AsyncDatabase) -> None:
-        """Reload what the feed says changed since this process last looked."""
+    async def catch_up(self, db: AsyncDatabase, *, through_own: bool = False) -> None:
+        """Reload what the feed says changed since this process last looked.
+
+        `through_own`: only up to this process's last entry, for a message that has just
+        announced its own change and catches up to see what overtook it. Every entry
+        below its number exists (numbers are taken without gaps), and a writer whose
+        entry comes later sees this one when it catches up; so the read past the end of
+        the feed, which finds nothing nearly always, is left out.
+        """
         async with self._lock:
             changed: set[tuple[str, str]] = set()
             while True:
                 number = self.cursor + 1
+                if through_own and number > self.appended:
+                    break
                 names = self._appended_names.pop(number, None)
                 if names is None:
                     entry = await db[FEED].find_one({"_id": feed_id(number)})

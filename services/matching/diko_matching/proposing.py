@@ -52,10 +52,20 @@ class Outcome:
 
 
 async def for_position(
-    ctx: Context[Any], index: Index, policy: domain.Policy, position_id: str, cause: str
+    ctx: Context[Any],
+    index: Index,
+    policy: domain.Policy,
+    position_id: str,
+    cause: str,
+    *,
+    announced: bool = False,
 ) -> Outcome:
-    """Top a position up to its wanted number of open proposals; announce them."""
-    await index.catch_up(ctx.db)
+    """Top a position up to its wanted number of open proposals; announce them.
+
+    `announced`: this message has just announced the position's change, so the index
+    need only catch up through its own entry (`Index.catch_up`).
+    """
+    await index.catch_up(ctx.db, through_own=announced)
     position = index.positions.get(position_id)
     if position is None or position.status != "open":
         return Outcome([])
@@ -252,7 +262,7 @@ async def still_standing(
         for p, _, _ in claimed
     }
     await index.announce(ctx.db, list(written), written)
-    await index.catch_up(ctx.db)
+    await index.catch_up(ctx.db, through_own=True)
     standing = []
     for proposal, position, applicant in claimed:
         why = overtaken(index, policy, position, applicant)

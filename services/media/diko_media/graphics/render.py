@@ -405,9 +405,10 @@ def _draw_text(
     for index, line in enumerate(fitted.lines):
         if not line:
             continue
-        origin = (_line_x(spec, face, line), top + first_baseline + index * pitch)
-        draw.text(origin, line, font=face, fill=colour, anchor="ls")
-        bounds.append(_as_ints(draw.textbbox(origin, line, font=face, anchor="ls")))
+        x, y = _line_x(spec, face, line), top + first_baseline + index * pitch
+        draw.text((x, y), line, font=face, fill=colour, anchor="ls")
+        left, ink_top, right, bottom = ink_box(face, line)  # measured for the wrapping
+        bounds.append((x + left, y + ink_top, x + right, y + bottom))
     return Placed(spec.name, text, fitted.size, fitted.lines, fitted.truncated, _union(bounds))
 
 
@@ -416,11 +417,6 @@ def _line_x(spec: TextBox, face: ImageFont.FreeTypeFont, line: str) -> int:
     if spec.align == "center":
         return spec.box.x + (spec.box.width - (right - left)) // 2 - left
     return spec.box.x - min(left, 0)
-
-
-def _as_ints(bounds: tuple[float, float, float, float]) -> Bounds:
-    left, top, right, bottom = bounds
-    return int(left), int(top), int(right), int(bottom)
 
 
 def _union(bounds: list[Bounds]) -> Bounds | None:

@@ -233,7 +233,7 @@ class Handlers:
                 raise domain.duplicate_email(data.email, holder)
             if new_key != email_key(doc["email"]):
                 await store.release_email(ctx.db, email_key(doc["email"]), data.staff_id)
-            await store.mark_deliverable(ctx.db, new_key)
+            await self.postman.undeliverable.lift(ctx.db, new_key)
             fields["email"] = data.email.strip()
         ctx.write(store.update_staff(data.staff_id, ctx.key, fields))
         return await self._staff_record(ctx.db, {**doc, **fields})
@@ -343,10 +343,8 @@ class Handlers:
                 },
             )
         )
-        if data.email:
-            await store.mark_deliverable(ctx.db, email_key(data.email)) if isinstance(
-                data, ContactUpdated
-            ) and "email" in data.changed else None
+        if data.email and isinstance(data, ContactUpdated) and "email" in data.changed:
+            await self.postman.undeliverable.lift(ctx.db, email_key(data.email))
 
     async def forget_contact(self, ctx: Any) -> None:
         data: ContactRemoved = ctx.data
@@ -396,7 +394,7 @@ class Handlers:
         staff = await store.all_staff(ctx.db)
         by_id = {m.staff_id: m for m in staff}
         prefs = await store.all_preferences(ctx.db)
-        bad = await store.undeliverable(ctx.db, {email_key(m.email) for m in staff})
+        bad = await self.postman.undeliverable.among(ctx.db, {email_key(m.email) for m in staff})
         team = by_id.get(self.team_id or "")
 
         def wants(member: StaffMember) -> bool:
@@ -1030,7 +1028,7 @@ class Handlers:
     ) -> list[Mail]:
         """The address is marked undeliverable (the first mark stands); the mails that tell
         the responsible staff, under ids derived from the address and the mark, so once."""
-        marked = await store.mark_undeliverable(
+        marked = await self.postman.undeliverable.mark(
             ctx.db, email_key(bounced.email), error, datetime.now(UTC), delivery_id
         )
         staff = await store.all_staff(ctx.db)

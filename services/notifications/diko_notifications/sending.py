@@ -36,6 +36,7 @@ from diko_notifications.links import PreferenceLinks
 from diko_notifications.mail import UNBUILDABLE, SmtpMailer, compose, flatten, unbuildable
 from diko_notifications.recipients import Recipient, email_key
 from diko_notifications.render import Footer, render_letter
+from diko_notifications.undeliverable import KnownUndeliverable
 from diko_shared.due import Clock
 from diko_shared.service.metrics import Metrics
 from diko_shared.text import clean
@@ -136,6 +137,8 @@ class Postman:
         self.lease = lease
         self._parallel = asyncio.Semaphore(parallel)
         self._calls: dict[int, DeliveryCalls] = {}
+        #: The addresses that refused mail for good, without a query for every e-mail.
+        self.undeliverable = KnownUndeliverable()
         #: Counts e-mails by outcome (`diko_mail_attempts_total`); the alert on mail failures.
         self.metrics = metrics
         if metrics is not None:  # each outcome from 0, so that the first failure is a rise
@@ -150,7 +153,7 @@ class Postman:
             return []
         now = await self.clock.now()
         records = await store.open_deliveries(db, [record_of(m, "pending", now) for m in mails])
-        bad = await store.undeliverable(db, {email_key(m.recipient.email) for m in mails})
+        bad = await self.undeliverable.among(db, {email_key(m.recipient.email) for m in mails})
         attempts = max_attempts or self.max_attempts
 
         async def one(mail: Mail) -> Outcome:
@@ -199,7 +202,7 @@ class Postman:
             if bounced and mail.letter.kind != "bounce":
                 # the mark before the outcome: a process that dies in between leaves the
                 # delivery pending, and its retry finds the mark naming it and reports it
-                await store.mark_undeliverable(
+                await self.undeliverable.mark(
                     db,
                     email_key(mail.recipient.email),
                     fate.error or "",

@@ -502,6 +502,11 @@ async def undeliverable(db: AsyncDatabase, keys: set[str]) -> set[str]:
     return set(await find_by_ids(db[ADDRESSES], sorted(keys), {"_id": 1}))
 
 
+async def all_undeliverable(db: AsyncDatabase) -> set[str]:
+    """Every address marked undeliverable (the whole collection: a few hundred at most)."""
+    return {doc["_id"] async for doc in db[ADDRESSES].find({}, {"_id": 1})}
+
+
 async def mark_undeliverable(
     db: AsyncDatabase, key: str, error: str, at: datetime, delivery_id: str
 ) -> dict[str, Any]:

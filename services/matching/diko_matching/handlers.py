@@ -63,8 +63,8 @@ async def register_applicant(
     if await is_erased(ctx.db, applicant_id):  # an old registration replayed after erasure
         raise Conflict(f"Bewerber/in {applicant_id} wurde gelöscht; bitte neu anmelden")
     applicant = domain.new_applicant(ctx.data, applicant_id, home_town)
-    await store.insert_applicant(ctx.db, applicant, ctx.occurred_at)
-    await index.announce(ctx.db, [("applicant", applicant.applicant_id)])
+    written = await store.insert_applicant(ctx.db, applicant, ctx.occurred_at)
+    await index.announce(ctx.db, [("applicant", applicant_id)], _as_written("applicant", written))
     ctx.write(rights.keep_until(ctx, applicant_id, ctx.occurred_at + retention))
     ctx.emit(domain.registered(applicant), subject=applicant.applicant_id)
     if applicant.email_confirmed is False:
@@ -186,12 +186,13 @@ async def propose_for_position(
     ctx: Context[PositionOpened], *, index: Index, policy: domain.Policy
 ) -> None:
     """`position.opened`: keep a copy of the position and propose its best applicants."""
-    position = await store.keep_position(ctx.db, domain.position_copy(ctx.data), ctx.occurred_at)
-    await index.announce(ctx.db, [("position", position.position_id)])
-    trigger = domain.trigger_id("position", position.position_id)
-    if position.status == "open" and await store.claim_trigger(ctx.db, trigger, ctx.key):
+    position_id = ctx.data.position_id
+    stored = await store.keep_position(ctx.db, domain.position_copy(ctx.data), ctx.occurred_at)
+    await index.announce(ctx.db, [("position", position_id)], _as_written("position", stored))
+    trigger = domain.trigger_id("position", position_id)
+    if stored["status"] == "open" and await store.claim_trigger(ctx.db, trigger, ctx.key):
         await proposing.for_position(
-            ctx, index, policy, position.position_id, "position_opened", announced=True
+            ctx, index, policy, position_id, "position_opened", announced=True
         )
 
 
@@ -204,10 +205,10 @@ async def position_changed(
     if current is None:  # `position.opened` has not arrived yet: try again later
         raise TransientError(f"position {event.position_id} is not known yet")
     edited = domain.edited_copy(current, event)
-    await store.upsert_position(
+    stored = await store.upsert_position(
         ctx.db, edited, ctx.occurred_at, status=event.status is not None, fields=True
     )
-    await index.announce(ctx.db, [("position", event.position_id)])
+    await index.announce(ctx.db, [("position", event.position_id)], _as_written("position", stored))
     await index.catch_up(ctx.db, through_own=True)
     position = index.positions.get(event.position_id)
     if position is None:
@@ -247,8 +248,10 @@ async def position_closed(ctx: Context[PositionClosed], *, index: Index) -> None
     if current is None:
         raise TransientError(f"position {ctx.data.position_id} is not known yet")
     closed = domain.with_status(current, "closed")
-    await store.upsert_position(ctx.db, closed, ctx.occurred_at, status=True, fields=False)
-    await index.announce(ctx.db, [("position", closed.position_id)])
+    stored = await store.upsert_position(ctx.db, closed, ctx.occurred_at, status=True, fields=False)
+    await index.announce(
+        ctx.db, [("position", closed.position_id)], _as_written("position", stored)
+    )
     await index.catch_up(ctx.db, through_own=True)
     position = index.positions.get(closed.position_id)
     if position is not None and position.status == "closed":
@@ -260,8 +263,8 @@ async def position_reopened(
 ) -> None:
     """`position.reopened`: open again; proposed anew to those not proposed before."""
     copy = domain.position_copy(ctx.data)
-    await store.upsert_position(ctx.db, copy, ctx.occurred_at, status=True, fields=True)
-    await index.announce(ctx.db, [("position", copy.position_id)])
+    stored = await store.upsert_position(ctx.db, copy, ctx.occurred_at, status=True, fields=True)
+    await index.announce(ctx.db, [("position", copy.position_id)], _as_written("position", stored))
     await proposing.for_position(
         ctx, index, policy, copy.position_id, "position_reopened", announced=True
     )
@@ -270,8 +273,8 @@ async def position_reopened(
 async def position_filled(ctx: Context[PositionFilled], *, index: Index) -> None:
     """`position.filled`: no longer proposed; the open proposals are withdrawn."""
     copy = domain.filled_copy(ctx.data)
-    await store.upsert_position(ctx.db, copy, ctx.occurred_at, status=True, fields=False)
-    await index.announce(ctx.db, [("position", copy.position_id)])
+    stored = await store.upsert_position(ctx.db, copy, ctx.occurred_at, status=True, fields=False)
+    await index.announce(ctx.db, [("position", copy.position_id)], _as_written("position", stored))
     await index.catch_up(ctx.db, through_own=True)
     position = index.positions.get(copy.position_id)
     if position is not None and position.status == "filled":
@@ -350,3 +353,9 @@ async def propose_after_decline(
     up and nothing is announced, unless that message died between its decision and them.
     """
     await proposing.for_position(ctx, index, policy, ctx.data.position_id, "declined")
+
+
+def _as_written(kind: str, document: dict[str, Any] | None) -> dict[tuple[str, str], Any] | None:
+    """A document this message wrote (or just read), for the index to take without reading
+    it back (`Index.announce`); None when there is none."""
+    return None if document is None else {(kind, document["_id"]): document}

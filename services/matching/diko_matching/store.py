@@ -30,7 +30,6 @@ redelivery repeats them harmlessly.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -85,10 +84,19 @@ def applicant_document(applicant: Applicant, at: datetime) -> dict[str, Any]:
     return document
 
 
-async def insert_applicant(db: AsyncDatabase, applicant: Applicant, at: datetime) -> None:
-    """Store a new applicant; its redelivery finds it there (the id comes from the message)."""
-    with contextlib.suppress(DuplicateKeyError):
-        await db[APPLICANTS].insert_one(applicant_document(applicant, at))
+async def insert_applicant(
+    db: AsyncDatabase, applicant: Applicant, at: datetime
+) -> dict[str, Any] | None:
+    """Store a new applicant; its redelivery finds it there (the id comes from the message).
+
+    Returns the document written, or None when it existed already (and may have changed
+    since)."""
+    document = applicant_document(applicant, at)
+    try:
+        await db[APPLICANTS].insert_one(document)
+    except DuplicateKeyError:
+        return None
+    return document
 
 
 def _applicant(document: Mapping[str, Any]) -> Applicant:
@@ -166,9 +174,9 @@ def _position(document: Mapping[str, Any]) -> PositionCopy:
     )
 
 
-async def keep_position(db: AsyncDatabase, position: PositionCopy, at: datetime) -> PositionCopy:
+async def keep_position(db: AsyncDatabase, position: PositionCopy, at: datetime) -> dict[str, Any]:
     """Store a new copy at once; a copy that exists already (a repeat, an event that came
-    first) stays as it is. Returns the stored one."""
+    first) stays as it is. Returns the stored document."""
     document = {
         "_id": position.position_id,
         **_position_document(position),
@@ -182,33 +190,32 @@ async def keep_position(db: AsyncDatabase, position: PositionCopy, at: datetime)
         stored = await db[POSITIONS].find_one({"_id": position.position_id})
         if stored is None:
             raise
-        return _position(stored)
-    return position
+        return stored
+    return document
 
 
 async def upsert_position(
     db: AsyncDatabase, position: PositionCopy, at: datetime, *, status: bool, fields: bool
-) -> bool:
+) -> dict[str, Any]:
     """Write a copy's status and/or fields from an event, unless a newer event wrote them.
 
     Events about one position travel on different queues and may arrive out of order;
-    each part of the copy remembers the time of the event that wrote it. Returns
-    whether anything was written. A copy that does not exist yet is created.
+    each part of the copy remembers the time of the event that wrote it. A copy that does
+    not exist yet is created. Returns the document as this call left it.
     """
     document = _position_document(position)
     existing = await db[POSITIONS].find_one({"_id": position.position_id})
     if existing is None:
+        created = {
+            "_id": position.position_id,
+            **document,
+            "status_at": at,
+            "fields_at": at,
+            "received_at": at,
+        }
         try:
-            await db[POSITIONS].insert_one(
-                {
-                    "_id": position.position_id,
-                    **document,
-                    "status_at": at,
-                    "fields_at": at,
-                    "received_at": at,
-                }
-            )
-            return True
+            await db[POSITIONS].insert_one(created)
+            return created
         except DuplicateKeyError:
             existing = await db[POSITIONS].find_one({"_id": position.position_id})
             if existing is None:
@@ -219,9 +226,9 @@ async def upsert_position(
     if fields and _older(existing.get("fields_at"), at):
         changes.update({k: v for k, v in document.items() if k != "status"}, fields_at=at)
     if not changes:
-        return False
+        return existing
     await db[POSITIONS].update_one({"_id": position.position_id}, {"$set": changes})
-    return True
+    return {**existing, **changes}
 
 
 def _older(stored: datetime | None, at: datetime) -> bool:

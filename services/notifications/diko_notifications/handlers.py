@@ -167,10 +167,12 @@ def letter_for(event_type: str, payload: Any, recipient: Recipient, links: Actio
 
 @dataclass(frozen=True)
 class StaffItem:
-    """What one staff member receives of an event: the payload (maybe a part of it)."""
+    """What one staff member receives of an event: the payload (maybe a part of it), and
+    the member's preferences as read to choose the recipients."""
 
     member: StaffMember
     payload: Any
+    prefs: Prefs
 
 
 @dataclass
@@ -448,7 +450,7 @@ class Handlers:
                 payload = data.model_copy(update={"proposals": [parts[i] for i in indices]})
             else:
                 payload = parts[0]
-            items.append(StaffItem(member, payload))
+            items.append(StaffItem(member, payload, prefs.get(staff_id, Prefs())))
         return items
 
     async def _to_staff(
@@ -465,8 +467,7 @@ class Handlers:
         runs: dict[tuple[str, str], Write] = {}
         for item in items:
             member = item.member
-            prefs = await store.preferences_of(ctx.db, member.staff_id)
-            way = route(prefs, kind, now)
+            way = route(item.prefs, kind, now)
             if way.how == "off":
                 continue
             recipient = member.as_recipient()
@@ -481,7 +482,9 @@ class Handlers:
                 continue
             assert way.at is not None
             slot = (
-                way.at.isoformat() if way.how == "hold" else f"{way.period}|{prefs.digest_hour:02d}"
+                way.at.isoformat()
+                if way.how == "hold"
+                else f"{way.period}|{item.prefs.digest_hour:02d}"
             )
             extra = {"held_until": way.at} if way.how == "hold" else {"period": str(way.period)}
             waiting.append(
@@ -584,7 +587,8 @@ class Handlers:
         """The company's contact person and the applicant hear who and what comes next."""
         record = await store.find_proposal(ctx.db, data.proposal_id)
         summary = record.summary if record else None
-        company = await store.company(ctx.db, data.company_id) or {}
+        # the proposal's summary names the company; the copy only when it is gone
+        company = {} if summary else await store.company(ctx.db, data.company_id) or {}
         contact = recipients.company_contact(await store.contacts_of(ctx.db, data.company_id))
         applicant = await self._applicant(data.applicant_id)
         staff = await store.staff_doc(ctx.db, data.decided_by) if data.decided_by else None

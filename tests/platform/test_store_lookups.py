@@ -2,7 +2,7 @@
 
 A few ids are read with filters of exactly `{"_id": …}` (FerretDB scans the whole
 collection for anything else); the commands the client sends are watched with PyMongo's
-command monitoring to show it.
+command monitoring to show it. The services' database makes each collection object once.
 """
 
 from __future__ import annotations
@@ -54,5 +54,20 @@ async def test_a_few_ids_are_point_reads_and_many_one_query(stack: SessionStack)
         filters.seen.clear()
         assert await find_by_ids(things, []) == {}
         assert filters.seen == []
+    finally:
+        await client.close()
+
+
+async def test_the_services_database_makes_each_collection_once(stack: SessionStack) -> None:
+    client = mongo.connect(stack.mongo_url, "collections-test")
+    try:
+        db = mongo.Database(client, stack.database("collections"))
+        things = db["things"]
+        assert db["things"] is things
+        assert db.things is things
+        assert (things.name, things.database) == ("things", db)
+        await things.insert_one({"_id": "t1", "n": 1})
+        assert await db["things"].find_one({"_id": "t1"}) == {"_id": "t1", "n": 1}
+        assert db["other"] is not things
     finally:
         await client.close()

@@ -115,7 +115,9 @@ class Service:
             app_name=f"diko-{name}",
             listeners=[StoreTimings(self.metrics.store_seconds)],
         )
-        self.db: AsyncDatabase = self.client[settings.mongo_database or f"diko_{name}"]
+        self.db: AsyncDatabase = mongo.Database(
+            self.client, settings.mongo_database or f"diko_{name}"
+        )
         self.publisher = Publisher(
             self.broker,
             source=name,

@@ -30,11 +30,11 @@ from diko_shared.messaging.handling import message_key
 from diko_shared.messaging.publisher import Outgoing
 from diko_shared.store.mongo import OUTBOX
 from harness.bus import Bus, Seen, Tap
-from harness.processes import ServiceProcess
+from harness.processes import ServiceProcess, free_port
 from harness.stack import SessionStack
 from harness.waiting import eventually
 
-PORT = 18001
+PORT = free_port()
 TAKE_QUEUE = "companies.on.match.accepted"
 DLQ = "companies.dlq"
 

@@ -8,42 +8,24 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
 from diko_matching.index import FEED, PROPOSALS, Index, feed_id
-from diko_shared.store import mongo
+from harness.finds import Finds, watched
 from harness.stack import SessionStack
 
 
-class FeedReads(monitoring.CommandListener):
-    """The `_id` of every feed entry read."""
-
-    def __init__(self) -> None:
-        self.seen: list[Any] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name == "find" and event.command.get("find") == FEED:
-            self.seen.append(event.command.get("filter", {}).get("_id"))
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
 @pytest.fixture
-async def watched(stack: SessionStack) -> AsyncIterator[tuple[AsyncDatabase, FeedReads]]:
-    reads = FeedReads()
-    client: AsyncMongoClient = mongo.connect(stack.mongo_url, "feed-test", [reads])
-    try:
-        yield client[stack.database(f"feed-{uuid.uuid4().hex[:8]}")], reads
-    finally:
-        await client.close()
+async def watched_db(stack: SessionStack) -> AsyncIterator[tuple[AsyncDatabase, Finds]]:
+    async with watched(stack, "feed") as db_and_finds:
+        yield db_and_finds
+
+
+def feed_reads(finds: Finds) -> list[str]:
+    """The feed entries read, by number."""
+    return [found["_id"] for found in finds.of(FEED)]
 
 
 async def proposal(db: AsyncDatabase, position_id: str) -> str:
@@ -62,9 +44,9 @@ async def proposal(db: AsyncDatabase, position_id: str) -> str:
 
 
 async def test_after_its_own_announcement_a_replica_reads_up_to_its_entry_only(
-    watched: tuple[AsyncDatabase, FeedReads],
+    watched_db: tuple[AsyncDatabase, Finds],
 ) -> None:
-    db, reads = watched
+    db, finds = watched_db
     first, second = Index(), Index()
     await first.load(db)
     await second.load(db)
@@ -73,17 +55,17 @@ async def test_after_its_own_announcement_a_replica_reads_up_to_its_entry_only(
     await first.announce(db, [("proposal", earlier)])
     later = await proposal(db, "pos_a")
     await second.announce(db, [("proposal", later)])
-    reads.seen.clear()
+    finds.clear()
 
     await second.catch_up(db, through_own=True)
-    assert reads.seen == [feed_id(1)], "the later writer reads the earlier one's entry"
+    assert feed_reads(finds) == [feed_id(1)], "the later writer reads the earlier one's entry"
     assert set(second.proposals) == {earlier, later}
 
-    reads.seen.clear()
+    finds.clear()
     await first.catch_up(db, through_own=True)
-    assert reads.seen == [], "the earlier writer's own entry is the last it needs"
+    assert feed_reads(finds) == [], "the earlier writer's own entry is the last it needs"
     assert set(first.proposals) == {earlier}
 
     await first.catch_up(db)
-    assert reads.seen == [feed_id(2), feed_id(3)], "a full catch-up reads to the feed's end"
+    assert feed_reads(finds) == [feed_id(2), feed_id(3)], "a full catch-up reads to the feed's end"
     assert set(first.proposals) == {earlier, later}

@@ -15,7 +15,9 @@ the outbox entry and the item's removal, in that order, and publishes.
 - **Lease.** A claim is an insert under `<item id>@<epoch>` for the current and the next
   epoch of `DIKO_DUE_LEASE_S` (the one decision that is atomic on MongoDB and FerretDB
   alike): of two replicas only one runs an item, and when its process dies, another
-  takes the item over after one to two lease lengths.
+  takes the item over after one to two lease lengths. A runner that meets another's
+  claim does not try that item again in the same epoch, where no claim can succeed (with
+  two replicas, every poll had tried every item the other one was running).
 - **Failures.** `DomainError` gives up at once; any other exception tries again after
   `DIKO_RETRY_DELAYS_MS`; a given-up item stays in `due` with `failed` set and its
   reason, out of the loop's way, for an operator to see.
@@ -274,6 +276,8 @@ class DueRunner:
         self.handlers: dict[str, DueHandler] = {}
         #: Items this runner has claimed or is claiming, with their runs once started.
         self._running: dict[str, asyncio.Task[int] | None] = {}
+        #: Items another runner held when this one tried, by the lease epoch it tried in.
+        self._held_elsewhere: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         #: A fault-injection point for tests: called with the item id before it is committed.
@@ -344,16 +348,21 @@ class DueRunner:
             .to_list(POLL_BATCH)
         )
         self.metrics.due_backlog.set(len(due))
+        epoch = self._epoch(now)
+        self._held_elsewhere = {i: e for i, e in self._held_elsewhere.items() if e == epoch}
         started: list[asyncio.Task[int]] = []
         for item in due:
             if len(self._running) >= self.concurrency:
                 break
             id_ = item["_id"]
-            if id_ in self._running:
+            if id_ in self._running or id_ in self._held_elsewhere:
                 continue
             self._running[id_] = None  # taken before the await: a parallel poll skips it
             if not await self._claim(id_, now):
                 del self._running[id_]
+                # Its holder has this epoch and the next: no claim can succeed before the
+                # next epoch, so this runner does not try again in this one.
+                self._held_elsewhere[id_] = epoch
                 continue
             run = asyncio.create_task(self._run_claimed(id_, now), name=f"due {id_}")
             self._running[id_] = run

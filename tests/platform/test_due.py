@@ -173,6 +173,41 @@ async def test_two_replicas_run_each_item_once(
     assert 1 <= len(pids) <= 2
 
 
+async def test_a_replica_tries_an_item_another_one_holds_once_a_lease_not_every_poll(
+    bus: Bus, first: ServiceProcess, second: ServiceProcess, db: AsyncDatabase
+) -> None:
+    """While one replica runs a held item, the other polls every 0.2 s: it meets the claim
+    once and leaves the item alone for the rest of the lease (60 s here), where every
+    poll had tried to claim it again."""
+    at = day()
+    held = unique("busy")
+    await schedule(bus, held, at, fail="hold")
+    await due.set_test_clock(db, CLOCK, at + timedelta(seconds=1))
+    await eventually(lambda: runs(db, held), what="the held reminder started")
+
+    def count(process: ServiceProcess, command: str, collection: str) -> float:
+        return process.metric(
+            "diko_store_command_seconds_count", command=command, collection=collection
+        )
+
+    replicas = (first, second)
+    claims = sum(count(p, "insert", due.DUE_CLAIMS) for p in replicas)
+    polls = [count(p, "find", due.DUE) for p in replicas]
+
+    async def polled_ten_times_each() -> bool:
+        return all(
+            count(p, "find", due.DUE) >= n + 10 for p, n in zip(replicas, polls, strict=True)
+        )
+
+    await eventually(polled_ten_times_each, what="ten polls of each replica")
+    # the other replica's one claim, at most one more at an epoch's turn, a renewal
+    assert sum(count(p, "insert", due.DUE_CLAIMS) for p in replicas) - claims <= 3
+
+    await db["released"].insert_one({"_id": held})
+    await eventually(lambda: done(db, held), what="the held reminder done once released")
+    assert await runs(db, held) == 1
+
+
 @pytest.mark.parametrize("step", ["run", "1", "2"])
 async def test_killed_mid_way_the_item_completes_once_after_a_restart(
     bus: Bus, first: ServiceProcess, db: AsyncDatabase, step: str

@@ -784,6 +784,7 @@ async def chaos(
                     report.smtp = dict(smtp_server.counts)
                     report.smtp_unspent = smtp_server.unspent
                     began = time.monotonic()
+                    await load.recorder.fence(bus)
                     await check(load, bus, stack, report, team_email)
                     report.check_s = time.monotonic() - began
             finally:

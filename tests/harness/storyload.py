@@ -23,6 +23,7 @@ import contextlib
 import json
 import secrets
 import time
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,7 +42,8 @@ from diko_shared.contract.notifications import RegisterStaff, Subscribe
 from diko_shared.messaging import topology
 from diko_shared.occupations import load_occupations
 from diko_shared.story import Replies
-from harness.bus import Bus
+from harness.bus import FENCE_PREFIX, Bus
+from harness.waiting import eventually
 
 #: Events every story causes exactly once, and the field of their data that names the story's
 #: part they are about (notification.sent: the event the e-mail tells of).
@@ -92,6 +94,7 @@ class Recorder:
         self.proposals: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._waiting: dict[tuple[str, str], list[asyncio.Future[str]]] = defaultdict(list)
         self.queue_name = ""
+        self.fences: set[str] = set()
 
     async def open(self, channel: AbstractChannel, token: str) -> None:
         """A quorum queue, acknowledged after recording: it outlives a restart of the broker
@@ -104,7 +107,10 @@ class Recorder:
         await queue.consume(self._arrived)
 
     async def _arrived(self, message: AbstractIncomingMessage) -> None:
-        self._record(message.body)
+        if (message.routing_key or "").startswith(FENCE_PREFIX):
+            self.fences.add(message.routing_key or "")
+        else:
+            self._record(message.body)
         with contextlib.suppress(*CONNECTION_EXCEPTIONS):
             await message.ack()  # not acknowledged: redelivered, and counted as a copy
 
@@ -134,6 +140,21 @@ class Recorder:
             for future in self._waiting.pop((type_, key), []):
                 if not future.done():
                     future.set_result(id_)
+
+    async def fence(self, bus: Bus, timeout: float = 60.0) -> None:
+        """Wait until every event the broker accepted before now is recorded.
+
+        A marker goes through the recorder's queue behind them (`Tap.fence`): the services
+        may be done and their queues empty while events they published are still on their
+        way to this queue.
+        """
+        key = f"{FENCE_PREFIX}{uuid.uuid4()}"
+        await bus.publish_raw(key, b"{}", exchange=topology.EVENTS.name)
+
+        async def arrived() -> bool:
+            return key in self.fences
+
+        await eventually(arrived, timeout=timeout, what="the recorder's fence")
 
     async def wait(self, type_: str, key: str, timeout: float) -> str:
         """The id of the first event of `type_` about `key`, seen already or arriving."""

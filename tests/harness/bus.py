@@ -142,6 +142,19 @@ class IdentityPublisher(Publisher):
         await sender.publish(message, timeout=timeout, mandatory=mandatory)
 
 
+async def fence(bus: Bus, exchange: str, fences: set[str], timeout: float) -> None:
+    """Publish a marker on `exchange` and wait until the consumer that collects `fences`
+    has it: it went through the same queue behind every message confirmed earlier, so
+    nothing published before it is still on its way."""
+    key = f"{FENCE_PREFIX}{uuid.uuid4()}"
+    await bus.publish_raw(key, b"{}", exchange=exchange)
+
+    async def arrived() -> bool:
+        return key in fences
+
+    await eventually(arrived, timeout=timeout, what=f"the fence through {exchange}")
+
+
 class Tap:
     """An exclusive queue bound to an exchange, collecting what arrives."""
 
@@ -158,18 +171,8 @@ class Tap:
             self.seen.append(message)
 
     async def fence(self, timeout: float = 30.0) -> None:
-        """Wait until everything the broker accepted for this tap before now has arrived.
-
-        A marker goes through the same queue behind every message confirmed earlier, so
-        once it arrives, nothing published before it is still on its way.
-        """
-        key = f"{FENCE_PREFIX}{uuid.uuid4()}"
-        await self.bus.publish_raw(key, b"{}", exchange=self.exchange)
-
-        async def arrived() -> bool:
-            return key in self.fences
-
-        await eventually(arrived, timeout=timeout, what="the fence")
+        """Wait until everything the broker accepted for this tap before now has arrived."""
+        await fence(self.bus, self.exchange, self.fences, timeout)
 
     def matching(self, predicate: Callable[[Seen], bool]) -> list[Seen]:
         return [m for m in self.seen if predicate(m)]

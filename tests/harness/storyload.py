@@ -23,7 +23,6 @@ import contextlib
 import json
 import secrets
 import time
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,8 +41,7 @@ from diko_shared.contract.notifications import RegisterStaff, Subscribe
 from diko_shared.messaging import topology
 from diko_shared.occupations import load_occupations
 from diko_shared.story import Replies
-from harness.bus import FENCE_PREFIX, Bus
-from harness.waiting import eventually
+from harness.bus import FENCE_PREFIX, Bus, fence
 
 #: Events every story causes exactly once, and the field of their data that names the story's
 #: part they are about (notification.sent: the event the e-mail tells of).
@@ -148,13 +146,7 @@ class Recorder:
         may be done and their queues empty while events they published are still on their
         way to this queue.
         """
-        key = f"{FENCE_PREFIX}{uuid.uuid4()}"
-        await bus.publish_raw(key, b"{}", exchange=topology.EVENTS.name)
-
-        async def arrived() -> bool:
-            return key in self.fences
-
-        await eventually(arrived, timeout=timeout, what="the recorder's fence")
+        await fence(bus, topology.EVENTS.name, self.fences, timeout)
 
     async def wait(self, type_: str, key: str, timeout: float) -> str:
         """The id of the first event of `type_` about `key`, seen already or arriving."""

@@ -60,6 +60,11 @@ CONNECT_ATTEMPT_S = 5.0
 #: The readiness probe of the database: /readyz answers within about this long.
 READY_PROBE_S = 1.0
 CHORES_EVERY_S = 3600.0
+#: The first round of chores waits this long after the start. A restarted service first
+#: works off the messages that waited for it; a chore that scans would compete with them
+#: (FerretDB scans for every filter but `_id`: forgetting nothing among 15,000 inbox and
+#: 15,000 processed records took it 2 s of CPU, measured).
+CHORES_FIRST_AFTER_S = 300.0
 #: After SIGTERM, messages being handled may finish for this long. Then they are
 #: abandoned unacknowledged: the broker delivers them again and the handlers, idempotent
 #: and safe to stop at any line, finish them in the next process.
@@ -209,7 +214,7 @@ class Service:
         self._on_stop.append(callback)
 
     def hourly(self, chore: Callable[[], Awaitable[None]]) -> None:
-        """Run `chore` at start-up and every hour after (e.g. forgetting expired records)."""
+        """Run `chore` five minutes after start-up, then hourly (e.g. forgetting old records)."""
         self._chores.append(chore)
 
     def on_due(self, kind: str, handler: due.DueHandler) -> None:
@@ -414,6 +419,7 @@ class Service:
             raise RuntimeError(f"{self.name} has no handler for {sorted(missing)}")
 
     async def _chores_forever(self) -> None:
+        await asyncio.sleep(CHORES_FIRST_AFTER_S)
         while True:
             for chore in self._chores:
                 try:

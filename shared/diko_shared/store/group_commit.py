@@ -11,7 +11,9 @@ turns a write per message into a bulk write per collection and phase, without ad
 waiting time when the service is idle. Within a phase, each unit's writes reach the
 store in the order its handler staged them (`_runs`), and a unit whose write failed
 writes nothing after it: readers that trust a later write (a change mark, a due item)
-find the earlier ones done.
+find the earlier ones done. The requests of one step go to the store side by side: a unit
+writes one collection per step, so they hold the writes of different units (under load a
+flush then waits for two round trips instead of three).
 """
 
 from __future__ import annotations
@@ -177,8 +179,9 @@ class GroupCommitter:
                             batch = by_collection[write.collection]
                             batch.writes.append(write)
                             batch.units.append(unit)
-                for name, batch in by_collection.items():
-                    await self._apply(name, batch)
+                await asyncio.gather(
+                    *(self._apply(name, batch) for name, batch in by_collection.items())
+                )
             if self.after_phase is not None:
                 tags = [u.tag for u in units if u.error is None and phase < len(u.phases)]
                 if (pending := self.after_phase(phase, tags)) is not None:

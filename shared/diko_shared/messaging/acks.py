@@ -60,6 +60,8 @@ class _ChannelAcks:
     #: Every tag at or below this one is settled.
     floor: int = 0
     marks: dict[int, _Mark] = field(default_factory=dict)
+    #: How many of `marks` are done: finished, waiting for their frame.
+    finished: int = 0
     #: Tags above `floor` settled singly (behind a gap): the floor passes over them.
     settled_ahead: set[int] = field(default_factory=set)
     #: Tags the floor passed over unreceived, since the last ack with `multiple`.
@@ -103,7 +105,9 @@ class Acknowledger:
         mark = state.marks.get(tag)
         if mark is None:  # at or below the floor and settled: a second ack closes the channel
             return
-        mark.done = True
+        if not mark.done:
+            mark.done = True
+            state.finished += 1
         self._schedule(state)
         await mark.future
 
@@ -112,6 +116,8 @@ class Acknowledger:
         state = self._state(raw.channel)
         tag = raw.delivery_tag
         mark = state.marks.pop(tag, None) if tag is not None else None
+        if mark is not None and mark.done:
+            state.finished -= 1
         try:
             self._flush(state)
             await raw.nack(requeue=requeue)
@@ -154,7 +160,7 @@ class Acknowledger:
         if covered:
             self._send(state, covered[-1], multiple=len(covered) > 1, tags=covered)
         state.floor = last
-        if state.gap_timer is None and any(m.done for m in state.marks.values()):
+        if state.gap_timer is None and state.finished:
             state.gap_timer = asyncio.get_running_loop().call_later(
                 GAP_WAIT_S, self._flush_singly, state
             )
@@ -199,6 +205,7 @@ class Acknowledger:
         deliver the message once more to the next process.
         """
         marks = [state.marks.pop(t) for t in tags if t in state.marks]
+        state.finished -= sum(mark.done for mark in marks)
         if multiple:  # it covers the tags passed over too: none may be acknowledged again
             state.skipped.clear()
         self.frames += 1

@@ -110,3 +110,31 @@ async def test_a_failed_write_stops_its_units_later_writes_not_the_others(
     assert await db["marks"].find_one({"_id": "mark-x"}) is None
     assert await db["due"].find_one({"_id": "due-x"}) is None
     assert await db["due"].find_one({"_id": "due-f2"}) is not None
+
+
+async def test_a_unit_goes_on_once_its_last_phase_is_written(
+    watched: tuple[AsyncMongoClient, WriteLog], stack: SessionStack
+) -> None:
+    """A claim batched with a commit of two phases does not wait for the commit's second
+    phase: under load that wait cost every claim a round trip of the others' records."""
+    client, _ = watched
+    committer = GroupCommitter(client[stack.database("commit_settle")])
+    claim_done_after: list[bool] = []
+
+    async def note(_phase: int, _tags: list[str]) -> None:
+        for _ in range(3):  # turns for a waiter that was told to resume
+            await asyncio.sleep(0)
+        claim_done_after.append(claim.done())
+
+    committer.after_phase = note
+    commit = asyncio.create_task(
+        committer.commit(
+            [Write("data", InsertOne({"_id": "d1"}))], [Write("records", InsertOne({"_id": "r1"}))]
+        )
+    )
+    claim = asyncio.create_task(committer.claim("inbox", {"_id": "k1"}))
+    assert await claim is True
+    await commit
+    assert committer.flushes == 1
+    # Phase 0 wrote the claim; while phase 1 writes the record, the claim has gone on.
+    assert claim_done_after == [False, True]

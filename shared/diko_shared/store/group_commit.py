@@ -81,6 +81,16 @@ def _runs(writes: Sequence[Write]) -> list[list[Write]]:
     return runs
 
 
+def _settle(unit: _Unit) -> None:
+    """Tell the unit's waiter how it ended (once)."""
+    if unit.done.done():
+        return
+    if unit.error is None:
+        unit.done.set_result(None)
+    else:
+        unit.done.set_exception(unit.error)
+
+
 @dataclass
 class _Batch:
     writes: list[Write] = field(default_factory=list)
@@ -153,14 +163,10 @@ class GroupCommitter:
                 settled = True
             finally:
                 for unit in units:
-                    if unit.done.done():
-                        continue
-                    if not settled:
+                    if not settled and not unit.done.done():
                         unit.done.cancel()
-                    elif unit.error is None:
-                        unit.done.set_result(None)
                     else:
-                        unit.done.set_exception(unit.error)
+                        _settle(unit)
 
     async def _flush(self, units: list[_Unit]) -> None:
         self.flushes += 1
@@ -186,6 +192,11 @@ class GroupCommitter:
                 tags = [u.tag for u in units if u.error is None and phase < len(u.phases)]
                 if (pending := self.after_phase(phase, tags)) is not None:
                     await pending
+            # A unit whose last phase this was is done: its message goes on now, not after
+            # the later phases of the others (a claim need not wait for their records).
+            for unit in units:
+                if len(unit.phases) == phase + 1:
+                    _settle(unit)
 
     async def _apply(self, collection: str, batch: _Batch) -> None:
         coll = self._db[collection]

@@ -7,13 +7,12 @@ left behind in the session's (positions, applicants, queued events) stays out of
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
-from harness.bus import Bus
-from harness.mailpit import Mailpit
+from harness.fixtures import own_stack
 from harness.processes import ServiceProcess, free_port
 from harness.stack import SessionStack
 
@@ -37,22 +36,7 @@ class System:
         return self.processes[name]
 
 
-@pytest.fixture(scope="module")
-def stack() -> Iterator[SessionStack]:
-    with SessionStack.create() as own:
-        yield own
-
-
-@pytest.fixture(scope="module")
-async def bus(stack: SessionStack) -> AsyncIterator[Bus]:
-    async with Bus(stack.amqp_url) as connected:
-        yield connected
-
-
-@pytest.fixture(scope="module")
-async def mailpit(stack: SessionStack) -> AsyncIterator[Mailpit]:
-    async with Mailpit(stack.mailpit_url) as client:
-        yield client
+stack, bus, mailpit, mongo = own_stack("module")
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from harness.bus import Bus
-from harness.mailpit import Mailpit
+from harness.fixtures import own_stack
 from harness.processes import ServiceProcess, free_port
 from harness.stack import SessionStack
 
@@ -35,29 +34,7 @@ class System:
         return self.processes[name]
 
 
-@pytest.fixture(scope="package")
-def stack() -> Iterator[SessionStack]:
-    with SessionStack.create() as own:
-        yield own
-
-
-@pytest.fixture(scope="package")
-async def bus(stack: SessionStack) -> AsyncIterator[Bus]:
-    async with Bus(stack.amqp_url) as connected:
-        yield connected
-
-
-@pytest.fixture(scope="package")
-async def mailpit(stack: SessionStack) -> AsyncIterator[Mailpit]:
-    async with Mailpit(stack.mailpit_url) as client:
-        yield client
-
-
-@pytest.fixture(scope="package")
-async def mongo(stack: SessionStack) -> AsyncIterator[AsyncMongoClient]:
-    client: AsyncMongoClient = AsyncMongoClient(stack.mongo_url, tz_aware=True)
-    yield client
-    await client.close()
+stack, bus, mailpit, mongo = own_stack("package")
 
 
 @pytest.fixture(scope="package")

@@ -8,26 +8,16 @@ three leading digits are never a pair). `matching` is the module's service proce
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
-from harness.bus import Bus
+from harness.fixtures import own_stack
 from harness.processes import ServiceProcess
 from harness.stack import SessionStack
 from matching_bus import matching_process
 
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[SessionStack]:
-    with SessionStack.create() as own:
-        yield own
-
-
-@pytest.fixture(scope="module")
-async def bus(stack: SessionStack) -> AsyncIterator[Bus]:
-    async with Bus(stack.amqp_url) as connected:
-        yield connected
+stack, bus, mailpit, mongo = own_stack("module")
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import io
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from diko_shared.contract.matching import FairPlanned
 from diko_shared.contract.media import PublishPresentation, UnpublishPresentation
 from harness.browser import DESKTOP, PHONE, Eyes
 from harness.bus import Bus
+from harness.fixtures import own_stack
 from harness.processes import ServiceProcess, free_port
 from harness.stack import SessionStack
 from harness.waiting import eventually
@@ -69,25 +70,14 @@ BAKERY = "Frische Brötchen liegen in der Backstube auf einem Blech."
 UPLOADS: dict[str, str] = {}
 
 
-@pytest.fixture(scope="module")
-def stack() -> Iterator[SessionStack]:
-    """A virtual host and databases of this module's own, with media's queues empty.
-
-    On the session's, media's queues hold every event the modules before this one caused
-    (the whole suite: hundreds of `position.opened`, each an Instagram draft rendered
-    before its position is copied for the site), and this module's events queue behind
-    them: whether the first build came within REBUILT_S then depended on the suite's
-    history and the machine's load, not on media (200 such events ahead at a load
-    average of 12 took longer, with the pipeline of main and of the pipeline lane alike).
-    """
-    with SessionStack.create() as own:
-        yield own
-
-
-@pytest.fixture(scope="module")
-async def bus(stack: SessionStack) -> AsyncIterator[Bus]:
-    async with Bus(stack.amqp_url) as connected:
-        yield connected
+# A virtual host and databases of this module's own, with media's queues empty. On the
+# session's, media's queues hold every event the modules before this one caused (the
+# whole suite: hundreds of `position.opened`, each an Instagram draft rendered before its
+# position is copied for the site), and this module's events queue behind them: whether
+# the first build came within REBUILT_S then depended on the suite's history and the
+# machine's load, not on media (200 such events ahead at a load average of 12 took
+# longer, with the pipeline of main and of the pipeline lane alike).
+stack, bus, mailpit, mongo = own_stack("module")
 
 
 @pytest.fixture(scope="module")

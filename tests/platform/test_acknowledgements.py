@@ -215,6 +215,33 @@ async def test_a_delivery_passed_over_that_comes_late_is_acknowledged_alone(
     assert acks.acked == 3
 
 
+async def test_a_late_delivery_that_a_later_run_covered_is_not_acknowledged_again(
+    connection: aio_pika.abc.AbstractConnection,
+) -> None:
+    # The first delivery reaches the pipeline only after its neighbours were settled and
+    # the floor passed over its tag; while it still runs, two later messages finish and
+    # go with one ack with `multiple`, which the broker applies to the first one too. Its
+    # own ack must not follow: RabbitMQ answers an unknown delivery tag by closing the
+    # channel, and every message in flight on it comes again (seen under a flood at
+    # start-up, where the closed channel's next frames cost the whole connection).
+    name, deliveries = await deliveries_of(connection, 5)
+    first, second, third, fourth, fifth = deliveries.messages
+    acks = Acknowledger()
+    for message in (second, third):
+        acks.receive(message)
+    await settle_all(acks, [second, third])  # alone, behind the gap, once it stays open
+    acks.receive(first)  # late: its tag is below the floor now
+    for message in (fourth, fifth):
+        acks.receive(message)
+    await settle_all(acks, [fourth, fifth])  # one ack with `multiple`, up to the fifth
+    frames = acks.frames
+    await settle_all(acks, [first])
+    assert acks.frames == frames  # the first was acknowledged with the run already
+    assert await deliveries.still_open()
+    await deliveries.channel.close()
+    assert await left_in(connection, name) == 0
+
+
 async def test_a_closed_channel_takes_its_marks_and_the_next_one_is_acknowledged(
     connection: aio_pika.abc.AbstractConnection,
 ) -> None:

@@ -116,6 +116,11 @@ class Acknowledger:
         state = self._state(raw.channel)
         tag = raw.delivery_tag
         mark = state.marks.pop(tag, None) if tag is not None else None
+        if mark is None and tag is not None and tag <= state.floor and tag not in state.skipped:
+            # A run's ack with `multiple` settled it while it ran: a rejection now would
+            # name an unknown tag and close the channel, and it cannot come back anyway.
+            log.warning("a message to reject was acknowledged with its neighbours already")
+            return
         if mark is not None and mark.done:
             state.finished -= 1
         try:
@@ -196,6 +201,24 @@ class Acknowledger:
         elif tag > state.floor:
             state.settled_ahead.add(tag)
 
+    @staticmethod
+    def _covered_below(state: _ChannelAcks, tag: int) -> list[_Mark]:
+        """The marks of late arrivals below `tag`, which an ack with `multiple` settles too.
+
+        A delivery the floor passed over that came after all has a mark below the floor.
+        The broker applies the multiple ack to it as well; its own ack would then name an
+        unknown tag, which closes the channel. A finished one is settled by this frame; one
+        still running was acknowledged early by it (its handler's ack is then a no-op).
+        """
+        below = [state.marks.pop(t) for t in [t for t in state.marks if t < tag]]
+        if running := sum(not mark.done for mark in below):
+            log.warning(
+                "messages acknowledged with their neighbours before they finished: their "
+                "deliveries reached the pipeline after the ack's floor had passed them",
+                extra={"count": running},
+            )
+        return [mark for mark in below if mark.done]
+
     def _send(self, state: _ChannelAcks, tag: int, *, multiple: bool, tags: list[int]) -> None:
         """Send one ack frame; each covered message's waiter is told once it is written.
 
@@ -205,9 +228,10 @@ class Acknowledger:
         deliver the message once more to the next process.
         """
         marks = [state.marks.pop(t) for t in tags if t in state.marks]
-        state.finished -= sum(mark.done for mark in marks)
         if multiple:  # it covers the tags passed over too: none may be acknowledged again
             state.skipped.clear()
+            marks.extend(self._covered_below(state, tag))
+        state.finished -= sum(mark.done for mark in marks)
         self.frames += 1
         self.acked += len(marks)
 

@@ -210,7 +210,8 @@ class Acknowledger:
         unknown tag, which closes the channel. A finished one is settled by this frame; one
         still running was acknowledged early by it (its handler's ack is then a no-op).
         """
-        below = [state.marks.pop(t) for t in [t for t in state.marks if t < tag]]
+        late = [t for t in state.marks if t < tag]
+        below = [state.marks.pop(t) for t in late]
         if running := sum(not mark.done for mark in below):
             log.warning(
                 "messages acknowledged with their neighbours before they finished: their "

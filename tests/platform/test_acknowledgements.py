@@ -63,7 +63,7 @@ async def connection(stack: SessionStack) -> AsyncIterator[aio_pika.abc.Abstract
 
 
 async def deliveries_of(
-    connection: aio_pika.abc.AbstractConnection, count: int
+    connection: aio_pika.abc.AbstractConnection, count: int, prefetch: int = 16
 ) -> tuple[str, Deliveries]:
     """A new queue with `count` messages, consumed (unacknowledged) on a channel of its own."""
     name = f"tests.acks.{uuid.uuid4().hex[:12]}"
@@ -72,15 +72,15 @@ async def deliveries_of(
     for seq in range(count):
         await setup.default_exchange.publish(aio_pika.Message(str(seq).encode()), name)
     await setup.close()
-    return name, await consumed(connection, name, count)
+    return name, await consumed(connection, name, count, prefetch)
 
 
 async def consumed(
-    connection: aio_pika.abc.AbstractConnection, name: str, count: int
+    connection: aio_pika.abc.AbstractConnection, name: str, count: int, prefetch: int = 16
 ) -> Deliveries:
     """Consume the queue on a new channel until `count` messages have been delivered."""
     channel = await connection.channel()
-    await channel.set_qos(prefetch_count=16)
+    await channel.set_qos(prefetch_count=prefetch)
     queue = await channel.get_queue(name)
     deliveries = Deliveries(channel, queue)
     await queue.consume(deliveries.collect)
@@ -222,8 +222,7 @@ async def test_a_late_delivery_that_a_later_run_covered_is_not_acknowledged_agai
     # the floor passed over its tag; while it still runs, two later messages finish and
     # go with one ack with `multiple`, which the broker applies to the first one too. Its
     # own ack must not follow: RabbitMQ answers an unknown delivery tag by closing the
-    # channel, and every message in flight on it comes again (seen under a flood at
-    # start-up, where the closed channel's next frames cost the whole connection).
+    # channel, and every message in flight on it comes again.
     name, deliveries = await deliveries_of(connection, 5)
     first, second, third, fourth, fifth = deliveries.messages
     acks = Acknowledger()
@@ -262,4 +261,50 @@ async def test_a_closed_channel_takes_its_marks_and_the_next_one_is_acknowledged
     await settle_all(acks, new.messages)
     assert await new.still_open()
     await new.channel.close()
+    assert await left_in(connection, name) == 0
+
+
+async def test_settlements_keep_their_order_while_the_connection_is_busy(
+    connection: aio_pika.abc.AbstractConnection,
+) -> None:
+    # aiormq queues the frames of a connection for its writer in ten places, and a frame
+    # waiting for a place can lose its turn to a frame handed over later. Here a channel
+    # keeps handing over publishes, as a service's publisher does on the connection its
+    # consumers acknowledge on, while the acknowledger settles, block after block, the
+    # messages behind a gap one by one (more frames than places) and right after them
+    # the run that covers their tags. Each single ack must reach the broker first: after
+    # the run's ack with `multiple` it names a settled tag, and the broker closes the
+    # channel with every message on it.
+    blocks, size = 8, 64
+    name, deliveries = await deliveries_of(connection, blocks * size, prefetch=blocks * size)
+    messages = deliveries.messages
+    sink = await deliveries.channel.declare_queue(exclusive=True, arguments={"x-max-length": 1})
+    flooding = True
+
+    async def publish_forever() -> None:
+        channel = await (await connection.channel()).get_underlay_channel()
+        while flooding:  # handed over without waiting for the write, as the publisher does
+            await channel.basic_publish(bytes(4096), routing_key=sink.name, wait=False)
+
+    publishers = [asyncio.create_task(publish_forever()) for _ in range(4)]
+    acks = Acknowledger()
+    for message in messages:
+        acks.receive(message)
+    try:
+        for block in range(blocks):
+            held, *behind, last = messages[block * size : (block + 1) * size]
+            sent = acks.frames
+            settling = [asyncio.ensure_future(acks.ack(m)) for m in behind]
+            async with asyncio.timeout(WAIT_S):
+                while acks.frames == sent:  # noqa: ASYNC110 - the gap's wait is over
+                    await asyncio.sleep(0)
+            settling += [asyncio.ensure_future(acks.ack(m)) for m in (held, last)]
+            async with asyncio.timeout(WAIT_S):
+                await asyncio.gather(*settling)
+    finally:
+        flooding = False
+        async with asyncio.timeout(WAIT_S):
+            await asyncio.gather(*publishers, return_exceptions=True)
+    assert await deliveries.still_open()
+    await deliveries.channel.close()
     assert await left_in(connection, name) == 0

@@ -24,6 +24,14 @@ order, so a later one that has finished means an earlier one never came here. Sh
 one of those still arrive, it is acknowledged on its own unless an ack with `multiple`
 has covered it since.
 
+The frames of a channel leave in the order they were decided. aiormq hands every frame
+of a connection to its writer through a queue of ten places, and a writer waiting for a
+place there does not keep its turn: under load (a service publishing its events on the
+same connection) a later ack with `multiple` overtook an earlier single ack of a tag it
+covered, the single ack then named a settled tag, and RabbitMQ closed the channel with
+every message in flight on it. So each settlement frame of a channel is handed over only
+once the one before it has been written (`_in_order`).
+
 Delivery tags belong to one channel: a channel that is gone (a reconnection) takes its
 marks with it, and the broker redelivers those messages, which find them processed.
 """
@@ -34,6 +42,7 @@ import asyncio
 import logging
 import weakref
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +77,8 @@ class _ChannelAcks:
     skipped: deque[int] = field(default_factory=lambda: deque(maxlen=SKIPPED_KEPT))
     flush_scheduled: bool = False
     gap_timer: asyncio.TimerHandle | None = None
+    #: The last settlement frame handed to the channel, which the next one waits for.
+    writing: asyncio.Future[None] | None = None
 
 
 class Acknowledger:
@@ -125,7 +136,7 @@ class Acknowledger:
             state.finished -= 1
         try:
             self._flush(state)
-            await raw.nack(requeue=requeue)
+            await self._in_order(state, lambda: raw.nack(requeue=requeue))
         finally:
             if tag is not None:
                 self._settled(state, tag)
@@ -140,8 +151,17 @@ class Acknowledger:
         return state
 
     def _schedule(self, state: _ChannelAcks) -> None:
-        if not state.flush_scheduled:
-            state.flush_scheduled = True
+        """Flush at the end of this turn, or once the frame being written has left.
+
+        Waiting for that frame costs nothing: it is written before the next one anyway
+        (`_in_order`), and what finishes meanwhile joins the next run, one frame for all.
+        """
+        if state.flush_scheduled:
+            return
+        state.flush_scheduled = True
+        if state.writing is not None and not state.writing.done():
+            state.writing.add_done_callback(lambda _: self._flush(state))
+        else:
             asyncio.get_running_loop().call_soon(self._flush, state)
 
     def _flush(self, state: _ChannelAcks) -> None:
@@ -246,11 +266,25 @@ class Acknowledger:
                 else:
                     mark.future.set_exception(error)
 
-        try:
-            sending = asyncio.ensure_future(
-                state.channel.basic_ack(delivery_tag=tag, multiple=multiple)
-            )
-        except Exception as exc:  # noqa: BLE001 - the channel is gone: the broker redelivers
-            sending = asyncio.get_running_loop().create_future()
-            sending.set_exception(exc)
+        channel = state.channel
+        sending = self._in_order(
+            state, lambda: channel.basic_ack(delivery_tag=tag, multiple=multiple)
+        )
         sending.add_done_callback(settle)
+
+    @staticmethod
+    def _in_order(state: _ChannelAcks, write: Callable[[], Awaitable[Any]]) -> asyncio.Future[None]:
+        """Write a settlement frame once the channel's previous one is written (or failed).
+
+        A frame whose channel is gone fails like its predecessor; the broker redelivers
+        what it did not settle.
+        """
+        previous = state.writing
+
+        async def after_previous() -> None:
+            if previous is not None and not previous.done():
+                await asyncio.wait((previous,))
+            await write()
+
+        sending = state.writing = asyncio.ensure_future(after_previous())
+        return sending

@@ -179,3 +179,30 @@ async def test_mid_message_it_stops_at_once_and_the_message_is_done_later(
 
         finished = await eventually(done, timeout=60, what="the message done after the restart")
         assert finished["attempts"] == 2
+
+
+async def test_a_message_in_its_handler_finishes_within_the_drain_and_is_not_handled_again(
+    launch: Callable[..., ServiceProcess], bus: Bus, testsvc_db: AsyncDatabase
+) -> None:
+    # SIGTERM cancels the consumers first: nothing more is delivered, and the message in
+    # its handler finishes, is acknowledged, and only then does the connection close.
+    service = launch()
+    message_id = await bus.send(HoldWork(item=f"hold-{uuid.uuid4().hex[:8]}", hold_s=1.5))
+
+    async def in_handler() -> bool:
+        return await testsvc_db["attempts"].find_one({"_id": message_id}) is not None
+
+    await eventually(in_handler, timeout=60, what="the handler holding the message")
+    assert service.metric("diko_messages_in_progress", queue="testsvc.tally.hold") == 1
+    log = assert_stops_cleanly(service)
+    assert "abandoning unfinished messages" not in log
+    assert (await testsvc_db["held_done"].find_one({"_id": message_id}))["attempts"] == 1
+    service.start()
+    # A message sent after the restart is handled after anything the broker gave back.
+    later = await bus.send(HoldWork(item=f"hold-{uuid.uuid4().hex[:8]}", hold_s=0))
+
+    async def later_done() -> bool:
+        return await testsvc_db["held_done"].find_one({"_id": later}) is not None
+
+    await eventually(later_done, timeout=60, what="the message sent after the restart")
+    assert (await testsvc_db["attempts"].find_one({"_id": message_id}))["n"] == 1

@@ -31,7 +31,7 @@ async def test_each_command_is_timed_under_its_collection(stack: SessionStack) -
     registry = CollectorRegistry()
     metrics = Metrics(registry)
     client = mongo.connect(
-        stack.mongo_url, "timings-test", listeners=[StoreTimings(metrics.store_seconds)]
+        stack.mongo_url, "timings-test", listeners=[StoreTimings(metrics.store_seconds_of)]
     )
     try:
         db = client[stack.database("timings")]

@@ -208,7 +208,6 @@ class Subscription:
     spec: MessageSpec
     handler: Handler
     queue: RabbitQueue
-    exchange: str
 
     @cached_property
     def reader(self) -> Reader:
@@ -228,7 +227,7 @@ def request_subscription(service: str, type_: str, handler: Handler) -> Subscrip
         raise ValueError(f"{type_!r} is an event; use an event subscription")
     if spec.owner != service:
         raise ValueError(f"{type_!r} belongs to {spec.owner!r}, not to {service!r}")
-    return Subscription(spec, handler, topology.request_queue(spec), topology.COMMANDS.name)
+    return Subscription(spec, handler, topology.request_queue(spec))
 
 
 def reaction_subscription(service: str, type_: str, handler: Handler) -> Subscription:
@@ -242,4 +241,4 @@ def reaction_subscription(service: str, type_: str, handler: Handler) -> Subscri
             "add it with CATALOGUE.reacts() in its contract module"
         )
     queue = topology.reaction_queue(service, type_)
-    return Subscription(spec, handler, queue, topology.EVENTS.name)
+    return Subscription(spec, handler, queue)

@@ -42,7 +42,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aio_pika.abc import AbstractIncomingMessage
-from faststream.rabbit import RabbitMessage
 from pydantic import ValidationError
 from pymongo import InsertOne
 from pymongo.asynchronous.database import AsyncDatabase
@@ -194,42 +193,43 @@ class Pipeline:
         #: Called after a commit that scheduled a due item due already (the due loop's wake).
         self.on_due_already: Callable[[], None] | None = None
 
-    async def handle(self, subscription: Subscription, message: RabbitMessage) -> None:
-        raw: AbstractIncomingMessage = message.raw_message
+    async def handle(self, subscription: Subscription, raw: AbstractIncomingMessage) -> None:
         self.acks.receive(raw)
         queue = subscription.queue.name
         started = time.perf_counter()
+        in_progress = self.metrics.in_progress_on(queue)
+        in_progress.inc()
         tokens = (
             logs.message_id.set(raw.message_id),
             logs.correlation_id.set(raw.correlation_id),
             logs.message_type.set(raw.type),
         )
         try:
-            outcome = await self._settled(message, self._handle(subscription, message, raw, queue))
+            outcome = await self._settled(raw, self._handle(subscription, raw, queue))
         finally:
+            in_progress.dec()
             for var, token in zip(
                 (logs.message_id, logs.correlation_id, logs.message_type), tokens, strict=True
             ):
                 var.reset(token)
-        self.metrics.handled.labels(queue, outcome).inc()
-        self.metrics.handler_seconds.labels(queue).observe(time.perf_counter() - started)
+        self.metrics.handled_as(queue, outcome).inc()
+        self.metrics.handler_seconds_of(queue).observe(time.perf_counter() - started)
 
-    async def handle_unrouted(self, message: RabbitMessage, queue: str) -> None:
+    async def handle_unrouted(self, raw: AbstractIncomingMessage, queue: str) -> None:
         """A command whose type no service handles: answered or dead-lettered, `unknown_type`."""
-        raw: AbstractIncomingMessage = message.raw_message
         self.acks.receive(raw)
         sent = raw.type or raw.routing_key or "?"
         text = f"Den Nachrichtentyp {sent!r} bearbeitet kein Dienst von diko."
-        refusal = self.refuse(message, raw, queue, "unknown_type", ErrorCode.UNKNOWN_TYPE, text, [])
-        self.metrics.handled.labels(queue, await self._settled(message, refusal)).inc()
+        refusal = self.refuse(raw, queue, "unknown_type", ErrorCode.UNKNOWN_TYPE, text, [])
+        self.metrics.handled_as(queue, await self._settled(raw, refusal)).inc()
 
-    async def _settled(self, message: RabbitMessage, work: Awaitable[str]) -> str:
+    async def _settled(self, raw: AbstractIncomingMessage, work: Awaitable[str]) -> str:
         """The outcome of `work`; if it fails, the message goes back to its queue."""
         try:
             return await work
         except Exception:  # noqa: BLE001 - logged; the message goes back to its queue
             try:
-                await self.acks.nack(message.raw_message, requeue=True)
+                await self.acks.nack(raw, requeue=True)
                 log.exception("could not settle the message; it goes back to its queue")
             except Exception:  # noqa: BLE001 - the channel is gone: the broker redelivers
                 log.warning("broker connection lost before the acknowledgement; it redelivers")
@@ -238,7 +238,6 @@ class Pipeline:
     async def _handle(
         self,
         subscription: Subscription,
-        message: RabbitMessage,
         raw: AbstractIncomingMessage,
         queue: str,
     ) -> str:
@@ -246,14 +245,14 @@ class Pipeline:
             if (refused := self.identity.refusal(subscription.spec, raw)) is not None:
                 if refused.reason != identity.FORGED:
                     raise refused
-                await self.dead_letter(message, raw, queue, refused.reason, refused.message)
+                await self.dead_letter(raw, queue, refused.reason, refused.message)
                 return "dead_lettered"
             began = time.perf_counter()
             envelope = self.read(subscription, raw)
             self._took("decode_validate", began)
             logs.correlation_id.set(envelope.correlationid or envelope.id)
             if subscription.records_processing:
-                return await self._process(subscription, message, raw, queue, envelope)
+                return await self._process(subscription, raw, queue, envelope)
             ctx = Context(envelope, subscription.spec, self.service, queue, self.db)
             result = await subscription.handler(ctx)
             if ctx.writes or ctx.outgoing:
@@ -264,25 +263,19 @@ class Pipeline:
         except UnsupportedVersion as exc:
             if exc.newer and _attempt(raw) <= len(self.settings.retry_delays_ms):
                 # An upgraded replica on the same queue may take it on a later attempt.
-                return await self._retry(message, raw, queue, exc, "of a newer version")
-            return await self.refuse(
-                message, raw, queue, exc.reason, exc.code, exc.message, exc.details
-            )
+                return await self._retry(raw, queue, exc, "of a newer version")
+            return await self.refuse(raw, queue, exc.reason, exc.code, exc.message, exc.details)
         except Rejected as exc:
-            return await self.refuse(
-                message, raw, queue, exc.reason, exc.code, exc.message, exc.details
-            )
+            return await self.refuse(raw, queue, exc.reason, exc.code, exc.message, exc.details)
         except DomainError as exc:
             details = [
                 d if d.type else d.model_copy(update={"type": exc.code.value}) for d in exc.details
             ]
-            return await self.refuse(
-                message, raw, queue, exc.code.value, exc.code, exc.message, details
-            )
+            return await self.refuse(raw, queue, exc.code.value, exc.code, exc.message, details)
         except Exception as exc:  # noqa: BLE001 - classified: give up now, or retry
             if is_permanent(exc):
-                return await self._give_up(message, raw, queue, "handler_error", exc)
-            return await self._retry_or_give_up(message, raw, queue, exc)
+                return await self._give_up(raw, queue, "handler_error", exc)
+            return await self._retry_or_give_up(raw, queue, exc)
 
     def read(self, subscription: Subscription, raw: AbstractIncomingMessage) -> Envelope[Any]:
         """The message as a validated envelope of the subscription's type, or `Rejected`."""
@@ -312,7 +305,6 @@ class Pipeline:
     async def _process(
         self,
         subscription: Subscription,
-        message: RabbitMessage,
         raw: AbstractIncomingMessage,
         queue: str,
         envelope: Envelope[Any],
@@ -325,7 +317,7 @@ class Pipeline:
             await running.wait()
         finished = self._in_flight[key] = asyncio.Event()
         try:
-            return await self._process_once(subscription, message, raw, queue, envelope)
+            return await self._process_once(subscription, raw, queue, envelope)
         finally:
             del self._in_flight[key]
             finished.set()
@@ -333,7 +325,6 @@ class Pipeline:
     async def _process_once(
         self,
         subscription: Subscription,
-        message: RabbitMessage,
         raw: AbstractIncomingMessage,
         queue: str,
         envelope: Envelope[Any],
@@ -495,7 +486,6 @@ class Pipeline:
 
     async def refuse(
         self,
-        message: RabbitMessage,
         raw: AbstractIncomingMessage,
         queue: str,
         reason: str,
@@ -509,14 +499,11 @@ class Pipeline:
             await self.acks.ack(raw)
             return "answered_error"
         problems = "; ".join(f"{d.field}: {d.problem}" for d in details)
-        await self.dead_letter(
-            message, raw, queue, reason, f"{text} ({problems})" if problems else text
-        )
+        await self.dead_letter(raw, queue, reason, f"{text} ({problems})" if problems else text)
         return "dead_lettered"
 
     async def dead_letter(
         self,
-        message: RabbitMessage,
         raw: AbstractIncomingMessage,
         queue: str,
         reason: str,
@@ -538,15 +525,14 @@ class Pipeline:
         log.error("message dead-lettered", extra={"queue": queue, "reason": reason, "error": error})
 
     async def _retry_or_give_up(
-        self, message: RabbitMessage, raw: AbstractIncomingMessage, queue: str, exc: Exception
+        self, raw: AbstractIncomingMessage, queue: str, exc: Exception
     ) -> str:
         if _attempt(raw) > len(self.settings.retry_delays_ms):
-            return await self._give_up(message, raw, queue, "retries_exhausted", exc)
-        return await self._retry(message, raw, queue, exc)
+            return await self._give_up(raw, queue, "retries_exhausted", exc)
+        return await self._retry(raw, queue, exc)
 
     async def _retry(
         self,
-        message: RabbitMessage,
         raw: AbstractIncomingMessage,
         queue: str,
         exc: Exception,
@@ -574,7 +560,6 @@ class Pipeline:
 
     async def _give_up(
         self,
-        message: RabbitMessage,
         raw: AbstractIncomingMessage,
         queue: str,
         reason: str,
@@ -605,7 +590,7 @@ class Pipeline:
             error = f"after {attempt} attempts: {error}"
         else:
             log.error("handler failed permanently", exc_info=exc, extra={"queue": queue})
-        await self.dead_letter(message, raw, queue, reason, error)
+        await self.dead_letter(raw, queue, reason, error)
         return "dead_lettered"
 
 

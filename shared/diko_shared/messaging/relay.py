@@ -51,7 +51,7 @@ async def publish_confirmed(
     for message in messages:
         async with asyncio.timeout(timeout):
             await publisher.publish(message, timeout=timeout)
-        metrics.published.labels(message.type).inc()
+        metrics.published_of(message.type).inc()
 
 
 class OutboxRelay:

@@ -20,10 +20,8 @@ from urllib.parse import urlsplit
 
 import pymongo
 import uvicorn
-from aio_pika.abc import AbstractRobustConnection
-from faststream import AckPolicy
-from faststream.rabbit import Channel, RabbitBroker, RabbitMessage, RabbitQueue
-from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from faststream.rabbit import Channel, RabbitBroker
 from prometheus_client import CollectorRegistry
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure
@@ -33,6 +31,7 @@ from starlette.routing import BaseRoute
 from diko_shared import due, logs
 from diko_shared.contract.catalogue import CATALOGUE
 from diko_shared.messaging import topology
+from diko_shared.messaging.consuming import Consumers
 from diko_shared.messaging.handling import (
     Handler,
     Subscription,
@@ -76,14 +75,6 @@ SHUTDOWN_S = 10.0
 CLOSE_STEP_S = 2.0
 
 
-_EXCHANGES = {x.name: x for x in (topology.COMMANDS, topology.EVENTS, topology.UNROUTED)}
-
-
-async def _passthrough(message: RabbitMessage) -> RabbitMessage:
-    """FastStream decoder that hands the handler the raw message: the pipeline reads it."""
-    return message
-
-
 class Service:
     """One diko service process."""
 
@@ -111,14 +102,13 @@ class Service:
             default_channel=Channel(prefetch_count=settings.prefetch, on_return_raises=True),
             logger=None,  # the pipeline logs what matters; FastStream's per-message logs cost CPU
             log_level=logging.DEBUG,
-            graceful_timeout=DRAIN_S,
             reconnect_interval=2.0,
-            middlewares=[RabbitPrometheusMiddleware(registry=self.registry, app_name=name)],
         )
+        self.consumers = Consumers(self.broker)
         self.client = mongo.connect(
             settings.mongo_url,
             app_name=f"diko-{name}",
-            listeners=[StoreTimings(self.metrics.store_seconds)],
+            listeners=[StoreTimings(self.metrics.store_seconds_of)],
         )
         self.db: AsyncDatabase = mongo.Database(
             self.client, settings.mongo_database or f"diko_{name}"
@@ -227,55 +217,33 @@ class Service:
         self.subscriptions.append(subscription)
         pipeline = self.pipeline
 
-        async def consume(message: RabbitMessage) -> None:
-            await self._shielded(pipeline.handle(subscription, message))
+        def consume(message: AbstractIncomingMessage) -> None:
+            self._spawn(pipeline.handle(subscription, message))
 
-        self._register(consume, subscription.queue, subscription.exchange)
+        self.consumers.add(subscription.queue, consume)
 
-    async def _shielded(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run a message's handling in its own task, shielded from the consumer's cancellation.
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Handle a message in a task of the service's own, which no broker event cancels.
 
-        When the broker connection drops, aio-pika cancels the consumer callbacks; a handler
-        cancelled in the middle of a database call could leave a connection or a commit
-        half done. The shielded task finishes its writes; its acknowledgement then fails
-        with the channel, and the broker redelivers the message, which finds it processed.
+        A handler cancelled in the middle of a database call could leave a connection or a
+        commit half done. When the broker connection drops, the task finishes its writes;
+        its acknowledgement then fails with the channel, and the broker redelivers the
+        message, which finds it processed. `stop` waits for these tasks (`_running`)
+        before it closes the connection.
         """
         task = asyncio.create_task(work)
         self._running.add(task)
         task.add_done_callback(self._running.discard)
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            if task.done():
-                raise
-            # The consumer was torn down with its channel; the work finishes on its own.
-
-    def _register(
-        self,
-        consume: Callable[[RabbitMessage], Awaitable[None]],
-        queue: RabbitQueue,
-        exchange: str,
-    ) -> None:
-        subscriber = self.broker.subscriber(
-            queue,
-            _EXCHANGES[exchange],
-            ack_policy=AckPolicy.MANUAL,
-            no_reply=True,
-            decoder=_passthrough,
-            title=queue.name,
-            include_in_schema=False,
-        )
-        subscriber(consume)
 
     def _subscribe_unrouted(self) -> None:
         """Answer (or dead-letter) commands whose type no service handles: `unknown_type`."""
         pipeline = self.pipeline
         queue = topology.provisioned(topology.unrouted_queue())
 
-        async def consume(message: RabbitMessage) -> None:
-            await self._shielded(pipeline.handle_unrouted(message, queue.name))
+        def consume(message: AbstractIncomingMessage) -> None:
+            self._spawn(pipeline.handle_unrouted(message, queue.name))
 
-        self._register(consume, queue, topology.UNROUTED.name)
+        self.consumers.add(queue, consume)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -296,6 +264,7 @@ class Service:
             await self._wait_for("database", callback, retry_on=ConnectionFailure, stage=False)
         self._stage("subscribing")
         await self.broker.start()
+        await self.consumers.start()
         self.relay.start()
         self.due.start()
         self._janitor = asyncio.create_task(self._chores_forever())
@@ -364,6 +333,7 @@ class Service:
             for task in self._running:
                 task.cancel()
             await asyncio.wait(self._running, timeout=left(CLOSE_STEP_S))
+        await self._close_broker(left)
         await self._bounded("stopping the due items", self.due.stop(), left(CLOSE_STEP_S))
         await self.relay.stop(timeout=left(CLOSE_STEP_S))
         if self._janitor is not None:
@@ -376,15 +346,23 @@ class Service:
     async def _stop_consuming(
         self, left: Callable[[float], float], drain_left: Callable[[], float]
     ) -> None:
-        """Cancel the consumers and let in-flight messages finish, within the drain time.
+        """Cancel the consumers, so that the messages in flight can finish and nothing follows.
 
         Over a connection that is down nothing arrives, and cancelling a consumer would
-        wait for the broker to come back: such a connection is closed first.
+        wait for the broker to come back: such a connection is closed instead (its
+        messages in flight are delivered again anyway).
         """
         connection = self._connection
         if connection is not None and not connection.connected.is_set():
             await self._bounded("closing the broker connection", connection.close(), left(1.0))
-        stopped = await self._bounded("stopping the consumers", self.broker.stop(), drain_left())
+            return
+        await self._bounded("stopping the consumers", self.consumers.stop(), drain_left())
+
+    async def _close_broker(self, left: Callable[[float], float]) -> None:
+        stopped = await self._bounded(
+            "closing the broker connection", self.broker.stop(), left(1.0)
+        )
+        connection = self._connection
         if not stopped and connection is not None and not connection.is_closed:
             await self._bounded("closing the broker connection", connection.close(), left(1.0))
 

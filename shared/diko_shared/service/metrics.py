@@ -1,19 +1,43 @@
 """The platform's Prometheus metrics, one registry per service process.
 
-FastStream's middleware adds its own (`faststream_*`: received, processed, published,
-in-flight); these say what the platform did with each message.
+They say what the platform did with each message; FastStream's middleware, which added
+its own `faststream_*` metrics, is not on the consuming path (`messaging.consuming`).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from typing import Generic, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
 
 log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+M = TypeVar("M", bound=MetricWrapperBase)
+
+
+class Children(Generic[M]):
+    """A labelled metric's children, each looked up once.
+
+    `labels()` checks and converts its values on every call, which costs more than the
+    update itself; the per-message path calls `Children(...)(*values)` instead. Label
+    values here come from the catalogue and the service's own queues, a bounded set.
+    """
+
+    def __init__(self, metric: M) -> None:
+        self._metric = metric
+        self._children: dict[tuple[str, ...], M] = {}
+
+    def __call__(self, *values: str) -> M:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self._metric.labels(*values)
+        return child
 
 
 class Metrics:
@@ -32,6 +56,12 @@ class Metrics:
             "Time from taking a message to acknowledging it (validation, handler, commit)",
             ["queue"],
             buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.in_progress = Gauge(
+            "diko_messages_in_progress",
+            "Messages taken off a queue and not yet acknowledged, by queue",
+            ["queue"],
             registry=registry,
         )
         self.dead_lettered = Counter(
@@ -119,6 +149,11 @@ class Metrics:
             registry=registry,
         )
         self._unknown_seen: set[tuple[str, str]] = set()
+        self.handled_as = Children(self.handled)
+        self.handler_seconds_of = Children(self.handler_seconds)
+        self.in_progress_on = Children(self.in_progress)
+        self.published_of = Children(self.published)
+        self.store_seconds_of = Children(self.store_seconds)
 
     def unknown_field(self, type_: str, field: str) -> None:
         """Count an ignored field of an event; say so in the log the first time.

@@ -13,6 +13,8 @@ from __future__ import annotations
 from prometheus_client import Histogram
 from pymongo import monitoring
 
+from diko_shared.service.metrics import Children
+
 #: Commands whose first field names no collection (`{"ping": 1}`, `{"buildInfo": 1}`).
 NO_COLLECTION = "-"
 
@@ -20,7 +22,7 @@ NO_COLLECTION = "-"
 class StoreTimings(monitoring.CommandListener):
     """Observes every command's duration into `histogram` (labels: command, collection)."""
 
-    def __init__(self, histogram: Histogram) -> None:
+    def __init__(self, histogram: Children[Histogram]) -> None:
         self._histogram = histogram
         self._collections: dict[tuple[int, object], str] = {}
 
@@ -41,6 +43,4 @@ class StoreTimings(monitoring.CommandListener):
         self, event: monitoring.CommandSucceededEvent | monitoring.CommandFailedEvent
     ) -> None:
         collection = self._collections.pop((event.request_id, event.connection_id), NO_COLLECTION)
-        self._histogram.labels(event.command_name, collection).observe(
-            event.duration_micros / 1_000_000
-        )
+        self._histogram(event.command_name, collection).observe(event.duration_micros / 1_000_000)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import uuid
@@ -121,6 +122,19 @@ def _connection_user(broker: RabbitBroker) -> str | None:
     return broker_user(str(url)) if url else None
 
 
+#: Confirmed channels a publisher spreads its messages over. aiormq publishes on one
+#: channel at a time (a lock that passes to the next waiter once per turn of the event
+#: loop), so a single channel caps a busy service at one publish a turn.
+CHANNELS = 4
+
+
+@dataclass
+class _Lane:
+    settings: Channel
+    open: AbstractChannel | None = None
+    opening: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
 class Publisher:
     """Publishes envelopes and raw messages on a confirmed channel of its own.
 
@@ -146,24 +160,28 @@ class Publisher:
         self.source = source
         self.on_unrouted_event = on_unrouted_event
         self.user_id = user_id or _connection_user(broker)
-        self._channel_settings = Channel(publisher_confirms=True, on_return_raises=True)
-        self._open: AbstractChannel | None = None
-        self._opening = asyncio.Lock()
+        # Channel settings compare by identity: each instance is a channel of its own.
+        self._lanes = [
+            _Lane(Channel(publisher_confirms=True, on_return_raises=True)) for _ in range(CHANNELS)
+        ]
+        self._turn = itertools.cycle(self._lanes)
 
     async def _channel(self, timeout: float) -> AbstractChannel:
-        """The confirmed channel of the broker's connection (reopened after a reconnect).
+        """The next confirmed channel of the broker's connection (reopened after a reconnect).
 
-        Kept while it is open: looking it up through FastStream costs more than a publish.
-        A channel aio-pika is reopening is waited for, at most `timeout` (`_reopened`).
+        Each is kept while it is open: looking it up through FastStream costs more than a
+        publish. A channel aio-pika is reopening is waited for, at most `timeout`
+        (`_reopened`).
         """
-        if self._open is None or self._open.is_closed:
-            async with self._opening:  # concurrent first publishes open one channel, not many
-                if self._open is None or self._open.is_closed:
+        lane = next(self._turn)
+        if lane.open is None or lane.open.is_closed:
+            async with lane.opening:  # concurrent first publishes open one channel, not many
+                if lane.open is None or lane.open.is_closed:
                     manager = self.broker.config.channel_manager
-                    channel = await manager.get_channel(self._channel_settings)
+                    channel = await manager.get_channel(lane.settings)
                     await _reopened(channel, timeout)
-                    self._open = await channel.get_underlay_channel()
-        return self._open
+                    lane.open = await channel.get_underlay_channel()
+        return lane.open
 
     async def publish(
         self, message: Outgoing, *, timeout: float = 10.0, mandatory: bool = True

@@ -317,7 +317,7 @@ class Pipeline:
             await running.wait()
         finished = self._in_flight[key] = asyncio.Event()
         try:
-            return await self._process_once(subscription, raw, queue, envelope)
+            return await self._process_once(subscription, raw, queue, envelope, key)
         finally:
             del self._in_flight[key]
             finished.set()
@@ -328,8 +328,8 @@ class Pipeline:
         raw: AbstractIncomingMessage,
         queue: str,
         envelope: Envelope[Any],
+        key: str,
     ) -> str:
-        key = message_key(queue, envelope)
         now = datetime.now(UTC)
         began = time.perf_counter()
         first = await self.committer.claim(INBOX, {"_id": key, "at": now, "type": envelope.type})

@@ -11,7 +11,9 @@ the outbox entry and the item's removal, in that order, and publishes.
 
 - **Once.** A handler's writes must be repeatable (derived ids, guards) as for messages.
   Outgoing message ids are derived from the item's id, so a run repeated after a crash
-  publishes the same ids and consumers drop the repeat.
+  publishes the same ids and consumers drop the repeat. A kind registered with
+  `each_scheduling` (the site build: one item that every change moves to now) keys its
+  runs by the scheduling too, since each rescheduling asks for new work.
 - **Lease.** A claim is an insert under `<item id>@<epoch>` for the current and the next
   epoch of `DIKO_DUE_LEASE_S` (the one decision that is atomic on MongoDB and FerretDB
   alike): of two replicas only one runs an item, and when its process dies, another
@@ -203,13 +205,19 @@ class DueContext:
     service: str
     db: AsyncDatabase
     correlation_id: str | None = None
+    #: The scheduling's token, for a kind whose every scheduling is a run of its own
+    #: (`DueRunner.on(..., each_scheduling=True)`); None for the others.
+    scheduling: str | None = None
     writes: list[Write] = field(default_factory=list)
     outgoing: list[Outgoing] = field(default_factory=list)
 
     @property
     def key(self) -> str:
-        """The key guarded writes (`guards.apply_once`) remember this run by."""
-        return f"due|{self.id}"
+        """The key guarded writes (`guards.apply_once`) remember this run by, and that the
+        ids it publishes derive from: the same when a crashed run is repeated."""
+        if self.scheduling is None:
+            return f"due|{self.id}"
+        return f"due|{self.id}|{self.scheduling}"
 
     def new_id(self, prefix: str, *parts: str) -> str:
         name = "|".join((self.key, prefix, *parts))
@@ -274,6 +282,8 @@ class DueRunner:
             raise ValueError("due items need at least one slot")
         self.concurrency = concurrency
         self.handlers: dict[str, DueHandler] = {}
+        #: Kinds whose every scheduling is a run of its own (see `on`).
+        self.each_scheduling: set[str] = set()
         #: Items this runner has claimed or is claiming, with their runs once started.
         self._running: dict[str, asyncio.Task[int] | None] = {}
         #: Items another runner held when this one tried, by the lease epoch it tried in.
@@ -283,12 +293,22 @@ class DueRunner:
         #: A fault-injection point for tests: called with the item id before it is committed.
         self.before_commit: Callable[[str], None] | None = None
 
-    def on(self, kind: str, handler: DueHandler) -> None:
+    def on(self, kind: str, handler: DueHandler, *, each_scheduling: bool = False) -> None:
+        """Run `handler` for the items of `kind`.
+
+        `each_scheduling`: one item that many handlers move to now (the site build every
+        change asks for), where each scheduling is new work. Its runs are keyed by the
+        scheduling, so a run after a rescheduling publishes ids of its own rather than the
+        previous run's, which consumers would drop as repeats; one item instead of one
+        per request keeps the poll's scan of `due` short.
+        """
         if kind in self.handlers:
             raise ValueError(f"due kind {kind!r} has a handler already")
         if "|" in kind or "@" in kind:
             raise ValueError(f"due kind {kind!r} must not contain '|' or '@'")
         self.handlers[kind] = handler
+        if each_scheduling:
+            self.each_scheduling.add(kind)
 
     def start(self) -> None:
         if self.handlers:
@@ -446,6 +466,7 @@ class DueRunner:
             service=self.service,
             db=self.db,
             correlation_id=item.get("correlation_id"),
+            scheduling=item.get("scheduled") if kind in self.each_scheduling else None,
         )
         try:
             await self.handlers[kind](ctx)

@@ -124,7 +124,7 @@ def build(settings: MediaSettings | None = None) -> Service:
     )
 
     builder = SiteBuilder(settings.site_directory, site_info(settings), links)
-    service.on_due(site_store.BUILD, builder.run)
+    service.on_due(site_store.BUILD, builder.run, each_scheduling=True)
     service.on_start(lambda: site_store.build_soon(service.db))
 
     async def forget_stale_audio() -> None:

@@ -22,7 +22,10 @@ import httpx
 import pytest
 from media_harness import as_event, media_env
 from PIL import Image, ImageDraw
+from pymongo import AsyncMongoClient
 
+from diko_media.site import store as site_store
+from diko_shared import due
 from diko_shared.contract.common import Occupation
 from diko_shared.contract.companies import (
     CompanyRegistered,
@@ -402,6 +405,44 @@ async def test_an_edit_that_overtakes_the_opening_is_not_lost(site: str, bus: Bu
     html = (await get(f"stellen/{position_id}")).text
     (block,) = re.findall(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
     assert json.loads(block)["jobLocation"]["address"]["addressLocality"] == "Tangermünde"
+
+
+async def test_a_burst_of_changes_moves_one_build_item_and_every_change_is_built(
+    site: str, bus: Bus, mongo: AsyncMongoClient, stack: SessionStack
+) -> None:
+    """Every change moves the one due item `site.build|site` to now: a burst of openings
+    leaves no pile of items for the due loop to decode at every poll (400 stories left
+    1,400 when each change had an item of its own), each opening reaches the site, and
+    each build announces itself under ids of its own, since a run after a rescheduling
+    is a new build, not a repeat that consumers would drop."""
+    db = mongo[stack.database("media")]
+    rebuilt = await bus.tap(pattern="site.rebuilt")
+    burst = ["pos_" + uuid.uuid4().hex[:20] for _ in range(12)]
+    start = date(date.today().year + 1, 8, 1)
+    await publish(bus, *(opened(p, MUELLER, "Tischlerei Müller & Söhne GmbH",
+                                Occupation(code="22342", name="Tischler/in"), "Stendal", start)
+                         for p in burst))  # fmt: skip
+    items: set[str] = set()
+
+    async def all_built() -> bool:
+        found = await db[due.DUE].find({"kind": site_store.BUILD}, {"_id": 1}).to_list(None)
+        items.update(d["_id"] for d in found if "|start-" not in d["_id"])
+        return all([await shows(f"stellen/{p}", "Tischler/in") for p in burst])
+
+    await eventually(all_built, timeout=REBUILT_S, what="every opening of the burst built")
+    assert items <= {due.item_id(site_store.BUILD, site_store.SITE_KEY)}
+    later = "pos_" + uuid.uuid4().hex[:20]
+    tischler = Occupation(code="22342", name="Tischler/in")
+    await publish(bus, opened(later, MUELLER, "Tischlerei Müller & Söhne GmbH", tischler,
+                              "Stendal", start))  # fmt: skip
+    await eventually(lambda: shows(f"stellen/{later}", "Tischler/in"), timeout=REBUILT_S,
+                     what="an opening after the burst built")  # fmt: skip
+    await rebuilt.fence()
+    assert len(rebuilt.of_type("site.rebuilt")) >= 2
+    ids = [m.message_id for m in rebuilt.of_type("site.rebuilt")]
+    builds = [m.envelope["data"]["build_id"] for m in rebuilt.of_type("site.rebuilt")]
+    assert len(set(ids)) == len(ids)
+    assert len(set(builds)) == len(builds)
 
 
 async def test_a_presentation_taken_off_and_an_update(site: str, bus: Bus) -> None:

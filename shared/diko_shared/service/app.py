@@ -207,9 +207,10 @@ class Service:
         """Run `chore` five minutes after start-up, then hourly (e.g. forgetting old records)."""
         self._chores.append(chore)
 
-    def on_due(self, kind: str, handler: due.DueHandler) -> None:
-        """Run `handler` once for each due item of `kind` when its time comes (see `due`)."""
-        self.due.on(kind, handler)
+    def on_due(self, kind: str, handler: due.DueHandler, *, each_scheduling: bool = False) -> None:
+        """Run `handler` once for each due item of `kind` when its time comes (see `due`;
+        `each_scheduling`: `DueRunner.on`)."""
+        self.due.on(kind, handler, each_scheduling=each_scheduling)
 
     def _subscribe(self, subscription: Subscription) -> None:
         if any(s.queue.name == subscription.queue.name for s in self.subscriptions):

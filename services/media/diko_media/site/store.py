@@ -7,9 +7,10 @@ themselves through `presentation.publish`. Companies themselves are media's copy
 `companies` (company_handlers.py), episodes media's own `episodes`.
 
 Every handler that changes what the site shows stages a mark under `site_changes`
-(`<kind>:<id>`, with a token of its own) and the due item `site.build`. The build reads
-the marks, renders what they touch and deletes each mark only if its token is still the
-one it read, so a change that arrives during a build is built by the next one.
+(`<kind>:<id>`, with a token of its own) and moves the one due item `site.build|site` to
+now. The build reads the marks, renders what they touch and deletes each mark only if
+its token is still the one it read; a change that arrives during a build has moved the
+item again, so the item stays and the next run builds it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ CHANGES = "site_changes"
 STATE = "site_state"
 #: The due item that builds the site; every change moves it to now.
 BUILD = "site.build"
+#: Its key: one item for the whole site.
+SITE_KEY = "site"
 
 
 def set_position(position_id: str, fields: Mapping[str, Any], at: datetime) -> Write:
@@ -71,13 +74,19 @@ def set_presentation(company_id: str, fields: Mapping[str, Any]) -> Write:
 
 
 def changed(kind: str, id_: str, token: str, now: datetime) -> list[Write]:
-    """Mark what changed and have the site built as soon as the due loop comes by."""
+    """Mark what changed and have the site built as soon as the due loop comes by.
+
+    Every change moves the one item `site.build|site` to now (its runs are keyed by the
+    scheduling: `DueRunner.on(..., each_scheduling=True)`). An item per change left a
+    thousand items behind a burst of stories, each run once for a build that found
+    nothing left to do, and each poll decoding all of them.
+    """
     return [
         Write(
             CHANGES,
             UpdateOne({"_id": f"{kind}:{id_}"}, {"$set": {"token": token}}, upsert=True),
         ),
-        due.schedule(BUILD, token, now, {}),
+        due.schedule(BUILD, SITE_KEY, now, {}),
     ]
 
 

@@ -766,8 +766,9 @@ class Handlers:
         key = f"{ctx.envelope.source}|{data.idempotency_key}"
         notification_id = derived("ntf", "notice", key)
         delivery_id = derived("dlv", "notice", key)
-        await store.claim_notice(ctx.db, key, notification_id)
-        existing = await store.find_delivery(ctx.db, delivery_id)
+        first = await store.claim_notice(ctx.db, key, notification_id)
+        # The delivery is opened after the claim: a first claim has none to find.
+        existing = None if first else await store.find_delivery(ctx.db, delivery_id)
         if (
             existing is not None
             and existing["status"] not in ("pending",)

@@ -681,16 +681,14 @@ async def move_contacts(db: AsyncDatabase, contact_ids: Sequence[str], company_i
 # -- notices (idempotency keys of notification.send) ------------------------------------------
 
 
-async def claim_notice(db: AsyncDatabase, key: str, notification_id: str) -> str:
-    """The notification id this key stands for: ours if first, else the earlier one's."""
+async def claim_notice(db: AsyncDatabase, key: str, notification_id: str) -> bool:
+    """Whether this is the first time the key is asked for (the notification id derives
+    from the key, so a repeat stands for the same notification)."""
     try:
         await db[NOTICES].insert_one({"_id": key, "notification_id": notification_id})
     except DuplicateKeyError:
-        held = await db[NOTICES].find_one({"_id": key})
-        if held is None:
-            raise
-        return str(held["notification_id"])
-    return notification_id
+        return False
+    return True
 
 
 # -- proposals, for the action pages ---------------------------------------------------------

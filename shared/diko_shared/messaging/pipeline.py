@@ -43,6 +43,7 @@ from typing import Any
 
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
+from pydantic_core import to_json
 from pymongo import InsertOne
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -476,7 +477,7 @@ class Pipeline:
         answer = Outgoing(
             exchange="",
             routing_key=raw.reply_to,
-            body=json.dumps(reply, ensure_ascii=False, separators=(",", ":")).encode(),
+            body=to_json(reply),
             message_id=str(uuid.uuid4()),
             type="reply",
             source=self.service,

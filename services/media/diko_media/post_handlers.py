@@ -120,8 +120,14 @@ class PostHandlers:
             remembered["logo_id"] = info.image_id
         return remembered
 
-    async def _stage_draft(self, ctx: Context[Any], draft: Draft) -> None:
-        """Render, store, announce, and ask the company's contact person for approval."""
+    async def _stage_draft(
+        self, ctx: Context[Any], draft: Draft, company: dict[str, Any] | None
+    ) -> None:
+        """Render, store, announce, and ask the company's contact person for approval.
+
+        `company` is the company's record as the caller read it (every caller needs it
+        for the words): read once per draft, not twice.
+        """
         palette, logo = await drawing_look(ctx.db, draft.look)
         if palette is not None:
             check_contrast(draft.written.kind, draft.fmt, palette)
@@ -142,7 +148,6 @@ class PostHandlers:
             subject=draft.post_id,
         )
         if draft.company_id:
-            company = await store.find_company(ctx.db, draft.company_id)
             ctx.send(self._approval_mail(post, company), subject=draft.post_id)
 
     def _approval_mail(
@@ -225,7 +230,7 @@ class PostHandlers:
             look=look,
             drafted_by=data.drafted_by,
         )
-        await self._stage_draft(ctx, draft)
+        await self._stage_draft(ctx, draft, company)
         return PostRef(post_id=draft.post_id, status="draft")
 
     async def _episode_words(
@@ -320,6 +325,7 @@ class PostHandlers:
                 look=(company or {}).get("look"),
                 source=source,
             ),
+            company,
         )
 
     async def on_episode_published(self, ctx: Context[EpisodePublished]) -> None:
@@ -339,6 +345,7 @@ class PostHandlers:
                 look=(company or {}).get("look"),
                 source="episode.published",
             ),
+            company,
         )
 
     async def on_fair_planned(self, ctx: Context[FairPlanned]) -> None:
@@ -372,6 +379,7 @@ class PostHandlers:
                     look=(company or {}).get("look"),
                     source="fair.planned",
                 ),
+                company,
             )
 
     # -- approval --------------------------------------------------------------------------------

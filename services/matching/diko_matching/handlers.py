@@ -201,12 +201,18 @@ async def position_changed(
 ) -> None:
     """`position.updated`: new places, a new status, edited fields; proposals follow."""
     event = ctx.data
-    current = await store.find_position(ctx.db, event.position_id)
-    if current is None:  # `position.opened` has not arrived yet: try again later
+    before = await store.find_position_document(ctx.db, event.position_id)
+    if before is None:  # `position.opened` has not arrived yet: try again later
         raise TransientError(f"position {event.position_id} is not known yet")
+    current = store.position_of(before)
     edited = domain.edited_copy(current, event)
     stored = await store.upsert_position(
-        ctx.db, edited, ctx.occurred_at, status=event.status is not None, fields=True
+        ctx.db,
+        edited,
+        ctx.occurred_at,
+        status=event.status is not None,
+        fields=True,
+        read=before,
     )
     await index.announce(ctx.db, [("position", event.position_id)], _as_written("position", stored))
     await index.catch_up(ctx.db, through_own=True)

@@ -160,7 +160,7 @@ def _position_document(position: PositionCopy) -> dict[str, Any]:
     }
 
 
-def _position(document: Mapping[str, Any]) -> PositionCopy:
+def position_of(document: Mapping[str, Any]) -> PositionCopy:
     return PositionCopy(
         position_id=document["_id"],
         company_id=document["company_id"],
@@ -195,16 +195,23 @@ async def keep_position(db: AsyncDatabase, position: PositionCopy, at: datetime)
 
 
 async def upsert_position(
-    db: AsyncDatabase, position: PositionCopy, at: datetime, *, status: bool, fields: bool
+    db: AsyncDatabase,
+    position: PositionCopy,
+    at: datetime,
+    *,
+    status: bool,
+    fields: bool,
+    read: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write a copy's status and/or fields from an event, unless a newer event wrote them.
 
     Events about one position travel on different queues and may arrive out of order;
     each part of the copy remembers the time of the event that wrote it. A copy that does
-    not exist yet is created. Returns the document as this call left it.
+    not exist yet is created. Returns the document as this call left it. `read`: the copy
+    as the caller has just read it, which is then not read again.
     """
     document = _position_document(position)
-    existing = await db[POSITIONS].find_one({"_id": position.position_id})
+    existing = read or await db[POSITIONS].find_one({"_id": position.position_id})
     if existing is None:
         created = {
             "_id": position.position_id,
@@ -255,8 +262,13 @@ async def rename_company(
 
 
 async def find_position(db: AsyncDatabase, position_id: str) -> PositionCopy | None:
-    document = await db[POSITIONS].find_one({"_id": position_id})
-    return None if document is None else _position(document)
+    document = await find_position_document(db, position_id)
+    return None if document is None else position_of(document)
+
+
+async def find_position_document(db: AsyncDatabase, position_id: str) -> dict[str, Any] | None:
+    """The stored copy as it is, for `upsert_position(read=…)`."""
+    return await db[POSITIONS].find_one({"_id": position_id})
 
 
 # -- triggers and proposals ----------------------------------------------------------------

@@ -193,7 +193,8 @@ class Handlers:
 
     async def start(self, db: AsyncDatabase) -> None:
         """The team address as a staff record; every company's list of its contact persons
-        (`store.list_all_contacts`); the housekeeping of what expires, at once.
+        (`store.list_all_contacts`); subscriptions of release 1.1 as preferences; the
+        housekeeping of what expires, at once.
 
         The retention item moves to now at every start (then it schedules itself hourly), so
         that what expired while the service was down goes at start-up, not an hour later.
@@ -201,6 +202,7 @@ class Handlers:
         if self.team_id:
             await store.ensure_team(db, self.team_id, self.team_name, self.team_email)
         await store.list_all_contacts(db)
+        await adopt_subscriptions(db, await self.clock.now())
         await due.schedule_now(db, "retention", "deliveries", await self.clock.now(), {})
 
     # -- staff ---------------------------------------------------------------------------
@@ -805,20 +807,25 @@ class Handlers:
             )
         if recipient.kind == "staff":
             member = StaffMember(recipient.key, recipient.name, recipient.email)
-            outcomes = await self._to_staff_notice(
+            standing = await self._to_staff_notice(
                 ctx, member, data, mail, transactional=data.transactional
             )
         else:
-            outcomes = await self.postman.deliver(ctx.db, [mail])
-        await self._settle(ctx, outcomes)
-        record = await store.find_delivery(ctx.db, delivery_id)
-        status = record["status"] if record else "pending"
+            standing = await self.postman.deliver(ctx.db, [mail])
+        if isinstance(standing, dict):  # held, in a digest or off: opened, not sent
+            status, error = standing["status"], standing.get("error")
+        else:
+            await self._settle(ctx, standing)
+            # Settled: the attempt's fate is what its record now says.
+            [outcome] = standing
+            assert outcome.fate is not None
+            status, error = outcome.fate.status, outcome.fate.error
         return NotificationAccepted(
             notification_id=notification_id,
             delivery_id=delivery_id,
             status=status,
             duplicate=existing is not None,
-            error=(record or {}).get("error"),
+            error=error,
         )
 
     async def _announce_again(self, ctx: Any, record: dict[str, Any]) -> None:
@@ -849,27 +856,26 @@ class Handlers:
         mail: Mail,
         *,
         transactional: bool,
-    ) -> list[Outcome]:
+    ) -> list[Outcome] | dict[str, Any]:
+        """The outcome of sending it now, or the delivery's record as opened (held, for a
+        digest, or suppressed)."""
         prefs = await store.preferences_of(ctx.db, member.staff_id)
         now = await self.clock.now()
         way = route(prefs, "notice", now, transactional=transactional)
         if way.how == "now":
             return await self.postman.deliver(ctx.db, [mail])
         if way.how == "off":
-            await store.open_deliveries(ctx.db, [record_of(mail, "suppressed", now)])
-            return []
+            return await store.open_delivery(ctx.db, record_of(mail, "suppressed", now))
         assert way.at is not None
         slot = way.at.isoformat() if way.how == "hold" else f"{way.period}|{prefs.digest_hour:02d}"
         extra = {"held_until": way.at} if way.how == "hold" else {"period": str(way.period)}
-        await store.open_deliveries(
+        opened = await store.open_delivery(
             ctx.db,
-            [
-                record_of(
-                    Mail(mail.delivery_id, mail.recipient, mail.letter, mail.about, extra),
-                    "held" if way.how == "hold" else "digest",
-                    now,
-                )
-            ],
+            record_of(
+                Mail(mail.delivery_id, mail.recipient, mail.letter, mail.about, extra),
+                "held" if way.how == "hold" else "digest",
+                now,
+            ),
         )
         ctx.write(
             store.queue(
@@ -889,7 +895,7 @@ class Handlers:
                 "release" if way.how == "hold" else "digest", slot, way.at, {"slot": slot}
             ),
         )
-        return []
+        return opened
 
     async def _notice_recipient(self, ctx: Any, data: SendNotification) -> Recipient | None:
         to = data.to
@@ -1286,6 +1292,12 @@ def applicant_allows_mail(applicant: dict[str, Any]) -> bool:
         and not minors.minor_without_consent(applicant)
         and applicant.get("contact_by_email", True) is not False
     )
+
+
+async def adopt_subscriptions(db: AsyncDatabase, at: datetime) -> None:
+    """`store.adopt_subscriptions`, logged when it found any."""
+    if adopted := await store.adopt_subscriptions(db, at):
+        log.info("subscriptions of release 1.1 adopted as preferences", extra={"staff": adopted})
 
 
 def preferences_from_subscription(data: Subscribe, before: Prefs) -> Prefs:

@@ -67,7 +67,7 @@ HOLDINGS = (
         STAFF,
         fields=("_id",),
         erase=DELETE,
-        purpose="worüber jemand E-Mails bekommt",
+        purpose="Anmeldungen aus Release 1.1: beim nächsten Start als Einstellungen übernommen",
     ),
     Holding(
         "applicants",

@@ -30,7 +30,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from diko_notifications import digest, proposals, store
-from diko_notifications.handlers import Handlers, derived, letter_for, payload_of
+from diko_notifications.handlers import (
+    Handlers,
+    adopt_subscriptions,
+    derived,
+    letter_for,
+    payload_of,
+)
 from diko_notifications.preferences import next_digest, quiet_until
 from diko_notifications.recipients import Recipient
 from diko_notifications.sending import Mail, Outcome
@@ -253,4 +259,5 @@ class Scheduled:
             self.metrics.retention_deleted.labels(kind).inc(count)
         if any(gone.values()):
             log.info("expired records deleted", extra={"deleted": gone})
+        await adopt_subscriptions(ctx.db, ctx.now)
         ctx.write(due.schedule("retention", "deliveries", ctx.now + HOUSEKEEPING, {}))

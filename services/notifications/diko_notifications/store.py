@@ -5,7 +5,7 @@ r"""The notifications service's collections, their indexes, and its reads and wr
 | `staff`         | staff id       | name, e-mail, role, responsibilities, active, team         |
 | `staff_emails`  | e-mail (lower) | which staff id an address belongs to: the uniqueness claim |
 | `preferences`   | staff id       | per kind of mail: immediate, digest or off; quiet hours    |
-| `subscriptions` | staff id       | (older) topics and mode, read when no preferences exist    |
+| `subscriptions` | staff id       | release 1.1's topics and mode: adopted as preferences      |
 | `fanouts`       | derived        | the recipients of one event, fixed when it first arrives   |
 | `deliveries`    | `dlv_…`        | one e-mail about one thing to one recipient: the log       |
 | `sending`       | `dlv_…`        | a lease while an SMTP conversation for a delivery runs     |
@@ -194,25 +194,47 @@ async def find_staff(db: AsyncDatabase, staff_ids: Sequence[str]) -> dict[str, S
 
 
 async def all_preferences(db: AsyncDatabase) -> dict[str, Prefs]:
-    """Every staff member's preferences; a member who never chose has the defaults, one who
-    only ever used `staff.subscribe` before preferences existed has their topics."""
-    prefs = {doc["_id"]: from_document(doc) async for doc in db[PREFERENCES].find({})}
-    async for doc in db[SUBSCRIPTIONS].find({}):
-        if doc["_id"] not in prefs:
-            prefs[doc["_id"]] = from_subscription(
-                list(doc.get("topics", [])), doc.get("mode", "immediate"), Prefs()
-            )
-    return prefs
+    """Every staff member's preferences; a member who never chose has the defaults."""
+    return {doc["_id"]: from_document(doc) async for doc in db[PREFERENCES].find({})}
 
 
 async def preferences_of(db: AsyncDatabase, staff_id: str) -> Prefs:
-    doc = await db[PREFERENCES].find_one({"_id": staff_id})
-    if doc is not None:
-        return from_document(doc)
-    old = await db[SUBSCRIPTIONS].find_one({"_id": staff_id})
-    if old is not None:
-        return from_subscription(list(old.get("topics", [])), old.get("mode", "immediate"), Prefs())
-    return Prefs()
+    return from_document(await db[PREFERENCES].find_one({"_id": staff_id}))
+
+
+async def adopt_subscriptions(db: AsyncDatabase, at: datetime) -> int:
+    """Turn what release 1.1's `staff.subscribe` left in `subscriptions` into preferences.
+
+    A member with preferences keeps them (they always took precedence); one without gets
+    the topics of their subscription. The subscription goes either way, so that every
+    fan-out reads one collection instead of two. Made at every start, and hourly for a
+    1.1 replica left running; two replicas at once insert the same preferences, and the
+    second insert is refused as a duplicate.
+    Returns how many subscriptions were adopted.
+    """
+    legacy = [doc async for doc in db[SUBSCRIPTIONS].find({})]
+    if not legacy:
+        return 0
+    adopted = [
+        {
+            "_id": doc["_id"],
+            **to_document(
+                from_subscription(
+                    list(doc.get("topics", [])), doc.get("mode", "immediate"), Prefs()
+                )
+            ),
+            "updated_at": at,
+            guards.APPLIED: [],
+        }
+        for doc in legacy
+    ]
+    try:
+        await db[PREFERENCES].insert_many(adopted, ordered=False)
+    except BulkWriteError as exc:
+        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+            raise
+    await bulk_write_in_batches(db[SUBSCRIPTIONS], [DeleteOne({"_id": d["_id"]}) for d in legacy])
+    return len(legacy)
 
 
 def set_preferences(staff_id: str, prefs: Prefs, key: str, at: datetime) -> list[Write]:

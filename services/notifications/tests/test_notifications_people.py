@@ -773,6 +773,36 @@ async def test_contact_persons_kept_before_companies_listed_them_are_found_after
     assert "Guten Tag Ines Berg," in mail["Text"]
 
 
+async def test_subscriptions_of_release_1_1_become_preferences_at_the_next_start(
+    bus: Bus, people: People
+) -> None:
+    """Release 1.1 kept `staff.subscribe` in `subscriptions`, which every fan-out then read
+    beside the preferences: a start adopts them as preferences and removes them. A member
+    who has preferences keeps those, as before."""
+    legacy_id = await staff(bus, "Karin Vogt", address("karin"), municipalities=["Aland"])
+    chosen_id = await staff(bus, "Ole Brandt", address("ole"), municipalities=["Aland"])
+    await bus.ok(
+        SetPreferences(staff_id=chosen_id, kinds=[KindSetting(kind="position.filled", mode="off")])
+    )
+    await people.db["subscriptions"].insert_many(
+        [
+            {"_id": legacy_id, "topics": ["position.filled"], "mode": "digest"},
+            {"_id": chosen_id, "topics": ["position.filled"], "mode": "immediate"},
+        ]
+    )
+    people.process.stop()
+    people.process.start()
+    assert await people.db["subscriptions"].count_documents({}) == 0
+
+    def modes(reply: dict[str, Any]) -> dict[str, str]:
+        return {k["kind"]: k["mode"] for k in reply["preferences"]["kinds"]}
+
+    legacy = modes(await bus.ok(GetStaff(staff_id=legacy_id)))
+    assert legacy["position.filled"] == "digest"
+    assert legacy["match.proposed"] == legacy["episode.published"] == "off"
+    assert modes(await bus.ok(GetStaff(staff_id=chosen_id)))["position.filled"] == "off"
+
+
 # -- bounces ----------------------------------------------------------------------------------
 
 

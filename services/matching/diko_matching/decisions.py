@@ -132,8 +132,9 @@ async def _accept(ctx: Context[DecideMatch], index: Index, stored: store.StoredP
         await store.release(ctx.db, store.PLACEMENTS, a_id, ctx.key)
         assert position is not None
         raise domain.position_unavailable(position, "full")
-    decision = await store.find_claim(ctx.db, store.DECISIONS, p_id)
-    decided_by = decision["decided_by"] if decision is not None else ctx.data.decided_by
+    # The decision is this message's (`_decision` returned None): claimed with its data,
+    # now or by an earlier delivery of the same message, so its `decided_by` is ours.
+    decided_by = ctx.data.decided_by
     await store.set_proposal_status(
         ctx.db, p_id, "accepted", decided_by=decided_by, note=ctx.data.note
     )
@@ -206,8 +207,9 @@ async def _decline(ctx: Context[DecideMatch], index: Index, stored: store.Stored
         if other["decision"] != "decline":
             raise domain.already_decided(p_id, other["decision"], other["reason"])
         return  # declined by another message: answered alike, announced there
-    decision = await store.find_claim(ctx.db, store.DECISIONS, p_id)
-    decided_by = decision["decided_by"] if decision is not None else ctx.data.decided_by
+    # The decision is this message's (`_decision` returned None): claimed with its data,
+    # now or by an earlier delivery of the same message, so its `decided_by` is ours.
+    decided_by = ctx.data.decided_by
     await store.set_proposal_status(
         ctx.db, p_id, "declined", decided_by=decided_by, note=ctx.data.note
     )

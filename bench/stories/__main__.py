@@ -31,8 +31,10 @@ have gone quiet (`settle`): what a round of stories leaves running (site builds,
 due items) would otherwise share the CPU with the floor and lower it.
 
 The floor and the stories alternate in `--rounds` rounds (3); rates are the medians of
-the rounds, because one floor measurement lasts seconds and varies by a third between
-runs even on the quiet machine.
+the rounds, because one floor measurement varies by a third between runs even on the
+quiet machine. Each service's floor is 1,000 queries (`--queries`), two to three
+seconds: 300, under a second, had moved the median floor by a fifth between two runs
+of the same code.
 
 Goals, as ratios in the same run: the story path handles at least half the messages per
 second of the slowest service alone; two replicas give at least 1.5× one replica where
@@ -503,7 +505,7 @@ def main() -> None:
     parser.add_argument("--stories", type=int, default=120)
     parser.add_argument("--warmup", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=24)
-    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--replicas", default="1,2")
     parser.add_argument("--rounds", type=int, default=3, help="floor + stories rounds (medians)")
     args = parser.parse_args()

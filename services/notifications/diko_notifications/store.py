@@ -48,6 +48,7 @@ from diko_notifications.proposals import (
 )
 from diko_notifications.recipients import ContactCopy, StaffMember, area_of
 from diko_shared.contract.notifications import Delivery, ListDeliveries
+from diko_shared.rights.participant import is_erased
 from diko_shared.store import guards
 from diko_shared.store.group_commit import Write
 from diko_shared.store.lookups import find_by_ids
@@ -206,15 +207,17 @@ async def adopt_subscriptions(db: AsyncDatabase, at: datetime) -> int:
     """Turn what release 1.1's `staff.subscribe` left in `subscriptions` into preferences.
 
     A member with preferences keeps them (they always took precedence); one without gets
-    the topics of their subscription. The subscription goes either way, so that every
-    fan-out reads one collection instead of two. Made at every start, and hourly for a
-    1.1 replica left running; two replicas at once insert the same preferences, and the
-    second insert is refused as a duplicate.
-    Returns how many subscriptions were adopted.
+    the topics of their subscription; one who is gone or was erased gets nothing back.
+    The subscription goes either way, so that every fan-out reads one collection instead
+    of two. Made at every start, and hourly for a 1.1 replica left running; two replicas
+    at once insert the same preferences, and the second insert is refused as a
+    duplicate. Returns how many subscriptions were adopted.
     """
     legacy = [doc async for doc in db[SUBSCRIPTIONS].find({})]
     if not legacy:
         return 0
+    members = await find_by_ids(db[STAFF], [doc["_id"] for doc in legacy], {"_id": 1})
+    kept = [d for d in legacy if d["_id"] in members and not await is_erased(db, d["_id"])]
     adopted = [
         {
             "_id": doc["_id"],
@@ -226,15 +229,16 @@ async def adopt_subscriptions(db: AsyncDatabase, at: datetime) -> int:
             "updated_at": at,
             guards.APPLIED: [],
         }
-        for doc in legacy
+        for doc in kept
     ]
-    try:
-        await db[PREFERENCES].insert_many(adopted, ordered=False)
-    except BulkWriteError as exc:
-        if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
-            raise
+    if adopted:
+        try:
+            await db[PREFERENCES].insert_many(adopted, ordered=False)
+        except BulkWriteError as exc:
+            if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                raise
     await bulk_write_in_batches(db[SUBSCRIPTIONS], [DeleteOne({"_id": d["_id"]}) for d in legacy])
-    return len(legacy)
+    return len(adopted)
 
 
 def set_preferences(staff_id: str, prefs: Prefs, key: str, at: datetime) -> list[Write]:

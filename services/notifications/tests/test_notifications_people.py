@@ -778,7 +778,7 @@ async def test_subscriptions_of_release_1_1_become_preferences_at_the_next_start
 ) -> None:
     """Release 1.1 kept `staff.subscribe` in `subscriptions`, which every fan-out then read
     beside the preferences: a start adopts them as preferences and removes them. A member
-    who has preferences keeps those, as before."""
+    who has preferences keeps those, as before; one who is gone gets none."""
     legacy_id = await staff(bus, "Karin Vogt", address("karin"), municipalities=["Aland"])
     chosen_id = await staff(bus, "Ole Brandt", address("ole"), municipalities=["Aland"])
     await bus.ok(
@@ -788,11 +788,13 @@ async def test_subscriptions_of_release_1_1_become_preferences_at_the_next_start
         [
             {"_id": legacy_id, "topics": ["position.filled"], "mode": "digest"},
             {"_id": chosen_id, "topics": ["position.filled"], "mode": "immediate"},
+            {"_id": (gone_id := fresh("stf")), "topics": ["match.proposed"], "mode": "digest"},
         ]
     )
     people.process.stop()
     people.process.start()
     assert await people.db["subscriptions"].count_documents({}) == 0
+    assert await people.db["preferences"].find_one({"_id": gone_id}) is None
 
     def modes(reply: dict[str, Any]) -> dict[str, str]:
         return {k["kind"]: k["mode"] for k in reply["preferences"]["kinds"]}

@@ -231,14 +231,17 @@ async def adopt_subscriptions(db: AsyncDatabase, at: datetime) -> int:
         }
         for doc in kept
     ]
+    had_preferences = 0
     if adopted:
         try:
             await db[PREFERENCES].insert_many(adopted, ordered=False)
         except BulkWriteError as exc:
-            if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
                 raise
+            had_preferences = len(errors)
     await bulk_write_in_batches(db[SUBSCRIPTIONS], [DeleteOne({"_id": d["_id"]}) for d in legacy])
-    return len(adopted)
+    return len(adopted) - had_preferences
 
 
 def set_preferences(staff_id: str, prefs: Prefs, key: str, at: datetime) -> list[Write]:

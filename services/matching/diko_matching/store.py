@@ -37,13 +37,13 @@ from typing import Any
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from diko_matching.domain import PositionCopy
 from diko_matching.index import APPLICANTS, FEED, POSITIONS, PROPOSALS
 from diko_shared.contract.common import Occupation
 from diko_shared.contract.matching import Applicant, Proposal
-from diko_shared.store.mongo import DUPLICATE_KEY, PROCESSED, Indexes
+from diko_shared.store.mongo import PROCESSED, Indexes, insert_new
 
 TRIGGERS = "triggers"
 QUOTA = "quota"
@@ -385,16 +385,7 @@ async def insert_unordered(
     db: AsyncDatabase, collection: str, documents: list[dict[str, Any]]
 ) -> list[str]:
     """Insert the claims not taken yet in one request; returns the ids already taken."""
-    if not documents:
-        return []
-    try:
-        await db[collection].insert_many(documents, ordered=False)
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(e.get("code") != DUPLICATE_KEY for e in errors):
-            raise
-        return [documents[e["index"]]["_id"] for e in errors]
-    return []
+    return [documents[i]["_id"] for i in await insert_new(db[collection], documents)]
 
 
 # -- decisions, placements and seats ----------------------------------------------------------

@@ -52,7 +52,13 @@ from diko_shared.rights.participant import is_erased
 from diko_shared.store import guards
 from diko_shared.store.group_commit import Write
 from diko_shared.store.lookups import find_by_ids
-from diko_shared.store.mongo import DUPLICATE_KEY, Indexes, bulk_write_in_batches, upsert_by_id
+from diko_shared.store.mongo import (
+    DUPLICATE_KEY,
+    Indexes,
+    bulk_write_in_batches,
+    insert_new,
+    upsert_by_id,
+)
 
 STAFF = "staff"
 STAFF_EMAILS = "staff_emails"
@@ -231,17 +237,9 @@ async def adopt_subscriptions(db: AsyncDatabase, at: datetime) -> int:
         }
         for doc in kept
     ]
-    had_preferences = 0
-    if adopted:
-        try:
-            await db[PREFERENCES].insert_many(adopted, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
-            had_preferences = len(errors)
+    had_preferences = await insert_new(db[PREFERENCES], adopted)
     await bulk_write_in_batches(db[SUBSCRIPTIONS], [DeleteOne({"_id": d["_id"]}) for d in legacy])
-    return len(adopted) - had_preferences
+    return len(adopted) - len(had_preferences)
 
 
 def set_preferences(staff_id: str, prefs: Prefs, key: str, at: datetime) -> list[Write]:
@@ -411,15 +409,8 @@ async def take_leases(
         return []
     docs = [{"_id": d, "owner": owner, "until": now + ttl} for d, owner in leases]
     taken = [True] * len(leases)
-    try:
-        await db[SENDING].insert_many(docs, ordered=False)
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(e.get("code") != DUPLICATE_KEY for e in errors):
-            raise
-        for error in errors:
-            i = error["index"]
-            taken[i] = await take_lease(db, leases[i][0], leases[i][1], now, ttl)
+    for i in await insert_new(db[SENDING], docs):
+        taken[i] = await take_lease(db, leases[i][0], leases[i][1], now, ttl)
     return taken
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from pymongo import AsyncMongoClient, IndexModel, InsertOne, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 Indexes = Mapping[str, Sequence[IndexModel]]
 
@@ -68,6 +68,25 @@ def batches(ops: Sequence[Any]) -> Iterator[tuple[int, Sequence[Any]]]:
                 end += 1
         yield start, ops[start:end]
         start = end
+
+
+async def insert_new(collection: AsyncCollection, documents: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert the documents in one unordered request; the positions of those whose `_id`
+    was taken already.
+
+    A taken `_id` is an answer (a claim another message holds, a record that exists);
+    any other write error raises.
+    """
+    if not documents:
+        return []
+    try:
+        await collection.insert_many(documents, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors):
+            raise
+        return sorted(e["index"] for e in errors)
+    return []
 
 
 async def bulk_write_in_batches(

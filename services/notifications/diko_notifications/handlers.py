@@ -93,7 +93,7 @@ from diko_shared.contract.notifications import (
 )
 from diko_shared.due import Clock
 from diko_shared.messaging import topology
-from diko_shared.messaging.errors import Conflict, NotFound, TransientError
+from diko_shared.messaging.errors import Conflict, NotFound, NotYetKnown, TransientError
 from diko_shared.messaging.handling import DERIVED_IDS
 from diko_shared.messaging.publisher import Outgoing, Publisher
 from diko_shared.rights.participant import is_erased
@@ -898,6 +898,9 @@ class Handlers:
         return opened
 
     async def _notice_recipient(self, ctx: Any, data: SendNotification) -> Recipient | None:
+        """Whom the notice goes to; None if they want no mail. Contact persons and companies
+        come from companies' events, applicants from matching: one not known yet may be on
+        its way (`NotYetKnown`). Staff members are this service's own."""
         to = data.to
         if to.staff_id:
             doc = await store.staff_doc(ctx.db, to.staff_id)
@@ -914,7 +917,7 @@ class Handlers:
         if to.contact_id:
             contact = await store.contact(ctx.db, to.contact_id)
             if contact is None:
-                raise NotFound(
+                raise NotYetKnown(
                     "Diese Ansprechperson ist nicht bekannt.",
                     [ErrorDetail(field="data.to.contact_id", problem="unbekannt")],
                 )
@@ -922,7 +925,7 @@ class Handlers:
         if to.company_id:
             contacts = await store.contacts_of(ctx.db, to.company_id)
             if not contacts:
-                raise NotFound(
+                raise NotYetKnown(
                     "Für diesen Betrieb ist keine Ansprechperson bekannt.",
                     [ErrorDetail(field="data.to.company_id", problem="keine Ansprechperson")],
                 )
@@ -931,7 +934,7 @@ class Handlers:
         if to.applicant_id:
             applicant = await self._applicant(to.applicant_id)
             if applicant is None:
-                raise NotFound(
+                raise NotYetKnown(
                     "Diese Bewerberin oder dieser Bewerber ist nicht bekannt.",
                     [ErrorDetail(field="data.to.applicant_id", problem="unbekannt")],
                 )

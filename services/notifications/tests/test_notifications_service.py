@@ -32,7 +32,7 @@ from pymongo import AsyncMongoClient
 from diko_notifications.domain import Action, ActionLinks
 from diko_shared.contract.base import Payload
 from diko_shared.contract.common import Occupation
-from diko_shared.contract.companies import PositionFilled
+from diko_shared.contract.companies import CompanyRegistered, ContactAdded, PositionFilled
 from diko_shared.contract.envelope import new_envelope
 from diko_shared.contract.matching import (
     MatchProposed,
@@ -42,7 +42,14 @@ from diko_shared.contract.matching import (
     Reason,
 )
 from diko_shared.contract.media import EpisodePublished
-from diko_shared.contract.notifications import GetStaff, ListDeliveries, RegisterStaff, Subscribe
+from diko_shared.contract.notifications import (
+    GetStaff,
+    ListDeliveries,
+    NoticeRecipient,
+    RegisterStaff,
+    SendNotification,
+    Subscribe,
+)
 from diko_shared.messaging import topology
 from diko_shared.messaging.publisher import Outgoing
 from harness.bus import Bus, Seen, Tap
@@ -997,3 +1004,79 @@ async def test_mail_that_outlasts_the_retries_waits_in_the_dead_letters_for_a_re
     for email in (quinn, rosa):
         assert len(await mailpit.client.search(f"to:{email}")) == 1
     assert len(tap.matching(outcome("failed", event_id))) == 4
+
+
+NOTICE_QUEUE = "notifications.notification.send"
+
+
+def notice_to_contact(contact_id: str) -> SendNotification:
+    """media's notice asking a contact person to approve a post (no reply wanted)."""
+    return SendNotification(
+        idempotency_key=f"post-approval/{uuid.uuid4().hex}",
+        to=NoticeRecipient(contact_id=contact_id),
+        subject="Ihr Beitrag wartet auf Ihre Freigabe",
+        paragraphs=["wir haben einen Instagram-Beitrag für Ihren Betrieb vorbereitet."],
+    )
+
+
+async def test_a_notice_for_a_contact_person_not_known_yet_goes_out_once_companies_tell(
+    isolated: Isolated,
+) -> None:
+    """A broker restart can hand media's notice over before companies' `contact.added`:
+    the notice waits in the retries instead of in the dead letters."""
+    if not isolated.mailpit.running:
+        await isolated.mailpit.start()
+    bus, process = isolated.bus, isolated.process
+    company_id, contact_id = fresh("cmp"), fresh("cnt")
+    rita = address("rita", "ok.example")
+    retried = process.metric("diko_retried_total", queue=NOTICE_QUEUE)
+
+    await bus.send(notice_to_contact(contact_id))
+
+    async def refused_once() -> bool:
+        return process.metric("diko_retried_total", queue=NOTICE_QUEUE) > retried
+
+    await eventually(refused_once, what="the notice retried: its contact person is unknown")
+    await publish(
+        bus,
+        "company.registered",
+        CompanyRegistered(
+            company_id=company_id, name="Tischlerei Rahmen", town="Osterburg", postcode="39606"
+        ),
+        "companies",
+    )
+    await publish(
+        bus,
+        "contact.added",
+        ContactAdded(contact_id=contact_id, company_id=company_id, name="Rita Rahmen", email=rita),
+        "companies",
+    )
+
+    (mail,) = await mail_to(isolated.mailpit.client, rita)
+    assert mail["Subject"] == "Ihr Beitrag wartet auf Ihre Freigabe"
+    assert await bus.depth(DLQ) == 0
+    assert process.metric("diko_messages_total", queue=NOTICE_QUEUE, outcome="dead_lettered") == 0
+
+
+async def test_a_notice_for_a_contact_person_nobody_tells_of_ends_as_not_found(
+    outage: Isolated,
+) -> None:
+    """Once the retries are used up, the notice is dead-lettered as `not_found`; a request
+    for the same (someone waits for the answer) is answered `not_found` at once."""
+    bus, process = outage.bus, outage.process
+    unknown = fresh("cnt")
+    retried = process.metric("diko_retried_total", queue=NOTICE_QUEUE)
+
+    await bus.send(notice_to_contact(unknown))
+
+    (letter,) = await bus.wait_dead_letters(DLQ, 1)
+    assert letter.headers["x-diko-reason"] == "not_found"
+    assert "Diese Ansprechperson ist nicht bekannt." in letter.headers["x-diko-error"]
+    assert process.metric("diko_retried_total", queue=NOTICE_QUEUE) == retried + 2
+
+    started = time.monotonic()
+    answer = await bus.request(notice_to_contact(unknown))
+    assert answer["ok"] is False
+    assert answer["error"]["code"] == "not_found"
+    assert time.monotonic() - started < 5, "answered at once, not after the retries"
+    assert process.metric("diko_retried_total", queue=NOTICE_QUEUE) == retried + 2

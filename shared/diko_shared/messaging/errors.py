@@ -1,7 +1,8 @@
 """How a handler says that a message cannot be processed, and why.
 
 A `DomainError` is final: the request is answered with its code, or (without
-`reply_to`) dead-lettered with it as the reason. Any other exception is either
+`reply_to`) dead-lettered with it as the reason; only `NotYetKnown` is retried first when
+nobody waits for the answer. Any other exception is either
 
 - permanent (`is_permanent`): an error of our own code that the same message meets again
   on every attempt (`OverflowError`, `ValueError`, `KeyError`, `TypeError`, … from data
@@ -62,6 +63,14 @@ class Invalid(DomainError):
 
 class NotFound(DomainError):
     code = ErrorCode.NOT_FOUND
+
+
+class NotYetKnown(NotFound):
+    """Not found here, but what the message names reaches this service through another
+    service's events, which may still be on their way (another queue, a replica that
+    restarted). Nobody waits for the answer of a message without `reply_to`: it is retried
+    like a transient fault and refused as `not_found` only when the retries are used up.
+    A request (with `reply_to`) is answered `not_found` at once."""
 
 
 class Conflict(DomainError):

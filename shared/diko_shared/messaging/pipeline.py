@@ -16,8 +16,10 @@ Every message ends in exactly one of these ways, and is acknowledged only after 
   sent again;
 - refused: it cannot be read (`Rejected`) or cannot be carried out (`DomainError`), and is
   answered with an error reply when it has `reply_to`, else dead-lettered with the reason;
-- retried: the handler failed in a way that may pass; a copy goes to a wait queue that
-  returns it after a delay, until the attempts are used up and it is dead-lettered.
+- retried: the handler failed in a way that may pass (also `NotYetKnown` on a message
+  without `reply_to`: another service's event may still bring what it names); a copy
+  goes to a wait queue that returns it after a delay, until the attempts are used up and
+  it is dead-lettered.
 
 If the process dies before the acknowledgement, the broker redelivers the message. That is
 why the processed-message record is the outbox of a consumed message: a crash between the
@@ -55,7 +57,7 @@ from diko_shared.contract.envelope import Envelope, ErrorCode, ErrorDetail
 from diko_shared.due import due_already
 from diko_shared.messaging import identity, topology
 from diko_shared.messaging.acks import Acknowledger
-from diko_shared.messaging.errors import DomainError, Rejected, is_permanent
+from diko_shared.messaging.errors import DomainError, NotYetKnown, Rejected, is_permanent
 from diko_shared.messaging.handling import CLAIMED_BY, Context, Subscription, message_key
 from diko_shared.messaging.profile import PhaseProfile
 from diko_shared.messaging.publisher import CONTENT_TYPE, Outgoing, Publisher, pack, unpack
@@ -269,6 +271,8 @@ class Pipeline:
         except Rejected as exc:
             return await self.refuse(raw, queue, exc.reason, exc.code, exc.message, exc.details)
         except DomainError as exc:
+            if self._may_still_arrive(exc, raw):
+                return await self._retry(raw, queue, exc, "it names what is not known yet")
             details = [
                 d if d.type else d.model_copy(update={"type": exc.code.value}) for d in exc.details
             ]
@@ -448,8 +452,19 @@ class Pipeline:
             profile.add(phase, now - began)
         return now
 
+    def _may_still_arrive(self, exc: Exception, raw: AbstractIncomingMessage) -> bool:
+        """A `NotYetKnown` that nobody waits for, with attempts left: retried, because the
+        event that brings what it names may still be on its way."""
+        return (
+            isinstance(exc, NotYetKnown)
+            and not raw.reply_to
+            and _attempt(raw) <= len(self.settings.retry_delays_ms)
+        )
+
     def _fails_for_good(self, exc: Exception, raw: AbstractIncomingMessage) -> bool:
         """Whether this failure of a handler ends the message: no attempt will follow."""
+        if self._may_still_arrive(exc, raw):
+            return False
         if isinstance(exc, DomainError) or is_permanent(exc):
             return True
         return _attempt(raw) > len(self.settings.retry_delays_ms)

@@ -210,11 +210,17 @@ def test_runs_as_a_module_without_a_traceback(tmp_path):
 
 USAGE_ERRORS = [
     (["generate", "--positions", "3"], "Missing option '--applicants'"),
-    (["generate", "--applicants", "x", "--positions", "3"], "'x' is not a valid int"),
+    (
+        ["generate", "--applicants", "x", "--positions", "3"],
+        "Invalid value for '--applicants': Input should be a valid integer",
+    ),
     (["bogus"], "No such command 'bogus'"),
     (["solve"], "Missing argument 'instance'"),
     (["--bogus"], "No such option: --bogus"),
-    (["fair", "f.json", "--time-limit", "soon"], "'soon' is not a valid float"),
+    (
+        ["fair", "f.json", "--time-limit", "soon"],
+        "Invalid value for '--time-limit': Input should be a valid number",
+    ),
 ]
 DIKO = Path(sys.executable).with_name("diko")
 

@@ -49,6 +49,7 @@ import asyncio
 import json
 import os
 import platform
+import signal
 import statistics
 import sys
 import threading
@@ -509,6 +510,9 @@ def main() -> None:
     parser.add_argument("--replicas", default="1,2")
     parser.add_argument("--rounds", type=int, default=3, help="floor + stories rounds (medians)")
     args = parser.parse_args()
+    # Stopped like Ctrl-C: asyncio.run cancels the run, whose `finally` stops the services
+    # it started (with Python's default for SIGTERM they outlived the benchmark).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     results = []
     for replicas in (int(n) for n in args.replicas.split(",")):
         with SessionStack.create() as stack:
@@ -539,4 +543,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit("bench.stories: stopped; the services it started are stopped too")

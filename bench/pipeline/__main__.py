@@ -53,6 +53,7 @@ from bench.pipeline.contract import Record  # noqa: E402
 from diko_shared.contract.envelope import new_envelope  # noqa: E402
 from diko_shared.messaging import topology  # noqa: E402
 from diko_shared.messaging.publisher import Outgoing, Publisher  # noqa: E402
+from harness.processes import cancel_on_sigterm  # noqa: E402
 from harness.stack import HARNESS_USER, SessionStack  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "pipeline.json"
@@ -420,6 +421,7 @@ def print_report(
 
 
 async def main(args: argparse.Namespace) -> None:
+    cancel_on_sigterm()
     stack = SessionStack.create()
     if args.mongo_url:
         stack.base["DIKO_MONGO_URL"] = args.mongo_url
@@ -507,4 +509,7 @@ if __name__ == "__main__":
     )
     arguments = parser.parse_args()
     CPROFILE_TO = arguments.cprofile
-    uvloop.run(main(arguments))
+    try:
+        uvloop.run(main(arguments))
+    except asyncio.CancelledError:
+        sys.exit("bench.pipeline: stopped; the consumers it started are stopped too")

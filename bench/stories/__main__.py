@@ -49,7 +49,6 @@ import asyncio
 import json
 import os
 import platform
-import signal
 import statistics
 import sys
 import threading
@@ -68,6 +67,7 @@ from diko_shared.contract.notifications import GetStaff  # noqa: E402
 from diko_shared.settings import ServiceSettings  # noqa: E402
 from harness.bus import Bus  # noqa: E402
 from harness.chaos import SERVICES, System  # noqa: E402
+from harness.processes import cancel_on_sigterm  # noqa: E402
 from harness.stack import SessionStack  # noqa: E402
 from harness.storyload import STEPS, StoryLoad  # noqa: E402
 
@@ -325,6 +325,7 @@ async def measure(stack: SessionStack, replicas: int, args: argparse.Namespace) 
     One floor measurement lasts seconds and varied by half between runs on the quiet
     machine, so floor and stories alternate and each ratio is taken from the medians.
     """
+    cancel_on_sigterm()
     system = System(stack, None, replicas, label="bench", timings=PRODUCTION_TIMINGS)
     rounds: list[dict[str, Any]] = []
     try:
@@ -510,14 +511,14 @@ def main() -> None:
     parser.add_argument("--replicas", default="1,2")
     parser.add_argument("--rounds", type=int, default=3, help="floor + stories rounds (medians)")
     args = parser.parse_args()
-    # Stopped like Ctrl-C: asyncio.run cancels the run, whose `finally` stops the services
-    # it started (with Python's default for SIGTERM they outlived the benchmark).
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     results = []
     for replicas in (int(n) for n in args.replicas.split(",")):
         with SessionStack.create() as stack:
             print(f"{replicas} replica(s): {args.stories} stories, {args.concurrency} at a time")
-            results.append(asyncio.run(measure(stack, replicas, args)))
+            try:
+                results.append(asyncio.run(measure(stack, replicas, args)))
+            except asyncio.CancelledError:
+                sys.exit("bench.stories: stopped; the services it started are stopped too")
     RESULTS.mkdir(parents=True, exist_ok=True)
     plot(results, RESULTS / "stories.png")
     scaling = None
@@ -543,7 +544,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        sys.exit("bench.stories: stopped; the services it started are stopped too")
+    main()

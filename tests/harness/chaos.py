@@ -76,7 +76,12 @@ from diko_shared.messaging.pipeline import QUEUE_HEADER, REASON_HEADER  # noqa: 
 from diko_shared.store.mongo import OUTBOX  # noqa: E402
 from harness.bus import Bus  # noqa: E402
 from harness.plug import Plug  # noqa: E402
-from harness.processes import KILL_TIMEOUT_S, ServiceProcess, free_port  # noqa: E402
+from harness.processes import (  # noqa: E402
+    KILL_TIMEOUT_S,
+    ServiceProcess,
+    cancel_on_sigterm,
+    free_port,
+)
 from harness.quiet import quiet  # noqa: E402
 from harness.servers import OwnServers  # noqa: E402
 from harness.smtpfaults import FaultySmtp  # noqa: E402
@@ -909,8 +914,10 @@ def main() -> None:
             )
         return
     with OwnServers("chaos") as servers, servers.session() as stack:
-        report = asyncio.run(
-            chaos(
+
+        async def run() -> Report:
+            cancel_on_sigterm()
+            return await chaos(
                 servers,
                 stack,
                 seed=args.seed,
@@ -921,7 +928,11 @@ def main() -> None:
                 request_timeout=args.request_timeout,
                 **counts,
             )
-        )
+
+        try:
+            report = asyncio.run(run())
+        except asyncio.CancelledError:
+            sys.exit("chaos run stopped; its services and servers are stopped too")
     print(report.summary())
     print(f"written to {write(report, args.output).relative_to(REPO)}")
     sys.exit(0 if report.passed else 1)

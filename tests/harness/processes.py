@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -18,6 +19,15 @@ LOG_DIR = REPO / ".local" / "test-logs"
 #: How long `stop` waits after SIGTERM before it kills: a service must be gone by then.
 KILL_TIMEOUT_S = 30.0
 START_LINE = "\n--- start {} ---"
+
+
+def cancel_on_sigterm() -> None:
+    """Called in a script's main coroutine (a benchmark, the chaos run): SIGTERM cancels
+    it, so that its `finally` blocks stop the processes and servers it started. Python's
+    default for SIGTERM ends the script at once, and they outlived it."""
+    task = asyncio.current_task()
+    assert task is not None, "call it from the script's main coroutine"
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
 
 
 def free_port() -> int:

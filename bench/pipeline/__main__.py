@@ -36,6 +36,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,7 +55,7 @@ from bench.pipeline.contract import Record  # noqa: E402
 from diko_shared.contract.envelope import new_envelope  # noqa: E402
 from diko_shared.messaging import topology  # noqa: E402
 from diko_shared.messaging.publisher import Outgoing, Publisher  # noqa: E402
-from harness.processes import cancel_on_sigterm  # noqa: E402
+from harness.processes import run_until_stopped  # noqa: E402
 from harness.stack import HARNESS_USER, SessionStack  # noqa: E402
 
 RESULTS = REPO / "bench" / "results" / "pipeline.json"
@@ -238,7 +240,10 @@ async def harness_publisher(stack: SessionStack, queue_name: str) -> tuple[Rabbi
     return broker, Publisher(broker, "bench-load")
 
 
-async def start_consumer(module: str, *args: str) -> asyncio.subprocess.Process:
+@asynccontextmanager
+async def consumer_process(module: str, *args: str) -> AsyncIterator[asyncio.subprocess.Process]:
+    """A hand-written consumer's process, once it says it is ready; killed on the way out if
+    it still runs (a benchmark stopped half-way must not leave it behind)."""
     consumer = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -248,41 +253,42 @@ async def start_consumer(module: str, *args: str) -> asyncio.subprocess.Process:
         stdout=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
-    assert consumer.stdout is not None
-    assert (await consumer.stdout.readline()).decode().strip() == "ready"
-    return consumer
-
-
-async def finish(consumer: asyncio.subprocess.Process) -> bytes:
-    assert consumer.stdout is not None
     try:
-        output = await consumer.stdout.read()
-        await asyncio.wait_for(consumer.wait(), 60)
-        return output
+        assert consumer.stdout is not None
+        assert (await consumer.stdout.readline()).decode().strip() == "ready"
+        yield consumer
     finally:
         if consumer.returncode is None:
             consumer.kill()
             await consumer.wait()
 
 
+async def finish(consumer: asyncio.subprocess.Process) -> bytes:
+    """What the consumer printed until it exited (after its last message)."""
+    assert consumer.stdout is not None
+    output = await consumer.stdout.read()
+    await asyncio.wait_for(consumer.wait(), 60)
+    return output
+
+
 async def naive_floor(
     stack: SessionStack, count: int, window: int, prefetch: int, servers: bool
 ) -> Run:
     broker, publisher = await harness_publisher(stack, NAIVE_QUEUE)
-    consumer = await start_consumer(
-        "bench.pipeline.naive_consumer",
-        stack.amqp_url_as(HARNESS_USER),
-        stack.mongo_url,
-        stack.database("naive"),
-        NAIVE_QUEUE,
-        str(count),
-        str(prefetch),
-    )
     try:
-        meter = CpuMeter(consumer.pid, servers)
-        meter.begin()
-        started = await publish_all(publisher, count, window, NAIVE_QUEUE)
-        output = await finish(consumer)
+        async with consumer_process(
+            "bench.pipeline.naive_consumer",
+            stack.amqp_url_as(HARNESS_USER),
+            stack.mongo_url,
+            stack.database("naive"),
+            NAIVE_QUEUE,
+            str(count),
+            str(prefetch),
+        ) as consumer:
+            meter = CpuMeter(consumer.pid, servers)
+            meter.begin()
+            started = await publish_all(publisher, count, window, NAIVE_QUEUE)
+            output = await finish(consumer)
     finally:
         await broker.stop()
     result = json.loads(output.decode().strip().splitlines()[-1])
@@ -304,20 +310,22 @@ async def honest_floor(
     broker, publisher = await harness_publisher(stack, FLOOR_QUEUE)
     sink = Sink(stack.amqp_url_as(HARNESS_USER), FLOOR_EVENT, count)
     await sink.open()
-    consumer = await start_consumer(
-        "bench.pipeline.floor_consumer",
-        stack.amqp_url_as(HARNESS_USER),
-        stack.mongo_url,
-        stack.database("floor"),
-        FLOOR_QUEUE,
-        str(count),
-        str(prefetch),
-        FLOOR_EVENT,
-    )
     try:
-        meter = CpuMeter(consumer.pid, servers)
-        run = await until_sunk("honest floor", publisher, sink, meter, count, window, FLOOR_QUEUE)
-        result = json.loads((await finish(consumer)).decode().strip().splitlines()[-1])
+        async with consumer_process(
+            "bench.pipeline.floor_consumer",
+            stack.amqp_url_as(HARNESS_USER),
+            stack.mongo_url,
+            stack.database("floor"),
+            FLOOR_QUEUE,
+            str(count),
+            str(prefetch),
+            FLOOR_EVENT,
+        ) as consumer:
+            meter = CpuMeter(consumer.pid, servers)
+            run = await until_sunk(
+                "honest floor", publisher, sink, meter, count, window, FLOOR_QUEUE
+            )
+            result = json.loads((await finish(consumer)).decode().strip().splitlines()[-1])
         # The consumer may have exited before the meter read it: its own count stands in.
         run.cpu_s_per_1000["consumer"] = round(result["cpu_s"] * 1000 / count, 3)
     finally:
@@ -421,7 +429,6 @@ def print_report(
 
 
 async def main(args: argparse.Namespace) -> None:
-    cancel_on_sigterm()
     stack = SessionStack.create()
     if args.mongo_url:
         stack.base["DIKO_MONGO_URL"] = args.mongo_url
@@ -509,7 +516,5 @@ if __name__ == "__main__":
     )
     arguments = parser.parse_args()
     CPROFILE_TO = arguments.cprofile
-    try:
-        uvloop.run(main(arguments))
-    except asyncio.CancelledError:
-        sys.exit("bench.pipeline: stopped; the consumers it started are stopped too")
+    stopped = "bench.pipeline: stopped; the consumers it started are stopped too"
+    run_until_stopped(main(arguments), stopped, uvloop.run)

@@ -67,7 +67,7 @@ from diko_shared.contract.notifications import GetStaff  # noqa: E402
 from diko_shared.settings import ServiceSettings  # noqa: E402
 from harness.bus import Bus  # noqa: E402
 from harness.chaos import SERVICES, System  # noqa: E402
-from harness.processes import cancel_on_sigterm  # noqa: E402
+from harness.processes import run_until_stopped  # noqa: E402
 from harness.stack import SessionStack  # noqa: E402
 from harness.storyload import STEPS, StoryLoad  # noqa: E402
 
@@ -325,7 +325,6 @@ async def measure(stack: SessionStack, replicas: int, args: argparse.Namespace) 
     One floor measurement lasts seconds and varied by half between runs on the quiet
     machine, so floor and stories alternate and each ratio is taken from the medians.
     """
-    cancel_on_sigterm()
     system = System(stack, None, replicas, label="bench", timings=PRODUCTION_TIMINGS)
     rounds: list[dict[str, Any]] = []
     try:
@@ -515,10 +514,8 @@ def main() -> None:
     for replicas in (int(n) for n in args.replicas.split(",")):
         with SessionStack.create() as stack:
             print(f"{replicas} replica(s): {args.stories} stories, {args.concurrency} at a time")
-            try:
-                results.append(asyncio.run(measure(stack, replicas, args)))
-            except asyncio.CancelledError:
-                sys.exit("bench.stories: stopped; the services it started are stopped too")
+            stopped = "bench.stories: stopped; the services it started are stopped too"
+            results.append(run_until_stopped(measure(stack, replicas, args), stopped))
     RESULTS.mkdir(parents=True, exist_ok=True)
     plot(results, RESULTS / "stories.png")
     scaling = None

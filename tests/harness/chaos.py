@@ -79,8 +79,8 @@ from harness.plug import Plug  # noqa: E402
 from harness.processes import (  # noqa: E402
     KILL_TIMEOUT_S,
     ServiceProcess,
-    cancel_on_sigterm,
     free_port,
+    run_until_stopped,
 )
 from harness.quiet import quiet  # noqa: E402
 from harness.servers import OwnServers  # noqa: E402
@@ -914,10 +914,8 @@ def main() -> None:
             )
         return
     with OwnServers("chaos") as servers, servers.session() as stack:
-
-        async def run() -> Report:
-            cancel_on_sigterm()
-            return await chaos(
+        report = run_until_stopped(
+            chaos(
                 servers,
                 stack,
                 seed=args.seed,
@@ -927,12 +925,9 @@ def main() -> None:
                 replicas=args.replicas,
                 request_timeout=args.request_timeout,
                 **counts,
-            )
-
-        try:
-            report = asyncio.run(run())
-        except asyncio.CancelledError:
-            sys.exit("chaos run stopped; its services and servers are stopped too")
+            ),
+            "chaos run stopped; its services and servers are stopped too",
+        )
     print(report.summary())
     print(f"written to {write(report, args.output).relative_to(REPO)}")
     sys.exit(0 if report.passed else 1)

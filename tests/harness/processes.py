@@ -9,7 +9,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 
@@ -20,14 +22,29 @@ LOG_DIR = REPO / ".local" / "test-logs"
 KILL_TIMEOUT_S = 30.0
 START_LINE = "\n--- start {} ---"
 
+T = TypeVar("T")
 
-def cancel_on_sigterm() -> None:
-    """Called in a script's main coroutine (a benchmark, the chaos run): SIGTERM cancels
-    it, so that its `finally` blocks stop the processes and servers it started. Python's
-    default for SIGTERM ends the script at once, and they outlived it."""
-    task = asyncio.current_task()
-    assert task is not None, "call it from the script's main coroutine"
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+
+def run_until_stopped(
+    main: Coroutine[Any, Any, T],
+    stopped: str,
+    run: Callable[[Coroutine[Any, Any, T]], T] = asyncio.run,
+) -> T:
+    """Run a script's main coroutine (a benchmark, the chaos run) with `run`. SIGTERM
+    cancels it, so that its `finally` blocks stop the processes and servers it started
+    (Python's default for SIGTERM ends the script at once, and they outlived it); the
+    script then exits with `stopped`."""
+
+    async def cancellable() -> T:
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        return await main
+
+    try:
+        return run(cancellable())
+    except asyncio.CancelledError:
+        sys.exit(stopped)
 
 
 def free_port() -> int:

@@ -28,13 +28,11 @@ from diko_media.posts.drafting import (
     check_contrast,
     consent_of,
     document,
-    render_slides,
     reply,
     themed_palette,
     unknown_post,
     wrong_status,
 )
-from diko_media.posts.look import drawing_look
 from diko_media.settings import MediaSettings
 from diko_media.signing import Signer
 from diko_shared import due
@@ -123,19 +121,16 @@ class PostHandlers:
     async def _stage_draft(
         self, ctx: Context[Any], draft: Draft, company: dict[str, Any] | None
     ) -> None:
-        """Render, store, announce, and ask the company's contact person for approval.
+        """Store, announce, and ask the company's contact person for approval.
 
-        `company` is the company's record as the caller read it (every caller needs it
-        for the words): read once per draft, not twice.
+        The slides are drawn at their first request (`slide_files`), not here. `company`
+        is the company's record as the caller read it (every caller needs it for the
+        words): read once per draft, not twice.
         """
-        palette, logo = await drawing_look(ctx.db, draft.look)
-        if palette is not None:
-            check_contrast(draft.written.kind, draft.fmt, palette)
-        rendered = await asyncio.to_thread(
-            render_slides, draft.written, draft.fmt, palette=palette, logo=logo, png=False
-        )
-        post = document(draft, rendered, now=ctx.occurred_at)
-        ctx.write(*store.insert_post(post, [r.image for r in rendered]))
+        if draft.look:
+            check_contrast(draft.written.kind, draft.fmt, themed_palette(draft.look["colour"]))
+        post = document(draft, now=ctx.occurred_at)
+        ctx.write(*store.insert_post(post))
         ctx.emit(
             PostDrafted(
                 post_id=draft.post_id,

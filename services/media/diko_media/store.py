@@ -13,7 +13,6 @@ redelivery of that message recognises its own work and announces it again.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -64,35 +63,19 @@ async def feed_version(db: AsyncDatabase) -> str:
 # -- posts -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SlideImage:
-    png: bytes | None
-    jpeg: bytes
-    png_sha256: str | None
-    jpeg_sha256: str
-
-
 def slide_id(post_id: str, number: int) -> str:
     return f"{post_id}/{number}"
 
 
-def insert_post(document: Mapping[str, Any], images: Iterable[SlideImage]) -> list[Write]:
-    """The post and its slides' images, under ids from the post id: a repeat finds them."""
-    writes = [guards.insert(POSTS, document)]
-    for number, image in enumerate(images, 1):
-        writes.append(
-            guards.insert(
-                POST_IMAGES,
-                {
-                    "_id": slide_id(document["_id"], number),
-                    "jpeg": image.jpeg,
-                    "jpeg_sha256": image.jpeg_sha256,
-                    # The PNG once rendered (`keep_png`), if it was at the draft.
-                    **({"png": image.png, "png_sha256": image.png_sha256} if image.png else {}),
-                },
-            )
-        )
-    return writes
+def insert_post(document: Mapping[str, Any]) -> list[Write]:
+    """The post and a record per slide for the files its first request renders
+    (`keep_slide_files`), under ids from the post id: a repeat finds them."""
+    post_id = document["_id"]
+    records = (
+        guards.insert(POST_IMAGES, {"_id": slide_id(post_id, number)})
+        for number in range(1, len(document["slides"]) + 1)
+    )
+    return [guards.insert(POSTS, document), *records]
 
 
 async def find_post(db: AsyncDatabase, post_id: str) -> dict[str, Any] | None:
@@ -103,12 +86,13 @@ async def find_slide(db: AsyncDatabase, post_id: str, number: int) -> dict[str, 
     return await db[POST_IMAGES].find_one({"_id": slide_id(post_id, number)})
 
 
-async def keep_png(db: AsyncDatabase, post_id: str, number: int, png: bytes, sha256: str) -> None:
-    """A slide's PNG, rendered at its first request, for the next (the same bytes whoever
-    renders it, so two replicas racing write the same)."""
-    await db[POST_IMAGES].update_one(
-        {"_id": slide_id(post_id, number)}, {"$set": {"png": png, "png_sha256": sha256}}
-    )
+async def keep_slide_files(
+    db: AsyncDatabase, post_id: str, number: int, files: Mapping[str, Any]
+) -> None:
+    """A slide's files, rendered at a request, for the next: the same bytes whoever renders
+    them, so two replicas racing write the same. Into the slide's record only, never a new
+    one: a post erased while its slide was being drawn stays erased."""
+    await db[POST_IMAGES].update_one({"_id": slide_id(post_id, number)}, {"$set": dict(files)})
 
 
 def change_post(

@@ -37,9 +37,8 @@ from diko_media.podcast.feed import CONTENT_TYPE as FEED_CONTENT_TYPE
 from diko_media.podcast.feed import Channel, build_feed
 from diko_media.podcast.page import CONTENT_TYPE as PAGE_CONTENT_TYPE
 from diko_media.podcast.page import render_episode_page, render_missing, render_page
-from diko_media.posts.drafting import render_png
 from diko_media.posts.kit import build_kit
-from diko_media.posts.look import drawing_look
+from diko_media.posts.slide_files import SlideFile, SlideFormat, slide_file
 from diko_media.settings import MediaSettings
 from diko_media.signing import LinkExpired, LinkInvalid, Signer
 from diko_shared.contract.media import UpdateEpisode
@@ -267,41 +266,30 @@ class PostFiles:
         self.db = db
         self.kits = kits
 
-    async def _slide(self, post_id: str, number: int) -> dict[str, Any] | None:
+    async def _file(self, post_id: str, number: int, fmt: SlideFormat) -> SlideFile | None:
         if not POST_ID.match(post_id):
             return None
-        return await store.find_slide(self.db, post_id, number)
+        return await slide_file(self.db, post_id, number, fmt)
 
     async def first_png(self, request: Request) -> Response:
-        return await self._png(request, request.path_params["post_id"], 1)
+        return await self._serve(request, request.path_params["post_id"], 1, "png")
 
     async def png(self, request: Request) -> Response:
         post_id, number = request.path_params["post_id"], request.path_params["number"]
-        return await self._png(request, post_id, number)
-
-    async def _png(self, request: Request, post_id: str, number: int) -> Response:
-        """The slide's PNG: a draft stores only the JPEG, so the first request renders the
-        PNG from the post's fields and look, and keeps it for the next."""
-        slide = await self._slide(post_id, number)
-        if slide is None:
-            return PlainTextResponse("Kein Bild zu diesem Post.", status_code=404)
-        if slide.get("png") is None:
-            post = await store.find_post(self.db, post_id)
-            if post is None:
-                return PlainTextResponse("Kein Bild zu diesem Post.", status_code=404)
-            palette, logo = await drawing_look(self.db, post.get("look"))
-            png = await asyncio.to_thread(render_png, post, number, palette=palette, logo=logo)
-            slide = {"png": png, "png_sha256": hashlib.sha256(png).hexdigest()}
-            await store.keep_png(self.db, post_id, number, png, slide["png_sha256"])
-        return cacheable(request, bytes(slide["png"]), "image/png", slide["png_sha256"],
-                         IMAGE_MAX_AGE_S)  # fmt: skip
+        return await self._serve(request, post_id, number, "png")
 
     async def jpeg(self, request: Request) -> Response:
-        slide = await self._slide(request.path_params["post_id"], request.path_params["number"])
-        if slide is None:
+        post_id, number = request.path_params["post_id"], request.path_params["number"]
+        return await self._serve(request, post_id, number, "jpeg")
+
+    async def _serve(
+        self, request: Request, post_id: str, number: int, fmt: SlideFormat
+    ) -> Response:
+        """The slide's file; its first request draws it (`slide_files`)."""
+        file = await self._file(post_id, number, fmt)
+        if file is None:
             return PlainTextResponse("Kein Bild zu diesem Post.", status_code=404)
-        return cacheable(request, bytes(slide["jpeg"]), "image/jpeg", slide["jpeg_sha256"],
-                         IMAGE_MAX_AGE_S)  # fmt: skip
+        return cacheable(request, file.body, f"image/{fmt}", file.sha256, IMAGE_MAX_AGE_S)
 
     async def kit(self, request: Request) -> Response:
         try:
@@ -319,10 +307,10 @@ class PostFiles:
             return PlainTextResponse("Diesen Beitrag gibt es nicht mehr.", status_code=404)
         jpegs = []
         for number in range(1, len(post["slides"]) + 1):
-            slide = await store.find_slide(self.db, post_id, number)
-            if slide is None:
+            file = await slide_file(self.db, post_id, number, "jpeg")
+            if file is None:
                 return PlainTextResponse("Ein Bild des Beitrags fehlt.", status_code=404)
-            jpegs.append(bytes(slide["jpeg"]))
+            jpegs.append(file.body)
         body = await asyncio.to_thread(build_kit, post, jpegs)
         response = cacheable(
             request, body, "application/zip", hashlib.sha256(body).hexdigest(), 0, private=True

@@ -16,8 +16,8 @@ from diko_media.posts.drafting import (
     Draft,
     check_contrast,
     document,
-    render_png,
     render_slides,
+    render_stored,
     themed_palette,
 )
 from diko_media.posts.kit import build_kit
@@ -153,24 +153,25 @@ def test_a_company_logo_sits_on_a_white_plate_instead_of_the_sun() -> None:
     assert image.getpixel((1046, 34)) != rgb("raps")
 
 
-def test_a_draft_leaves_the_png_to_its_first_request_which_renders_the_same_image() -> None:
-    """The draft makes the JPEGs only; `render_png` makes a slide's PNG later from the
-    stored post: the very bytes an eager rendering gives, company look and logo included."""
+def test_a_stored_draft_draws_the_pixels_of_the_written_post_without_holding_them() -> None:
+    """The draft stores fields, sizes and look, no image; `render_stored` draws a slide
+    from that later: the very bytes of rendering the written post, look and logo included,
+    and one rendering gives both files."""
     logo = Image.new("RGBA", (400, 200), (0, 0, 0, 0))
     logo.paste((200, 30, 30, 255), (40, 40, 360, 160))
     written = content.presentation(PRESENTATION, "Tischlerei Müller GmbH")
     palette = themed_palette("#7a2e1f")
-    drafted = render_slides(written, "square", palette=palette, logo=logo, png=False)
     eager = render_slides(written, "square", palette=palette, logo=logo)
-    assert [s.image.png for s in drafted] == [None, None, None]
-    assert [s.image.jpeg for s in drafted] == [s.image.jpeg for s in eager]
     draft = Draft("pst_0123456789abcdef0123", written, "square", "cmp_0123456789abcdef0123",
                   "Tischlerei Müller GmbH", look={"colour": "#7A2E1F"})  # fmt: skip
-    post = document(draft, drafted, now=datetime(2026, 12, 3, tzinfo=UTC))
+    post = document(draft, now=datetime(2026, 12, 3, tzinfo=UTC))
+    assert [(s["width"], s["height"]) for s in post["slides"]] == [(1080, 1080)] * 3
+    assert all(set(s) == {"fields", "alt_text", "width", "height"} for s in post["slides"])
     for number, slide in enumerate(eager, start=1):
-        png = render_png(post, number, palette=palette, logo=logo)
-        assert png == slide.image.png
-        assert Image.open(io.BytesIO(png)).size == (1080, 1080)
+        drawn = render_stored(post, number, palette=palette, logo=logo, png=True, jpeg=True)
+        assert (drawn.png, drawn.jpeg) == (slide.image.png, slide.image.jpeg)
+        alone = render_stored(post, number, palette=palette, logo=logo, png=False, jpeg=True)
+        assert (alone.png, alone.jpeg) == (None, slide.image.jpeg)
 
 
 def test_the_kit_holds_images_caption_hashtags_alt_texts_and_a_german_how_to() -> None:

@@ -22,6 +22,7 @@ from PIL import Image
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from diko_media import store
 from diko_media.signing import Signer
 from diko_shared import due
 from diko_shared.contract.common import Occupation
@@ -170,19 +171,32 @@ async def approved_and_scheduled(bus: Bus, post_id: str, at: datetime | None = N
 
 
 async def test_an_opened_position_drafts_a_post_and_asks_the_company_for_approval(
-    bus: Bus, media: ServiceProcess, web: httpx.AsyncClient, events: Tap, mails: Tap
+    bus: Bus,
+    media: ServiceProcess,
+    web: httpx.AsyncClient,
+    events: Tap,
+    mails: Tap,
+    db: AsyncDatabase,
 ) -> None:
     position, post_id = await opened(bus, events)
     post = await bus.ok(GetPost(post_id=post_id))
     assert (post["kind"], post["status"], post["format"]) == ("azubi_gesucht", "draft", "portrait")
     assert post["consent"] == "unknown"
     (slide,) = post["slides"]
+    assert (slide["width"], slide["height"]) == (1080, 1350)
     assert slide["alt_text"].startswith("Grafik von DIKO Altmark: Azubi gesucht! Ausbildung als")
     assert "Tischlerei Müller & Söhne GmbH in Tangermünde" in slide["alt_text"]
-    png = await web.get(slide["image_url"])  # rendered now: the draft made the JPEG only
+    # The draft holds no pixels: its slide's record waits for the first request.
+    assert await db["post_images"].find_one({"_id": f"{post_id}/1"}) == {"_id": f"{post_id}/1"}
+    png = await web.get(slide["image_url"])  # drawn now, and the JPEG of the same pixels kept
+    kept = await db["post_images"].find_one({"_id": f"{post_id}/1"})
+    assert kept is not None
+    assert {"png", "jpeg"} <= kept.keys()
     jpeg = await web.get(slide["jpeg_url"])
+    assert jpeg.content == kept["jpeg"]
     assert Image.open(io.BytesIO(png.content)).size == (1080, 1350)
     assert Image.open(io.BytesIO(jpeg.content)).format == "JPEG"
+    assert jpeg.headers["content-type"] == "image/jpeg"
     again = await web.get(post["image_url"])  # kept from the first request
     assert again.content == png.content
     assert again.headers["etag"] == png.headers["etag"]
@@ -276,11 +290,19 @@ async def test_links_that_are_expired_or_forged_say_so(
     assert wrong.status_code == 404
 
 
+async def test_a_slide_drawn_while_its_post_was_erased_is_not_kept(db: AsyncDatabase) -> None:
+    """A request that read the post just before its erasure draws the slide, but keeping it
+    writes into the slide's record only: the erased post's image does not come back."""
+    post_id = f"pst_{uuid.uuid4().hex[:20]}"
+    await store.keep_slide_files(db, post_id, 1, {"jpeg": b"pixels", "jpeg_sha256": "0" * 64})
+    assert await db["post_images"].find_one({"_id": f"{post_id}/1"}) is None
+
+
 async def test_the_kit_downloads_through_its_link(
-    bus: Bus, media: ServiceProcess, web: httpx.AsyncClient, events: Tap
+    bus: Bus, media: ServiceProcess, web: httpx.AsyncClient, events: Tap, db: AsyncDatabase
 ) -> None:
     _, post_id = await opened(bus, events)
-    kit = await bus.ok(GetPostKit(post_id=post_id))
+    kit = await bus.ok(GetPostKit(post_id=post_id))  # nobody has looked at the slide yet
     assert kit["files"] == [
         "bild-1.jpg", "bildtext.txt", "hashtags.txt", "alternativtext.txt", "anleitung.html",
     ]  # fmt: skip
@@ -292,6 +314,12 @@ async def test_the_kit_downloads_through_its_link(
     assert archive.namelist() == kit["files"]
     assert archive.read("bildtext.txt").decode().strip() == kit["caption"]
     assert Image.open(io.BytesIO(archive.read("bild-1.jpg"))).size == (1080, 1350)
+    kept = await db["post_images"].find_one({"_id": f"{post_id}/1"})
+    assert kept is not None
+    assert "png" not in kept
+    assert archive.read("bild-1.jpg") == kept["jpeg"]
+    slide = (await bus.ok(GetPost(post_id=post_id)))["slides"][0]
+    assert (await web.get(slide["jpeg_url"])).content == kept["jpeg"]
 
 
 async def test_staff_drafts_in_the_companys_colour_and_a_colour_without_contrast_is_refused(

@@ -32,6 +32,7 @@ from diko_media import store
 from diko_media.instagram.graph import Decision, Graph, GraphError, classify
 from diko_media.links import Links
 from diko_media.posts.drafting import consent_of
+from diko_media.posts.slide_files import slide_file
 from diko_shared import due
 from diko_shared.contract.media import PostFailed, PostPublished, PostWithheld
 from diko_shared.due import DueContext
@@ -138,9 +139,15 @@ class Publisher:
         await self._finish(ctx, post, instagram)
 
     async def _create(self, post: Mapping[str, Any], instagram: dict[str, Any]) -> dict[str, Any]:
-        """Create the containers, keeping each id before the next call."""
+        """Create the containers, keeping each id before the next call.
+
+        The JPEGs are drawn first if nobody has asked for them yet (`slide_files`), so
+        Instagram's fetch of each finds it ready instead of waiting for it to be drawn.
+        """
         post_id = post["_id"]
         slides = post.get("slides") or []
+        for number in range(1, len(slides) + 1):
+            await slide_file(self.db, post_id, number, "jpeg")
         if len(slides) == 1:
             instagram["container"] = await self.graph.create_image(
                 self.links.slide_jpeg(post_id, 1),

@@ -11,7 +11,7 @@ is not yet published out of the queue (`withheld`).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,11 +20,10 @@ from PIL import Image
 
 from diko_media.graphics.brand import BRAND, Palette
 from diko_media.graphics.contrast import AA_NORMAL, as_hex, hex_rgb, ratio
-from diko_media.graphics.render import render
+from diko_media.graphics.render import Rendered, render
 from diko_media.links import Links
 from diko_media.posts.content import Written
 from diko_media.posts.layouts import slides
-from diko_media.store import SlideImage
 from diko_shared.brand import COLOURS
 from diko_shared.contract.envelope import ErrorDetail
 from diko_shared.contract.media import Post, PostFormat, Slide
@@ -93,6 +92,14 @@ def check_contrast(kind: str, fmt: PostFormat, palette: Palette) -> None:
 
 
 @dataclass(frozen=True)
+class SlideImage:
+    png: bytes | None
+    jpeg: bytes
+    png_sha256: str | None
+    jpeg_sha256: str
+
+
+@dataclass(frozen=True)
 class RenderedSlide:
     image: SlideImage
     width: int
@@ -107,8 +114,8 @@ def render_slides(
     logo: Image.Image | None = None,
     png: bool = True,
 ) -> list[RenderedSlide]:
-    """Every slide as JPEG (what Instagram and the kits take) and, with `png`, as PNG (the
-    lossless master, which a draft leaves to the first request: `render_png`)."""
+    """Every slide of a written post as JPEG and, with `png`, as PNG: the pixels that
+    `render_stored` draws from the post once it is stored."""
     result = []
     for layout, fields in zip(slides(written.kind, fmt), written.slides, strict=True):
         drawn = render(layout, fields, palette=palette, logo=logo, png=png, jpeg=True)
@@ -123,19 +130,21 @@ def render_slides(
     return result
 
 
-def render_png(
+def render_stored(
     post: Mapping[str, Any],
     number: int,
     *,
     palette: Palette | None = None,
     logo: Image.Image | None = None,
-) -> bytes:
-    """Slide `number` of a stored post as PNG, from the fields, format and look it was
-    drafted with: the same pixels as its JPEG (rendering is deterministic)."""
+    png: bool = True,
+    jpeg: bool = False,
+) -> Rendered:
+    """Slide `number` of a stored post, from the fields, format and look it was drafted
+    with, as the files asked for: the same pixels whenever it is drawn (rendering is
+    deterministic)."""
     layout = slides(post["kind"], post["format"])[number - 1]
-    drawn = render(layout, post["slides"][number - 1]["fields"], palette=palette, logo=logo)
-    assert drawn.png is not None
-    return drawn.png
+    fields = post["slides"][number - 1]["fields"]
+    return render(layout, fields, palette=palette, logo=logo, png=png, jpeg=jpeg)
 
 
 # -- documents ---------------------------------------------------------------------------------
@@ -157,7 +166,10 @@ class Draft:
     source: str = "staff"
 
 
-def document(draft: Draft, rendered: Sequence[RenderedSlide], *, now: datetime) -> dict[str, Any]:
+def document(draft: Draft, *, now: datetime) -> dict[str, Any]:
+    """The post as stored: its slides' fields and sizes, not their pixels, which the first
+    request of each slide renders (`slide_files`)."""
+    layouts = slides(draft.written.kind, draft.fmt)
     return {
         "_id": draft.post_id,
         "kind": draft.written.kind,
@@ -173,12 +185,11 @@ def document(draft: Draft, rendered: Sequence[RenderedSlide], *, now: datetime) 
             {
                 "fields": fields,
                 "alt_text": alt,
-                "width": slide.width,
-                "height": slide.height,
-                "jpeg_sha256": slide.image.jpeg_sha256,
+                "width": layout.width,
+                "height": layout.height,
             }
-            for fields, alt, slide in zip(
-                draft.written.slides, draft.written.alt_texts, rendered, strict=True
+            for fields, alt, layout in zip(
+                draft.written.slides, draft.written.alt_texts, layouts, strict=True
             )
         ],
         "look": dict(draft.look) if draft.look else None,

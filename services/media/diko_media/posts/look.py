@@ -1,5 +1,5 @@
-"""The palette and logo a post is drawn with, from the look stored with it: the same when
-it is drafted and when its PNG is rendered later (`drafting.render_png`)."""
+"""The palette and logo a post's slides are drawn with (`slide_files`), from the look
+stored with the post at its draft."""
 
 from __future__ import annotations
 

@@ -221,8 +221,11 @@ class StoryLoad:
         self.start = date(date.today().year + 1, 8, 1)
 
     def contact_email(self, index: int) -> str:
-        """The address of story `index`'s company contact person."""
-        return f"betrieb-{index}@{self.token}.example"
+        """The address of story `index`'s company contact person, at the company's own
+        domain, as a real company's is: a domain shared by every company of the run is
+        what duplicate detection takes as strong evidence, and each registration then
+        compared itself in full with every company registered before it."""
+        return f"chefin@betrieb-{index}.{self.token}.example"
 
     def applicant_email(self, index: int) -> str:
         return f"bewerbung-{index}@{self.token}.example"

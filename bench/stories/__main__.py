@@ -14,9 +14,13 @@ one and for two replicas of every service (`--replicas 1,2`):
   replica), and the latency of each step from the story's `position.open` request: the
   position opened, matching's proposal, the proposal's e-mail handed to SMTP
   (`notification.sent`), the position filled, its e-mail;
-- per process (each service, RabbitMQ, FerretDB): CPU seconds used and the largest RSS
-  (from /proc), whether the machine's CPUs were the limit (all their CPU time over wall
-  time and cores) and which process was the busiest;
+- per process (each service, RabbitMQ, FerretDB, and this one, the load generator): CPU
+  seconds used and the largest RSS (from /proc), whether the machine's CPUs were the
+  limit (all their CPU time over wall time and cores) and which process was the busiest;
+- the CPU of all those processes together for one message of the stories and for one
+  query of each floor: the ratio story/floor is about the floor query's CPU over the
+  story message's, times the two CPU-busy shares, so it says how much heavier a story's
+  message is than the query the floor is made of;
 - where the store's time went: each service's `diko_store_command_seconds` during the
   stories, by command and collection, longest first (a FerretDB query that reads a
   whole collection shows here); the store commands a story issues, in all and the most
@@ -115,11 +119,21 @@ def all_pids(system: System) -> dict[str, int]:
     } | stack_pids()
 
 
+#: This process: it publishes the stories' requests and reads their events and replies.
+LOAD = "load"
+
+
+def load_pids(system: System) -> dict[str, int]:
+    """`all_pids` and the load generator's: every process a story or a query costs CPU."""
+    return all_pids(system) | {f"{LOAD}-1": os.getpid()}
+
+
 class Sampler:
-    """CPU seconds and the largest RSS of every process (services, broker, store) while it runs."""
+    """CPU seconds and the largest RSS of every process (services, broker, store, the load
+    generator) while it runs."""
 
     def __init__(self, system: System) -> None:
-        self.pids = all_pids(system)
+        self.pids = load_pids(system)
         self.cpu_start = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
         self.rss = dict.fromkeys(self.pids, 0.0)
         self._stop = threading.Event()
@@ -261,8 +275,12 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def floor(bus: Bus, load: StoryLoad, queries: int, concurrency: int) -> dict[str, float]:
-    """Queries per second each service answers alone (one service busy at a time)."""
+async def floor(
+    load: StoryLoad, queries: int, concurrency: int, pids: dict[str, int]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Queries per second each service answers alone (one service busy at a time), and
+    the CPU milliseconds a query cost all of `pids` together (service, broker, store and
+    the load generator)."""
     [run] = [r for r in load.runs if not r.error][:1] or [load.runs[0]]
     post_id = next(
         d["post_id"]
@@ -276,6 +294,7 @@ async def floor(bus: Bus, load: StoryLoad, queries: int, concurrency: int) -> di
         "media": GetPost(post_id=post_id),
     }
     rates: dict[str, float] = {}
+    costs: dict[str, float] = {}
     for service, payload in asks.items():
         sem = asyncio.Semaphore(concurrency)
 
@@ -284,10 +303,13 @@ async def floor(bus: Bus, load: StoryLoad, queries: int, concurrency: int) -> di
                 await load.ask(payload)
 
         await asyncio.gather(*(one() for _ in range(20)))  # warm up
+        cpu_before = sum(cpu_seconds(pid) for pid in pids.values())
         started = time.monotonic()
         await asyncio.gather(*(one() for _ in range(queries)))
         rates[service] = round(queries / (time.monotonic() - started), 1)
-    return rates
+        used = sum(cpu_seconds(pid) for pid in pids.values()) - cpu_before
+        costs[service] = round(used * 1000 / queries, 2)
+    return rates, costs
 
 
 async def stories_round(
@@ -335,10 +357,11 @@ async def measure(stack: SessionStack, replicas: int, args: argparse.Namespace) 
             await load.run(args.warmup, args.concurrency)  # caches, kernels, indexes
             for number in range(args.rounds):
                 quiet = await settle(system)
-                rates = await floor(bus, load, args.queries, args.concurrency)
+                rates, costs = await floor(load, args.queries, args.concurrency, load_pids(system))
                 quiet += await settle(system)
                 first = args.warmup + number * args.stories
-                result = await stories_round(system, load, args, first) | {"rates": rates}
+                result = await stories_round(system, load, args, first)
+                result |= {"rates": rates, "costs": costs}
                 rounds.append(result | {"settled_s": round(quiet, 1)})
                 print(
                     f"  round {number + 1}: quiet after {quiet:.1f} s; floor (queries/s, each "
@@ -396,6 +419,12 @@ def summarise(replicas: int, rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "quiet_after_s_by_round": [r["settled_s"] for r in rounds],
         "floor_slowest": slowest,
         "story_over_floor": round(story_rate / rates[slowest], 2),
+        "cpu_ms_per_message": round(total_cpu * 1000 / max(1.0, sum(messages.values())), 2),
+        "floor_cpu_ms_per_query": round(statistics.median(r["costs"][slowest] for r in rounds), 2),
+        "floor_cpu_ms_per_query_by_service": {
+            service: round(statistics.median(r["costs"][service] for r in rounds), 2)
+            for service in rounds[0]["costs"]
+        },
         "latency_s": {
             step: {
                 "p50": round(percentile([r.times[step] for r in done], 0.5), 3),
@@ -422,15 +451,17 @@ def summarise(replicas: int, rounds: list[dict[str, Any]]) -> dict[str, Any]:
 def table(results: list[dict[str, Any]]) -> str:
     lines = [
         "| replicas | stories/s | messages/s | msgs/story | floor (slowest alone) | "
-        "story/floor | CPU busy | busiest process | store commands a story | "
-        "store CPU ms a command | load |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "story/floor | CPU ms a message (stories / floor) | CPU busy | busiest process | "
+        "store commands a story | store CPU ms a command | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
             f"| {r['replicas']} | {r['stories_per_s']} | {r['messages_per_s']} | "
             f"{r['messages_per_story']} | {r['floor_queries_per_s'][r['floor_slowest']]} "
-            f"({r['floor_slowest']}) | {r['story_over_floor']} | {r['cpu_busy_share']:.0%} | "
+            f"({r['floor_slowest']}) | {r['story_over_floor']} | "
+            f"{r['cpu_ms_per_message']} / {r['floor_cpu_ms_per_query']} | "
+            f"{r['cpu_busy_share']:.0%} | "
             f"{r['busiest_process']['name']} ({r['busiest_process']['cores']} cores) | "
             f"{r['store_commands_per_story']} | {r['store_cpu_ms_per_command']} | "
             f"{r['load_average'][0]} |"

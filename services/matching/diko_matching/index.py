@@ -122,6 +122,15 @@ class ProposalEntry:
     trigger: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Announcement:
+    """Documents one message changed, waiting for the feed entry that names them."""
+
+    named: set[tuple[str, str]]
+    written: set[tuple[str, str]]
+    appended: asyncio.Future[None]
+
+
 @dataclass
 class Index:
     """The read model of one process (see the module's docstring)."""
@@ -139,6 +148,8 @@ class Index:
     applicants_version: int = 0
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _append_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: Announcements waiting for the next feed entry (`announce`).
+    _announcing: list[_Announcement] = field(default_factory=list)
     _arrays: tuple[tuple[int, date], ScoringWeights, ProfileArrays] | None = None
     #: Feed entries this process wrote with the documents: not read back on catch-up.
     _applied: dict[int, set[tuple[str, str]]] = field(default_factory=dict)
@@ -198,29 +209,54 @@ class Index:
         """Add a feed entry naming documents just written (after the write, never before).
 
         Documents the caller passes as `written` (what it inserted) go into this process's
-        read model at once, and its next catch-up does not read them back.
+        read model at once, and its next catch-up does not read them back. Announcements
+        made while an entry is being appended share the next one: the messages of a
+        commit batch finish together, and one insert then names all their documents
+        instead of each waiting for the one before.
         """
         named = {(kind, id_) for kind, id_ in changes}
-        names = sorted(f"{kind}|{id_}" for kind, id_ in named)
-        if not names:
+        if not named:
             return
         for (kind, id_), doc in (written or {}).items():
             self._apply(kind, id_, doc)
+        mine = _Announcement(named, set(written or {}), asyncio.get_running_loop().create_future())
+        self._announcing.append(mine)
         async with self._append_lock:
-            number = max(self.cursor, self.appended) + 1
+            if not mine.appended.done():
+                await self._append(db)
+        await mine.appended
+
+    async def _append(self, db: AsyncDatabase) -> None:
+        """One feed entry for every announcement waiting now, under the next free number;
+        each announcer learns from its own wait whether it was written."""
+        batch, self._announcing = self._announcing, []
+        named = set().union(*(a.named for a in batch))
+        written = set().union(*(a.written for a in batch))
+        names = sorted(f"{kind}|{id_}" for kind, id_ in named)
+        number = max(self.cursor, self.appended) + 1
+        try:
             while True:
                 entry = {"_id": feed_id(number), "changes": names, "at": datetime.now(UTC)}
                 try:
                     await db[FEED].insert_one(entry)
+                    break
                 except DuplicateKeyError:
                     number += 1
-                    continue
-                self.appended = number
-                if number > self.cursor:  # else a catch-up read it back meanwhile
-                    self._appended_names[number] = named
-                    if written:
-                        self._applied[number] = set(written)
-                return
+        except asyncio.CancelledError:
+            # Not written: the next in line (one of this batch, waiting) writes them.
+            self._announcing[:0] = batch
+            raise
+        except Exception as exc:  # noqa: BLE001 - each announcer raises it from its own wait
+            for announcement in batch:
+                announcement.appended.set_exception(exc)
+            return
+        self.appended = number
+        if number > self.cursor:  # else a catch-up read it back meanwhile
+            self._appended_names[number] = named
+            if written:
+                self._applied[number] = written
+        for announcement in batch:
+            announcement.appended.set_result(None)
 
     # -- applying documents ----------------------------------------------------------------
 

@@ -6,11 +6,13 @@ which feed entries each one reads.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DocumentTooLarge
 
 from diko_matching.index import FEED, PROPOSALS, Index, feed_id
 from harness.finds import Finds, watched
@@ -69,3 +71,48 @@ async def test_after_its_own_announcement_a_replica_reads_up_to_its_entry_only(
     await first.catch_up(db)
     assert feed_reads(finds) == [feed_id(2), feed_id(3)], "a full catch-up reads to the feed's end"
     assert set(first.proposals) == {earlier, later}
+
+
+async def test_announcements_made_together_share_an_entry_that_the_other_replica_reads(
+    watched_db: tuple[AsyncDatabase, Finds],
+) -> None:
+    db, _ = watched_db
+    first, second = Index(), Index()
+    await first.load(db)
+    await second.load(db)
+    ids = [await proposal(db, "pos_b") for _ in range(5)]
+
+    await asyncio.gather(*(first.announce(db, [("proposal", i)]) for i in ids))
+    entries = await db[FEED].find({}).sort("_id", 1).to_list(None)
+    # The first takes the free lock and appends alone; the four behind it share the next.
+    assert [e["_id"] for e in entries] == [feed_id(1), feed_id(2)]
+    assert sorted(c for e in entries for c in e["changes"]) == sorted(f"proposal|{i}" for i in ids)
+    assert first.appended == 2
+
+    await second.catch_up(db)
+    assert set(second.proposals) == set(ids)
+
+
+async def test_an_entry_the_store_refuses_fails_every_announcement_it_carried(
+    watched_db: tuple[AsyncDatabase, Finds],
+) -> None:
+    db, _ = watched_db
+    index = Index()
+    await index.load(db)
+    too_long = "x" * (17 * 1024 * 1024)  # the entry would pass MongoDB's 16 MiB
+
+    results = await asyncio.gather(
+        index.announce(db, [("proposal", "prp_first")]),
+        index.announce(db, [("proposal", too_long)]),
+        index.announce(db, [("proposal", "prp_beside_it")]),
+        return_exceptions=True,
+    )
+    assert results[0] is None
+    assert [type(r) for r in results[1:]] == [DocumentTooLarge, DocumentTooLarge]
+
+    await index.announce(db, [("proposal", "prp_after")])
+    entries = await db[FEED].find({}).sort("_id", 1).to_list(None)
+    assert [(e["_id"], e["changes"]) for e in entries] == [
+        (feed_id(1), ["proposal|prp_first"]),
+        (feed_id(2), ["proposal|prp_after"]),
+    ], "numbers stay without gaps"

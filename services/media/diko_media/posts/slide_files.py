@@ -1,7 +1,7 @@
 """A post's slide files, PNG and JPEG, rendered at their first request and kept.
 
-A draft stores its slides' fields and look, not their pixels: drawing a slide costs 40 to
-90 ms of CPU, and a draft waits for a person before anyone looks at it. The first request
+A draft stores its slides' fields and look, not their pixels: drawing a slide costs tens
+of milliseconds of CPU, and a draft waits for a person before anyone looks at it. The first request
 of a slide's PNG (the approval page) draws its pixels once and keeps both files, so the
 JPEG that Instagram and the kit get is, byte for byte, what the contact person approved,
 even if an upgrade changes the layouts in between. A JPEG asked for first (the kit, the

@@ -82,8 +82,12 @@ async def find_post(db: AsyncDatabase, post_id: str) -> dict[str, Any] | None:
     return await db[POSTS].find_one({"_id": post_id})
 
 
-async def find_slide(db: AsyncDatabase, post_id: str, number: int) -> dict[str, Any] | None:
-    return await db[POST_IMAGES].find_one({"_id": slide_id(post_id, number)})
+async def find_slide(
+    db: AsyncDatabase, post_id: str, number: int, fields: Iterable[str] | None = None
+) -> dict[str, Any] | None:
+    """A slide's record; with `fields`, only those (a record holds a PNG and a JPEG)."""
+    projection = dict.fromkeys(fields, 1) if fields is not None else None
+    return await db[POST_IMAGES].find_one({"_id": slide_id(post_id, number)}, projection)
 
 
 async def keep_slide_files(

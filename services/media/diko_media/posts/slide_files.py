@@ -34,7 +34,8 @@ async def slide_file(
     db: AsyncDatabase, post_id: str, number: int, fmt: SlideFormat
 ) -> SlideFile | None:
     """The slide's file in `fmt`, drawn now if nobody asked before; None without such a slide."""
-    slide = await store.find_slide(db, post_id, number)
+    # The file asked for, and whether the JPEG is there: not the other file's bytes.
+    slide = await store.find_slide(db, post_id, number, (fmt, f"{fmt}_sha256", "jpeg_sha256"))
     if slide is None:
         return None
     if slide.get(fmt) is not None:
@@ -50,7 +51,7 @@ async def slide_file(
         palette=palette,
         logo=logo,
         png=fmt == "png",
-        jpeg=fmt == "jpeg" or slide.get("jpeg") is None,
+        jpeg=fmt == "jpeg" or "jpeg_sha256" not in slide,
     )
     files: dict[str, Any] = {}
     for name, body in (("png", drawn.png), ("jpeg", drawn.jpeg)):

@@ -4,11 +4,14 @@ A delivery is one e-mail about one thing (an event, a notice, a digest) to one
 recipient, under an id derived from both. Its record is written `pending` before the
 SMTP conversation (all of a fan-out's records in one bulk insert) and set to `sent` or
 `failed` right after it; a delivery sent or refused for good is never sent again. A
-lease (an insert under the delivery id that only one process wins) keeps two handlers
-of the same thing from both talking to SMTP. Conversations run side by side, up to
-`DIKO_SMTP_CONNECTIONS` at a time over kept connections; the database calls around them
-(lease, record read under it, outcome, lease given back) keep that order per delivery but
-travel in bulk with the other conversations' (`batching`).
+lease keeps two handlers of the same thing from both talking to SMTP: the process that
+creates the record holds the lease written into it for the first attempt; any other
+attempt (a retry, a redelivered message, a held mail released) takes one in `SENDING`
+(an insert under the delivery id that only one process wins), reads the record under
+it, and leaves the record alone while the lease written into it lasts. Conversations run
+side by side, up to `DIKO_SMTP_CONNECTIONS` at a time over kept connections; the
+database calls around them (lease, record read under it, outcome, lease given back) keep
+that order per delivery but travel in bulk with the other conversations' (`batching`).
 
 An address known to be undeliverable (an earlier permanent refusal) gets nothing: its
 delivery fails at once, without SMTP.
@@ -46,6 +49,9 @@ log = logging.getLogger(__name__)
 UNDELIVERABLE = "die Adresse ist unzustellbar"
 #: Seconds between tries to record an outcome while the database is away.
 RECORD_PAUSE_S = 0.5
+#: How long a mail may wait for a connection and still be sent under its record's own
+#: lease (`store.LEASE`): what is left of the lease still outlasts the conversation.
+MAY_WAIT_UNDER_OWN_LEASE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -148,11 +154,20 @@ class Postman:
     async def deliver(
         self, db: AsyncDatabase, mails: Sequence[Mail], *, max_attempts: int | None = None
     ) -> list[Outcome]:
-        """Send each mail unless sent or refused for good already; every outcome, in order."""
+        """Send each mail unless sent or refused for good already; every outcome, in order.
+
+        A record this call creates carries a lease of this call's (`store.LEASE`): its first
+        attempt needs no lease in `SENDING` and no second reading of the record.
+        """
         if not mails:
             return []
         now = await self.clock.now()
-        records = await store.open_deliveries(db, [record_of(m, "pending", now) for m in mails])
+        owner = uuid.uuid4().hex
+        lease = {"owner": owner, "until": datetime.now(UTC) + self.lease}
+        lease_ends = time.monotonic() + self.lease.total_seconds()
+        records, created = await store.create_deliveries(
+            db, [{**record_of(m, "pending", now), store.LEASE: lease} for m in mails]
+        )
         bad = await self.undeliverable.among(db, {email_key(m.recipient.email) for m in mails})
         attempts = max_attempts or self.max_attempts
 
@@ -163,9 +178,18 @@ class Postman:
             async with self._parallel:
                 if email_key(mail.recipient.email) in bad:
                     return Outcome(mail, await self._refuse(db, mail, fate))
-                return await self._send_once(db, mail, attempts)
+                if mail.delivery_id in created and lease_ends - time.monotonic() > self._needed:
+                    return await self._converse(db, mail, fate, attempts, lease_ends)
+                return await self._send_once(db, mail, attempts, owner)
 
         return list(await asyncio.gather(*(one(mail) for mail in mails)))
+
+    @property
+    def _needed(self) -> float:
+        """Seconds a conversation may take and its outcome still be recorded under its lease:
+        a mail that waited longer for a connection takes a lease in `SENDING` instead."""
+        lease = self.lease.total_seconds()
+        return lease - min(MAY_WAIT_UNDER_OWN_LEASE_S, lease / 3)
 
     async def _refuse(self, db: AsyncDatabase, mail: Mail, before: Fate) -> Fate:
         """An address known to be undeliverable: failed for good, without SMTP."""
@@ -179,42 +203,48 @@ class Postman:
             calls = self._calls[id(db)] = DeliveryCalls(db, self.lease)
         return calls
 
-    async def _send_once(self, db: AsyncDatabase, mail: Mail, max_attempts: int) -> Outcome:
-        """Under the delivery's lease: check it is still to be sent, send, record the outcome."""
+    async def _send_once(
+        self, db: AsyncDatabase, mail: Mail, max_attempts: int, owner: str
+    ) -> Outcome:
+        """Under a lease in `SENDING`: check the delivery is still to be sent, and send it."""
         calls = self._calls_for(db)
-        owner = uuid.uuid4().hex
         lease_ends = time.monotonic() + self.lease.total_seconds()
         if not await calls.take_lease((mail.delivery_id, owner)):
             return Outcome(mail, None)
-        bounced = False
         try:
             record = await calls.find(mail.delivery_id)
-            if record is None:
+            if record is None or store.leased_elsewhere(record, owner, datetime.now(UTC)):
                 return Outcome(mail, None)
             before = store.fate_of(record)
             if not before.to_send:
                 return Outcome(mail, before)
-            result = await self._attempt(mail)
-            fate = delivery.after_attempt(result, before, max_attempts)
-            bounced = result.outcome == "permanent" and not result.detail.startswith(
-                "the e-mail could not be built"
-            )
-            if bounced and mail.letter.kind != "bounce":
-                # the mark before the outcome: a process that dies in between leaves the
-                # delivery pending, and its retry finds the mark naming it and reports it
-                await self.undeliverable.mark(
-                    db,
-                    email_key(mail.recipient.email),
-                    fate.error or "",
-                    datetime.now(UTC),
-                    mail.delivery_id,
-                )
-            await self._record(calls, mail.delivery_id, fate, lease_ends)
-            if self.metrics is not None:
-                outcome = "sent" if fate.status == "sent" else "retry" if fate.retry else "failed"
-                self.metrics.mail_attempts.labels(outcome).inc()
+            return await self._converse(db, mail, before, max_attempts, lease_ends)
         finally:
             await calls.release((mail.delivery_id, owner))
+
+    async def _converse(
+        self, db: AsyncDatabase, mail: Mail, before: Fate, max_attempts: int, lease_ends: float
+    ) -> Outcome:
+        """Send, and record the outcome while the lease held since `before` was read lasts."""
+        result = await self._attempt(mail)
+        fate = delivery.after_attempt(result, before, max_attempts)
+        bounced = result.outcome == "permanent" and not result.detail.startswith(
+            "the e-mail could not be built"
+        )
+        if bounced and mail.letter.kind != "bounce":
+            # the mark before the outcome: a process that dies in between leaves the
+            # delivery pending, and its retry finds the mark naming it and reports it
+            await self.undeliverable.mark(
+                db,
+                email_key(mail.recipient.email),
+                fate.error or "",
+                datetime.now(UTC),
+                mail.delivery_id,
+            )
+        await self._record(self._calls_for(db), mail.delivery_id, fate, lease_ends)
+        if self.metrics is not None:
+            outcome = "sent" if fate.status == "sent" else "retry" if fate.retry else "failed"
+            self.metrics.mail_attempts.labels(outcome).inc()
         if fate.status == "failed" or fate.retry:
             log.warning(
                 "e-mail not delivered",

@@ -66,6 +66,10 @@ SUBSCRIPTIONS = "subscriptions"
 FANOUTS = "fanouts"
 DELIVERIES = "deliveries"
 SENDING = "sending"
+#: A delivery record's own lease, held by the process that created it to send it at once:
+#: {owner, until}. It spares that first attempt the lease in `SENDING` and the record's
+#: reading under it; the outcome clears it.
+LEASE = "lease"
 PROPOSALS = "proposals"
 #: Positions filled (no personal data): a proposal's page stops offering "accept".
 FILLED_POSITIONS = "filled_positions"
@@ -280,20 +284,34 @@ async def open_deliveries(
     db: AsyncDatabase, records: Sequence[Mapping[str, Any]]
 ) -> dict[str, dict[str, Any]]:
     """Create the records in one bulk insert; those that exist already are read as they stand."""
+    found, _ = await create_deliveries(db, records)
+    return found
+
+
+async def create_deliveries(
+    db: AsyncDatabase, records: Sequence[Mapping[str, Any]]
+) -> tuple[dict[str, dict[str, Any]], set[str]]:
+    """`open_deliveries`, and the ids of the records this call created (not read back)."""
+    found = {r["_id"]: dict(r) for r in records}
     try:
         await db[DELIVERIES].insert_many([dict(r) for r in records], ordered=False)
     except BulkWriteError as exc:
         if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
             raise
         taken = {records[e["index"]]["_id"] for e in exc.details["writeErrors"]}
-        found = {r["_id"]: dict(r) for r in records}
         for delivery_id in taken:
             existing = await db[DELIVERIES].find_one({"_id": delivery_id})
             if existing is None:
                 raise
             found[delivery_id] = existing
-        return found
-    return {r["_id"]: dict(r) for r in records}
+        return found, set(found) - taken
+    return found, set(found)
+
+
+def leased_elsewhere(record: Mapping[str, Any], owner: str, now: datetime) -> bool:
+    """Whether the process that created this delivery record sends it now (`LEASE`)."""
+    lease = record.get(LEASE)
+    return bool(lease) and lease["owner"] != owner and lease["until"] > now
 
 
 async def find_delivery(db: AsyncDatabase, delivery_id: str) -> dict[str, Any] | None:
@@ -339,6 +357,7 @@ def _attempt_fields(fate: Fate, at: datetime) -> dict[str, Any]:
         "permanent": fate.permanent,
         "round_from": fate.round_from,
         "attempted_at": at,
+        LEASE: None,
     }
     if fate.status == "sent":
         fields["sent_at"] = at

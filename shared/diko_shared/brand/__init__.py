@@ -29,9 +29,12 @@ LOGO_MAIL_PNG = BRAND_DIR / "logo-mail.png"
 #: The logo's drawing units (its SVG viewBox).
 LOGO_WIDTH, LOGO_HEIGHT = 500, 120
 #: `logo.png` is four times as large (2000 × 480 px), for images up to that width;
-#: `logo-mail.png` is 400 × 96 px, sharp at 200 × 48 on high-density screens, and small.
+#: `logo-mail.png` is 400 × 96 px, sharp at 200 × 48 on high-density screens, and small:
+#: it travels inside every e-mail, so it keeps 64 colours (4.5 KB instead of 13.5 KB, a
+#: mean difference of half a step in 255 per channel, which the eye does not see).
 LOGO_PNG_SCALE = 4
 LOGO_MAIL_PNG_SCALE = 0.8
+LOGO_MAIL_PNG_COLOURS = 64
 
 RGB = tuple[int, int, int]
 

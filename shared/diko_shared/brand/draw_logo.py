@@ -31,6 +31,7 @@ from diko_shared.brand import (
     FONT_FILES,
     LOGO_HEIGHT,
     LOGO_MAIL_PNG,
+    LOGO_MAIL_PNG_COLOURS,
     LOGO_MAIL_PNG_SCALE,
     LOGO_PNG,
     LOGO_PNG_SCALE,
@@ -129,8 +130,9 @@ def svg() -> str:
     return "\n".join(lines) + "\n"
 
 
-def png(scale: float) -> bytes:
-    """The logo as PNG, `scale` times the SVG's size, without metadata."""
+def png(scale: float, colours: int | None = None) -> bytes:
+    """The logo as PNG, `scale` times the SVG's size, without metadata; with `colours`, as
+    a palette image of that many colours (a smaller file)."""
     k = 4 * SUPERSAMPLE
     big = Image.new("RGB", (LOGO_WIDTH * k, LOGO_HEIGHT * k), rgb("nachtblau"))
     draw = ImageDraw.Draw(big)
@@ -154,6 +156,8 @@ def png(scale: float) -> bytes:
     small = big.resize(
         (round(LOGO_WIDTH * scale), round(LOGO_HEIGHT * scale)), Image.Resampling.LANCZOS
     )
+    if colours is not None:
+        small = small.quantize(colors=colours, method=Image.Quantize.MEDIANCUT)
     out = io.BytesIO()
     small.save(out, format="PNG", optimize=True)
     return out.getvalue()
@@ -164,7 +168,7 @@ def drawn() -> dict[Path, bytes]:
     return {
         LOGO_SVG: svg().encode(),
         LOGO_PNG: png(LOGO_PNG_SCALE),
-        LOGO_MAIL_PNG: png(LOGO_MAIL_PNG_SCALE),
+        LOGO_MAIL_PNG: png(LOGO_MAIL_PNG_SCALE, LOGO_MAIL_PNG_COLOURS),
     }
 
 

@@ -115,16 +115,16 @@ async def test_a_failed_write_stops_its_units_later_writes_not_the_others(
 async def test_a_unit_goes_on_once_its_last_phase_is_written(
     watched: tuple[AsyncMongoClient, WriteLog], stack: SessionStack
 ) -> None:
-    """A claim batched with a commit of two phases does not wait for the commit's second
-    phase: under load that wait cost every claim a round trip of the others' records."""
+    """A unit of one phase batched with a commit of two does not wait for the commit's
+    second phase: under load that wait cost every such unit a round trip of the others'."""
     client, _ = watched
     committer = GroupCommitter(client[stack.database("commit_settle")])
-    claim_done_after: list[bool] = []
+    short_done_after: list[bool] = []
 
     async def note(_phase: int, _tags: list[str]) -> None:
         for _ in range(3):  # turns for a waiter that was told to resume
             await asyncio.sleep(0)
-        claim_done_after.append(claim.done())
+        short_done_after.append(short.done())
 
     committer.after_phase = note
     commit = asyncio.create_task(
@@ -132,9 +132,42 @@ async def test_a_unit_goes_on_once_its_last_phase_is_written(
             [Write("data", InsertOne({"_id": "d1"}))], [Write("records", InsertOne({"_id": "r1"}))]
         )
     )
-    claim = asyncio.create_task(committer.claim("inbox", {"_id": "k1"}))
-    assert await claim is True
+    short = asyncio.create_task(committer.commit([Write("marks", InsertOne({"_id": "m1"}))]))
+    await short
     await commit
     assert committer.flushes == 1
-    # Phase 0 wrote the claim; while phase 1 writes the record, the claim has gone on.
-    assert claim_done_after == [False, True]
+    # Phase 0 wrote the short unit; while phase 1 writes the record, it has gone on.
+    assert short_done_after == [False, True]
+
+
+async def test_a_claim_does_not_wait_behind_a_flush_of_commits(
+    watched: tuple[AsyncMongoClient, WriteLog], stack: SessionStack
+) -> None:
+    """Inbox claims are flushed in a lane of their own: a claim that queued behind a flush
+    of commits (two or three round trips under load) waited for all of them first."""
+    client, _ = watched
+    db = client[stack.database("commit_claim_lane")]
+    committer = GroupCommitter(db)
+    inside, release = asyncio.Event(), asyncio.Event()
+
+    async def hold_the_commit(_phase: int, tags: list[str]) -> None:
+        if "held" in tags:
+            inside.set()
+            await release.wait()
+
+    committer.after_phase = hold_the_commit
+    commit = asyncio.create_task(
+        committer.commit(
+            [Write("data", InsertOne({"_id": "d1"}))],
+            [Write("records", InsertOne({"_id": "r1"}))],
+            tag="held",
+        )
+    )
+    await asyncio.wait_for(inside.wait(), timeout=10)
+    assert await asyncio.wait_for(committer.claim("inbox", {"_id": "k1"}), timeout=10) is True
+    assert await asyncio.wait_for(committer.claim("inbox", {"_id": "k1"}), timeout=10) is False
+    assert not commit.done(), "the commit's flush is still held after its first phase"
+    assert await db["records"].find_one({"_id": "r1"}) is None
+    release.set()
+    await asyncio.wait_for(commit, timeout=10)
+    assert await db["records"].find_one({"_id": "r1"}) is not None

@@ -512,9 +512,14 @@ if __name__ == "__main__":
         help="document store to measure against (default: the local stack's FerretDB)",
     )
     parser.add_argument(
-        "--cprofile", default="", help="write each platform consumer's cProfile to PREFIX.<n>"
+        "--cprofile",
+        default="",
+        help="write each platform consumer's cProfile to PREFIX.<n> (it slows the consumer: "
+        "compare functions, not throughput)",
     )
     arguments = parser.parse_args()
     CPROFILE_TO = arguments.cprofile
+    if CPROFILE_TO:
+        Path(CPROFILE_TO).parent.mkdir(parents=True, exist_ok=True)
     stopped = "bench.pipeline: stopped; the consumers it started are stopped too"
     run_until_stopped(main(arguments), stopped, uvloop.run)

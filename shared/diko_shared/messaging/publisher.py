@@ -208,8 +208,8 @@ class Publisher:
         )
         channel = await self._channel(timeout)
         try:
-            # `timeout` bounds the write, as aio-pika's publish did; the confirm comes or the
-            # channel closes. A caller that must bound the confirm too wraps the call.
+            # `timeout` bounds the write and the confirm: aiormq 7 awaits the confirm inside
+            # the same `asyncio.timeout`. A caller's own bound also covers `_channel`.
             await channel.basic_publish(
                 message.body,
                 exchange=message.exchange,

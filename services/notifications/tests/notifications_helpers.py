@@ -58,16 +58,25 @@ def address(name: str, domain: str = "diko.example") -> str:
 
 
 class PrivateMailpit:
-    """A Mailpit of the test's own: it refuses (550) every address outside `.example` and
-    `.org`, and with `dedupe` drops a repeat of a Message-ID, as a careful mail system does."""
+    """A Mailpit of the test's own: it refuses (550) every recipient that `allowed` does not
+    match (by default addresses outside `.example` and `.org`), and with `dedupe` drops a
+    repeat of a Message-ID, as a careful mail system does. `stop` and `start` again keep
+    its mail (an outage); `close` ends it for good."""
 
-    def __init__(self, directory: Path, *, dedupe: bool = False) -> None:
+    def __init__(
+        self, directory: Path, *, dedupe: bool = False, allowed: str = r"\.(example|org)$"
+    ) -> None:
         self.directory = directory
         self.smtp_port = free_port()
         self.http_port = free_port()
         self.dedupe = dedupe
+        self.allowed = allowed
         self.process: asyncio.subprocess.Process | None = None
         self.client = Mailpit(f"http://127.0.0.1:{self.http_port}")
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.returncode is None
 
     async def start(self) -> None:
         flags = ["--ignore-duplicate-ids"] if self.dedupe else []
@@ -79,7 +88,7 @@ class PrivateMailpit:
                 f"--listen=127.0.0.1:{self.http_port}",
                 f"--database={self.directory / f'mailpit-{self.smtp_port}.db'}",
                 "--disable-version-check",
-                "--smtp-allowed-recipients=\\.(example|org)$",
+                f"--smtp-allowed-recipients={self.allowed}",
                 "--max=0",  # keeps every message (the default prunes beyond 500)
                 *flags,
                 stdout=log,
@@ -95,9 +104,13 @@ class PrivateMailpit:
         await eventually(answers, what="the private Mailpit")
 
     async def stop(self) -> None:
-        if self.process is not None and self.process.returncode is None:
+        if self.running:
+            assert self.process is not None
             self.process.terminate()
             await asyncio.wait_for(self.process.wait(), 30)
+
+    async def close(self) -> None:
+        await self.stop()
         await self.client.close()
 
     def view(self, message_id: str) -> str:

@@ -102,7 +102,7 @@ async def replicas(
         a.stop()
         b.stop()
         await relay.stop()
-        await mailpit.stop()
+        await mailpit.close()
 
 
 async def digest_day(

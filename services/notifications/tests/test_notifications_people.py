@@ -140,7 +140,7 @@ async def people(
         yield People(process, mailpit, mongo[database], team, process.base_url)
     finally:
         process.stop()
-        await mailpit.stop()
+        await mailpit.close()
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import asyncio
 import json
 import re
 import secrets
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -27,6 +26,7 @@ import aio_pika
 import httpx
 import pytest
 from aio_pika.abc import AbstractIncomingMessage
+from notifications_helpers import PrivateMailpit
 from pymongo import AsyncMongoClient
 
 from diko_notifications.domain import Action, ActionLinks
@@ -55,7 +55,7 @@ from diko_shared.messaging.publisher import Outgoing
 from harness.bus import Bus, Seen, Tap
 from harness.cli import diko
 from harness.mailpit import Mailpit
-from harness.processes import LOG_DIR, ServiceProcess
+from harness.processes import ServiceProcess
 from harness.stack import REPO, SessionStack
 from harness.waiting import eventually
 
@@ -732,56 +732,6 @@ async def test_forged_and_expired_links_are_refused(
 # -- SMTP failures, with a Mailpit of our own ------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class PrivateMailpit:
-    """A Mailpit that refuses (550) every recipient outside `@ok.example`."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.smtp_port = free_port()
-        self.http_port = free_port()
-        self.process: asyncio.subprocess.Process | None = None
-        self.client = Mailpit(f"http://127.0.0.1:{self.http_port}")
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.returncode is None
-
-    async def start(self) -> None:
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        with (LOG_DIR / f"mailpit-{self.smtp_port}.log").open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                str(MAILPIT),
-                f"--smtp=127.0.0.1:{self.smtp_port}",
-                f"--listen=127.0.0.1:{self.http_port}",
-                f"--database={self.directory / 'mailpit.db'}",
-                "--disable-version-check",
-                "--smtp-allowed-recipients=@ok\\.example$",
-                "--max=0",  # keeps every message (the default prunes beyond 500)
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-            )
-
-        async def answers() -> bool:
-            try:
-                return (await self.client.client.get("/readyz")).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        await eventually(answers, what="the private Mailpit")
-
-    async def stop(self) -> None:
-        if self.running:
-            assert self.process is not None
-            self.process.terminate()
-            await asyncio.wait_for(self.process.wait(), 30)
-
-
 @dataclass
 class Isolated:
     """A second notifications process on its own virtual host, sending to a private Mailpit."""
@@ -801,7 +751,7 @@ async def isolated_instance(
     if not MAILPIT.exists():
         pytest.skip(f"{MAILPIT} is missing: run `make stack`")
     private = SessionStack.create()
-    mailpit = PrivateMailpit(directory)
+    mailpit = PrivateMailpit(directory, allowed=r"@ok\.example$")
     env = private.service_env(
         "notifications",
         DIKO_LINK_SECRET=SECRET,
@@ -820,8 +770,7 @@ async def isolated_instance(
     finally:
         await bus.close()
         process.stop()
-        await mailpit.stop()
-        await mailpit.client.close()
+        await mailpit.close()
         await mongo.drop_database(private.database("notifications"))
         private.destroy()
 

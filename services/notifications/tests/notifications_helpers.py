@@ -104,8 +104,7 @@ class PrivateMailpit:
         await eventually(answers, what="the private Mailpit")
 
     async def stop(self) -> None:
-        if self.running:
-            assert self.process is not None
+        if self.process is not None and self.process.returncode is None:
             self.process.terminate()
             await asyncio.wait_for(self.process.wait(), 30)
 

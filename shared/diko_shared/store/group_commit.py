@@ -11,7 +11,7 @@ turns a write per message into a bulk write per collection and phase, without ad
 waiting time when the service is idle. Inbox claims (`claim`) queue in a lane of their
 own, flushed beside the commits: a claim is one insert, and behind a flush of commits
 it waited for their two or three round trips before its own (bench/pipeline: claims
-waited half as long, and the platform went through about 5 % more messages a second).
+waited half as long; about 5 % more messages a second, within the spread of the runs).
 Within a phase, each unit's writes reach the store in the order its handler staged them
 (`_runs`), and a unit whose write failed writes nothing after it: readers that trust a
 later write (a change mark, a due item) find the earlier ones done. The requests of one

@@ -16,8 +16,10 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -159,6 +161,8 @@ class SessionStack:
     #: The environment that points deploy/local/stack.py at the servers of `base` when they
     #: are not the checkout's stack (`harness.servers.OwnServers`); None: the checkout's.
     stack_env: Mapping[str, str] | None = None
+    #: Files of this session's service processes (media's website), removed with it.
+    scratch: Path | None = None
 
     @classmethod
     def create(
@@ -213,7 +217,11 @@ class SessionStack:
         self.destroy()
 
     def destroy(self) -> None:
-        """Delete the virtual host and drop the databases this stack's services used."""
+        """Delete the virtual host, drop the databases this stack's services used and
+        remove their files."""
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
         if self.created:
             self.ctl("delete_vhost", self.vhost)
             self.created = False
@@ -246,6 +254,11 @@ class SessionStack:
     def database(self, service: str) -> str:
         return f"{self.db_prefix}_{service}"
 
+    def _scratch(self) -> Path:
+        if self.scratch is None:
+            self.scratch = Path(tempfile.mkdtemp(prefix=f"diko-{self.db_prefix}-"))
+        return self.scratch
+
     def service_env(self, service: str, **overrides: str) -> dict[str, str]:
         """Environment of a service process: this session's addresses, quick retries and leases."""
         if service not in self.services:
@@ -266,5 +279,8 @@ class SessionStack:
             "DIKO_DUE_POLL_S": "0.3",
             "DIKO_LOG_LEVEL": "INFO",
         }
+        if service == "media":
+            # Not media's default, a folder in the temporary directory that outlives the run.
+            env["DIKO_SITE_DIR"] = str(self._scratch() / f"site-{service}")
         env.update(overrides)
         return env

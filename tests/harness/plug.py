@@ -2,7 +2,9 @@
 
 A service connected through it loses its broker or database the way it would when the
 server goes away: open connections drop and new ones are refused, while the real server
-keeps serving every other process of the test session. The relay runs its own event
+keeps serving every other process of the test session. The relay can also keep back
+what the server answers (`hold_answers`): a broker that takes a publish and never
+confirms it. The relay runs its own event
 loop in a thread, so that it forwards while the test blocks (e.g. in `process.wait`).
 """
 
@@ -28,6 +30,9 @@ class Plug:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        #: Cleared while the server's answers are kept back (used in the relay's loop only).
+        self._answering = asyncio.Event()
+        self._answering.set()
 
     @classmethod
     def to(cls, url: str) -> Plug:
@@ -63,6 +68,20 @@ class Plug:
         """Stop listening and cut every open connection: the server is away."""
         self._run(self._cut())
 
+    def hold_answers(self) -> None:
+        """Keep back whatever the servers send from now on; what clients send still goes."""
+        self._run(self._gate(False))
+
+    def answer(self) -> None:
+        """Let the servers' answers through again, those kept back first."""
+        self._run(self._gate(True))
+
+    async def _gate(self, open_: bool) -> None:
+        if open_:
+            self._answering.set()
+        else:
+            self._answering.clear()
+
     def _run(self, work: Coroutine[Any, Any, None]) -> None:
         asyncio.run_coroutine_threadsafe(work, self._loop).result(timeout=30)
 
@@ -93,12 +112,21 @@ class Plug:
             return
         self._writers.update((writer, up_writer))
         await asyncio.gather(
-            self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
+            self._pipe(reader, up_writer),
+            self._pipe(up_reader, writer, self._answering),
+            return_exceptions=True,
         )
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        gate: asyncio.Event | None = None,
+    ) -> None:
         try:
             while chunk := await reader.read(65536):
+                if gate is not None:
+                    await gate.wait()
                 writer.write(chunk)
                 await writer.drain()
         finally:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -11,8 +13,9 @@ from aiormq.exceptions import ChannelNotFoundEntity
 from faststream.rabbit import Channel, RabbitBroker
 
 from diko_shared.messaging import topology
-from diko_shared.messaging.publisher import Outgoing, Publisher, Unroutable
+from diko_shared.messaging.publisher import CHANNELS, Outgoing, Publisher, Unroutable
 from harness.bus import Bus
+from harness.plug import Plug
 from harness.processes import ServiceProcess
 from harness.stack import HARNESS_USER, SessionStack
 
@@ -85,6 +88,35 @@ async def test_a_publish_while_the_broker_reopens_its_channel_waits_for_it(
         await publisher.publish(_message(f"no.such.exchange.{uuid.uuid4().hex[:6]}", "x"))
     await publisher.publish(_message(topology.EVENTS.name, "nobody.listens"), timeout=5.0)
     assert heard == ["nobody.listens"]
+
+
+async def test_a_publish_the_broker_never_confirms_fails_within_its_timeout(
+    stack: SessionStack,
+) -> None:
+    # The pipeline counts on this bound (`PUBLISH_TIMEOUT_S`) to leave a message's events
+    # to the outbox relay when the broker takes them and does not confirm; nothing else
+    # around the publish bounds the wait for the confirm.
+    url = stack.amqp_url_as(HARNESS_USER)
+    with Plug.to(url) as plug:
+        broker = RabbitBroker(
+            plug.url(url), default_channel=Channel(on_return_raises=True), logger=None
+        )
+        await broker.connect()
+        try:
+            publisher = Publisher(broker, "tests")
+            for _ in range(CHANNELS):  # every channel open: only the confirm is awaited
+                await publisher.publish(_message(topology.EVENTS.name, "nobody.listens"))
+            plug.hold_answers()
+            started = time.monotonic()
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(10):  # without a bound of its own, it fails here
+                    await publisher.publish(
+                        _message(topology.EVENTS.name, "nobody.listens"), timeout=0.5
+                    )
+            assert time.monotonic() - started < 3
+        finally:
+            plug.answer()
+            await broker.stop()
 
 
 def test_a_service_exports_the_count_of_unrouted_events(testsvc: ServiceProcess) -> None:

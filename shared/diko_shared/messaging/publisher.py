@@ -173,12 +173,12 @@ class Publisher:
         """The next confirmed channel of the broker's connection (reopened after a reconnect).
 
         Each is kept while it is open: looking it up through FastStream costs more than a
-        publish. A channel aio-pika is reopening is waited for, at most `timeout`
-        (`_reopened`).
+        publish. Opening one, or waiting for one aio-pika is reopening (`_reopened`),
+        takes at most `timeout`.
         """
         lane = next(self._turn)
         if lane.open is None or lane.open.is_closed:
-            async with lane.opening:  # concurrent first publishes open one channel, not many
+            async with asyncio.timeout(timeout), lane.opening:  # one channel, not many
                 if lane.open is None or lane.open.is_closed:
                     manager = self.broker.config.channel_manager
                     channel = await manager.get_channel(lane.settings)
@@ -191,9 +191,10 @@ class Publisher:
     ) -> None:
         """Publish and wait for the confirm; events without a subscriber are counted, not raised.
 
-        The frames are handed to the connection without waiting for the socket to drain,
-        so that concurrent publishes do not queue behind each other's writes; the
-        broker's confirm is what says the message is safe.
+        Raises `TimeoutError` when the message is not confirmed within `timeout` (a channel
+        to open first may take as long again). The frames are handed to the connection
+        without waiting for the socket to drain, so that concurrent publishes do not queue
+        behind each other's writes; the broker's confirm is what says the message is safe.
         """
         properties = spec.Basic.Properties(
             content_type=CONTENT_TYPE,
@@ -209,7 +210,7 @@ class Publisher:
         channel = await self._channel(timeout)
         try:
             # `timeout` bounds the write and the confirm: aiormq 7 awaits the confirm inside
-            # the same `asyncio.timeout`. A caller's own bound also covers `_channel`.
+            # the same `asyncio.timeout` (tests/platform/test_publishing.py holds one back).
             await channel.basic_publish(
                 message.body,
                 exchange=message.exchange,

@@ -47,10 +47,10 @@ SMALL_OUTBOX = 1000
 async def publish_confirmed(
     publisher: Publisher, metrics: Metrics, messages: Sequence[Outgoing], timeout: float
 ) -> None:
-    """Publish the messages in order, each confirmed by the broker within `timeout`."""
+    """Publish the messages in order, each confirmed by the broker within `timeout`
+    (`Publisher.publish` raises `TimeoutError` otherwise)."""
     for message in messages:
-        async with asyncio.timeout(timeout):
-            await publisher.publish(message, timeout=timeout)
+        await publisher.publish(message, timeout=timeout)
         metrics.published_of(message.type).inc()
 
 

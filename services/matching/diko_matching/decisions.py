@@ -29,7 +29,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from diko_matching import domain, store
-from diko_matching.index import Index
+from diko_matching.index import Index, as_written
 from diko_shared.contract.matching import (
     DecideMatch,
     Decision,
@@ -135,11 +135,12 @@ async def _accept(ctx: Context[DecideMatch], index: Index, stored: store.StoredP
     # The decision is this message's (`_decision` returned None): claimed with its data,
     # now or by an earlier delivery of the same message, so its `decided_by` is ours.
     decided_by = ctx.data.decided_by
-    await store.set_proposal_status(
+    accepted = await store.set_proposal_status(
         ctx.db, p_id, "accepted", decided_by=decided_by, note=ctx.data.note
     )
-    await store.set_applicant_status(ctx.db, a_id, "placed")
-    await index.announce(ctx.db, [("proposal", p_id), ("applicant", a_id)])
+    placed = await store.set_applicant_status(ctx.db, a_id, "placed")
+    written = {**as_written("proposal", accepted), **as_written("applicant", placed)}
+    await index.announce(ctx.db, [("proposal", p_id), ("applicant", a_id)], written)
     company_id = position.company_id if position is not None else proposal.position.company_id
     ctx.emit(
         MatchAccepted(
@@ -210,10 +211,10 @@ async def _decline(ctx: Context[DecideMatch], index: Index, stored: store.Stored
     # The decision is this message's (`_decision` returned None): claimed with its data,
     # now or by an earlier delivery of the same message, so its `decided_by` is ours.
     decided_by = ctx.data.decided_by
-    await store.set_proposal_status(
+    declined = await store.set_proposal_status(
         ctx.db, p_id, "declined", decided_by=decided_by, note=ctx.data.note
     )
-    await index.announce(ctx.db, [("proposal", p_id)])
+    await index.announce(ctx.db, [("proposal", p_id)], as_written("proposal", declined))
     position = await store.find_position(ctx.db, proposal.position.position_id)
     ctx.emit(
         MatchDeclined(
@@ -248,8 +249,8 @@ async def withdraw(
         return False
     held = await store.find_claim(ctx.db, store.DECISIONS, proposal_id)
     reason = held["reason"] if held is not None else reason
-    await store.set_proposal_status(ctx.db, proposal_id, "withdrawn", reason=reason)
-    await index.announce(ctx.db, [("proposal", proposal_id)])
+    withdrawn = await store.set_proposal_status(ctx.db, proposal_id, "withdrawn", reason=reason)
+    await index.announce(ctx.db, [("proposal", proposal_id)], as_written("proposal", withdrawn))
     if announce:
         proposal = stored.proposal
         position = await store.find_position(ctx.db, proposal.position.position_id)

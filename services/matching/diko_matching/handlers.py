@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from diko_matching import choosing, decisions, domain, eligibility, proposing, rights, store
-from diko_matching.index import Index, PositionEntry
+from diko_matching.index import Index, PositionEntry, as_written
 from diko_matching.registration import confirming
 from diko_matching.registration.confirming import Confirmations
 from diko_shared.contract.companies import (
@@ -64,7 +64,7 @@ async def register_applicant(
         raise Conflict(f"Bewerber/in {applicant_id} wurde gelöscht; bitte neu anmelden")
     applicant = domain.new_applicant(ctx.data, applicant_id, home_town)
     written = await store.insert_applicant(ctx.db, applicant, ctx.occurred_at)
-    await index.announce(ctx.db, [("applicant", applicant_id)], _as_written("applicant", written))
+    await index.announce(ctx.db, [("applicant", applicant_id)], as_written("applicant", written))
     ctx.write(rights.keep_until(ctx, applicant_id, ctx.occurred_at + retention))
     ctx.emit(domain.registered(applicant), subject=applicant.applicant_id)
     if applicant.email_confirmed is False:
@@ -126,8 +126,10 @@ async def withdraw_applicant(
             return ApplicantWithdrawal(
                 applicant_id=applicant_id, status="withdrawn", withdrawn_proposals=[]
             )
-    await store.set_applicant_status(ctx.db, applicant_id, "withdrawn")
-    await index.announce(ctx.db, [("applicant", applicant_id)])
+    withdrawn_applicant = await store.set_applicant_status(ctx.db, applicant_id, "withdrawn")
+    await index.announce(
+        ctx.db, [("applicant", applicant_id)], as_written("applicant", withdrawn_applicant)
+    )
     await index.catch_up(ctx.db, through_own=True)
     withdrawn = []
     for entry in index.proposals_of_applicant(applicant_id):
@@ -188,7 +190,7 @@ async def propose_for_position(
     """`position.opened`: keep a copy of the position and propose its best applicants."""
     position_id = ctx.data.position_id
     stored = await store.keep_position(ctx.db, domain.position_copy(ctx.data), ctx.occurred_at)
-    await index.announce(ctx.db, [("position", position_id)], _as_written("position", stored))
+    await index.announce(ctx.db, [("position", position_id)], as_written("position", stored))
     trigger = domain.trigger_id("position", position_id)
     if stored["status"] == "open" and await store.claim_trigger(ctx.db, trigger, ctx.key):
         await proposing.for_position(
@@ -214,7 +216,7 @@ async def position_changed(
         fields=True,
         read=before,
     )
-    await index.announce(ctx.db, [("position", event.position_id)], _as_written("position", stored))
+    await index.announce(ctx.db, [("position", event.position_id)], as_written("position", stored))
     await index.catch_up(ctx.db, through_own=True)
     position = index.positions.get(event.position_id)
     if position is None:
@@ -255,9 +257,7 @@ async def position_closed(ctx: Context[PositionClosed], *, index: Index) -> None
         raise TransientError(f"position {ctx.data.position_id} is not known yet")
     closed = domain.with_status(current, "closed")
     stored = await store.upsert_position(ctx.db, closed, ctx.occurred_at, status=True, fields=False)
-    await index.announce(
-        ctx.db, [("position", closed.position_id)], _as_written("position", stored)
-    )
+    await index.announce(ctx.db, [("position", closed.position_id)], as_written("position", stored))
     await index.catch_up(ctx.db, through_own=True)
     position = index.positions.get(closed.position_id)
     if position is not None and position.status == "closed":
@@ -270,7 +270,7 @@ async def position_reopened(
     """`position.reopened`: open again; proposed anew to those not proposed before."""
     copy = domain.position_copy(ctx.data)
     stored = await store.upsert_position(ctx.db, copy, ctx.occurred_at, status=True, fields=True)
-    await index.announce(ctx.db, [("position", copy.position_id)], _as_written("position", stored))
+    await index.announce(ctx.db, [("position", copy.position_id)], as_written("position", stored))
     await proposing.for_position(
         ctx, index, policy, copy.position_id, "position_reopened", announced=True
     )
@@ -280,7 +280,7 @@ async def position_filled(ctx: Context[PositionFilled], *, index: Index) -> None
     """`position.filled`: no longer proposed; the open proposals are withdrawn."""
     copy = domain.filled_copy(ctx.data)
     stored = await store.upsert_position(ctx.db, copy, ctx.occurred_at, status=True, fields=False)
-    await index.announce(ctx.db, [("position", copy.position_id)], _as_written("position", stored))
+    await index.announce(ctx.db, [("position", copy.position_id)], as_written("position", stored))
     await index.catch_up(ctx.db, through_own=True)
     position = index.positions.get(copy.position_id)
     if position is not None and position.status == "filled":
@@ -359,9 +359,3 @@ async def propose_after_decline(
     up and nothing is announced, unless that message died between its decision and them.
     """
     await proposing.for_position(ctx, index, policy, ctx.data.position_id, "declined")
-
-
-def _as_written(kind: str, document: dict[str, Any] | None) -> dict[tuple[str, str], Any] | None:
-    """A document this message wrote (or just read), for the index to take without reading
-    it back (`Index.announce`); None when there is none."""
-    return None if document is None else {(kind, document["_id"]): document}

@@ -61,6 +61,12 @@ ENGINE_SCHOOL = {
 }
 
 
+def as_written(kind: str, document: dict[str, Any] | None) -> dict[tuple[str, str], Any]:
+    """A document this message wrote (or just read), for the index to take without reading
+    it back (`Index.announce`); empty when there is none (the index reads it then)."""
+    return {} if document is None else {(kind, document["_id"]): document}
+
+
 def feed_id(number: int) -> str:
     return f"{number:012d}"
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -138,9 +138,14 @@ async def change_of(db: AsyncDatabase, applicant_id: str, key: str) -> list[str]
     return list(last["changed"]) if last.get("key") == key else None
 
 
-async def set_applicant_status(db: AsyncDatabase, applicant_id: str, status: str) -> None:
-    await db[APPLICANTS].update_one(
-        {"_id": applicant_id}, {"$set": {"status": status, "updated_at": now()}}
+async def set_applicant_status(
+    db: AsyncDatabase, applicant_id: str, status: str
+) -> dict[str, Any] | None:
+    """Set the status; the applicant as written (for the index, `as_written`), None if gone."""
+    return await db[APPLICANTS].find_one_and_update(
+        {"_id": applicant_id},
+        {"$set": {"status": status, "updated_at": now()}},
+        return_document=ReturnDocument.AFTER,
     )
 
 
@@ -337,7 +342,8 @@ async def set_proposal_status(
     decided_by: str | None = None,
     note: str | None = None,
     reason: str | None = None,
-) -> None:
+) -> dict[str, Any] | None:
+    """Set the status; the proposal as written (for the index, `as_written`), None if gone."""
     changes: dict[str, Any] = {"status": status, "decided_at": now()}
     if decided_by is not None:
         changes["decided_by"] = decided_by
@@ -345,7 +351,9 @@ async def set_proposal_status(
         changes["note"] = note
     if reason is not None:
         changes["withdrawn_reason"] = reason
-    await db[PROPOSALS].update_one({"_id": proposal_id}, {"$set": changes})
+    return await db[PROPOSALS].find_one_and_update(
+        {"_id": proposal_id}, {"$set": changes}, return_document=ReturnDocument.AFTER
+    )
 
 
 async def rename_proposal_company(

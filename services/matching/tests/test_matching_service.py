@@ -312,6 +312,27 @@ async def test_an_accepted_proposal_is_announced_once(bus: Bus, matching: Servic
     assert placed["status"] == "placed"
 
 
+async def test_an_acceptance_takes_what_it_writes_into_the_index_without_reading_it_back(
+    bus: Bus, matching: ServiceProcess
+) -> None:
+    # The proposal and the applicant come back from the writes that set their status: two
+    # reads a story fewer than reading them back for the index after the announcement.
+    proposal = await proposal_for(bus, matching, "11712", "Forstwirt/in")
+
+    def finds(collection: str) -> float:
+        return matching.metric(
+            "diko_store_command_seconds_count", command="find", collection=collection
+        )
+
+    before = {c: finds(c) for c in ("proposals", "applicants")}
+    decided = await bus.ok(DecideMatch(proposal_id=proposal["proposal_id"], decision="accept"))
+
+    assert decided["status"] == "accepted"
+    assert {c: finds(c) - before[c] for c in before} == {"proposals": 1, "applicants": 1}
+    shortlist = await bus.ok(GetShortlist(position_id=proposal["position"]["position_id"]))
+    assert [c["status"] for c in shortlist["candidates"]] == ["accepted"]
+
+
 async def test_a_declined_proposal_stays_declined(bus: Bus, matching: ServiceProcess) -> None:
     proposal = await proposal_for(bus, matching, "51612", "Kaufmann/-frau für Spedition")
     proposal_id = proposal["proposal_id"]

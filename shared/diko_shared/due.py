@@ -38,7 +38,9 @@ the outbox entry and the item's removal, in that order, and publishes.
 - **Due already.** A message handled or an item run that schedules an item whose time
   has come (a placement's e-mail, a site build) wakes the process's own loop once its
   commit is done (`Scheduled`, `due_already`), so that such an item runs at once rather
-  than up to a poll interval later.
+  than up to a poll interval later. Not while that item runs here: the poll would only
+  find it running, and the end of every run polls again (the site build, moved to now
+  by each change that arrives while it runs, cost a poll per change).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -116,6 +118,8 @@ class Scheduled(Write):
     """The staged write of a due item, with its time: one due already wakes the loop."""
 
     due_at: datetime = NEVER
+    #: The item's id (`item_id`).
+    item: str = ""
 
 
 def schedule(
@@ -132,18 +136,19 @@ def schedule(
     existing item instead of adding one.
     """
     update = _scheduling(kind, due_at, data, correlation_id)
-    op = UpdateOne({"_id": item_id(kind, key)}, update, upsert=True)
-    return Scheduled(DUE, op, due_at=due_at.astimezone(UTC))
+    id_ = item_id(kind, key)
+    op = UpdateOne({"_id": id_}, update, upsert=True)
+    return Scheduled(DUE, op, due_at=due_at.astimezone(UTC), item=id_)
 
 
-def due_already(writes: Iterable[Write]) -> bool:
-    """Whether these writes schedule an item whose time has come by the wall clock.
+def due_already(writes: Iterable[Write]) -> list[str]:
+    """The items these writes schedule whose time has come by the wall clock.
 
-    A service on a test clock ahead of the wall clock is not woken by it; its loop finds
+    A service on a test clock ahead of the wall clock is not woken by them; its loop finds
     such items at the next poll, as before.
     """
     now = datetime.now(UTC)
-    return any(isinstance(w, Scheduled) and w.due_at <= now for w in writes)
+    return [w.item for w in writes if isinstance(w, Scheduled) and w.due_at <= now]
 
 
 async def schedule_now(
@@ -327,8 +332,11 @@ class DueRunner:
             run.cancel()
         await asyncio.gather(*runs, return_exceptions=True)
 
-    def wake(self) -> None:
-        """Poll now instead of at the next interval."""
+    def wake(self, items: Collection[str] = ()) -> None:
+        """Poll now instead of at the next interval; for `items` due now, unless every one
+        of them is running here, as the end of its run polls anyway."""
+        if items and all(item in self._running for item in items):
+            return
         self._wake.set()
 
     async def _poll_forever(self) -> None:
@@ -497,8 +505,8 @@ class DueRunner:
         await self.committer.commit(prepare, change, outbox, done, tag=ctx.key)
         if ctx.outgoing:
             self.relay.hand_over(ctx.key, ctx.outgoing)
-        if due_already(ctx.writes):
-            self.wake()
+        if items := due_already(ctx.writes):
+            self.wake(items)
         self.metrics.due.labels(kind, "done").inc()
         return 1
 

@@ -2,7 +2,8 @@
 
 The service polls every ten minutes here, on the wall clock; a reminder scheduled for a
 moment already past must run within seconds all the same, because the commit of the
-message that scheduled it wakes the loop.
+message that scheduled it wakes the loop. An item scheduled again while it runs here
+wakes nobody: the end of its run polls and runs it again.
 """
 
 from __future__ import annotations
@@ -51,3 +52,38 @@ async def test_an_item_due_already_runs_at_once_between_two_polls(
 
         await eventually(ran, timeout=15, what=f"the {name} reminder's effect")
     assert sleepy.metric("diko_due_total", kind="reminder", outcome="done") == 2
+
+
+async def test_an_item_scheduled_again_while_it_runs_here_runs_again_when_its_run_ends(
+    bus: Bus, sleepy: ServiceProcess, mongo: AsyncMongoClient, stack: SessionStack
+) -> None:
+    # Like the site build, which every change arriving during a build moves to now: a
+    # poll for each of those changes would only find the item running.
+    db: AsyncDatabase = mongo[stack.database("testsvc")]
+    item = f"busy-{uuid.uuid4().hex[:8]}"
+
+    def past() -> datetime:
+        return datetime.now(UTC) - timedelta(seconds=1)
+
+    async def runs() -> int:
+        return await db["due_runs"].count_documents({"item": item})
+
+    def polls() -> float:
+        return sleepy.metric("diko_store_command_seconds_count", command="find", collection="due")
+
+    await bus.ok(Remind(item=item, at=past(), fail="hold"))
+    await eventually(lambda: runs(), timeout=15, what="the held reminder started")
+    before = polls()
+    for _ in range(3):
+        await bus.ok(Remind(item=item, at=past(), fail="hold"))
+    await db["released"].insert_one({"_id": item})
+
+    async def ran_again_and_done() -> bool:
+        left = await db["due"].count_documents({"_id": f"reminder|{item}"})
+        return await runs() == 2 and left == 0
+
+    await eventually(ran_again_and_done, timeout=15, what="the reminder run again at once")
+    # The end of the first run polls (and finds the item due again), the second run reads
+    # its item, the end of the second run polls (perhaps after this line); the three
+    # schedulings in between asked for no poll.
+    assert polls() - before <= 3

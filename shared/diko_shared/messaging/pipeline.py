@@ -193,8 +193,8 @@ class Pipeline:
         self._in_flight: dict[str, asyncio.Event] = {}
         #: Settles messages per channel in delivery order, many with one frame.
         self.acks = Acknowledger()
-        #: Called after a commit that scheduled a due item due already (the due loop's wake).
-        self.on_due_already: Callable[[], None] | None = None
+        #: Called with the items due already that a commit scheduled (the due loop's wake).
+        self.on_due_already: Callable[[list[str]], None] | None = None
 
     async def handle(self, subscription: Subscription, raw: AbstractIncomingMessage) -> None:
         self.acks.receive(raw)
@@ -375,8 +375,8 @@ class Pipeline:
                 extra={"error": repr(exc)},
             )
         began = self._took("commit", began)
-        if self.on_due_already is not None and due_already(ctx.writes):
-            self.on_due_already()
+        if self.on_due_already is not None and (items := due_already(ctx.writes)):
+            self.on_due_already(items)
         if self.hooks.after_commit is not None:
             await _maybe_await(self.hooks.after_commit(envelope))
         # Committed: a crash from here on redelivers the message, which finds itself

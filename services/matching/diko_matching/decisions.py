@@ -127,7 +127,8 @@ async def _accept(ctx: Context[DecideMatch], index: Index, stored: store.StoredP
             return  # accepted by another message: answered alike, announced there
         raise domain.already_decided(p_id, other["decision"], other["reason"])
     places = position.places if position is not None else 1
-    if await _take_seat(ctx, x_id, places, p_id) is None:
+    seat = await _take_seat(ctx, x_id, places, p_id)
+    if seat is None:
         await store.release(ctx.db, store.DECISIONS, p_id, ctx.key)
         await store.release(ctx.db, store.PLACEMENTS, a_id, ctx.key)
         assert position is not None
@@ -156,8 +157,10 @@ async def _accept(ctx: Context[DecideMatch], index: Index, stored: store.StoredP
     for other_proposal in index.proposals_of_applicant(a_id):
         if other_proposal.proposal_id != p_id and other_proposal.status in OPEN:
             await withdraw(ctx, index, other_proposal.proposal_id, "applicant_placed")
-    seats = await store.seats_of(ctx.db, x_id, places)
-    if all(s is not None for s in seats):
+    # The places before this one are taken for good (`_take_seat` went past them): only
+    # those after it are read, none when this was the last.
+    later = await store.seats_of(ctx.db, x_id, places, first=seat + 1)
+    if all(s is not None for s in later):
         for other_proposal in index.proposals_of_position(x_id):
             if other_proposal.proposal_id != p_id and other_proposal.status in OPEN:
                 await withdraw(ctx, index, other_proposal.proposal_id, "position_filled")

@@ -467,9 +467,11 @@ def abandoned(held: Claim) -> bool:
     return now() - held.at > CLAIM_GRACE
 
 
-async def seats_of(db: AsyncDatabase, position_id: str, places: int) -> list[Claim | None]:
-    """The claims on places 1..places of a position (None: free)."""
-    return [await find_claim(db, SEATS, f"{position_id}|{n}") for n in range(1, places + 1)]
+async def seats_of(
+    db: AsyncDatabase, position_id: str, places: int, *, first: int = 1
+) -> list[Claim | None]:
+    """The claims on places first..places of a position (None: free)."""
+    return [await find_claim(db, SEATS, f"{position_id}|{n}") for n in range(first, places + 1)]
 
 
 # -- runs and fairs --------------------------------------------------------------------------

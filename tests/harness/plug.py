@@ -4,8 +4,8 @@ A service connected through it loses its broker or database the way it would whe
 server goes away: open connections drop and new ones are refused, while the real server
 keeps serving every other process of the test session. The relay can also keep back
 what the server answers (`hold_answers`): a broker that takes a publish and never
-confirms it. The relay runs its own event
-loop in a thread, so that it forwards while the test blocks (e.g. in `process.wait`).
+confirms it. The relay runs its own event loop in a thread, so that it forwards while
+the test blocks (e.g. in `process.wait`).
 """
 
 from __future__ import annotations

@@ -280,7 +280,8 @@ class SessionStack:
             "DIKO_LOG_LEVEL": "INFO",
         }
         if service == "media":
-            # Not media's default, a folder in the temporary directory that outlives the run.
+            # Instead of media's default, a folder in the temporary directory that outlives
+            # the session.
             env["DIKO_SITE_DIR"] = str(self._scratch() / f"site-{service}")
         env.update(overrides)
         return env

@@ -17,6 +17,7 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from diko_shared import due
 from harness.bus import Bus
 from harness.processes import ServiceProcess
 from harness.stack import SessionStack
@@ -72,14 +73,14 @@ async def test_an_item_scheduled_again_while_it_runs_here_runs_again_when_its_ru
         return sleepy.metric("diko_store_command_seconds_count", command="find", collection="due")
 
     await bus.ok(Remind(item=item, at=past(), fail="hold"))
-    await eventually(lambda: runs(), timeout=15, what="the held reminder started")
+    await eventually(runs, timeout=15, what="the held reminder started")
     before = polls()
     for _ in range(3):
         await bus.ok(Remind(item=item, at=past(), fail="hold"))
     await db["released"].insert_one({"_id": item})
 
     async def ran_again_and_done() -> bool:
-        left = await db["due"].count_documents({"_id": f"reminder|{item}"})
+        left = await db[due.DUE].count_documents({"_id": due.item_id("reminder", item)})
         return await runs() == 2 and left == 0
 
     await eventually(ran_again_and_done, timeout=15, what="the reminder run again at once")

@@ -21,6 +21,8 @@ import aio_pika
 import uvloop
 from pymongo import AsyncMongoClient
 
+from diko_shared.service import collector
+
 BATCH = 64
 #: Batches stored and published at the same time; their acks still go out in order.
 OVERLAP = 4
@@ -126,6 +128,7 @@ async def main(
         arrived.put_nowait(message)
 
     batching = asyncio.create_task(batcher())
+    collector.freeze_startup()
     await queue.consume(on_message)
     print("ready", flush=True)
     await asyncio.wait_for(finished.wait(), timeout=600)
@@ -140,7 +143,9 @@ async def main(
 
 
 if __name__ == "__main__":
-    # The same event loop as the services, so that the floor is measured on equal terms.
+    # The same event loop and collector settings as the services: the floor is measured
+    # on equal terms.
+    collector.tune()
     uvloop.run(
         main(
             sys.argv[1],

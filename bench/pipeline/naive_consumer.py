@@ -17,6 +17,8 @@ import aio_pika
 import uvloop
 from pymongo import AsyncMongoClient
 
+from diko_shared.service import collector
+
 
 async def main(amqp_url: str, mongo_url: str, database: str, queue_name: str, total: int) -> None:
     client: AsyncMongoClient = AsyncMongoClient(mongo_url)
@@ -36,6 +38,7 @@ async def main(amqp_url: str, mongo_url: str, database: str, queue_name: str, to
         if len(latencies) >= total:
             finished.set()
 
+    collector.freeze_startup()
     await queue.consume(on_message)
     print("ready", flush=True)
     await asyncio.wait_for(finished.wait(), timeout=600)
@@ -50,5 +53,7 @@ async def main(amqp_url: str, mongo_url: str, database: str, queue_name: str, to
 
 
 if __name__ == "__main__":
-    # The same event loop as the services, so that the floor is measured on equal terms.
+    # The same event loop and collector settings as the services: the floor is measured
+    # on equal terms.
+    collector.tune()
     uvloop.run(main(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])))

@@ -41,7 +41,7 @@ from diko_shared.messaging.handling import (
 from diko_shared.messaging.pipeline import Hooks, Pipeline
 from diko_shared.messaging.publisher import Publisher
 from diko_shared.messaging.relay import OutboxRelay
-from diko_shared.service import asyncapi
+from diko_shared.service import asyncapi, collector
 from diko_shared.service.http import platform_routes
 from diko_shared.service.metrics import Metrics
 from diko_shared.service.readiness import NotReady, short_error
@@ -171,6 +171,8 @@ class Service:
         self.start_error = ""
         self.start_failure: BaseException | None = None
         self._on_start_failure: Callable[[], None] = lambda: None
+        #: Called once start-up is done, before the first message (`run`: the collector).
+        self._before_consuming: Callable[[], None] = lambda: None
         self._subscribe_unrouted()
 
     def _kill_after_phase(self, spec: str) -> None:
@@ -264,6 +266,7 @@ class Service:
         for callback in self._on_start:
             await self._wait_for("database", callback, retry_on=ConnectionFailure, stage=False)
         self._stage("subscribing")
+        self._before_consuming()
         await self.broker.start()
         await self.consumers.start()
         self.relay.start()
@@ -529,6 +532,8 @@ class Service:
             server.should_exit = True
 
         self._on_start_failure = exit_after_failed_start
+        collector.tune()
+        self._before_consuming = collector.freeze_startup
         server.run()
         if self.start_failure is not None or not server.started:
             raise SystemExit(1)

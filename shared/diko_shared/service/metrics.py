@@ -10,8 +10,17 @@ import logging
 import re
 from typing import Generic, TypeVar
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    ProcessCollector,
+)
 from prometheus_client.metrics import MetricWrapperBase
+
+from diko_shared.service.collector import CollectorSettings
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +157,10 @@ class Metrics:
             ["type", "version"],
             registry=registry,
         )
+        # The process's CPU and memory, and what the cycle collector does (`collector`).
+        ProcessCollector(registry=registry)
+        GCCollector(registry=registry)
+        registry.register(CollectorSettings())
         self._unknown_seen: set[tuple[str, str]] = set()
         self.handled_as = Children(self.handled)
         self.handler_seconds_of = Children(self.handler_seconds)

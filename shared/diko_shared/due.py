@@ -62,8 +62,8 @@ from diko_shared.contract.base import Payload
 from diko_shared.contract.catalogue import CATALOGUE
 from diko_shared.contract.envelope import new_envelope
 from diko_shared.messaging import topology
+from diko_shared.messaging.derived import derived_id, derived_uuid
 from diko_shared.messaging.errors import DomainError
-from diko_shared.messaging.handling import DERIVED_IDS
 from diko_shared.messaging.publisher import Outgoing, pack
 from diko_shared.messaging.relay import OutboxRelay
 from diko_shared.service.metrics import Metrics
@@ -226,7 +226,7 @@ class DueContext:
 
     def new_id(self, prefix: str, *parts: str) -> str:
         name = "|".join((self.key, prefix, *parts))
-        return f"{prefix}_{uuid.uuid5(DERIVED_IDS, name).hex[:20]}"
+        return derived_id(prefix, name)
 
     def write(self, *writes: Write | Iterable[Write]) -> None:
         for write in writes:
@@ -240,7 +240,7 @@ class DueContext:
         spec = CATALOGUE.for_payload(type(payload))
         if spec.kind != "event":
             raise TypeError(f"{spec.type!r} is a {spec.kind}, not an event")
-        message_id = str(uuid.uuid5(DERIVED_IDS, f"{self.key}|out|{len(self.outgoing)}"))
+        message_id = derived_uuid(f"{self.key}|out|{len(self.outgoing)}")
         envelope = new_envelope(
             spec.type,
             payload,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -93,8 +92,8 @@ from diko_shared.contract.notifications import (
 )
 from diko_shared.due import Clock
 from diko_shared.messaging import topology
+from diko_shared.messaging.derived import derived_id, derived_uuid
 from diko_shared.messaging.errors import Conflict, NotFound, NotYetKnown, TransientError
-from diko_shared.messaging.handling import DERIVED_IDS
 from diko_shared.messaging.publisher import Outgoing, Publisher
 from diko_shared.rights.participant import is_erased
 from diko_shared.store.group_commit import Write
@@ -126,7 +125,7 @@ KIND_OF = {
 
 def derived(prefix: str, *parts: str) -> str:
     """An id derived from `parts` alone (not from a message): the same for every sender."""
-    return f"{prefix}_{uuid.uuid5(DERIVED_IDS, '|'.join(parts)).hex[:20]}"
+    return derived_id(prefix, "|".join(parts))
 
 
 def payload_of(event_type: str, data: Any) -> Any:
@@ -1196,7 +1195,7 @@ class Handlers:
             source="notifications",
             subject=mail.delivery_id,
             correlationid=ctx.correlation_id,
-            id_=str(uuid.uuid5(DERIVED_IDS, f"{mail.delivery_id}|{fate.status}")),
+            id_=derived_uuid(f"{mail.delivery_id}|{fate.status}"),
         )
         # `ctx.emit` derives the id from the message; the outbox publishes any envelope
         # staged in `ctx.outgoing` (a message's and a due item's context alike)
@@ -1233,7 +1232,7 @@ class Handlers:
             source="notifications",
             subject=outcome.mail.delivery_id,
             correlationid=ctx.correlation_id,
-            id_=str(uuid.uuid5(DERIVED_IDS, f"{outcome.mail.delivery_id}|failed|{fate.attempts}")),
+            id_=derived_uuid(f"{outcome.mail.delivery_id}|failed|{fate.attempts}"),
         )
         await self.publisher.publish(Outgoing.from_envelope(topology.EVENTS.name, envelope))
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ from diko_shared.contract.base import Payload
 from diko_shared.contract.catalogue import CATALOGUE, MessageSpec
 from diko_shared.contract.envelope import Envelope, new_envelope
 from diko_shared.messaging import topology
+from diko_shared.messaging.derived import derived_id, derived_uuid
 from diko_shared.messaging.errors import TransientError
 from diko_shared.messaging.publisher import Outgoing
 from diko_shared.messaging.reading import Reader
@@ -42,10 +42,6 @@ P = TypeVar("P", bound=Payload)
 
 #: The field of a claim (`Context.claim`) that names the message holding it.
 CLAIMED_BY = "claimed_by"
-
-#: Namespace of the ids derived from a message, so that a redelivery derives the same ones.
-DERIVED_IDS = uuid.UUID("6f1d7c52-3d5e-4c55-9a58-0b7c9e1f2a10")
-
 
 #: Source and id together up to this length are written into the key as they are.
 PLAIN_KEY_PARTS = 128
@@ -127,7 +123,7 @@ class Context(Generic[P]):
         if any("|" in part for part in (prefix, *parts)):
             raise ValueError(f"derived-id parts must not contain '|': {(prefix, *parts)!r}")
         name = "|".join((self.key, prefix, *parts))
-        return f"{prefix}_{uuid.uuid5(DERIVED_IDS, name).hex[:20]}"
+        return derived_id(prefix, name)
 
     async def claim(self, collection: str, id_: str, fields: Mapping[str, Any]) -> dict[str, Any]:
         """Insert a claim under `id_` now, not staged: the document that holds `id_` after.
@@ -184,7 +180,7 @@ class Context(Generic[P]):
         spec = CATALOGUE.for_payload(type(payload))
         if spec.kind != kind and not (kind == "command" and spec.kind == "query"):
             raise TypeError(f"{spec.type!r} is a {spec.kind}, not a {kind}")
-        message_id = str(uuid.uuid5(DERIVED_IDS, f"{self.key}|out|{len(self.outgoing)}"))
+        message_id = derived_uuid(f"{self.key}|out|{len(self.outgoing)}")
         envelope = new_envelope(
             spec.type,
             payload,

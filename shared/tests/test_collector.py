@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import Iterator
 
@@ -42,3 +43,25 @@ def test_the_settings_are_in_metrics_as_the_process_has_them() -> None:
     assert registry.get_sample_value("diko_gc_threshold", {"generation": "0"}) == 1234
     assert registry.get_sample_value("diko_gc_threshold", {"generation": "2"}) == 6
     assert registry.get_sample_value("diko_gc_frozen_objects") == frozen > 0
+
+
+async def test_a_quiet_service_still_collects_its_young_objects_now_and_then() -> None:
+    collected: list[int] = []
+    twice = asyncio.Event()
+
+    def note(phase: str, info: dict[str, int]) -> None:
+        if phase == "stop":
+            collected.append(info["generation"])
+            if collected.count(1) >= 2:
+                twice.set()
+
+    gc.set_threshold(10**9, 10, 10)  # no allocation starts a collection here
+    gc.callbacks.append(note)
+    task = asyncio.create_task(collector.collect_young_forever(every_s=0.01))
+    try:
+        async with asyncio.timeout(5):
+            await twice.wait()
+    finally:
+        task.cancel()
+        gc.callbacks.remove(note)
+    assert set(collected) == {1}

@@ -171,8 +171,9 @@ class Service:
         self.start_error = ""
         self.start_failure: BaseException | None = None
         self._on_start_failure: Callable[[], None] = lambda: None
-        #: Called once start-up is done, before the first message (`run`: the collector).
-        self._before_consuming: Callable[[], None] = lambda: None
+        #: Set by `run`: the process is the service's own, and so is its cycle collector.
+        self._owns_process = False
+        self._young_collections: asyncio.Task[None] | None = None
         self._subscribe_unrouted()
 
     def _kill_after_phase(self, spec: str) -> None:
@@ -266,7 +267,9 @@ class Service:
         for callback in self._on_start:
             await self._wait_for("database", callback, retry_on=ConnectionFailure, stage=False)
         self._stage("subscribing")
-        self._before_consuming()
+        if self._owns_process:
+            collector.freeze_startup()
+            self._young_collections = asyncio.create_task(collector.collect_young_forever())
         await self.broker.start()
         await self.consumers.start()
         self.relay.start()
@@ -342,6 +345,8 @@ class Service:
         await self.relay.stop(timeout=left(CLOSE_STEP_S))
         if self._janitor is not None:
             self._janitor.cancel()
+        if self._young_collections is not None:
+            self._young_collections.cancel()
         for callback in self._on_stop:
             await self._bounded("an on_stop callback", callback(), left(CLOSE_STEP_S))
         await self._bounded("closing the database client", self.client.close(), left(1.0))
@@ -533,7 +538,7 @@ class Service:
 
         self._on_start_failure = exit_after_failed_start
         collector.tune()
-        self._before_consuming = collector.freeze_startup
+        self._owns_process = True
         server.run()
         if self.start_failure is not None or not server.started:
             raise SystemExit(1)

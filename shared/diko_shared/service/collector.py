@@ -13,11 +13,13 @@ for 20-60 ms.
 So a service, once started, moves what start-up built out of the collector's reach
 (`gc.freeze`: it lives as long as the process anyway, and reference counting still frees
 whatever of it is dropped), and collects young objects after `YOUNG` of them instead of
-700. Cyclic garbage then waits a little longer: at most `YOUNG` objects, a few megabytes.
+700, and at least once a minute: a quiet service allocates too little to reach `YOUNG`,
+and its cyclic garbage (with whatever it holds) would wait for hours.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import Iterator
 
@@ -26,12 +28,21 @@ from prometheus_client.registry import Collector
 
 #: Container objects allocated (and not freed) between two young collections.
 YOUNG = 50_000
+#: The longest time between two young collections, however little the service does.
+YOUNG_AT_LEAST_EVERY_S = 60.0
 
 
 def tune() -> None:
     """Collect young objects after `YOUNG` of them; the older generations as by default."""
     _, middle, old = gc.get_threshold()
     gc.set_threshold(YOUNG, middle, old)
+
+
+async def collect_young_forever(every_s: float = YOUNG_AT_LEAST_EVERY_S) -> None:
+    """Collect the two younger generations every `every_s` (a few milliseconds each)."""
+    while True:
+        await asyncio.sleep(every_s)
+        gc.collect(1)
 
 
 def freeze_startup() -> None:

@@ -280,8 +280,8 @@ class SessionStack:
             "DIKO_LOG_LEVEL": "INFO",
         }
         if service == "media":
-            # Instead of media's default, a folder in the temporary directory that outlives
-            # the session.
+            # Not media's default (a folder in the temporary directory that outlives every
+            # run) but one in the session's scratch folder, removed with the session.
             env["DIKO_SITE_DIR"] = str(self._scratch() / f"site-{service}")
         env.update(overrides)
         return env

@@ -17,6 +17,12 @@ its own:
   and waits for its confirm, then acknowledges;
   end-to-end = publish of the command until the event arrives at a sink queue.
 
+The latency probe paces messages at 50 a second, in slices that the three sides take in
+turns (a slow minute of the machine then falls on every side, not on one), each slice a
+new consumer process whose first 25 messages are not counted (cold caches and
+connections, which a running service has long left behind); p50 and p99 are taken over
+the pooled slices.
+
 With the platform, the wall time per phase of each message (decode and validate, claim,
 handler, commit, publish and confirm, ack; relay wait only for events the broker did not
 confirm, which the outbox relay publishes) and the CPU seconds per message of
@@ -54,6 +60,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from bench.pipeline.contract import Record  # noqa: E402
 from diko_shared.contract.envelope import new_envelope  # noqa: E402
 from diko_shared.messaging import topology  # noqa: E402
+from diko_shared.messaging.profile import summarise_phases  # noqa: E402
 from diko_shared.messaging.publisher import Outgoing, Publisher  # noqa: E402
 from harness.processes import run_until_stopped  # noqa: E402
 from harness.stack import HARNESS_USER, SessionStack  # noqa: E402
@@ -66,6 +73,9 @@ PLATFORM_EVENT = "bench.recorded"
 HTTP_PORT = 8099
 #: Messages per second of the latency probe: far below either side's capacity.
 PROBE_RATE = 50
+#: Paced messages each new consumer process handles before the probe counts: its first
+#: messages meet cold caches and connections a running service has long left behind.
+PROBE_WARMUP = 25
 #: `--cprofile PREFIX`: each platform consumer writes its cProfile to PREFIX.<n>.
 CPROFILE_TO = ""
 PLATFORM_RUNS: list[str] = []
@@ -88,11 +98,20 @@ class Run:
     #: CPU seconds per 1,000 messages of each process that took part (where it can be read).
     cpu_s_per_1000: dict[str, float] = field(default_factory=dict)
     profile: dict[str, Any] = field(default_factory=dict)
+    #: Each message's latency and the platform's phase samples, for pooling the slices of
+    #: the latency probe; not written to the results.
+    latencies: list[float] = field(default_factory=list, repr=False)
+    phase_samples: dict[str, list[float]] = field(default_factory=dict, repr=False)
+
+    def public(self) -> dict[str, Any]:
+        """The run as bench/results shows it."""
+        shown = asdict(self)
+        del shown["latencies"], shown["phase_samples"]
+        return shown
 
 
-def summarise(name: str, started: float, finished: float, latencies: list[float]) -> Run:
+def summarise(name: str, seconds: float, latencies: list[float]) -> Run:
     ordered = sorted(latencies)
-    seconds = finished - started
     return Run(
         name=name,
         messages=len(ordered),
@@ -100,7 +119,32 @@ def summarise(name: str, started: float, finished: float, latencies: list[float]
         throughput=round(len(ordered) / seconds, 1),
         p50_ms=round(statistics.median(ordered) * 1000, 2),
         p99_ms=round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 2),
+        latencies=ordered,
     )
+
+
+def pooled(slices: list[Run]) -> Run:
+    """The slices of one side's latency probe as one run: latencies and phases pooled."""
+    run = summarise(
+        slices[0].name,
+        sum(s.seconds for s in slices),
+        [latency for s in slices for latency in s.latencies],
+    )
+    run.cpu_s_per_1000 = {
+        name: round(statistics.fmean(s.cpu_s_per_1000.get(name, 0.0) for s in slices), 3)
+        for name in slices[0].cpu_s_per_1000
+    }
+    samples: dict[str, list[float]] = {}
+    for s in slices:
+        for phase, values in s.phase_samples.items():
+            samples.setdefault(phase, []).extend(values)
+    if samples:
+        counts = [s.profile.get("counts", {}) for s in slices]
+        run.profile = {
+            **summarise_phases(samples),
+            "counts": {key: sum(c.get(key, 0) for c in counts) for key in counts[0]},
+        }
+    return run
 
 
 def process_cpu(pid: int) -> float:
@@ -218,12 +262,17 @@ async def until_sunk(
     count: int,
     window: int,
     routing_key: str | None,
+    skip: int,
 ) -> Run:
-    """Publish `count` messages and wait until each one's event reached `sink`."""
+    """Publish `count` messages and wait until each one's event reached `sink`.
+
+    The latencies of the first `skip` messages are left out (a probe's warm-up).
+    """
     meter.begin()
     started = await publish_all(publisher, count, window, routing_key)
     await asyncio.wait_for(sink.done.wait(), timeout=600)
-    run = summarise(name, started, sink.last, list(sink.latencies.values()))
+    kept = [latency for seq, latency in sink.latencies.items() if seq >= skip]
+    run = summarise(name, sink.last - started, kept)
     run.cpu_s_per_1000 = meter.per_1000(count)
     return run
 
@@ -272,7 +321,7 @@ async def finish(consumer: asyncio.subprocess.Process) -> bytes:
 
 
 async def naive_floor(
-    stack: SessionStack, count: int, window: int, prefetch: int, servers: bool
+    stack: SessionStack, count: int, window: int, prefetch: int, servers: bool, skip: int = 0
 ) -> Run:
     broker, publisher = await harness_publisher(stack, NAIVE_QUEUE)
     try:
@@ -292,7 +341,8 @@ async def naive_floor(
     finally:
         await broker.stop()
     result = json.loads(output.decode().strip().splitlines()[-1])
-    run = summarise("naive floor", started, result["finished_at"], result["latencies"])
+    kept = [latency for seq, latency in result["latencies"] if seq >= skip]
+    run = summarise("naive floor", result["finished_at"] - started, kept)
     run.cpu_s_per_1000 = meter.per_1000(count)
     # The consumer has exited by now: its own count (start-up included) stands in.
     run.cpu_s_per_1000["consumer"] = round(result["cpu_s"] * 1000 / count, 3)
@@ -305,7 +355,7 @@ async def raw_floor(stack: SessionStack, count: int, window: int, prefetch: int)
 
 
 async def honest_floor(
-    stack: SessionStack, count: int, window: int, prefetch: int, servers: bool
+    stack: SessionStack, count: int, window: int, prefetch: int, servers: bool, skip: int = 0
 ) -> Run:
     broker, publisher = await harness_publisher(stack, FLOOR_QUEUE)
     sink = Sink(stack.amqp_url_as(HARNESS_USER), FLOOR_EVENT, count)
@@ -323,7 +373,7 @@ async def honest_floor(
         ) as consumer:
             meter = CpuMeter(consumer.pid, servers)
             run = await until_sunk(
-                "honest floor", publisher, sink, meter, count, window, FLOOR_QUEUE
+                "honest floor", publisher, sink, meter, count, window, FLOOR_QUEUE, skip
             )
             result = json.loads((await finish(consumer)).decode().strip().splitlines()[-1])
         # The consumer may have exited before the meter read it: its own count stands in.
@@ -364,7 +414,7 @@ def start_platform_consumer(stack: SessionStack, prefetch: int) -> subprocess.Po
 
 
 async def platform(
-    stack: SessionStack, count: int, window: int, prefetch: int, servers: bool
+    stack: SessionStack, count: int, window: int, prefetch: int, servers: bool, skip: int = 0
 ) -> Run:
     consumer = start_platform_consumer(stack, prefetch)
     try:
@@ -379,10 +429,13 @@ async def platform(
         sink = Sink(stack.amqp_url, PLATFORM_EVENT, count)
         await sink.open()
         meter = CpuMeter(consumer.pid, servers)
-        run = await until_sunk("platform", publisher, sink, meter, count, window, None)
+        run = await until_sunk("platform", publisher, sink, meter, count, window, None, skip)
         async with httpx.AsyncClient() as client:
             answer = (await client.get(f"http://127.0.0.1:{HTTP_PORT}/profile")).json()
         run.profile = {**answer["phases"], "counts": answer["counts"]}
+        # At the probe's pace one message ends before the next arrives: the first `skip`
+        # samples of a phase are the warm-up's.
+        run.phase_samples = {phase: values[skip:] for phase, values in answer["samples"].items()}
         await sink.close()
         await broker.stop()
         return run
@@ -412,7 +465,10 @@ def print_report(
     for run in median.values():
         cpu = ", ".join(f"{k} {v}" for k, v in run.cpu_s_per_1000.items())
         print(f"{run.name:14} {run.throughput:>9.1f} {run.p50_ms:>9.2f} {run.p99_ms:>9.2f}   {cpu}")
-    print(f"\n{args.probes} messages at {PROBE_RATE}/s (latency on a system that is not busy):")
+    print(
+        f"\n{args.probes} messages at {PROBE_RATE}/s in {args.probe_slices} slices, the sides "
+        f"taking turns, each after {PROBE_WARMUP} unmeasured ones (latency when not busy):"
+    )
     print(f"{'':14} {'p50 ms':>9} {'p99 ms':>9}")
     for run in paced.values():
         print(f"{run.name:14} {run.p50_ms:>9.2f} {run.p99_ms:>9.2f}")
@@ -446,10 +502,21 @@ async def main(args: argparse.Namespace) -> None:
                     await side(stack, args.messages, args.window, args.prefetch, servers)
                 )
         median = {name: median_run(rounds) for name, rounds in runs.items()}
-        paced = {
-            name: await side(stack, args.probes, -PROBE_RATE, args.prefetch, servers)
-            for name, side in sides.items()
-        }
+        slices: dict[str, list[Run]] = {name: [] for name in sides}
+        per_slice = -(-args.probes // args.probe_slices)
+        for _ in range(args.probe_slices):  # alternate too: a slow minute is no side's alone
+            for name, side in sides.items():
+                slices[name].append(
+                    await side(
+                        stack,
+                        PROBE_WARMUP + per_slice,
+                        -PROBE_RATE,
+                        args.prefetch,
+                        servers,
+                        skip=PROBE_WARMUP,
+                    )
+                )
+        paced = {name: pooled(runs) for name, runs in slices.items()}
     finally:
         client: AsyncMongoClient = AsyncMongoClient(stack.mongo_url)
         for name in ("naive", "floor", "bench"):
@@ -477,11 +544,16 @@ async def main(args: argparse.Namespace) -> None:
                     "rounds": args.rounds,
                 },
                 "rounds": {name: [r.throughput for r in rounds] for name, rounds in runs.items()},
-                **{name: asdict(run) for name, run in median.items()},
+                **{name: run.public() for name, run in median.items()},
                 "throughput_ratio": round(ratio, 3),
                 "paced": {
                     "rate": PROBE_RATE,
-                    **{name: asdict(run) for name, run in paced.items()},
+                    "slices": args.probe_slices,
+                    "warmup_per_slice": PROBE_WARMUP,
+                    "p99_per_slice_ms": {
+                        name: [run.p99_ms for run in runs] for name, runs in slices.items()
+                    },
+                    **{name: run.public() for name, run in paced.items()},
                     "p99_ratio": round(p99_ratio, 3),
                 },
                 "goal": {"throughput_ratio": GOAL_RATIO, "p99_ratio": GOAL_P99},
@@ -503,7 +575,13 @@ if __name__ == "__main__":
         "--probes",
         type=int,
         default=1000,
-        help="paced messages for latency (p99: the 10th slowest)",
+        help="paced messages for latency, per side (p99: the 10th slowest)",
+    )
+    parser.add_argument(
+        "--probe-slices",
+        type=int,
+        default=5,
+        help="the paced messages in this many slices per side, the sides taking turns",
     )
     parser.add_argument("--rounds", type=int, default=3, help="throughput rounds per side")
     parser.add_argument(

@@ -2,7 +2,8 @@
 
 Kept for reference beside the honest floor (`floor_consumer`): it publishes no event.
 
-Run as its own process: prints `ready`, consumes N messages, prints their latencies as JSON.
+Run as its own process: prints `ready`, consumes N messages, prints their latencies as JSON
+(pairs of the message's `seq` and its latency).
 """
 
 from __future__ import annotations
@@ -27,14 +28,14 @@ async def main(amqp_url: str, mongo_url: str, database: str, queue_name: str, to
     channel = await connection.channel()
     await channel.set_qos(prefetch_count=int(sys.argv[6]))
     queue = await channel.get_queue(queue_name)
-    latencies: list[float] = []
+    latencies: list[tuple[int, float]] = []
     finished = asyncio.Event()
 
     async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
         body = json.loads(message.body)
         await readings.insert_one({"_id": body["id"], "data": body["data"]})
         await message.ack()
-        latencies.append(time.time() - body["data"]["sent_at"])
+        latencies.append((body["data"]["seq"], time.time() - body["data"]["sent_at"]))
         if len(latencies) >= total:
             finished.set()
 

@@ -2,7 +2,8 @@
 
 Run as its own process (`python -m bench.pipeline.platform_consumer`), like a real service.
 `GET /profile` answers the wall time per phase of the messages handled so far
-(`diko_shared.messaging.profile`) and the process's CPU seconds.
+(`diko_shared.messaging.profile`: summarised, and every sample for pooling runs) and the
+process's CPU seconds.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def build() -> Service:
         return JSONResponse(
             {
                 "phases": profile.summary(),
+                "samples": profile.samples(),
                 "counts": counts,
                 "cpu_s": usage.ru_utime + usage.ru_stime,
             }

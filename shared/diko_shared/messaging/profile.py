@@ -34,17 +34,26 @@ class PhaseProfile:
     def reset(self) -> None:
         self._samples.clear()
 
+    def samples(self) -> dict[str, list[float]]:
+        """Every duration noted, per phase, in the order noted (for pooling runs)."""
+        return {phase: list(values) for phase, values in self._samples.items()}
+
     def summary(self) -> dict[str, dict[str, float]]:
-        result: dict[str, dict[str, float]] = {}
-        for phase in (*PHASES, *sorted(set(self._samples) - set(PHASES))):
-            samples = sorted(self._samples.get(phase, ()))
-            if not samples:
-                continue
-            result[phase] = {
-                "count": len(samples),
-                "mean_ms": round(statistics.fmean(samples) * 1000, 3),
-                "p50_ms": round(samples[len(samples) // 2] * 1000, 3),
-                "p99_ms": round(samples[max(0, int(len(samples) * 0.99) - 1)] * 1000, 3),
-                "total_s": round(sum(samples), 3),
-            }
-        return result
+        return summarise_phases(self._samples)
+
+
+def summarise_phases(samples: dict[str, list[float]]) -> dict[str, dict[str, float]]:
+    """Count, mean, p50, p99 and total of each phase's durations, in pipeline order."""
+    result: dict[str, dict[str, float]] = {}
+    for phase in (*PHASES, *sorted(set(samples) - set(PHASES))):
+        ordered = sorted(samples.get(phase, ()))
+        if not ordered:
+            continue
+        result[phase] = {
+            "count": len(ordered),
+            "mean_ms": round(statistics.fmean(ordered) * 1000, 3),
+            "p50_ms": round(ordered[len(ordered) // 2] * 1000, 3),
+            "p99_ms": round(ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000, 3),
+            "total_s": round(sum(ordered), 3),
+        }
+    return result

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from diko_shared.messaging.handling import key_of
 from harness.bus import Bus
 from harness.processes import ServiceProcess
 from harness.waiting import eventually
@@ -102,7 +105,8 @@ async def test_killed_between_commit_phases_has_one_effect_one_event_and_a_true_
     assert await bus.ok(GetTally(item=item)) == done
     assert await testsvc_db["effects"].count_documents({"item": item}) == 1
     record = await testsvc_db["processed"].find_one(processed)
-    assert record["reply"]["data"] == done  # the reply does not count its own change twice
+    # Kept as the JSON it was sent as; it does not count its own change twice.
+    assert json.loads(record["reply"])["data"] == done
 
 
 async def test_killed_in_the_handler_after_a_write_has_one_effect_and_one_event(
@@ -132,3 +136,22 @@ async def test_reply_to_a_redelivered_command_is_the_stored_reply(
     first = await bus.publisher.request_raw(message)
     second = await bus.publisher.request_raw(message)
     assert first == second == {"ok": True, "data": {"item": item, "total": 3, "count": 1}}
+
+
+async def test_a_record_kept_before_replies_were_stored_as_json_still_answers_a_repeat(
+    bus: Bus, testsvc: ServiceProcess, testsvc_db: AsyncDatabase
+) -> None:
+    """Records written before 6 December 2026 hold the reply as a document, not its JSON."""
+    item = unique("old-record")
+    message = bus.publisher.command(AddToTally(item=item, amount=4))
+    key = key_of("testsvc.tally.add", message.source, message.message_id)
+    kept = {"ok": True, "data": {"item": item, "total": 99, "count": 9}}  # not the handler's
+    now = datetime.now(UTC)
+    await testsvc_db["inbox"].insert_one({"_id": key, "at": now, "type": message.type})
+    await testsvc_db["processed"].insert_one(
+        {"_id": key, "type": message.type, "at": now, "reply": kept}
+    )
+
+    assert await bus.publisher.request_raw(message) == kept
+    # A duplicate: the handler did not run, so no tally was added.
+    assert await testsvc_db["totals"].count_documents({"_id": item}) == 0

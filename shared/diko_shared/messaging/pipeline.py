@@ -357,7 +357,9 @@ class Pipeline:
                 await self._release_claims(key)
             raise
         began = self._took("handler", began)
-        reply = ok_reply(result)
+        # Kept as the JSON it is sent as, like the packed messages: the store never looks
+        # inside it, and one opaque value costs it less than nested fields.
+        reply = to_json(ok_reply(result))
         record = {"_id": key, "type": envelope.type, "at": now, "reply": reply}
         if ctx.outgoing:
             record["messages"] = pack(ctx.outgoing)
@@ -485,14 +487,20 @@ class Pipeline:
         except Exception:
             log.warning("could not release the claims of a failed message", exc_info=True)
 
-    async def _reply(self, raw: AbstractIncomingMessage, reply: dict[str, Any] | None) -> None:
-        """Answer a request that asked for it; a requester that has gone is not an error."""
+    async def _reply(
+        self, raw: AbstractIncomingMessage, reply: dict[str, Any] | bytes | None
+    ) -> None:
+        """Answer a request that asked for it; a requester that has gone is not an error.
+
+        `reply` as a dict, or as its JSON (a processed record's; records written before
+        6 December 2026 hold the dict).
+        """
         if not raw.reply_to or reply is None:
             return
         answer = Outgoing(
             exchange="",
             routing_key=raw.reply_to,
-            body=to_json(reply),
+            body=reply if isinstance(reply, bytes) else to_json(reply),
             message_id=str(uuid.uuid4()),
             type="reply",
             source=self.service,

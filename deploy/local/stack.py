@@ -118,12 +118,8 @@ FERRET_PATCHES = (FERRET_ID_PATCH, *FERRET_TRACK_PATCHES)
 # quarter of FerretDB's CPU under bench.stories. NORMAL syncs at checkpoints only: a
 # commit survives a crash of FerretDB or of a service, and may be lost with the last
 # moments before a power failure, as with the compose deployment's standalone MongoDB,
-# which syncs its journal every 100 ms. The log is copied back into the database (a
-# checkpoint) every 10,000 pages instead of SQLite's 1,000: the commit that crosses the
-# mark waits for the copy, 7-10 ms every ~300 single-document commits at the default,
-# so a service's every hundredth message at three commits a message; 66 ms every ~3,000
-# commits now, and pages written again and again are copied once per checkpoint.
-FERRET_SQLITE_PRAGMAS = "?_pragma=synchronous(normal)&_pragma=wal_autocheckpoint(10000)"
+# which syncs its journal every 100 ms.
+FERRET_SQLITE_PRAGMAS = "?_pragma=synchronous(normal)"
 # Go's collector at its default (GOGC=100) took a tenth of FerretDB's CPU; 200 halves
 # its runs for a heap that stays near 100 MB. One scheduler thread (GOMAXPROCS=1):
 # SQLite takes one write at a time, and a second thread mostly woke and spun, taking a

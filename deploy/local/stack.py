@@ -123,8 +123,8 @@ FERRET_SQLITE_PRAGMAS = "?_pragma=synchronous(normal)"
 # Go's collector at its default (GOGC=100) took a tenth of FerretDB's CPU; 200 halves
 # its runs for a heap that stays near 100 MB. One scheduler thread (GOMAXPROCS=1):
 # SQLite takes one write at a time, and a second thread mostly woke and spun, taking a
-# core's time from the services on a two-core machine (bench.pipeline: 0.65 and 0.72 of
-# the honest floor with two, 0.90 and 0.82 with one).
+# core's time from the services on a two-core machine (bench.pipeline, four runs each:
+# 0.65-0.72 of the honest floor with two, 0.80-0.90 with one).
 FERRET_ENV = {"GOGC": "200", "GOMAXPROCS": "1"}
 
 MAILPIT_VERSION = "v1.33.1"

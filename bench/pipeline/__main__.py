@@ -596,6 +596,8 @@ if __name__ == "__main__":
         "compare functions, not throughput)",
     )
     arguments = parser.parse_args()
+    if arguments.probe_slices < 1 or arguments.probes < arguments.probe_slices:
+        parser.error("--probes needs at least one paced message per slice (--probe-slices ≥ 1)")
     CPROFILE_TO = arguments.cprofile
     if CPROFILE_TO:
         Path(CPROFILE_TO).parent.mkdir(parents=True, exist_ok=True)

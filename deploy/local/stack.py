@@ -119,7 +119,13 @@ FERRET_PATCHES = (FERRET_ID_PATCH, *FERRET_TRACK_PATCHES)
 # commit survives a crash of FerretDB or of a service, and may be lost with the last
 # moments before a power failure, as with the compose deployment's standalone MongoDB,
 # which syncs its journal every 100 ms.
-FERRET_SQLITE_PRAGMAS = "?_pragma=synchronous(normal)"
+#
+# `temp_store(memory)`: FerretDB inserts a batch with one statement inside a transaction,
+# so SQLite keeps a statement journal of every page that statement changes, and past
+# 64 KiB it spills that journal to a temporary file, one `pwrite` a page. A journal that
+# only rolls back a statement need not survive anything: kept in memory, it cut
+# FerretDB's CPU for the platform's writes by a sixth (deploy/local/README.md).
+FERRET_SQLITE_PRAGMAS = "?_pragma=synchronous(normal)&_pragma=temp_store(memory)"
 # Go's collector at its default (GOGC=100) took a tenth of FerretDB's CPU; 200 halves
 # its runs for a heap that stays near 100 MB. One scheduler thread (GOMAXPROCS=1):
 # SQLite takes one write at a time, and a second thread mostly woke and spun, taking a

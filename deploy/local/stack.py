@@ -102,6 +102,83 @@ FERRET_ID_PATCH = (
     "\tIDColumn = DefaultColumn + \"->'$._id'\"\n",
     "\tIDColumn = DefaultColumn + \"->'_id'\"\n",
 )
+# Upstream answers only `{_id: <value>}` from that index; `{_id: {$in: [...]}}` reads and
+# decodes the whole collection, which is how the pipeline asks whether a batch of
+# delivered messages was processed before. The patch answers such a list of strings or
+# ObjectIDs with `WHERE <id> IN (...)` from the index (the handler still filters every
+# document it gets back). See deploy/local/README.md.
+FERRET_IN_QUERY = "internal/backends/sqlite/collection.go"
+FERRET_IN_PATCHES = (
+    (
+        FERRET_IN_QUERY,
+        """\t\tswitch v.(type) {
+\t\tcase string, types.ObjectID:
+\t\t\twhereClause = fmt.Sprintf(` WHERE %s = ?`, metadata.IDColumn)
+\t\t\targs = []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
+\t\t}
+\t}
+
+\tq += whereClause
+""",
+        """\t\tswitch v := v.(type) {
+\t\tcase string, types.ObjectID:
+\t\t\twhereClause = fmt.Sprintf(` WHERE %s = ?`, metadata.IDColumn)
+\t\t\targs = []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
+\t\tcase *types.Document:
+\t\t\twhereClause, args = idInClause(v)
+\t\t}
+\t}
+
+\tq += whereClause
+""",
+    ),
+    (  # explain tells the same: the plan names the index
+        FERRET_IN_QUERY,
+        """\t\tswitch v.(type) {
+\t\tcase string, types.ObjectID:
+\t\t\tfilterPushdown = true
+""",
+        """\t\tswitch v := v.(type) {
+\t\tcase *types.Document:
+\t\t\twhereClause, args = idInClause(v)
+\t\t\tfilterPushdown = whereClause != ""
+\t\tcase string, types.ObjectID:
+\t\t\tfilterPushdown = true
+""",
+    ),
+    (
+        FERRET_IN_QUERY,
+        "// check interfaces\n",
+        """// idInClause answers `{_id: {$in: [...]}}` of strings or ObjectIDs from the _id index
+// (patched in by diko). Any other condition on _id gives no clause: a scan, as upstream.
+func idInClause(filter *types.Document) (string, []any) {
+\tin, _ := filter.Get("$in")
+\tvalues, ok := in.(*types.Array)
+\tif filter.Len() != 1 || !ok || values.Len() == 0 || values.Len() > 1000 {
+\t\treturn "", nil
+\t}
+
+\tmarks := make([]string, values.Len())
+\targs := make([]any, values.Len())
+
+\tfor i := range values.Len() {
+\t\tvalue := must.NotFail(values.Get(i))
+\t\tswitch value.(type) {
+\t\tcase string, types.ObjectID:
+\t\t\tmarks[i] = "?"
+\t\t\targs[i] = string(must.NotFail(sjson.MarshalSingleValue(value)))
+\t\tdefault:
+\t\t\treturn "", nil
+\t\t}
+\t}
+
+\treturn fmt.Sprintf(` WHERE %s IN (%s)`, metadata.IDColumn, strings.Join(marks, ", ")), args
+}
+
+// check interfaces
+""",
+    ),
+)
 # Every iterator, transaction and connection FerretDB opens is registered with a pprof
 # profile (a stack trace each) and a finalizer, to panic on a leaked one: 8 % of its CPU
 # under bench.stories. Debug builds keep the check; this one skips it.
@@ -113,7 +190,7 @@ FERRET_TRACK_PATCHES = tuple(
     )
     for name in ("Track", "Untrack")
 )
-FERRET_PATCHES = (FERRET_ID_PATCH, *FERRET_TRACK_PATCHES)
+FERRET_PATCHES = (FERRET_ID_PATCH, *FERRET_IN_PATCHES, *FERRET_TRACK_PATCHES)
 # SQLite's default `synchronous=FULL` syncs the write-ahead log at every commit: a
 # quarter of FerretDB's CPU under bench.stories. NORMAL syncs at checkpoints only: a
 # commit survives a crash of FerretDB or of a service, and may be lost with the last
@@ -536,7 +613,7 @@ def mailpit_stamp() -> str:
     return f"mailpit {MAILPIT_VERSION} + web UI (npm lock {lock})"
 
 
-FERRET_STAMP = f"ferretdb {FERRET_VERSION} + _id index and leak-tracking patches"
+FERRET_STAMP = f"ferretdb {FERRET_VERSION} + _id index, _id $in and leak-tracking patches"
 
 
 def start_builds() -> list[BuildJob]:

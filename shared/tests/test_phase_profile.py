@@ -9,12 +9,12 @@ def test_a_summary_gives_each_phase_in_pipeline_order_with_its_percentiles() -> 
     profile = PhaseProfile()
     for ms in range(1, 101):  # 1 … 100 ms
         profile.add("commit", ms / 1000)
-    profile.add("claim", 0.004)
+    profile.add("lookup", 0.004)
     profile.add("zz_extra", 0.5)
 
     summary = profile.summary()
 
-    assert list(summary) == ["claim", "commit", "zz_extra"]
+    assert list(summary) == ["lookup", "commit", "zz_extra"]
     commit = summary["commit"]
     assert commit["count"] == 100
     assert commit["mean_ms"] == 50.5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +20,8 @@ class Finds(monitoring.CommandListener):
 
     def __init__(self) -> None:
         self.seen: list[tuple[str, dict[str, Any]]] = []
+        #: Set once the first find of the client has been sent.
+        self.sent = asyncio.Event()
 
     def of(self, collection: str) -> list[dict[str, Any]]:
         """The filters of the finds on `collection`, in the order they were sent."""
@@ -30,6 +33,7 @@ class Finds(monitoring.CommandListener):
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         if event.command_name == "find":
             self.seen.append((event.command["find"], dict(event.command.get("filter", {}))))
+            self.sent.set()
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass

@@ -140,34 +140,20 @@ async def test_a_unit_goes_on_once_its_last_phase_is_written(
     assert short_done_after == [False, True]
 
 
-async def test_a_claim_does_not_wait_behind_a_flush_of_commits(
+async def test_concurrent_claims_are_one_insert_and_each_learns_whether_it_was_first(
     watched: tuple[AsyncMongoClient, WriteLog], stack: SessionStack
 ) -> None:
-    """Inbox claims are flushed in a lane of their own: a claim that queued behind a flush
-    of commits (two or three round trips under load) waited for all of them first."""
-    client, _ = watched
-    db = client[stack.database("commit_claim_lane")]
+    client, log = watched
+    db = client[stack.database("commit_claims")]
     committer = GroupCommitter(db)
-    inside, release = asyncio.Event(), asyncio.Event()
+    await db["keys"].insert_one({"_id": "taken"})
+    log.sent.clear()
 
-    async def hold_the_commit(_phase: int, tags: list[str]) -> None:
-        if "held" in tags:
-            inside.set()
-            await release.wait()
-
-    committer.after_phase = hold_the_commit
-    commit = asyncio.create_task(
-        committer.commit(
-            [Write("data", InsertOne({"_id": "d1"}))],
-            [Write("records", InsertOne({"_id": "r1"}))],
-            tag="held",
-        )
+    first = await asyncio.wait_for(
+        asyncio.gather(*(committer.claim("keys", {"_id": k}) for k in ("a", "taken", "b"))),
+        timeout=10,
     )
-    await asyncio.wait_for(inside.wait(), timeout=10)
-    assert await asyncio.wait_for(committer.claim("inbox", {"_id": "k1"}), timeout=10) is True
-    assert await asyncio.wait_for(committer.claim("inbox", {"_id": "k1"}), timeout=10) is False
-    assert not commit.done(), "the commit's flush is still held after its first phase"
-    assert await db["records"].find_one({"_id": "r1"}) is None
-    release.set()
-    await asyncio.wait_for(commit, timeout=10)
-    assert await db["records"].find_one({"_id": "r1"}) is not None
+
+    assert first == [True, False, True]
+    assert [ids for name, ids in log.sent if name == "keys"] == [{"a", "taken", "b"}]
+    assert await asyncio.wait_for(committer.claim("keys", {"_id": "a"}), timeout=10) is False

@@ -23,10 +23,11 @@ from diko_companies.domain import HeldPlace, Take
 from diko_shared.contract.companies import Position
 from diko_shared.contract.matching import MatchAccepted
 from diko_shared.messaging.errors import TransientError
-from diko_shared.messaging.handling import CLAIMED_BY, Context
+from diko_shared.messaging.handling import CLAIMED_BY, Context, inbox_listing
 from diko_shared.rights.participant import ERASED
 from diko_shared.store import guards
 from diko_shared.store.group_commit import GroupCommitter, Write
+from diko_shared.store.lookups import BatchedLookup
 from diko_shared.store.mongo import INBOX, Indexes
 
 log = logging.getLogger(__name__)
@@ -178,9 +179,8 @@ class HeldKeys:
             return
         records = [{"collection": COMPANY_KEYS, "_id": key} for key in dict.fromkeys(self.keys)]
         try:
-            await self._ctx.db[INBOX].update_one(
-                {"_id": self._ctx.key}, {"$addToSet": {"claims": {"$each": records}}}
-            )
+            listing = inbox_listing(self._ctx.key, self._ctx.envelope.type, records)
+            await self._ctx.db[INBOX].bulk_write([listing])
         except Exception:
             log.warning(
                 "could not record the duplicate keys of a failed message; a later "
@@ -194,62 +194,20 @@ class Tombstones:
     """Whether people were erased here (`rights_erased`), asked by many messages at once.
 
     What `diko_shared.rights.participant.is_erased` answers, a point read per call,
-    batched: every registration of an import asks it for the id of its contact person
-    (derived from the message, so only a replay of an old message finds one), and that
-    read cost a round trip and a tenth of the service's CPU per row. Ids asked while one
-    query runs wait for the next, which asks for all of them with one `$in` (FerretDB
-    scans the tombstones for it: one small document per erased person). A query starts
-    after every call it answers was made, so, like the point read, it sees every
-    erasure committed before the call.
+    batched (`BatchedLookup`): every registration of an import asks it for the id of its
+    contact person (derived from the message, so only a replay of an old message finds
+    one), and that read cost a round trip and a tenth of the service's CPU per row. Like
+    the point read, a batched query sees every erasure committed before the call.
     """
 
     def __init__(self) -> None:
-        self._asked: dict[int, _Asked] = {}
+        self._lookups: dict[int, tuple[AsyncDatabase, BatchedLookup]] = {}
 
     async def erased(self, db: AsyncDatabase, person_id: str) -> bool:
-        asked = self._asked.get(id(db))
-        if asked is None or asked.db is not db:
-            asked = self._asked[id(db)] = _Asked(db)
-        return await asked.erased(person_id)
-
-
-class _Asked:
-    """The tombstone look-ups of one database: those waiting, and the query running."""
-
-    def __init__(self, db: AsyncDatabase) -> None:
-        self.db = db
-        self._waiting: dict[str, list[asyncio.Future[bool]]] = {}
-        self._reader: asyncio.Task[None] | None = None
-
-    async def erased(self, person_id: str) -> bool:
-        answer = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(person_id, []).append(answer)
-        if self._reader is None or self._reader.done():
-            self._reader = asyncio.create_task(self._read_while_waiting())
-        return await answer
-
-    async def _read_while_waiting(self) -> None:
-        while self._waiting:
-            waiting, self._waiting = self._waiting, {}
-            try:
-                found = await self._find(list(waiting))
-            except Exception as exc:  # noqa: BLE001 - handed to every waiting handler
-                for answers in waiting.values():
-                    for answer in answers:
-                        if not answer.done():
-                            answer.set_exception(exc)
-                continue
-            for person_id, answers in waiting.items():
-                for answer in answers:
-                    if not answer.done():
-                        answer.set_result(person_id in found)
-
-    async def _find(self, ids: list[str]) -> set[str]:
-        if len(ids) == 1:  # by `_id` alone, which FerretDB answers from its index
-            one = await self.db[ERASED].find_one({"_id": ids[0]}, {"_id": 1})
-            return set() if one is None else {one["_id"]}
-        cursor = self.db[ERASED].find({"_id": {"$in": ids}}, {"_id": 1})
-        return {document["_id"] async for document in cursor}
+        known = self._lookups.get(id(db))
+        if known is None or known[0] is not db:
+            known = self._lookups[id(db)] = (db, BatchedLookup(db[ERASED], {"_id": 1}))
+        return await known[1].find(person_id) is not None
 
 
 def release_company_key(key: str) -> Write:

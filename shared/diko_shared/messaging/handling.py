@@ -78,6 +78,22 @@ def key_of(queue: str, source: str, id_: str) -> str:
     return f"{queue}|#{hashlib.sha256(parts.encode()).hexdigest()}"
 
 
+def inbox_listing(key: str, type_: str, claims: list[dict[str, str]]) -> UpdateOne:
+    """List claims (`{"collection", "_id"}`) in the inbox record of message `key`.
+
+    The record exists only for messages that claim: made by the first listing, with the
+    time the retention (`forget_processed`) goes by.
+    """
+    return UpdateOne(
+        {"_id": key},
+        {
+            "$addToSet": {"claims": {"$each": claims}},
+            "$setOnInsert": {"at": datetime.now(UTC), "type": type_},
+        },
+        upsert=True,
+    )
+
+
 @dataclass
 class Context(Generic[P]):
     """One message being handled, and what its handler stages."""
@@ -137,12 +153,13 @@ class Context(Generic[P]):
         """
         if not self.subscription_records:
             raise TypeError(f"{self.spec.type!r} is a query; it only reads and claims nothing")
-        listed = UpdateOne(
-            {"_id": self.key}, {"$addToSet": {"claims": {"collection": collection, "_id": id_}}}
+        listed = inbox_listing(
+            self.key, self.envelope.type, [{"collection": collection, "_id": id_}]
         )
         document = {**fields, "_id": id_, CLAIMED_BY: self.key}
         if self.committer is not None:
-            # The inbox lists the claim before it exists, so that a failure can release it.
+            # The message's inbox record lists the claim before it exists, so that a
+            # failure can release it.
             won = await self.committer.insert_after(
                 [Write(INBOX, listed)], Write(collection, InsertOne(document))
             )

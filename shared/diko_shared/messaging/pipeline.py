@@ -1,9 +1,9 @@
 """The consuming pipeline: read, validate, deduplicate, handle, commit, answer, acknowledge.
 
-Before its handler runs, a message is claimed in the inbox (an insert under its key,
-batched with the claims of messages handled at the same time). A message whose claim
-exists was received before: if its processed-message record exists too, it is a
-duplicate; if not, an earlier attempt died or failed, and it is handled again.
+Before its handler runs, the pipeline looks up the message's processed-message record
+by its key (one query for the messages handled at the same time, `BatchedLookup`). A
+message whose record exists is a duplicate; one without a record is handled, whether it
+is new or an earlier attempt died or failed before its commit.
 
 Every message ends in exactly one of these ways, and is acknowledged only after it:
 
@@ -28,7 +28,7 @@ duplicate, publishes what the record stored. Only when publishing fails (the bro
 refuses or does not confirm in time) does the pipeline write an outbox entry and leave
 the messages to the relay, which retries them as it does those of HTTP requests and
 due items. Publishing before the acknowledgement saves the outbox entry's insert and
-delete, two of a message's five writes.
+delete, two of a message's four writes.
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ from diko_shared.messaging.relay import OutboxRelay, publish_confirmed
 from diko_shared.service.metrics import Metrics
 from diko_shared.settings import ServiceSettings
 from diko_shared.store.group_commit import GroupCommitter, Write
+from diko_shared.store.lookups import BatchedLookup
 from diko_shared.store.mongo import INBOX, OUTBOX, PROCESSED
 
 log = logging.getLogger(__name__)
@@ -182,6 +183,8 @@ class Pipeline:
         self.settings = settings
         self.db = db
         self.processed = db[PROCESSED]
+        #: Whether each delivered message was processed before: its record, or None.
+        self.processed_records = BatchedLookup(self.processed)
         self.publisher = publisher
         self.committer = committer
         self.relay = relay
@@ -316,8 +319,8 @@ class Pipeline:
     ) -> str:
         key = message_key(queue, envelope)
         # Two copies of one message in this consumer's prefetch window (a publisher's retry,
-        # a redelivery) would both pass the inbox check while the first is still running,
-        # and both would publish its events. The copy waits, then finds the inbox record.
+        # a redelivery) would both find no record while the first is still running, and
+        # both would publish its events. The copy waits, then finds the first's record.
         while (running := self._in_flight.get(key)) is not None:
             await running.wait()
         finished = self._in_flight[key] = asyncio.Event()
@@ -337,18 +340,15 @@ class Pipeline:
     ) -> str:
         now = datetime.now(UTC)
         began = time.perf_counter()
-        first = await self.committer.claim(INBOX, {"_id": key, "at": now, "type": envelope.type})
-        began = self._took("claim", began)
-        if not first:
-            done = await self.processed.find_one({"_id": key})
-            if done is not None:
-                stored = unpack(done["messages"]) if done.get("messages") else []
-                if stored and _may_be_unpublished(raw) and not await self._publish(key, stored):
-                    return await self._requeue(raw)
-                await self._reply(raw, done.get("reply"))
-                await self.acks.ack(raw)
-                return "duplicate"
-            # Received before but never finished (a crash, a retry): handle it again.
+        done = await self.processed_records.find(key)
+        began = self._took("lookup", began)
+        if done is not None:
+            stored = unpack(done["messages"]) if done.get("messages") else []
+            if stored and _may_be_unpublished(raw) and not await self._publish(key, stored):
+                return await self._requeue(raw)
+            await self._reply(raw, done.get("reply"))
+            await self.acks.ack(raw)
+            return "duplicate"
         ctx = Context(envelope, subscription.spec, self.service, queue, self.db, self.committer)
         try:
             result = await subscription.handler(ctx)

@@ -13,7 +13,7 @@ from collections import defaultdict
 #: In the order a message passes them.
 PHASES = (
     "decode_validate",
-    "claim",
+    "lookup",
     "handler",
     "commit",
     "publish_confirm",

@@ -1,23 +1,19 @@
 """Group commit: the writes of concurrently handled messages, batched into bulk writes.
 
-A handler's writes and the platform's inbox and outbox records form one *unit*, applied in
-*phases*: state changes first, then the outbox, then the inbox record that marks the
-message as processed. If the process dies between two phases, the message is redelivered
-and handled again; the unit's writes are idempotent (deterministic ids, guarded updates),
-so the repeat leaves one effect and one outgoing message.
+A handler's writes and the platform's outbox and processed-message records form one
+*unit*, applied in *phases*: state changes first, then the outbox, then the record that
+marks the message as processed. If the process dies between two phases, the message is
+redelivered and handled again; the unit's writes are idempotent (deterministic ids,
+guarded updates), so the repeat leaves one effect and one outgoing message.
 
 While one flush runs, new units queue up; the next flush takes them all. Under load that
 turns a write per message into a bulk write per collection and phase, without adding any
-waiting time when the service is idle. Inbox claims (`claim`) queue in a lane of their
-own, flushed beside the commits: a claim is one insert, and behind a flush of commits
-it waited for their two or three round trips before its own (bench/pipeline: claims
-waited half as long; about 5 % more messages a second, within the spread of the runs).
-Within a phase, each unit's writes reach the store in the order its handler staged them
-(`_runs`), and a unit whose write failed writes nothing after it: readers that trust a
-later write (a change mark, a due item) find the earlier ones done. The requests of one
-step go to the store side by side: a unit writes one collection per step, so they hold
-the writes of different units (under load a flush then waits for two round trips
-instead of three).
+waiting time when the service is idle. Within a phase, each unit's writes reach the
+store in the order its handler staged them (`_runs`), and a unit whose write failed
+writes nothing after it: readers that trust a later write (a change mark, a due item)
+find the earlier ones done. The requests of one step go to the store side by side: a
+unit writes one collection per step, so they hold the writes of different units (under
+load a flush then waits for two round trips instead of three).
 """
 
 from __future__ import annotations
@@ -46,7 +42,7 @@ class Write:
     """One write to one collection of the service's database.
 
     `stage` orders a handler's writes: stage 0 prepares (e.g. makes sure a document
-    exists), stage 1 changes state; the platform's outbox and inbox writes follow.
+    exists), stage 1 changes state; the platform's outbox and processed-record writes follow.
     """
 
     collection: str
@@ -115,10 +111,7 @@ class GroupCommitter:
     def __init__(self, db: AsyncDatabase, metrics: Metrics | None = None) -> None:
         self._db = db
         self._metrics = metrics
-        #: Commits, and the inbox claims apart: a claim need not wait behind a flush of
-        #: commits (two or three round trips) to be sent, nor they behind it.
         self._commits = _Lane()
-        self._claims = _Lane()
         self.flushes = 0
         self.units = 0
         #: A fault-injection point for tests (e.g. SIGKILL between two phases); None here.
@@ -134,10 +127,10 @@ class GroupCommitter:
     async def claim(self, collection: str, document: dict[str, Any]) -> bool:
         """Insert a document under its `_id`; False if it existed already.
 
-        Batched like any commit: many concurrent claims cost one bulk insert, where a read
-        per message would cost a round trip each.
+        Batched like any commit: many concurrent claims (companies' duplicate keys) cost
+        one bulk insert.
         """
-        unit = await self._submit([[Write(collection, InsertOne(document))]], lane=self._claims)
+        unit = await self._submit([[Write(collection, InsertOne(document))]])
         return not unit.existed
 
     async def insert_after(self, before: Sequence[Write], insert: Write) -> bool:
@@ -149,14 +142,12 @@ class GroupCommitter:
         unit = await self._submit([before, [insert]])
         return not unit.existed
 
-    async def _submit(
-        self, phases: Sequence[Sequence[Write]], tag: str = "", lane: _Lane | None = None
-    ) -> _Unit:
+    async def _submit(self, phases: Sequence[Sequence[Write]], tag: str = "") -> _Unit:
         phases = tuple(phase for phase in phases if phase)
         unit = _Unit(phases, asyncio.get_running_loop().create_future(), tag)
         if not phases:
             return unit
-        lane = lane or self._commits
+        lane = self._commits
         lane.pending.append(unit)
         if lane.flusher is None or lane.flusher.done():
             lane.flusher = asyncio.create_task(self._flush_while_pending(lane))

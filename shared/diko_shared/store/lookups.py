@@ -1,12 +1,14 @@
 """Reading documents by a list of `_id`s in the form the store answers from its index.
 
-FerretDB 1.24 (SQLite) serves only a filter of exactly `{"_id": <value>}` from its index;
-`{"_id": {"$in": [...]}}` reads and decodes every document of the collection. Measured
-in bench/stories: a two-id `$in` on 600 deliveries took FerretDB as long as 150 point
-reads, and the story path made hundreds of them. A few ids are therefore read one by
-one, concurrently over the client's pool (a round trip each, but no scan, on MongoDB
-too); a long list (a digest run's thousand staff members) is one `$in`, whose single
-scan is then cheaper than a thousand reads.
+Upstream FerretDB 1.24 (SQLite) serves only a filter of exactly `{"_id": <value>}` from
+its index; `{"_id": {"$in": [...]}}` reads and decodes every document of the collection.
+Measured in bench/stories: a two-id `$in` on 600 deliveries took FerretDB as long as 150
+point reads, and the story path made hundreds of them. So `find_by_ids` reads a few ids
+one by one, concurrently over the client's pool (a round trip each, but no scan), and a
+long list (a digest run's thousand staff members) as one `$in`, whose single scan is
+then cheaper than a thousand reads. The local stack's FerretDB is patched to answer an
+`$in` of string ids from the index too (deploy/local/README.md), as MongoDB does;
+`BatchedLookup`, which the pipeline asks for every delivered message, relies on that.
 """
 
 from __future__ import annotations
@@ -36,3 +38,54 @@ async def find_by_ids(
         reads = (collection.find_one({"_id": id_}, projection) for id_ in wanted)
         found = [doc for doc in await asyncio.gather(*reads) if doc is not None]
     return {doc["_id"]: doc for doc in found}
+
+
+class BatchedLookup:
+    """Point reads by `_id` in one collection, asked by many concurrent callers at once.
+
+    Ids asked while a query runs wait for the next, which asks for all of them with one
+    `$in` (one id: a point read). A query starts after every call it answers was made,
+    so, like a point read, it sees every write committed before the call.
+    """
+
+    def __init__(
+        self, collection: AsyncCollection, projection: Mapping[str, Any] | None = None
+    ) -> None:
+        self.collection = collection
+        self.projection = projection
+        self._waiting: dict[Any, list[asyncio.Future[dict[str, Any] | None]]] = {}
+        self._reader: asyncio.Task[None] | None = None
+        #: Queries sent (how well the batching works).
+        self.queries = 0
+
+    async def find(self, id_: Any) -> dict[str, Any] | None:
+        """The document with this `_id`, or None."""
+        answer: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(id_, []).append(answer)
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.create_task(self._read_while_waiting())
+        return await answer
+
+    async def _read_while_waiting(self) -> None:
+        while self._waiting:
+            waiting, self._waiting = self._waiting, {}
+            try:
+                found = await self._query(list(waiting))
+            except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
+                for answers in waiting.values():
+                    for answer in answers:
+                        if not answer.done():
+                            answer.set_exception(exc)
+                continue
+            for id_, answers in waiting.items():
+                for answer in answers:
+                    if not answer.done():
+                        answer.set_result(found.get(id_))
+
+    async def _query(self, ids: list[Any]) -> dict[Any, dict[str, Any]]:
+        self.queries += 1
+        if len(ids) == 1:
+            one = await self.collection.find_one({"_id": ids[0]}, self.projection)
+            return {} if one is None else {one["_id"]: one}
+        cursor = self.collection.find({"_id": {"$in": ids}}, self.projection)
+        return {document["_id"]: document async for document in cursor}

@@ -20,12 +20,15 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 Indexes = Mapping[str, Sequence[IndexModel]]
 
-#: Received messages, claimed before their handler runs: `_id` = "<queue>|<source>|<id>".
-INBOX = "inbox"
 #: Processed messages with their reply and (for `EMITTED_KEPT`) the messages their handler
-#: emitted, written after the handler's changes: same `_id`.
+#: emitted, written after the handler's changes: `_id` = the message key,
+#: "<queue>|<source>|<id>" (`handling.message_key`). Looked up before each message's handler.
 PROCESSED = "processed"
-#: Outgoing messages not yet confirmed by the broker: `_id` = the inbox key, deleted when sent.
+#: What a message claimed while its handler ran (`Context.claim`), to give back if it fails
+#: for good: same `_id`, made by its first claim.
+INBOX = "inbox"
+#: Outgoing messages not yet confirmed by the broker: `_id` = the message key, deleted when
+#: sent.
 OUTBOX = "outbox"
 
 PLATFORM_INDEXES: Indexes = {

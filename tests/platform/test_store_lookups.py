@@ -1,10 +1,9 @@
-"""Documents read by a list of ids: the same answer as `$in`, in the form FerretDB indexes.
+"""Documents read by a list of ids: one `$in`, which the store answers from its index.
 
-A few ids are read with filters of exactly `{"_id": …}` (upstream FerretDB scans the whole
-collection for anything else); the commands the client sends are watched with PyMongo's
-command monitoring to show it. The local stack's FerretDB answers an `$in` of string ids
-from its index (a patch of ours), which the pipeline's batched look-up of processed
-records relies on. The services' database makes each collection object once.
+Upstream FerretDB scans the whole collection for an `$in`; the local stack's is patched
+to answer one of string ids from its `_id` index, as MongoDB does, and SQLite's plan
+shows it. The commands the client sends are watched with PyMongo's command monitoring.
+The services' database makes each collection object once.
 """
 
 from __future__ import annotations
@@ -15,30 +14,32 @@ import pytest
 from pymongo.errors import OperationFailure
 
 from diko_shared.store import mongo
-from diko_shared.store.lookups import POINT_READS_UP_TO, BatchedLookup, find_by_ids
+from diko_shared.store.lookups import BatchedLookup, find_by_ids
 from harness.finds import watched
 from harness.stack import SessionStack
 
 
-async def test_a_few_ids_are_point_reads_and_many_one_query(stack: SessionStack) -> None:
+async def test_a_list_of_ids_is_one_query_and_one_id_a_point_read(stack: SessionStack) -> None:
     async with watched(stack, "lookups") as (db, finds):
         things = db["things"]
         await things.insert_many([{"_id": f"t{n}", "n": n, "big": "x" * 50} for n in range(100)])
 
         few = await find_by_ids(things, ["t3", "t7", "t3", "missing"], {"n": 1})
         assert few == {"t3": {"_id": "t3", "n": 3}, "t7": {"_id": "t7", "n": 7}}
-        assert sorted(finds.of("things"), key=str) == [
-            {"_id": "missing"},
-            {"_id": "t3"},
-            {"_id": "t7"},
-        ]
+        assert finds.of("things") == [{"_id": {"$in": ["t3", "t7", "missing"]}}]
 
         finds.clear()
-        ids = [f"t{n}" for n in range(POINT_READS_UP_TO + 10)]
+        ids = [f"t{n}" for n in range(60)]
         many = await find_by_ids(things, ids)
         assert sorted(many) == sorted(ids)
         assert many["t40"]["big"] == "x" * 50
         assert finds.of("things") == [{"_id": {"$in": ids}}]
+
+        finds.clear()
+        assert await find_by_ids(things, ["t5", "t5"]) == {
+            "t5": {"_id": "t5", "n": 5, "big": "x" * 50}
+        }
+        assert finds.of("things") == [{"_id": "t5"}]
 
         finds.clear()
         assert await find_by_ids(things, []) == {}

@@ -8,7 +8,6 @@ where a conditional update reads and writes back in two steps and may lose a rac
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -27,7 +26,7 @@ from diko_shared.messaging.handling import CLAIMED_BY, Context, inbox_listing
 from diko_shared.rights.participant import ERASED
 from diko_shared.store import guards
 from diko_shared.store.group_commit import GroupCommitter, Write
-from diko_shared.store.lookups import BatchedLookup
+from diko_shared.store.lookups import BatchedLookup, find_by_ids
 from diko_shared.store.mongo import INBOX, Indexes
 
 log = logging.getLogger(__name__)
@@ -67,9 +66,9 @@ async def read(db: AsyncDatabase, collection: str, document_id: str) -> dict[str
 
 
 async def read_many(db: AsyncDatabase, collection: str, ids: list[str]) -> list[dict[str, Any]]:
-    """Documents by `_id`, in the order given, missing ones left out (point reads at once)."""
-    found = await asyncio.gather(*(db[collection].find_one({"_id": i}) for i in ids))
-    return [document for document in found if document is not None]
+    """Documents by `_id`, in the order given, missing ones left out (one query)."""
+    found = await find_by_ids(db[collection], ids)
+    return [found[i] for i in ids if i in found]
 
 
 def set_fields(collection: str, document_id: str, fields: dict[str, Any]) -> Write:

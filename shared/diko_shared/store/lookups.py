@@ -1,14 +1,12 @@
-"""Reading documents by a list of `_id`s in the form the store answers from its index.
+"""Reading documents by a list of `_id`s: one query, which the store answers from its index.
 
 Upstream FerretDB 1.24 (SQLite) serves only a filter of exactly `{"_id": <value>}` from
-its index; `{"_id": {"$in": [...]}}` reads and decodes every document of the collection.
-Measured in bench/stories: a two-id `$in` on 600 deliveries took FerretDB as long as 150
-point reads, and the story path made hundreds of them. So `find_by_ids` reads a few ids
-one by one, concurrently over the client's pool (a round trip each, but no scan), and a
-long list (a digest run's thousand staff members) as one `$in`, whose single scan is
-then cheaper than a thousand reads. The local stack's FerretDB is patched to answer an
-`$in` of string ids from the index too (deploy/local/README.md), as MongoDB does;
-`BatchedLookup`, which the pipeline asks for every delivered message, relies on that.
+its index and reads and decodes every document of the collection for `{"_id": {"$in":
+[...]}}` (bench/stories: a two-id `$in` on 600 deliveries took it as long as 150 point
+reads). The local stack's FerretDB is patched to answer an `$in` of up to 1,000 string
+or ObjectID ids from the index (deploy/local/README.md), as MongoDB does, so a list of
+ids costs one round trip instead of one each. Longer lists (a digest run's staff of
+more than a thousand) are scanned, once.
 """
 
 from __future__ import annotations
@@ -19,25 +17,21 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-#: Up to this many distinct ids are read by point reads; more go as one `$in`.
-POINT_READS_UP_TO = 32
-
 
 async def find_by_ids(
     collection: AsyncCollection,
     ids: Iterable[Any],
     projection: Mapping[str, Any] | None = None,
 ) -> dict[Any, dict[str, Any]]:
-    """The documents with these ids that exist, by id (each id read once)."""
+    """The documents with these ids that exist, by id (each id asked once)."""
     wanted = list(dict.fromkeys(ids))
     if not wanted:
         return {}
-    if len(wanted) > POINT_READS_UP_TO:
-        found = await collection.find({"_id": {"$in": wanted}}, projection).to_list(None)
-    else:
-        reads = (collection.find_one({"_id": id_}, projection) for id_ in wanted)
-        found = [doc for doc in await asyncio.gather(*reads) if doc is not None]
-    return {doc["_id"]: doc for doc in found}
+    if len(wanted) == 1:
+        one = await collection.find_one({"_id": wanted[0]}, projection)
+        return {} if one is None else {one["_id"]: one}
+    cursor = collection.find({"_id": {"$in": wanted}}, projection)
+    return {document["_id"]: document async for document in cursor}
 
 
 class BatchedLookup:
@@ -84,8 +78,4 @@ class BatchedLookup:
 
     async def _query(self, ids: list[Any]) -> dict[Any, dict[str, Any]]:
         self.queries += 1
-        if len(ids) == 1:
-            one = await self.collection.find_one({"_id": ids[0]}, self.projection)
-            return {} if one is None else {one["_id"]: one}
-        cursor = self.collection.find({"_id": {"$in": ids}}, self.projection)
-        return {document["_id"]: document async for document in cursor}
+        return await find_by_ids(self.collection, ids, self.projection)

@@ -3,8 +3,9 @@
 Written to the subset that both MongoDB and FerretDB (SQLite) serve well: point reads and
 writes by string `_id`, single-document atomic updates, bulk writes; no transactions,
 no change streams, no `$lookup`. FerretDB serves only a filter of exactly `{"_id": <str>}`
-from an index; any other filter scans the collection, so hot paths address documents
-by `_id` and the platform's own collections keep small or insert-only.
+from an index (and, patched in the local stack, `{"_id": {"$in": [<str>, ...]}}`); any
+other filter scans the collection, so hot paths address documents by `_id` and the
+platform's own collections keep small or insert-only.
 """
 
 from __future__ import annotations

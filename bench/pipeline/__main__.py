@@ -37,7 +37,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -58,6 +57,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
 
 from bench.pipeline.contract import Record  # noqa: E402
+from bench.pipeline.cpu import machine_times, own_cpu, process_cpu  # noqa: E402
 from diko_shared.contract.envelope import new_envelope  # noqa: E402
 from diko_shared.messaging import topology  # noqa: E402
 from diko_shared.messaging.profile import summarise_phases  # noqa: E402
@@ -97,6 +97,9 @@ class Run:
     p99_ms: float
     #: CPU seconds per 1,000 messages of each process that took part (where it can be read).
     cpu_s_per_1000: dict[str, float] = field(default_factory=dict)
+    #: Share of the machine's CPU time (all cores) in use during the run: below ~0.95 on
+    #: a side that is not paced, it waits on round trips rather than on the processors.
+    machine_busy: float = 0.0
     profile: dict[str, Any] = field(default_factory=dict)
     #: Each message's latency and the platform's phase samples, for pooling the slices of
     #: the latency probe; not written to the results.
@@ -134,6 +137,7 @@ def pooled(slices: list[Run]) -> Run:
         name: round(statistics.fmean(s.cpu_s_per_1000.get(name, 0.0) for s in slices), 3)
         for name in slices[0].cpu_s_per_1000
     }
+    run.machine_busy = round(statistics.fmean(s.machine_busy for s in slices), 3)
     samples: dict[str, list[float]] = {}
     for s in slices:
         for phase, values in s.phase_samples.items():
@@ -147,17 +151,6 @@ def pooled(slices: list[Run]) -> Run:
     return run
 
 
-def process_cpu(pid: int) -> float:
-    """User and system CPU seconds of a process so far, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 class CpuMeter:
     """CPU seconds of the stack's servers, this process and the consumer during a run."""
 
@@ -168,6 +161,7 @@ class CpuMeter:
             if path.exists() and (local_store or name != "document_store"):
                 self.pids[name] = int(path.read_text().split()[0])
         self.start: dict[str, float] = {}
+        self.machine_start = (0.0, 0.0)
 
     def read(self) -> dict[str, float]:
         values = {"load_and_sink": own_cpu()}
@@ -180,6 +174,13 @@ class CpuMeter:
 
     def begin(self) -> None:
         self.start = self.read()
+        self.machine_start = machine_times()
+
+    def machine_busy(self) -> float:
+        """Share of the machine's CPU in use since `begin`."""
+        busy, total = machine_times()
+        spent = total - self.machine_start[1]
+        return round((busy - self.machine_start[0]) / spent, 3) if spent else 0.0
 
     def per_1000(self, messages: int) -> dict[str, float]:
         now = self.read()
@@ -274,6 +275,7 @@ async def until_sunk(
     kept = [latency for seq, latency in sink.latencies.items() if seq >= skip]
     run = summarise(name, sink.last - started, kept)
     run.cpu_s_per_1000 = meter.per_1000(count)
+    run.machine_busy = meter.machine_busy()
     return run
 
 
@@ -344,6 +346,7 @@ async def naive_floor(
     kept = [latency for seq, latency in result["latencies"] if seq >= skip]
     run = summarise("naive floor", result["finished_at"] - started, kept)
     run.cpu_s_per_1000 = meter.per_1000(count)
+    run.machine_busy = meter.machine_busy()
     # The consumer has exited by now: its own count (start-up included) stands in.
     run.cpu_s_per_1000["consumer"] = round(result["cpu_s"] * 1000 / count, 3)
     return run
@@ -461,10 +464,15 @@ def print_report(
         print(f"  {name:13} {[r.throughput for r in rounds]}")
     print(f"\n{args.messages} messages, {args.window} in flight, prefetch {args.prefetch}, ")
     print(f"median of {args.rounds} rounds (the latency includes the queueing of the flood):")
-    print(f"{'':14} {'msgs/s':>9} {'p50 ms':>9} {'p99 ms':>9}   CPU s per 1,000 messages")
+    print(
+        f"{'':14} {'msgs/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'busy':>5}   CPU s per 1,000 messages"
+    )
     for run in median.values():
         cpu = ", ".join(f"{k} {v}" for k, v in run.cpu_s_per_1000.items())
-        print(f"{run.name:14} {run.throughput:>9.1f} {run.p50_ms:>9.2f} {run.p99_ms:>9.2f}   {cpu}")
+        print(
+            f"{run.name:14} {run.throughput:>9.1f} {run.p50_ms:>9.2f} {run.p99_ms:>9.2f} "
+            f"{run.machine_busy:>5.2f}   {cpu}"
+        )
     print(
         f"\n{args.probes} messages at {PROBE_RATE}/s in {args.probe_slices} slices, the sides "
         f"taking turns, each after {PROBE_WARMUP} unmeasured ones (latency when not busy):"

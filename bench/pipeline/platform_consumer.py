@@ -66,6 +66,7 @@ def build() -> Service:
             "messages_acked": acks.acked,
             "commit_flushes": committer.flushes,
             "commit_units": committer.units,
+            "lookup_queries": service.pipeline.processed_records.queries,
         }
         return JSONResponse(
             {

@@ -14,7 +14,7 @@ import pytest
 from pymongo.errors import OperationFailure
 
 from diko_shared.store import mongo
-from diko_shared.store.lookups import BatchedLookup, find_by_ids
+from diko_shared.store.lookups import LINGER_TURNS, BatchedLookup, find_by_ids
 from harness.finds import watched
 from harness.stack import SessionStack
 
@@ -79,6 +79,27 @@ async def test_concurrent_lookups_are_one_query_and_each_caller_gets_its_documen
             {"_id": "t9", "n": 9},
         ]
         assert finds.of("things") == [{"_id": {"$in": ["t1", "t5", "missing", "t9"]}}]
+        assert lookup.queries == 1
+
+
+async def test_lookups_asked_in_the_next_few_turns_of_the_loop_join_the_first_query(
+    stack: SessionStack,
+) -> None:
+    """Deliveries that reach the pipeline a turn later (the next read from the socket) are
+    asked for with the first, not each in a query of its own."""
+    async with watched(stack, "batched") as (db, finds):
+        things = db["things"]
+        await things.insert_many([{"_id": f"t{n}"} for n in range(LINGER_TURNS + 1)])
+        lookup = BatchedLookup(things)
+        asking = []
+        for n in range(LINGER_TURNS):
+            asking.append(asyncio.create_task(lookup.find(f"t{n}")))
+            await asyncio.sleep(0)
+
+        found = await asyncio.wait_for(asyncio.gather(*asking), timeout=10)
+
+        assert found == [{"_id": f"t{n}"} for n in range(LINGER_TURNS)]
+        assert finds.of("things") == [{"_id": {"$in": [f"t{n}" for n in range(LINGER_TURNS)]}}]
         assert lookup.queries == 1
 
 

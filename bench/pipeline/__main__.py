@@ -347,7 +347,7 @@ async def naive_floor(
     run = summarise("naive floor", result["finished_at"] - started, kept)
     run.cpu_s_per_1000 = meter.per_1000(count)
     run.machine_busy = meter.machine_busy()
-    # The consumer has exited by now: its own count (start-up included) stands in.
+    # The consumer has exited by now: its own count (from `ready` on) stands in.
     run.cpu_s_per_1000["consumer"] = round(result["cpu_s"] * 1000 / count, 3)
     return run
 

@@ -89,7 +89,7 @@ async def test_lookups_asked_in_the_next_few_turns_of_the_loop_join_the_first_qu
     asked for with the first, not each in a query of its own."""
     async with watched(stack, "batched") as (db, finds):
         things = db["things"]
-        await things.insert_many([{"_id": f"t{n}"} for n in range(LINGER_TURNS + 1)])
+        await things.insert_many([{"_id": f"t{n}"} for n in range(LINGER_TURNS)])
         lookup = BatchedLookup(things)
         asking = []
         for n in range(LINGER_TURNS):

@@ -57,7 +57,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
 
 from bench.pipeline.contract import Record  # noqa: E402
-from bench.pipeline.cpu import machine_times, own_cpu, process_cpu  # noqa: E402
+from bench.pipeline.cpu import machine_times, own_cpu, process_cpu, scheduled  # noqa: E402
 from diko_shared.contract.envelope import new_envelope  # noqa: E402
 from diko_shared.messaging import topology  # noqa: E402
 from diko_shared.messaging.profile import summarise_phases  # noqa: E402
@@ -97,9 +97,13 @@ class Run:
     p99_ms: float
     #: CPU seconds per 1,000 messages of each process that took part (where it can be read).
     cpu_s_per_1000: dict[str, float] = field(default_factory=dict)
-    #: Share of the machine's CPU time (all cores) in use during the run: below ~0.95 on
-    #: a side that is not paced, it waits on round trips rather than on the processors.
+    #: Share of the machine's CPU time (all cores) in use during the run.
     machine_busy: float = 0.0
+    #: Share of the run the consumer process ran, and waited for a CPU while runnable;
+    #: the rest it waited for the store, the broker or the next message. A consumer that
+    #: is nearly always one or the other is what the run waits for: its throughput is
+    #: the share it ran over its CPU a message, whatever the machine's idle share.
+    consumer_scheduled: dict[str, float] = field(default_factory=dict)
     profile: dict[str, Any] = field(default_factory=dict)
     #: Each message's latency and the platform's phase samples, for pooling the slices of
     #: the latency probe; not written to the results.
@@ -138,6 +142,10 @@ def pooled(slices: list[Run]) -> Run:
         for name in slices[0].cpu_s_per_1000
     }
     run.machine_busy = round(statistics.fmean(s.machine_busy for s in slices), 3)
+    run.consumer_scheduled = {
+        key: round(statistics.fmean(s.consumer_scheduled.get(key, 0.0) for s in slices), 3)
+        for key in slices[0].consumer_scheduled
+    }
     samples: dict[str, list[float]] = {}
     for s in slices:
         for phase, values in s.phase_samples.items():
@@ -162,6 +170,7 @@ class CpuMeter:
                 self.pids[name] = int(path.read_text().split()[0])
         self.start: dict[str, float] = {}
         self.machine_start = (0.0, 0.0)
+        self.consumer_start = (0.0, 0.0)
 
     def read(self) -> dict[str, float]:
         values = {"load_and_sink": own_cpu()}
@@ -175,6 +184,18 @@ class CpuMeter:
     def begin(self) -> None:
         self.start = self.read()
         self.machine_start = machine_times()
+        self.consumer_start = scheduled(self.pids["consumer"])
+
+    def consumer_scheduled(self, seconds: float) -> dict[str, float]:
+        """The consumer's share of `seconds` running and waiting for a CPU since `begin`."""
+        try:
+            running, waiting = scheduled(self.pids["consumer"])
+        except OSError:  # it has exited
+            return {}
+        return {
+            "running": round((running - self.consumer_start[0]) / seconds, 3),
+            "waiting_for_cpu": round((waiting - self.consumer_start[1]) / seconds, 3),
+        }
 
     def machine_busy(self) -> float:
         """Share of the machine's CPU in use since `begin`."""
@@ -276,6 +297,7 @@ async def until_sunk(
     run = summarise(name, sink.last - started, kept)
     run.cpu_s_per_1000 = meter.per_1000(count)
     run.machine_busy = meter.machine_busy()
+    run.consumer_scheduled = meter.consumer_scheduled(run.seconds)
     return run
 
 
@@ -473,6 +495,11 @@ def print_report(
             f"{run.name:14} {run.throughput:>9.1f} {run.p50_ms:>9.2f} {run.p99_ms:>9.2f} "
             f"{run.machine_busy:>5.2f}   {cpu}"
         )
+    print("share of the run each consumer ran / waited for a CPU while runnable:")
+    for run in median.values():
+        if run.consumer_scheduled:
+            shares = run.consumer_scheduled
+            print(f"{run.name:14} {shares['running']:.2f} / {shares['waiting_for_cpu']:.2f}")
     print(
         f"\n{args.probes} messages at {PROBE_RATE}/s in {args.probe_slices} slices, the sides "
         f"taking turns, each after {PROBE_WARMUP} unmeasured ones (latency when not busy):"

@@ -25,3 +25,20 @@ def machine_times() -> tuple[float, float]:
     idle = ticks[3] + ticks[4]  # idle and iowait
     total = sum(ticks[:8])  # guest time is counted in user time already
     return total - idle, total
+
+
+def scheduled(pid: int) -> tuple[float, float]:
+    """Seconds the threads of a process ran and waited for a CPU while runnable, so far.
+
+    From the scheduler's own accounting (`/proc/<pid>/task/*/schedstat`, nanoseconds):
+    what is neither is time the process waited for something else (a reply, a message).
+    """
+    running = waiting = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            ran, waited, _ = (task / "schedstat").read_text().split()
+        except (OSError, ValueError):
+            continue  # the thread ended meanwhile
+        running += int(ran)
+        waiting += int(waited)
+    return running / 1e9, waiting / 1e9

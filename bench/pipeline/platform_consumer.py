@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import cProfile
 import os
-import resource
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bench.pipeline.contract import SERVICE, Receipt, Record, Recorded
+from bench.pipeline.cpu import own_cpu
 from diko_shared.messaging.handling import Context
 from diko_shared.messaging.profile import PhaseProfile
 from diko_shared.service.app import Service
@@ -58,7 +58,6 @@ def build() -> Service:
     async def phases(_: Request) -> JSONResponse:
         if profiler is not None and profile_to:
             profiler.dump_stats(profile_to)
-        usage = resource.getrusage(resource.RUSAGE_SELF)
         acks = service.pipeline.acks
         committer = service.committer
         counts = {
@@ -73,7 +72,7 @@ def build() -> Service:
                 "phases": profile.summary(),
                 "samples": profile.samples(),
                 "counts": counts,
-                "cpu_s": usage.ru_utime + usage.ru_stime,
+                "cpu_s": own_cpu(),
             }
         )
 
